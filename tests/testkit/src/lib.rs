@@ -1,0 +1,1 @@
+//! Test support for influence-gen-bridge (placeholder until the emulator lands).
