@@ -1,0 +1,324 @@
+//! `influence-gen-bridge check`: proves, one line per check, that the
+//! configuration works against the real Odoo and N8N before `serve` is
+//! trusted with traffic.
+//!
+//! Each check yields `ok`, `warn` or `FAIL` with a sentence an admin can act
+//! on. Checks that depend on an earlier one (field checks need a login) are
+//! reported as skipped rather than failing noisily. No line ever prints a
+//! secret: only key names, logins, database names and URLs without
+//! credentials (the config refuses URLs that carry any).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::odoo::records::{ATTACHMENT_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUEST_STATUSES};
+use crate::odoo::{AccessOperation, FieldInfo, OdooClient, OdooError};
+
+mod n8n_probe;
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+    Skipped,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct CheckLine {
+    pub verdict: Verdict,
+    pub name: &'static str,
+    pub detail: String,
+}
+
+impl fmt::Display for CheckLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+            Verdict::Skipped => "skip",
+        };
+        write!(f, "{tag} {}: {}", self.name, self.detail)
+    }
+}
+
+/// The whole report, in the order the checks ran.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub lines: Vec<CheckLine>,
+}
+
+impl Report {
+    fn push(&mut self, verdict: Verdict, name: &'static str, detail: impl Into<String>) {
+        self.lines.push(CheckLine {
+            verdict,
+            name,
+            detail: detail.into(),
+        });
+    }
+
+    /// True when no check failed (warnings and skips do not fail the run).
+    pub fn passed(&self) -> bool {
+        !self.lines.iter().any(|line| line.verdict == Verdict::Fail)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.lines {
+            writeln!(f, "{line}")?;
+        }
+        let failed = self
+            .lines
+            .iter()
+            .filter(|l| l.verdict == Verdict::Fail)
+            .count();
+        if self.passed() {
+            write!(f, "all checks passed")
+        } else {
+            write!(f, "{failed} check(s) failed")
+        }
+    }
+}
+
+/// The rights the bridge's Odoo user needs, per model.
+fn required_rights(config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
+    use AccessOperation::{Create, Read, Write};
+    [
+        (config.odoo.request_model.as_str(), &[Read, Write]),
+        (config.odoo.image_model.as_str(), &[Read, Create, Write]),
+        (ATTACHMENT_MODEL, &[Read, Create, Write]),
+    ]
+}
+
+/// Runs every check against the services `config` names.
+pub async fn run(config: &Config, config_source: &str) -> Report {
+    let mut report = Report::default();
+    report.push(Verdict::Ok, "config", format!("{config_source} is valid"));
+    check_callback_token(config, &mut report);
+    let odoo_ready = check_odoo(config, &mut report).await;
+    if !odoo_ready {
+        for name in ["request model", "image model", "access rights"] {
+            report.push(Verdict::Skipped, name, "needs a working Odoo login");
+        }
+    }
+    check_n8n(config, &mut report).await;
+    report
+}
+
+fn check_callback_token(config: &Config, report: &mut Report) {
+    if config.n8n.callback_token.is_some() {
+        report.push(Verdict::Ok, "callback token", "configured");
+    } else {
+        report.push(
+            Verdict::Fail,
+            "callback token",
+            "n8n.callback_token is not set: every callback will be refused (fail closed); \
+             set it, INFLUENCE_GEN_BRIDGE_N8N_CALLBACK_TOKEN, or callback_token_file",
+        );
+    }
+}
+
+/// Connection, login, models and rights. Returns whether the login worked.
+async fn check_odoo(config: &Config, report: &mut Report) -> bool {
+    let odoo = match OdooClient::new(&config.odoo) {
+        Ok(odoo) => odoo,
+        Err(e) => {
+            report.push(
+                Verdict::Fail,
+                "odoo",
+                format!("cannot set up the client: {e}"),
+            );
+            return false;
+        }
+    };
+    match odoo.version().await {
+        Ok(version) => report.push(
+            Verdict::Ok,
+            "odoo reachable",
+            format!(
+                "Odoo {} answers at {}",
+                version.server_version,
+                config.odoo.jsonrpc_endpoint()
+            ),
+        ),
+        Err(e) => {
+            report.push(
+                Verdict::Fail,
+                "odoo reachable",
+                format!("{} : {}", config.odoo.jsonrpc_endpoint(), explain(&e)),
+            );
+            report.push(Verdict::Skipped, "odoo login", "Odoo is not reachable");
+            return false;
+        }
+    }
+    match odoo.authenticate().await {
+        Ok(uid) => report.push(
+            Verdict::Ok,
+            "odoo login",
+            format!(
+                "logged in as `{}` (uid {uid}) on database `{}`",
+                config.odoo.login, config.odoo.database
+            ),
+        ),
+        Err(e) => {
+            report.push(Verdict::Fail, "odoo login", explain(&e));
+            return false;
+        }
+    }
+    let mut request_fields: Vec<&str> = REQUEST_FIELDS.to_vec();
+    if config.odoo.lookup.uses_uuid() {
+        request_fields.push(&config.odoo.uuid_field);
+    }
+    check_model(
+        &odoo,
+        report,
+        "request model",
+        &config.odoo.request_model,
+        &request_fields,
+    )
+    .await;
+    check_model(
+        &odoo,
+        report,
+        "image model",
+        &config.odoo.image_model,
+        IMAGE_FIELDS,
+    )
+    .await;
+    check_rights(&odoo, report, config).await;
+    true
+}
+
+async fn check_model(
+    odoo: &OdooClient,
+    report: &mut Report,
+    name: &'static str,
+    model: &str,
+    needed: &[&str],
+) {
+    let fields = match odoo.fields_get(model).await {
+        Ok(fields) => fields,
+        Err(e) => {
+            report.push(Verdict::Fail, name, format!("{model}: {}", explain(&e)));
+            return;
+        }
+    };
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|f| !fields.contains_key(*f))
+        .collect();
+    if !missing.is_empty() {
+        report.push(
+            Verdict::Fail,
+            name,
+            format!(
+                "{model} lacks the field(s) {}; install or upgrade the addon that defines them",
+                missing.join(", ")
+            ),
+        );
+        return;
+    }
+    if let Some(problem) = status_selection_problem(fields.get("status")) {
+        report.push(Verdict::Fail, name, format!("{model}.status {problem}"));
+        return;
+    }
+    report.push(
+        Verdict::Ok,
+        name,
+        format!("{model} has all {} fields the bridge uses", needed.len()),
+    );
+}
+
+/// The request model's `status` must offer every value the bridge writes.
+fn status_selection_problem(status: Option<&FieldInfo>) -> Option<String> {
+    let selection = status?.selection.as_ref()?;
+    let missing: Vec<&str> = REQUEST_STATUSES
+        .iter()
+        .copied()
+        .filter(|value| !selection.iter().any(|(v, _)| v == value))
+        .collect();
+    (!missing.is_empty()).then(|| format!("lacks the selection value(s) {}", missing.join(", ")))
+}
+
+async fn check_rights(odoo: &OdooClient, report: &mut Report, config: &Config) {
+    let mut missing = Vec::new();
+    for (model, operations) in required_rights(config) {
+        for operation in operations {
+            match odoo.check_access_rights(model, *operation).await {
+                Ok(true) => {}
+                Ok(false) => missing.push(format!("{} on {model}", operation.as_str())),
+                Err(e) => missing.push(format!(
+                    "{} on {model} (could not check: {})",
+                    operation.as_str(),
+                    explain(&e)
+                )),
+            }
+        }
+    }
+    if missing.is_empty() {
+        report.push(
+            Verdict::Ok,
+            "access rights",
+            format!("`{}` may do everything the bridge needs", config.odoo.login),
+        );
+    } else {
+        report.push(
+            Verdict::Fail,
+            "access rights",
+            format!(
+                "`{}` may not: {}; grant them (README: the bridge's Odoo user)",
+                config.odoo.login,
+                missing.join(", ")
+            ),
+        );
+    }
+}
+
+async fn check_n8n(config: &Config, report: &mut Report) {
+    let Some(url) = &config.n8n.webhook_url else {
+        report.push(
+            Verdict::Fail,
+            "n8n webhook",
+            "n8n.webhook_url is not set: requests cannot be sent to N8N",
+        );
+        return;
+    };
+    let timeout = config.n8n.timeout.min(Duration::from_secs(10));
+    match n8n_probe::probe(url, timeout).await {
+        Ok(detail) => report.push(Verdict::Ok, "n8n webhook", detail),
+        Err(reason) => report.push(Verdict::Fail, "n8n webhook", reason),
+    }
+    if config.n8n.api_key.is_none() {
+        report.push(
+            Verdict::Fail,
+            "n8n api key",
+            "n8n.api_key is not set: N8N's header auth will refuse the bridge",
+        );
+    } else {
+        report.push(Verdict::Ok, "n8n api key", "configured");
+    }
+}
+
+/// An Odoo error as advice for the admin.
+fn explain(error: &OdooError) -> String {
+    match error {
+        OdooError::Unreachable(_) => format!("{error}; is Odoo running and odoo.url right?"),
+        OdooError::Timeout => {
+            format!("{error} (odoo.timeout); is Odoo overloaded or the URL wrong?")
+        }
+        OdooError::Protocol { .. } => format!("{error}; does odoo.url point at Odoo itself?"),
+        OdooError::InvalidResponse(_) => format!("{error}; does odoo.url point at Odoo itself?"),
+        OdooError::LoginRefused { .. } => format!("{error}; check odoo.login and odoo.password"),
+        _ => first_line(&error.to_string()).to_owned(),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}

@@ -1,0 +1,121 @@
+//! The command line: parsing (clap derive) and dispatching to the library.
+//!
+//! Exit statuses: 0 success; 1 a check failed or the daemon stopped on an
+//! error; 2 the configuration could not be loaded (clap's own usage errors
+//! also exit 2).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat};
+use crate::{check, daemon, telemetry};
+
+/// Connects Odoo 18 to an N8N AI image-generation workflow.
+///
+/// N8N calls the bridge back with generated images; the bridge stores them
+/// in Odoo over JSON-RPC. Queued requests in Odoo are sent to N8N.
+#[derive(Debug, Parser)]
+#[command(name = "influence-gen-bridge", version, about, long_about)]
+pub struct Cli {
+    /// Path of the TOML configuration file.
+    #[arg(long, short, global = true, value_name = "PATH", env = CONFIG_PATH_ENV, default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+
+    /// Log format; overrides `[log] format`. The level comes from RUST_LOG or `[log] level`.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: serve the callback and health routes until SIGTERM or SIGINT.
+    Serve,
+    /// Validate the configuration and prove that Odoo and N8N are reachable and set up.
+    ///
+    /// Prints one line per check (ok / warn / FAIL) and exits 0 only when none failed.
+    Check,
+}
+
+/// Runs the parsed command line and returns the process's exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(
+        &config.log.level,
+        cli.log_format.unwrap_or(config.log.format),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve => runtime.block_on(serve(config)),
+        Command::Check => runtime.block_on(run_check(config, &cli.config)),
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let listen = config.server.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%listen, %error, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    match daemon::run(config, listener, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "the daemon stopped on an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
+        return;
+    };
+    let name = tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "shutting down");
+    shutdown.cancel();
+}
+
+async fn run_check(config: Config, path: &Path) -> ExitCode {
+    let report = check::run(&config, &path.display().to_string()).await;
+    println!("{report}");
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,272 @@
+//! Configuration: the TOML file, environment variables and credential files,
+//! validated once into types that cannot hold an invalid value.
+//!
+//! Two stages, as ripgrep does it: [`raw::RawConfig`] is the file as written;
+//! [`validate`] turns it into [`Config`], collecting *every* problem (each
+//! naming its key) instead of stopping at the first. Nothing downstream of
+//! [`Config`] re-checks a value. Secrets are resolved by [`secret`] and held as
+//! [`SecretString`], so `Debug` output, logs and errors never contain them.
+
+pub mod raw;
+pub mod secret;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+pub use secret::Environment;
+pub use validate::validate;
+
+/// The path used when neither `--config` nor the environment names one.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/influence-gen-bridge/config.toml";
+/// The environment variable that overrides [`DEFAULT_CONFIG_PATH`].
+pub const CONFIG_PATH_ENV: &str = "INFLUENCE_GEN_BRIDGE_CONFIG";
+/// The route N8N calls back on, identical to the Odoo controller of the SDS.
+pub const CALLBACK_PATH: &str = "/influence_gen/ai/callback/image_result";
+/// Configuration files larger than this are refused before parsing.
+const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub odoo: OdooConfig,
+    pub n8n: N8nConfig,
+    pub images: ImageConfig,
+    pub log: LogConfig,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The bridge as N8N reaches it; the callback URL is built from it.
+    pub public_url: Url,
+    pub max_body_bytes: u64,
+    pub body_read_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// The full callback URL sent to N8N: `public_url` + [`CALLBACK_PATH`],
+    /// keeping any path prefix of `public_url` (a reverse proxy's sub-path).
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}{CALLBACK_PATH}",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// `[odoo]`: the JSON-RPC connection and the models it holds.
+#[derive(Debug, Clone)]
+pub struct OdooConfig {
+    /// Base URL of Odoo; the endpoint is `{url}/jsonrpc`.
+    pub url: Url,
+    pub database: String,
+    pub login: String,
+    /// The user's password or one of its API keys; Odoo accepts either.
+    pub password: SecretString,
+    pub timeout: Duration,
+    pub max_concurrent_calls: usize,
+    pub max_request_bytes: u32,
+    pub max_response_bytes: u32,
+    pub request_model: String,
+    pub image_model: String,
+    pub lookup: RequestLookup,
+    pub uuid_field: String,
+}
+
+impl OdooConfig {
+    /// `{url}/jsonrpc`, keeping any path prefix of `url`.
+    pub fn jsonrpc_endpoint(&self) -> String {
+        format!("{}/jsonrpc", self.url.as_str().trim_end_matches('/'))
+    }
+}
+
+/// How a callback's `ai_generation_request_id` finds its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestLookup {
+    /// The Odoo integer id, sent as a decimal string.
+    Id,
+    /// The request's UUID field (`odoo.uuid_field`).
+    Uuid,
+    /// A decimal string is an id; anything else is a UUID.
+    Both,
+}
+
+impl RequestLookup {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "id" => Some(Self::Id),
+            "uuid" => Some(Self::Uuid),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    /// Whether the uuid field must exist on the request model.
+    pub fn uses_uuid(self) -> bool {
+        matches!(self, Self::Uuid | Self::Both)
+    }
+}
+
+/// `[n8n]`: the outbound webhook and the shared secrets.
+///
+/// Each value may be unset here: the SDS §9 `ir.config_parameter` keys are the
+/// fallback. An unset callback token means every callback is refused.
+#[derive(Debug, Clone)]
+pub struct N8nConfig {
+    pub webhook_url: Option<Url>,
+    pub api_key: Option<SecretString>,
+    pub api_key_header: http::HeaderName,
+    pub callback_token: Option<SecretString>,
+    pub outbound_token: Option<SecretString>,
+    pub timeout: Duration,
+}
+
+/// `[images]`: bounds on the image a callback delivers.
+#[derive(Debug, Clone)]
+pub struct ImageConfig {
+    pub max_bytes: u64,
+    pub download_timeout: Duration,
+    pub max_redirects: usize,
+}
+
+/// `[log]`
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// An `EnvFilter` directive such as `info` or `influence_gen_bridge=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Text,
+    /// One JSON object per line, for journald and log shippers.
+    Json,
+}
+
+impl LogFormat {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path} is not valid:\n{problems}")]
+    Invalid { path: PathBuf, problems: Problems },
+}
+
+/// Every problem found while validating, each with the key it concerns.
+#[derive(Debug, Default, Clone)]
+pub struct Problems(Vec<Problem>);
+
+/// One invalid or missing value.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The dotted key, e.g. `odoo.timeout`.
+    pub key: String,
+    /// What is wrong, without the value when the key is a secret.
+    pub message: String,
+}
+
+impl Problems {
+    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  - {}: {}", problem.key, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`, taking secrets from
+    /// this process's environment and systemd credentials.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, &Environment::from_process())
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with(path: &Path, env: &Environment) -> Result<Self, ConfigError> {
+        let text = read_config_file(path)?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::from_toml(&text, path, base_dir, env)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in messages and
+    /// `base_dir` resolves relative `*_file` paths.
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        base_dir: &Path,
+        env: &Environment,
+    ) -> Result<Self, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        validate(raw, base_dir, env).map_err(|problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    let read_error = |source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if metadata.len() > MAX_CONFIG_FILE_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(read_error)
+}

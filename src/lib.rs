@@ -1,0 +1,29 @@
+//! influence-gen-bridge: a daemon beside Odoo 18 that connects it to an N8N
+//! workflow generating images with AI.
+//!
+//! N8N posts generation results to the bridge; the bridge stores them in
+//! Odoo over its external JSON-RPC API. Odoo stays the system of record.
+//!
+//! The modules, one concept each:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`cli`] | the command line and its dispatch |
+//! | [`config`] | TOML, environment and credential files, validated once |
+//! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
+//! | [`server`] | the hyper server, routes and answers |
+//! | [`daemon`] | what `serve` runs, and its orderly stop |
+//! | [`app`] | the state shared by the running daemon |
+//! | [`check`] | the `check` command's report |
+//! | [`telemetry`] | logging setup |
+//! | [`tls`] | the process's TLS crypto provider |
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod odoo;
+pub mod server;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,331 @@
+//! Everything that can go wrong talking to Odoo, sorted into the kinds callers
+//! branch on.
+//!
+//! Odoo reports application errors as JSON-RPC errors (HTTP 200, code 200)
+//! whose `data.name` is the Python exception class; [`ServerErrorKind`] is
+//! taken from that name. Network failures, timeouts, HTTP statuses and Odoo's
+//! HTML protocol errors are separate variants. [`OdooError::is_transient`]
+//! answers the one question retry loops ask: could the same call succeed later?
+
+use std::fmt;
+
+/// An error from a call to Odoo.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OdooError {
+    /// No connection could be made, or it broke before an answer arrived.
+    #[error("Odoo is unreachable: {0}")]
+    Unreachable(String),
+    /// No answer within `odoo.timeout`.
+    #[error("Odoo did not answer within the timeout")]
+    Timeout,
+    /// An HTTP status other than 200 and other than Odoo's protocol 400
+    /// (typically 502/503/504 from a proxy while Odoo restarts).
+    #[error("Odoo answered HTTP {status}{}", excerpt_suffix(.body_excerpt))]
+    HttpStatus { status: u16, body_excerpt: String },
+    /// Odoo's own HTTP 400 `text/html` answer to a malformed JSON-RPC call.
+    #[error("Odoo refused the request as malformed (HTTP 400){}", excerpt_suffix(.body_excerpt))]
+    Protocol { body_excerpt: String },
+    /// `common.authenticate` answered `false`: wrong login or password/API key.
+    #[error(
+        "Odoo refused the login of `{login}` on database `{database}` (wrong login, password or API key)"
+    )]
+    LoginRefused { login: String, database: String },
+    /// An exception raised inside Odoo, reported in a JSON-RPC error.
+    #[error("{kind} from Odoo: {message}")]
+    Server {
+        kind: ServerErrorKind,
+        name: String,
+        message: String,
+    },
+    /// The request exceeded `odoo.max_request_bytes` and was not sent.
+    #[error("the request to Odoo is larger than odoo.max_request_bytes")]
+    RequestTooLarge,
+    /// The answer exceeded `odoo.max_response_bytes`.
+    #[error("the answer from Odoo is larger than odoo.max_response_bytes")]
+    ResponseTooLarge,
+    /// The answer was not the JSON-RPC Odoo sends (wrong URL, a proxy page,
+    /// or a result of an unexpected shape).
+    #[error("unexpected answer from Odoo: {0}")]
+    InvalidResponse(String),
+}
+
+/// The Python exception behind a [`OdooError::Server`], from `error.data.name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerErrorKind {
+    /// `odoo.exceptions.AccessDenied`: the credentials are not (or no longer) valid.
+    AccessDenied,
+    /// `odoo.exceptions.AccessError`: the user lacks a right (ACL or record rule).
+    AccessError,
+    /// `odoo.exceptions.MissingError`: the record does not exist (any more).
+    MissingError,
+    /// `odoo.exceptions.ValidationError`: a constraint failed (required, unique, …).
+    ValidationError,
+    /// `odoo.exceptions.UserError`: e.g. an unknown model.
+    UserError,
+    /// `builtins.ValueError`: invalid input such as an unknown field or selection value.
+    InvalidInput,
+    /// `builtins.AttributeError`/`NameError`/`KeyError`: no such method or service.
+    NoSuchMethod,
+    /// `psycopg2.OperationalError` and friends: the database is unavailable.
+    Database,
+    /// A serialization failure or deadlock: the transaction can be replayed.
+    Concurrency,
+    /// `werkzeug.exceptions.RequestEntityTooLarge` or `MemoryError`: the request is too big for this Odoo.
+    TooLarge,
+    /// Any other exception; its name is in [`OdooError::Server::name`].
+    Other,
+}
+
+impl ServerErrorKind {
+    /// Classifies an exception by its fully qualified Python name.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "odoo.exceptions.AccessDenied" => Self::AccessDenied,
+            "odoo.exceptions.AccessError" => Self::AccessError,
+            "odoo.exceptions.MissingError" => Self::MissingError,
+            "odoo.exceptions.ValidationError" => Self::ValidationError,
+            "odoo.exceptions.UserError" | "odoo.exceptions.RedirectWarning" => Self::UserError,
+            "builtins.ValueError" | "builtins.TypeError" => Self::InvalidInput,
+            "builtins.AttributeError" | "builtins.NameError" | "builtins.KeyError" => {
+                Self::NoSuchMethod
+            }
+            "odoo.exceptions.ConcurrencyError"
+            | "psycopg2.errors.SerializationFailure"
+            | "psycopg2.errors.DeadlockDetected"
+            | "psycopg2.errors.LockNotAvailable" => Self::Concurrency,
+            "werkzeug.exceptions.RequestEntityTooLarge" | "builtins.MemoryError" => Self::TooLarge,
+            name if name.starts_with("psycopg2.") => Self::Database,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl fmt::Display for ServerErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::AccessDenied => "access denied",
+            Self::AccessError => "access error",
+            Self::MissingError => "missing record",
+            Self::ValidationError => "validation error",
+            Self::UserError => "user error",
+            Self::InvalidInput => "invalid input",
+            Self::NoSuchMethod => "no such method",
+            Self::Database => "database error",
+            Self::Concurrency => "concurrency error",
+            Self::TooLarge => "request too large",
+            Self::Other => "server error",
+        };
+        f.write_str(text)
+    }
+}
+
+impl OdooError {
+    /// Whether the same call may succeed if tried again later.
+    ///
+    /// Transient: no connection, timeouts, 5xx/408/429, a database that is
+    /// down, concurrency conflicts. Permanent: everything that depends on the
+    /// request itself or on configuration (rights, missing records, invalid
+    /// values, wrong credentials, size limits).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable(_) | Self::Timeout => true,
+            Self::HttpStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            Self::Server {
+                kind: ServerErrorKind::Concurrency,
+                ..
+            } => true,
+            // A database that "does not exist" is a configuration error; any
+            // other OperationalError is PostgreSQL being down or restarting.
+            Self::Server {
+                kind: ServerErrorKind::Database,
+                message,
+                ..
+            } => !message.contains("does not exist"),
+            Self::Protocol { .. }
+            | Self::LoginRefused { .. }
+            | Self::Server { .. }
+            | Self::RequestTooLarge
+            | Self::ResponseTooLarge
+            | Self::InvalidResponse(_) => false,
+        }
+    }
+
+    /// The server error kind, when Odoo raised an exception.
+    pub fn server_kind(&self) -> Option<ServerErrorKind> {
+        match self {
+            Self::Server { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// A short label for metrics and logs (`timeout`, `access_error`, …).
+    pub fn kind_label(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout => "timeout",
+            Self::HttpStatus { .. } => "http_status",
+            Self::Protocol { .. } => "protocol",
+            Self::LoginRefused { .. } => "login_refused",
+            Self::RequestTooLarge => "request_too_large",
+            Self::ResponseTooLarge => "response_too_large",
+            Self::InvalidResponse(_) => "invalid_response",
+            Self::Server { kind, .. } => match kind {
+                ServerErrorKind::AccessDenied => "access_denied",
+                ServerErrorKind::AccessError => "access_error",
+                ServerErrorKind::MissingError => "missing_error",
+                ServerErrorKind::ValidationError => "validation_error",
+                ServerErrorKind::UserError => "user_error",
+                ServerErrorKind::InvalidInput => "invalid_input",
+                ServerErrorKind::NoSuchMethod => "no_such_method",
+                ServerErrorKind::Database => "database",
+                ServerErrorKind::Concurrency => "concurrency",
+                ServerErrorKind::TooLarge => "too_large",
+                ServerErrorKind::Other => "other",
+            },
+        }
+    }
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": {excerpt}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(name: &str, message: &str) -> OdooError {
+        OdooError::Server {
+            kind: ServerErrorKind::from_name(name),
+            name: name.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn kinds_follow_the_recorded_exception_names() {
+        let cases = [
+            (
+                "odoo.exceptions.AccessDenied",
+                ServerErrorKind::AccessDenied,
+            ),
+            ("odoo.exceptions.AccessError", ServerErrorKind::AccessError),
+            (
+                "odoo.exceptions.MissingError",
+                ServerErrorKind::MissingError,
+            ),
+            (
+                "odoo.exceptions.ValidationError",
+                ServerErrorKind::ValidationError,
+            ),
+            ("odoo.exceptions.UserError", ServerErrorKind::UserError),
+            ("builtins.ValueError", ServerErrorKind::InvalidInput),
+            ("builtins.AttributeError", ServerErrorKind::NoSuchMethod),
+            ("builtins.KeyError", ServerErrorKind::NoSuchMethod),
+            ("builtins.NameError", ServerErrorKind::NoSuchMethod),
+            ("psycopg2.OperationalError", ServerErrorKind::Database),
+            (
+                "psycopg2.errors.SerializationFailure",
+                ServerErrorKind::Concurrency,
+            ),
+            (
+                "werkzeug.exceptions.RequestEntityTooLarge",
+                ServerErrorKind::TooLarge,
+            ),
+            ("builtins.MemoryError", ServerErrorKind::TooLarge),
+            ("odoo.addons.x.SomethingElse", ServerErrorKind::Other),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(ServerErrorKind::from_name(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn transient_errors_are_the_ones_worth_retrying() {
+        assert!(OdooError::Unreachable("refused".into()).is_transient());
+        assert!(OdooError::Timeout.is_transient());
+        assert!(
+            OdooError::HttpStatus {
+                status: 502,
+                body_excerpt: String::new()
+            }
+            .is_transient()
+        );
+        assert!(
+            OdooError::HttpStatus {
+                status: 429,
+                body_excerpt: String::new()
+            }
+            .is_transient()
+        );
+        assert!(
+            !OdooError::HttpStatus {
+                status: 404,
+                body_excerpt: String::new()
+            }
+            .is_transient()
+        );
+        assert!(
+            !OdooError::Protocol {
+                body_excerpt: "Invalid JSON data".into()
+            }
+            .is_transient()
+        );
+        assert!(
+            server(
+                "psycopg2.OperationalError",
+                "connection to server failed: Connection refused"
+            )
+            .is_transient()
+        );
+        assert!(
+            !server(
+                "psycopg2.OperationalError",
+                "FATAL:  database \"x\" does not exist"
+            )
+            .is_transient()
+        );
+        assert!(
+            server(
+                "psycopg2.errors.SerializationFailure",
+                "could not serialize"
+            )
+            .is_transient()
+        );
+        assert!(!server("odoo.exceptions.AccessError", "no").is_transient());
+        assert!(!server("odoo.exceptions.MissingError", "gone").is_transient());
+        assert!(!server("builtins.ValueError", "Invalid field").is_transient());
+        assert!(!OdooError::RequestTooLarge.is_transient());
+        assert!(
+            !OdooError::LoginRefused {
+                login: "a".into(),
+                database: "b".into()
+            }
+            .is_transient()
+        );
+    }
+
+    #[test]
+    fn messages_are_short_and_say_what_happened() {
+        let error = server(
+            "odoo.exceptions.MissingError",
+            "Record does not exist or has been deleted.",
+        );
+        assert_eq!(
+            error.to_string(),
+            "missing record from Odoo: Record does not exist or has been deleted."
+        );
+        let error = OdooError::HttpStatus {
+            status: 502,
+            body_excerpt: "Bad Gateway".into(),
+        };
+        assert_eq!(error.to_string(), "Odoo answered HTTP 502: Bad Gateway");
+        assert_eq!(error.kind_label(), "http_status");
+    }
+}
