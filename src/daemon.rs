@@ -3,16 +3,28 @@
 //! [`run`] is what the binary and the in-process tests both call, so tests
 //! exercise the production path. It takes an already-bound listener and a
 //! cancellation token; cancelling the token stops accepting and drains.
+//!
+//! The server answers from the first moment; readiness (systemd's
+//! `READY=1`) waits until Odoo accepted the login, unless
+//! `server.start_degraded` allows reporting ready without it. The login is
+//! retried with capped backoff for as long as it takes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::app::App;
 use crate::config::Config;
 use crate::odoo::OdooError;
-use crate::server;
+use crate::{server, systemd};
+
+/// First pause between login attempts while Odoo is unavailable.
+const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
+/// Longest pause between login attempts.
+const LOGIN_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +44,50 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let address = listener.local_addr().map_err(DaemonError::Listener)?;
     let app = Arc::new(App::new(config)?);
+    let tasks = TaskTracker::new();
     // The address line is also how tests and scripts learn an ephemeral port.
     tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
-    server::run(listener, app, shutdown).await;
+    tasks.spawn(systemd::feed_watchdog(shutdown.clone()));
+    tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
+    server::run(listener, Arc::clone(&app), shutdown.clone()).await;
+    systemd::notify_stopping();
+    tasks.close();
+    tasks.wait().await;
     tracing::info!("influence-gen-bridge stopped");
     Ok(())
+}
+
+/// Logs in to Odoo (retrying with backoff) and reports readiness to systemd.
+async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
+    if app.config().server.start_degraded {
+        systemd::notify_ready("serving (ready without waiting for Odoo: server.start_degraded)");
+    }
+    let mut pause = LOGIN_RETRY_INITIAL;
+    loop {
+        match app.odoo().authenticate().await {
+            Ok(uid) => {
+                tracing::info!(
+                    uid,
+                    login = app.odoo().login(),
+                    database = app.odoo().database(),
+                    "logged in to Odoo"
+                );
+                if !app.config().server.start_degraded {
+                    systemd::notify_ready("serving; Odoo login ok");
+                } else {
+                    systemd::notify_status("serving; Odoo login ok");
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");
+                systemd::notify_status(&format!("waiting for Odoo: {error}"));
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(LOGIN_RETRY_MAX);
+    }
 }

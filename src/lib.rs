@@ -17,6 +17,7 @@
 //! | [`check`] | the `check` command's report |
 //! | [`telemetry`] | logging setup |
 //! | [`tls`] | the process's TLS crypto provider |
+//! | [`systemd`] | readiness, status and watchdog notifications |
 
 pub mod app;
 pub mod check;
@@ -25,5 +26,6 @@ pub mod config;
 pub mod daemon;
 pub mod odoo;
 pub mod server;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     pub body_read_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Report ready to systemd before Odoo accepted the login.
+    pub start_degraded: bool,
 }
 
 impl ServerConfig {

@@ -34,6 +34,7 @@ pub struct RawServer {
     pub max_body_bytes: Option<u64>,
     pub body_read_timeout: Option<String>,
     pub shutdown_grace: Option<String>,
+    pub start_degraded: Option<bool>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";

@@ -101,6 +101,7 @@ impl Checker<'_> {
             max_body_bytes,
             body_read_timeout,
             shutdown_grace,
+            start_degraded: raw.start_degraded.unwrap_or(false),
         })
     }
 

@@ -67,6 +67,7 @@ fn minimal_config_takes_every_default() {
     assert_eq!(config.server.max_body_bytes, 64 * 1024 * 1024);
     assert_eq!(config.server.body_read_timeout, Duration::from_secs(30));
     assert_eq!(config.server.shutdown_grace, Duration::from_secs(20));
+    assert!(!config.server.start_degraded);
     assert_eq!(config.odoo.timeout, Duration::from_secs(30));
     assert_eq!(config.odoo.max_concurrent_calls, 4);
     assert_eq!(config.odoo.max_request_bytes, 128 * 1024 * 1024);
@@ -217,6 +218,12 @@ fn server_shutdown_grace() {
         Duration::ZERO
     );
     refused("server", "shutdown_grace = \"2h\"", "server.shutdown_grace");
+}
+
+#[test]
+fn server_start_degraded() {
+    assert!(ok("server", "start_degraded = true").server.start_degraded);
+    refused("server", "start_degraded = \"yes\"", "start_degraded");
 }
 
 // --- [odoo] -----------------------------------------------------------------

@@ -1,0 +1,61 @@
+//! Talking to systemd: readiness, status lines and the watchdog.
+//!
+//! All of it is a no-op outside systemd (no `NOTIFY_SOCKET`), so the same
+//! binary runs under a terminal, a container or a test harness. Failures to
+//! notify are logged, never fatal: the daemon's work matters more than its
+//! bookkeeping.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+use tokio_util::sync::CancellationToken;
+
+/// Tells systemd the service is ready, with a human-readable status.
+pub fn notify_ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// Updates the status line `systemctl status` shows.
+pub fn notify_status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+/// Tells systemd the service is stopping.
+pub fn notify_stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+/// Tells systemd a configuration reload has started (SIGHUP handling).
+pub fn notify_reloading() {
+    let now = sd_notify::NotifyState::monotonic_usec_now();
+    match now {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+fn send(states: &[NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::warn!(%error, "cannot notify systemd");
+    }
+}
+
+/// Pings the watchdog at half its interval until `shutdown` is cancelled.
+/// Returns at once when systemd enabled no watchdog for this process.
+pub async fn feed_watchdog(shutdown: CancellationToken) {
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let period = (interval / 2).max(Duration::from_millis(100));
+    tracing::debug!(
+        interval_ms = interval.as_millis() as u64,
+        "feeding the systemd watchdog"
+    );
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => send(&[NotifyState::Watchdog]),
+        }
+    }
+}
