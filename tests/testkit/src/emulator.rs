@@ -73,8 +73,8 @@ impl Shared {
         calls.0 += 1;
         calls.1.push(RecordedCall {
             seq,
-            service: info.key.service.clone(),
-            method: info.key.method.clone(),
+            service: info.key.service.clone().unwrap_or_default(),
+            method: info.key.method.clone().unwrap_or_default(),
             db: info.db.clone(),
             model: info.key.model.clone(),
             model_method: info.key.model_method.clone(),
@@ -95,8 +95,8 @@ impl Shared {
     pub fn record_outcome(&self, seq: usize, outcome: Outcome, applied: bool) {
         let mut calls = lock(&self.calls);
         if let Some(c) = calls.1.iter_mut().rev().find(|c| c.seq == seq) {
-            if let (Outcome::Ok, Some("common"), Some("login" | "authenticate")) =
-                (&outcome, c.service.as_deref(), c.method.as_deref())
+            if let (Outcome::Ok, "common", "login" | "authenticate") =
+                (&outcome, c.service.as_str(), c.method.as_str())
             {
                 let login = c.login.clone();
                 c.uid = login.and_then(|l| lock(&self.db).uid_of_login(&l));

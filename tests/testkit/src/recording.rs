@@ -35,8 +35,10 @@ impl Outcome {
 pub struct RecordedCall {
     /// Arrival order, from 0.
     pub seq: usize,
-    pub service: Option<String>,
-    pub method: Option<String>,
+    /// `common`, `db`, `object`, … (empty when the body was not a JSON-RPC call).
+    pub service: String,
+    /// The service method: `login`, `authenticate`, `execute_kw`, … (empty when absent).
+    pub method: String,
     /// The database argument (`args[0]` for `object` and `common.login/authenticate`).
     pub db: Option<String>,
     pub model: Option<String>,
