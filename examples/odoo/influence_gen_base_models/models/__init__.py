@@ -1,0 +1,2 @@
+from . import ai_image_request
+from . import generated_image
