@@ -135,13 +135,11 @@ pub fn compute_mimetype(
             .and_then(|u| guess_from_name(u.split('?').next().unwrap_or(u)))
             .map(str::to_string);
     }
-    if mimetype
+    let unknown = mimetype
         .as_deref()
-        .is_none_or(|m| m == "application/octet-stream")
-    {
-        if let Some(raw) = raw.filter(|r| !r.is_empty()) {
-            mimetype = Some(guess_from_content(raw).to_string());
-        }
+        .is_none_or(|m| m == "application/octet-stream");
+    if let (true, Some(raw)) = (unknown, raw.filter(|r| !r.is_empty())) {
+        mimetype = Some(guess_from_content(raw).to_string());
     }
     mimetype
         .map(|m| m.to_lowercase())

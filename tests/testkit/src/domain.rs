@@ -64,7 +64,7 @@ const OPERATORS: &[&str] = &[
 ];
 
 fn is_bool_leaf(items: &[Value]) -> Option<bool> {
-    if items.len() == 3 && items[1] == Value::from("=") && items[2] == Value::from(1) {
+    if items.len() == 3 && items[1] == "=" && items[2] == 1 {
         match items[0].as_i64() {
             Some(1) => return Some(true),
             Some(0) => return Some(false),
@@ -101,8 +101,8 @@ pub fn parse(db: &Db, model: &ModelDef, domain: &Value) -> OdooResult<Domain> {
             Value::Array(_) => expected -= 1,
             Value::String(s) => {
                 expected += match s.as_str() {
-                    "!" => 0,
-                    "&" | "|" => 1,
+                    "!" => 1,
+                    "&" | "|" => 2,
                     _ => 0,
                 } - 1
             }
@@ -212,10 +212,11 @@ fn parse_leaf(db: &Db, model: &ModelDef, items: &[Value]) -> OdooResult<Domain> 
     if op == "child_of" || op == "parent_of" {
         op = "in".into();
     }
-    if matches!(field.ftype, FieldType::Datetime) {
-        if let Some(s) = value.as_str().and_then(crate::time::parse_datetime) {
-            value = Value::String(s);
-        }
+    if let (FieldType::Datetime, Some(s)) = (
+        &field.ftype,
+        value.as_str().and_then(crate::time::parse_datetime),
+    ) {
+        value = Value::String(s);
     }
     if let Some(rest) = rest {
         let Some(comodel) = field.ftype.relation().and_then(|r| db.model(r)) else {
@@ -422,4 +423,64 @@ pub fn like(text: &str, pattern: &str) -> bool {
         dp = next;
     }
     dp[p.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sql_like() {
+        assert!(like("green_cat 100%", "%cat 100\\%"));
+        assert!(like("abc", "a_c"));
+        assert!(!like("abc", "a_"));
+        assert!(like("", "%"));
+    }
+
+    #[test]
+    fn parse_errors_and_normalisation() {
+        let db = Db::new("ig", "127.0.0.1", 8069);
+        let m = db
+            .model("influence_gen.ai_image_request")
+            .expect("model")
+            .clone();
+        let d = parse(&db, &m, &json!([["seed", "=", 1], ["seed", "<>", 2]])).expect("valid");
+        assert!(matches!(d, Domain::And(..)));
+        let e = parse(&db, &m, &json!([["nope", "=", 1]])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid field influence_gen.ai_image_request.nope in leaf ('nope', '=', 1)"
+        );
+        let e = parse(&db, &m, &json!(["&", ["seed", "=", 1]])).unwrap_err();
+        assert!(e.message.ends_with("is syntactically not correct."));
+        assert_eq!(parse(&db, &m, &json!([])).expect("empty"), Domain::True);
+    }
+
+    #[test]
+    fn evaluation_on_rows() {
+        let mut db = Db::new("ig", "127.0.0.1", 8069);
+        let env = crate::orm::Env::control();
+        let ids = crate::orm::write::create(
+            &mut db,
+            &env,
+            "influence_gen.ai_image_request",
+            &[json!({"prompt": "x", "seed": 3}), json!({"prompt": "y"})],
+        )
+        .expect("created");
+        let m = db
+            .model("influence_gen.ai_image_request")
+            .expect("model")
+            .clone();
+        let dom = parse(
+            &db,
+            &m,
+            &json!(["|", ["seed", ">", 2], ["prompt", "=", "y"]]),
+        )
+        .expect("ok");
+        assert!(ids.iter().all(|id| matches(&db, &m, *id, &dom, &env)));
+        let dom = parse(&db, &m, &json!([["seed", "=", false]])).expect("ok");
+        assert!(!matches(&db, &m, ids[0], &dom, &env));
+        assert!(matches(&db, &m, ids[1], &dom, &env));
+    }
 }

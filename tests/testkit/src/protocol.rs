@@ -51,7 +51,7 @@ pub enum Rejected {
     /// Protocol error answered by Werkzeug/Odoo before dispatching.
     Http(HttpReply),
     /// `params` could not be turned into keyword arguments (a JSON-RPC error).
-    Rpc(Value, OdooError),
+    Rpc(Value, Box<OdooError>),
 }
 
 /// Validates path, content type and body like Odoo's `JsonRPCDispatcher`.
@@ -95,20 +95,20 @@ pub fn parse_request(
                     let e = OdooError::type_error(
                         "cannot convert dictionary update sequence element #0 to a sequence",
                     );
-                    return Err(Rejected::Rpc(id, e));
+                    return Err(Rejected::Rpc(id, Box::new(e)));
                 }
             };
             let e = OdooError::value_error(format!(
                 "dictionary update sequence element #0 has length {len}; 2 is required"
             ));
-            return Err(Rejected::Rpc(id, e));
+            return Err(Rejected::Rpc(id, Box::new(e)));
         }
         Some(other) => {
             let e = OdooError::type_error(format!(
                 "'{}' object is not iterable",
                 crate::errors::py_type(other)
             ));
-            return Err(Rejected::Rpc(id, e));
+            return Err(Rejected::Rpc(id, Box::new(e)));
         }
     };
     Ok(RpcRequest { id, params })

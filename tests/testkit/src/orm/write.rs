@@ -32,6 +32,9 @@ pub fn raw_insert(db: &mut Db, model: &str, mut row: Row, uid: i64) -> i64 {
     id
 }
 
+/// A record to update: (id, old row, new row, new file contents, new password).
+type Update = (i64, Row, Row, Option<Vec<u8>>, Option<String>);
+
 /// A record about to be inserted.
 struct Pending {
     row: Row,
@@ -99,7 +102,7 @@ fn check_constraints(
     Ok(())
 }
 
-fn vals_object<'a>(v: &'a Value) -> OdooResult<&'a Map<String, Value>> {
+fn vals_object(v: &Value) -> OdooResult<&Map<String, Value>> {
     v.as_object().ok_or_else(|| {
         OdooError::attribute_error(format!("'{}' object has no attribute 'items'", py_type(v)))
     })
@@ -329,7 +332,7 @@ pub fn write(
         return Ok(());
     }
     check_rules(db, env, &m, Op::Write)?;
-    let mut updated: Vec<(i64, Row, Row, Option<Vec<u8>>, Option<String>)> = Vec::new();
+    let mut updated: Vec<Update> = Vec::new();
     for &id in ids {
         let old = db.row(model_name, id).cloned().unwrap_or_default();
         let mut new = old.clone();
