@@ -139,14 +139,12 @@ async fn rpc(odoo: &OdooEmulator, service: &str, method: &str, args: Value) -> V
 
 /// Set-up steps that the recorded session performed outside the transcripts.
 async fn before(odoo: &OdooEmulator, name: &str) {
-    match &name[..2] {
-        "27" => {
-            // "then link request" (transcript 25): tracked status change = tracking message 8
-            let args = json!(["ig", 2, "admin", "influence_gen.ai_image_request", "write", [[1], {"generated_image_id": 1, "status": "completed"}]]);
-            let v = rpc(odoo, "object", "execute_kw", args).await;
-            assert_eq!(v["result"], json!(true), "link request: {v}");
-        }
-        _ => {}
+    if name.starts_with("27_") {
+        // "then link request" (transcript 25): a tracked status change = tracking message 8
+        let args = json!(["ig", 2, "admin", "influence_gen.ai_image_request", "write",
+            [[1], {"generated_image_id": 1, "status": "completed"}]]);
+        let v = rpc(odoo, "object", "execute_kw", args).await;
+        assert_eq!(v["result"], json!(true), "link request: {v}");
     }
 }
 

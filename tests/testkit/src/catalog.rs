@@ -114,7 +114,7 @@ fn generated_image() -> ModelDef {
         FieldDef::new("usage_rights", "Usage Rights", Char),
         FieldDef::new("attachment_id", "Attachment", m2o(ATTACHMENT)),
     ];
-    let mut m = model(IMAGE, "Generated Image", own, AclKind::InfluenceGen);
+    let mut m = model(IMAGE, "AI Generated Image", own, AclKind::InfluenceGen);
     m.order = "create_date desc, id desc".into();
     m
 }

@@ -9,9 +9,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::errors::{OdooError, OdooResult, py_truthy};
+use crate::access::Op;
+use crate::errors::{OdooError, OdooResult, py_truthy, py_tuple_ids};
+use crate::json::Reply;
 use crate::orm::Env;
+use crate::orm::model;
 use crate::orm::write::raw_insert;
+use crate::pyargs::{Sig, bind};
 use crate::schema::{FieldType, ModelDef};
 use crate::store::{Db, Row};
 
@@ -217,6 +221,61 @@ pub fn message_post(db: &mut Db, env: &Env, m: &ModelDef, id: i64, a: PostArgs) 
         map.insert("author_id".into(), json!(author));
     }
     Ok(new_message(db, env, &m.name, id, vals))
+}
+
+/// `message_post` called through RPC: binds its keyword-only arguments, needs exactly one
+/// record and `write` access to it.
+pub fn rpc_message_post(
+    db: &mut Db,
+    env: &Env,
+    model_name: &str,
+    ids: &[i64],
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> OdooResult<Reply> {
+    let s = Sig {
+        qual: "MailThread.message_post",
+        names: &[],
+        required: 0,
+        kw_only: &[
+            "body",
+            "subject",
+            "message_type",
+            "email_from",
+            "author_id",
+            "parent_id",
+            "subtype_xmlid",
+            "subtype_id",
+            "partner_ids",
+            "attachments",
+            "attachment_ids",
+            "body_is_html",
+        ],
+        var_kw: true,
+        has_self: true,
+    };
+    let b = bind(&s, args, kwargs)?;
+    if ids.len() != 1 {
+        return Err(OdooError::value_error(format!(
+            "Expected singleton: {model_name}{}",
+            py_tuple_ids(ids)
+        )));
+    }
+    crate::methods::check_records(db, env, model_name, ids, Op::Write)?;
+    let m = model(db, model_name)?.clone();
+    let post = PostArgs {
+        body: b.get(0, json!("")),
+        subject: b.get(1, Value::Null),
+        message_type: b.get(2, json!("notification")),
+        author_id: b.get(4, Value::Null),
+        subtype_xmlid: b.get(6, Value::Null),
+        subtype_id: b.get(7, Value::Null),
+        partner_ids: b.get(8, Value::Null),
+        attachment_ids: b.get(10, Value::Null),
+        body_is_html: py_truthy(&b.get(11, json!(false))),
+    };
+    let id = message_post(db, env, &m, ids[0], post)?;
+    Ok(Reply::Value(json!(id)))
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@ use serde_json::{Map, Value, json};
 
 use crate::access::Op;
 use crate::catalog::{KNOWN_PRIVATE_METHODS, MAIL_PRIVATE_METHODS};
-use crate::errors::{OdooError, OdooResult, py_repr, py_truthy, py_tuple_ids};
+use crate::errors::{OdooError, OdooResult, py_repr, py_truthy};
 use crate::json::{Ordered, Reply};
+use crate::orm::meta::{default_get, fields_get};
 use crate::orm::search::SearchSpec;
 use crate::orm::{self, Env, check_acl, check_rules, model};
 use crate::pyargs::{Sig, bind};
-use crate::schema::DefaultValue;
 use crate::store::Db;
 
 /// Public methods every model has.
@@ -69,7 +69,7 @@ fn ids_of(v: &Value) -> OdooResult<Vec<i64>> {
     }
 }
 
-fn opt_usize(v: &Value) -> Option<usize> {
+pub fn opt_usize(v: &Value) -> Option<usize> {
     v.as_u64().map(|u| u as usize).filter(|u| *u > 0)
 }
 
@@ -265,7 +265,7 @@ pub fn call(
                 args,
                 &kwargs,
             )?;
-            name_search(
+            orm::meta::name_search(
                 db,
                 env,
                 model_name,
@@ -275,7 +275,7 @@ pub fn call(
                 &b.get(3, json!(100)),
             )
         }
-        "message_post" => message_post(db, env, model_name, &ids, args, &kwargs),
+        "message_post" => crate::mail::rpc_message_post(db, env, model_name, &ids, args, &kwargs),
         _ => Err(OdooError::attribute_error(format!(
             "The method '{model_name}.{method}' does not exist"
         ))),
@@ -368,7 +368,7 @@ fn search_family(
 }
 
 /// ACL + record rules for `op` on existing records (`MissingError` for missing ones).
-fn check_records(db: &Db, env: &Env, model_name: &str, ids: &[i64], op: Op) -> OdooResult<()> {
+pub fn check_records(db: &Db, env: &Env, model_name: &str, ids: &[i64], op: Op) -> OdooResult<()> {
     let m = model(db, model_name)?;
     check_acl(db, env, m, op)?;
     if let Some(missing) = ids.iter().find(|i| !db.visible(model_name, **i, env.rpc)) {
@@ -378,136 +378,4 @@ fn check_records(db: &Db, env: &Env, model_name: &str, ids: &[i64], op: Op) -> O
         return Ok(());
     }
     check_rules(db, env, m, op)
-}
-
-/// `fields_get(allfields, attributes)`.
-pub fn fields_get(
-    db: &Db,
-    model_name: &str,
-    allfields: Option<Vec<String>>,
-    attributes: Option<Vec<String>>,
-) -> OdooResult<Reply> {
-    let m = model(db, model_name)?;
-    let mut out = Ordered::default();
-    for f in &m.fields {
-        if allfields
-            .as_ref()
-            .is_some_and(|a| !a.is_empty() && !a.contains(&f.name))
-            || f.name == "password"
-        {
-            continue;
-        }
-        let mut desc = f.description();
-        if let Some(attrs) = &attributes {
-            desc.retain(|k, _| attrs.contains(k));
-        }
-        out.push(f.name.clone(), Value::Object(desc));
-    }
-    Ok(Reply::Object(out))
-}
-
-fn default_get(db: &mut Db, env: &Env, model_name: &str, fields: Vec<String>) -> OdooResult<Reply> {
-    let m = model(db, model_name)?.clone();
-    let mut out = Map::new();
-    for name in fields {
-        let Some(f) = m.field(&name) else { continue };
-        let v = match &f.default {
-            DefaultValue::None => continue,
-            DefaultValue::Value(v) => v.clone(),
-            DefaultValue::CurrentUser => json!(env.uid),
-            DefaultValue::Uuid => json!(db.new_uuid()),
-        };
-        out.insert(name, v);
-    }
-    Ok(Reply::Value(Value::Object(out)))
-}
-
-fn name_search(
-    db: &Db,
-    env: &Env,
-    model_name: &str,
-    name: &Value,
-    domain: Value,
-    operator: &Value,
-    limit: &Value,
-) -> OdooResult<Reply> {
-    let spec = SearchSpec {
-        domain,
-        ..SearchSpec::default()
-    };
-    let ids = orm::search::search(db, env, model_name, &spec)?;
-    let needle = name.as_str().unwrap_or("").to_string();
-    let op = operator.as_str().unwrap_or("ilike").to_string();
-    let max = opt_usize(limit).unwrap_or(usize::MAX);
-    let mut out = Vec::new();
-    for id in ids {
-        let dn = orm::read::display_name(db, model_name, id);
-        let hit = needle.is_empty()
-            || match op.as_str() {
-                "=" => dn == needle,
-                "like" => dn.contains(&needle),
-                "=ilike" => dn.to_lowercase() == needle.to_lowercase(),
-                _ => dn.to_lowercase().contains(&needle.to_lowercase()),
-            };
-        if hit {
-            out.push(json!([id, dn]));
-        }
-        if out.len() >= max {
-            break;
-        }
-    }
-    Ok(Reply::Value(Value::Array(out)))
-}
-
-fn message_post(
-    db: &mut Db,
-    env: &Env,
-    model_name: &str,
-    ids: &[i64],
-    args: &[Value],
-    kwargs: &Map<String, Value>,
-) -> OdooResult<Reply> {
-    let s = Sig {
-        qual: "MailThread.message_post",
-        names: &[],
-        required: 0,
-        kw_only: &[
-            "body",
-            "subject",
-            "message_type",
-            "email_from",
-            "author_id",
-            "parent_id",
-            "subtype_xmlid",
-            "subtype_id",
-            "partner_ids",
-            "attachments",
-            "attachment_ids",
-            "body_is_html",
-        ],
-        var_kw: true,
-        has_self: true,
-    };
-    let b = bind(&s, args, kwargs)?;
-    if ids.len() != 1 {
-        return Err(OdooError::value_error(format!(
-            "Expected singleton: {model_name}{}",
-            py_tuple_ids(ids)
-        )));
-    }
-    check_records(db, env, model_name, ids, Op::Write)?;
-    let m = model(db, model_name)?.clone();
-    let post = crate::mail::PostArgs {
-        body: b.get(0, json!("")),
-        subject: b.get(1, Value::Null),
-        message_type: b.get(2, json!("notification")),
-        author_id: b.get(4, Value::Null),
-        subtype_xmlid: b.get(6, Value::Null),
-        subtype_id: b.get(7, Value::Null),
-        partner_ids: b.get(8, Value::Null),
-        attachment_ids: b.get(10, Value::Null),
-        body_is_html: py_truthy(&b.get(11, json!(false))),
-    };
-    let id = crate::mail::message_post(db, env, &m, ids[0], post)?;
-    Ok(Reply::Value(json!(id)))
 }

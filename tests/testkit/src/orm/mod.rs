@@ -5,8 +5,10 @@
 //! * [`write`]: `create`, `write`, `unlink` with conversions and database constraints.
 //! * [`convert`]: input value conversion per field type (`ValueError`s as Odoo raises them).
 //! * [`search`]: `search` with domains, `order`, `limit`, `offset`.
+//! * [`meta`]: `fields_get`, `default_get`, `name_search`.
 
 pub mod convert;
+pub mod meta;
 pub mod read;
 pub mod search;
 pub mod write;
