@@ -249,6 +249,9 @@ pub fn postprocess(db: &Db, mimetype: &str, raw: Vec<u8>) -> OdooResult<Vec<u8>>
     let Ok((w, h)) = ImageReader::with_format(Cursor::new(&raw), format).into_dimensions() else {
         return Ok(raw); // PIL cannot open it: "This file could not be decoded…", ignored
     };
+    if w == 0 || h == 0 {
+        return Ok(raw);
+    }
     let (nw, nh) = parse_max_px(&max_px)?;
     if !(w > nw || h > nh) || (nw == 0 && nh == 0) {
         return Ok(raw);

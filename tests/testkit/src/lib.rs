@@ -24,6 +24,30 @@
 //! (ACL and record rules), [`attachments`], [`mail`] (chatter), [`faults`], [`recording`],
 //! [`client`] (a small HTTP client for tests).
 
+//! # What is emulated, and what is not
+//!
+//! Faithful (checked by `tests/it/odoo_contract.rs` against the recordings): the protocol errors
+//! (400 pages), the error envelope (5 `data` keys, HTTP 200, Python-style traceback), no `result`
+//! key for `None`, `common`/`db`/`object` services, CRUD, `fields_get` of both influence_gen
+//! models, access rights of `admin` and the read-only `viewer` with Odoo's exact messages,
+//! attachments (SHA-1 checksum, `store_fname`, base64), chatter messages and tracking, and the
+//! error texts of unknown models/fields/methods/services, missing records, bad selections,
+//! NOT NULL and UNIQUE violations.
+//!
+//! Simplified: one database; no sessions, `/web/*` routes or XML-RPC; groups are reduced to
+//! [`UserAccess`] levels; no multi-company; domains have no hierarchy (`child_of` = `in`);
+//! many2one sort by display name; `mail.tracking.value` has no `field_id`; URLs in posted
+//! bodies are not linkified; images: only PNG/JPEG content is decoded and PNG output is not
+//! palette-quantised (see [`attachments`]); `read_group`, `web_search_read`, `copy` and other
+//! ORM methods are absent (they answer "does not exist"); no password hashing delay (the real
+//! first login costs ~430 ms).
+//!
+//! Faults (see [`faults`]): per-call rules (`OdooError`, `Http`, `Stall`, `CloseConnection`,
+//! `FailAfterApplying`, `CloseAfterApplying`) plus global switches: `set_down` (port really
+//! closed, reopened on the same port), `set_latency`, `set_http_error`,
+//! `set_max_content_length` (Werkzeug 3's 413), `set_keep_alive`, `hide_record_for`
+//! (uncommitted create), `remove_field`, `remove_method`.
+
 pub mod access;
 pub mod attachments;
 pub mod catalog;
