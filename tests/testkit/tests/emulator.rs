@@ -236,6 +236,25 @@ async fn attachments_checksum_and_resize() {
     assert_eq!(row["file_size"], json!(stored.len()));
     assert_eq!(row["mimetype"], json!("image/png"));
 
+    // JPEG: re-encoded as JPEG with PIL's thumbnail size
+    let rgb = image::RgbImage::from_fn(2100, 100, |x, _| image::Rgb([(x % 256) as u8, 10, 200]));
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(rgb)
+        .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .expect("encode jpeg");
+    let id = attach(&cl, "wide.jpg", "image/jpeg", &jpeg)
+        .await
+        .expect("created")
+        .expect("id");
+    let stored = odoo
+        .attachment_bytes(id.as_i64().unwrap_or_default())
+        .expect("bytes");
+    assert!(stored.starts_with(b"\xff\xd8\xff"), "still a JPEG");
+    let reader = image::ImageReader::new(Cursor::new(&stored))
+        .with_guessed_format()
+        .expect("fmt");
+    assert_eq!(reader.into_dimensions().expect("dims"), (1920, 91));
+
     // resizing off
     odoo.set_param("base.image_autoresize_max_px", "0");
     let id = attach(&cl, "big2.png", "image/png", &big)
