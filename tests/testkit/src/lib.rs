@@ -23,6 +23,9 @@
 //! write/search/unlink), [`domain`], [`schema`] and [`catalog`] (models and fields), [`access`]
 //! (ACL and record rules), [`attachments`], [`mail`] (chatter), [`faults`], [`recording`],
 //! [`client`] (a small HTTP client for tests).
+//!
+//! Besides Odoo: [`n8n`] (a recording N8N webhook), [`image_server`] (an image host for
+//! `image_url` tests), [`images`] (real PNG/JPEG bytes), on the shared [`http_fake`] server.
 
 //! # What is emulated, and what is not
 //!
@@ -57,9 +60,13 @@ pub mod domain;
 pub mod emulator;
 pub mod errors;
 pub mod faults;
+pub mod http_fake;
+pub mod image_server;
+pub mod images;
 pub mod json;
 pub mod mail;
 pub mod methods;
+pub mod n8n;
 pub mod orm;
 pub mod protocol;
 pub mod pyargs;
@@ -74,4 +81,6 @@ pub use client::{RawResponse, RpcClient, RpcError, post};
 pub use emulator::{EmulatorConfig, OdooEmulator};
 pub use errors::OdooError;
 pub use faults::{CallMatcher, Fault, FaultRule};
+pub use image_server::{ImageServer, Route};
+pub use n8n::{N8nFake, Received, Reply};
 pub use recording::{Outcome, RecordedCall};
