@@ -5,7 +5,9 @@
 //! What must stay true: the bytes alone decide what an image is (never a
 //! header, a file name or a claim; [`claim_mismatches`] only reports the
 //! disagreements); no image is ever decoded, only its header read, so the
-//! limits of `[images]` hold before any large allocation.
+//! limits of `[images]` hold before any large allocation; and a download
+//! reaches only what [`UrlGuard`] allows (see [`guard`] for what is blocked
+//! by default).
 //!
 //! | file | concept |
 //! |---|---|
@@ -13,16 +15,22 @@
 //! | `decode` | [`decode_base64`]: inline data, bounded before decoding |
 //! | `verify` | [`verify`], [`VerifiedImage`], [`ImageLimits`] |
 //! | `claims` | [`claim_mismatches`] |
+//! | `address` | the IP ranges a download must not reach |
+//! | [`guard`] | [`UrlGuard`] and its DNS resolver |
 //! | `error` | [`ImageError`] |
 
+mod address;
 mod claims;
 mod decode;
 mod error;
 mod format;
+pub mod guard;
 mod verify;
 
+pub use address::{BlockedRange, blocked_range};
 pub use claims::claim_mismatches;
 pub use decode::decode_base64;
 pub use error::ImageError;
 pub use format::ImageFormat;
+pub use guard::{GuardedResolver, UrlGuard};
 pub use verify::{ImageLimits, VerifiedImage, verify};
