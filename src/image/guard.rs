@@ -27,12 +27,14 @@
 //! - unspecified, "this network", broadcast: 0.0.0.0/8, ::, 255.255.255.255
 //! - unique-local fc00::/7 and deprecated site-local fec0::/10
 //! - multicast: 224.0.0.0/4, ff00::/8
-//! - reserved 240.0.0.0/4 and IETF protocol assignments 192.0.0.0/24
+//! - reserved: 240.0.0.0/4, IETF protocol assignments 192.0.0.0/24, the
+//!   former 6to4 relays 192.88.99.0/24
 //! - documentation and benchmarking: 192.0.2.0/24, 198.51.100.0/24,
 //!   203.0.113.0/24, 198.18.0.0/15, 2001:db8::/32, 2001:2::/48
 //! - the IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96), NAT64
 //!   (64:ff9b::/96) and 6to4 (2002::/16) forms of every IPv4 range above;
-//!   local-use NAT64 64:ff9b:1::/48, Teredo 2001::/32 and discard-only 100::/64
+//!   all of the deprecated IPv4-compatible ::/96; local-use NAT64
+//!   64:ff9b:1::/48, Teredo 2001::/32 and discard-only 100::/64
 //! - any scheme but `http` and `https`, and URLs carrying credentials
 //! - ports other than 80 and 443 (`images.allowed_ports`)
 //! - hosts outside `images.allowed_hosts`, when that list is not empty
