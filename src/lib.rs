@@ -11,6 +11,7 @@
 //! | [`cli`] | the command line and its dispatch |
 //! | [`config`] | TOML, environment and credential files, validated once |
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
+//! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
 //! | [`server`] | the hyper server, routes and answers |
 //! | [`daemon`] | what `serve` runs, and its orderly stop |
 //! | [`app`] | the state shared by the running daemon |
@@ -24,6 +25,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod image;
 pub mod odoo;
 pub mod server;
 pub mod systemd;

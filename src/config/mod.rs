@@ -132,12 +132,80 @@ pub struct N8nConfig {
     pub timeout: Duration,
 }
 
-/// `[images]`: bounds on the image a callback delivers.
+/// `[images]`: bounds on the image a callback delivers, and where an
+/// `image_url` may be downloaded from.
 #[derive(Debug, Clone)]
 pub struct ImageConfig {
     pub max_bytes: u64,
+    /// Largest width × height accepted (the decompression-bomb guard).
+    pub max_pixels: u64,
     pub download_timeout: Duration,
     pub max_redirects: usize,
+    /// Hosts an `image_url` may name; empty means any public host.
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Allow loopback, private, link-local and the other non-public ranges.
+    pub allow_private_networks: bool,
+    /// Ports an `image_url` may use; empty means any port.
+    pub allowed_ports: Vec<u16>,
+}
+
+/// One entry of `images.allowed_hosts`: an exact host, or `*.example.com`
+/// for every subdomain of `example.com` (not `example.com` itself).
+///
+/// Hosts are kept in the form [`url::Url::host_str`] gives them: lower
+/// case, international names in punycode, IPv6 in brackets, no trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    Exact(String),
+    /// The parent domain, without the `*.`.
+    Subdomains(String),
+}
+
+impl HostPattern {
+    /// Parses `example.com`, `*.example.com`, `10.0.0.5` or `[fd00::5]`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (wildcard, host) = match text.trim().strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, text.trim()),
+        };
+        let host = host.strip_suffix('.').unwrap_or(host);
+        if host.is_empty() || host.contains('*') {
+            return None;
+        }
+        match url::Host::parse(host).ok()? {
+            url::Host::Domain(domain) if wildcard => Some(Self::Subdomains(domain)),
+            url::Host::Domain(domain) => Some(Self::Exact(domain)),
+            _ if wildcard => None,
+            ip => Some(Self::Exact(ip.to_string())),
+        }
+    }
+
+    /// Whether `host` (as [`url::Url::host_str`] gives it) matches.
+    pub fn matches(&self, host: &str) -> bool {
+        let host = host.strip_suffix('.').unwrap_or(host);
+        match self {
+            Self::Exact(exact) => host.eq_ignore_ascii_case(exact),
+            Self::Subdomains(parent) => {
+                // `cut` is where ".example.com" starts; a label must precede it.
+                let Some(cut) = host.len().checked_sub(parent.len() + 1) else {
+                    return false;
+                };
+                cut > 0
+                    && host.get(cut..).is_some_and(|tail| {
+                        tail.starts_with('.') && tail[1..].eq_ignore_ascii_case(parent)
+                    })
+            }
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(host) => f.write_str(host),
+            Self::Subdomains(parent) => write!(f, "*.{parent}"),
+        }
+    }
 }
 
 /// `[log]`

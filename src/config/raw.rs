@@ -98,14 +98,25 @@ pub const DEFAULT_API_KEY_HEADER: &str = "X-N8N-Api-Key";
 #[serde(deny_unknown_fields)]
 pub struct RawImages {
     pub max_bytes: Option<u64>,
+    pub max_pixels: Option<u64>,
     pub download_timeout: Option<String>,
     pub max_redirects: Option<u64>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub allow_private_networks: Option<bool>,
+    /// Signed so that a negative or oversized port is reported by
+    /// [`super::validate`] under its key rather than by serde.
+    pub allowed_ports: Option<Vec<i64>>,
 }
 
 /// 40 MB: well above what image models produce, far below Odoo's limits.
 pub const DEFAULT_IMAGE_MAX_BYTES: u64 = 40 * 1024 * 1024;
+/// 40 megapixels: an 8K image (33 MP) fits; a header claiming more is
+/// treated as a decompression bomb.
+pub const DEFAULT_IMAGE_MAX_PIXELS: u64 = 40_000_000;
 pub const DEFAULT_DOWNLOAD_TIMEOUT: &str = "60s";
 pub const DEFAULT_MAX_REDIRECTS: u64 = 3;
+/// The standard HTTP and HTTPS ports; image hosts rarely use others.
+pub const DEFAULT_ALLOWED_PORTS: [u16; 2] = [80, 443];
 
 /// `[log]`
 #[derive(Debug, Default, Deserialize)]

@@ -16,8 +16,8 @@ use url::Url;
 use super::raw::{self, RawConfig};
 use super::secret::{self, Environment, SecretSpec};
 use super::{
-    Config, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooConfig, Problems, RequestLookup,
-    ServerConfig,
+    Config, HostPattern, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooConfig, Problems,
+    RequestLookup, ServerConfig,
 };
 
 const KIB: u64 = 1024;
@@ -264,11 +264,64 @@ impl Checker<'_> {
             raw::DEFAULT_MAX_REDIRECTS,
             (0, 10),
         );
+        let max_pixels = self.number(
+            "images.max_pixels",
+            raw.max_pixels,
+            raw::DEFAULT_IMAGE_MAX_PIXELS,
+            (1, 1_000_000_000),
+        );
+        let allowed_hosts =
+            self.host_patterns("images.allowed_hosts", raw.allowed_hosts.as_deref());
+        let allowed_ports = self.ports(
+            "images.allowed_ports",
+            raw.allowed_ports.as_deref(),
+            &raw::DEFAULT_ALLOWED_PORTS,
+        );
         Some(ImageConfig {
             max_bytes,
+            max_pixels,
             download_timeout,
             max_redirects,
+            allowed_hosts,
+            allow_private_networks: raw.allow_private_networks.unwrap_or(false),
+            allowed_ports,
         })
+    }
+
+    fn host_patterns(&mut self, key: &str, values: Option<&[String]>) -> Vec<HostPattern> {
+        let mut patterns = Vec::new();
+        for text in values.unwrap_or_default() {
+            match HostPattern::parse(text) {
+                Some(pattern) => patterns.push(pattern),
+                None => self.problems.push(
+                    key,
+                    format!(
+                        "`{text}` is not a host name, an IP address or a pattern such as *.example.com"
+                    ),
+                ),
+            }
+        }
+        patterns
+    }
+
+    fn ports(&mut self, key: &str, values: Option<&[i64]>, default: &[u16]) -> Vec<u16> {
+        let Some(values) = values else {
+            return default.to_vec();
+        };
+        let mut ports = Vec::new();
+        for &value in values {
+            match u16::try_from(value) {
+                Ok(port) if port > 0 => {
+                    if !ports.contains(&port) {
+                        ports.push(port);
+                    }
+                }
+                _ => self
+                    .problems
+                    .push(key, format!("{value} is not a port number (1 to 65535)")),
+            }
+        }
+        ports
     }
 
     fn log(&mut self, raw: &raw::RawLog) -> Option<LogConfig> {
@@ -438,6 +491,24 @@ impl Checker<'_> {
             );
         }
         usize::try_from(value.clamp(min, max)).unwrap_or(usize::MAX)
+    }
+
+    fn number(
+        &mut self,
+        key: &str,
+        value: Option<u64>,
+        default: u64,
+        (min, max): (u64, u64),
+    ) -> u64 {
+        let value = value.unwrap_or(default);
+        if !(min..=max).contains(&value) {
+            self.problems.push(
+                key,
+                format!("{value} is outside the allowed range {min} to {max}"),
+            );
+            return default;
+        }
+        value
     }
 
     fn model_name(&mut self, key: &str, value: Option<&str>, default: &str) -> Option<String> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use crate::config::{Config, ConfigError, Environment, LogFormat, RequestLookup};
+use crate::config::{Config, ConfigError, Environment, HostPattern, LogFormat, RequestLookup};
 
 const MINIMAL: &str = r#"
 [server]
@@ -85,6 +85,10 @@ fn minimal_config_takes_every_default() {
     assert_eq!(config.images.max_bytes, 40 * 1024 * 1024);
     assert_eq!(config.images.download_timeout, Duration::from_secs(60));
     assert_eq!(config.images.max_redirects, 3);
+    assert_eq!(config.images.max_pixels, 40_000_000);
+    assert!(config.images.allowed_hosts.is_empty());
+    assert!(!config.images.allow_private_networks);
+    assert_eq!(config.images.allowed_ports, [80, 443]);
     assert_eq!(config.log.level, "info");
     assert_eq!(config.log.format, LogFormat::Text);
 }
@@ -532,6 +536,96 @@ fn images_max_redirects() {
     refused("images", "max_redirects = 50", "images.max_redirects");
 }
 
+#[test]
+fn images_max_pixels() {
+    assert_eq!(
+        ok("images", "max_pixels = 1000000").images.max_pixels,
+        1_000_000
+    );
+    refused("images", "max_pixels = 0", "images.max_pixels");
+    refused("images", "max_pixels = 2000000000", "images.max_pixels");
+}
+
+#[test]
+fn images_allowed_hosts() {
+    let config = ok(
+        "images",
+        "allowed_hosts = [\"Images.Example.com\", \"*.cdn.example.net\", \"10.0.0.5\", \"[fd00::5]\"]",
+    );
+    assert_eq!(
+        config.images.allowed_hosts,
+        [
+            HostPattern::Exact("images.example.com".into()),
+            HostPattern::Subdomains("cdn.example.net".into()),
+            HostPattern::Exact("10.0.0.5".into()),
+            HostPattern::Exact("[fd00::5]".into()),
+        ]
+    );
+    for bad in [
+        "\"\"",
+        "\"bad host\"",
+        "\"*.10.0.0.1\"",
+        "\"a.*.example.com\"",
+        "\"*\"",
+    ] {
+        refused(
+            "images",
+            &format!("allowed_hosts = [{bad}]"),
+            "images.allowed_hosts",
+        );
+    }
+    refused("images", "allowed_hosts = \"example.com\"", "allowed_hosts");
+}
+
+#[test]
+fn host_patterns_match_exact_hosts_and_subdomains() {
+    let exact = HostPattern::parse("images.example.com").unwrap();
+    assert!(exact.matches("images.example.com"));
+    assert!(exact.matches("images.example.com."));
+    assert!(!exact.matches("x.images.example.com"));
+    assert!(!exact.matches("example.com"));
+    let subdomains = HostPattern::parse("*.example.com").unwrap();
+    assert!(subdomains.matches("a.example.com"));
+    assert!(subdomains.matches("b.a.example.com"));
+    assert!(!subdomains.matches("example.com"));
+    assert!(!subdomains.matches("badexample.com"));
+    assert!(!subdomains.matches(".example.com"));
+    assert_eq!(subdomains.to_string(), "*.example.com");
+}
+
+#[test]
+fn images_allow_private_networks() {
+    assert!(
+        ok("images", "allow_private_networks = true")
+            .images
+            .allow_private_networks
+    );
+    refused(
+        "images",
+        "allow_private_networks = \"yes\"",
+        "allow_private_networks",
+    );
+}
+
+#[test]
+fn images_allowed_ports() {
+    assert_eq!(
+        ok("images", "allowed_ports = [443, 8443, 443]")
+            .images
+            .allowed_ports,
+        [443, 8443]
+    );
+    assert!(
+        ok("images", "allowed_ports = []")
+            .images
+            .allowed_ports
+            .is_empty()
+    );
+    refused("images", "allowed_ports = [0]", "images.allowed_ports");
+    refused("images", "allowed_ports = [70000]", "images.allowed_ports");
+    refused("images", "allowed_ports = [-1]", "images.allowed_ports");
+}
+
 // --- [log] ------------------------------------------------------------------
 
 #[test]
@@ -633,7 +727,15 @@ fn example_config_documents_every_key() {
         ),
         (
             "images",
-            &["max_bytes", "download_timeout", "max_redirects"],
+            &[
+                "max_bytes",
+                "max_pixels",
+                "download_timeout",
+                "max_redirects",
+                "allowed_hosts",
+                "allow_private_networks",
+                "allowed_ports",
+            ],
         ),
         ("log", &["level", "format"]),
     ];
