@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::odoo::records::{ATTACHMENT_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUEST_STATUSES};
-use crate::odoo::{AccessOperation, FieldInfo, OdooClient, OdooError};
+use crate::odoo::{AccessOperation, FieldInfo, OdooClient, OdooError, SearchOptions};
 
 mod n8n_probe;
 
@@ -248,6 +248,7 @@ fn status_selection_problem(status: Option<&FieldInfo>) -> Option<String> {
 
 async fn check_rights(odoo: &OdooClient, report: &mut Report, config: &Config) {
     let mut missing = Vec::new();
+    let mut unverified = Vec::new();
     for (model, operations) in required_rights(config) {
         for operation in operations {
             match odoo.check_access_rights(model, *operation).await {
@@ -260,14 +261,25 @@ async fn check_rights(odoo: &OdooClient, report: &mut Report, config: &Config) {
                 )),
             }
         }
+        // check_access_rights sees only the access lists; a record rule can
+        // still forbid writing. Probe one existing record with has_access.
+        // (An attachment's rights follow the record it belongs to, here the
+        // image model, so ir.attachment itself is not probed.)
+        if operations.contains(&AccessOperation::Write) && model != ATTACHMENT_MODEL {
+            match record_rule_allows_write(odoo, model).await {
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => {
+                    missing.push(format!("write on {model} (a record rule forbids it)"))
+                }
+                Ok(None) => unverified.push(model),
+                Err(e) => missing.push(format!(
+                    "write on {model} (could not check record rules: {})",
+                    explain(&e)
+                )),
+            }
+        }
     }
-    if missing.is_empty() {
-        report.push(
-            Verdict::Ok,
-            "access rights",
-            format!("`{}` may do everything the bridge needs", config.odoo.login),
-        );
-    } else {
+    if !missing.is_empty() {
         report.push(
             Verdict::Fail,
             "access rights",
@@ -277,7 +289,52 @@ async fn check_rights(odoo: &OdooClient, report: &mut Report, config: &Config) {
                 missing.join(", ")
             ),
         );
+    } else if !unverified.is_empty() {
+        report.push(
+            Verdict::Warn,
+            "access rights",
+            format!(
+                "`{}` has the access rights; record rules could not be checked on {} (no record yet)",
+                config.odoo.login,
+                unverified.join(", ")
+            ),
+        );
+    } else {
+        report.push(
+            Verdict::Ok,
+            "access rights",
+            format!("`{}` may do everything the bridge needs", config.odoo.login),
+        );
     }
+}
+
+/// `has_access([id], "write")` on one record of `model`; `None` when the
+/// model has no record to probe.
+async fn record_rule_allows_write(
+    odoo: &OdooClient,
+    model: &str,
+) -> Result<Option<bool>, OdooError> {
+    let options = SearchOptions {
+        limit: Some(1),
+        ..SearchOptions::default()
+    };
+    let Some(id) = odoo
+        .search(model, &serde_json::json!([]), &options)
+        .await?
+        .first()
+        .copied()
+    else {
+        return Ok(None);
+    };
+    let allowed: Option<bool> = odoo
+        .execute_kw(
+            model,
+            "has_access",
+            &serde_json::json!([[id], "write"]),
+            &serde_json::json!({}),
+        )
+        .await?;
+    Ok(Some(allowed.unwrap_or(false)))
 }
 
 async fn check_n8n(config: &Config, report: &mut Report) {

@@ -16,9 +16,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::app::App;
+use crate::app::{App, AppError};
 use crate::config::Config;
-use crate::odoo::OdooError;
 use crate::{server, systemd};
 
 /// First pause between login attempts while Odoo is unavailable.
@@ -30,8 +29,8 @@ const LOGIN_RETRY_MAX: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DaemonError {
-    #[error("cannot set up the Odoo client: {0}")]
-    Odoo(#[from] OdooError),
+    #[error(transparent)]
+    App(#[from] AppError),
     #[error("cannot read the listener's address: {0}")]
     Listener(std::io::Error),
 }

@@ -13,6 +13,10 @@
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
 //! | [`server`] | the hyper server, routes and answers |
+//! | [`auth`] | callback authentication: the shared token |
+//! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
+//! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
+//! | [`retry`] | exponential backoff with jitter |
 //! | [`daemon`] | what `serve` runs, and its orderly stop |
 //! | [`app`] | the state shared by the running daemon |
 //! | [`check`] | the `check` command's report |
@@ -21,12 +25,16 @@
 //! | [`systemd`] | readiness, status and watchdog notifications |
 
 pub mod app;
+pub mod auth;
+pub mod callback;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod image;
 pub mod odoo;
+pub mod pipeline;
+pub mod retry;
 pub mod server;
 pub mod systemd;
 pub mod telemetry;

@@ -6,6 +6,8 @@
 //! follows hyper-util's graceful example: stop accepting, let each connection
 //! finish its in-flight request within the grace period, then return.
 
+mod callback;
+mod request_id;
 mod response;
 mod routes;
 

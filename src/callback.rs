@@ -1,0 +1,400 @@
+//! The inbound contract: what N8N posts to the callback route (SDS §4.2),
+//! parsed in one pass and validated into a [`CallbackResult`].
+//!
+//! Two body styles are accepted, as the Odoo `type='json'` controller of the
+//! SDS accepted them: the bare contract object, and Odoo's JSON-RPC envelope
+//! `{"jsonrpc":"2.0","method":"call","params":{…contract…},"id":…}`. The
+//! caller is answered in the style it used ([`BodyStyle`]).
+//!
+//! Parsing borrows the (possibly tens of MB) base64 `image_data` from the
+//! request body instead of copying it, and decodes it once into bytes.
+//! Validation here needs no Odoo: it only refuses what can never be applied
+//! (400). Whether an image is usable is decided by the pipeline, because an
+//! unusable image still marks the request `failed` in Odoo.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::image::{self, ImageError};
+
+/// Longest `ai_generation_request_id` accepted (a UUID is 36 characters).
+const MAX_REQUEST_REF_CHARS: usize = 128;
+/// Longest failure message kept; longer ones are cut with an ellipsis.
+const MAX_ERROR_MESSAGE_CHARS: usize = 2_000;
+/// Longest failure details kept.
+const MAX_ERROR_DETAILS_CHARS: usize = 8_000;
+
+/// How the caller wrapped the contract, so the answer uses the same style.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum BodyStyle {
+    /// The contract object itself.
+    Bare,
+    /// Odoo's JSON-RPC envelope; `id` is echoed back verbatim.
+    JsonRpc { id: Box<RawValue> },
+}
+
+/// A validated callback: which request, and what happened to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallbackResult {
+    /// `ai_generation_request_id` as sent: an Odoo id in decimal or a UUID.
+    pub request_ref: String,
+    pub outcome: Outcome,
+}
+
+/// What N8N reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Success {
+        image: ImagePayload,
+        claims: Claims,
+    },
+    Failure {
+        message: String,
+        details: Option<String>,
+    },
+}
+
+/// Where the image is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImagePayload {
+    /// Decoded from `image_data`.
+    Inline(#[serde(with = "bytes_as_base64")] Bytes),
+    /// To be downloaded from `image_url`.
+    Url(String),
+    /// `image_data` was valid base64 but cannot be used (too large); the
+    /// pipeline marks the request failed with this reason.
+    Refused(String),
+}
+
+/// What the payload says about the image; checked against the real bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub file_format: Option<String>,
+    pub mimetype: Option<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub file_size: Option<u64>,
+}
+
+/// A parsed and validated body, with the token it carried (if any).
+#[derive(Debug)]
+pub struct ParsedCallback<'a> {
+    pub style: BodyStyle,
+    pub security_token: Option<Cow<'a, str>>,
+    pub result: Result<CallbackResult, InvalidCallback>,
+}
+
+/// Why a callback body can never be applied (answered 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidCallback(pub String);
+
+/// The body is not JSON, or not a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MalformedBody(pub String);
+
+// --- the wire shapes ------------------------------------------------------
+
+/// Both styles at once, so the body is parsed a single time.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    params: Option<WireContract<'a>>,
+    #[serde(default)]
+    id: Option<Box<RawValue>>,
+    #[serde(borrow, default)]
+    ai_generation_request_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    security_token: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result_payload: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireContract<'a> {
+    #[serde(borrow, default)]
+    ai_generation_request_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    security_token: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result_payload: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct WirePayload<'a> {
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error_data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct WireData<'a> {
+    #[serde(borrow, default)]
+    image_data: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    image_url: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    file_format: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    mimetype: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    width: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    height: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    file_size: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct WireErrorData<'a> {
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    details: Option<&'a RawValue>,
+}
+
+/// Parses `body` in either style and validates the contract.
+///
+/// `max_image_bytes` bounds the decoded `image_data`. Returns
+/// [`MalformedBody`] when the body is not a JSON object at all; a JSON object
+/// that breaks the contract yields `ParsedCallback { result: Err(..) }` so the
+/// caller can still authenticate it and answer in its style.
+pub fn parse(body: &[u8], max_image_bytes: u64) -> Result<ParsedCallback<'_>, MalformedBody> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| MalformedBody("the body is not UTF-8 text".into()))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(MalformedBody("the body must be a JSON object".into()));
+    }
+    let wire: Wire<'_> = serde_json::from_str(text)
+        .map_err(|e| MalformedBody(format!("the body is not valid JSON ({e})")))?;
+    let (style, contract) = match (wire.jsonrpc, wire.params) {
+        (Some(_), Some(params)) => {
+            let id = wire
+                .id
+                .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"));
+            (BodyStyle::JsonRpc { id }, params)
+        }
+        _ => (
+            BodyStyle::Bare,
+            WireContract {
+                ai_generation_request_id: wire.ai_generation_request_id,
+                security_token: wire.security_token,
+                result_payload: wire.result_payload,
+            },
+        ),
+    };
+    let security_token = contract.security_token.and_then(string_value);
+    let result = validate(&contract, max_image_bytes);
+    Ok(ParsedCallback {
+        style,
+        security_token,
+        result,
+    })
+}
+
+fn validate(
+    contract: &WireContract<'_>,
+    max_image_bytes: u64,
+) -> Result<CallbackResult, InvalidCallback> {
+    let request_ref = request_ref(contract.ai_generation_request_id)?;
+    let raw_payload = contract
+        .result_payload
+        .ok_or_else(|| invalid("missing result_payload"))?;
+    let payload: WirePayload<'_> = serde_json::from_str(raw_payload.get())
+        .map_err(|_| invalid("result_payload must be an object"))?;
+    let status = payload
+        .status
+        .as_deref()
+        .ok_or_else(|| invalid("missing result_payload.status"))?;
+    let outcome = match status {
+        "success" => success(payload.data, max_image_bytes)?,
+        "failure" | "failed" | "error" => failure(payload.error_data)?,
+        _ => {
+            return Err(invalid(
+                "result_payload.status must be \"success\" or \"failure\"",
+            ));
+        }
+    };
+    Ok(CallbackResult {
+        request_ref,
+        outcome,
+    })
+}
+
+fn request_ref(raw: Option<&RawValue>) -> Result<String, InvalidCallback> {
+    let raw = raw.ok_or_else(|| invalid("missing ai_generation_request_id"))?;
+    let value = match serde_json::from_str::<serde_json::Value>(raw.get()) {
+        Ok(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Ok(serde_json::Value::Number(n)) if n.is_u64() => n.to_string(),
+        _ => {
+            return Err(invalid(
+                "ai_generation_request_id must be a string or a positive integer",
+            ));
+        }
+    };
+    if value.is_empty() {
+        return Err(invalid("missing ai_generation_request_id"));
+    }
+    if value.chars().count() > MAX_REQUEST_REF_CHARS || value.chars().any(char::is_control) {
+        return Err(invalid("ai_generation_request_id is not an id or a UUID"));
+    }
+    Ok(value)
+}
+
+fn success(data: Option<&RawValue>, max_image_bytes: u64) -> Result<Outcome, InvalidCallback> {
+    let data = data.ok_or_else(|| invalid("missing result_payload.data"))?;
+    let data: WireData<'_> = serde_json::from_str(data.get()).map_err(|_| {
+        invalid("result_payload.data must be an object whose image_data and image_url are strings")
+    })?;
+    let image = match (data.image_data.as_deref(), data.image_url.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "result_payload.data has both image_data and image_url; send one, not both",
+            ));
+        }
+        (Some(encoded), None) => match image::decode_base64(encoded, max_image_bytes) {
+            Ok(bytes) => ImagePayload::Inline(Bytes::from(bytes)),
+            Err(error) if error.is_client_error() => {
+                return Err(invalid(&format!("image_data: {error}")));
+            }
+            Err(error) => ImagePayload::Refused(error.to_string()),
+        },
+        (None, Some(url)) => ImagePayload::Url(image_url(url)?),
+        (None, None) => return Err(invalid("result_payload.data needs image_data or image_url")),
+    };
+    let claims = Claims {
+        file_format: claim_text(data.file_format, "file_format")?,
+        mimetype: claim_text(data.mimetype, "mimetype")?,
+        width: claim_number(data.width, "width")?,
+        height: claim_number(data.height, "height")?,
+        file_size: claim_number(data.file_size, "file_size")?,
+    };
+    Ok(Outcome::Success { image, claims })
+}
+
+fn image_url(url: &str) -> Result<String, InvalidCallback> {
+    let url = url.trim();
+    match url::Url::parse(url) {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() =>
+        {
+            Ok(url.to_owned())
+        }
+        _ => Err(invalid(
+            "result_payload.data.image_url must be an http(s) URL",
+        )),
+    }
+}
+
+fn failure(error_data: Option<&RawValue>) -> Result<Outcome, InvalidCallback> {
+    let Some(raw) = error_data.filter(|raw| raw.get() != "null") else {
+        return Ok(Outcome::Failure {
+            message: "N8N reported a failure without error_data".into(),
+            details: None,
+        });
+    };
+    let error: WireErrorData<'_> = serde_json::from_str(raw.get())
+        .map_err(|_| invalid("result_payload.error_data must be an object"))?;
+    let message = error
+        .message
+        .and_then(text_or_json)
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| "N8N reported a failure without a message".into());
+    let details = error
+        .details
+        .and_then(text_or_json)
+        .filter(|d| !d.trim().is_empty());
+    Ok(Outcome::Failure {
+        message: truncate(message.trim(), MAX_ERROR_MESSAGE_CHARS),
+        details: details.map(|d| truncate(d.trim(), MAX_ERROR_DETAILS_CHARS)),
+    })
+}
+
+fn claim_text(raw: Option<&RawValue>, key: &str) -> Result<Option<String>, InvalidCallback> {
+    match raw.map(|raw| serde_json::from_str::<serde_json::Value>(raw.get())) {
+        None | Some(Ok(serde_json::Value::Null)) => Ok(None),
+        Some(Ok(serde_json::Value::String(s))) if s.trim().is_empty() => Ok(None),
+        Some(Ok(serde_json::Value::String(s))) if s.len() <= 100 => Ok(Some(s.trim().to_owned())),
+        _ => Err(invalid(&format!(
+            "result_payload.data.{key} must be a short string"
+        ))),
+    }
+}
+
+fn claim_number(raw: Option<&RawValue>, key: &str) -> Result<Option<u64>, InvalidCallback> {
+    match raw.map(|raw| serde_json::from_str::<serde_json::Value>(raw.get())) {
+        None | Some(Ok(serde_json::Value::Null)) => Ok(None),
+        Some(Ok(serde_json::Value::Number(n))) if n.is_u64() => Ok(n.as_u64()),
+        Some(Ok(serde_json::Value::String(s))) if s.trim().parse::<u64>().is_ok() => {
+            Ok(s.trim().parse().ok())
+        }
+        _ => Err(invalid(&format!(
+            "result_payload.data.{key} must be a non-negative integer"
+        ))),
+    }
+}
+
+/// A JSON string as its text, borrowed when it has no escapes.
+fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Cow<'_, str>>(raw.get()).ok()
+}
+
+/// A JSON string as its text; any other JSON value as compact JSON text.
+fn text_or_json(raw: &RawValue) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn invalid(message: &str) -> InvalidCallback {
+    InvalidCallback(message.to_owned())
+}
+
+impl From<ImageError> for InvalidCallback {
+    fn from(error: ImageError) -> Self {
+        InvalidCallback(error.to_string())
+    }
+}
+
+/// Serializes image bytes as base64 text (used where a result is persisted).
+mod bytes_as_base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map(Bytes::from)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests;

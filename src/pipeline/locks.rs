@@ -1,0 +1,104 @@
+//! One async lock per Odoo request, so two deliveries of the same result
+//! (N8N retries, or ten at once) apply one after the other.
+//!
+//! Locks are created on demand and dropped when nobody holds or waits for
+//! them: the map holds `Weak` references and prunes dead ones as it grows.
+//! They serialize within this process only; one bridge per Odoo database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::OwnedMutexGuard;
+
+/// Prune dead entries once the map has grown past this many.
+const PRUNE_THRESHOLD: usize = 1024;
+
+/// Per-request locks keyed by the request's Odoo id.
+#[derive(Debug, Default)]
+pub struct RequestLocks {
+    // std Mutex: held only to look up or insert, never across an await.
+    locks: Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+/// A held lock, and whether another delivery held it first.
+pub struct RequestGuard {
+    _guard: OwnedMutexGuard<()>,
+    /// True when this caller had to wait: the request may have changed
+    /// since it was read, so the caller reads it again.
+    pub waited: bool,
+}
+
+impl RequestLocks {
+    /// Locks request `id`, waiting for any other holder.
+    pub async fn lock(&self, id: i64) -> RequestGuard {
+        let lock = self.lock_for(id);
+        match Arc::clone(&lock).try_lock_owned() {
+            Ok(guard) => RequestGuard {
+                _guard: guard,
+                waited: false,
+            },
+            Err(_) => RequestGuard {
+                _guard: lock.lock_owned().await,
+                waited: true,
+            },
+        }
+    }
+
+    fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if locks.len() >= PRUNE_THRESHOLD {
+            locks.retain(|_, lock| lock.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(id, Arc::downgrade(&lock));
+        lock
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.locks.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_second_holder_waits_and_knows_it() {
+        let locks = Arc::new(RequestLocks::default());
+        let first = locks.lock(7).await;
+        assert!(!first.waited);
+        let contender = {
+            let locks = Arc::clone(&locks);
+            tokio::spawn(async move { locks.lock(7).await.waited })
+        };
+        tokio::task::yield_now().await;
+        assert!(!contender.is_finished());
+        drop(first);
+        assert!(contender.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn different_requests_do_not_wait_for_each_other() {
+        let locks = RequestLocks::default();
+        let _a = locks.lock(1).await;
+        let b = locks.lock(2).await;
+        assert!(!b.waited);
+    }
+
+    #[tokio::test]
+    async fn released_locks_are_pruned() {
+        let locks = RequestLocks::default();
+        for id in 0..(PRUNE_THRESHOLD as i64 + 10) {
+            drop(locks.lock(id).await);
+        }
+        assert!(locks.len() < 20, "dead locks were kept: {}", locks.len());
+    }
+}

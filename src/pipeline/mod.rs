@@ -1,0 +1,343 @@
+//! Applying a callback's result to Odoo (SDS §3.7, §8): the heart of the
+//! bridge, called the same way by the callback route and by the spool.
+//!
+//! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
+//! at once, creates one generated image. Deliveries for the same request are
+//! serialized by a per-request lock; each Odoo write is a separate
+//! transaction, so every step first finds what an earlier, interrupted
+//! attempt made ([`store`]). A failure never overwrites a completed request.
+//!
+//! Odoo calls per outcome (the lookup is always first):
+//!
+//! | outcome | calls |
+//! |---|---|
+//! | success, new | lookup, image search, image create, attachment create, attachment read-back, image link, request write, chatter note = 8 |
+//! | success, duplicate | lookup, image search = 2 |
+//! | failure | lookup, request write, chatter note = 3 |
+//! | failure, duplicate | lookup = 1 |
+//! | unusable image | lookup, request write, chatter note = 3 |
+//! | unknown request | lookup = 1 |
+//! | conflict (result for a completed request) | lookup (+ image search for a success) |
+
+mod chatter;
+mod locks;
+mod lookup;
+mod store;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::json;
+
+use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+use crate::config::Config;
+use crate::image::{self, ImageError, ImageFetcher, ImageLimits, VerifiedImage};
+use crate::odoo::records::{AiImageRequest, RequestStatus};
+use crate::odoo::{OdooClient, OdooError};
+
+use chatter::Chatter;
+use locks::RequestLocks;
+
+/// What applying a result did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The image is stored and the request completed.
+    Completed {
+        request_id: i64,
+        image_id: i64,
+        attachment_id: i64,
+        size: u64,
+        sha256_hex: String,
+    },
+    /// The failure is recorded: the request is `failed`.
+    FailureRecorded { request_id: i64 },
+    /// This exact result was already applied; nothing changed.
+    Duplicate { request_id: i64 },
+    /// The image cannot be used; the request is `failed` with the reason.
+    ImageRejected { request_id: i64, reason: String },
+}
+
+impl Applied {
+    /// The Odoo id of the request the result was applied to.
+    pub fn request_id(&self) -> i64 {
+        match self {
+            Self::Completed { request_id, .. }
+            | Self::FailureRecorded { request_id }
+            | Self::Duplicate { request_id }
+            | Self::ImageRejected { request_id, .. } => *request_id,
+        }
+    }
+}
+
+/// Why a result was not applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// No request matches `ai_generation_request_id`.
+    #[error("no AI image request matches {0:?}")]
+    UnknownRequest(String),
+    /// The request is completed and this result would change it.
+    #[error("request {request_id} is already completed with {reason}")]
+    Conflict {
+        request_id: i64,
+        reason: &'static str,
+    },
+    /// The image could not be fetched for a reason that may pass (a
+    /// timeout, a 503 from the image host); worth another attempt.
+    #[error("the image is not available yet: {0}")]
+    ImageUnavailable(ImageError),
+    /// Odoo failed; see [`OdooError::is_transient`].
+    #[error(transparent)]
+    Odoo(#[from] OdooError),
+}
+
+impl PipelineError {
+    /// Whether trying the same result again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::ImageUnavailable(_) => true,
+            Self::Odoo(error) => error.is_transient(),
+            Self::UnknownRequest(_) | Self::Conflict { .. } => false,
+        }
+    }
+}
+
+/// Applies results to Odoo.
+#[derive(Debug)]
+pub struct Pipeline {
+    odoo: OdooClient,
+    fetcher: ImageFetcher,
+    locks: RequestLocks,
+    chatter: Chatter,
+    stored_mismatches: AtomicU64,
+}
+
+impl Pipeline {
+    pub fn new(odoo: OdooClient, fetcher: ImageFetcher) -> Self {
+        Self {
+            odoo,
+            fetcher,
+            locks: RequestLocks::default(),
+            chatter: Chatter::default(),
+            stored_mismatches: AtomicU64::new(0),
+        }
+    }
+
+    /// How many images Odoo stored altered (resized) since start.
+    pub fn stored_mismatches(&self) -> u64 {
+        self.stored_mismatches.load(Ordering::Relaxed)
+    }
+
+    /// Applies `result` under `config`.
+    pub async fn apply(
+        &self,
+        config: &Config,
+        result: &CallbackResult,
+    ) -> Result<Applied, PipelineError> {
+        match &result.outcome {
+            Outcome::Failure { message, details } => {
+                let error_details = failure_details(message, details.as_deref());
+                self.record_failure(config, &result.request_ref, &error_details, false)
+                    .await
+            }
+            Outcome::Success { image, claims } => {
+                let limits = ImageLimits::from(&config.images);
+                let verified = match image {
+                    ImagePayload::Inline(bytes) => image::verify(bytes.clone(), &limits),
+                    ImagePayload::Url(url) => self.fetcher.fetch(url).await,
+                    ImagePayload::Refused(reason) => {
+                        return self.reject(config, &result.request_ref, reason).await;
+                    }
+                };
+                match verified {
+                    Ok(verified) => {
+                        self.complete(config, &result.request_ref, verified, claims)
+                            .await
+                    }
+                    Err(error) if error.is_transient() => {
+                        Err(PipelineError::ImageUnavailable(error))
+                    }
+                    Err(error) => {
+                        self.reject(config, &result.request_ref, &error.to_string())
+                            .await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks the request failed because its image is unusable. Also what the
+    /// caller does when an [`PipelineError::ImageUnavailable`] never passes.
+    pub async fn reject(
+        &self,
+        config: &Config,
+        reference: &str,
+        reason: &str,
+    ) -> Result<Applied, PipelineError> {
+        let error_details = format!("Image unusable: {reason}");
+        match self
+            .record_failure(config, reference, &error_details, true)
+            .await?
+        {
+            Applied::FailureRecorded { request_id } => Ok(Applied::ImageRejected {
+                request_id,
+                reason: reason.to_owned(),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Reads the request under its lock: the lookup, then (only if another
+    /// delivery held the lock meanwhile) a fresh read.
+    async fn locked_request(
+        &self,
+        config: &Config,
+        reference: &str,
+    ) -> Result<(AiImageRequest, locks::RequestGuard), PipelineError> {
+        let unknown = || PipelineError::UnknownRequest(reference.to_owned());
+        let request = lookup::find(&self.odoo, &config.odoo, reference)
+            .await?
+            .ok_or_else(unknown)?;
+        let guard = self.locks.lock(request.id).await;
+        if !guard.waited {
+            return Ok((request, guard));
+        }
+        let request = lookup::reread(&self.odoo, &config.odoo, request.id)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok((request, guard))
+    }
+
+    async fn record_failure(
+        &self,
+        config: &Config,
+        reference: &str,
+        error_details: &str,
+        image_rejected: bool,
+    ) -> Result<Applied, PipelineError> {
+        let (request, _guard) = self.locked_request(config, reference).await?;
+        if request.status == RequestStatus::Completed {
+            let reason = if image_rejected {
+                "an image; an unusable one cannot replace it"
+            } else {
+                "an image; a failure cannot replace it"
+            };
+            return Err(PipelineError::Conflict {
+                request_id: request.id,
+                reason,
+            });
+        }
+        if request.status == RequestStatus::Failed
+            && request.error_details.as_deref() == Some(error_details)
+        {
+            return Ok(Applied::Duplicate {
+                request_id: request.id,
+            });
+        }
+        let vals =
+            json!({ "status": RequestStatus::Failed.as_str(), "error_details": error_details });
+        self.odoo
+            .write(&config.odoo.request_model, &[request.id], &vals)
+            .await?;
+        let note = format!("AI image generation failed: {}", first_line(error_details));
+        self.chatter
+            .post(&self.odoo, &config.odoo.request_model, request.id, &note)
+            .await;
+        Ok(Applied::FailureRecorded {
+            request_id: request.id,
+        })
+    }
+
+    async fn complete(
+        &self,
+        config: &Config,
+        reference: &str,
+        image: VerifiedImage,
+        claims: &Claims,
+    ) -> Result<Applied, PipelineError> {
+        let (request, _guard) = self.locked_request(config, reference).await?;
+        let existing =
+            store::find_image(&self.odoo, &config.odoo, request.id, &image.sha256_hex).await?;
+        if request.status == RequestStatus::Completed {
+            return match existing {
+                Some(_) => Ok(Applied::Duplicate {
+                    request_id: request.id,
+                }),
+                None => Err(PipelineError::Conflict {
+                    request_id: request.id,
+                    reason: "a different image",
+                }),
+            };
+        }
+        for mismatch in image::claim_mismatches(
+            &image,
+            claims.mimetype.as_deref(),
+            claims.file_format.as_deref(),
+            claims.width,
+            claims.height,
+            claims.file_size,
+        ) {
+            tracing::warn!(ai_generation_request_id = request.id, %mismatch, "the callback's metadata does not match the image; storing the real values");
+        }
+        let retention = retention_category(&request);
+        let stored = store::store(
+            &self.odoo,
+            &config.odoo,
+            request.id,
+            &retention,
+            &image,
+            existing,
+        )
+        .await?;
+        if stored.altered_by_odoo {
+            self.stored_mismatches.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                ai_generation_request_id = request.id,
+                sent_bytes = image.bytes.len(),
+                stored_bytes = stored.stored_size,
+                "Odoo stored different bytes than sent (base.image_autoresize_max_px resized it); hash_value keeps the original's SHA-256"
+            );
+        }
+        let vals = json!({ "status": RequestStatus::Completed.as_str(), "generated_image_id": stored.image_id, "error_details": false });
+        self.odoo
+            .write(&config.odoo.request_model, &[request.id], &vals)
+            .await?;
+        let note = format!(
+            "AI image stored: {}×{} {}, {} bytes, SHA-256 {}",
+            image.width,
+            image.height,
+            image.format.extension().to_uppercase(),
+            image.bytes.len(),
+            &image.sha256_hex[..16.min(image.sha256_hex.len())]
+        );
+        self.chatter
+            .post(&self.odoo, &config.odoo.request_model, request.id, &note)
+            .await;
+        Ok(Applied::Completed {
+            request_id: request.id,
+            image_id: stored.image_id,
+            attachment_id: stored.attachment_id,
+            size: image.bytes.len() as u64,
+            sha256_hex: image.sha256_hex,
+        })
+    }
+}
+
+/// SDS §3.7: `personal_generation`, or `campaign_asset_<id>` for a campaign.
+fn retention_category(request: &AiImageRequest) -> String {
+    match &request.campaign_id {
+        Some(campaign) => format!("campaign_asset_{}", campaign.id),
+        None => "personal_generation".to_owned(),
+    }
+}
+
+/// The request's `error_details`: the message, then the details.
+fn failure_details(message: &str, details: Option<&str>) -> String {
+    match details {
+        Some(details) => format!("{message}\n\n{details}"),
+        None => message.to_owned(),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}

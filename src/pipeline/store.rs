@@ -1,0 +1,240 @@
+//! Storing a verified image in Odoo (SDS §3.7, §8), one idempotent step at
+//! a time.
+//!
+//! Every `execute_kw` is its own Odoo transaction, so a stop between two
+//! calls leaves the earlier ones committed. Each step therefore first finds
+//! what an earlier attempt made and reuses it:
+//!
+//! 1. the `generated_image` of this request with this SHA-256 (one search;
+//!    the idempotency check of every success);
+//! 2. otherwise it is created with all its metadata;
+//! 3. the `ir.attachment` is created already pointing at the image
+//!    (`res_model`/`res_id`), so no separate link write is needed for it;
+//!    an earlier attempt's attachment is found by `res_model`/`res_id`;
+//! 4. its `checksum` and `file_size` are read back: Odoo may have resized
+//!    the image (`base.image_autoresize_max_px`);
+//! 5. the image gets `storage_identifier` (the attachment id) — the link.
+//!
+//! The base64 `datas` is written straight from the bytes into the JSON-RPC
+//! request (no intermediate base64 string).
+
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde_json::json;
+use sha1::{Digest, Sha1};
+
+use crate::config::OdooConfig;
+use crate::image::VerifiedImage;
+use crate::odoo::records::{ATTACHMENT_MODEL, Attachment};
+use crate::odoo::{OdooClient, OdooError, SearchOptions};
+
+/// What was stored, and whether Odoo kept the bytes as sent.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub image_id: i64,
+    pub attachment_id: i64,
+    /// The size Odoo reports for the stored bytes.
+    pub stored_size: u64,
+    /// Odoo stored other bytes than it was sent (it resized the image).
+    pub altered_by_odoo: bool,
+}
+
+/// An existing `generated_image` of the request with the same hash.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ExistingImage {
+    pub id: i64,
+    #[serde(default, deserialize_with = "crate::odoo::value::blank_as_none")]
+    pub storage_identifier: Option<String>,
+}
+
+/// Finds the image an earlier delivery of this result created.
+pub async fn find_image(
+    odoo: &OdooClient,
+    config: &OdooConfig,
+    request_id: i64,
+    sha256_hex: &str,
+) -> Result<Option<ExistingImage>, OdooError> {
+    let domain = json!([
+        ["request_id", "=", request_id],
+        ["hash_value", "=", sha256_hex]
+    ]);
+    let options = SearchOptions {
+        limit: Some(1),
+        order: Some("id asc".into()),
+        ..SearchOptions::default()
+    };
+    let mut found: Vec<ExistingImage> = odoo
+        .search_read(
+            &config.image_model,
+            &domain,
+            &["id", "storage_identifier"],
+            &options,
+        )
+        .await?;
+    Ok(found.pop())
+}
+
+/// Steps 2–5 for a request that has no completed image yet.
+pub async fn store(
+    odoo: &OdooClient,
+    config: &OdooConfig,
+    request_id: i64,
+    retention_category: &str,
+    image: &VerifiedImage,
+    existing: Option<ExistingImage>,
+) -> Result<Stored, OdooError> {
+    let (image_id, linked_attachment) = match existing {
+        Some(found) => (
+            found.id,
+            found
+                .storage_identifier
+                .as_deref()
+                .and_then(|s| s.parse::<i64>().ok()),
+        ),
+        None => (
+            create_image(odoo, config, request_id, retention_category, image).await?,
+            None,
+        ),
+    };
+    let attachment_id = match linked_attachment {
+        Some(id) => id,
+        None => match find_attachment(odoo, config, image_id).await? {
+            Some(id) => id,
+            None => create_attachment(odoo, config, request_id, image_id, image).await?,
+        },
+    };
+    let stored = read_back(odoo, attachment_id).await?;
+    let stored_size = stored
+        .file_size
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(image.bytes.len() as u64);
+    let original_sha1 = hex(&Sha1::digest(&image.bytes));
+    let altered_by_odoo = stored.checksum.as_deref() != Some(original_sha1.as_str())
+        || stored_size != image.bytes.len() as u64;
+    if linked_attachment.is_none() || altered_by_odoo {
+        link(
+            odoo,
+            config,
+            image_id,
+            attachment_id,
+            altered_by_odoo.then_some(stored_size),
+        )
+        .await?;
+    }
+    Ok(Stored {
+        image_id,
+        attachment_id,
+        stored_size,
+        altered_by_odoo,
+    })
+}
+
+async fn create_image(
+    odoo: &OdooClient,
+    config: &OdooConfig,
+    request_id: i64,
+    retention_category: &str,
+    image: &VerifiedImage,
+) -> Result<i64, OdooError> {
+    let vals = json!({
+        "request_id": request_id,
+        "storage_type": "ir.attachment",
+        "file_format": image.format.extension(),
+        "file_size": image.bytes.len(),
+        "width": image.width,
+        "height": image.height,
+        "hash_value": image.sha256_hex,
+        "retention_category": retention_category,
+    });
+    odoo.create(&config.image_model, &vals).await
+}
+
+async fn find_attachment(
+    odoo: &OdooClient,
+    config: &OdooConfig,
+    image_id: i64,
+) -> Result<Option<i64>, OdooError> {
+    let domain = json!([
+        ["res_model", "=", config.image_model],
+        ["res_id", "=", image_id]
+    ]);
+    let options = SearchOptions {
+        limit: Some(1),
+        order: Some("id asc".into()),
+        ..SearchOptions::default()
+    };
+    let ids = odoo.search(ATTACHMENT_MODEL, &domain, &options).await?;
+    Ok(ids.first().copied())
+}
+
+/// The `ir.attachment` values, with `datas` serialized as base64 straight
+/// from the image bytes.
+#[derive(Serialize)]
+struct AttachmentVals<'a> {
+    name: String,
+    #[serde(serialize_with = "base64_datas")]
+    datas: &'a [u8],
+    mimetype: &'static str,
+    res_model: &'a str,
+    res_id: i64,
+}
+
+fn base64_datas<S: serde::Serializer>(bytes: &&[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
+}
+
+async fn create_attachment(
+    odoo: &OdooClient,
+    config: &OdooConfig,
+    request_id: i64,
+    image_id: i64,
+    image: &VerifiedImage,
+) -> Result<i64, OdooError> {
+    let vals = AttachmentVals {
+        name: format!("ai_gen_{request_id}_{}", image.format.extension()),
+        datas: &image.bytes,
+        mimetype: image.format.mimetype(),
+        res_model: &config.image_model,
+        res_id: image_id,
+    };
+    odoo.create(ATTACHMENT_MODEL, &vals).await
+}
+
+async fn read_back(odoo: &OdooClient, attachment_id: i64) -> Result<Attachment, OdooError> {
+    let mut found: Vec<Attachment> = odoo
+        .read(
+            ATTACHMENT_MODEL,
+            &[attachment_id],
+            &["checksum", "file_size"],
+        )
+        .await?;
+    found.pop().ok_or_else(|| {
+        OdooError::InvalidResponse(format!(
+            "attachment {attachment_id} vanished after its creation"
+        ))
+    })
+}
+
+async fn link(
+    odoo: &OdooClient,
+    config: &OdooConfig,
+    image_id: i64,
+    attachment_id: i64,
+    stored_size: Option<u64>,
+) -> Result<(), OdooError> {
+    let mut vals = json!({ "storage_identifier": attachment_id.to_string() });
+    if let Some(size) = stored_size {
+        vals["file_size"] = json!(size);
+    }
+    odoo.write(&config.image_model, &[image_id], &vals).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}

@@ -1,0 +1,236 @@
+//! `POST /influence_gen/ai/callback/image_result`: N8N's result, from the
+//! HTTP request to the answer.
+//!
+//! The order of the checks is deliberate: cheap refusals first (415, 413),
+//! then the body is read within `server.body_read_timeout` (408), parsed
+//! (400), authenticated (401: before any field is validated or Odoo is
+//! touched), validated (400), and applied. Transient failures are retried
+//! with backoff within a deadline before the caller gets 503. See the
+//! README's response table for every answer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use tracing::Instrument;
+
+use super::response::{self, Body};
+use crate::app::App;
+use crate::auth;
+use crate::callback::{self, BodyStyle, CallbackResult};
+use crate::config::Config;
+use crate::pipeline::{Applied, PipelineError};
+use crate::retry::Backoff;
+
+/// How long transient failures are retried before the caller gets 503.
+const APPLY_DEADLINE: Duration = Duration::from_secs(10);
+/// The retry schedule within [`APPLY_DEADLINE`].
+const APPLY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+
+/// An answer before the style of the body is known is always bare.
+struct Answer {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl Answer {
+    fn success(message: Option<&str>) -> Self {
+        let body = match message {
+            Some(message) => serde_json::json!({ "status": "success", "message": message }),
+            None => serde_json::json!({ "status": "success" }),
+        };
+        Self {
+            status: StatusCode::OK,
+            body,
+        }
+    }
+
+    fn error(status: StatusCode, message: &str) -> Self {
+        Self {
+            status,
+            body: serde_json::json!({ "status": "error", "message": message }),
+        }
+    }
+
+    fn into_response(self, style: &BodyStyle) -> Response<Body> {
+        match style {
+            BodyStyle::Bare => response::json(self.status, &self.body),
+            BodyStyle::JsonRpc { id } => {
+                let envelope =
+                    serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": self.body });
+                response::json(self.status, &envelope)
+            }
+        }
+    }
+}
+
+/// Handles one callback.
+pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
+    let config = app.config();
+    let (parts, body) = request.into_parts();
+    if !is_json(&parts.headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON (Content-Type: application/json)",
+        );
+    }
+    let body = match read_body(body, &parts.headers, &config).await {
+        Ok(body) => body,
+        Err(answer) => return answer.into_response(&BodyStyle::Bare),
+    };
+    let parsed = match callback::parse(&body, config.images.max_bytes) {
+        Ok(parsed) => parsed,
+        Err(malformed) => return refuse(StatusCode::BAD_REQUEST, &malformed.0),
+    };
+    let expected = config.n8n.callback_token.as_ref();
+    let token = parsed.security_token.as_deref();
+    if let Err(error) = auth::check_token(expected, auth::header_token(&parts.headers), token) {
+        tracing::warn!(reason = error.label(), "callback refused: {error}");
+        return Answer::error(StatusCode::UNAUTHORIZED, "authentication failed")
+            .into_response(&parsed.style);
+    }
+    let answer = match parsed.result {
+        Ok(result) => {
+            let span =
+                tracing::info_span!("callback", ai_generation_request_id = %result.request_ref);
+            apply(&app, &config, &result).instrument(span).await
+        }
+        Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
+    };
+    answer.into_response(&parsed.style)
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response<Body> {
+    tracing::info!(status = status.as_u16(), message, "callback refused");
+    Answer::error(status, message).into_response(&BodyStyle::Bare)
+}
+
+/// `application/json`, with or without parameters, or any `+json` type.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+async fn read_body(body: Incoming, headers: &HeaderMap, config: &Config) -> Result<Bytes, Answer> {
+    let limit = config.server.max_body_bytes;
+    let too_large = || {
+        Answer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match tokio::time::timeout(config.server.body_read_timeout, limited.collect()).await {
+        Err(_) => Err(Answer::error(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive in time",
+        )),
+        Ok(Err(error))
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Ok(Err(_)) => Err(Answer::error(
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// Applies the result, retrying transient failures within the deadline.
+async fn apply(app: &App, config: &Config, result: &CallbackResult) -> Answer {
+    let started = Instant::now();
+    let mut retry = 0;
+    loop {
+        let outcome = app.pipeline().apply(config, result).await;
+        match outcome {
+            Err(error) if error.is_transient() && started.elapsed() < APPLY_DEADLINE => {
+                retry += 1;
+                let delay = APPLY_BACKOFF
+                    .delay(retry)
+                    .min(APPLY_DEADLINE.saturating_sub(started.elapsed()));
+                tracing::info!(ai_generation_request_id = %result.request_ref, retry, %error, "transient failure; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            Err(PipelineError::ImageUnavailable(error)) => {
+                // The image host never recovered within the deadline: the
+                // image is unusable for good, and the request says so.
+                let reason = error.to_string();
+                return answer(
+                    &result.request_ref,
+                    app.pipeline()
+                        .reject(config, &result.request_ref, &reason)
+                        .await,
+                );
+            }
+            outcome => return answer(&result.request_ref, outcome),
+        }
+    }
+}
+
+fn answer(reference: &str, outcome: Result<Applied, PipelineError>) -> Answer {
+    match outcome {
+        Ok(applied) => {
+            tracing::info!(ai_generation_request_id = applied.request_id(), outcome = ?applied, "callback applied");
+            match applied {
+                Applied::Completed { .. } | Applied::FailureRecorded { .. } => {
+                    Answer::success(None)
+                }
+                Applied::Duplicate { .. } => {
+                    Answer::success(Some("duplicate: this result was already applied"))
+                }
+                Applied::ImageRejected { reason, .. } => Answer::error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("image unusable: {reason}"),
+                ),
+            }
+        }
+        Err(error) => {
+            let status = match &error {
+                PipelineError::UnknownRequest(_) => StatusCode::NOT_FOUND,
+                PipelineError::Conflict { .. } => StatusCode::CONFLICT,
+                error if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let message = match status {
+                StatusCode::NOT_FOUND => format!("unknown request {reference:?}"),
+                StatusCode::CONFLICT => error.to_string(),
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "Odoo is unavailable; try again later".to_owned()
+                }
+                _ => "internal error; see the bridge's log".to_owned(),
+            };
+            if status.is_server_error() {
+                tracing::error!(ai_generation_request_id = %reference, %error, "callback not applied");
+            } else {
+                tracing::info!(ai_generation_request_id = %reference, %error, "callback not applied");
+            }
+            Answer::error(status, &message)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `influence-gen-bridge check` against the Odoo emulator: all ok, and each
+//! failure mode with a FAIL line that says what is wrong, a non-zero exit, and
+//! no secret anywhere in the output (logs at trace level included).
+
+use std::process::Output;
+
+use influence_gen_testkit::UserAccess;
+
+use crate::support::bridge::{self, ConfigFile};
+use crate::support::config::{TestConfig, assert_no_secret};
+use crate::support::{closed_port, odoo};
+
+/// A listener that stands in for N8N's webhook host (check only connects).
+fn fake_n8n() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/webhook/influence-gen",
+        listener.local_addr().unwrap()
+    );
+    (listener, url)
+}
+
+async fn run_check(config: &TestConfig) -> (Output, String) {
+    let file = ConfigFile::write(config);
+    let output = bridge::run(&file.path, &["check"], &[("RUST_LOG", "trace")]).await;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_no_secret(&text, &config.secrets(), "check");
+    (output, text)
+}
+
+fn fail_line<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find(|line| line.starts_with(&format!("FAIL {name}:")))
+        .unwrap_or_else(|| panic!("no FAIL line for {name}:\n{text}"))
+}
+
+#[tokio::test]
+async fn all_checks_pass_against_a_well_configured_odoo() {
+    let (odoo, config) = odoo().await;
+    let request = odoo.seed_request(serde_json::json!({ "prompt": "p" }));
+    odoo.insert(
+        "influence_gen.generated_image",
+        serde_json::json!({ "request_id": request }),
+    );
+    let (_n8n, webhook) = fake_n8n();
+    let config = TestConfig {
+        webhook_url: Some(webhook),
+        ..config
+    };
+    let (output, text) = run_check(&config).await;
+    assert!(output.status.success(), "check failed:\n{text}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "config",
+        "callback token",
+        "odoo reachable",
+        "odoo login",
+        "request model",
+        "image model",
+        "access rights",
+        "n8n webhook",
+        "n8n api key",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("ok   {name}:"))),
+            "no ok line for {name}:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("all checks passed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn record_rules_unchecked_on_an_empty_database_are_a_warning_not_a_failure() {
+    let (_odoo, config) = odoo().await;
+    let (_n8n, webhook) = fake_n8n();
+    let (output, text) = run_check(&TestConfig {
+        webhook_url: Some(webhook),
+        ..config
+    })
+    .await;
+    assert!(output.status.success(), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("warn access rights:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("no record yet"), "{line}");
+}
+
+#[tokio::test]
+async fn a_missing_field_is_named() {
+    let (odoo, config) = odoo().await;
+    odoo.remove_field("influence_gen.ai_image_request", "error_details");
+    let (_n8n, webhook) = fake_n8n();
+    let (output, text) = run_check(&TestConfig {
+        webhook_url: Some(webhook),
+        ..config
+    })
+    .await;
+    assert!(!output.status.success());
+    let line = fail_line(&text, "request model");
+    assert!(line.contains("error_details"), "{line}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_the_login_without_printing_it() {
+    let (_odoo, config) = odoo().await;
+    let config = TestConfig {
+        password: "test-wrong-password-0c1d".into(),
+        ..config
+    };
+    let (output, text) = run_check(&config).await;
+    assert!(!output.status.success());
+    let line = fail_line(&text, "odoo login");
+    assert!(
+        line.contains("bridge") && line.contains("refused"),
+        "{line}"
+    );
+    assert!(text.contains("skip request model"), "{text}");
+}
+
+#[tokio::test]
+async fn a_read_only_user_lacks_rights() {
+    let (odoo, config) = odoo().await;
+    odoo.add_user("reader", "test-reader-password-8e2a", UserAccess::ReadOnly);
+    let request = odoo.seed_request(serde_json::json!({ "prompt": "p" }));
+    odoo.insert(
+        "influence_gen.generated_image",
+        serde_json::json!({ "request_id": request }),
+    );
+    let config = TestConfig {
+        login: "reader".into(),
+        password: "test-reader-password-8e2a".into(),
+        ..config
+    };
+    let (output, text) = run_check(&config).await;
+    assert!(!output.status.success());
+    let line = fail_line(&text, "access rights");
+    // The access lists allow writing; the read-only group's record rule does not.
+    assert!(
+        line.contains("write on influence_gen.ai_image_request (a record rule forbids it)"),
+        "{line}"
+    );
+    assert!(
+        line.contains("write on influence_gen.generated_image (a record rule forbids it)"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_without_rights_fails_the_access_lists() {
+    let (odoo, config) = odoo().await;
+    odoo.add_user("nobody", "test-nobody-password-5a7c", UserAccess::NoAccess);
+    let config = TestConfig {
+        login: "nobody".into(),
+        password: "test-nobody-password-5a7c".into(),
+        ..config
+    };
+    let (output, text) = run_check(&config).await;
+    assert!(!output.status.success());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("FAIL access rights:") || l.starts_with("FAIL request model:"));
+    assert!(line.is_some(), "{text}");
+}
+
+#[tokio::test]
+async fn an_unreachable_odoo_is_reported() {
+    let config = TestConfig::new(&format!("http://127.0.0.1:{}", closed_port()));
+    let (output, text) = run_check(&config).await;
+    assert!(!output.status.success());
+    let line = fail_line(&text, "odoo reachable");
+    assert!(line.contains("unreachable"), "{line}");
+    assert!(text.contains("skip odoo login"), "{text}");
+}
+
+#[tokio::test]
+async fn missing_callback_token_and_webhook_are_failures() {
+    let (_odoo, config) = odoo().await;
+    let config = TestConfig {
+        callback_token: None,
+        webhook_url: None,
+        ..config
+    };
+    let (output, text) = run_check(&config).await;
+    assert!(!output.status.success());
+    assert!(
+        fail_line(&text, "callback token").contains("refused"),
+        "{text}"
+    );
+    assert!(
+        fail_line(&text, "n8n webhook").contains("webhook_url"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_config_exits_2_and_names_the_key() {
+    let (_odoo, config) = odoo().await;
+    let config = config.with("odoo", "max_concurrent_calls = 0");
+    let file = ConfigFile::write(&config);
+    let output = bridge::run(&file.path, &["check"], &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("odoo.max_concurrent_calls"), "{stderr}");
+    assert_no_secret(&stderr, &config.secrets(), "invalid config");
+}

@@ -1,0 +1,86 @@
+//! `serve` as a child process: it listens, answers health checks, routes
+//! unknown paths and methods correctly, logs as JSON without secrets, and
+//! stops cleanly on SIGTERM.
+
+use std::time::Duration;
+
+use crate::support::bridge::BridgeProcess;
+use crate::support::config::assert_no_secret;
+use crate::support::odoo;
+
+fn client() -> reqwest::Client {
+    influence_gen_bridge::tls::install_crypto_provider();
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn healthz_answers_and_routes_are_strict() {
+    let (_odoo, config) = odoo().await;
+    let bridge = BridgeProcess::start(&config).await;
+    let http = client();
+
+    let response = http.get(bridge.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"status": "ok"})
+    );
+
+    let response = http.post(bridge.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
+
+    let response = http.get(bridge.url("/nope")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "error");
+}
+
+#[tokio::test]
+async fn logs_in_at_start_and_stops_on_sigterm_without_leaking_secrets() {
+    let (odoo, config) = odoo().await;
+    let mut bridge = BridgeProcess::start(&config).await;
+    bridge
+        .wait_for_log("logged in to Odoo", Duration::from_secs(10))
+        .await;
+    assert!(
+        odoo.calls()
+            .iter()
+            .any(|call| call.method == "authenticate"),
+        "no login reached Odoo"
+    );
+
+    bridge.signal("TERM");
+    let status = bridge
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the bridge did not stop on SIGTERM");
+    assert!(status.success(), "exit status {status}");
+
+    let text = bridge.log_text();
+    assert!(text.contains("influence-gen-bridge stopped"), "{text}");
+    for line in bridge.logs() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
+    assert_no_secret(&text, &config.secrets(), "serve logs");
+}
+
+#[tokio::test]
+async fn keeps_serving_and_retries_while_odoo_refuses_the_login() {
+    let (_odoo, config) = odoo().await;
+    let config = crate::support::config::TestConfig {
+        password: "test-wrong-password-3f9a".into(),
+        ..config
+    };
+    let bridge = BridgeProcess::start(&config).await;
+    bridge
+        .wait_for_log("Odoo login failed; retrying", Duration::from_secs(10))
+        .await;
+    let response = client().get(bridge.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_no_secret(&bridge.log_text(), &config.secrets(), "serve logs");
+}
