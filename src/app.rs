@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
 use crate::odoo::{OdooClient, OdooError};
 use crate::pipeline::Pipeline;
+use crate::spool::{self, Queue, SpoolError};
 
 /// Shared state of a running daemon.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ pub struct App {
     config: ArcSwap<Config>,
     odoo: OdooClient,
     pipeline: Pipeline,
+    spool: Arc<Queue>,
 }
 
 /// Why the shared state could not be built.
@@ -32,6 +34,8 @@ pub enum AppError {
     Odoo(#[from] OdooError),
     #[error("cannot set up the image downloader: {0}")]
     Image(#[from] ImageError),
+    #[error("cannot open the spool (set [spool] dir to a writable directory): {0}")]
+    Spool(#[from] SpoolError),
 }
 
 impl App {
@@ -39,10 +43,15 @@ impl App {
     pub fn new(config: Config) -> Result<Self, AppError> {
         let odoo = OdooClient::new(&config.odoo)?;
         let pipeline = Pipeline::new(odoo.clone(), ImageFetcher::new(&config.images)?);
+        let spool = Arc::new(Queue::new(
+            Arc::new(spool::open(&config.spool)?),
+            config.odoo.timeout,
+        )?);
         Ok(Self {
             config: ArcSwap::from_pointee(config),
             odoo,
             pipeline,
+            spool,
         })
     }
 
@@ -54,6 +63,16 @@ impl App {
     /// The Odoo session.
     pub fn odoo(&self) -> &OdooClient {
         &self.odoo
+    }
+
+    /// The spool of accepted callbacks.
+    pub fn spool(&self) -> &Queue {
+        &self.spool
+    }
+
+    /// The spool, shareable with blocking tasks.
+    pub fn spool_arc(&self) -> &Arc<Queue> {
+        &self.spool
     }
 
     /// Applies callback results to Odoo.

@@ -41,6 +41,9 @@ pub enum Command {
     ///
     /// Prints one line per check (ok / warn / FAIL) and exits 0 only when none failed.
     Check,
+    /// Inspect and manage the spool of accepted callbacks (works while the daemon runs).
+    #[command(subcommand)]
+    Spool(crate::spool::admin::SpoolCommand),
 }
 
 /// Runs the parsed command line and returns the process's exit status.
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     match cli.command {
+        Command::Spool(command) => command.run(&config.spool),
         Command::Serve => runtime.block_on(serve(config)),
         Command::Check => runtime.block_on(run_check(config, &cli.config)),
     }

@@ -17,6 +17,7 @@
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
 //! | [`retry`] | exponential backoff with jitter |
+//! | [`spool`] | durable storage of accepted callbacks, the worker, dead letters |
 //! | [`daemon`] | what `serve` runs, and its orderly stop |
 //! | [`app`] | the state shared by the running daemon |
 //! | [`check`] | the `check` command's report |
@@ -36,6 +37,7 @@ pub mod odoo;
 pub mod pipeline;
 pub mod retry;
 pub mod server;
+pub mod spool;
 pub mod systemd;
 pub mod telemetry;
 pub mod tls;

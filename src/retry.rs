@@ -1,9 +1,9 @@
-//! Exponential backoff with full jitter, for every retry loop in the bridge.
+//! Exponential backoff with jitter, for every retry loop in the bridge.
 //!
-//! Delay before attempt *n* (counting from 1 for the first retry) is a random
-//! duration in `[0, min(max, initial · 2ⁿ⁻¹)]` ("full jitter", AWS
+//! The delay before retry *n* (counting from 1) is a random duration in
+//! `[c/2, c]` where `c = min(max, initial · 2ⁿ⁻¹)` ("equal jitter", AWS
 //! architecture blog): retries of many callbacks after an Odoo restart spread
-//! out instead of arriving together.
+//! out instead of arriving together, and no retry comes back at once.
 
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ impl Backoff {
     /// A random delay before retry number `retry` (1-based).
     pub fn delay(&self, retry: u32) -> Duration {
         let ceiling = self.ceiling(retry);
-        ceiling.mul_f64(fastrand::f64())
+        ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 }
 
@@ -45,10 +45,12 @@ mod tests {
     }
 
     #[test]
-    fn delays_stay_within_the_ceiling() {
+    fn delays_stay_within_half_and_all_of_the_ceiling() {
         let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         for retry in 1..20 {
-            assert!(backoff.delay(retry) <= backoff.ceiling(retry));
+            let delay = backoff.delay(retry);
+            assert!(delay <= backoff.ceiling(retry));
+            assert!(delay >= backoff.ceiling(retry) / 2);
         }
     }
 }

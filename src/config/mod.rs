@@ -39,6 +39,7 @@ pub struct Config {
     pub n8n: N8nConfig,
     pub images: ImageConfig,
     pub log: LogConfig,
+    pub spool: SpoolConfig,
 }
 
 /// `[server]`: the HTTP listener.
@@ -206,6 +207,29 @@ impl fmt::Display for HostPattern {
             Self::Subdomains(parent) => write!(f, "*.{parent}"),
         }
     }
+}
+
+/// `[spool]`: the durable queue of accepted callbacks.
+#[derive(Debug, Clone)]
+pub struct SpoolConfig {
+    pub dir: PathBuf,
+    /// How long a callback waits for its outcome before it is answered 202.
+    pub wait: Duration,
+    /// fsync data and directories; off only where losing accepted callbacks
+    /// on a power cut is acceptable.
+    pub fsync: bool,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// Attempts after which an entry becomes a dead letter.
+    pub max_attempts: u32,
+    /// Age after which an entry becomes a dead letter.
+    pub max_age: Duration,
+    pub max_bytes: u64,
+    pub max_entries: u64,
+    /// Entries (of different requests) applied at once.
+    pub max_concurrent: usize,
+    /// How often the spool directory is rescanned (the CLI changes it too).
+    pub poll_interval: Duration,
 }
 
 /// `[log]`

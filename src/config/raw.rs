@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub images: RawImages,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub spool: RawSpool,
 }
 
 /// `[server]`
@@ -128,3 +130,33 @@ pub struct RawLog {
 
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 pub const DEFAULT_LOG_FORMAT: &str = "text";
+
+/// `[spool]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpool {
+    pub dir: Option<String>,
+    pub wait: Option<String>,
+    pub fsync: Option<bool>,
+    pub retry_initial: Option<String>,
+    pub retry_max: Option<String>,
+    pub max_attempts: Option<u64>,
+    pub max_age: Option<String>,
+    pub max_bytes: Option<u64>,
+    pub max_entries: Option<u64>,
+    pub max_concurrent: Option<u64>,
+    pub poll_interval: Option<String>,
+}
+
+pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/influence-gen-bridge/spool";
+/// N8N waits for the answer; a few seconds covers a healthy Odoo.
+pub const DEFAULT_SPOOL_WAIT: &str = "5s";
+pub const DEFAULT_SPOOL_RETRY_INITIAL: &str = "1s";
+pub const DEFAULT_SPOOL_RETRY_MAX: &str = "5m";
+pub const DEFAULT_SPOOL_MAX_ATTEMPTS: u64 = 5000;
+pub const DEFAULT_SPOOL_MAX_AGE: &str = "7days";
+/// 4 GiB: a hundred full-size images, or a day of results during an outage.
+pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+pub const DEFAULT_SPOOL_MAX_ENTRIES: u64 = 100_000;
+pub const DEFAULT_SPOOL_MAX_CONCURRENT: u64 = 4;
+pub const DEFAULT_SPOOL_POLL_INTERVAL: &str = "5s";

@@ -17,7 +17,7 @@ use super::raw::{self, RawConfig};
 use super::secret::{self, Environment, SecretSpec};
 use super::{
     Config, HostPattern, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooConfig, Problems,
-    RequestLookup, ServerConfig,
+    RequestLookup, ServerConfig, SpoolConfig,
 };
 
 const KIB: u64 = 1024;
@@ -38,11 +38,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     let n8n = check.n8n(&raw.n8n);
     let images = check.images(&raw.images);
     let log = check.log(&raw.log);
+    let spool = check.spool(&raw.spool, base_dir);
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
         check.odoo_can_carry_images(odoo, images);
     }
-    match (server, odoo, n8n, images, log) {
-        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log))
+    match (server, odoo, n8n, images, log, spool) {
+        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log), Some(spool))
             if check.problems.is_empty() =>
         {
             Ok(Config {
@@ -51,6 +52,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
                 n8n,
                 images,
                 log,
+                spool,
             })
         }
         _ => Err(check.problems),
@@ -344,6 +346,87 @@ impl Checker<'_> {
         Some(LogConfig {
             level,
             format: format?,
+        })
+    }
+
+    fn spool(&mut self, raw: &raw::RawSpool, base_dir: &Path) -> Option<SpoolConfig> {
+        let dir_text = raw.dir.as_deref().unwrap_or(raw::DEFAULT_SPOOL_DIR).trim();
+        if dir_text.is_empty() {
+            self.problems.push("spool.dir", "must name a directory");
+        }
+        let wait = self.duration(
+            "spool.wait",
+            raw.wait.as_deref(),
+            raw::DEFAULT_SPOOL_WAIT,
+            (Duration::ZERO, Duration::from_secs(120)),
+        );
+        let retry_initial = self.duration(
+            "spool.retry_initial",
+            raw.retry_initial.as_deref(),
+            raw::DEFAULT_SPOOL_RETRY_INITIAL,
+            (Duration::from_millis(10), Duration::from_secs(3600)),
+        );
+        let retry_max = self.duration(
+            "spool.retry_max",
+            raw.retry_max.as_deref(),
+            raw::DEFAULT_SPOOL_RETRY_MAX,
+            (Duration::from_millis(10), Duration::from_secs(24 * 3600)),
+        );
+        if retry_max < retry_initial {
+            self.problems.push(
+                "spool.retry_max",
+                "must not be shorter than spool.retry_initial",
+            );
+        }
+        let max_attempts = self.count(
+            "spool.max_attempts",
+            raw.max_attempts,
+            raw::DEFAULT_SPOOL_MAX_ATTEMPTS,
+            (1, 1_000_000),
+        );
+        let max_age = self.duration(
+            "spool.max_age",
+            raw.max_age.as_deref(),
+            raw::DEFAULT_SPOOL_MAX_AGE,
+            (Duration::from_secs(1), Duration::from_secs(365 * 24 * 3600)),
+        );
+        let max_bytes = self.bytes(
+            "spool.max_bytes",
+            raw.max_bytes,
+            raw::DEFAULT_SPOOL_MAX_BYTES,
+            MIB,
+            1024 * GIB,
+        );
+        let max_entries = self.count(
+            "spool.max_entries",
+            raw.max_entries,
+            raw::DEFAULT_SPOOL_MAX_ENTRIES,
+            (1, 100_000_000),
+        );
+        let max_concurrent = self.count(
+            "spool.max_concurrent",
+            raw.max_concurrent,
+            raw::DEFAULT_SPOOL_MAX_CONCURRENT,
+            (1, 256),
+        );
+        let poll_interval = self.duration(
+            "spool.poll_interval",
+            raw.poll_interval.as_deref(),
+            raw::DEFAULT_SPOOL_POLL_INTERVAL,
+            (Duration::from_millis(50), Duration::from_secs(3600)),
+        );
+        Some(SpoolConfig {
+            dir: base_dir.join(dir_text),
+            wait,
+            fsync: raw.fsync.unwrap_or(true),
+            retry_initial,
+            retry_max,
+            max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
+            max_age,
+            max_bytes,
+            max_entries: max_entries as u64,
+            max_concurrent,
+            poll_interval,
         })
     }
 

@@ -4,12 +4,12 @@
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
 //! then the body is read within `server.body_read_timeout` (408), parsed
 //! (400), authenticated (401: before any field is validated or Odoo is
-//! touched), validated (400), and applied. Transient failures are retried
-//! with backoff within a deadline before the caller gets 503. See the
-//! README's response table for every answer.
+//! touched), validated (400), written to the spool (503 if it cannot be),
+//! and applied by the spool's worker while the caller waits up to
+//! `spool.wait` (202 after that). See the README's response table for every
+//! answer.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
@@ -23,12 +23,7 @@ use crate::auth;
 use crate::callback::{self, BodyStyle, CallbackResult};
 use crate::config::Config;
 use crate::pipeline::{Applied, PipelineError};
-use crate::retry::Backoff;
-
-/// How long transient failures are retried before the caller gets 503.
-const APPLY_DEADLINE: Duration = Duration::from_secs(10);
-/// The retry schedule within [`APPLY_DEADLINE`].
-const APPLY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+use crate::spool::{Final, SpoolError};
 
 /// An answer before the style of the body is known is always bare.
 struct Answer {
@@ -45,6 +40,13 @@ impl Answer {
         Self {
             status: StatusCode::OK,
             body,
+        }
+    }
+
+    fn accepted() -> Self {
+        Self {
+            status: StatusCode::ACCEPTED,
+            body: serde_json::json!({ "status": "accepted" }),
         }
     }
 
@@ -68,7 +70,11 @@ impl Answer {
 }
 
 /// Handles one callback.
-pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    http_request_id: &str,
+) -> Response<Body> {
     let config = app.config();
     let (parts, body) = request.into_parts();
     if !is_json(&parts.headers) {
@@ -96,7 +102,9 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Ok(result) => {
             let span =
                 tracing::info_span!("callback", ai_generation_request_id = %result.request_ref);
-            apply(&app, &config, &result).instrument(span).await
+            apply(&app, &config, &result, http_request_id)
+                .instrument(span)
+                .await
         }
         Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
     };
@@ -162,33 +170,41 @@ async fn read_body(body: Incoming, headers: &HeaderMap, config: &Config) -> Resu
     }
 }
 
-/// Applies the result, retrying transient failures within the deadline.
-async fn apply(app: &App, config: &Config, result: &CallbackResult) -> Answer {
-    let started = Instant::now();
-    let mut retry = 0;
-    loop {
-        let outcome = app.pipeline().apply(config, result).await;
-        match outcome {
-            Err(error) if error.is_transient() && started.elapsed() < APPLY_DEADLINE => {
-                retry += 1;
-                let delay = APPLY_BACKOFF
-                    .delay(retry)
-                    .min(APPLY_DEADLINE.saturating_sub(started.elapsed()));
-                tracing::info!(ai_generation_request_id = %result.request_ref, retry, %error, "transient failure; retrying");
-                tokio::time::sleep(delay).await;
-            }
-            Err(PipelineError::ImageUnavailable(error)) => {
-                // The image host never recovered within the deadline: the
-                // image is unusable for good, and the request says so.
-                let reason = error.to_string();
-                return answer(
-                    &result.request_ref,
-                    app.pipeline()
-                        .reject(config, &result.request_ref, &reason)
-                        .await,
-                );
-            }
-            outcome => return answer(&result.request_ref, outcome),
+/// Spools the result durably, then waits up to `spool.wait` for the worker
+/// to apply it: the caller gets the real outcome, or 202 once the wait is
+/// over (the spool finishes the job). A spool that cannot take the result
+/// means 503: nothing is acknowledged that is not stored.
+async fn apply(
+    app: &App,
+    config: &Config,
+    result: &CallbackResult,
+    http_request_id: &str,
+) -> Answer {
+    let (id, outcome) = match app.spool().submit(result, http_request_id).await {
+        Ok(submitted) => submitted,
+        Err(error @ SpoolError::Full { .. }) => {
+            tracing::error!(%error, "callback refused: the spool is full (raise spool.max_bytes/max_entries or fix Odoo)");
+            return Answer::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the bridge's spool is full; try again later",
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "callback refused: cannot write the spool");
+            return Answer::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the bridge cannot store the callback; try again later",
+            );
+        }
+    };
+    tracing::debug!(entry = %id, "callback spooled");
+    match tokio::time::timeout(config.spool.wait, outcome).await {
+        Ok(Ok(Final::Applied(applied))) => answer(&result.request_ref, Ok(applied)),
+        Ok(Ok(Final::Dead(error))) => answer(&result.request_ref, Err(error)),
+        Ok(Err(_)) | Err(_) => {
+            app.spool().abandon(&id);
+            tracing::info!(entry = %id, "not applied yet; accepted into the spool");
+            Answer::accepted()
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -25,14 +25,20 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         method = %request.method(),
         path = %request.uri().path(),
     );
-    let mut response = route(app, request).instrument(span).await;
+    let mut response = route(app, request, &id).instrument(span).await;
     response.headers_mut().insert(request_id::HEADER, id);
     response
 }
 
-async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
+async fn route(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    request_id: &HeaderValue,
+) -> Response<Body> {
     match (request.method(), request.uri().path()) {
-        (&Method::POST, CALLBACK_PATH) => callback::handle(app, request).await,
+        (&Method::POST, CALLBACK_PATH) => {
+            callback::handle(app, request, request_id.to_str().unwrap_or_default()).await
+        }
         (_, CALLBACK_PATH) => response::method_not_allowed("POST"),
         (&Method::GET | &Method::HEAD, "/healthz") => healthz(),
         (_, "/healthz") => response::method_not_allowed("GET, HEAD"),

@@ -628,7 +628,9 @@ async fn bytes_that_are_not_an_image_are_422_and_fail_the_request() {
 
 #[tokio::test]
 async fn unusable_image_urls_fail_the_request_with_a_reason_and_the_daemon_stays_healthy() {
-    let setup = setup().await;
+    // A host that never answers is a transient failure: retried once, then
+    // the image counts as unusable for good, all within the wait.
+    let setup = setup_with(|config| config.with("spool", "max_attempts = 2")).await;
     let host = ImageServer::start().await;
     let png = images::png(4, 4);
     let target = host.file("/final.png", "image/png", png);
@@ -700,16 +702,37 @@ async fn an_unexpected_odoo_refusal_is_500_without_internals() {
 }
 
 #[tokio::test]
-async fn odoo_down_is_503_after_retries() {
-    let setup = setup().await;
+async fn odoo_down_is_accepted_and_applied_when_odoo_returns() {
+    let setup = setup_with(|config| config.with("spool", "wait = \"1s\"")).await;
     let request = setup.request();
     setup.odoo.set_down(true);
+    let (status, body) = setup.post(&failure(request, "provider outage", "")).await;
+    assert_eq!((status, body), (202, json!({ "status": "accepted" })));
+    setup.odoo.set_down(false);
+    let applied = setup
+        .odoo
+        .wait_for_count(REQUESTS, "write", 1, Duration::from_secs(10))
+        .await;
+    assert!(applied, "the spooled failure never reached Odoo");
+    assert_eq!(setup.request_record(request)["status"], "failed");
+}
+
+#[tokio::test]
+async fn a_spool_that_cannot_be_written_is_503_and_nothing_is_applied() {
+    let setup = setup().await;
+    let request = setup.request();
+    // Replace the spool's pending directory by a file: every write fails.
+    let pending = setup.bridge.spool_dir().join("pending");
+    std::fs::remove_dir_all(&pending).unwrap();
+    std::fs::write(&pending, b"not a directory").unwrap();
     let (status, body) = setup.post(&failure(request, "x", "")).await;
     assert_eq!(status, 503);
-    assert!(body["message"].as_str().unwrap().contains("Odoo"), "{body}");
-    setup.odoo.set_down(false);
-    let (status, _) = setup.post(&failure(request, "x", "")).await;
-    assert_eq!(status, 200);
+    assert!(
+        body["message"].as_str().unwrap().contains("cannot store"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    setup.assert_untouched(request);
 }
 
 // --- interrupted writes -----------------------------------------------------

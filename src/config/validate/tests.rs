@@ -738,6 +738,22 @@ fn example_config_documents_every_key() {
             ],
         ),
         ("log", &["level", "format"]),
+        (
+            "spool",
+            &[
+                "dir",
+                "wait",
+                "fsync",
+                "retry_initial",
+                "retry_max",
+                "max_attempts",
+                "max_age",
+                "max_bytes",
+                "max_entries",
+                "max_concurrent",
+                "poll_interval",
+            ],
+        ),
     ];
     for (section, names) in keys {
         assert!(
@@ -772,4 +788,100 @@ fn example_config_is_valid_once_secrets_are_provided() {
             .to_string()
             .contains("odoo.password")
     );
+}
+
+// --- [spool] ----------------------------------------------------------------
+
+#[test]
+fn spool_defaults() {
+    let config = load(MINIMAL).unwrap();
+    let spool = &config.spool;
+    assert_eq!(spool.dir, Path::new("/var/lib/influence-gen-bridge/spool"));
+    assert_eq!(spool.wait, Duration::from_secs(5));
+    assert!(spool.fsync);
+    assert_eq!(spool.retry_initial, Duration::from_secs(1));
+    assert_eq!(spool.retry_max, Duration::from_secs(300));
+    assert_eq!(spool.max_attempts, 5000);
+    assert_eq!(spool.max_age, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(spool.max_bytes, 4 * 1024 * 1024 * 1024);
+    assert_eq!(spool.max_entries, 100_000);
+    assert_eq!(spool.max_concurrent, 4);
+    assert_eq!(spool.poll_interval, Duration::from_secs(5));
+}
+
+#[test]
+fn spool_dir() {
+    assert_eq!(
+        ok("spool", "dir = \"/srv/spool\"").spool.dir,
+        Path::new("/srv/spool")
+    );
+    // Relative to the configuration file's directory.
+    let text = with("spool", "dir = \"spool\"");
+    let config = Config::from_toml(
+        &text,
+        Path::new("/etc/igb/c.toml"),
+        Path::new("/etc/igb"),
+        &Environment::default(),
+    )
+    .unwrap();
+    assert_eq!(config.spool.dir, Path::new("/etc/igb/spool"));
+    refused("spool", "dir = \" \"", "spool.dir");
+}
+
+#[test]
+fn spool_wait() {
+    assert_eq!(ok("spool", "wait = \"0s\"").spool.wait, Duration::ZERO);
+    refused("spool", "wait = \"10m\"", "spool.wait");
+}
+
+#[test]
+fn spool_fsync() {
+    assert!(!ok("spool", "fsync = false").spool.fsync);
+    refused("spool", "fsync = \"no\"", "fsync");
+}
+
+#[test]
+fn spool_retry_schedule() {
+    let config = ok("spool", "retry_initial = \"100ms\"\nretry_max = \"10s\"");
+    assert_eq!(config.spool.retry_initial, Duration::from_millis(100));
+    assert_eq!(config.spool.retry_max, Duration::from_secs(10));
+    refused("spool", "retry_initial = \"1ms\"", "spool.retry_initial");
+    refused(
+        "spool",
+        "retry_initial = \"10s\"\nretry_max = \"1s\"",
+        "spool.retry_max",
+    );
+}
+
+#[test]
+fn spool_max_attempts_and_age() {
+    assert_eq!(ok("spool", "max_attempts = 3").spool.max_attempts, 3);
+    refused("spool", "max_attempts = 0", "spool.max_attempts");
+    assert_eq!(
+        ok("spool", "max_age = \"1h\"").spool.max_age,
+        Duration::from_secs(3600)
+    );
+    refused("spool", "max_age = \"forever\"", "spool.max_age");
+}
+
+#[test]
+fn spool_size_bounds() {
+    assert_eq!(
+        ok("spool", "max_bytes = 104857600").spool.max_bytes,
+        104_857_600
+    );
+    refused("spool", "max_bytes = 10", "spool.max_bytes");
+    assert_eq!(ok("spool", "max_entries = 10").spool.max_entries, 10);
+    refused("spool", "max_entries = 0", "spool.max_entries");
+}
+
+#[test]
+fn spool_concurrency_and_polling() {
+    assert_eq!(ok("spool", "max_concurrent = 16").spool.max_concurrent, 16);
+    refused("spool", "max_concurrent = 0", "spool.max_concurrent");
+    assert_eq!(
+        ok("spool", "poll_interval = \"1s\"").spool.poll_interval,
+        Duration::from_secs(1)
+    );
+    refused("spool", "poll_interval = \"1ms\"", "spool.poll_interval");
 }

@@ -23,14 +23,27 @@ pub struct ConfigFile {
     /// Keeps the directory (and the file) alive as long as the value.
     _dir: tempfile::TempDir,
     pub path: PathBuf,
+    /// The spool directory the configuration names.
+    pub spool_dir: PathBuf,
 }
 
 impl ConfigFile {
+    /// Writes `config`; without a spool directory of its own, the spool goes
+    /// next to the file (so a restart with the same file finds it again).
     pub fn write(config: &TestConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("config.toml");
+        let mut config = config.clone();
+        if config.spool_dir.is_none() {
+            config.spool_dir = Some(dir.path().join("spool"));
+        }
         std::fs::write(&path, config.toml()).expect("write config");
-        Self { _dir: dir, path }
+        let spool_dir = config.spool_dir.clone().unwrap_or_default();
+        Self {
+            _dir: dir,
+            path,
+            spool_dir,
+        }
     }
 }
 
@@ -103,6 +116,14 @@ impl BridgeProcess {
             logs,
             _config: None,
         }
+    }
+
+    /// The spool directory (for processes started with [`BridgeProcess::start`]).
+    pub fn spool_dir(&self) -> PathBuf {
+        self._config
+            .as_ref()
+            .map(|file| file.spool_dir.clone())
+            .expect("started from a TestConfig")
     }
 
     /// `http://127.0.0.1:PORT{path}`.

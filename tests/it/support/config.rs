@@ -20,6 +20,8 @@ pub struct TestConfig {
     pub api_key: Option<String>,
     pub callback_token: Option<String>,
     pub outbound_token: Option<String>,
+    /// The spool directory; `None` puts it next to the config file.
+    pub spool_dir: Option<std::path::PathBuf>,
     /// Extra TOML lines appended per section, e.g. ("server", "start_degraded = true").
     pub extra: Vec<(&'static str, String)>,
 }
@@ -37,6 +39,7 @@ impl TestConfig {
             api_key: Some(API_KEY.to_owned()),
             callback_token: Some(CALLBACK_TOKEN.to_owned()),
             outbound_token: Some(OUTBOUND_TOKEN.to_owned()),
+            spool_dir: None,
             extra: Vec::new(),
         }
     }
@@ -79,7 +82,21 @@ impl TestConfig {
             ("n8n", Vec::new()),
             ("images", Vec::new()),
             ("log", Vec::new()),
+            (
+                "spool",
+                vec![
+                    // Fast retries, so tests of outages take seconds.
+                    "retry_initial = \"50ms\"".into(),
+                    "retry_max = \"500ms\"".into(),
+                    "poll_interval = \"200ms\"".into(),
+                ],
+            ),
         ];
+        if let Some(dir) = &self.spool_dir {
+            sections[5]
+                .1
+                .push(format!("dir = {:?}", dir.display().to_string()));
+        }
         let n8n = &mut sections[2].1;
         if let Some(url) = &self.webhook_url {
             n8n.push(format!("webhook_url = {url:?}"));

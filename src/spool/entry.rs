@@ -1,0 +1,293 @@
+//! One spooled callback: its id, its metadata, and how a [`CallbackResult`]
+//! is kept on disk (the image bytes in a file of their own, everything else
+//! in a small JSON document that is rewritten on every attempt).
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+
+/// The format version written into every entry.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// An entry's id: the arrival time in nanoseconds, zero-padded, then a random
+/// suffix, so ids sort in arrival order and never collide.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntryId(String);
+
+impl EntryId {
+    /// A fresh id for an entry arriving now.
+    pub fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Self(format!("{nanos:020}-{:08x}", fastrand::u32(..)))
+    }
+
+    /// Parses an id given by an admin or found on disk; `None` if it is not
+    /// one (which also keeps path separators out of file names).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (time, suffix) = text.split_once('-')?;
+        let valid = time.len() == 20
+            && time.bytes().all(|b| b.is_ascii_digit())
+            && suffix.len() == 8
+            && suffix.bytes().all(|b| b.is_ascii_hexdigit());
+        valid.then(|| Self(text.to_owned()))
+    }
+
+    /// The id as text (also the entry's directory name).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for EntryId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+/// `ms` as a `SystemTime`.
+pub fn time_of(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// Everything known about an entry except its image bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub version: u32,
+    pub id: EntryId,
+    pub received_at_ms: u64,
+    /// The `X-Request-Id` of the HTTP request that delivered it.
+    pub http_request_id: String,
+    pub request_ref: String,
+    pub outcome: StoredOutcome,
+    pub attempts: u32,
+    pub last_attempt_at_ms: Option<u64>,
+    pub next_attempt_at_ms: u64,
+    pub last_error: Option<String>,
+    /// Set while an attempt runs: after a crash it says Odoo may still be
+    /// executing that attempt's call, so the entry waits before resuming.
+    #[serde(default)]
+    pub in_flight_since_ms: Option<u64>,
+    pub dead: Option<DeadLetter>,
+}
+
+/// Why and when an entry became a dead letter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub reason: String,
+    pub at_ms: u64,
+}
+
+/// [`Outcome`] with the image bytes replaced by their size (they live in
+/// the entry's image file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StoredOutcome {
+    Success {
+        image: StoredImage,
+        claims: Claims,
+    },
+    Failure {
+        message: String,
+        details: Option<String>,
+    },
+}
+
+/// [`ImagePayload`] on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredImage {
+    /// The bytes are in the entry's image file.
+    Inline {
+        bytes: u64,
+    },
+    Url(String),
+    Refused(String),
+}
+
+impl Meta {
+    /// Metadata for a result arriving now, and its image bytes if inline.
+    pub fn for_result(result: &CallbackResult, http_request_id: &str) -> (Self, Option<Bytes>) {
+        let (outcome, image) = match &result.outcome {
+            Outcome::Failure { message, details } => (
+                StoredOutcome::Failure {
+                    message: message.clone(),
+                    details: details.clone(),
+                },
+                None,
+            ),
+            Outcome::Success { image, claims } => {
+                let (stored, bytes) = match image {
+                    ImagePayload::Inline(bytes) => (
+                        StoredImage::Inline {
+                            bytes: bytes.len() as u64,
+                        },
+                        Some(bytes.clone()),
+                    ),
+                    ImagePayload::Url(url) => (StoredImage::Url(url.clone()), None),
+                    ImagePayload::Refused(reason) => (StoredImage::Refused(reason.clone()), None),
+                };
+                (
+                    StoredOutcome::Success {
+                        image: stored,
+                        claims: claims.clone(),
+                    },
+                    bytes,
+                )
+            }
+        };
+        let now = now_ms();
+        let meta = Self {
+            version: FORMAT_VERSION,
+            id: EntryId::new(),
+            received_at_ms: now,
+            http_request_id: http_request_id.to_owned(),
+            request_ref: result.request_ref.clone(),
+            outcome,
+            attempts: 0,
+            last_attempt_at_ms: None,
+            next_attempt_at_ms: now,
+            last_error: None,
+            in_flight_since_ms: None,
+            dead: None,
+        };
+        (meta, image)
+    }
+
+    /// Rebuilds the result, given the image bytes when the entry has some.
+    pub fn to_result(&self, image: Option<Bytes>) -> CallbackResult {
+        let outcome = match &self.outcome {
+            StoredOutcome::Failure { message, details } => Outcome::Failure {
+                message: message.clone(),
+                details: details.clone(),
+            },
+            StoredOutcome::Success {
+                image: stored,
+                claims,
+            } => {
+                let payload = match stored {
+                    StoredImage::Inline { .. } => ImagePayload::Inline(image.unwrap_or_default()),
+                    StoredImage::Url(url) => ImagePayload::Url(url.clone()),
+                    StoredImage::Refused(reason) => ImagePayload::Refused(reason.clone()),
+                };
+                Outcome::Success {
+                    image: payload,
+                    claims: claims.clone(),
+                }
+            }
+        };
+        CallbackResult {
+            request_ref: self.request_ref.clone(),
+            outcome,
+        }
+    }
+
+    /// Whether the entry keeps image bytes in a file.
+    pub fn has_image_file(&self) -> bool {
+        matches!(
+            self.outcome,
+            StoredOutcome::Success {
+                image: StoredImage::Inline { .. },
+                ..
+            }
+        )
+    }
+
+    /// Size on disk of the image file (0 without one).
+    pub fn image_bytes(&self) -> u64 {
+        match self.outcome {
+            StoredOutcome::Success {
+                image: StoredImage::Inline { bytes },
+                ..
+            } => bytes,
+            _ => 0,
+        }
+    }
+
+    /// A one-word summary: `success`, `failure`.
+    pub fn kind(&self) -> &'static str {
+        match self.outcome {
+            StoredOutcome::Success { .. } => "success",
+            StoredOutcome::Failure { .. } => "failure",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_arrival_and_parse_back() {
+        let first = EntryId::new();
+        std::thread::sleep(Duration::from_millis(2));
+        let second = EntryId::new();
+        assert!(first < second);
+        assert_eq!(EntryId::parse(first.as_str()), Some(first));
+        for bad in [
+            "",
+            "x",
+            "../etc/passwd",
+            "00000000000000000001-zzzzzzzz",
+            "1-00000000",
+        ] {
+            assert_eq!(EntryId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_result_survives_the_trip_to_disk_form() {
+        let result = CallbackResult {
+            request_ref: "42".into(),
+            outcome: Outcome::Success {
+                image: ImagePayload::Inline(Bytes::from_static(b"\x89PNG")),
+                claims: Claims {
+                    width: Some(4),
+                    ..Claims::default()
+                },
+            },
+        };
+        let (meta, image) = Meta::for_result(&result, "req-1");
+        assert_eq!(meta.image_bytes(), 4);
+        let text = serde_json::to_string(&meta).unwrap();
+        assert!(
+            !text.contains("PNG"),
+            "image bytes must not be in the metadata: {text}"
+        );
+        let back: Meta = serde_json::from_str(&text).unwrap();
+        let rebuilt = back.to_result(image);
+        let Outcome::Success {
+            image: ImagePayload::Inline(bytes),
+            claims,
+        } = rebuilt.outcome
+        else {
+            panic!()
+        };
+        assert_eq!(&bytes[..], b"\x89PNG");
+        assert_eq!(claims.width, Some(4));
+    }
+}

@@ -1,0 +1,315 @@
+//! The in-memory view of `pending/`: which entries exist, for which request,
+//! when each is due, and who waits for an outcome.
+//!
+//! Only ids, request references and due times are held, never payloads.
+//! The index is rebuilt from disk at start and reconciled on every poll,
+//! because the `spool` CLI (another process) retries and purges entries.
+//! Entries of the same request are handed out one at a time in arrival
+//! order; different requests run concurrently.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, oneshot};
+
+use super::entry::{EntryId, Meta, now_ms};
+use super::store::{SpoolError, State, Store};
+use crate::callback::CallbackResult;
+use crate::pipeline::{Applied, PipelineError};
+
+/// The end of an entry, as reported to whoever waits for it.
+#[derive(Debug)]
+pub enum Final {
+    /// Applied to Odoo (and removed from the spool).
+    Applied(Applied),
+    /// Moved to the dead letters.
+    Dead(PipelineError),
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    request_ref: String,
+    due_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    pending: BTreeMap<EntryId, Slot>,
+    /// Requests with an entry being applied right now.
+    busy: HashSet<String>,
+}
+
+/// The spool as the running daemon uses it.
+#[derive(Debug)]
+pub struct Queue {
+    store: Arc<Store>,
+    /// How long an entry found in flight (after a crash) waits before it is
+    /// tried again: Odoo may still be executing the interrupted call.
+    settle_ms: u64,
+    index: Mutex<Index>,
+    waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
+    wake: Notify,
+}
+
+/// What [`Queue::take_ready`] hands out: an entry to apply now.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub id: EntryId,
+    pub request_ref: String,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Queue {
+    /// A queue over `store`, indexing what is already pending; entries that
+    /// were in flight when the last process stopped wait `settle` first.
+    pub fn new(store: Arc<Store>, settle: std::time::Duration) -> Result<Self, SpoolError> {
+        let queue = Self {
+            store,
+            settle_ms: u64::try_from(settle.as_millis()).unwrap_or(u64::MAX),
+            index: Mutex::default(),
+            waiters: Mutex::default(),
+            wake: Notify::new(),
+        };
+        queue.reconcile()?;
+        Ok(queue)
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Writes `result` durably, then queues it. The receiver yields the
+    /// entry's [`Final`] outcome (it may never, if the entry stays pending).
+    pub async fn submit(
+        &self,
+        result: &CallbackResult,
+        http_request_id: &str,
+    ) -> Result<(EntryId, oneshot::Receiver<Final>), SpoolError> {
+        let (meta, image) = Meta::for_result(result, http_request_id);
+        let store = Arc::clone(&self.store);
+        let written = {
+            let meta = meta.clone();
+            tokio::task::spawn_blocking(move || store.put(&meta, image.as_deref()))
+                .await
+                .map_err(|e| SpoolError::Io {
+                    action: "write",
+                    path: self.store.root().to_owned(),
+                    source: std::io::Error::other(e),
+                })?
+        };
+        written?;
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.waiters).insert(meta.id.clone(), sender);
+        lock(&self.index).pending.insert(
+            meta.id.clone(),
+            Slot {
+                request_ref: meta.request_ref.clone(),
+                due_ms: meta.next_attempt_at_ms,
+            },
+        );
+        self.wake.notify_one();
+        Ok((meta.id, receiver))
+    }
+
+    /// Forgets the waiter of `id` (it stopped waiting).
+    pub fn abandon(&self, id: &EntryId) {
+        lock(&self.waiters).remove(id);
+    }
+
+    /// Entries due now, at most `max`, at most one per request, each the
+    /// oldest pending entry of its request. Their requests become busy.
+    pub fn take_ready(&self, max: usize) -> Vec<Ready> {
+        let now = now_ms();
+        let mut index = lock(&self.index);
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut ready = Vec::new();
+        for (id, slot) in &index.pending {
+            if ready.len() >= max {
+                break;
+            }
+            // Only the oldest entry of each request may go, and only when
+            // no other entry of that request is being applied.
+            if !seen.insert(slot.request_ref.as_str()) || index.busy.contains(&slot.request_ref) {
+                continue;
+            }
+            if slot.due_ms <= now {
+                ready.push(Ready {
+                    id: id.clone(),
+                    request_ref: slot.request_ref.clone(),
+                });
+            }
+        }
+        for entry in &ready {
+            index.busy.insert(entry.request_ref.clone());
+        }
+        ready
+    }
+
+    /// When the next entry becomes due (ms since the epoch), if any is
+    /// waiting that is not busy.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let index = lock(&self.index);
+        index
+            .pending
+            .values()
+            .filter(|slot| !index.busy.contains(&slot.request_ref))
+            .map(|slot| slot.due_ms)
+            .min()
+    }
+
+    /// The entry left the spool (applied or dead): tells its waiter.
+    pub fn finish(&self, ready: &Ready, outcome: Final) {
+        {
+            let mut index = lock(&self.index);
+            index.pending.remove(&ready.id);
+            index.busy.remove(&ready.request_ref);
+        }
+        if let Some(waiter) = lock(&self.waiters).remove(&ready.id) {
+            let _ = waiter.send(outcome);
+        }
+        self.wake.notify_one();
+    }
+
+    /// The entry stays pending until `due_ms`.
+    pub fn reschedule(&self, ready: &Ready, due_ms: u64) {
+        {
+            let mut index = lock(&self.index);
+            if let Some(slot) = index.pending.get_mut(&ready.id) {
+                slot.due_ms = due_ms;
+            }
+            index.busy.remove(&ready.request_ref);
+        }
+        self.wake.notify_one();
+    }
+
+    /// The entry vanished from disk (purged by an admin) or cannot be read.
+    pub fn forget(&self, ready: &Ready) {
+        let mut index = lock(&self.index);
+        index.pending.remove(&ready.id);
+        index.busy.remove(&ready.request_ref);
+        drop(index);
+        lock(&self.waiters).remove(&ready.id);
+    }
+
+    /// Waits until new work arrives (or anything else wakes the worker).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Wakes the worker (e.g. on shutdown).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Brings the index in line with `pending/` on disk: adds entries the
+    /// CLI revived or that arrived before start, drops entries that are gone.
+    pub fn reconcile(&self) -> Result<(), SpoolError> {
+        let on_disk = self.store.ids(State::Pending)?;
+        let known: HashSet<EntryId> = lock(&self.index).pending.keys().cloned().collect();
+        let mut added = Vec::new();
+        for id in on_disk.iter().filter(|id| !known.contains(*id)) {
+            match self.store.meta(State::Pending, id) {
+                Ok(meta) => {
+                    let due_ms = match meta.in_flight_since_ms {
+                        Some(since) => {
+                            tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
+                            meta.next_attempt_at_ms
+                                .max(since.saturating_add(self.settle_ms))
+                        }
+                        None => meta.next_attempt_at_ms,
+                    };
+                    added.push((
+                        id.clone(),
+                        Slot {
+                            request_ref: meta.request_ref,
+                            due_ms,
+                        },
+                    ));
+                }
+                // Being written or moved by another process right now; next poll.
+                Err(SpoolError::NotFound { .. }) => {}
+                Err(error) => {
+                    tracing::warn!(entry = %id, %error, "skipping an unreadable spool entry")
+                }
+            }
+        }
+        let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
+        let mut index = lock(&self.index);
+        let busy = index.busy.clone();
+        index
+            .pending
+            .retain(|id, slot| on_disk.contains(id) || busy.contains(&slot.request_ref));
+        index.pending.extend(added);
+        drop(index);
+        self.store.refresh_usage()?;
+        Ok(())
+    }
+
+    /// Pending entries and the age of the oldest (for metrics and readiness).
+    pub fn depth(&self) -> (usize, Option<u64>) {
+        let index = lock(&self.index);
+        let oldest = index
+            .pending
+            .keys()
+            .next()
+            .and_then(|id| id.as_str().get(..20)?.parse::<u128>().ok());
+        let age_ms = oldest.map(|nanos| {
+            now_ms().saturating_sub(u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX))
+        });
+        (index.pending.len(), age_ms)
+    }
+
+    /// Loads an entry for applying.
+    pub async fn load(&self, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
+        let store = Arc::clone(&self.store);
+        let id = id.clone();
+        blocking(move || store.load(&id)).await
+    }
+
+    /// Marks an entry as being applied (fast, not fsynced: see
+    /// [`Store::update_quickly`]).
+    pub async fn mark_in_flight(&self, meta: &Meta) -> Result<(), SpoolError> {
+        let store = Arc::clone(&self.store);
+        let meta = meta.clone();
+        blocking(move || store.update_quickly(State::Pending, &meta)).await
+    }
+
+    /// Saves an entry's metadata (attempts, last error, next due time).
+    pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
+        let store = Arc::clone(&self.store);
+        let meta = meta.clone();
+        blocking(move || store.update(State::Pending, &meta)).await
+    }
+
+    /// Removes an applied entry.
+    pub async fn remove(&self, id: &EntryId) -> Result<(), SpoolError> {
+        let store = Arc::clone(&self.store);
+        let id = id.clone();
+        blocking(move || store.remove(State::Pending, &id)).await
+    }
+
+    /// Moves an entry to the dead letters.
+    pub async fn bury(&self, meta: &Meta) -> Result<(), SpoolError> {
+        let store = Arc::clone(&self.store);
+        let meta = meta.clone();
+        blocking(move || store.transfer(State::Pending, &meta)).await
+    }
+}
+
+/// Runs blocking spool I/O off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
+) -> Result<T, SpoolError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(SpoolError::Io {
+            action: "run",
+            path: Default::default(),
+            source: std::io::Error::other(e),
+        })
+    })
+}

@@ -1,0 +1,422 @@
+//! The spool on disk: a directory per entry, moved between state
+//! directories by atomic renames.
+//!
+//! ```text
+//! <spool dir>/
+//!   tmp/<id>/        being written, or being deleted; emptied at start
+//!   pending/<id>/    accepted, not yet applied: meta.json [+ image.bin]
+//!   dead/<id>/       can never apply; kept for an admin: meta.json [+ image.bin]
+//! ```
+//!
+//! An entry is written whole under `tmp/`, each file and the entry's
+//! directory are fsynced, then one `rename` makes it appear in `pending/`,
+//! and `pending/` itself is fsynced: after [`Store::put`] returns, the entry
+//! survives `kill -9` and power loss, and a crash before that leaves only
+//! debris in `tmp/`. Metadata updates replace `meta.json` by rename; the
+//! image file, written once, is never rewritten. Removal moves the entry to
+//! `tmp/` first, so it disappears from `pending/` atomically. Every call is
+//! blocking file I/O: async callers run it on the blocking pool.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use super::entry::{EntryId, Meta};
+
+const META_FILE: &str = "meta.json";
+const IMAGE_FILE: &str = "image.bin";
+/// Metadata documents are small; anything larger is damaged.
+const MAX_META_BYTES: u64 = 1024 * 1024;
+
+/// Where an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Dead,
+}
+
+impl State {
+    fn dir(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// `pending` or `dead`.
+    pub fn label(self) -> &'static str {
+        self.dir()
+    }
+}
+
+/// Why the spool could not do something.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpoolError {
+    #[error("spool I/O failed: {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("the spool is full ({reason})")]
+    Full { reason: String },
+    #[error("spool entry {id} is damaged: {reason}")]
+    Corrupt { id: String, reason: String },
+    #[error("no {} spool entry {id}", state.label())]
+    NotFound { state: State, id: String },
+}
+
+/// Bounds on what the spool holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: u64,
+    pub max_entries: u64,
+}
+
+/// Bytes and entries on disk (pending and dead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: u64,
+    pub entries: u64,
+}
+
+/// The spool directory.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    fsync: bool,
+    limits: Limits,
+    usage: Mutex<Usage>,
+}
+
+fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + 'a {
+    move |source| SpoolError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the spool at `root`, empties `tmp/`, and
+    /// measures what is stored.
+    pub fn open(root: &Path, fsync: bool, limits: Limits) -> Result<Self, SpoolError> {
+        let store = Self {
+            root: root.to_owned(),
+            fsync,
+            limits,
+            usage: Mutex::new(Usage::default()),
+        };
+        for dir in ["tmp", "pending", "dead"] {
+            let path = root.join(dir);
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&path)
+                .map_err(io_error("create", &path))?;
+        }
+        let tmp = root.join("tmp");
+        for entry in fs::read_dir(&tmp)
+            .map_err(io_error("list", &tmp))?
+            .flatten()
+        {
+            let path = entry.path();
+            fs::remove_dir_all(&path)
+                .or_else(|_| fs::remove_file(&path))
+                .map_err(io_error("clean", &path))?;
+        }
+        store.refresh_usage()?;
+        Ok(store)
+    }
+
+    /// The spool directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn entry_dir(&self, state: State, id: &EntryId) -> PathBuf {
+        self.root.join(state.dir()).join(id.as_str())
+    }
+
+    /// Current usage (as of the last change or [`Store::refresh_usage`]).
+    pub fn usage(&self) -> Usage {
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Recounts what is on disk (other processes, such as the `spool` CLI,
+    /// change it too).
+    pub fn refresh_usage(&self) -> Result<Usage, SpoolError> {
+        let mut usage = Usage::default();
+        for state in [State::Pending, State::Dead] {
+            for id in self.ids(state)? {
+                let dir = self.entry_dir(state, &id);
+                usage.entries += 1;
+                for file in [META_FILE, IMAGE_FILE] {
+                    usage.bytes += fs::metadata(dir.join(file)).map(|m| m.len()).unwrap_or(0);
+                }
+            }
+        }
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = usage;
+        Ok(usage)
+    }
+
+    fn adjust_usage(&self, bytes: i64, entries: i64) {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        usage.bytes = usage.bytes.saturating_add_signed(bytes);
+        usage.entries = usage.entries.saturating_add_signed(entries);
+    }
+
+    /// Writes a new pending entry durably. Refuses with [`SpoolError::Full`]
+    /// beyond the limits; on any error nothing is left in `pending/`.
+    pub fn put(&self, meta: &Meta, image: Option<&[u8]>) -> Result<(), SpoolError> {
+        let meta_bytes = serde_json::to_vec(meta).map_err(|e| SpoolError::Corrupt {
+            id: meta.id.to_string(),
+            reason: e.to_string(),
+        })?;
+        let size = meta_bytes.len() as u64 + image.map_or(0, |i| i.len() as u64);
+        self.reserve(size)?;
+        let written = self.write_new(meta, &meta_bytes, image);
+        if written.is_err() {
+            self.adjust_usage(-(size as i64), -1);
+        }
+        written
+    }
+
+    fn reserve(&self, size: u64) -> Result<(), SpoolError> {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        if usage.entries >= self.limits.max_entries {
+            return Err(SpoolError::Full {
+                reason: format!(
+                    "{} entries, spool.max_entries is {}",
+                    usage.entries, self.limits.max_entries
+                ),
+            });
+        }
+        if usage.bytes.saturating_add(size) > self.limits.max_bytes {
+            return Err(SpoolError::Full {
+                reason: format!(
+                    "{} + {size} bytes would exceed spool.max_bytes = {}",
+                    usage.bytes, self.limits.max_bytes
+                ),
+            });
+        }
+        usage.bytes += size;
+        usage.entries += 1;
+        Ok(())
+    }
+
+    fn write_new(
+        &self,
+        meta: &Meta,
+        meta_bytes: &[u8],
+        image: Option<&[u8]>,
+    ) -> Result<(), SpoolError> {
+        let staging = self.root.join("tmp").join(meta.id.as_str());
+        let result = (|| {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&staging)
+                .map_err(io_error("create", &staging))?;
+            if let Some(image) = image {
+                self.write_file(&staging.join(IMAGE_FILE), image)?;
+            }
+            self.write_file(&staging.join(META_FILE), meta_bytes)?;
+            self.sync_dir(&staging)?;
+            let target = self.entry_dir(State::Pending, &meta.id);
+            fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
+            self.sync_dir(&self.root.join(State::Pending.dir()))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+        write_file(path, bytes, self.fsync)
+    }
+
+    fn sync_dir(&self, path: &Path) -> Result<(), SpoolError> {
+        if self.fsync {
+            sync_dir(path)?;
+        }
+        Ok(())
+    }
+
+    /// The ids in `state`, oldest first.
+    pub fn ids(&self, state: State) -> Result<Vec<EntryId>, SpoolError> {
+        let dir = self.root.join(state.dir());
+        let mut ids: Vec<EntryId> = fs::read_dir(&dir)
+            .map_err(io_error("list", &dir))?
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str().and_then(EntryId::parse))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The metadata of entry `id` in `state`.
+    pub fn meta(&self, state: State, id: &EntryId) -> Result<Meta, SpoolError> {
+        let path = self.entry_dir(state, id).join(META_FILE);
+        let length = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(SpoolError::NotFound {
+                    state,
+                    id: id.to_string(),
+                });
+            }
+            Err(e) => return Err(io_error("read", &path)(e)),
+        };
+        if length > MAX_META_BYTES {
+            return Err(SpoolError::Corrupt {
+                id: id.to_string(),
+                reason: "meta.json is too large".into(),
+            });
+        }
+        let bytes = fs::read(&path).map_err(io_error("read", &path))?;
+        serde_json::from_slice(&bytes).map_err(|e| SpoolError::Corrupt {
+            id: id.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The metadata and image bytes of pending entry `id`.
+    pub fn load(&self, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
+        self.load_in(State::Pending, id)
+    }
+
+    /// The metadata and image bytes of entry `id` in `state`.
+    pub fn load_in(&self, state: State, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
+        let meta = self.meta(state, id)?;
+        if !meta.has_image_file() {
+            return Ok((meta, None));
+        }
+        let path = self.entry_dir(state, id).join(IMAGE_FILE);
+        let image = fs::read(&path).map_err(io_error("read", &path))?;
+        if image.len() as u64 != meta.image_bytes() {
+            return Err(SpoolError::Corrupt {
+                id: id.to_string(),
+                reason: "image.bin has the wrong size".into(),
+            });
+        }
+        Ok((meta, Some(Bytes::from(image))))
+    }
+
+    /// Replaces the metadata of an entry in `state`, durably.
+    pub fn update(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
+        self.replace_meta(state, meta, self.fsync)
+    }
+
+    /// Replaces the metadata without fsync: it survives the process being
+    /// killed (the page cache does), not necessarily a power cut. For the
+    /// in-flight marker, whose loss only costs a shorter wait.
+    pub fn update_quickly(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
+        self.replace_meta(state, meta, false)
+    }
+
+    fn replace_meta(&self, state: State, meta: &Meta, durable: bool) -> Result<(), SpoolError> {
+        let dir = self.entry_dir(state, &meta.id);
+        if !dir.is_dir() {
+            return Err(SpoolError::NotFound {
+                state,
+                id: meta.id.to_string(),
+            });
+        }
+        let bytes = serde_json::to_vec(meta).map_err(|e| SpoolError::Corrupt {
+            id: meta.id.to_string(),
+            reason: e.to_string(),
+        })?;
+        let staging = dir.join("meta.json.new");
+        let _ = fs::remove_file(&staging);
+        write_file(&staging, &bytes, durable)?;
+        let target = dir.join(META_FILE);
+        fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
+        if durable {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Removes an entry for good (applied, or purged by an admin).
+    pub fn remove(&self, state: State, id: &EntryId) -> Result<(), SpoolError> {
+        let dir = self.entry_dir(state, id);
+        let size = dir_size(&dir);
+        let doomed = self.root.join("tmp").join(format!("{id}.removed"));
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(SpoolError::NotFound {
+                    state,
+                    id: id.to_string(),
+                });
+            }
+            Err(e) => return Err(io_error("remove", &dir)(e)),
+        }
+        // Not fsynced: if the removal is lost in a crash the entry is applied
+        // again, and applying is idempotent.
+        let _ = fs::remove_dir_all(&doomed);
+        self.adjust_usage(-(size as i64), -1);
+        Ok(())
+    }
+
+    /// Moves an entry from `from` to the other state, writing `meta` first.
+    pub fn transfer(&self, from: State, meta: &Meta) -> Result<(), SpoolError> {
+        let to = match from {
+            State::Pending => State::Dead,
+            State::Dead => State::Pending,
+        };
+        self.update(from, meta)?;
+        let source = self.entry_dir(from, &meta.id);
+        let target = self.entry_dir(to, &meta.id);
+        fs::rename(&source, &target).map_err(io_error("move", &source))?;
+        self.sync_dir(&self.root.join(to.dir()))?;
+        self.sync_dir(&self.root.join(from.dir()))
+    }
+
+    /// Checks that a file can be created and synced in the spool (readiness).
+    pub fn probe_writable(&self) -> Result<(), SpoolError> {
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("probe-{:08x}", fastrand::u32(..)));
+        let result = self.write_file(&path, b"probe");
+        let _ = fs::remove_file(&path);
+        result
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), SpoolError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error("create", path))?;
+    file.write_all(bytes).map_err(io_error("write", path))?;
+    if durable {
+        file.sync_all().map_err(io_error("fsync", path))?;
+    }
+    Ok(())
+}
+
+fn sync_dir(path: &Path) -> Result<(), SpoolError> {
+    File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io_error("fsync", path))
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    [META_FILE, IMAGE_FILE]
+        .iter()
+        .map(|f| fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! The on-disk store: durability layout, limits, moves, and damage.
+
+use super::*;
+use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+
+const ROOMY: Limits = Limits {
+    max_bytes: 1 << 30,
+    max_entries: 1000,
+};
+
+fn result(image: Option<&'static [u8]>) -> CallbackResult {
+    let outcome = match image {
+        Some(bytes) => Outcome::Success {
+            image: ImagePayload::Inline(Bytes::from_static(bytes)),
+            claims: Claims::default(),
+        },
+        None => Outcome::Failure {
+            message: "m".into(),
+            details: None,
+        },
+    };
+    CallbackResult {
+        request_ref: "7".into(),
+        outcome,
+    }
+}
+
+fn put(store: &Store, image: Option<&'static [u8]>) -> Meta {
+    let (meta, bytes) = Meta::for_result(&result(image), "rid");
+    store.put(&meta, bytes.as_deref()).unwrap();
+    meta
+}
+
+#[test]
+fn put_then_load_round_trips_and_leaves_tmp_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true, ROOMY).unwrap();
+    let meta = put(&store, Some(b"IMAGE"));
+    assert_eq!(store.ids(State::Pending).unwrap(), vec![meta.id.clone()]);
+    let (loaded, image) = store.load(&meta.id).unwrap();
+    assert_eq!(loaded.request_ref, "7");
+    assert_eq!(image.as_deref(), Some(&b"IMAGE"[..]));
+    assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(store.usage().entries, 1);
+}
+
+#[test]
+fn debris_in_tmp_is_cleaned_at_open_and_counted_usage_is_recomputed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), false, ROOMY).unwrap();
+        put(&store, None);
+        put(&store, Some(b"12345"));
+    }
+    fs::create_dir(dir.path().join("tmp/00000000000000000001-00000000")).unwrap();
+    fs::write(
+        dir.path()
+            .join("tmp/00000000000000000001-00000000/meta.json"),
+        b"{half",
+    )
+    .unwrap();
+    let store = Store::open(dir.path(), false, ROOMY).unwrap();
+    assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(store.usage().entries, 2);
+    assert!(store.usage().bytes > 5);
+}
+
+#[test]
+fn limits_refuse_without_leaving_anything_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        false,
+        Limits {
+            max_bytes: 1 << 20,
+            max_entries: 1,
+        },
+    )
+    .unwrap();
+    put(&store, None);
+    let (meta, _) = Meta::for_result(&result(None), "rid");
+    assert!(matches!(
+        store.put(&meta, None),
+        Err(SpoolError::Full { .. })
+    ));
+    assert_eq!(store.ids(State::Pending).unwrap().len(), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        false,
+        Limits {
+            max_bytes: 100,
+            max_entries: 10,
+        },
+    )
+    .unwrap();
+    let (meta, image) = Meta::for_result(&result(Some(&[0u8; 200])), "rid");
+    let error = store.put(&meta, image.as_deref()).unwrap_err();
+    assert!(error.to_string().contains("spool.max_bytes"), "{error}");
+    assert!(store.ids(State::Pending).unwrap().is_empty());
+    assert_eq!(store.usage(), Usage::default());
+}
+
+#[test]
+fn an_unwritable_spool_fails_and_leaves_nothing_in_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false, ROOMY).unwrap();
+    // A file where the entry's staging directory must go makes the write fail.
+    let (meta, _) = Meta::for_result(&result(None), "rid");
+    fs::write(dir.path().join("tmp").join(meta.id.as_str()), b"in the way").unwrap();
+    assert!(matches!(store.put(&meta, None), Err(SpoolError::Io { .. })));
+    assert!(store.ids(State::Pending).unwrap().is_empty());
+    assert_eq!(store.usage(), Usage::default());
+}
+
+#[test]
+fn entries_move_to_dead_and_back_and_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true, ROOMY).unwrap();
+    let mut meta = put(&store, Some(b"IMG"));
+    meta.attempts = 3;
+    meta.dead = Some(super::super::entry::DeadLetter {
+        reason: "unknown request".into(),
+        at_ms: 1,
+    });
+    store.transfer(State::Pending, &meta).unwrap();
+    assert!(store.ids(State::Pending).unwrap().is_empty());
+    let dead = store.meta(State::Dead, &meta.id).unwrap();
+    assert_eq!(dead.attempts, 3);
+    assert_eq!(dead.dead.unwrap().reason, "unknown request");
+    let (_, image) = store.load_in(State::Dead, &meta.id).unwrap();
+    assert_eq!(image.as_deref(), Some(&b"IMG"[..]));
+
+    meta.dead = None;
+    store.transfer(State::Dead, &meta).unwrap();
+    assert_eq!(store.ids(State::Pending).unwrap(), vec![meta.id.clone()]);
+    store.remove(State::Pending, &meta.id).unwrap();
+    assert!(store.ids(State::Pending).unwrap().is_empty());
+    assert!(matches!(
+        store.remove(State::Pending, &meta.id),
+        Err(SpoolError::NotFound { .. })
+    ));
+    assert_eq!(store.usage(), Usage::default());
+}
+
+#[test]
+fn updates_replace_the_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true, ROOMY).unwrap();
+    let mut meta = put(&store, None);
+    meta.attempts = 9;
+    meta.last_error = Some("Odoo is unreachable".into());
+    store.update(State::Pending, &meta).unwrap();
+    let read = store.meta(State::Pending, &meta.id).unwrap();
+    assert_eq!(read.attempts, 9);
+    assert_eq!(read.last_error.as_deref(), Some("Odoo is unreachable"));
+}
+
+#[test]
+fn damage_is_reported_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false, ROOMY).unwrap();
+    let meta = put(&store, Some(b"IMAGE"));
+    let entry = dir.path().join("pending").join(meta.id.as_str());
+    fs::write(entry.join("image.bin"), b"IMA").unwrap();
+    assert!(matches!(
+        store.load(&meta.id),
+        Err(SpoolError::Corrupt { .. })
+    ));
+    fs::write(entry.join("meta.json"), b"not json").unwrap();
+    assert!(matches!(
+        store.meta(State::Pending, &meta.id),
+        Err(SpoolError::Corrupt { .. })
+    ));
+    let missing = EntryId::new();
+    assert!(matches!(
+        store.meta(State::Pending, &missing),
+        Err(SpoolError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn names_that_are_not_ids_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false, ROOMY).unwrap();
+    fs::create_dir(dir.path().join("pending/lost+found")).unwrap();
+    put(&store, None);
+    assert_eq!(store.ids(State::Pending).unwrap().len(), 1);
+}
+
+#[test]
+fn the_probe_writes_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true, ROOMY).unwrap();
+    store.probe_writable().unwrap();
+    assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+}
