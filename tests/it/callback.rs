@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use influence_gen_testkit::{
     CallMatcher, Fault, FaultRule, ImageServer, OdooEmulator, Route, images,
 };
@@ -14,10 +14,10 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::support::bridge::BridgeProcess;
+use crate::support::callbacks::{CALLBACK, failure, success_inline, success_url};
 use crate::support::config::{CALLBACK_TOKEN, TestConfig, assert_no_secret};
 use crate::support::odoo;
 
-const CALLBACK: &str = "/influence_gen/ai/callback/image_result";
 const REQUESTS: &str = "influence_gen.ai_image_request";
 const IMAGES: &str = "influence_gen.generated_image";
 const ATTACHMENTS: &str = "ir.attachment";
@@ -118,30 +118,6 @@ impl Setup {
             "bridge logs",
         );
     }
-}
-
-fn success_inline(request: impl Into<Value>, png: &[u8]) -> Value {
-    json!({
-        "ai_generation_request_id": request.into(),
-        "result_payload": {
-            "status": "success",
-            "data": { "image_data": STANDARD.encode(png), "file_format": "png", "mimetype": "image/png" }
-        }
-    })
-}
-
-fn success_url(request: i64, url: &str) -> Value {
-    json!({
-        "ai_generation_request_id": request.to_string(),
-        "result_payload": { "status": "success", "data": { "image_url": url, "file_format": "png" } }
-    })
-}
-
-fn failure(request: i64, message: &str, details: &str) -> Value {
-    json!({
-        "ai_generation_request_id": request.to_string(),
-        "result_payload": { "status": "failure", "error_data": { "message": message, "details": details } }
-    })
 }
 
 fn sha256(bytes: &[u8]) -> String {

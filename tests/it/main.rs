@@ -5,4 +5,5 @@ mod callback;
 mod check;
 mod odoo_contract;
 mod serve;
+mod spool;
 mod support;

@@ -112,7 +112,14 @@ impl TestConfig {
         }
         for (section, line) in &self.extra {
             match sections.iter_mut().find(|(name, _)| name == section) {
-                Some((_, lines)) => lines.push(line.clone()),
+                Some((_, lines)) => {
+                    // A later value of the same key replaces the default.
+                    let key = line.split('=').next().unwrap_or_default().trim().to_owned();
+                    lines.retain(|existing| {
+                        existing.split('=').next().unwrap_or_default().trim() != key
+                    });
+                    lines.push(line.clone());
+                }
                 None => sections.push((section, vec![line.clone()])),
             }
         }

@@ -2,6 +2,7 @@
 //! binary as a child process, and small loopback helpers.
 
 pub mod bridge;
+pub mod callbacks;
 pub mod config;
 
 use influence_gen_testkit::{OdooEmulator, UserAccess};

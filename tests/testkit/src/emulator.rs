@@ -463,6 +463,31 @@ impl OdooEmulator {
         .await
     }
 
+    /// Waits until `n` calls of `model_method` on `model` arrived, answered or
+    /// not (e.g. to act while a stalled call is still running).
+    pub async fn wait_for_arrival(
+        &self,
+        model: &str,
+        model_method: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> bool {
+        self.wait_for_calls(
+            |calls| {
+                calls
+                    .iter()
+                    .filter(|c| {
+                        c.model.as_deref() == Some(model)
+                            && c.model_method.as_deref() == Some(model_method)
+                    })
+                    .count()
+                    >= n
+            },
+            timeout,
+        )
+        .await
+    }
+
     /// Runs an ORM read as a given user, bypassing HTTP (handy to check visibility).
     pub fn read_as(&self, uid: i64, model: &str, ids: &[i64]) -> Result<Vec<Value>, OdooError> {
         self.with_db(|db| orm::read::read(db, &Env::rpc(uid), model, ids, None, true))

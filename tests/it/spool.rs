@@ -1,0 +1,524 @@
+//! Accepted means durable: outages, `kill -9` at several points, dead
+//! letters and the spool CLI, a full spool, and shutdown during a slow
+//! Odoo write. The bridge runs as a child process so it can really die.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use influence_gen_testkit::{CallMatcher, Fault, FaultRule, ImageServer, OdooEmulator, images};
+use serde_json::{Value, json};
+
+use crate::support::bridge::{self, BridgeProcess, ConfigFile};
+use crate::support::callbacks::{client, failure, post, success_inline, success_url};
+use crate::support::config::{TestConfig, assert_no_secret};
+use crate::support::odoo;
+
+const REQUESTS: &str = "influence_gen.ai_image_request";
+const IMAGES: &str = "influence_gen.generated_image";
+const ATTACHMENTS: &str = "ir.attachment";
+
+fn test_config(config: TestConfig) -> TestConfig {
+    config
+        .with("images", "allow_private_networks = true")
+        .with("images", "allowed_ports = []")
+        .with("odoo", "max_concurrent_calls = 8")
+        .with("spool", "max_concurrent = 8")
+}
+
+/// What a request must look like once its callback was applied exactly once.
+fn assert_applied_once(odoo: &OdooEmulator, request: i64, expect_image: bool) {
+    let record = odoo.record(REQUESTS, request).unwrap();
+    let images: Vec<Value> = odoo
+        .records(IMAGES)
+        .into_iter()
+        .filter(|i| i["request_id"][0] == request)
+        .collect();
+    if expect_image {
+        assert_eq!(record["status"], "completed", "request {request}: {record}");
+        assert_eq!(
+            images.len(),
+            1,
+            "request {request} has {} images",
+            images.len()
+        );
+        let attachments: Vec<Value> = odoo
+            .records(ATTACHMENTS)
+            .into_iter()
+            .filter(|a| a["res_id"] == images[0]["id"])
+            .collect();
+        assert_eq!(
+            attachments.len(),
+            1,
+            "request {request} has {} attachments",
+            attachments.len()
+        );
+    } else {
+        assert_eq!(record["status"], "failed", "request {request}: {record}");
+        assert!(images.is_empty());
+    }
+}
+
+/// Waits until `done` holds, polling the emulator's state.
+async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn pending_entries(file: &ConfigFile) -> usize {
+    std::fs::read_dir(file.spool_dir.join("pending"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn queued_left(odoo: &OdooEmulator, requests: &[i64]) -> usize {
+    requests
+        .iter()
+        .filter(|id| odoo.record(REQUESTS, **id).unwrap()["status"] == "queued")
+        .count()
+}
+
+#[tokio::test]
+async fn an_odoo_outage_during_200_callbacks_loses_nothing() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config).with("spool", "wait = \"300ms\"");
+    let file = ConfigFile::write(&config);
+    let bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let host = ImageServer::start().await;
+    let http = client();
+    let base = bridge.url("");
+
+    let mut bodies = Vec::new();
+    for n in 0..200 {
+        let request = odoo.seed_request(json!({ "prompt": format!("prompt {n}") }));
+        let body = match n % 3 {
+            0 => success_inline(request.to_string(), &images::png(8 + n as u32 % 5, 8)),
+            1 => failure(request, "provider error", &format!("case {n}")),
+            _ => {
+                let url = host.file(
+                    &format!("/img/{n}.png"),
+                    "image/png",
+                    images::png(6, 6 + n as u32 % 4),
+                );
+                success_url(request, &url)
+            }
+        };
+        bodies.push((request, n % 3 != 1, body));
+    }
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for (n, chunk) in bodies.chunks(10).enumerate() {
+        if n == 5 {
+            odoo.set_down(true);
+        }
+        if n == 15 {
+            odoo.set_down(false);
+        }
+        let answers = futures_util::future::join_all(
+            chunk.iter().map(|(_, _, body)| post(&http, &base, body)),
+        )
+        .await;
+        for answer in answers {
+            let (status, body) = answer.expect("the bridge answers every callback");
+            assert!(status == 200 || status == 202, "{status}: {body}");
+            *statuses.entry(status).or_default() += 1;
+        }
+    }
+    assert!(
+        statuses.get(&202).copied().unwrap_or(0) >= 100,
+        "callbacks during the outage are accepted: {statuses:?}"
+    );
+    let requests: Vec<i64> = bodies.iter().map(|(r, _, _)| *r).collect();
+    eventually("every request to be final", Duration::from_secs(60), || {
+        queued_left(&odoo, &requests) == 0
+    })
+    .await;
+    for (request, is_success, _) in &bodies {
+        assert_applied_once(&odoo, *request, *is_success);
+    }
+    eventually("the spool to be empty", Duration::from_secs(10), || {
+        pending_entries(&file) == 0
+    })
+    .await;
+    assert_no_secret(&bridge.log_text(), &config.secrets(), "bridge logs");
+}
+
+#[tokio::test]
+async fn kill_9_after_the_spool_write_then_restart_applies_everything_once() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config).with("spool", "wait = \"0s\"");
+    let file = ConfigFile::write(&config);
+    let mut bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let http = client();
+    odoo.set_down(true);
+    let mut requests = Vec::new();
+    for n in 0..20 {
+        let request = odoo.seed_request(json!({ "prompt": format!("p{n}") }));
+        let (status, _) = post(
+            &http,
+            &bridge.url(""),
+            &success_inline(request.to_string(), &images::png(5, 5 + n)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 202);
+        requests.push(request);
+    }
+    bridge.signal("KILL");
+    bridge
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("killed");
+    assert_eq!(
+        pending_entries(&file),
+        20,
+        "every accepted callback is on disk"
+    );
+    odoo.set_down(false);
+    let _bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    eventually(
+        "the spooled callbacks to be applied",
+        Duration::from_secs(30),
+        || queued_left(&odoo, &requests) == 0,
+    )
+    .await;
+    for request in requests {
+        assert_applied_once(&odoo, request, true);
+    }
+    eventually("the spool to be empty", Duration::from_secs(10), || {
+        pending_entries(&file) == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_a_burst_applies_each_acknowledged_callback_exactly_once() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config);
+    let file = ConfigFile::write(&config);
+    let mut bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let http = client();
+    let base = bridge.url("");
+    let mut bursts = Vec::new();
+    for n in 0..120 {
+        let request = odoo.seed_request(json!({ "prompt": format!("burst {n}") }));
+        bursts.push((
+            request,
+            success_inline(request.to_string(), &images::png(4 + n % 7, 4)),
+        ));
+    }
+    // Twenty at a time; the kill lands while callbacks are being received,
+    // spooled and applied.
+    let mut answers: Vec<(i64, Result<u16, String>)> = Vec::new();
+    let killer = {
+        let pid = bridge_pid(&bridge);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        })
+    };
+    for chunk in bursts.chunks(20) {
+        let results =
+            futures_util::future::join_all(chunk.iter().map(|(_, body)| post(&http, &base, body)))
+                .await;
+        for ((request, _), result) in chunk.iter().zip(results) {
+            answers.push((
+                *request,
+                result.map(|(status, _)| status).map_err(|e| e.to_string()),
+            ));
+        }
+    }
+    killer.await.unwrap();
+    bridge
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("killed");
+    let acknowledged: Vec<i64> = answers
+        .iter()
+        .filter(|(_, a)| matches!(a, Ok(200 | 202)))
+        .map(|(r, _)| *r)
+        .collect();
+    let refused: Vec<i64> = answers
+        .iter()
+        .filter(|(_, a)| matches!(a, Ok(s) if !(200..300).contains(s)))
+        .map(|(r, _)| *r)
+        .collect();
+    let lost: Vec<i64> = answers
+        .iter()
+        .filter(|(_, a)| a.is_err())
+        .map(|(r, _)| *r)
+        .collect();
+    assert!(
+        !acknowledged.is_empty() && !lost.is_empty(),
+        "the kill should land mid-burst: {} acknowledged, {} lost",
+        acknowledged.len(),
+        lost.len()
+    );
+
+    let _bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    eventually(
+        "every acknowledged callback to be applied",
+        Duration::from_secs(30),
+        || queued_left(&odoo, &acknowledged) == 0,
+    )
+    .await;
+    eventually("the spool to be empty", Duration::from_secs(20), || {
+        pending_entries(&file) == 0
+    })
+    .await;
+    for request in &acknowledged {
+        assert_applied_once(&odoo, *request, true);
+    }
+    for request in &refused {
+        assert_eq!(
+            odoo.record(REQUESTS, *request).unwrap()["status"],
+            "queued",
+            "a refused callback was applied"
+        );
+    }
+    // Callbacks whose connection died got no answer: either outcome is
+    // fine, but never twice.
+    for request in &lost {
+        let images = odoo
+            .records(IMAGES)
+            .into_iter()
+            .filter(|i| i["request_id"][0] == *request)
+            .count();
+        assert!(images <= 1, "request {request} has {images} images");
+    }
+}
+
+fn bridge_pid(bridge: &BridgeProcess) -> u32 {
+    bridge.pid()
+}
+
+#[tokio::test]
+async fn kill_9_during_the_odoo_writes_then_restart_completes_without_twins() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config)
+        .with("spool", "wait = \"0s\"")
+        .with("odoo", "timeout = \"2s\"");
+    let file = ConfigFile::write(&config);
+    let mut bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let request = odoo.seed_request(json!({ "prompt": "slow attachment" }));
+    // The attachment create is received, then takes 1.5 s to commit.
+    odoo.inject(FaultRule::once(
+        CallMatcher::model_method(ATTACHMENTS, "create"),
+        Fault::Stall(Duration::from_millis(1500)),
+    ));
+    let (status, _) = post(
+        &client(),
+        &bridge.url(""),
+        &success_inline(request.to_string(), &images::png(21, 21)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    assert!(
+        odoo.wait_for_arrival(ATTACHMENTS, "create", 1, Duration::from_secs(10))
+            .await
+    );
+    bridge.signal("KILL");
+    bridge
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("killed");
+    // Restarted at once: the entry was in flight, so it waits for Odoo to
+    // finish the interrupted call (odoo.timeout) before it resumes.
+    let restarted = BridgeProcess::start_with_file(&file.path, &[]).await;
+    eventually("the request to complete", Duration::from_secs(20), || {
+        queued_left(&odoo, &[request]) == 0
+    })
+    .await;
+    assert_applied_once(&odoo, request, true);
+    restarted
+        .wait_for_log(
+            "resuming an entry that was being applied",
+            Duration::from_secs(5),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_can_be_listed_retried_after_the_fix_and_purged() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config);
+    let file = ConfigFile::write(&config);
+    let bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let http = client();
+    let uuid = "5b0c8d1e-0000-4000-8000-00000000a001";
+    let body = json!({
+        "ai_generation_request_id": uuid,
+        "result_payload": { "status": "failure", "error_data": { "message": "too early" } }
+    });
+    let (status, _) = post(&http, &bridge.url(""), &body).await.unwrap();
+    assert_eq!(status, 404);
+    let (status, _) = post(&http, &bridge.url(""), &failure(999_999, "never", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+
+    let listing = spool_cli(&file, &["spool", "list"]).await;
+    assert!(listing.contains("0 pending, 2 dead"), "{listing}");
+    assert!(listing.contains("no AI image request matches"), "{listing}");
+    let ids = dead_ids(&file);
+    let shown = spool_cli(&file, &["spool", "show", &ids[0], "--payload"]).await;
+    assert!(
+        shown.contains("dead because:") && shown.contains("failure message: too early"),
+        "{shown}"
+    );
+
+    // The fix: the request exists now. Retry while the daemon runs.
+    let request = odoo.insert(REQUESTS, json!({ "prompt": "late", "uuid": uuid }));
+    let retried = spool_cli(&file, &["spool", "retry", &ids[0]]).await;
+    assert!(retried.contains("back in pending"), "{retried}");
+    eventually(
+        "the retried entry to apply",
+        Duration::from_secs(10),
+        || odoo.record(REQUESTS, request).unwrap()["status"] == "failed",
+    )
+    .await;
+
+    let purged = spool_cli(&file, &["spool", "purge", &ids[1]]).await;
+    assert!(purged.contains("purged"), "{purged}");
+    eventually("the spool to be empty", Duration::from_secs(10), || {
+        pending_entries(&file) == 0
+    })
+    .await;
+    assert!(dead_ids(&file).is_empty());
+    assert_no_secret(&bridge.log_text(), &config.secrets(), "bridge logs");
+}
+
+fn dead_ids(file: &ConfigFile) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(file.spool_dir.join("dead"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn spool_cli(file: &ConfigFile, args: &[&str]) -> String {
+    let output = bridge::run(&file.path, args, &[]).await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
+#[tokio::test]
+async fn a_full_spool_is_503_and_nothing_is_half_written() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config)
+        .with("spool", "wait = \"0s\"")
+        .with("spool", "max_entries = 2");
+    let file = ConfigFile::write(&config);
+    let bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let http = client();
+    odoo.set_down(true);
+    let requests: Vec<i64> = (0..3)
+        .map(|n| odoo.seed_request(json!({ "prompt": format!("{n}") })))
+        .collect();
+    let mut statuses = Vec::new();
+    for request in &requests {
+        statuses.push(
+            post(&http, &bridge.url(""), &failure(*request, "x", ""))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(statuses[0].0, 202);
+    assert_eq!(statuses[1].0, 202);
+    assert_eq!(statuses[2].0, 503, "{:?}", statuses[2]);
+    assert!(
+        statuses[2].1["message"].as_str().unwrap().contains("full"),
+        "{:?}",
+        statuses[2]
+    );
+    assert_eq!(pending_entries(&file), 2);
+    assert_eq!(
+        std::fs::read_dir(file.spool_dir.join("tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "debris left in tmp/"
+    );
+    bridge
+        .wait_for_log("the spool is full", Duration::from_secs(5))
+        .await;
+    odoo.set_down(false);
+    eventually("the accepted two to apply", Duration::from_secs(20), || {
+        queued_left(&odoo, &requests[..2]) == 0
+    })
+    .await;
+    assert_eq!(
+        odoo.record(REQUESTS, requests[2]).unwrap()["status"],
+        "queued"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_during_a_slow_odoo_write_exits_in_time_and_the_entry_completes_after_restart() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config)
+        .with("spool", "wait = \"0s\"")
+        .with("server", "shutdown_grace = \"1s\"")
+        .with("odoo", "timeout = \"3s\"");
+    let file = ConfigFile::write(&config);
+    let mut bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let request = odoo.seed_request(json!({ "prompt": "slow" }));
+    odoo.inject(FaultRule::once(
+        CallMatcher::model_method(REQUESTS, "write"),
+        Fault::Stall(Duration::from_secs(2)),
+    ));
+    let (status, _) = post(
+        &client(),
+        &bridge.url(""),
+        &failure(request, "slow write", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    assert!(
+        odoo.wait_for_arrival(REQUESTS, "write", 1, Duration::from_secs(10))
+            .await
+    );
+    let stopping = Instant::now();
+    bridge.signal("TERM");
+    let exit = bridge
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the bridge did not stop");
+    assert!(exit.success(), "{exit}");
+    assert!(
+        stopping.elapsed() < Duration::from_millis(1900),
+        "took {:?}, longer than the grace period",
+        stopping.elapsed()
+    );
+    assert!(
+        bridge.log_text().contains("stay pending"),
+        "{}",
+        bridge.log_text()
+    );
+    assert_eq!(
+        pending_entries(&file),
+        1,
+        "the unfinished entry stays spooled"
+    );
+
+    let _restarted = BridgeProcess::start_with_file(&file.path, &[]).await;
+    eventually(
+        "the entry to complete after the restart",
+        Duration::from_secs(20),
+        || pending_entries(&file) == 0,
+    )
+    .await;
+    assert_applied_once(&odoo, request, false);
+}
