@@ -13,9 +13,12 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
+use crate::metrics::Metrics;
 use crate::odoo::{OdooClient, OdooError};
 use crate::pipeline::Pipeline;
+use crate::readiness::{self, Readiness};
 use crate::spool::{self, Queue, SpoolError};
+use crate::{reload, telemetry};
 
 /// Shared state of a running daemon.
 #[derive(Debug)]
@@ -24,6 +27,8 @@ pub struct App {
     odoo: OdooClient,
     pipeline: Pipeline,
     spool: Arc<Queue>,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
 }
 
 /// Why the shared state could not be built.
@@ -41,8 +46,10 @@ pub enum AppError {
 impl App {
     /// Builds the clients of `config`; nothing is sent to Odoo yet.
     pub fn new(config: Config) -> Result<Self, AppError> {
-        let odoo = OdooClient::new(&config.odoo)?;
-        let pipeline = Pipeline::new(odoo.clone(), ImageFetcher::new(&config.images)?);
+        let metrics = Arc::new(Metrics::new());
+        let odoo = OdooClient::observed(&config.odoo, Some(Arc::clone(&metrics)))?;
+        let fetcher = ImageFetcher::new(&config.images)?;
+        let pipeline = Pipeline::new(odoo.clone(), fetcher, Arc::clone(&metrics));
         let spool = Arc::new(Queue::new(
             Arc::new(spool::open(&config.spool)?),
             config.odoo.timeout,
@@ -52,6 +59,8 @@ impl App {
             odoo,
             pipeline,
             spool,
+            metrics,
+            readiness: Readiness::default(),
         })
     }
 
@@ -60,9 +69,66 @@ impl App {
         self.config.load_full()
     }
 
+    /// Takes over a new configuration (SIGHUP): everything that can change
+    /// at run time changes now; the keys that need a restart are returned
+    /// (and keep their running values).
+    pub fn reload(&self, new: Config) -> Vec<&'static str> {
+        let old = self.config();
+        let plan = reload::plan(&old, new);
+        if reload::images_changed(&old, &plan.effective) {
+            match ImageFetcher::new(&plan.effective.images) {
+                Ok(fetcher) => self.pipeline.set_fetcher(fetcher),
+                Err(error) => {
+                    tracing::error!(%error, "cannot rebuild the image downloader; keeping the old one")
+                }
+            }
+        }
+        if plan.effective.log.level != old.log.level {
+            if let Err(error) = telemetry::set_level(&plan.effective.log.level) {
+                tracing::error!(%error, "cannot change the log level");
+            }
+        }
+        self.config.store(Arc::new(plan.effective));
+        plan.needs_restart
+    }
+
     /// The Odoo session.
     pub fn odoo(&self) -> &OdooClient {
         &self.odoo
+    }
+
+    /// Whether the daemon can do its job now (cached briefly).
+    pub async fn readiness(&self) -> readiness::Report {
+        let config = self.config();
+        self.readiness
+            .check(&self.odoo, &config.odoo.request_model, &self.spool)
+            .await
+    }
+
+    /// The daemon's metrics, with the spool's gauges brought up to date.
+    pub fn metrics_text(&self) -> String {
+        let (pending, oldest_ms) = self.spool.depth();
+        let metrics = &self.metrics;
+        metrics
+            .spool_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        metrics
+            .spool_oldest_age
+            .set(i64::try_from(oldest_ms.unwrap_or(0) / 1000).unwrap_or(i64::MAX));
+        let usage = self.spool.store().usage();
+        metrics
+            .spool_bytes
+            .set(i64::try_from(usage.bytes).unwrap_or(i64::MAX));
+        let dead = usage.entries.saturating_sub(pending as u64);
+        metrics
+            .spool_dead
+            .set(i64::try_from(dead).unwrap_or(i64::MAX));
+        metrics.encode()
+    }
+
+    /// The daemon's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The spool of accepted callbacks.

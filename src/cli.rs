@@ -71,12 +71,12 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Spool(command) => command.run(&config.spool),
-        Command::Serve => runtime.block_on(serve(config)),
+        Command::Serve => runtime.block_on(serve(config, cli.config.clone())),
         Command::Check => runtime.block_on(run_check(config, &cli.config)),
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
+async fn serve(config: Config, path: PathBuf) -> ExitCode {
     let listen = config.server.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
@@ -87,7 +87,9 @@ async fn serve(config: Config) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    match daemon::run(config, listener, shutdown).await {
+    let (reloads, reloaded) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(reload_on_sighup(path, reloads));
+    match daemon::run(config, listener, shutdown, reloaded).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the daemon stopped on an error");
@@ -112,6 +114,34 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     };
     tracing::info!(signal = name, "shutting down");
     shutdown.cancel();
+}
+
+/// On every SIGHUP, reads and validates the configuration file again and
+/// hands it to the daemon; an invalid file is refused and logged, and the
+/// running configuration stays.
+async fn reload_on_sighup(path: PathBuf, reloads: tokio::sync::mpsc::Sender<Config>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler; reloading needs a restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        crate::systemd::notify_reloading();
+        let path_for_load = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path_for_load)).await;
+        match loaded {
+            Ok(Ok(config)) => {
+                if reloads.send(config).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%error, "reload refused; the running configuration stays");
+                crate::systemd::notify_ready("serving; the last reload was refused");
+            }
+            Err(error) => tracing::error!(%error, "reload failed"),
+        }
+    }
 }
 
 async fn run_check(config: Config, path: &Path) -> ExitCode {

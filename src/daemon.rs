@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppError};
 use crate::config::Config;
-use crate::{server, spool, systemd};
+use crate::server::{self, Surface};
+use crate::{spool, systemd};
 
 /// First pause between login attempts while Odoo is unavailable.
 const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
@@ -33,28 +35,85 @@ pub enum DaemonError {
     App(#[from] AppError),
     #[error("cannot read the listener's address: {0}")]
     Listener(std::io::Error),
+    #[error("cannot listen on server.metrics_listen: {0}")]
+    MetricsListener(std::io::Error),
 }
 
-/// Serves on `listener` until `shutdown` is cancelled.
+/// Serves on `listener` until `shutdown` is cancelled, taking over every
+/// configuration that arrives on `reloads` (see [`crate::reload`]).
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
+    reloads: mpsc::Receiver<Config>,
 ) -> Result<(), DaemonError> {
     let address = listener.local_addr().map_err(DaemonError::Listener)?;
+    let metrics_listener = match config.server.metrics_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(DaemonError::MetricsListener)?,
+        ),
+        None => None,
+    };
     let app = Arc::new(App::new(config)?);
     let tasks = TaskTracker::new();
     // The address line is also how tests and scripts learn an ephemeral port.
     tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
+    let surface = match metrics_listener {
+        Some(metrics_listener) => {
+            let metrics_address = metrics_listener
+                .local_addr()
+                .map_err(DaemonError::Listener)?;
+            tracing::info!(address = %metrics_address, "metrics listening");
+            let (app, shutdown) = (Arc::clone(&app), shutdown.clone());
+            tasks.spawn(server::run(
+                metrics_listener,
+                app,
+                Surface::MetricsOnly,
+                shutdown,
+            ));
+            Surface::AllButMetrics
+        }
+        None => Surface::All,
+    };
+    tasks.spawn(apply_reloads(Arc::clone(&app), reloads, shutdown.clone()));
     tasks.spawn(systemd::feed_watchdog(shutdown.clone()));
     tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(spool::worker::run(Arc::clone(&app), shutdown.clone()));
-    server::run(listener, Arc::clone(&app), shutdown.clone()).await;
+    server::run(listener, Arc::clone(&app), surface, shutdown.clone()).await;
     systemd::notify_stopping();
     tasks.close();
     tasks.wait().await;
     tracing::info!("influence-gen-bridge stopped");
     Ok(())
+}
+
+/// Takes over each new configuration until shutdown.
+async fn apply_reloads(
+    app: Arc<App>,
+    mut reloads: mpsc::Receiver<Config>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let config = tokio::select! {
+            () = shutdown.cancelled() => return,
+            received = reloads.recv() => match received {
+                Some(config) => config,
+                None => return,
+            },
+        };
+        let needs_restart = app.reload(config);
+        if needs_restart.is_empty() {
+            tracing::info!("configuration reloaded");
+        } else {
+            tracing::warn!(
+                keys = %needs_restart.join(", "),
+                "configuration reloaded; these keys keep their running value until a restart"
+            );
+        }
+        systemd::notify_ready("serving; configuration reloaded");
+    }
 }
 
 /// Logs in to Odoo (retrying with backoff) and reports readiness to systemd.

@@ -13,6 +13,9 @@
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
 //! | [`server`] | the hyper server, routes and answers |
+//! | [`metrics`] | Prometheus metrics |
+//! | [`readiness`] | the `/readyz` verdict |
+//! | [`reload`] | what a SIGHUP reload changes, and what needs a restart |
 //! | [`auth`] | callback authentication: the shared token |
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
@@ -33,8 +36,11 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod image;
+pub mod metrics;
 pub mod odoo;
 pub mod pipeline;
+pub mod readiness;
+pub mod reload;
 pub mod retry;
 pub mod server;
 pub mod spool;

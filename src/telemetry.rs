@@ -1,29 +1,63 @@
 //! Logging setup: `tracing` to stderr, as text for terminals or JSON for
 //! journald and log shippers.
 //!
-//! The filter comes from `RUST_LOG` when set, else from `[log] level`.
-//! Nothing in the bridge logs a secret; values that could carry one (Odoo
-//! call arguments, request bodies) are never logged at any level.
+//! The filter comes from `RUST_LOG` when set, else from `[log] level`, and
+//! can be changed at run time ([`set_level`], on SIGHUP). JSON lines carry
+//! the fields of every enclosing span (`spans`), so each line about a request
+//! has its `request_id`, and each line about a callback its
+//! `ai_generation_request_id`. Nothing in the bridge logs a secret; values
+//! that could carry one (Odoo call arguments, request bodies) are never
+//! logged at any level.
 
-use tracing_subscriber::EnvFilter;
+use std::sync::OnceLock;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 use crate::config::LogFormat;
 
+static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    let filter = if from_env {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
+    } else {
+        EnvFilter::new(level)
+    };
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(true)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     // Err only if a subscriber exists already (tests): keep that one.
-    let _ = result;
+    if result.is_ok() && !from_env {
+        let _ = FILTER.set(handle);
+    }
+}
+
+/// Replaces the log filter (on reload). Does nothing when `RUST_LOG` set it:
+/// the environment wins, as at start.
+pub fn set_level(level: &str) -> Result<(), String> {
+    let Some(handle) = FILTER.get() else {
+        return Ok(());
+    };
+    let filter = EnvFilter::builder()
+        .parse(level)
+        .map_err(|e| e.to_string())?;
+    handle.reload(filter).map_err(|e| e.to_string())
 }

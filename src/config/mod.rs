@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Report ready to systemd before Odoo accepted the login.
     pub start_degraded: bool,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {

@@ -37,6 +37,7 @@ pub struct RawServer {
     pub body_read_timeout: Option<String>,
     pub shutdown_grace: Option<String>,
     pub start_degraded: Option<bool>,
+    pub metrics_listen: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";

@@ -97,6 +97,10 @@ impl Checker<'_> {
             raw::DEFAULT_SHUTDOWN_GRACE,
             (Duration::ZERO, Duration::from_secs(600)),
         );
+        let metrics_listen = match raw.metrics_listen.as_deref() {
+            Some(text) => Some(self.socket_addr("server.metrics_listen", text)?),
+            None => None,
+        };
         Some(ServerConfig {
             listen: listen?,
             public_url: public_url?,
@@ -104,6 +108,7 @@ impl Checker<'_> {
             body_read_timeout,
             shutdown_grace,
             start_degraded: raw.start_degraded.unwrap_or(false),
+            metrics_listen,
         })
     }
 

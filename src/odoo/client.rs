@@ -24,6 +24,7 @@ use tokio::sync::{Mutex, Semaphore};
 use super::error::{OdooError, ServerErrorKind};
 use super::transport::{Transport, TransportLimits};
 use crate::config::OdooConfig;
+use crate::metrics::Metrics;
 
 /// An Odoo user id.
 pub type Uid = i64;
@@ -43,6 +44,7 @@ struct Inner {
     /// for one login instead of starting their own.
     uid: Mutex<Option<Uid>>,
     permits: Semaphore,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for OdooClient {
@@ -111,6 +113,11 @@ pub struct ServerVersion {
 impl OdooClient {
     /// A client for the Odoo of `config`; nothing is sent until the first call.
     pub fn new(config: &OdooConfig) -> Result<Self, OdooError> {
+        Self::observed(config, None)
+    }
+
+    /// Like [`OdooClient::new`], counting every call in `metrics`.
+    pub fn observed(config: &OdooConfig, metrics: Option<Arc<Metrics>>) -> Result<Self, OdooError> {
         let limits = TransportLimits {
             timeout: config.timeout,
             max_request_bytes: config.max_request_bytes,
@@ -125,6 +132,7 @@ impl OdooClient {
                 password: config.password.clone(),
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
+                metrics,
             }),
         })
     }
@@ -141,7 +149,9 @@ impl OdooClient {
 
     /// `common.version`: needs no credentials, proves Odoo answers JSON-RPC.
     pub async fn version(&self) -> Result<ServerVersion, OdooError> {
-        let version = self.call("common", "version", &json!([])).await?;
+        let version = self
+            .call("common", "version", &json!([]), "version")
+            .await?;
         required(version, "common.version")
     }
 
@@ -172,7 +182,9 @@ impl OdooClient {
             inner.password.expose_secret(),
             {}
         ]);
-        let answer: Option<Value> = self.call("common", "authenticate", &args).await?;
+        let answer: Option<Value> = self
+            .call("common", "authenticate", &args, "authenticate")
+            .await?;
         match answer {
             Some(Value::Number(n)) if n.as_i64().is_some_and(|uid| uid > 0) => {
                 let uid = n.as_i64().unwrap_or_default();
@@ -250,7 +262,7 @@ impl OdooClient {
             kwargs,
         );
         let started = Instant::now();
-        let result = self.call("object", "execute_kw", &call_args).await;
+        let result = self.call("object", "execute_kw", &call_args, method).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
@@ -259,11 +271,14 @@ impl OdooClient {
         result
     }
 
+    /// One JSON-RPC call within the concurrency bound, counted in the
+    /// metrics under `label` (the ORM method, or the `common` method).
     async fn call<A, R>(
         &self,
         service: &str,
         method: &str,
         args: &A,
+        label: &str,
     ) -> Result<Option<R>, OdooError>
     where
         A: Serialize + Sync,
@@ -276,7 +291,13 @@ impl OdooClient {
             .acquire()
             .await
             .map_err(|_| OdooError::Timeout)?;
-        self.inner.transport.call(service, method, args).await
+        let started = Instant::now();
+        let result = self.inner.transport.call(service, method, args).await;
+        if let Some(metrics) = &self.inner.metrics {
+            let outcome = result.as_ref().map_or_else(OdooError::kind_label, |_| "ok");
+            metrics.odoo_call(label, outcome, started.elapsed());
+        }
+        result
     }
 
     // --- ORM methods ------------------------------------------------------

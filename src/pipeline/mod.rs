@@ -24,13 +24,16 @@ mod locks;
 mod lookup;
 mod store;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use serde_json::json;
 
 use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
 use crate::config::Config;
 use crate::image::{self, ImageError, ImageFetcher, ImageLimits, VerifiedImage};
+use crate::metrics::Metrics;
 use crate::odoo::records::{AiImageRequest, RequestStatus};
 use crate::odoo::{OdooClient, OdooError};
 
@@ -105,26 +108,40 @@ impl PipelineError {
 #[derive(Debug)]
 pub struct Pipeline {
     odoo: OdooClient,
-    fetcher: ImageFetcher,
+    fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
     chatter: Chatter,
-    stored_mismatches: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
-    pub fn new(odoo: OdooClient, fetcher: ImageFetcher) -> Self {
+    /// A pipeline writing through `odoo`, downloading with `fetcher`.
+    pub fn new(odoo: OdooClient, fetcher: ImageFetcher, metrics: Arc<Metrics>) -> Self {
         Self {
             odoo,
-            fetcher,
+            fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
             chatter: Chatter::default(),
-            stored_mismatches: AtomicU64::new(0),
+            metrics,
         }
     }
 
-    /// How many images Odoo stored altered (resized) since start.
-    pub fn stored_mismatches(&self) -> u64 {
-        self.stored_mismatches.load(Ordering::Relaxed)
+    /// Replaces the image downloader (its settings changed on reload).
+    pub fn set_fetcher(&self, fetcher: ImageFetcher) {
+        self.fetcher.store(Arc::new(fetcher));
+    }
+
+    async fn download(&self, url: &str) -> Result<VerifiedImage, ImageError> {
+        let started = std::time::Instant::now();
+        let fetcher = self.fetcher.load_full();
+        let image = fetcher.fetch(url).await?;
+        self.metrics
+            .image_download_bytes
+            .inc_by(image.bytes.len() as u64);
+        self.metrics
+            .image_download_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(image)
     }
 
     /// Applies `result` under `config`.
@@ -143,7 +160,7 @@ impl Pipeline {
                 let limits = ImageLimits::from(&config.images);
                 let verified = match image {
                     ImagePayload::Inline(bytes) => image::verify(bytes.clone(), &limits),
-                    ImagePayload::Url(url) => self.fetcher.fetch(url).await,
+                    ImagePayload::Url(url) => self.download(url).await,
                     ImagePayload::Refused(reason) => {
                         return self.reject(config, &result.request_ref, reason).await;
                     }
@@ -289,7 +306,7 @@ impl Pipeline {
         )
         .await?;
         if stored.altered_by_odoo {
-            self.stored_mismatches.fetch_add(1, Ordering::Relaxed);
+            self.metrics.images_altered_by_odoo.inc();
             tracing::warn!(
                 ai_generation_request_id = request.id,
                 sent_bytes = image.bytes.len(),

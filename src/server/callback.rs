@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-use super::response::{self, Body};
+use super::response::{self, Body, Outcome};
 use crate::app::App;
 use crate::auth;
 use crate::callback::{self, BodyStyle, CallbackResult};
@@ -29,17 +29,26 @@ use crate::spool::{Final, SpoolError};
 struct Answer {
     status: StatusCode,
     body: serde_json::Value,
+    /// The outcome label for metrics and logs.
+    outcome: Outcome,
 }
 
 impl Answer {
     fn success(message: Option<&str>) -> Self {
-        let body = match message {
-            Some(message) => serde_json::json!({ "status": "success", "message": message }),
-            None => serde_json::json!({ "status": "success" }),
+        let (body, outcome) = match message {
+            Some(message) => (
+                serde_json::json!({ "status": "success", "message": message }),
+                Outcome("duplicate"),
+            ),
+            None => (
+                serde_json::json!({ "status": "success" }),
+                Outcome("applied"),
+            ),
         };
         Self {
             status: StatusCode::OK,
             body,
+            outcome,
         }
     }
 
@@ -47,6 +56,7 @@ impl Answer {
         Self {
             status: StatusCode::ACCEPTED,
             body: serde_json::json!({ "status": "accepted" }),
+            outcome: Outcome("accepted"),
         }
     }
 
@@ -54,18 +64,21 @@ impl Answer {
         Self {
             status,
             body: serde_json::json!({ "status": "error", "message": message }),
+            outcome: Outcome::of_status(status),
         }
     }
 
     fn into_response(self, style: &BodyStyle) -> Response<Body> {
-        match style {
+        let mut response = match style {
             BodyStyle::Bare => response::json(self.status, &self.body),
             BodyStyle::JsonRpc { id } => {
                 let envelope =
                     serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": self.body });
                 response::json(self.status, &envelope)
             }
-        }
+        };
+        response.extensions_mut().insert(self.outcome);
+        response
     }
 }
 

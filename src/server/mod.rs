@@ -11,6 +11,8 @@ mod request_id;
 mod response;
 mod routes;
 
+pub use routes::Surface;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +31,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `listener` until `shutdown` is cancelled, then drains open
 /// connections for at most `server.shutdown_grace`.
-pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) {
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    surface: Surface,
+    shutdown: CancellationToken,
+) {
     let graceful = GracefulShutdown::new();
     let grace = app.config().server.shutdown_grace;
     loop {
@@ -48,7 +55,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
         let app = Arc::clone(&app);
         let service = service_fn(move |request| {
             let app = Arc::clone(&app);
-            async move { Ok::<_, Infallible>(routes::handle(app, request).await) }
+            async move { Ok::<_, Infallible>(routes::handle(app, surface, request).await) }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())

@@ -49,3 +49,40 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
+
+/// What a request came to, as a short label for metrics and logs; handlers
+/// put it in the response's extensions, else [`Outcome::of_status`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome(pub &'static str);
+
+impl Outcome {
+    /// The label an HTTP status stands for.
+    pub fn of_status(status: StatusCode) -> Self {
+        Self(match status.as_u16() {
+            200 => "ok",
+            202 => "accepted",
+            400 => "bad_request",
+            401 => "unauthorized",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "body_timeout",
+            409 => "conflict",
+            413 => "too_large",
+            415 => "unsupported_media_type",
+            422 => "image_rejected",
+            429 => "rate_limited",
+            500 => "internal_error",
+            503 => "unavailable",
+            _ => "other",
+        })
+    }
+
+    /// The label of `response`.
+    pub fn of(response: &Response<Body>) -> Self {
+        response
+            .extensions()
+            .get::<Outcome>()
+            .copied()
+            .unwrap_or_else(|| Self::of_status(response.status()))
+    }
+}

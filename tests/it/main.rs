@@ -4,6 +4,7 @@
 mod callback;
 mod check;
 mod odoo_contract;
+mod ops;
 mod serve;
 mod spool;
 mod support;

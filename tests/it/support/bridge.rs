@@ -28,6 +28,11 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// Replaces the file's contents (for reload tests).
+    pub fn rewrite(&self, config: &TestConfig) {
+        std::fs::write(&self.path, config.toml()).expect("rewrite config");
+    }
+
     /// Writes `config`; without a spool directory of its own, the spool goes
     /// next to the file (so a restart with the same file finds it again).
     pub fn write(config: &TestConfig) -> Self {

@@ -1,0 +1,142 @@
+//! Configuration reload (SIGHUP): what a running daemon can take over from a
+//! new configuration, and what needs a restart.
+//!
+//! Tokens, limits, N8N settings, model names, spool timings and the log level
+//! are read from the configuration snapshot at each use, so they change at
+//! once. What the running clients and listeners were built with — the
+//! listen addresses, the Odoo connection and credentials, the spool's
+//! directory and bounds — keeps its running value until a restart, and the
+//! keys are named in the log.
+
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+
+/// The configuration to run with, and the keys whose new value waits for a
+/// restart.
+#[derive(Debug)]
+pub struct Plan {
+    pub effective: Config,
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// Merges `new` into the running `old`.
+pub fn plan(old: &Config, mut new: Config) -> Plan {
+    let mut needs_restart = Vec::new();
+    macro_rules! keep {
+        ($key:literal, $($field:ident).+) => {
+            if new.$($field).+ != old.$($field).+ {
+                needs_restart.push($key);
+                new.$($field).+ = old.$($field).+.clone();
+            }
+        };
+    }
+    keep!("server.listen", server.listen);
+    keep!("server.metrics_listen", server.metrics_listen);
+    keep!("odoo.url", odoo.url);
+    keep!("odoo.database", odoo.database);
+    keep!("odoo.login", odoo.login);
+    keep!("odoo.timeout", odoo.timeout);
+    keep!("odoo.max_concurrent_calls", odoo.max_concurrent_calls);
+    keep!("odoo.max_request_bytes", odoo.max_request_bytes);
+    keep!("odoo.max_response_bytes", odoo.max_response_bytes);
+    keep!("spool.dir", spool.dir);
+    keep!("spool.fsync", spool.fsync);
+    keep!("spool.max_bytes", spool.max_bytes);
+    keep!("spool.max_entries", spool.max_entries);
+    keep!("spool.max_concurrent", spool.max_concurrent);
+    if new.odoo.password.expose_secret() != old.odoo.password.expose_secret() {
+        needs_restart.push("odoo.password");
+        new.odoo.password = old.odoo.password.clone();
+    }
+    Plan {
+        effective: new,
+        needs_restart,
+    }
+}
+
+/// Whether the image download settings changed (the downloader is rebuilt).
+pub fn images_changed(old: &Config, new: &Config) -> bool {
+    let (a, b) = (&old.images, &new.images);
+    a.max_bytes != b.max_bytes
+        || a.max_pixels != b.max_pixels
+        || a.download_timeout != b.download_timeout
+        || a.max_redirects != b.max_redirects
+        || a.allowed_hosts != b.allowed_hosts
+        || a.allow_private_networks != b.allow_private_networks
+        || a.allowed_ports != b.allowed_ports
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Environment;
+
+    const BASE: &str = r#"
+[server]
+public_url = "https://bridge.example.com"
+[odoo]
+url = "http://127.0.0.1:8069"
+database = "ig"
+login = "bridge"
+password = "pw"
+[n8n]
+callback_token = "old-token"
+"#;
+
+    fn config(text: &str) -> Config {
+        Config::from_toml(
+            text,
+            Path::new("t.toml"),
+            Path::new("."),
+            &Environment::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_and_limits_change_at_once() {
+        let old = config(BASE);
+        let new = config(
+            &BASE
+                .replace("old-token", "new-token")
+                .replace("[server]", "[server]\nmax_body_bytes = 2048"),
+        );
+        let plan = plan(&old, new);
+        assert!(plan.needs_restart.is_empty(), "{:?}", plan.needs_restart);
+        assert_eq!(
+            plan.effective.n8n.callback_token.unwrap().expose_secret(),
+            "new-token"
+        );
+        assert_eq!(plan.effective.server.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn connection_settings_wait_for_a_restart_and_keep_their_running_value() {
+        let old = config(BASE);
+        let new = config(
+            &BASE
+                .replace("127.0.0.1:8069", "10.0.0.5:8069")
+                .replace("password = \"pw\"", "password = \"pw2\"")
+                .replace("[server]", "[server]\nlisten = \"0.0.0.0:9999\""),
+        );
+        let plan = plan(&old, new);
+        assert_eq!(
+            plan.needs_restart,
+            ["server.listen", "odoo.url", "odoo.password"]
+        );
+        assert_eq!(plan.effective.odoo.url.as_str(), "http://127.0.0.1:8069/");
+        assert_eq!(plan.effective.odoo.password.expose_secret(), "pw");
+        assert_eq!(plan.effective.server.listen, old.server.listen);
+    }
+
+    #[test]
+    fn image_settings_are_compared() {
+        let old = config(BASE);
+        let new = config(&format!("{BASE}\n[images]\nmax_redirects = 1\n"));
+        assert!(images_changed(&old, &new));
+        assert!(!images_changed(&old, &config(BASE)));
+    }
+}
