@@ -225,6 +225,21 @@ fn server_shutdown_grace() {
 }
 
 #[test]
+fn server_metrics_listen() {
+    assert_eq!(load(MINIMAL).unwrap().server.metrics_listen, None);
+    let config = ok("server", "metrics_listen = \"127.0.0.1:9187\"");
+    assert_eq!(
+        config.server.metrics_listen.unwrap().to_string(),
+        "127.0.0.1:9187"
+    );
+    refused(
+        "server",
+        "metrics_listen = \"9187\"",
+        "server.metrics_listen",
+    );
+}
+
+#[test]
 fn server_start_degraded() {
     assert!(ok("server", "start_degraded = true").server.start_degraded);
     refused("server", "start_degraded = \"yes\"", "start_degraded");
@@ -691,6 +706,8 @@ fn example_config_documents_every_key() {
                 "max_body_bytes",
                 "body_read_timeout",
                 "shutdown_grace",
+                "start_degraded",
+                "metrics_listen",
             ][..],
         ),
         (
@@ -884,4 +901,38 @@ fn spool_concurrency_and_polling() {
         Duration::from_secs(1)
     );
     refused("spool", "poll_interval = \"1ms\"", "spool.poll_interval");
+}
+
+#[test]
+fn every_documented_value_in_the_example_is_valid() {
+    // Uncomment every `# key = value` line: each key must exist (unknown
+    // keys are refused) and each documented value must validate. Secret
+    // *_file keys point at files that do not exist here, and a key and its
+    // _file are exclusive, so those stay commented.
+    let example = include_str!("../../../config.example.toml");
+    let uncommented: String = example
+        .lines()
+        .map(|line| {
+            let body = line.trim_start_matches("# ");
+            let is_setting = line.starts_with("# ")
+                && body
+                    .split_once(" = ")
+                    .is_some_and(|(k, _)| !k.contains(' '));
+            let is_secret = ["password", "api_key", "callback_token", "outbound_token"]
+                .iter()
+                .any(|s| {
+                    body.starts_with(&format!("{s} =")) || body.starts_with(&format!("{s}_file ="))
+                });
+            if is_setting && !is_secret {
+                body.to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let env = Environment::from_pairs([("INFLUENCE_GEN_BRIDGE_ODOO_PASSWORD", "pw")]);
+    if let Err(error) = load_env(&uncommented, &env) {
+        panic!("the example's documented values do not validate: {error}\n{uncommented}");
+    }
 }
