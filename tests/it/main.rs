@@ -3,6 +3,7 @@
 
 mod callback;
 mod check;
+mod live;
 mod odoo_contract;
 mod ops;
 mod serve;
