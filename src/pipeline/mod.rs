@@ -11,7 +11,7 @@
 //!
 //! | outcome | calls |
 //! |---|---|
-//! | success, new | lookup, image search, image create, attachment create, attachment read-back, image link, request write, chatter note = 8 |
+//! | success, new | lookup, image search (the idempotency check), image create, attachment create and read-back (one `web_save`), image link, request write, chatter note = 7 |
 //! | success, duplicate | lookup, image search = 2 |
 //! | failure | lookup, request write, chatter note = 3 |
 //! | failure, duplicate | lookup = 1 |
@@ -111,6 +111,7 @@ pub struct Pipeline {
     fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
     chatter: Chatter,
+    saving: store::AttachmentSaving,
     metrics: Arc<Metrics>,
 }
 
@@ -122,6 +123,7 @@ impl Pipeline {
             fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
             chatter: Chatter::default(),
+            saving: store::AttachmentSaving::default(),
             metrics,
         }
     }
@@ -303,6 +305,7 @@ impl Pipeline {
             &retention,
             &image,
             existing,
+            &self.saving,
         )
         .await?;
         if stored.altered_by_odoo {

@@ -9,14 +9,17 @@
 //!    the idempotency check of every success);
 //! 2. otherwise it is created with all its metadata;
 //! 3. the `ir.attachment` is created already pointing at the image
-//!    (`res_model`/`res_id`), so no separate link write is needed for it;
-//!    an earlier attempt's attachment is found by `res_model`/`res_id`;
-//! 4. its `checksum` and `file_size` are read back: Odoo may have resized
-//!    the image (`base.image_autoresize_max_px`);
-//! 5. the image gets `storage_identifier` (the attachment id) — the link.
+//!    (`res_model`/`res_id`), so no separate link write is needed for it,
+//!    and in the same call (`web_save`) its `checksum` and `file_size` are
+//!    read back: Odoo may have resized the image
+//!    (`base.image_autoresize_max_px`); when resuming an interrupted
+//!    attempt, an attachment it made is found by `res_model`/`res_id`;
+//! 4. the image gets `storage_identifier` (the attachment id) — the link.
 //!
 //! The base64 `datas` is written straight from the bytes into the JSON-RPC
 //! request (no intermediate base64 string).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -26,7 +29,7 @@ use sha1::{Digest, Sha1};
 use crate::config::OdooConfig;
 use crate::image::VerifiedImage;
 use crate::odoo::records::{ATTACHMENT_MODEL, Attachment};
-use crate::odoo::{OdooClient, OdooError, SearchOptions};
+use crate::odoo::{OdooClient, OdooError, SearchOptions, ServerErrorKind};
 
 /// What was stored, and whether Odoo kept the bytes as sent.
 #[derive(Debug, Clone)]
@@ -82,28 +85,35 @@ pub async fn store(
     retention_category: &str,
     image: &VerifiedImage,
     existing: Option<ExistingImage>,
+    saving: &AttachmentSaving,
 ) -> Result<Stored, OdooError> {
-    let (image_id, linked_attachment) = match existing {
+    let (image_id, linked_attachment, recovering) = match existing {
         Some(found) => (
             found.id,
             found
                 .storage_identifier
                 .as_deref()
                 .and_then(|s| s.parse::<i64>().ok()),
+            true,
         ),
         None => (
             create_image(odoo, config, request_id, retention_category, image).await?,
             None,
+            false,
         ),
     };
-    let attachment_id = match linked_attachment {
-        Some(id) => id,
-        None => match find_attachment(odoo, config, image_id).await? {
-            Some(id) => id,
-            None => create_attachment(odoo, config, request_id, image_id, image).await?,
-        },
+    // Only an image an earlier attempt created can already have an
+    // attachment; a new one cannot, so the happy path skips the search.
+    let earlier_attachment = match (linked_attachment, recovering) {
+        (Some(id), _) => Some(id),
+        (None, true) => find_attachment(odoo, config, image_id).await?,
+        (None, false) => None,
     };
-    let stored = read_back(odoo, attachment_id).await?;
+    let stored = match earlier_attachment {
+        Some(id) => read_back(odoo, id).await?,
+        None => create_attachment(odoo, config, request_id, image_id, image, saving).await?,
+    };
+    let attachment_id = stored.id;
     let stored_size = stored
         .file_size
         .and_then(|n| u64::try_from(n).ok())
@@ -183,13 +193,31 @@ fn base64_datas<S: serde::Serializer>(bytes: &&[u8], serializer: S) -> Result<S:
     serializer.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
 }
 
+/// Whether Odoo's `web_save` (create and read back in one call and one
+/// transaction; Odoo 17+) is available, learnt on first use.
+#[derive(Debug)]
+pub struct AttachmentSaving {
+    web_save: AtomicBool,
+}
+
+impl Default for AttachmentSaving {
+    fn default() -> Self {
+        Self {
+            web_save: AtomicBool::new(true),
+        }
+    }
+}
+
+/// Creates the attachment and reads back what Odoo stored: one `web_save`
+/// call, or `create` then `read` where `web_save` does not exist.
 async fn create_attachment(
     odoo: &OdooClient,
     config: &OdooConfig,
     request_id: i64,
     image_id: i64,
     image: &VerifiedImage,
-) -> Result<i64, OdooError> {
+    saving: &AttachmentSaving,
+) -> Result<Attachment, OdooError> {
     let vals = AttachmentVals {
         name: format!("ai_gen_{request_id}_{}", image.format.extension()),
         datas: &image.bytes,
@@ -197,7 +225,34 @@ async fn create_attachment(
         res_model: &config.image_model,
         res_id: image_id,
     };
-    odoo.create(ATTACHMENT_MODEL, &vals).await
+    if saving.web_save.load(Ordering::Relaxed) {
+        let specification = json!({ "specification": { "checksum": {}, "file_size": {} } });
+        let saved: Result<Option<Vec<Attachment>>, _> = odoo
+            .execute_kw(
+                ATTACHMENT_MODEL,
+                "web_save",
+                &(json!([]), &vals),
+                &specification,
+            )
+            .await;
+        match saved {
+            Ok(Some(mut rows)) if rows.len() == 1 => return Ok(rows.remove(0)),
+            Ok(other) => {
+                return Err(OdooError::InvalidResponse(format!(
+                    "web_save answered {other:?}"
+                )));
+            }
+            Err(error) if error.server_kind() == Some(ServerErrorKind::NoSuchMethod) => {
+                tracing::info!(
+                    "this Odoo has no web_save; attachments are created and read back in two calls"
+                );
+                saving.web_save.store(false, Ordering::Relaxed);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let id = odoo.create(ATTACHMENT_MODEL, &vals).await?;
+    read_back(odoo, id).await
 }
 
 async fn read_back(odoo: &OdooClient, attachment_id: i64) -> Result<Attachment, OdooError> {

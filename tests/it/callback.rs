@@ -718,7 +718,7 @@ async fn a_lost_reply_after_the_attachment_is_retried_without_twins() {
     let setup = setup().await;
     let request = setup.request();
     setup.odoo.inject(FaultRule::once(
-        CallMatcher::model_method(ATTACHMENTS, "create"),
+        CallMatcher::model_method(ATTACHMENTS, "web_save"),
         Fault::CloseAfterApplying,
     ));
     let png = images::png(15, 15);
@@ -778,4 +778,146 @@ async fn an_image_odoo_resizes_completes_with_the_original_hash_and_the_stored_s
             Duration::from_secs(5),
         )
         .await;
+}
+
+// --- how many Odoo calls each outcome costs ---------------------------------
+
+/// `execute_kw` calls the emulator received since `since` (logins excluded).
+fn object_calls(odoo: &OdooEmulator, since: usize) -> Vec<String> {
+    odoo.calls()
+        .into_iter()
+        .skip(since)
+        .filter(|call| call.service == "object")
+        .map(|call| {
+            format!(
+                "{}.{}",
+                call.model.unwrap_or_default(),
+                call.model_method.unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_outcome_costs_the_documented_number_of_odoo_calls() {
+    let setup = setup().await;
+    setup
+        .bridge
+        .wait_for_log("logged in to Odoo", Duration::from_secs(10))
+        .await;
+    let first = setup.request();
+    let second = setup.request();
+    let png = images::png(11, 11);
+    let cases: Vec<(&str, Value, u16, Vec<&str>)> = vec![
+        (
+            "new success",
+            success_inline(first.to_string(), &png),
+            200,
+            vec![
+                "influence_gen.ai_image_request.search_read",
+                "influence_gen.generated_image.search_read",
+                "influence_gen.generated_image.create",
+                "ir.attachment.web_save",
+                "influence_gen.generated_image.write",
+                "influence_gen.ai_image_request.write",
+                "influence_gen.ai_image_request.message_post",
+            ],
+        ),
+        (
+            "duplicate success",
+            success_inline(first.to_string(), &png),
+            200,
+            vec![
+                "influence_gen.ai_image_request.search_read",
+                "influence_gen.generated_image.search_read",
+            ],
+        ),
+        (
+            "conflicting image",
+            success_inline(first.to_string(), &images::png(12, 12)),
+            409,
+            vec![
+                "influence_gen.ai_image_request.search_read",
+                "influence_gen.generated_image.search_read",
+            ],
+        ),
+        (
+            "late failure",
+            failure(first, "late", ""),
+            409,
+            vec!["influence_gen.ai_image_request.search_read"],
+        ),
+        (
+            "failure",
+            failure(second, "quota", ""),
+            200,
+            vec![
+                "influence_gen.ai_image_request.search_read",
+                "influence_gen.ai_image_request.write",
+                "influence_gen.ai_image_request.message_post",
+            ],
+        ),
+        (
+            "duplicate failure",
+            failure(second, "quota", ""),
+            200,
+            vec!["influence_gen.ai_image_request.search_read"],
+        ),
+        (
+            "unknown request",
+            failure(777_777, "x", ""),
+            404,
+            vec!["influence_gen.ai_image_request.search_read"],
+        ),
+    ];
+    for (name, body, status, expected) in cases {
+        let since = setup.odoo.calls().len();
+        let (answer, _) = setup.post(&body).await;
+        assert_eq!(answer, status, "{name}");
+        assert_eq!(object_calls(&setup.odoo, since), expected, "{name}");
+    }
+    let third = setup.request();
+    let since = setup.odoo.calls().len();
+    let (answer, _) = setup
+        .post(&success_inline(third.to_string(), b"not an image"))
+        .await;
+    assert_eq!(answer, 422);
+    assert_eq!(
+        object_calls(&setup.odoo, since),
+        [
+            "influence_gen.ai_image_request.search_read",
+            "influence_gen.ai_image_request.write",
+            "influence_gen.ai_image_request.message_post"
+        ],
+        "unusable image"
+    );
+}
+
+#[tokio::test]
+async fn without_web_save_the_attachment_is_created_then_read_back() {
+    let setup = setup().await;
+    setup.odoo.remove_method(ATTACHMENTS, "web_save");
+    let request = setup.request();
+    let png = images::png(13, 7);
+    let since = setup.odoo.calls().len();
+    let (status, _) = setup.post(&success_inline(request.to_string(), &png)).await;
+    assert_eq!(status, 200);
+    assert_completed(&setup, request, &png, 13, 7);
+    let calls = object_calls(&setup.odoo, since);
+    assert!(
+        calls.contains(&"ir.attachment.create".to_owned())
+            && calls.contains(&"ir.attachment.read".to_owned()),
+        "{calls:?}"
+    );
+    // Learnt once: the next image goes straight to create.
+    let second = setup.request();
+    let since = setup.odoo.calls().len();
+    assert_eq!(
+        setup
+            .post(&success_inline(second.to_string(), &images::png(3, 3)))
+            .await
+            .0,
+        200
+    );
+    assert!(!object_calls(&setup.odoo, since).contains(&"ir.attachment.web_save".to_owned()));
 }

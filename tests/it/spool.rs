@@ -208,22 +208,34 @@ async fn kill_9_in_the_middle_of_a_burst_applies_each_acknowledged_callback_exac
             success_inline(request.to_string(), &images::png(4 + n % 7, 4)),
         ));
     }
-    // Twenty at a time; the kill lands while callbacks are being received,
-    // spooled and applied.
-    let mut answers: Vec<(i64, Result<u16, String>)> = Vec::new();
+    // Twenty at a time; the kill lands once 30 were answered, while others
+    // are being received, spooled and applied.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let killer = {
-        let pid = bridge_pid(&bridge);
+        let pid = bridge.pid();
+        let answered = std::sync::Arc::clone(&answered);
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(700)).await;
+            while answered.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
         })
     };
+    let mut answers: Vec<(i64, Result<u16, String>)> = Vec::new();
     for chunk in bursts.chunks(20) {
-        let results =
-            futures_util::future::join_all(chunk.iter().map(|(_, body)| post(&http, &base, body)))
-                .await;
+        let results = futures_util::future::join_all(chunk.iter().map(|(_, body)| {
+            let answered = std::sync::Arc::clone(&answered);
+            let http = http.clone();
+            let base = base.clone();
+            async move {
+                let result = post(&http, &base, body).await;
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                result
+            }
+        }))
+        .await;
         for ((request, _), result) in chunk.iter().zip(results) {
             answers.push((
                 *request,
@@ -291,10 +303,6 @@ async fn kill_9_in_the_middle_of_a_burst_applies_each_acknowledged_callback_exac
     }
 }
 
-fn bridge_pid(bridge: &BridgeProcess) -> u32 {
-    bridge.pid()
-}
-
 #[tokio::test]
 async fn kill_9_during_the_odoo_writes_then_restart_completes_without_twins() {
     let (odoo, config) = odoo().await;
@@ -304,9 +312,9 @@ async fn kill_9_during_the_odoo_writes_then_restart_completes_without_twins() {
     let file = ConfigFile::write(&config);
     let mut bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
     let request = odoo.seed_request(json!({ "prompt": "slow attachment" }));
-    // The attachment create is received, then takes 1.5 s to commit.
+    // The attachment create (web_save) is received, then takes 1.5 s to commit.
     odoo.inject(FaultRule::once(
-        CallMatcher::model_method(ATTACHMENTS, "create"),
+        CallMatcher::model_method(ATTACHMENTS, "web_save"),
         Fault::Stall(Duration::from_millis(1500)),
     ));
     let (status, _) = post(
@@ -318,7 +326,7 @@ async fn kill_9_during_the_odoo_writes_then_restart_completes_without_twins() {
     .unwrap();
     assert_eq!(status, 202);
     assert!(
-        odoo.wait_for_arrival(ATTACHMENTS, "create", 1, Duration::from_secs(10))
+        odoo.wait_for_arrival(ATTACHMENTS, "web_save", 1, Duration::from_secs(10))
             .await
     );
     bridge.signal("KILL");

@@ -35,6 +35,7 @@ const ORM_METHODS: &[&str] = &[
     "exists",
     "default_get",
     "name_search",
+    "web_save",
 ];
 
 const fn sig<'a>(qual: &'a str, names: &'a [&'a str], required: usize) -> Sig<'a> {
@@ -132,7 +133,14 @@ pub fn call(
     kwargs.remove("context");
     let record_method = matches!(
         method,
-        "read" | "write" | "unlink" | "has_access" | "check_access" | "exists" | "message_post"
+        "read"
+            | "write"
+            | "unlink"
+            | "has_access"
+            | "check_access"
+            | "exists"
+            | "message_post"
+            | "web_save"
     );
     let (ids, args) = if record_method {
         let Some(first) = args.first() else {
@@ -178,6 +186,32 @@ pub fn call(
             let b = bind(&sig("BaseModel.write", &["vals"], 1), args, &kwargs)?;
             orm::write::write(db, env, model_name, &ids, &b.get(0, Value::Null))?;
             Ok(Reply::Value(json!(true)))
+        }
+        "web_save" => {
+            // addons/web/models/models.py: write or create, then web_read the
+            // specification's fields (load=None), all in one transaction.
+            let b = bind(
+                &sig(
+                    "BaseModel.web_save",
+                    &["vals", "specification", "next_id"],
+                    2,
+                ),
+                args,
+                &kwargs,
+            )?;
+            let vals = b.get(0, Value::Null);
+            let saved = if ids.is_empty() {
+                orm::write::create(db, env, model_name, &[vals])?
+            } else {
+                orm::write::write(db, env, model_name, &ids, &vals)?;
+                ids.clone()
+            };
+            let fields: Vec<String> = match b.get(1, Value::Null) {
+                Value::Object(spec) if !spec.is_empty() => spec.keys().cloned().collect(),
+                _ => vec!["id".to_owned()],
+            };
+            let out = orm::read::read(db, env, model_name, &saved, Some(&fields), false)?;
+            Ok(rows(out))
         }
         "unlink" => {
             bind(&sig("BaseModel.unlink", &[], 0), args, &kwargs)?;
