@@ -16,6 +16,7 @@
 //! | [`auth`] | callback authentication: the shared token |
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
+//! | [`locks`] | one lock per Odoo request, shared by the pipeline and the initiation |
 //! | [`retry`] | exponential backoff with jitter |
 //! | [`daemon`] | what `serve` runs, and its orderly stop |
 //! | [`app`] | the state shared by the running daemon |
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod image;
+pub mod locks;
 pub mod odoo;
 pub mod pipeline;
 pub mod retry;

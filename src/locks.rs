@@ -1,5 +1,9 @@
-//! One async lock per Odoo request, so two deliveries of the same result
-//! (N8N retries, or ten at once) apply one after the other.
+//! One async lock per Odoo request, shared by everything in the daemon that
+//! changes a request: two deliveries of the same result (N8N retries, or ten
+//! at once) apply one after the other, the trigger route, the sweeper and a
+//! result callback never work on the same request at the same time, so a
+//! request is sent to N8N once and a fast callback waits until its
+//! initiation has been recorded.
 //!
 //! Locks are created on demand and dropped when nobody holds or waits for
 //! them: the map holds `Weak` references and prunes dead ones as it grows.
