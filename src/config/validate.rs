@@ -38,11 +38,12 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     let n8n = check.n8n(&raw.n8n);
     let images = check.images(&raw.images);
     let log = check.log(&raw.log);
+    let initiation = check.initiation(&raw.initiation, odoo.as_ref().map(|odoo| odoo.lookup));
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
         check.odoo_can_carry_images(odoo, images);
     }
-    match (server, odoo, n8n, images, log) {
-        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log))
+    match (server, odoo, n8n, images, log, initiation) {
+        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log), Some(initiation))
             if check.problems.is_empty() =>
         {
             Ok(Config {
@@ -50,6 +51,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
                 odoo,
                 n8n,
                 images,
+                initiation,
                 log,
             })
         }
@@ -554,6 +556,8 @@ enum Required {
 fn is_identifier_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
 }
+
+mod initiation;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@ use secrecy::ExposeSecret;
 
 use crate::config::{Config, ConfigError, Environment, HostPattern, LogFormat, RequestLookup};
 
+mod initiation;
+
 const MINIMAL: &str = r#"
 [server]
 public_url = "https://bridge.example.com"
@@ -735,6 +737,24 @@ fn example_config_documents_every_key() {
                 "allowed_hosts",
                 "allow_private_networks",
                 "allowed_ports",
+            ],
+        ),
+        (
+            "initiation",
+            &[
+                "send_id_as",
+                "trigger_secret",
+                "trigger_secret_file",
+                "trigger_visibility_timeout",
+                "max_pending_triggers",
+                "sweep_interval",
+                "sweep_grace",
+                "sweep_batch",
+                "max_concurrent",
+                "attempts",
+                "retry_backoff",
+                "retry_backoff_max",
+                "parameter_cache_ttl",
             ],
         ),
         ("log", &["level", "format"]),
