@@ -11,6 +11,7 @@
 //! | [`cli`] | the command line and its dispatch |
 //! | [`config`] | TOML, environment and credential files, validated once |
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
+//! | [`n8n`] | the webhook client toward N8N and its SDS §4.1 payload |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
 //! | [`server`] | the hyper server, routes and answers |
 //! | [`auth`] | callback authentication: the shared token |
@@ -34,6 +35,7 @@ pub mod config;
 pub mod daemon;
 pub mod image;
 pub mod locks;
+pub mod n8n;
 pub mod odoo;
 pub mod pipeline;
 pub mod retry;
