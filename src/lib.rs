@@ -12,6 +12,7 @@
 //! | [`config`] | TOML, environment and credential files, validated once |
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
 //! | [`n8n`] | the webhook client toward N8N and its SDS §4.1 payload |
+//! | [`parameters`] | Odoo's SDS §9 system parameters as the fallback of `[n8n]` |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
 //! | [`server`] | the hyper server, routes and answers |
 //! | [`auth`] | callback authentication: the shared token |
@@ -37,6 +38,7 @@ pub mod image;
 pub mod locks;
 pub mod n8n;
 pub mod odoo;
+pub mod parameters;
 pub mod pipeline;
 pub mod retry;
 pub mod server;
