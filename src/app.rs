@@ -13,6 +13,8 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
+use crate::initiation::Initiation;
+use crate::n8n::N8nError;
 use crate::odoo::{OdooClient, OdooError};
 use crate::pipeline::Pipeline;
 
@@ -22,6 +24,7 @@ pub struct App {
     config: ArcSwap<Config>,
     odoo: OdooClient,
     pipeline: Pipeline,
+    initiation: Initiation,
 }
 
 /// Why the shared state could not be built.
@@ -32,6 +35,8 @@ pub enum AppError {
     Odoo(#[from] OdooError),
     #[error("cannot set up the image downloader: {0}")]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    N8n(#[from] N8nError),
 }
 
 impl App {
@@ -39,10 +44,12 @@ impl App {
     pub fn new(config: Config) -> Result<Self, AppError> {
         let odoo = OdooClient::new(&config.odoo)?;
         let pipeline = Pipeline::new(odoo.clone(), ImageFetcher::new(&config.images)?);
+        let initiation = Initiation::new(odoo.clone(), pipeline.request_locks(), &config)?;
         Ok(Self {
             config: ArcSwap::from_pointee(config),
             odoo,
             pipeline,
+            initiation,
         })
     }
 
@@ -59,5 +66,10 @@ impl App {
     /// Applies callback results to Odoo.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+
+    /// Sends queued requests to N8N; holds the N8N settings in force.
+    pub fn initiation(&self) -> &Initiation {
+        &self.initiation
     }
 }

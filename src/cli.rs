@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat};
-use crate::{check, daemon, telemetry};
+use crate::{check, daemon, initiation, telemetry};
 
 /// Connects Odoo 18 to an N8N AI image-generation workflow.
 ///
@@ -41,6 +41,12 @@ pub enum Command {
     ///
     /// Prints one line per check (ok / warn / FAIL) and exits 0 only when none failed.
     Check,
+    /// Send a queued request to N8N now: one by id or UUID, or every queued one.
+    ///
+    /// Prints one line per request (and a summary for --all-queued). Exits 0 when
+    /// sent, 1 when an initiation failed or Odoo could not be used, 3 when
+    /// nothing was sent (not queued, not found).
+    Initiate(initiation::command::InitiateArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit status.
@@ -69,6 +75,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve => runtime.block_on(serve(config)),
         Command::Check => runtime.block_on(run_check(config, &cli.config)),
+        Command::Initiate(args) => runtime.block_on(initiation::command::run(config, args)),
     }
 }
 

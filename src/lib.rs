@@ -18,6 +18,7 @@
 //! | [`auth`] | callback authentication: the shared token |
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
+//! | [`initiation`] | sending queued requests to N8N: trigger route, sweeper, `initiate` |
 //! | [`locks`] | one lock per Odoo request, shared by the pipeline and the initiation |
 //! | [`retry`] | exponential backoff with jitter |
 //! | [`daemon`] | what `serve` runs, and its orderly stop |
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod image;
+pub mod initiation;
 pub mod locks;
 pub mod n8n;
 pub mod odoo;
