@@ -9,9 +9,19 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// jsonrpsee writes every response body it reads at TRACE under the target
+/// `jsonrpsee-http`: Odoo's answers carry system parameter values (the
+/// `influence_gen.*` secrets) and whole images. That target is capped at
+/// DEBUG whatever the filter says.
+const RESPONSE_BODY_CAP: &str = "jsonrpsee-http=debug";
+
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = match RESPONSE_BODY_CAP.parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
