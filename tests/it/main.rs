@@ -3,6 +3,7 @@
 
 mod callback;
 mod check;
+mod initiation;
 mod odoo_contract;
 mod serve;
 mod support;
