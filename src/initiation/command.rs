@@ -15,7 +15,6 @@
 
 use std::collections::HashSet;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -50,8 +49,7 @@ pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
     let initiator = match OdooClient::new(&config.odoo)
         .map_err(|e| e.to_string())
         .and_then(|odoo| {
-            Initiator::new(odoo, Arc::new(RequestLocks::default()), &config)
-                .map_err(|e| e.to_string())
+            Initiator::new(odoo, RequestLocks::default(), &config).map_err(|e| e.to_string())
         }) {
         Ok(initiator) => initiator,
         Err(error) => {

@@ -167,7 +167,7 @@ struct Inner {
     odoo: OdooClient,
     n8n: N8nClient,
     parameters: SystemParameters,
-    locks: Arc<RequestLocks>,
+    locks: RequestLocks,
     /// Calls to N8N in flight (`initiation.max_concurrent`).
     permits: Semaphore,
 }
@@ -181,11 +181,7 @@ enum Exchange {
 
 impl Initiator {
     /// `locks` is the daemon's shared lock map (a fresh one on the command line).
-    pub fn new(
-        odoo: OdooClient,
-        locks: Arc<RequestLocks>,
-        config: &Config,
-    ) -> Result<Self, N8nError> {
+    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
         Ok(Self {
             inner: Arc::new(Inner {
                 n8n: N8nClient::new()?,

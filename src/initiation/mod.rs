@@ -64,11 +64,7 @@ pub struct Initiation {
 
 impl Initiation {
     /// `locks` must be the pipeline's, so a result never races its initiation.
-    pub fn new(
-        odoo: OdooClient,
-        locks: Arc<RequestLocks>,
-        config: &Config,
-    ) -> Result<Self, N8nError> {
+    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
         Ok(Self {
             initiator: Initiator::new(odoo, locks, config)?,
             triggers: trigger::Triggers::new(config.initiation.max_pending_triggers),

@@ -20,10 +20,10 @@
 //! | conflict (result for a completed request) | lookup (+ image search for a success) |
 
 mod chatter;
+use crate::locks;
 mod lookup;
 mod store;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
@@ -34,8 +34,8 @@ use crate::image::{self, ImageError, ImageFetcher, ImageLimits, VerifiedImage};
 use crate::odoo::records::{AiImageRequest, RequestStatus};
 use crate::odoo::{OdooClient, OdooError};
 
-use crate::locks::{self, RequestLocks};
 use chatter::Chatter;
+use locks::RequestLocks;
 
 /// What applying a result did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl PipelineError {
 pub struct Pipeline {
     odoo: OdooClient,
     fetcher: ImageFetcher,
-    locks: Arc<RequestLocks>,
+    locks: RequestLocks,
     chatter: Chatter,
     stored_mismatches: AtomicU64,
 }
@@ -116,17 +116,10 @@ impl Pipeline {
         Self {
             odoo,
             fetcher,
-            locks: Arc::default(),
+            locks: RequestLocks::default(),
             chatter: Chatter::default(),
             stored_mismatches: AtomicU64::new(0),
         }
-    }
-
-    /// The per-request locks, to share with the rest of the daemon (the
-    /// initiation takes the same lock, so a result never races its request's
-    /// initiation).
-    pub fn request_locks(&self) -> Arc<RequestLocks> {
-        Arc::clone(&self.locks)
     }
 
     /// How many images Odoo stored altered (resized) since start.
@@ -191,6 +184,13 @@ impl Pipeline {
             }),
             other => Ok(other),
         }
+    }
+
+    /// A handle on the per-request locks, for the rest of the daemon: the
+    /// initiation takes the same lock, so a result never races the
+    /// initiation of its request.
+    pub fn request_locks(&self) -> RequestLocks {
+        self.locks.clone()
     }
 
     /// Reads the request under its lock: the lookup, then (only if another
