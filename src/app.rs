@@ -13,8 +13,6 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
-use crate::initiation::Initiation;
-use crate::n8n::N8nError;
 use crate::odoo::{OdooClient, OdooError};
 use crate::pipeline::Pipeline;
 
@@ -23,8 +21,8 @@ use crate::pipeline::Pipeline;
 pub struct App {
     config: ArcSwap<Config>,
     odoo: OdooClient,
+    initiation: crate::initiation::Initiation,
     pipeline: Pipeline,
-    initiation: Initiation,
 }
 
 /// Why the shared state could not be built.
@@ -33,10 +31,10 @@ pub struct App {
 pub enum AppError {
     #[error("cannot set up the Odoo client: {0}")]
     Odoo(#[from] OdooError),
+    #[error(transparent)]
+    N8n(#[from] crate::n8n::N8nError),
     #[error("cannot set up the image downloader: {0}")]
     Image(#[from] ImageError),
-    #[error(transparent)]
-    N8n(#[from] N8nError),
 }
 
 impl App {
@@ -44,13 +42,23 @@ impl App {
     pub fn new(config: Config) -> Result<Self, AppError> {
         let odoo = OdooClient::new(&config.odoo)?;
         let pipeline = Pipeline::new(odoo.clone(), ImageFetcher::new(&config.images)?);
-        let initiation = Initiation::new(odoo.clone(), pipeline.request_locks(), &config)?;
         Ok(Self {
+            // First: it borrows what the fields below take over. It shares
+            // the pipeline's locks, so a result never races its initiation.
+            initiation: crate::initiation::Initiation::new(
+                odoo.clone(),
+                pipeline.request_locks(),
+                &config,
+            )?,
             config: ArcSwap::from_pointee(config),
             odoo,
             pipeline,
-            initiation,
         })
+    }
+
+    /// Sends queued requests to N8N; holds the N8N settings in force.
+    pub fn initiation(&self) -> &crate::initiation::Initiation {
+        &self.initiation
     }
 
     /// A snapshot of the current configuration.
@@ -66,10 +74,5 @@ impl App {
     /// Applies callback results to Odoo.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
-    }
-
-    /// Sends queued requests to N8N; holds the N8N settings in force.
-    pub fn initiation(&self) -> &Initiation {
-        &self.initiation
     }
 }

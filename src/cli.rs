@@ -37,16 +37,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: serve the callback and health routes until SIGTERM or SIGINT.
     Serve,
-    /// Validate the configuration and prove that Odoo and N8N are reachable and set up.
-    ///
-    /// Prints one line per check (ok / warn / FAIL) and exits 0 only when none failed.
-    Check,
     /// Send a queued request to N8N now: one by id or UUID, or every queued one.
     ///
     /// Prints one line per request (and a summary for --all-queued). Exits 0 when
     /// sent, 1 when an initiation failed or Odoo could not be used, 3 when
     /// nothing was sent (not queued, not found).
     Initiate(initiation::command::InitiateArgs),
+    /// Validate the configuration and prove that Odoo and N8N are reachable and set up.
+    ///
+    /// Prints one line per check (ok / warn / FAIL) and exits 0 only when none failed.
+    Check,
 }
 
 /// Runs the parsed command line and returns the process's exit status.

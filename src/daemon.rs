@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppError};
 use crate::config::Config;
-use crate::{initiation, server, systemd};
+use crate::{server, systemd};
 
 /// First pause between login attempts while Odoo is unavailable.
 const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
@@ -47,8 +47,8 @@ pub async fn run(
     // The address line is also how tests and scripts learn an ephemeral port.
     tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
     tasks.spawn(systemd::feed_watchdog(shutdown.clone()));
+    tasks.spawn(crate::initiation::run(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
-    tasks.spawn(initiation::run(Arc::clone(&app), shutdown.clone()));
     server::run(listener, Arc::clone(&app), shutdown.clone()).await;
     systemd::notify_stopping();
     tasks.close();

@@ -36,14 +36,16 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod image;
-pub mod initiation;
-pub mod locks;
-pub mod n8n;
 pub mod odoo;
-pub mod parameters;
 pub mod pipeline;
 pub mod retry;
 pub mod server;
 pub mod systemd;
 pub mod telemetry;
 pub mod tls;
+
+// Sending queued requests to N8N, and what it shares with the callback.
+pub mod initiation;
+pub mod locks;
+pub mod n8n;
+pub mod parameters;

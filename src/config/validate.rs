@@ -37,13 +37,13 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     let odoo = check.odoo(&raw.odoo);
     let n8n = check.n8n(&raw.n8n);
     let images = check.images(&raw.images);
-    let log = check.log(&raw.log);
     let initiation = check.initiation(&raw.initiation, odoo.as_ref().map(|odoo| odoo.lookup));
+    let log = check.log(&raw.log);
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
         check.odoo_can_carry_images(odoo, images);
     }
-    match (server, odoo, n8n, images, log, initiation) {
-        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log), Some(initiation))
+    match (server, odoo, n8n, images, log) {
+        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log))
             if check.problems.is_empty() =>
         {
             Ok(Config {

@@ -92,13 +92,12 @@ impl Initiation {
     }
 }
 
-/// The daemon's initiation task: says how it is set up, runs the sweeper,
-/// and on `shutdown` stops the pending triggers and waits for the running
-/// initiations.
+/// The daemon's initiation task: says how it is set up, runs the sweeper
+/// until `shutdown`, then stops the pending triggers and waits for the
+/// running initiations.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     announce(&app.config());
     sweeper::run(Arc::clone(&app), shutdown.clone()).await;
-    shutdown.cancelled().await;
     app.initiation().triggers.shutdown().await;
 }
 

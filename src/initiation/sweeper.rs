@@ -28,6 +28,9 @@ use crate::odoo::SearchOptions;
 
 /// Oldest first, as the SDS's users expect; `id` breaks ties within a second.
 pub const QUEUED_ORDER: &str = "create_date asc, id asc";
+/// While the sweeper is off, how often the configuration is looked at again
+/// (a reload may turn it on).
+const OFF_RECHECK: Duration = Duration::from_secs(5);
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -37,21 +40,25 @@ pub struct SweepSummary {
     pub other: usize,
 }
 
-/// Sweeps until `shutdown`; returns at once when the sweeper is off.
+/// Sweeps until `shutdown`, reading the configuration afresh before each
+/// sweep (`sweep_interval = "0s"` pauses it).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let mut said_unconfigured = false;
     loop {
         let config = app.config();
-        let Some(interval) = config.initiation.sweep_interval else {
-            return;
+        let pause = match config.initiation.sweep_interval {
+            Some(interval) => {
+                let initiator = app.initiation().initiator();
+                if configured(initiator, &config, &mut said_unconfigured).await {
+                    sweep(initiator, &config, &shutdown).await;
+                }
+                interval
+            }
+            None => OFF_RECHECK,
         };
-        let initiator = app.initiation().initiator();
-        if configured(initiator, &config, &mut said_unconfigured).await {
-            sweep(initiator, &config, &shutdown).await;
-        }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::response::{self, Body};
-use super::{callback, request_id, trigger};
+use super::{callback, request_id};
 use crate::app::App;
 use crate::config::CALLBACK_PATH;
 
@@ -23,7 +23,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         "http",
         request_id = %id.to_str().unwrap_or_default(),
         method = %request.method(),
-        path = %trigger::loggable_path(request.uri().path()),
+        path = %super::trigger::loggable_path(request.uri().path()),
     );
     let mut response = route(app, request).instrument(span).await;
     response.headers_mut().insert(request_id::HEADER, id);
@@ -34,7 +34,9 @@ async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     match (request.method(), request.uri().path()) {
         (&Method::POST, CALLBACK_PATH) => callback::handle(app, request).await,
         (_, CALLBACK_PATH) => response::method_not_allowed("POST"),
-        (_, path) if trigger::is_trigger_path(path) => trigger::handle(app, request).await,
+        (_, path) if super::trigger::is_trigger_path(path) => {
+            super::trigger::handle(app, request).await
+        }
         (&Method::GET | &Method::HEAD, "/healthz") => healthz(),
         (_, "/healthz") => response::method_not_allowed("GET, HEAD"),
         _ => response::not_found(),

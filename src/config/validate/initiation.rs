@@ -21,12 +21,13 @@ const ADDON_PLACEHOLDER_SECRET: &str = "CHANGE-ME-SECRET";
 const DAY: Duration = Duration::from_secs(86_400);
 
 impl Checker<'_> {
-    /// `[initiation]`; `lookup` is `odoo.lookup` when it was valid.
+    /// `[initiation]`; `lookup` is `odoo.lookup` when it was valid. Invalid
+    /// values are recorded as problems and replaced by their defaults.
     pub(super) fn initiation(
         &mut self,
         raw: &RawInitiation,
         lookup: Option<RequestLookup>,
-    ) -> Option<InitiationConfig> {
+    ) -> InitiationConfig {
         let send_id_as = self.send_id_as(raw.send_id_as.as_deref(), lookup);
         let trigger_secret = self.trigger_secret(raw);
         let trigger_visibility_timeout = self.duration(
@@ -78,8 +79,8 @@ impl Checker<'_> {
             raw::DEFAULT_PARAMETER_CACHE_TTL,
             (Duration::ZERO, Duration::from_secs(3600)),
         );
-        Some(InitiationConfig {
-            send_id_as: send_id_as?,
+        InitiationConfig {
+            send_id_as,
             trigger_secret,
             trigger_visibility_timeout,
             max_pending_triggers,
@@ -91,29 +92,26 @@ impl Checker<'_> {
             attempts: u32::try_from(attempts).unwrap_or(1),
             backoff,
             parameter_cache_ttl,
-        })
+        }
     }
 
     /// Unset, it follows `odoo.lookup` (`uuid` only when the callback looks
     /// requests up by UUID alone); set, it must be something the callback's
     /// lookup accepts.
-    fn send_id_as(
-        &mut self,
-        value: Option<&str>,
-        lookup: Option<RequestLookup>,
-    ) -> Option<SendIdAs> {
+    fn send_id_as(&mut self, value: Option<&str>, lookup: Option<RequestLookup>) -> SendIdAs {
+        let following_lookup = match lookup {
+            Some(RequestLookup::Uuid) => SendIdAs::Uuid,
+            _ => SendIdAs::Id,
+        };
         let Some(text) = value else {
-            return Some(match lookup {
-                Some(RequestLookup::Uuid) => SendIdAs::Uuid,
-                _ => SendIdAs::Id,
-            });
+            return following_lookup;
         };
         let Some(send_id_as) = SendIdAs::parse(text) else {
             self.problems.push(
                 "initiation.send_id_as",
                 format!("`{text}` is not one of `id`, `uuid`"),
             );
-            return None;
+            return following_lookup;
         };
         let accepted = matches!(
             (send_id_as, lookup),
@@ -134,9 +132,9 @@ impl Checker<'_> {
                      initiation.send_id_as = \"{lookup}\""
                 ),
             );
-            return None;
+            return following_lookup;
         }
-        Some(send_id_as)
+        send_id_as
     }
 
     fn trigger_secret(&mut self, raw: &RawInitiation) -> Option<SecretString> {
