@@ -19,6 +19,7 @@
 
 pub mod command;
 mod initiator;
+mod outcome;
 pub mod sweeper;
 pub mod trigger;
 
@@ -27,7 +28,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-pub use initiator::{InitiationError, Initiator, Outcome};
+pub use initiator::Initiator;
+pub use outcome::{InitiationError, Outcome};
 pub use trigger::{Refused, Submitted};
 
 use crate::app::App;
