@@ -25,6 +25,7 @@ use crate::{reload, telemetry};
 pub struct App {
     config: ArcSwap<Config>,
     odoo: OdooClient,
+    initiation: crate::initiation::Initiation,
     pipeline: Pipeline,
     spool: Arc<Queue>,
     metrics: Arc<Metrics>,
@@ -37,6 +38,8 @@ pub struct App {
 pub enum AppError {
     #[error("cannot set up the Odoo client: {0}")]
     Odoo(#[from] OdooError),
+    #[error(transparent)]
+    N8n(#[from] crate::n8n::N8nError),
     #[error("cannot set up the image downloader: {0}")]
     Image(#[from] ImageError),
     #[error("cannot open the spool (set [spool] dir to a writable directory): {0}")]
@@ -55,6 +58,13 @@ impl App {
             config.odoo.timeout,
         )?);
         Ok(Self {
+            // First: it borrows what the fields below take over. It shares
+            // the pipeline's locks, so a result never races its initiation.
+            initiation: crate::initiation::Initiation::new(
+                odoo.clone(),
+                pipeline.request_locks(),
+                &config,
+            )?,
             config: ArcSwap::from_pointee(config),
             odoo,
             pipeline,
@@ -62,6 +72,11 @@ impl App {
             metrics,
             readiness: Readiness::default(),
         })
+    }
+
+    /// Sends queued requests to N8N; holds the N8N settings in force.
+    pub fn initiation(&self) -> &crate::initiation::Initiation {
+        &self.initiation
     }
 
     /// A snapshot of the current configuration.

@@ -18,7 +18,9 @@ use crate::odoo::records::{
 use crate::odoo::{
     AccessOperation, FieldInfo, OdooClient, OdooError, SearchOptions, ServerErrorKind,
 };
+use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
 
+mod initiation;
 mod n8n_probe;
 
 /// The verdict of one check.
@@ -103,7 +105,8 @@ fn required_rights(config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
 pub async fn run(config: &Config, config_source: &str) -> Report {
     let mut report = Report::default();
     report.push(Verdict::Ok, "config", format!("{config_source} is valid"));
-    check_callback_token(config, &mut report);
+    let n8n = initiation::effective(config).await;
+    initiation::callback_token(n8n.as_ref(), &mut report);
     let odoo_ready = check_odoo(config, &mut report).await;
     if !odoo_ready {
         for name in [
@@ -115,21 +118,10 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
             report.push(Verdict::Skipped, name, "needs a working Odoo login");
         }
     }
-    check_n8n(config, &mut report).await;
+    initiation::parameters(config, n8n.as_ref(), &mut report);
+    check_n8n(config, n8n.as_ref(), &mut report).await;
+    initiation::ways_in(config, &mut report);
     report
-}
-
-fn check_callback_token(config: &Config, report: &mut Report) {
-    if config.n8n.callback_token.is_some() {
-        report.push(Verdict::Ok, "callback token", "configured");
-    } else {
-        report.push(
-            Verdict::Fail,
-            "callback token",
-            "n8n.callback_token is not set: every callback will be refused (fail closed); \
-             set it, INFLUENCE_GEN_BRIDGE_N8N_CALLBACK_TOKEN, or callback_token_file",
-        );
-    }
 }
 
 /// Connection, login, models and rights. Returns whether the login worked.
@@ -402,28 +394,43 @@ async fn record_rule_allows_write(
     Ok(Some(allowed.unwrap_or(false)))
 }
 
-async fn check_n8n(config: &Config, report: &mut Report) {
-    let Some(url) = &config.n8n.webhook_url else {
-        report.push(
+/// The webhook and API key in force: the TOML's, else Odoo's system parameters.
+async fn check_n8n(config: &Config, n8n: Option<&EffectiveN8n>, report: &mut Report) {
+    match n8n.and_then(|n8n| n8n.webhook_url.as_ref()) {
+        Some(url) => {
+            let origin = url.origin("n8n.webhook_url", WEBHOOK_URL_PARAMETER);
+            let timeout = config.n8n.timeout.min(Duration::from_secs(10));
+            match n8n_probe::probe(&url.value, timeout).await {
+                Ok(detail) => report.push(Verdict::Ok, "n8n webhook", format!("{detail} (from {origin})")),
+                Err(reason) => report.push(Verdict::Fail, "n8n webhook", format!("{reason} (from {origin})")),
+            }
+        }
+        None => report.push(
             Verdict::Fail,
             "n8n webhook",
-            "n8n.webhook_url is not set: requests cannot be sent to N8N",
-        );
-        return;
-    };
-    let timeout = config.n8n.timeout.min(Duration::from_secs(10));
-    match n8n_probe::probe(url, timeout).await {
-        Ok(detail) => report.push(Verdict::Ok, "n8n webhook", detail),
-        Err(reason) => report.push(Verdict::Fail, "n8n webhook", reason),
+            format!(
+                "n8n.webhook_url is not set (nor the Odoo system parameter {WEBHOOK_URL_PARAMETER}): \
+                 requests cannot be sent to N8N"
+            ),
+        ),
     }
-    if config.n8n.api_key.is_none() {
-        report.push(
+    match n8n.and_then(|n8n| n8n.api_key.as_ref()) {
+        Some(key) => report.push(
+            Verdict::Ok,
+            "n8n api key",
+            format!(
+                "configured ({})",
+                key.origin("n8n.api_key", API_KEY_PARAMETER)
+            ),
+        ),
+        None => report.push(
             Verdict::Fail,
             "n8n api key",
-            "n8n.api_key is not set: N8N's header auth will refuse the bridge",
-        );
-    } else {
-        report.push(Verdict::Ok, "n8n api key", "configured");
+            format!(
+                "n8n.api_key is not set (nor the Odoo system parameter {API_KEY_PARAMETER}): \
+                 N8N's header auth will refuse the bridge"
+            ),
+        ),
     }
 }
 

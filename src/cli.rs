@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat};
-use crate::{check, daemon, telemetry};
+use crate::{check, daemon, initiation, telemetry};
 
 /// Connects Odoo 18 to an N8N AI image-generation workflow.
 ///
@@ -37,6 +37,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: serve the callback and health routes until SIGTERM or SIGINT.
     Serve,
+    /// Send a queued request to N8N now: one by id or UUID, or every queued one.
+    ///
+    /// Prints one line per request (and a summary for --all-queued). Exits 0 when
+    /// sent, 1 when an initiation failed or Odoo could not be used, 3 when
+    /// nothing was sent (not queued, not found).
+    Initiate(initiation::command::InitiateArgs),
     /// Validate the configuration and prove that Odoo and N8N are reachable and set up.
     ///
     /// Prints one line per check (ok / warn / FAIL) and exits 0 only when none failed.
@@ -73,6 +79,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Spool(command) => command.run(&config.spool),
         Command::Serve => runtime.block_on(serve(config, cli.config.clone())),
         Command::Check => runtime.block_on(run_check(config, &cli.config)),
+        Command::Initiate(args) => runtime.block_on(initiation::command::run(config, args)),
     }
 }
 

@@ -79,6 +79,7 @@ pub async fn run(
     };
     tasks.spawn(apply_reloads(Arc::clone(&app), reloads, shutdown.clone()));
     tasks.spawn(systemd::feed_watchdog(shutdown.clone()));
+    tasks.spawn(crate::initiation::run(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(spool::worker::run(Arc::clone(&app), shutdown.clone()));
     server::run(listener, Arc::clone(&app), surface, shutdown.clone()).await;

@@ -11,6 +11,8 @@
 //! | [`cli`] | the command line and its dispatch |
 //! | [`config`] | TOML, environment and credential files, validated once |
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
+//! | [`n8n`] | the webhook client toward N8N and its SDS §4.1 payload |
+//! | [`parameters`] | Odoo's SDS §9 system parameters as the fallback of `[n8n]` |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
 //! | [`server`] | the hyper server, routes and answers |
 //! | [`metrics`] | Prometheus metrics |
@@ -19,6 +21,8 @@
 //! | [`auth`] | callback authentication: the shared token |
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
+//! | [`initiation`] | sending queued requests to N8N: trigger route, sweeper, `initiate` |
+//! | [`locks`] | one lock per Odoo request, shared by the pipeline and the initiation |
 //! | [`retry`] | exponential backoff with jitter |
 //! | [`spool`] | durable storage of accepted callbacks, the worker, dead letters |
 //! | [`daemon`] | what `serve` runs, and its orderly stop |
@@ -47,3 +51,9 @@ pub mod spool;
 pub mod systemd;
 pub mod telemetry;
 pub mod tls;
+
+// Sending queued requests to N8N, and what it shares with the callback.
+pub mod initiation;
+pub mod locks;
+pub mod n8n;
+pub mod parameters;

@@ -45,6 +45,11 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep!("spool.max_bytes", spool.max_bytes);
     keep!("spool.max_entries", spool.max_entries);
     keep!("spool.max_concurrent", spool.max_concurrent);
+    keep!("initiation.max_concurrent", initiation.max_concurrent);
+    keep!(
+        "initiation.max_pending_triggers",
+        initiation.max_pending_triggers
+    );
     if new.odoo.password.expose_secret() != old.odoo.password.expose_secret() {
         needs_restart.push("odoo.password");
         new.odoo.password = old.odoo.password.clone();

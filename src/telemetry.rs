@@ -19,6 +19,19 @@ use crate::config::LogFormat;
 
 static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
+/// jsonrpsee writes every response body it reads at TRACE under the target
+/// `jsonrpsee-http`: Odoo's answers carry system parameter values (the
+/// `influence_gen.*` secrets) and whole images. That target is capped at
+/// DEBUG whatever the filter says.
+const RESPONSE_BODY_CAP: &str = "jsonrpsee-http=debug";
+
+fn cap_response_bodies(filter: EnvFilter) -> EnvFilter {
+    match RESPONSE_BODY_CAP.parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    }
+}
+
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
     let from_env = std::env::var_os("RUST_LOG").is_some();
@@ -27,7 +40,7 @@ pub fn init(level: &str, format: LogFormat) {
     } else {
         EnvFilter::new(level)
     };
-    let (filter, handle) = reload::Layer::new(filter);
+    let (filter, handle) = reload::Layer::new(cap_response_bodies(filter));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
@@ -59,5 +72,7 @@ pub fn set_level(level: &str) -> Result<(), String> {
     let filter = EnvFilter::builder()
         .parse(level)
         .map_err(|e| e.to_string())?;
-    handle.reload(filter).map_err(|e| e.to_string())
+    handle
+        .reload(cap_response_bodies(filter))
+        .map_err(|e| e.to_string())
 }

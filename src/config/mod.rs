@@ -7,6 +7,7 @@
 //! [`Config`] re-checks a value. Secrets are resolved by [`secret`] and held as
 //! [`SecretString`], so `Debug` output, logs and errors never contain them.
 
+pub mod initiation;
 pub mod raw;
 pub mod secret;
 mod validate;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+pub use initiation::{InitiationConfig, SendIdAs};
 pub use secret::Environment;
 pub use validate::validate;
 
@@ -38,6 +40,7 @@ pub struct Config {
     pub odoo: OdooConfig,
     pub n8n: N8nConfig,
     pub images: ImageConfig,
+    pub initiation: InitiationConfig,
     pub log: LogConfig,
     pub spool: SpoolConfig,
 }

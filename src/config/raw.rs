@@ -9,6 +9,8 @@
 
 use serde::Deserialize;
 
+pub mod initiation;
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +23,8 @@ pub struct RawConfig {
     pub n8n: RawN8n,
     #[serde(default)]
     pub images: RawImages,
+    #[serde(default)]
+    pub initiation: initiation::RawInitiation,
     #[serde(default)]
     pub log: RawLog,
     #[serde(default)]

@@ -37,6 +37,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     let odoo = check.odoo(&raw.odoo);
     let n8n = check.n8n(&raw.n8n);
     let images = check.images(&raw.images);
+    let initiation = check.initiation(&raw.initiation, odoo.as_ref().map(|odoo| odoo.lookup));
     let log = check.log(&raw.log);
     let spool = check.spool(&raw.spool, base_dir);
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
@@ -51,6 +52,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
                 odoo,
                 n8n,
                 images,
+                initiation,
                 log,
                 spool,
             })
@@ -642,6 +644,8 @@ enum Required {
 fn is_identifier_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
 }
+
+mod initiation;
 
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@
 //! | conflict (result for a completed request) | lookup (+ image search for a success) |
 
 mod chatter;
-mod locks;
+use crate::locks;
 mod lookup;
 mod store;
 
@@ -203,6 +203,13 @@ impl Pipeline {
             }),
             other => Ok(other),
         }
+    }
+
+    /// A handle on the per-request locks, for the rest of the daemon: the
+    /// initiation takes the same lock, so a result never races the
+    /// initiation of its request.
+    pub fn request_locks(&self) -> RequestLocks {
+        self.locks.clone()
     }
 
     /// Reads the request under its lock: the lookup, then (only if another

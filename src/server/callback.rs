@@ -104,9 +104,12 @@ pub async fn handle(
         Ok(parsed) => parsed,
         Err(malformed) => return refuse(StatusCode::BAD_REQUEST, &malformed.0),
     };
-    let expected = config.n8n.callback_token.as_ref();
+    // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
+    let expected = app.initiation().parameters().callback_token(&config).await;
     let token = parsed.security_token.as_deref();
-    if let Err(error) = auth::check_token(expected, auth::header_token(&parts.headers), token) {
+    if let Err(error) =
+        auth::check_token(expected.as_ref(), auth::header_token(&parts.headers), token)
+    {
         tracing::warn!(reason = error.label(), "callback refused: {error}");
         return Answer::error(StatusCode::UNAUTHORIZED, "authentication failed")
             .into_response(&parsed.style);

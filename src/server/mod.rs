@@ -10,6 +10,7 @@ mod callback;
 mod request_id;
 mod response;
 mod routes;
+mod trigger;
 
 pub use routes::Surface;
 

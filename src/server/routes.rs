@@ -38,7 +38,7 @@ pub async fn handle(app: Arc<App>, surface: Surface, request: Request<Incoming>)
         "http",
         request_id = %id.to_str().unwrap_or_default(),
         method = %request.method(),
-        path = %path,
+        path = %super::trigger::loggable_path(&path),
     );
     let mut response = route(&app, surface, request, &id)
         .instrument(span.clone())
@@ -91,6 +91,9 @@ async fn route(
             .await
         }
         (_, CALLBACK_PATH) => response::method_not_allowed("POST"),
+        (_, path) if super::trigger::is_trigger_path(path) => {
+            super::trigger::handle(Arc::clone(app), request).await
+        }
         (&Method::GET | &Method::HEAD, "/healthz") => healthz(),
         (_, "/healthz") => response::method_not_allowed("GET, HEAD"),
         (&Method::GET | &Method::HEAD, "/readyz") => readyz(app).await,

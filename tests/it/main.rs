@@ -3,6 +3,7 @@
 
 mod callback;
 mod check;
+mod initiation;
 mod live;
 mod odoo_contract;
 mod ops;

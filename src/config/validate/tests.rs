@@ -9,6 +9,8 @@ use secrecy::ExposeSecret;
 
 use crate::config::{Config, ConfigError, Environment, HostPattern, LogFormat, RequestLookup};
 
+mod initiation;
+
 const MINIMAL: &str = r#"
 [server]
 public_url = "https://bridge.example.com"
@@ -754,6 +756,24 @@ fn example_config_documents_every_key() {
                 "allowed_ports",
             ],
         ),
+        (
+            "initiation",
+            &[
+                "send_id_as",
+                "trigger_secret",
+                "trigger_secret_file",
+                "trigger_visibility_timeout",
+                "max_pending_triggers",
+                "sweep_interval",
+                "sweep_grace",
+                "sweep_batch",
+                "max_concurrent",
+                "attempts",
+                "retry_backoff",
+                "retry_backoff_max",
+                "parameter_cache_ttl",
+            ],
+        ),
         ("log", &["level", "format"]),
         (
             "spool",
@@ -918,11 +938,17 @@ fn every_documented_value_in_the_example_is_valid() {
                 && body
                     .split_once(" = ")
                     .is_some_and(|(k, _)| !k.contains(' '));
-            let is_secret = ["password", "api_key", "callback_token", "outbound_token"]
-                .iter()
-                .any(|s| {
-                    body.starts_with(&format!("{s} =")) || body.starts_with(&format!("{s}_file ="))
-                });
+            let is_secret = [
+                "password",
+                "api_key",
+                "callback_token",
+                "outbound_token",
+                "trigger_secret",
+            ]
+            .iter()
+            .any(|s| {
+                body.starts_with(&format!("{s} =")) || body.starts_with(&format!("{s}_file ="))
+            });
             if is_setting && !is_secret {
                 body.to_owned()
             } else {

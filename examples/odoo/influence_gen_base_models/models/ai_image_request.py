@@ -20,6 +20,9 @@ class AiImageRequest(models.Model):
     _description = "AI Image Generation Request"
     _inherit = ["mail.thread"]
     _rec_name = "prompt"
+    # Newest first in lists, as the bridge's Odoo emulator has it. The bridge itself always
+    # passes its own order (its sweeper: oldest first, "create_date asc, id asc").
+    _order = "create_date desc, id desc"
 
     prompt = fields.Text(required=True)
     negative_prompt = fields.Text()

@@ -9,6 +9,7 @@ from odoo import fields, models
 class GeneratedImage(models.Model):
     _name = "influence_gen.generated_image"
     _description = "AI Generated Image"
+    _order = "create_date desc, id desc"
 
     request_id = fields.Many2one(
         "influence_gen.ai_image_request", string="Request", ondelete="cascade", index=True

@@ -1,9 +1,14 @@
-//! One async lock per Odoo request, so two deliveries of the same result
-//! (N8N retries, or ten at once) apply one after the other.
+//! One async lock per Odoo request, shared by everything in the daemon that
+//! changes a request: two deliveries of the same result (N8N retries, or ten
+//! at once) apply one after the other, the trigger route, the sweeper and a
+//! result callback never work on the same request at the same time, so a
+//! request is sent to N8N once and a fast callback waits until its
+//! initiation has been recorded.
 //!
 //! Locks are created on demand and dropped when nobody holds or waits for
 //! them: the map holds `Weak` references and prunes dead ones as it grows.
-//! They serialize within this process only; one bridge per Odoo database.
+//! [`RequestLocks`] is a handle: its clones share one map. They serialize
+//! within this process only; one bridge per Odoo database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -13,11 +18,11 @@ use tokio::sync::OwnedMutexGuard;
 /// Prune dead entries once the map has grown past this many.
 const PRUNE_THRESHOLD: usize = 1024;
 
-/// Per-request locks keyed by the request's Odoo id.
-#[derive(Debug, Default)]
+/// Per-request locks keyed by the request's Odoo id; clones share the locks.
+#[derive(Debug, Default, Clone)]
 pub struct RequestLocks {
     // std Mutex: held only to look up or insert, never across an await.
-    locks: Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>,
+    locks: Arc<Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>>,
 }
 
 /// A held lock, and whether another delivery held it first.
@@ -91,6 +96,18 @@ mod tests {
         let _a = locks.lock(1).await;
         let b = locks.lock(2).await;
         assert!(!b.waited);
+    }
+
+    #[tokio::test]
+    async fn clones_share_the_locks() {
+        let locks = RequestLocks::default();
+        let held = locks.lock(3).await;
+        let other = locks.clone();
+        let waiting = tokio::spawn(async move { other.lock(3).await.waited });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(held);
+        assert!(waiting.await.unwrap());
     }
 
     #[tokio::test]

@@ -1,0 +1,137 @@
+//! Initiation: turning each `queued` request in Odoo into one call of the
+//! N8N webhook (SDS §3.6, §4.1).
+//!
+//! Three ways in, one outcome:
+//!
+//! | way | module | when |
+//! |---|---|---|
+//! | `POST /influence_gen/trigger/<secret>` | [`trigger`] (HTTP in `server::trigger`) | Odoo's automation rule, on create |
+//! | the sweeper | [`sweeper`] | every `initiation.sweep_interval`, for requests older than `sweep_grace` |
+//! | `influence-gen-bridge initiate` | [`command`] | by hand |
+//!
+//! All three hand a request id to the [`Initiator`], which sends it only if
+//! it is still `queued` and records `processing` or `initiation_failed`.
+//! Inside the daemon a request is sent at most once at a time: the
+//! initiator works under the request's lock (the same lock map the callback
+//! pipeline uses) and reads the status again under it. Across processes
+//! (the command line while the daemon runs) the status in Odoo is the guard;
+//! see [`initiator`] for why the claim comes before the send.
+
+pub mod command;
+mod initiator;
+mod outcome;
+pub mod sweeper;
+pub mod trigger;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+pub use initiator::Initiator;
+pub use outcome::{InitiationError, Outcome};
+pub use trigger::{Refused, Submitted};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::locks::RequestLocks;
+use crate::n8n::N8nError;
+use crate::odoo::OdooClient;
+use crate::parameters::SystemParameters;
+
+/// Which way a request came in (a log field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Trigger,
+    Sweeper,
+    Command,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trigger => "trigger",
+            Self::Sweeper => "sweeper",
+            Self::Command => "command",
+        }
+    }
+}
+
+/// The daemon's initiation: the initiator and the pending triggers.
+#[derive(Debug)]
+pub struct Initiation {
+    initiator: Initiator,
+    triggers: trigger::Triggers,
+}
+
+impl Initiation {
+    /// `locks` must be the pipeline's, so a result never races its initiation.
+    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
+        Ok(Self {
+            initiator: Initiator::new(odoo, locks, config)?,
+            triggers: trigger::Triggers::new(config.initiation.max_pending_triggers),
+        })
+    }
+
+    /// Sends requests to N8N.
+    pub fn initiator(&self) -> &Initiator {
+        &self.initiator
+    }
+
+    /// The N8N settings in force, including the callback token.
+    pub fn parameters(&self) -> &SystemParameters {
+        self.initiator.parameters()
+    }
+
+    /// Takes a trigger for request `id` without waiting (see [`trigger`]).
+    pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<Submitted, Refused> {
+        self.triggers.submit(&self.initiator, config, id)
+    }
+
+    /// How many triggers wait or run now.
+    pub fn pending_triggers(&self) -> usize {
+        self.triggers.pending()
+    }
+}
+
+/// The daemon's initiation task: says how it is set up, runs the sweeper
+/// until `shutdown`, then stops the pending triggers and waits for the
+/// running initiations.
+pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
+    announce(&app.config());
+    sweeper::run(Arc::clone(&app), shutdown.clone()).await;
+    app.initiation().triggers.shutdown().await;
+}
+
+/// One log line each for the trigger route and the sweeper.
+fn announce(config: &Config) {
+    let initiation = &config.initiation;
+    match &initiation.trigger_secret {
+        Some(secret) => tracing::info!(
+            secret_fingerprint = %fingerprint(secrecy::ExposeSecret::expose_secret(secret)),
+            "trigger route enabled: POST /influence_gen/trigger/<initiation.trigger_secret>"
+        ),
+        None => tracing::info!(
+            "trigger route disabled: initiation.trigger_secret is not set, so /influence_gen/trigger/… answers 404; \
+             the sweeper sends queued requests"
+        ),
+    }
+    match initiation.sweep_interval {
+        Some(interval) => tracing::info!(
+            interval = %humantime::format_duration(interval),
+            grace = %humantime::format_duration(initiation.sweep_grace),
+            batch = initiation.sweep_batch,
+            "sweeper enabled"
+        ),
+        None => tracing::info!(
+            "sweeper disabled (initiation.sweep_interval = \"0s\"): a request whose trigger is lost stays queued"
+        ),
+    }
+}
+
+/// The first 8 hex digits of a secret's SHA-256: enough to tell two secrets
+/// apart in a log, nothing to guess them from.
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,280 @@
+//! The SDS §9 system parameters of Odoo as the fallback of the `[n8n]` keys.
+//!
+//! The TOML value of a key always wins. Only when one of `n8n.webhook_url`,
+//! `n8n.api_key`, `n8n.outbound_token` or `n8n.callback_token` is unset does
+//! the bridge read `ir.config_parameter` (one `search_read` for the four
+//! keys), and then it reuses the answer for `initiation.parameter_cache_ttl`.
+//! A value starting with `PLACEHOLDER` (what the SDS ships) counts as unset.
+//!
+//! What must stay true:
+//! - concurrent callers share one read (the cache is behind an async mutex);
+//! - when Odoo cannot be asked, the last values it gave are kept, and the
+//!   read is tried again after [`RETRY_AFTER_ERROR`] at the latest;
+//! - a user that may not read system parameters (only Odoo's Settings group
+//!   can) is said once in the log, and the bridge goes on with the TOML;
+//! - the values are held as [`SecretString`]s and never logged.
+//!
+//! Fail closed: a callback token that lives only in Odoo is unknown until
+//! Odoo first answers, and every callback is refused until then. Configuring
+//! it in the TOML is recommended.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::config::Config;
+use crate::config::secret::is_unset;
+use crate::odoo::records::CONFIG_PARAMETER_MODEL;
+use crate::odoo::{OdooClient, SearchOptions, ServerErrorKind};
+
+/// `n8n.webhook_url`'s system parameter.
+pub const WEBHOOK_URL_PARAMETER: &str = "influence_gen.n8n_webhook_url";
+/// `n8n.api_key`'s system parameter.
+pub const API_KEY_PARAMETER: &str = "influence_gen.n8n_api_key";
+/// `n8n.outbound_token`'s system parameter.
+pub const OUTBOUND_TOKEN_PARAMETER: &str = "influence_gen.odoo_to_n8n_secret_token";
+/// `n8n.callback_token`'s system parameter.
+pub const CALLBACK_TOKEN_PARAMETER: &str = "influence_gen.n8n_callback_token";
+const PARAMETERS: [&str; 4] = [
+    WEBHOOK_URL_PARAMETER,
+    API_KEY_PARAMETER,
+    OUTBOUND_TOKEN_PARAMETER,
+    CALLBACK_TOKEN_PARAMETER,
+];
+/// After a failed read, the next one is tried this soon (or at the TTL,
+/// whichever comes first), so a token held only in Odoo is known again
+/// shortly after Odoo is back.
+pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The TOML (or its environment variable, file or credential).
+    Config,
+    /// Odoo's `ir.config_parameter`.
+    Odoo,
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> Sourced<T> {
+    /// "n8n.webhook_url" or "Odoo system parameter influence_gen.n8n_webhook_url".
+    pub fn origin(&self, config_key: &str, parameter: &str) -> String {
+        match self.source {
+            Source::Config => config_key.to_owned(),
+            Source::Odoo => format!("Odoo system parameter {parameter}"),
+        }
+    }
+}
+
+/// The N8N settings in force: the TOML's, completed from Odoo.
+#[derive(Debug, Clone)]
+pub struct EffectiveN8n {
+    pub webhook_url: Option<Sourced<Url>>,
+    pub api_key: Option<Sourced<SecretString>>,
+    pub outbound_token: Option<Sourced<SecretString>>,
+    pub callback_token: Option<Sourced<SecretString>>,
+    /// How the system parameters were (or were not) read.
+    pub parameters: ParameterState,
+}
+
+/// The outcome of the last read of the system parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParameterState {
+    /// Every value is in the configuration; Odoo was not asked.
+    NotNeeded,
+    /// Read from Odoo (now or within the cache's lifetime).
+    Read,
+    /// The bridge's Odoo user may not read `ir.config_parameter`.
+    Forbidden,
+    /// Odoo could not be asked; the last values it gave (if any) are used.
+    Unavailable(String),
+}
+
+/// The cached system parameters of one Odoo database.
+#[derive(Debug)]
+pub struct SystemParameters {
+    odoo: OdooClient,
+    cache: Mutex<Cache>,
+    forbidden_said: AtomicBool,
+    invalid_url_said: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    /// The last real (not placeholder) values Odoo gave, by key.
+    values: HashMap<&'static str, SecretString>,
+    state: Option<ParameterState>,
+    /// When the next read is due; `None` before the first.
+    refresh_at: Option<Instant>,
+}
+
+#[derive(Deserialize)]
+struct ParameterRow {
+    key: String,
+    #[serde(default)]
+    value: Value,
+}
+
+impl SystemParameters {
+    /// Nothing is read until a value is asked for.
+    pub fn new(odoo: OdooClient) -> Self {
+        Self {
+            odoo,
+            cache: Mutex::default(),
+            forbidden_said: AtomicBool::new(false),
+            invalid_url_said: AtomicBool::new(false),
+        }
+    }
+
+    /// The N8N settings in force under `config`.
+    pub async fn effective(&self, config: &Config) -> EffectiveN8n {
+        let n8n = &config.n8n;
+        let needed = n8n.webhook_url.is_none()
+            || n8n.api_key.is_none()
+            || n8n.outbound_token.is_none()
+            || n8n.callback_token.is_none();
+        let (values, parameters) = if needed {
+            self.read(config.initiation.parameter_cache_ttl).await
+        } else {
+            (HashMap::new(), ParameterState::NotNeeded)
+        };
+        let secret = |toml: &Option<SecretString>, key: &str| match toml {
+            Some(value) => Some(Sourced {
+                value: value.clone(),
+                source: Source::Config,
+            }),
+            None => values.get(key).map(|value| Sourced {
+                value: value.clone(),
+                source: Source::Odoo,
+            }),
+        };
+        let webhook_url = match &n8n.webhook_url {
+            Some(url) => Some(Sourced {
+                value: url.clone(),
+                source: Source::Config,
+            }),
+            None => values
+                .get(WEBHOOK_URL_PARAMETER)
+                .and_then(|text| self.webhook_url(text.expose_secret()))
+                .map(|url| Sourced {
+                    value: url,
+                    source: Source::Odoo,
+                }),
+        };
+        EffectiveN8n {
+            webhook_url,
+            api_key: secret(&n8n.api_key, API_KEY_PARAMETER),
+            outbound_token: secret(&n8n.outbound_token, OUTBOUND_TOKEN_PARAMETER),
+            callback_token: secret(&n8n.callback_token, CALLBACK_TOKEN_PARAMETER),
+            parameters,
+        }
+    }
+
+    /// The token callbacks must carry: `n8n.callback_token`, else the system
+    /// parameter; `None` refuses every callback.
+    pub async fn callback_token(&self, config: &Config) -> Option<SecretString> {
+        if let Some(token) = &config.n8n.callback_token {
+            return Some(token.clone());
+        }
+        let (mut values, _) = self.read(config.initiation.parameter_cache_ttl).await;
+        values.remove(CALLBACK_TOKEN_PARAMETER)
+    }
+
+    /// The cached values, read again from Odoo when due.
+    async fn read(&self, ttl: Duration) -> (HashMap<&'static str, SecretString>, ParameterState) {
+        let mut cache = self.cache.lock().await;
+        let now = Instant::now();
+        if let (Some(refresh_at), Some(state)) = (cache.refresh_at, &cache.state) {
+            if now < refresh_at {
+                return (cache.values.clone(), state.clone());
+            }
+        }
+        let domain = json!([["key", "in", PARAMETERS]]);
+        let answer: Result<Vec<ParameterRow>, _> = self
+            .odoo
+            .search_read(
+                CONFIG_PARAMETER_MODEL,
+                &domain,
+                &["key", "value"],
+                &SearchOptions::default(),
+            )
+            .await;
+        let (state, next) = match answer {
+            Ok(rows) => {
+                cache.values = PARAMETERS
+                    .into_iter()
+                    .filter_map(|key| {
+                        let row = rows.iter().find(|row| row.key == key)?;
+                        let text = row.value.as_str().filter(|text| !is_unset(text))?;
+                        Some((key, SecretString::from(text.trim().to_owned())))
+                    })
+                    .collect();
+                tracing::debug!(
+                    found = cache.values.len(),
+                    "read the influence_gen system parameters from Odoo"
+                );
+                (ParameterState::Read, ttl)
+            }
+            Err(error) if error.server_kind() == Some(ServerErrorKind::AccessError) => {
+                cache.values.clear();
+                if !self.forbidden_said.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        login = self.odoo.login(),
+                        "the bridge's Odoo user may not read system parameters (ir.config_parameter \
+                         needs Odoo's Settings group); the influence_gen.* parameters are ignored and \
+                         only the [n8n] values of the configuration are used"
+                    );
+                }
+                (ParameterState::Forbidden, ttl)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    kept = cache.values.len(),
+                    "cannot read the influence_gen system parameters from Odoo; keeping the last known values"
+                );
+                (
+                    ParameterState::Unavailable(error.to_string()),
+                    ttl.min(RETRY_AFTER_ERROR),
+                )
+            }
+        };
+        cache.state = Some(state.clone());
+        cache.refresh_at = Some(now + next);
+        (cache.values.clone(), state)
+    }
+
+    /// A webhook URL from Odoo, checked as the TOML's would be.
+    fn webhook_url(&self, text: &str) -> Option<Url> {
+        let url = Url::parse(text.trim()).ok().filter(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+        });
+        if url.is_none() && !self.invalid_url_said.swap(true, Ordering::Relaxed) {
+            // The text is not logged: a URL may carry credentials.
+            tracing::warn!(
+                parameter = WEBHOOK_URL_PARAMETER,
+                "the Odoo system parameter is not an http(s) URL with a host (and without credentials); ignored"
+            );
+        }
+        url
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! `POST /influence_gen/trigger/<secret>`: Odoo's automation rule says a
+//! request was created.
+//!
+//! The secret travels in the path because Odoo's "Send Webhook
+//! Notification" cannot send headers. The answer never waits on Odoo (which
+//! calls from inside `create()`, before its commit, and gives up after 1 s):
+//! the trigger is queued and answered 202 at once; the record is read in the
+//! background ([`crate::initiation::trigger`]).
+//!
+//! | HTTP | body | when |
+//! |---|---|---|
+//! | 202 | `{"status":"accepted"}` | queued (or already pending) |
+//! | 400 | `{"status":"error","message":"…"}` | not JSON, no request id, another model |
+//! | 401 | `{"status":"error","message":"authentication failed"}` | wrong secret |
+//! | 404 | `{"status":"error","message":"no such route"}` | `initiation.trigger_secret` is not set |
+//! | 405 | method not allowed | not a POST (after the secret was checked) |
+//! | 408 / 413 | | body too slow / larger than 64 KiB |
+//! | 503 | `{"status":"error","message":"…"}` | too many pending triggers, or shutting down |
+//!
+//! The secret is never logged: the request span shows the path with the
+//! secret replaced, and a refusal logs only a short fingerprint.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use secrecy::ExposeSecret;
+
+use super::response::{self, Body};
+use crate::app::App;
+use crate::auth;
+use crate::initiation::{self, Refused, Submitted, trigger};
+
+/// The route's path up to the secret.
+pub const TRIGGER_PATH_PREFIX: &str = "/influence_gen/trigger/";
+/// Odoo's payload is a few hundred bytes; this leaves room for many fields.
+const MAX_TRIGGER_BODY_BYTES: usize = 64 * 1024;
+
+/// Whether `path` belongs to the trigger route.
+pub fn is_trigger_path(path: &str) -> bool {
+    path.starts_with(TRIGGER_PATH_PREFIX)
+}
+
+/// `path` fit for a log line: the trigger's secret replaced.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    if is_trigger_path(path) {
+        Cow::Owned(format!("{TRIGGER_PATH_PREFIX}<secret>"))
+    } else {
+        Cow::Borrowed(path)
+    }
+}
+
+/// Answers one trigger.
+pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
+    let config = app.config();
+    let Some(expected) = &config.initiation.trigger_secret else {
+        // As if the route did not exist; the start-up log says why.
+        return response::not_found();
+    };
+    let presented = request
+        .uri()
+        .path()
+        .strip_prefix(TRIGGER_PATH_PREFIX)
+        .unwrap_or_default();
+    if !auth::tokens_match(expected.expose_secret().as_bytes(), presented.as_bytes()) {
+        tracing::warn!(
+            presented_fingerprint = %initiation::fingerprint(presented),
+            "trigger refused: the secret in the path is wrong"
+        );
+        return response::error(StatusCode::UNAUTHORIZED, "authentication failed");
+    }
+    if request.method() != Method::POST {
+        return response::method_not_allowed("POST");
+    }
+    let limited = Limited::new(request.into_body(), MAX_TRIGGER_BODY_BYTES);
+    let body = match tokio::time::timeout(config.server.body_read_timeout, limited.collect()).await
+    {
+        Err(_) => {
+            return response::error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            );
+        }
+        Ok(Err(error))
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return response::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the body is larger than {MAX_TRIGGER_BODY_BYTES} bytes"),
+            );
+        }
+        Ok(Err(_)) => {
+            return response::error(StatusCode::BAD_REQUEST, "the body could not be read");
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let id = match trigger::parse_body(&body, &config.odoo.request_model) {
+        Ok(id) => id,
+        Err(message) => {
+            tracing::info!(%message, "trigger refused");
+            return response::error(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    match app.initiation().trigger(Arc::clone(&config), id) {
+        Ok(submitted) => {
+            match submitted {
+                Submitted::Queued => tracing::info!(
+                    ai_generation_request_id = id,
+                    "trigger accepted; the request is sent once Odoo has committed it"
+                ),
+                Submitted::AlreadyPending => tracing::info!(
+                    ai_generation_request_id = id,
+                    "trigger accepted; one for this request is already pending"
+                ),
+            }
+            response::json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({ "status": "accepted" }),
+            )
+        }
+        Err(refused) => {
+            tracing::warn!(ai_generation_request_id = id, %refused, "trigger refused; the sweeper sends the request later");
+            let message = match refused {
+                Refused::Full => {
+                    "too many triggers are pending; the request will be sent by the sweeper"
+                }
+                Refused::ShuttingDown => {
+                    "the bridge is shutting down; the request will be sent by the sweeper"
+                }
+            };
+            response::error(StatusCode::SERVICE_UNAVAILABLE, message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_never_reaches_a_log_line() {
+        assert_eq!(
+            loggable_path("/influence_gen/trigger/s3cret-0123456789abcdef"),
+            "/influence_gen/trigger/<secret>"
+        );
+        assert_eq!(loggable_path("/healthz"), "/healthz");
+        assert!(!is_trigger_path("/influence_gen/triggers"));
+    }
+}
