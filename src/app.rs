@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
 use crate::odoo::{OdooClient, OdooError};
@@ -22,6 +23,7 @@ pub struct App {
     config: ArcSwap<Config>,
     odoo: OdooClient,
     pipeline: Pipeline,
+    auth: Authenticator,
 }
 
 /// Why the shared state could not be built.
@@ -43,6 +45,7 @@ impl App {
             config: ArcSwap::from_pointee(config),
             odoo,
             pipeline,
+            auth: Authenticator::default(),
         })
     }
 
@@ -54,6 +57,11 @@ impl App {
     /// The Odoo session.
     pub fn odoo(&self) -> &OdooClient {
         &self.odoo
+    }
+
+    /// Authenticates callbacks; remembers signed ones against replays.
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
     }
 
     /// Applies callback results to Odoo.

@@ -9,6 +9,7 @@
 
 pub mod raw;
 pub mod secret;
+mod security;
 mod validate;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use secrecy::SecretString;
 use url::Url;
 
 pub use secret::Environment;
+pub use security::{AuthConfig, AuthMode, LimitsConfig, RateLimit, TlsConfig};
 pub use validate::validate;
 
 /// The path used when neither `--config` nor the environment names one.
@@ -39,6 +41,10 @@ pub struct Config {
     pub n8n: N8nConfig,
     pub images: ImageConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    /// `None`: plain HTTP (the usual setup, behind a reverse proxy).
+    pub tls: Option<TlsConfig>,
 }
 
 /// `[server]`: the HTTP listener.

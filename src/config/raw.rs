@@ -9,6 +9,9 @@
 
 use serde::Deserialize;
 
+mod security;
+pub use security::*;
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +26,12 @@ pub struct RawConfig {
     pub images: RawImages,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub tls: RawTls,
 }
 
 /// `[server]`

@@ -41,18 +41,28 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
         check.odoo_can_carry_images(odoo, images);
     }
-    match (server, odoo, n8n, images, log) {
-        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log))
-            if check.problems.is_empty() =>
-        {
-            Ok(Config {
-                server,
-                odoo,
-                n8n,
-                images,
-                log,
-            })
-        }
+    let auth = check.auth(&raw.auth, n8n.as_ref());
+    let limits = check.limits(&raw.limits);
+    let tls = check.tls(&raw.tls);
+    match (server, odoo, n8n, images, log, auth, limits) {
+        (
+            Some(server),
+            Some(odoo),
+            Some(n8n),
+            Some(images),
+            Some(log),
+            Some(auth),
+            Some(limits),
+        ) if check.problems.is_empty() => Ok(Config {
+            server,
+            odoo,
+            n8n,
+            images,
+            log,
+            auth,
+            limits,
+            tls,
+        }),
         _ => Err(check.problems),
     }
 }
@@ -554,6 +564,8 @@ enum Required {
 fn is_identifier_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
 }
+
+mod security;
 
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,9 @@
 //!
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
 //! then the body is read within `server.body_read_timeout` (408), parsed
-//! (400), authenticated (401: before any field is validated or Odoo is
-//! touched), validated (400), and applied. Transient failures are retried
+//! (400), authenticated (401, or 409 for a replayed signed callback: before
+//! any field is validated or Odoo is touched; see [`crate::auth`]),
+//! validated (400), and applied. Transient failures are retried
 //! with backoff within a deadline before the caller gets 503. See the
 //! README's response table for every answer.
 
@@ -19,7 +20,6 @@ use tracing::Instrument;
 
 use super::response::{self, Body};
 use crate::app::App;
-use crate::auth;
 use crate::callback::{self, BodyStyle, CallbackResult};
 use crate::config::Config;
 use crate::pipeline::{Applied, PipelineError};
@@ -85,13 +85,18 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Ok(parsed) => parsed,
         Err(malformed) => return refuse(StatusCode::BAD_REQUEST, &malformed.0),
     };
-    let expected = config.n8n.callback_token.as_ref();
     let token = parsed.security_token.as_deref();
-    if let Err(error) = auth::check_token(expected, auth::header_token(&parts.headers), token) {
-        tracing::warn!(reason = error.label(), "callback refused: {error}");
-        return Answer::error(StatusCode::UNAUTHORIZED, "authentication failed")
-            .into_response(&parsed.style);
-    }
+    let authenticated = match app
+        .auth()
+        .authenticate(&config, &parts.headers, &body, token)
+    {
+        Ok(authenticated) => authenticated,
+        Err(refusal) => {
+            tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
+            return Answer::error(refusal.status(), refusal.public_message())
+                .into_response(&parsed.style);
+        }
+    };
     let answer = match parsed.result {
         Ok(result) => {
             let span =
@@ -100,6 +105,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         }
         Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
     };
+    authenticated.settle(answer.status);
     answer.into_response(&parsed.style)
 }
 

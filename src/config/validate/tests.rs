@@ -9,6 +9,8 @@ use secrecy::ExposeSecret;
 
 use crate::config::{Config, ConfigError, Environment, HostPattern, LogFormat, RequestLookup};
 
+mod security;
+
 const MINIMAL: &str = r#"
 [server]
 public_url = "https://bridge.example.com"
@@ -738,6 +740,27 @@ fn example_config_documents_every_key() {
             ],
         ),
         ("log", &["level", "format"]),
+        (
+            "auth",
+            &[
+                "mode",
+                "signing_secrets",
+                "signing_secrets_file",
+                "timestamp_tolerance",
+            ],
+        ),
+        (
+            "limits",
+            &[
+                "header_read_timeout",
+                "max_header_bytes",
+                "max_connections",
+                "rate_limit_per_minute",
+                "rate_limit_burst",
+                "trusted_proxies",
+            ],
+        ),
+        ("tls", &["cert_file", "key_file"]),
     ];
     for (section, names) in keys {
         assert!(
