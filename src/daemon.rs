@@ -42,10 +42,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let address = listener.local_addr().map_err(DaemonError::Listener)?;
+    let tls = config.tls.is_some();
     let app = Arc::new(App::new(config)?);
     let tasks = TaskTracker::new();
     // The address line is also how tests and scripts learn an ephemeral port.
-    tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
+    tracing::info!(%address, tls, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
     tasks.spawn(systemd::feed_watchdog(shutdown.clone()));
     tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
     server::run(listener, Arc::clone(&app), shutdown.clone()).await;

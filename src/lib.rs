@@ -12,8 +12,8 @@
 //! | [`config`] | TOML, environment and credential files, validated once |
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
-//! | [`server`] | the hyper server, routes and answers |
-//! | [`auth`] | callback authentication: the shared token |
+//! | [`server`] | the hyper server, routes and answers; connection limits, rate limits, TLS |
+//! | [`auth`] | callback authentication: the shared token, Standard Webhooks signatures, replay memory |
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
 //! | [`retry`] | exponential backoff with jitter |
