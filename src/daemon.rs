@@ -42,6 +42,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let address = listener.local_addr().map_err(DaemonError::Listener)?;
+    crate::config::fingerprint::log_configured_secrets(&config);
     let tls = config.tls.is_some();
     let app = Arc::new(App::new(config)?);
     let tasks = TaskTracker::new();

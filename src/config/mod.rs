@@ -7,6 +7,7 @@
 //! [`Config`] re-checks a value. Secrets are resolved by [`secret`] and held as
 //! [`SecretString`], so `Debug` output, logs and errors never contain them.
 
+pub mod fingerprint;
 pub mod raw;
 pub mod secret;
 mod security;
