@@ -4,5 +4,6 @@
 mod callback;
 mod check;
 mod odoo_contract;
+mod security;
 mod serve;
 mod support;
