@@ -8,12 +8,14 @@
 //! | `limits` | slowloris, endless bodies, oversized headers, the connection limit, the rate limit |
 //! | `tls` | the optional HTTPS listener |
 //! | `properties` | random and truncated bodies and headers always get a 4xx JSON answer |
+//! | `seeds` | the fuzz targets' checks on the committed seed corpus (stable Rust) |
 //! | `leaks` | one daemon through every scenario: fingerprints logged, secrets never |
 
 mod guard;
 mod leaks;
 mod limits;
 mod properties;
+mod seeds;
 mod signature;
 mod tls;
 
