@@ -120,8 +120,26 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
 }
 
 fn check_callback_token(config: &Config, report: &mut Report) {
+    let mode = config.auth.mode;
+    if mode.uses_signatures() {
+        report.push(
+            Verdict::Ok,
+            "callback signatures",
+            format!(
+                "auth.mode = {mode}: {} signing secret(s) configured",
+                config.auth.signing_secrets.len()
+            ),
+        );
+    }
     if config.n8n.callback_token.is_some() {
         report.push(Verdict::Ok, "callback token", "configured");
+    } else if mode.uses_signatures() {
+        // `both` cannot get here: validation requires the token for it.
+        report.push(
+            Verdict::Ok,
+            "callback token",
+            format!("not set; auth.mode = {mode} accepts signed callbacks only"),
+        );
     } else {
         report.push(
             Verdict::Fail,
