@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
 use crate::metrics::Metrics;
@@ -30,6 +31,7 @@ pub struct App {
     spool: Arc<Queue>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
+    auth: Authenticator,
 }
 
 /// Why the shared state could not be built.
@@ -71,6 +73,7 @@ impl App {
             spool,
             metrics,
             readiness: Readiness::default(),
+            auth: Authenticator::default(),
         })
     }
 
@@ -154,6 +157,11 @@ impl App {
     /// The spool, shareable with blocking tasks.
     pub fn spool_arc(&self) -> &Arc<Queue> {
         &self.spool
+    }
+
+    /// Authenticates callbacks; remembers signed ones against replays.
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
     }
 
     /// Applies callback results to Odoo.

@@ -106,7 +106,7 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
     let mut report = Report::default();
     report.push(Verdict::Ok, "config", format!("{config_source} is valid"));
     let n8n = initiation::effective(config).await;
-    initiation::callback_token(n8n.as_ref(), &mut report);
+    initiation::callback_token(config, n8n.as_ref(), &mut report);
     let odoo_ready = check_odoo(config, &mut report).await;
     if !odoo_ready {
         for name in [

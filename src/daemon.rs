@@ -56,10 +56,12 @@ pub async fn run(
         ),
         None => None,
     };
+    crate::config::fingerprint::log_configured_secrets(&config);
+    let tls = config.tls.is_some();
     let app = Arc::new(App::new(config)?);
     let tasks = TaskTracker::new();
     // The address line is also how tests and scripts learn an ephemeral port.
-    tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
+    tracing::info!(%address, tls, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
     let surface = match metrics_listener {
         Some(metrics_listener) => {
             let metrics_address = metrics_listener

@@ -14,11 +14,11 @@
 //! | [`n8n`] | the webhook client toward N8N and its SDS §4.1 payload |
 //! | [`parameters`] | Odoo's SDS §9 system parameters as the fallback of `[n8n]` |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
-//! | [`server`] | the hyper server, routes and answers |
+//! | [`server`] | the hyper server, routes and answers; connection limits, rate limits, TLS |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`readiness`] | the `/readyz` verdict |
 //! | [`reload`] | what a SIGHUP reload changes, and what needs a restart |
-//! | [`auth`] | callback authentication: the shared token |
+//! | [`auth`] | callback authentication: the shared token, Standard Webhooks signatures, replay memory |
 //! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
 //! | [`initiation`] | sending queued requests to N8N: trigger route, sweeper, `initiate` |

@@ -18,8 +18,19 @@ pub(super) async fn effective(config: &Config) -> Option<EffectiveN8n> {
     Some(SystemParameters::new(odoo).effective(config).await)
 }
 
-pub(super) fn callback_token(n8n: Option<&EffectiveN8n>, report: &mut Report) {
+pub(super) fn callback_token(config: &Config, n8n: Option<&EffectiveN8n>, report: &mut Report) {
     let name = "callback token";
+    let mode = config.auth.mode;
+    if mode.uses_signatures() {
+        report.push(
+            Verdict::Ok,
+            "callback signatures",
+            format!(
+                "auth.mode = {mode}: {} signing secret(s) configured",
+                config.auth.signing_secrets.len()
+            ),
+        );
+    }
     match n8n.and_then(|n8n| n8n.callback_token.as_ref()) {
         Some(token) if token.source == Source::Config => {
             report.push(Verdict::Ok, name, "configured (n8n.callback_token)");
@@ -32,6 +43,12 @@ pub(super) fn callback_token(n8n: Option<&EffectiveN8n>, report: &mut Report) {
                  in the configuration is recommended: while Odoo is down at start the token is unknown and \
                  every callback is refused"
             ),
+        ),
+        // `both` cannot get here: validation requires the token for it.
+        None if mode.uses_signatures() => report.push(
+            Verdict::Ok,
+            name,
+            format!("not set; auth.mode = {mode} accepts signed callbacks only"),
         ),
         None => report.push(
             Verdict::Fail,

@@ -7,9 +7,11 @@
 //! [`Config`] re-checks a value. Secrets are resolved by [`secret`] and held as
 //! [`SecretString`], so `Debug` output, logs and errors never contain them.
 
+pub mod fingerprint;
 pub mod initiation;
 pub mod raw;
 pub mod secret;
+mod security;
 mod validate;
 
 use std::fmt;
@@ -22,6 +24,7 @@ use url::Url;
 
 pub use initiation::{InitiationConfig, SendIdAs};
 pub use secret::Environment;
+pub use security::{AuthConfig, AuthMode, LimitsConfig, RateLimit, TlsConfig};
 pub use validate::validate;
 
 /// The path used when neither `--config` nor the environment names one.
@@ -43,6 +46,10 @@ pub struct Config {
     pub initiation: InitiationConfig,
     pub log: LogConfig,
     pub spool: SpoolConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    /// `None`: plain HTTP (the usual setup, behind a reverse proxy).
+    pub tls: Option<TlsConfig>,
 }
 
 /// `[server]`: the HTTP listener.

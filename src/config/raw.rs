@@ -10,6 +10,8 @@
 use serde::Deserialize;
 
 pub mod initiation;
+mod security;
+pub use security::*;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +31,12 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub spool: RawSpool,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub tls: RawTls,
 }
 
 /// `[server]`

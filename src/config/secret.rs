@@ -21,6 +21,9 @@ use secrecy::SecretString;
 
 use super::Problems;
 
+mod list;
+pub use list::{SecretListSpec, resolve_list};
+
 /// The prefix that marks a value as "not configured yet".
 pub const PLACEHOLDER_PREFIX: &str = "PLACEHOLDER";
 /// The prefix of every environment variable the bridge reads for secrets.

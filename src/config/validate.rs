@@ -43,20 +43,31 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
         check.odoo_can_carry_images(odoo, images);
     }
-    match (server, odoo, n8n, images, log, spool) {
-        (Some(server), Some(odoo), Some(n8n), Some(images), Some(log), Some(spool))
-            if check.problems.is_empty() =>
-        {
-            Ok(Config {
-                server,
-                odoo,
-                n8n,
-                images,
-                initiation,
-                log,
-                spool,
-            })
-        }
+    let auth = check.auth(&raw.auth, n8n.as_ref());
+    let limits = check.limits(&raw.limits);
+    let tls = check.tls(&raw.tls);
+    match (server, odoo, n8n, images, log, spool, auth, limits) {
+        (
+            Some(server),
+            Some(odoo),
+            Some(n8n),
+            Some(images),
+            Some(log),
+            Some(spool),
+            Some(auth),
+            Some(limits),
+        ) if check.problems.is_empty() => Ok(Config {
+            server,
+            odoo,
+            n8n,
+            images,
+            initiation,
+            log,
+            spool,
+            auth,
+            limits,
+            tls,
+        }),
         _ => Err(check.problems),
     }
 }
@@ -646,6 +657,7 @@ fn is_identifier_byte(b: u8) -> bool {
 }
 
 mod initiation;
+mod security;
 
 #[cfg(test)]
 mod tests;

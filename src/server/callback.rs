@@ -3,11 +3,12 @@
 //!
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
 //! then the body is read within `server.body_read_timeout` (408), parsed
-//! (400), authenticated (401: before any field is validated or Odoo is
-//! touched), validated (400), written to the spool (503 if it cannot be),
-//! and applied by the spool's worker while the caller waits up to
-//! `spool.wait` (202 after that). See the README's response table for every
-//! answer.
+//! (400), authenticated (401, or 409 for a replayed signed callback: before
+//! any field is validated or Odoo is touched, unless the callback token is
+//! only in Odoo; see [`crate::auth`]), validated (400), written to the spool
+//! (503 if it cannot be), and applied by the spool's worker while the caller
+//! waits up to `spool.wait` (202 after that). See the README's response
+//! table for every answer.
 
 use std::sync::Arc;
 
@@ -19,7 +20,6 @@ use tracing::Instrument;
 
 use super::response::{self, Body, Outcome};
 use crate::app::App;
-use crate::auth;
 use crate::callback::{self, BodyStyle, CallbackResult};
 use crate::config::Config;
 use crate::pipeline::{Applied, PipelineError};
@@ -107,13 +107,18 @@ pub async fn handle(
     // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
     let expected = app.initiation().parameters().callback_token(&config).await;
     let token = parsed.security_token.as_deref();
-    if let Err(error) =
-        auth::check_token(expected.as_ref(), auth::header_token(&parts.headers), token)
-    {
-        tracing::warn!(reason = error.label(), "callback refused: {error}");
-        return Answer::error(StatusCode::UNAUTHORIZED, "authentication failed")
-            .into_response(&parsed.style);
-    }
+    let authenticated =
+        match app
+            .auth()
+            .authenticate(&config, expected.as_ref(), &parts.headers, &body, token)
+        {
+            Ok(authenticated) => authenticated,
+            Err(refusal) => {
+                tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
+                return Answer::error(refusal.status(), refusal.public_message())
+                    .into_response(&parsed.style);
+            }
+        };
     let answer = match parsed.result {
         Ok(result) => {
             let span =
@@ -124,6 +129,7 @@ pub async fn handle(
         }
         Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
     };
+    authenticated.settle(answer.status);
     answer.into_response(&parsed.style)
 }
 

@@ -5,8 +5,16 @@
 //! bind `127.0.0.1:0` and learn the port before the server starts. Shutdown
 //! follows hyper-util's graceful example: stop accepting, let each connection
 //! finish its in-flight request within the grace period, then return.
+//!
+//! At most `limits.max_connections` connections are served at once: the
+//! loop stops accepting while all permits are taken, so further clients
+//! wait in the kernel's listen backlog rather than being refused (a burst of
+//! N8N callbacks is delayed, not lost). Each connection is bounded in time
+//! and size by [`connection`].
 
 mod callback;
+mod connection;
+pub mod rate_limit;
 mod request_id;
 mod response;
 mod routes;
@@ -14,21 +22,16 @@ mod trigger;
 
 pub use routes::Surface;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+use connection::Connections;
 
 /// Serves `listener` until `shutdown` is cancelled, then drains open
 /// connections for at most `server.shutdown_grace`.
@@ -39,8 +42,19 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let graceful = GracefulShutdown::new();
-    let grace = app.config().server.shutdown_grace;
+    let config = app.config();
+    let grace = config.server.shutdown_grace;
+    let connections = Arc::new(Connections::new(&config, surface));
+    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    drop(config);
     loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // never closed
+            },
+        };
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -53,21 +67,7 @@ pub async fn run(
                 }
             },
         };
-        let app = Arc::clone(&app);
-        let service = service_fn(move |request| {
-            let app = Arc::clone(&app);
-            async move { Ok::<_, Infallible>(routes::handle(app, surface, request).await) }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
-        });
+        connections.spawn(stream, peer, permit, graceful.watcher(), Arc::clone(&app));
     }
     drop(listener);
     tracing::info!(grace = %humantime::format_duration(grace), "stopped accepting; draining connections");

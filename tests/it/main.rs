@@ -7,6 +7,7 @@ mod initiation;
 mod live;
 mod odoo_contract;
 mod ops;
+mod security;
 mod serve;
 mod spool;
 mod support;

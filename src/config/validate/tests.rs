@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use crate::config::{Config, ConfigError, Environment, HostPattern, LogFormat, RequestLookup};
 
 mod initiation;
+mod security;
 
 const MINIMAL: &str = r#"
 [server]
@@ -791,6 +792,27 @@ fn example_config_documents_every_key() {
                 "poll_interval",
             ],
         ),
+        (
+            "auth",
+            &[
+                "mode",
+                "signing_secrets",
+                "signing_secrets_file",
+                "timestamp_tolerance",
+            ],
+        ),
+        (
+            "limits",
+            &[
+                "header_read_timeout",
+                "max_header_bytes",
+                "max_connections",
+                "rate_limit_per_minute",
+                "rate_limit_burst",
+                "trusted_proxies",
+            ],
+        ),
+        ("tls", &["cert_file", "key_file"]),
     ];
     for (section, names) in keys {
         assert!(
@@ -927,8 +949,8 @@ fn spool_concurrency_and_polling() {
 fn every_documented_value_in_the_example_is_valid() {
     // Uncomment every `# key = value` line: each key must exist (unknown
     // keys are refused) and each documented value must validate. Secret
-    // *_file keys point at files that do not exist here, and a key and its
-    // _file are exclusive, so those stay commented.
+    // *_file keys and the TLS files point at files that do not exist here,
+    // and a key and its _file are exclusive, so those stay commented.
     let example = include_str!("../../../config.example.toml");
     let uncommented: String = example
         .lines()
@@ -944,6 +966,9 @@ fn every_documented_value_in_the_example_is_valid() {
                 "callback_token",
                 "outbound_token",
                 "trigger_secret",
+                "signing_secrets",
+                "cert",
+                "key",
             ]
             .iter()
             .any(|s| {

@@ -1,4 +1,5 @@
-//! Callback authentication: the shared token of SDS §3.9.
+//! The shared token of SDS §3.9, one of the two ways a callback proves
+//! where it comes from (see [`super`]).
 //!
 //! The token arrives in the `X-N8N-Webhook-Token` header (any case) or in
 //! the body's `security_token`. A header, when present, is authoritative: a

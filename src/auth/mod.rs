@@ -1,0 +1,228 @@
+//! Callback authentication: the shared token, Standard Webhooks signatures,
+//! or both, as `[auth] mode` says; one entry point, [`Authenticator::authenticate`].
+//!
+//! | mode | a callback passes when |
+//! |---|---|
+//! | `token` (default) | its token matches `n8n.callback_token` ([`token`]) |
+//! | `signature` | its signature matches one of `auth.signing_secrets` ([`signature`]); a token is ignored |
+//! | `either` | signed: the signature matches; unsigned: the token matches |
+//! | `both` | the token matches **and** the signature matches |
+//!
+//! In `either`, a callback that carries signature headers is judged by them
+//! alone, as a token header outranks the body's token: a wrong credential is
+//! never rescued by another one. A verified signature also reserves the
+//! callback's `webhook-id` against replays ([`replay`]); the caller settles
+//! that reservation with the answer it gave ([`Authenticated::settle`]).
+//!
+//! What must stay true: every comparison is constant-time; no refusal says
+//! more than "authentication failed" to the caller (the reason is logged);
+//! nothing here logs or returns a secret.
+
+mod replay;
+pub mod signature;
+mod token;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, StatusCode};
+use secrecy::SecretString;
+
+use crate::config::{AuthConfig, AuthMode, Config};
+
+pub use replay::{ReplayCache, ReplayError, Reservation};
+pub use signature::{SignatureError, SignedHeaders, SigningSecret};
+pub use token::{AuthError, TOKEN_HEADER, TokenSource, check_token, header_token, tokens_match};
+
+/// What a callback presented: its headers, the exact body bytes, and the
+/// body's `security_token` if it had one.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub body_token: Option<&'a str>,
+}
+
+/// How a callback proved itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    Token(TokenSource),
+    Signature,
+    TokenAndSignature(TokenSource),
+}
+
+/// A callback that passed. Hand it the final HTTP status with
+/// [`Authenticated::settle`]; dropped unsettled, it counts as not accepted.
+#[derive(Debug)]
+#[must_use = "settle the replay reservation with the answer's status"]
+pub struct Authenticated {
+    pub proof: Proof,
+    reservation: Option<Reservation>,
+}
+
+impl Authenticated {
+    /// Records the answer: a 2xx keeps the `webhook-id` so copies are
+    /// refused; anything else forgets it so the sender's retry is handled.
+    pub fn settle(self, status: StatusCode) {
+        if let Some(reservation) = self.reservation {
+            if status.is_success() {
+                reservation.accept();
+            } else {
+                reservation.release();
+            }
+        }
+    }
+}
+
+/// Why a callback was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    #[error(transparent)]
+    Token(#[from] AuthError),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+impl Refusal {
+    /// A short label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Token(error) => error.label(),
+            Self::Signature(error) => error.label(),
+            Self::Replay(error) => error.label(),
+        }
+    }
+
+    /// The HTTP status of the answer: 401 for a bad credential, 409 for a
+    /// copy of a signed callback, 503 when replay protection is saturated.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Token(_) | Self::Signature(_) => StatusCode::UNAUTHORIZED,
+            Self::Replay(ReplayError::AlreadyAccepted | ReplayError::InFlight) => {
+                StatusCode::CONFLICT
+            }
+            Self::Replay(ReplayError::Full) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The message for the caller: it never says which check failed.
+    pub fn public_message(self) -> &'static str {
+        match self {
+            Self::Token(_) | Self::Signature(_) => "authentication failed",
+            Self::Replay(ReplayError::AlreadyAccepted) => {
+                "replay refused: a callback with this webhook-id was already accepted"
+            }
+            Self::Replay(ReplayError::InFlight) => {
+                "a callback with this webhook-id is being handled; try again later"
+            }
+            Self::Replay(ReplayError::Full) => "too many recent callbacks; try again later",
+        }
+    }
+}
+
+/// Checks callbacks against the current configuration; holds the replay
+/// memory for the daemon's life.
+#[derive(Debug, Default)]
+pub struct Authenticator {
+    replay: Arc<ReplayCache>,
+}
+
+impl Authenticator {
+    /// An authenticator whose replay memory holds at most `capacity` ids.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            replay: Arc::new(ReplayCache::new(capacity)),
+        }
+    }
+
+    /// Authenticates a callback under `config`, now, against the callback
+    /// token in force (`n8n.callback_token`, or Odoo's system parameter).
+    pub fn authenticate(
+        &self,
+        config: &Config,
+        token: Option<&SecretString>,
+        headers: &HeaderMap,
+        body: &[u8],
+        body_token: Option<&str>,
+    ) -> Result<Authenticated, Refusal> {
+        let presented = Presented {
+            headers,
+            body,
+            body_token,
+        };
+        self.authenticate_at(&config.auth, token, &presented, unix_now())
+    }
+
+    /// [`Self::authenticate`] at `now` (unix seconds), with the parts of the
+    /// configuration it reads.
+    pub fn authenticate_at(
+        &self,
+        auth: &AuthConfig,
+        token: Option<&SecretString>,
+        presented: &Presented<'_>,
+        now: i64,
+    ) -> Result<Authenticated, Refusal> {
+        let check_token =
+            || check_token(token, header_token(presented.headers), presented.body_token);
+        match auth.mode {
+            AuthMode::Token => Ok(Authenticated {
+                proof: Proof::Token(check_token()?),
+                reservation: None,
+            }),
+            AuthMode::Signature => self.signature(auth, presented, now),
+            AuthMode::Either => {
+                if SignedHeaders::from_headers(presented.headers)?.is_some() {
+                    self.signature(auth, presented, now)
+                } else {
+                    Ok(Authenticated {
+                        proof: Proof::Token(check_token()?),
+                        reservation: None,
+                    })
+                }
+            }
+            AuthMode::Both => {
+                let source = check_token()?;
+                let signed = self.signature(auth, presented, now)?;
+                Ok(Authenticated {
+                    proof: Proof::TokenAndSignature(source),
+                    ..signed
+                })
+            }
+        }
+    }
+
+    fn signature(
+        &self,
+        auth: &AuthConfig,
+        presented: &Presented<'_>,
+        now: i64,
+    ) -> Result<Authenticated, Refusal> {
+        let signed =
+            SignedHeaders::from_headers(presented.headers)?.ok_or(SignatureError::Missing)?;
+        if !signed.is_fresh(now, auth.timestamp_tolerance) {
+            return Err(SignatureError::OutsideTolerance.into());
+        }
+        signed.verify(&auth.signing_secrets, presented.body)?;
+        let tolerance = i64::try_from(auth.timestamp_tolerance.as_secs()).unwrap_or(i64::MAX);
+        let expires = signed.timestamp.saturating_add(tolerance);
+        let reservation = self.replay.reserve(signed.id, expires, now)?;
+        Ok(Authenticated {
+            proof: Proof::Signature,
+            reservation: Some(reservation),
+        })
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

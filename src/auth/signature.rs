@@ -1,0 +1,281 @@
+//! Signed callbacks in the [Standard Webhooks](https://www.standardwebhooks.com/)
+//! format: an HMAC-SHA256 over the exact bytes received.
+//!
+//! A signed callback carries three headers:
+//!
+//! ```text
+//! webhook-id:        msg_2b7c…            (unique per message; kept against replays)
+//! webhook-timestamp: 1717171717           (unix seconds)
+//! webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")> [v1,<…> …]
+//! ```
+//!
+//! The key is configured as `whsec_<base64>` (the `whsec_` prefix is
+//! optional) and the HMAC key is its decoded bytes. Several keys may be
+//! configured and the header may hold several space-separated signatures,
+//! so a key can be rotated without a moment where sender and receiver
+//! disagree: the callback passes when any signature matches any key.
+//!
+//! What must stay true: the comparison is constant-time (`Mac::verify_slice`);
+//! the timestamp is checked in both directions before any HMAC is computed;
+//! the work per request is bounded ([`MAX_SIGNATURES`] × the configured keys,
+//! headers of bounded length); no error or `Debug` output carries a key.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_PAD_INDIFFERENT};
+use hmac::{Hmac, KeyInit, Mac};
+use http::HeaderMap;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use sha2::Sha256;
+
+/// The message id header; also the replay-protection key.
+pub const ID_HEADER: &str = "webhook-id";
+/// The unix-seconds timestamp header.
+pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
+/// The space-separated list of `v1,<base64>` signatures.
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+/// The prefix of a Standard Webhooks secret.
+pub const SECRET_PREFIX: &str = "whsec_";
+/// The shortest key accepted, in bytes (the Standard Webhooks lower bound).
+pub const MIN_KEY_BYTES: usize = 24;
+/// The longest key accepted, in bytes (the Standard Webhooks upper bound).
+pub const MAX_KEY_BYTES: usize = 64;
+/// Signatures looked at per request; more are ignored (bounds the work).
+pub const MAX_SIGNATURES: usize = 8;
+/// Longest `webhook-id` accepted, in bytes (it is kept in memory).
+pub const MAX_ID_BYTES: usize = 256;
+/// Longest `webhook-signature` header accepted, in bytes.
+pub const MAX_SIGNATURE_HEADER_BYTES: usize = 2048;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// One configured signing secret: its text as configured (for the
+/// fingerprint) and the decoded HMAC key. Both are zeroized on drop.
+#[derive(Debug, Clone)]
+pub struct SigningSecret {
+    text: SecretString,
+    key: SecretSlice<u8>,
+}
+
+/// Why a configured secret is unusable. The message never contains it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("is not `whsec_` followed by base64")]
+    NotBase64,
+    #[error(
+        "decodes to {0} bytes; a signing key must have {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes \
+         (make one with: echo \"whsec_$(openssl rand -base64 32)\")"
+    )]
+    BadLength(usize),
+}
+
+impl SigningSecret {
+    /// Parses `whsec_<base64>` (or bare base64).
+    pub fn parse(text: &SecretString) -> Result<Self, SecretError> {
+        let trimmed = text.expose_secret().trim();
+        let encoded = trimmed.strip_prefix(SECRET_PREFIX).unwrap_or(trimmed);
+        let key = STANDARD_PAD_INDIFFERENT
+            .decode(encoded)
+            .map_err(|_| SecretError::NotBase64)?;
+        if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&key.len()) {
+            return Err(SecretError::BadLength(key.len()));
+        }
+        Ok(Self {
+            text: SecretString::from(trimmed.to_owned()),
+            key: SecretSlice::from(key),
+        })
+    }
+
+    /// The secret as configured (`whsec_…`), for its fingerprint.
+    pub fn text(&self) -> &SecretString {
+        &self.text
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC takes keys of any length; the length was checked when parsed.
+        <HmacSha256 as KeyInit>::new_from_slice(self.key.expose_secret())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"))
+    }
+
+    /// `v1,<base64>` for `id`, `timestamp` and `body`: what a sender puts in
+    /// [`SIGNATURE_HEADER`]. The bridge only verifies; tests, tools and the
+    /// documentation's examples sign.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut mac = self.mac();
+        feed(&mut mac, id, timestamp, body);
+        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    }
+}
+
+fn feed(mac: &mut HmacSha256, id: &str, timestamp: i64, body: &[u8]) {
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+}
+
+/// Why a signature was refused. Every variant is answered 401 with the same
+/// message; the variants exist for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    #[error("no signing secret is configured")]
+    NotConfigured,
+    #[error("the callback is not signed (no webhook-id, webhook-timestamp, webhook-signature)")]
+    Missing,
+    #[error("the callback's signature headers are incomplete or malformed: {0}")]
+    Malformed(&'static str),
+    #[error("the callback's webhook-timestamp is outside the allowed tolerance")]
+    OutsideTolerance,
+    #[error("no signature matches a configured signing secret")]
+    Mismatch,
+}
+
+impl SignatureError {
+    /// A short label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotConfigured => "signature_not_configured",
+            Self::Missing => "signature_missing",
+            Self::Malformed(_) => "signature_malformed",
+            Self::OutsideTolerance => "signature_timestamp",
+            Self::Mismatch => "signature_mismatch",
+        }
+    }
+}
+
+/// The three headers of a signed callback, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders<'a> {
+    pub id: &'a str,
+    pub timestamp: i64,
+    /// The decoded `v1` signatures, at most [`MAX_SIGNATURES`].
+    pub signatures: Vec<Vec<u8>>,
+}
+
+impl<'a> SignedHeaders<'a> {
+    /// `None` when the request carries none of the three headers; an error
+    /// when it carries some but not all, or any is malformed.
+    pub fn from_headers(headers: &'a HeaderMap) -> Result<Option<Self>, SignatureError> {
+        let id = headers.get(ID_HEADER).map(|v| v.as_bytes());
+        let timestamp = headers.get(TIMESTAMP_HEADER).map(|v| v.as_bytes());
+        let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
+        match (id, timestamp, signature) {
+            (None, None, None) => Ok(None),
+            (Some(id), Some(timestamp), Some(signature)) => {
+                Self::parse(id, timestamp, signature).map(Some)
+            }
+            _ => Err(SignatureError::Malformed(
+                "webhook-id, webhook-timestamp and webhook-signature must all be present",
+            )),
+        }
+    }
+
+    /// Parses the three header values.
+    pub fn parse(id: &'a [u8], timestamp: &[u8], signature: &[u8]) -> Result<Self, SignatureError> {
+        Ok(Self {
+            id: parse_id(id)?,
+            timestamp: parse_timestamp(timestamp)?,
+            signatures: parse_signatures(signature)?,
+        })
+    }
+
+    /// Whether the timestamp is within `tolerance` of `now` (unix seconds),
+    /// in either direction.
+    pub fn is_fresh(&self, now: i64, tolerance: Duration) -> bool {
+        self.timestamp.abs_diff(now) <= tolerance.as_secs()
+    }
+
+    /// Checks the signatures against `secrets`: passes when any signature
+    /// matches any secret. Constant-time per comparison.
+    pub fn verify(&self, secrets: &[SigningSecret], body: &[u8]) -> Result<(), SignatureError> {
+        if secrets.is_empty() {
+            return Err(SignatureError::NotConfigured);
+        }
+        for secret in secrets {
+            let mut mac = secret.mac();
+            feed(&mut mac, self.id, self.timestamp, body);
+            // Every signature is compared, even after a match, so the time
+            // taken does not tell which one matched.
+            let mut matched = false;
+            for signature in &self.signatures {
+                matched |= mac.clone().verify_slice(signature).is_ok();
+            }
+            if matched {
+                return Ok(());
+            }
+        }
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// A `webhook-id`: 1 to [`MAX_ID_BYTES`] visible ASCII characters.
+pub fn parse_id(value: &[u8]) -> Result<&str, SignatureError> {
+    if value.is_empty() || value.len() > MAX_ID_BYTES {
+        return Err(SignatureError::Malformed(
+            "webhook-id must have 1 to 256 characters",
+        ));
+    }
+    if !value.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(SignatureError::Malformed(
+            "webhook-id must be visible ASCII",
+        ));
+    }
+    std::str::from_utf8(value).map_err(|_| SignatureError::Malformed("webhook-id is not ASCII"))
+}
+
+/// A `webhook-timestamp`: unix seconds, 1 to 12 decimal digits.
+pub fn parse_timestamp(value: &[u8]) -> Result<i64, SignatureError> {
+    let malformed = SignatureError::Malformed("webhook-timestamp must be unix seconds");
+    if value.is_empty() || value.len() > 12 || !value.iter().all(u8::is_ascii_digit) {
+        return Err(malformed);
+    }
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or(malformed)
+}
+
+/// A `webhook-signature`: space-separated `version,base64` entries. Entries
+/// of other versions (`v1a` is the asymmetric variant) are skipped; `v1`
+/// entries must be base64 of 32 bytes. At least one `v1` entry is required;
+/// entries past [`MAX_SIGNATURES`] are ignored.
+pub fn parse_signatures(value: &[u8]) -> Result<Vec<Vec<u8>>, SignatureError> {
+    if value.len() > MAX_SIGNATURE_HEADER_BYTES {
+        return Err(SignatureError::Malformed("webhook-signature is too long"));
+    }
+    let text = std::str::from_utf8(value)
+        .map_err(|_| SignatureError::Malformed("webhook-signature is not ASCII"))?;
+    let mut signatures = Vec::new();
+    for entry in text.split(' ').filter(|entry| !entry.is_empty()) {
+        let Some((version, encoded)) = entry.split_once(',') else {
+            return Err(SignatureError::Malformed(
+                "webhook-signature entries are `v1,<base64>`",
+            ));
+        };
+        if version != "v1" {
+            continue;
+        }
+        let decoded = STANDARD_PAD_INDIFFERENT
+            .decode(encoded)
+            .ok()
+            .filter(|bytes| bytes.len() == 32)
+            .ok_or(SignatureError::Malformed(
+                "a v1 signature must be base64 of 32 bytes",
+            ))?;
+        if signatures.len() < MAX_SIGNATURES {
+            signatures.push(decoded);
+        }
+    }
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed(
+            "webhook-signature holds no v1 signature",
+        ));
+    }
+    Ok(signatures)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! The modes of [`Authenticator`], with a fixed clock.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use secrecy::SecretString;
+
+use super::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use super::*;
+
+const NOW: i64 = 1_700_000_000;
+const TOKEN: &str = "tok-123";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const BODY: &[u8] = br#"{"ai_generation_request_id":"7"}"#;
+
+fn config(mode: AuthMode) -> AuthConfig {
+    AuthConfig {
+        mode,
+        signing_secrets: vec![SigningSecret::parse(&SecretString::from(SECRET)).unwrap()],
+        timestamp_tolerance: Duration::from_secs(300),
+    }
+}
+
+fn signed(id: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
+    let secret = SigningSecret::parse(&SecretString::from(SECRET)).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(ID_HEADER, HeaderValue::from_str(id).unwrap());
+    headers.insert(TIMESTAMP_HEADER, HeaderValue::from(timestamp));
+    headers.insert(
+        SIGNATURE_HEADER,
+        HeaderValue::from_str(&secret.sign(id, timestamp, body)).unwrap(),
+    );
+    headers
+}
+
+fn with_token(mut headers: HeaderMap, token: &str) -> HeaderMap {
+    headers.insert(TOKEN_HEADER, HeaderValue::from_str(token).unwrap());
+    headers
+}
+
+fn check(
+    authenticator: &Authenticator,
+    mode: AuthMode,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Authenticated, Refusal> {
+    let token = SecretString::from(TOKEN);
+    let presented = Presented {
+        headers,
+        body: BODY,
+        body_token: None,
+    };
+    authenticator.authenticate_at(&config(mode), Some(&token), &presented, now)
+}
+
+fn refusal(result: Result<Authenticated, Refusal>) -> Refusal {
+    match result {
+        Ok(authenticated) => panic!("should be refused: {:?}", authenticated.proof),
+        Err(refusal) => refusal,
+    }
+}
+
+#[test]
+fn token_mode_ignores_signatures() {
+    let auth = Authenticator::default();
+    let token_only = with_token(HeaderMap::new(), TOKEN);
+    let proof = check(&auth, AuthMode::Token, &token_only, NOW).unwrap();
+    assert_eq!(proof.proof, Proof::Token(TokenSource::Header));
+    let signature_only = signed("msg_1", NOW, BODY);
+    assert_eq!(
+        refusal(check(&auth, AuthMode::Token, &signature_only, NOW)),
+        Refusal::Token(AuthError::Missing)
+    );
+}
+
+#[test]
+fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
+    let auth = Authenticator::default();
+    let proof = check(&auth, AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
+    assert_eq!(proof.proof, Proof::Signature);
+    proof.settle(StatusCode::OK);
+    // A wrong token header does not matter in this mode.
+    let headers = with_token(signed("msg_2", NOW, BODY), "wrong");
+    assert!(check(&auth, AuthMode::Signature, &headers, NOW).is_ok());
+    assert_eq!(
+        refusal(check(
+            &auth,
+            AuthMode::Signature,
+            &with_token(HeaderMap::new(), TOKEN),
+            NOW
+        )),
+        Refusal::Signature(SignatureError::Missing)
+    );
+    assert_eq!(
+        refusal(check(
+            &auth,
+            AuthMode::Signature,
+            &signed("msg_3", NOW, b"{}"),
+            NOW
+        )),
+        Refusal::Signature(SignatureError::Mismatch)
+    );
+    for skew in [-301, 301] {
+        assert_eq!(
+            refusal(check(
+                &auth,
+                AuthMode::Signature,
+                &signed("msg_4", NOW + skew, BODY),
+                NOW
+            )),
+            Refusal::Signature(SignatureError::OutsideTolerance),
+            "{skew}"
+        );
+    }
+}
+
+#[test]
+fn either_mode_judges_a_signed_callback_by_its_signature_alone() {
+    let auth = Authenticator::default();
+    let token_only = with_token(HeaderMap::new(), TOKEN);
+    assert!(check(&auth, AuthMode::Either, &token_only, NOW).is_ok());
+    assert!(check(&auth, AuthMode::Either, &signed("msg_1", NOW, BODY), NOW).is_ok());
+    // A bad signature is not rescued by a good token.
+    let bad_signature = with_token(signed("msg_2", NOW, b"other"), TOKEN);
+    assert_eq!(
+        refusal(check(&auth, AuthMode::Either, &bad_signature, NOW)),
+        Refusal::Signature(SignatureError::Mismatch)
+    );
+    assert_eq!(
+        refusal(check(&auth, AuthMode::Either, &HeaderMap::new(), NOW)),
+        Refusal::Token(AuthError::Missing)
+    );
+}
+
+#[test]
+fn both_mode_needs_token_and_signature() {
+    let auth = Authenticator::default();
+    let both = with_token(signed("msg_1", NOW, BODY), TOKEN);
+    let proof = check(&auth, AuthMode::Both, &both, NOW).unwrap();
+    assert_eq!(proof.proof, Proof::TokenAndSignature(TokenSource::Header));
+    assert_eq!(
+        refusal(check(
+            &auth,
+            AuthMode::Both,
+            &signed("msg_2", NOW, BODY),
+            NOW
+        )),
+        Refusal::Token(AuthError::Missing)
+    );
+    assert_eq!(
+        refusal(check(
+            &auth,
+            AuthMode::Both,
+            &with_token(HeaderMap::new(), TOKEN),
+            NOW
+        )),
+        Refusal::Signature(SignatureError::Missing)
+    );
+}
+
+#[test]
+fn a_replay_of_an_accepted_callback_is_refused_and_a_retry_after_an_error_is_not() {
+    let auth = Authenticator::default();
+    let headers = signed("msg_1", NOW, BODY);
+
+    // First delivery answered 503: the retry (same headers) is handled.
+    check(&auth, AuthMode::Signature, &headers, NOW)
+        .unwrap()
+        .settle(StatusCode::SERVICE_UNAVAILABLE);
+    let retry = check(&auth, AuthMode::Signature, &headers, NOW + 1).unwrap();
+
+    // While it is being handled, a copy is refused as in flight.
+    assert_eq!(
+        refusal(check(&auth, AuthMode::Signature, &headers, NOW + 1)),
+        Refusal::Replay(ReplayError::InFlight)
+    );
+    retry.settle(StatusCode::OK);
+
+    // Accepted: every copy within the window is refused with 409.
+    let replay = refusal(check(&auth, AuthMode::Signature, &headers, NOW + 299));
+    assert_eq!(replay, Refusal::Replay(ReplayError::AlreadyAccepted));
+    assert_eq!(replay.status(), StatusCode::CONFLICT);
+    // After the window the timestamp check refuses it by itself.
+    assert_eq!(
+        refusal(check(&auth, AuthMode::Signature, &headers, NOW + 301)),
+        Refusal::Signature(SignatureError::OutsideTolerance)
+    );
+}
+
+#[test]
+fn an_unsettled_authentication_releases_its_id() {
+    let auth = Authenticator::default();
+    let headers = signed("msg_1", NOW, BODY);
+    drop(check(&auth, AuthMode::Signature, &headers, NOW).unwrap());
+    assert!(check(&auth, AuthMode::Signature, &headers, NOW).is_ok());
+}
+
+#[test]
+fn refusals_say_nothing_specific_to_the_caller() {
+    for refusal in [
+        Refusal::Token(AuthError::Mismatch),
+        Refusal::Token(AuthError::NotConfigured),
+        Refusal::Signature(SignatureError::Mismatch),
+        Refusal::Signature(SignatureError::OutsideTolerance),
+        Refusal::Signature(SignatureError::Malformed("x")),
+    ] {
+        assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(refusal.public_message(), "authentication failed");
+    }
+    assert_eq!(
+        Refusal::Replay(ReplayError::Full).status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}

@@ -1,0 +1,261 @@
+//! Limits and timeouts, with short values so each test takes a few seconds
+//! (2 s timeouts: long enough that "served meanwhile" means something on a
+//! loaded CI machine, short enough to keep the suite fast):
+//! a client trickling its headers (slowloris) and one whose body never
+//! ends are cut off while others are served; oversized headers get 431;
+//! connections over `limits.max_connections` wait; the rate limit answers
+//! 429 with `Retry-After` and lets requests through again afterwards.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{CALLBACK, Setup, answer, start, token_header};
+use crate::support::config::{CALLBACK_TOKEN, TestConfig};
+
+/// The header and body timeouts of these tests.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn short_timeouts(config: TestConfig) -> TestConfig {
+    config
+        .with("limits", "header_read_timeout = \"2s\"")
+        .with("server", "body_read_timeout = \"2s\"")
+}
+
+/// Writes `bytes` one at a time, `pause` apart, until the peer closes.
+async fn trickle(mut writer: tokio::net::tcp::OwnedWriteHalf, bytes: Vec<u8>, pause: Duration) {
+    for byte in bytes {
+        if writer.write_all(&[byte]).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Reads until the server closes the connection (at most `limit`), and
+/// returns what it sent and when it closed.
+async fn read_until_closed(
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    limit: Duration,
+) -> (String, Duration) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(limit, reader.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+            Err(_) => panic!("the server kept the connection open for {limit:?}"),
+        }
+    }
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// While a slow client holds its connection, healthz keeps answering well
+/// before that client's timeout.
+async fn others_are_served_meanwhile(setup: &Setup) {
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert!(setup.healthy().await);
+        assert!(
+            started.elapsed() < TIMEOUT / 2,
+            "healthz took {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn connect(address: SocketAddr) -> TcpStream {
+    TcpStream::connect(address).await.expect("connect")
+}
+
+#[tokio::test]
+async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
+    let setup = start(short_timeouts).await;
+    let (reader, writer) = connect(setup.bridge.address).await.into_split();
+    let request = format!(
+        "POST {CALLBACK} HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n\
+         X-N8N-Webhook-Token: {CALLBACK_TOKEN}\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(200)
+    );
+    let slow = tokio::spawn(trickle(
+        writer,
+        request.into_bytes(),
+        Duration::from_millis(50),
+    ));
+    others_are_served_meanwhile(&setup).await;
+    let (received, closed_after) = read_until_closed(reader, Duration::from_secs(10)).await;
+    // Closed by the header timeout: not before it, and not much after.
+    assert!(
+        closed_after >= TIMEOUT - Duration::from_millis(700) && closed_after < TIMEOUT * 3,
+        "closed after {closed_after:?}"
+    );
+    assert!(
+        !received.starts_with("HTTP/1.1 2"),
+        "the slow request was served: {received}"
+    );
+    slow.abort();
+    assert!(setup.healthy().await);
+    setup.assert_no_leak();
+}
+
+#[tokio::test]
+async fn a_body_that_never_ends_is_answered_408() {
+    let setup = start(short_timeouts).await;
+    for framing in ["Content-Length: 1000000", "Transfer-Encoding: chunked"] {
+        let (reader, mut writer) = connect(setup.bridge.address).await.into_split();
+        let head = format!(
+            "POST {CALLBACK} HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n\
+             X-N8N-Webhook-Token: {CALLBACK_TOKEN}\r\n{framing}\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes()).await.unwrap();
+        let body: Vec<u8> = if framing.starts_with("Transfer") {
+            // Endless one-byte chunks.
+            b"1\r\n{\r\n"
+                .iter()
+                .copied()
+                .cycle()
+                .take(100_000)
+                .collect()
+        } else {
+            b"{\"ai_generation_request_id\":\""
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(b'1'))
+                .take(100_000)
+                .collect()
+        };
+        let slow = tokio::spawn(trickle(writer, body, Duration::from_millis(20)));
+        others_are_served_meanwhile(&setup).await;
+        let (received, closed_after) = read_until_closed(reader, Duration::from_secs(10)).await;
+        assert!(
+            received.starts_with("HTTP/1.1 408"),
+            "{framing}: {received}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(received.split("\r\n\r\n").nth(1).unwrap_or_default())
+                .unwrap_or_else(|_| panic!("not JSON: {received}"));
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "error", "message": "the body did not arrive in time"})
+        );
+        assert!(closed_after < TIMEOUT * 3, "{closed_after:?}");
+        slow.abort();
+    }
+    assert!(setup.healthy().await);
+    setup.assert_no_leak();
+}
+
+#[tokio::test]
+async fn oversized_headers_are_431() {
+    let setup = start(|config| config.with("limits", "max_header_bytes = 2048")).await;
+    let response = setup
+        .http
+        .post(setup.bridge.url(CALLBACK))
+        .header("content-type", "application/json")
+        .header("x-padding", "a".repeat(4096))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+    let fine = setup
+        .http
+        .post(setup.bridge.url(CALLBACK))
+        .header("content-type", "application/json")
+        .header("x-padding", "a".repeat(1024))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(fine.status(), 431);
+    setup.assert_no_leak();
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_wait_for_a_free_slot() {
+    let setup = start(|config| short_timeouts(config).with("limits", "max_connections = 2")).await;
+    // Two clients that connect and say nothing hold both slots until the
+    // header timeout (2 s) closes them.
+    let idle = [
+        connect(setup.bridge.address).await,
+        connect(setup.bridge.address).await,
+    ];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert!(setup.healthy().await, "the waiting client was not served");
+    let waited = started.elapsed();
+    assert!(
+        waited >= TIMEOUT / 2,
+        "served at once ({waited:?}): the limit did not hold"
+    );
+    assert!(waited < TIMEOUT * 3, "{waited:?}");
+    drop(idle);
+    setup.assert_no_leak();
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_is_429_with_retry_after_then_passes_again() {
+    let setup = start(|config| {
+        config
+            // One request every 3 s after a burst of 2: the third request
+            // is refused even on a slow machine.
+            .with("limits", "rate_limit_per_minute = 20")
+            .with("limits", "rate_limit_burst = 2")
+    })
+    .await;
+    let post = || async { setup.post(b"{}", &[token_header()]).await };
+    assert_eq!(post().await.status, 400);
+    assert_eq!(post().await.status, 400);
+    let limited = post().await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.body["status"], "error");
+    assert!(limited.headers.contains_key("x-request-id"));
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&retry_after), "{retry_after}");
+
+    // Health checks and other route classes are not affected.
+    for _ in 0..5 {
+        assert!(setup.healthy().await);
+    }
+    let trigger = setup
+        .http
+        .post(setup.bridge.url("/influence_gen/trigger/some-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(trigger.status(), 429);
+
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(
+        post().await.status,
+        400,
+        "not let through after Retry-After"
+    );
+    assert_eq!(post().await.status, 429);
+
+    // The trigger routes have their own bucket, limited the same way.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = setup
+            .http
+            .post(setup.bridge.url("/influence_gen/trigger/some-secret"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        let _ = answer(response).await;
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    setup.assert_no_leak();
+}
