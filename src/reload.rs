@@ -4,9 +4,9 @@
 //! Tokens, limits, N8N settings, model names, spool timings and the log level
 //! are read from the configuration snapshot at each use, so they change at
 //! once. What the running clients and listeners were built with — the
-//! listen addresses, the Odoo connection and credentials, the spool's
-//! directory and bounds — keeps its running value until a restart, and the
-//! keys are named in the log.
+//! listen addresses, connection limits and TLS, the Odoo connection and
+//! credentials, the spool's directory and bounds — keeps its running value
+//! until a restart, and the keys are named in the log.
 
 use secrecy::ExposeSecret;
 
