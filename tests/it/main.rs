@@ -5,6 +5,7 @@ mod callback;
 mod check;
 mod initiation;
 mod live;
+mod newcomer;
 mod odoo_contract;
 mod ops;
 mod security;
