@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::sweeper::QUEUED_ORDER;
+use super::sweeper::queued_batch;
 use super::{Initiator, Outcome, Via};
 use crate::config::Config;
 use crate::locks::RequestLocks;
@@ -134,17 +134,7 @@ async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationT
     let mut seen: HashSet<i64> = HashSet::new();
     'batches: loop {
         let tried: Vec<i64> = seen.iter().copied().collect();
-        let domain = json!([["status", "=", "queued"], ["id", "not in", tried]]);
-        let options = SearchOptions {
-            limit: Some(config.initiation.sweep_batch),
-            order: Some(QUEUED_ORDER.to_owned()),
-            ..SearchOptions::default()
-        };
-        let ids = match initiator
-            .odoo()
-            .search(&config.odoo.request_model, &domain, &options)
-            .await
-        {
+        let ids = match queued_batch(initiator, config, json!(["id", "not in", tried])).await {
             Ok(ids) => ids,
             Err(error) => {
                 println!("cannot search for queued requests in Odoo: {error}");

@@ -77,6 +77,24 @@ async fn configured(initiator: &Initiator, config: &Config, said: &mut bool) -> 
     ready
 }
 
+/// The next batch of `queued` requests matching `leaf` too, oldest first.
+pub async fn queued_batch(
+    initiator: &Initiator,
+    config: &Config,
+    leaf: serde_json::Value,
+) -> Result<Vec<i64>, crate::odoo::OdooError> {
+    let domain = json!([["status", "=", "queued"], leaf]);
+    let options = SearchOptions {
+        limit: Some(config.initiation.sweep_batch),
+        order: Some(QUEUED_ORDER.to_owned()),
+        ..SearchOptions::default()
+    };
+    initiator
+        .odoo()
+        .search(&config.odoo.request_model, &domain, &options)
+        .await
+}
+
 /// One sweep: batches until the queued requests past the grace are done.
 pub async fn sweep(
     initiator: &Initiator,
@@ -86,16 +104,7 @@ pub async fn sweep(
     let mut summary = SweepSummary::default();
     loop {
         let cutoff = odoo_datetime(SystemTime::now() - config.initiation.sweep_grace);
-        let domain = json!([["status", "=", "queued"], ["create_date", "<=", cutoff]]);
-        let options = SearchOptions {
-            limit: Some(config.initiation.sweep_batch),
-            order: Some(QUEUED_ORDER.to_owned()),
-            ..SearchOptions::default()
-        };
-        let ids = match initiator
-            .odoo()
-            .search(&config.odoo.request_model, &domain, &options)
-            .await
+        let ids = match queued_batch(initiator, config, json!(["create_date", "<=", cutoff])).await
         {
             Ok(ids) => ids,
             Err(error) => {
