@@ -6,6 +6,7 @@ mod check;
 mod initiation;
 mod live;
 mod newcomer;
+mod odoo_client;
 mod odoo_contract;
 mod ops;
 mod security;

@@ -63,6 +63,8 @@ pub struct Shared {
     pub ctl: Mutex<Control>,
     calls: Mutex<(usize, Vec<RecordedCall>)>,
     notify: Notify,
+    /// Calls received but not answered yet, and the most ever at once.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 impl Shared {
@@ -87,6 +89,10 @@ impl Shared {
             fault,
         });
         drop(calls);
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+        drop(in_flight);
         self.notify.notify_waiters();
         seq
     }
@@ -95,6 +101,10 @@ impl Shared {
     pub fn record_outcome(&self, seq: usize, outcome: Outcome, applied: bool) {
         let mut calls = lock(&self.calls);
         if let Some(c) = calls.1.iter_mut().rev().find(|c| c.seq == seq) {
+            if c.outcome == Outcome::Pending {
+                let mut in_flight = lock(&self.in_flight);
+                in_flight.0 = in_flight.0.saturating_sub(1);
+            }
             if let (Outcome::Ok, "common", "login" | "authenticate") =
                 (&outcome, c.service.as_str(), c.method.as_str())
             {
@@ -143,6 +153,7 @@ impl OdooEmulator {
             }),
             calls: Mutex::new((0, Vec::new())),
             notify: Notify::new(),
+            in_flight: Mutex::new((0, 0)),
         });
         let handle = Handle::current();
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
@@ -411,6 +422,11 @@ impl OdooEmulator {
                 c.model.as_deref() == Some(model) && c.model_method.as_deref() == Some(model_method)
             })
             .count()
+    }
+
+    /// The most calls that were being handled at the same moment.
+    pub fn peak_concurrency(&self) -> usize {
+        lock(&self.shared.in_flight).1
     }
 
     /// Forgets the logged calls.
