@@ -35,7 +35,7 @@ pub struct Cli {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: serve the callback and health routes until SIGTERM or SIGINT.
+    /// Run the daemon: serve callbacks, triggers, health and metrics, apply the spool and send queued requests, until SIGTERM or SIGINT.
     Serve,
     /// Send a queued request to N8N now: one by id or UUID, or every queued one.
     ///
