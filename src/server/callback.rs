@@ -104,9 +104,14 @@ pub async fn handle(
         Ok(parsed) => parsed,
         Err(malformed) => return refuse(StatusCode::BAD_REQUEST, &malformed.0),
     };
+    let callback::ParsedCallback {
+        style,
+        security_token,
+        result,
+    } = parsed;
     // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
     let expected = app.initiation().parameters().callback_token(&config).await;
-    let token = parsed.security_token.as_deref();
+    let token = security_token.as_deref();
     let authenticated =
         match app
             .auth()
@@ -116,10 +121,14 @@ pub async fn handle(
             Err(refusal) => {
                 tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
                 return Answer::error(refusal.status(), refusal.public_message())
-                    .into_response(&parsed.style);
+                    .into_response(&style);
             }
         };
-    let answer = match parsed.result {
+    // The image is decoded: the body's (base64) text is not needed while
+    // the result is spooled and applied.
+    drop(security_token);
+    drop(body);
+    let answer = match result {
         Ok(result) => {
             let span =
                 tracing::info_span!("callback", ai_generation_request_id = %result.request_ref);
@@ -130,7 +139,7 @@ pub async fn handle(
         Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
     };
     authenticated.settle(answer.status);
-    answer.into_response(&parsed.style)
+    answer.into_response(&style)
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response<Body> {

@@ -228,6 +228,18 @@ impl Meta {
         }
     }
 
+    /// Whether applying it creates Odoo records (an image and an
+    /// attachment), which a repeated, interrupted attempt could duplicate.
+    pub fn creates_records(&self) -> bool {
+        matches!(
+            self.outcome,
+            StoredOutcome::Success {
+                image: StoredImage::Inline { .. } | StoredImage::Url(_),
+                ..
+            }
+        )
+    }
+
     /// A one-word summary: `success`, `failure`.
     pub fn kind(&self) -> &'static str {
         match self.outcome {

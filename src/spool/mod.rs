@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod entry;
+mod group_sync;
 pub mod queue;
 pub mod store;
 pub mod worker;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Notify, oneshot};
 
 use super::entry::{EntryId, Meta, now_ms};
@@ -31,7 +32,18 @@ pub enum Final {
 struct Slot {
     request_ref: String,
     due_ms: u64,
+    /// A new entry's metadata and image, kept in memory for its first
+    /// attempt so the worker need not read back what was just written.
+    fresh: Option<Payload>,
 }
+
+/// An entry as the worker applies it.
+pub type Payload = (Meta, Option<Bytes>);
+
+/// Image bytes kept in memory for first attempts, at most; beyond it the
+/// worker reads entries back from disk (e.g. while Odoo is down and entries
+/// pile up).
+const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Default)]
 struct Index {
@@ -47,6 +59,8 @@ pub struct Queue {
     /// How long an entry found in flight (after a crash) waits before it is
     /// tried again: Odoo may still be executing the interrupted call.
     settle_ms: u64,
+    /// Image bytes of fresh payloads held in the index.
+    fresh_bytes: AtomicU64,
     index: Mutex<Index>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
@@ -57,6 +71,8 @@ pub struct Queue {
 pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
+    /// The entry itself when it is still in memory (see [`Slot::fresh`]).
+    pub payload: Option<Payload>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,6 +86,7 @@ impl Queue {
         let queue = Self {
             store,
             settle_ms: u64::try_from(settle.as_millis()).unwrap_or(u64::MAX),
+            fresh_bytes: AtomicU64::new(0),
             index: Mutex::default(),
             waiters: Mutex::default(),
             wake: Notify::new(),
@@ -93,7 +110,7 @@ impl Queue {
         let (meta, image) = Meta::for_result(result, http_request_id);
         let store = Arc::clone(&self.store);
         let written = {
-            let meta = meta.clone();
+            let (meta, image) = (meta.clone(), image.clone());
             tokio::task::spawn_blocking(move || store.put(&meta, image.as_deref()))
                 .await
                 .map_err(|e| SpoolError::Io {
@@ -105,15 +122,34 @@ impl Queue {
         written?;
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiters).insert(meta.id.clone(), sender);
-        lock(&self.index).pending.insert(
-            meta.id.clone(),
-            Slot {
-                request_ref: meta.request_ref.clone(),
-                due_ms: meta.next_attempt_at_ms,
-            },
-        );
+        let id = meta.id.clone();
+        let slot = Slot {
+            request_ref: meta.request_ref.clone(),
+            due_ms: meta.next_attempt_at_ms,
+            fresh: self.keep_fresh(meta, image),
+        };
+        lock(&self.index).pending.insert(id.clone(), slot);
         self.wake.notify_one();
-        Ok((meta.id, receiver))
+        Ok((id, receiver))
+    }
+
+    /// The payload to keep in memory, if the budget has room for its image.
+    fn keep_fresh(&self, meta: Meta, image: Option<Bytes>) -> Option<Payload> {
+        let size = image.as_ref().map_or(0, |i| i.len() as u64);
+        let kept = self.fresh_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        if kept > MAX_FRESH_BYTES {
+            self.fresh_bytes.fetch_sub(size, Ordering::Relaxed);
+            return None;
+        }
+        Some((meta, image))
+    }
+
+    /// Releases the budget of a payload that leaves memory.
+    fn release(&self, payload: &Option<Payload>) {
+        if let Some((_, Some(image))) = payload {
+            self.fresh_bytes
+                .fetch_sub(image.len() as u64, Ordering::Relaxed);
+        }
     }
 
     /// Forgets the waiter of `id` (it stopped waiting).
@@ -141,11 +177,16 @@ impl Queue {
                 ready.push(Ready {
                     id: id.clone(),
                     request_ref: slot.request_ref.clone(),
+                    payload: None,
                 });
             }
         }
-        for entry in &ready {
+        for entry in &mut ready {
             index.busy.insert(entry.request_ref.clone());
+            if let Some(slot) = index.pending.get_mut(&entry.id) {
+                entry.payload = slot.fresh.take();
+                self.release(&entry.payload);
+            }
         }
         ready
     }
@@ -209,8 +250,10 @@ impl Queue {
     /// Brings the index in line with `pending/` on disk: adds entries the
     /// CLI revived or that arrived before start, drops entries that are gone.
     pub fn reconcile(&self) -> Result<(), SpoolError> {
-        let on_disk = self.store.ids(State::Pending)?;
+        // Entries in the index now were on disk before the listing below;
+        // those submitted meanwhile are not in `known` and are left alone.
         let known: HashSet<EntryId> = lock(&self.index).pending.keys().cloned().collect();
+        let on_disk = self.store.ids(State::Pending)?;
         let mut added = Vec::new();
         for id in on_disk.iter().filter(|id| !known.contains(*id)) {
             match self.store.meta(State::Pending, id) {
@@ -228,6 +271,7 @@ impl Queue {
                         Slot {
                             request_ref: meta.request_ref,
                             due_ms,
+                            fresh: None,
                         },
                     ));
                 }
@@ -241,11 +285,22 @@ impl Queue {
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
         let mut index = lock(&self.index);
         let busy = index.busy.clone();
-        index
-            .pending
-            .retain(|id, slot| on_disk.contains(id) || busy.contains(&slot.request_ref));
-        index.pending.extend(added);
+        let mut gone = Vec::new();
+        index.pending.retain(|id, slot| {
+            let keep =
+                on_disk.contains(id) || !known.contains(id) || busy.contains(&slot.request_ref);
+            if !keep {
+                gone.push(slot.fresh.take());
+            }
+            keep
+        });
+        for (id, slot) in added {
+            index.pending.entry(id).or_insert(slot);
+        }
         drop(index);
+        for payload in gone {
+            self.release(&payload);
+        }
         self.store.refresh_usage()?;
         Ok(())
     }

@@ -26,6 +26,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 
 use super::entry::{EntryId, Meta};
+use super::group_sync::GroupSync;
 
 const META_FILE: &str = "meta.json";
 const IMAGE_FILE: &str = "image.bin";
@@ -92,6 +93,8 @@ pub struct Store {
     fsync: bool,
     limits: Limits,
     usage: Mutex<Usage>,
+    /// fsyncs of `pending/`, shared by concurrent writers.
+    pending_sync: GroupSync,
 }
 
 fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + 'a {
@@ -111,6 +114,7 @@ impl Store {
             fsync,
             limits,
             usage: Mutex::new(Usage::default()),
+            pending_sync: GroupSync::new(&root.join(State::Pending.dir())),
         };
         for dir in ["tmp", "pending", "dead"] {
             let path = root.join(dir);
@@ -229,7 +233,18 @@ impl Store {
             self.sync_dir(&staging)?;
             let target = self.entry_dir(State::Pending, &meta.id);
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
-            self.sync_dir(&self.root.join(State::Pending.dir()))
+            if self.fsync {
+                if let Err(source) = self.pending_sync.sync() {
+                    // Not durable, so not accepted: take it back out.
+                    let _ = fs::rename(&target, &staging);
+                    return Err(SpoolError::Io {
+                        action: "fsync",
+                        path: self.root.join(State::Pending.dir()),
+                        source,
+                    });
+                }
+            }
+            Ok(())
         })();
         if result.is_err() {
             let _ = fs::remove_dir_all(&staging);

@@ -76,10 +76,15 @@ async fn reconcile(app: &App) {
 }
 
 /// Applies one entry once and records what happened.
-async fn apply_entry(app: Arc<App>, ready: Ready, _slot: OwnedSemaphorePermit) {
+async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermit) {
     let queue = app.spool();
     let config = app.config();
-    let (mut meta, image) = match queue.load(&ready.id).await {
+    let loaded = match ready.payload.take() {
+        // A first attempt right after the callback: it is still in memory.
+        Some(payload) => Ok(payload),
+        None => queue.load(&ready.id).await,
+    };
+    let (mut meta, image) = match loaded {
         Ok(loaded) => loaded,
         Err(SpoolError::NotFound { .. }) => {
             tracing::info!("the entry left the spool (purged or retried by an admin)");
@@ -93,11 +98,15 @@ async fn apply_entry(app: Arc<App>, ready: Ready, _slot: OwnedSemaphorePermit) {
     let result = meta.to_result(image);
     meta.attempts += 1;
     meta.last_attempt_at_ms = Some(now_ms());
-    meta.in_flight_since_ms = meta.last_attempt_at_ms;
-    if let Err(error) = queue.mark_in_flight(&meta).await {
-        tracing::warn!(%error, "cannot mark the spool entry in flight");
+    // Only a success creates records that an interrupted call could
+    // duplicate; a failure's writes are simply repeated.
+    if meta.creates_records() {
+        meta.in_flight_since_ms = meta.last_attempt_at_ms;
+        if let Err(error) = queue.mark_in_flight(&meta).await {
+            tracing::warn!(%error, "cannot mark the spool entry in flight");
+        }
+        meta.in_flight_since_ms = None;
     }
-    meta.in_flight_since_ms = None;
     let mut outcome = app.pipeline().apply(&config, &result).await;
     if let Err(PipelineError::ImageUnavailable(error)) = &outcome {
         if exhausted(&meta, &config) {
