@@ -97,7 +97,7 @@ pub fn table(all: &[Figures]) -> String {
                 f.scenario.to_owned(),
                 f.connections.to_string(),
                 f.run.clone(),
-                format!("{:.0}", f.callbacks_per_s),
+                rate(f.callbacks_per_s),
                 format!("{:.1}", f.p50_ms),
                 format!("{:.1}", f.p90_ms),
                 format!("{:.1}", f.p99_ms),
@@ -187,6 +187,15 @@ pub fn details(f: &Figures) -> String {
         out.push_str(&format!("    {problem}\n"));
     }
     out
+}
+
+/// Callbacks per second: a decimal where it matters.
+fn rate(per_s: f64) -> String {
+    if per_s < 100.0 {
+        format!("{per_s:.1}")
+    } else {
+        format!("{per_s:.0}")
+    }
 }
 
 fn join<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
