@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
@@ -28,7 +28,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 const KEPT_PROBLEMS: usize = 5;
 
 /// Finds the daemon binary: `explicit`, else `target/release/influence-gen-bridge`
-/// next to this example's executable, built first if it is missing.
+/// next to this example's executable, built first if it is missing or older
+/// than the sources (`cargo run --example` does not build the binary).
 pub fn binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path.to_owned());
@@ -40,9 +41,16 @@ pub fn binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         .and_then(Path::parent)
         .context("the harness is not inside a cargo target directory")?;
     let path = profile_dir.join(BIN_NAME);
-    if !path.exists() {
+    let why = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+        Err(_) => Some("is missing"),
+        Ok(built) if newest_source(Path::new(env!("CARGO_MANIFEST_DIR"))) > Some(built) => {
+            Some("is older than the sources (cargo rebuilds it only if they changed)")
+        }
+        Ok(_) => None,
+    };
+    if let Some(why) = why {
         eprintln!(
-            "{} is missing; building it: cargo build --release --bin {BIN_NAME}",
+            "{} {why}; building it: cargo build --release --bin {BIN_NAME}",
             path.display()
         );
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -56,6 +64,34 @@ pub fn binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(path)
+}
+
+/// When the daemon's sources (`src/`, `Cargo.toml`, `Cargo.lock`) last changed.
+fn newest_source(manifest_dir: &Path) -> Option<SystemTime> {
+    fn newest_in(dir: &Path) -> Option<SystemTime> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|entry| {
+                let kind = entry.file_type().ok()?;
+                if kind.is_dir() {
+                    newest_in(&entry.path())
+                } else {
+                    entry.metadata().ok()?.modified().ok()
+                }
+            })
+            .max()
+    }
+    ["Cargo.toml", "Cargo.lock"]
+        .iter()
+        .filter_map(|file| {
+            std::fs::metadata(manifest_dir.join(file))
+                .ok()?
+                .modified()
+                .ok()
+        })
+        .chain(newest_in(&manifest_dir.join("src")))
+        .max()
 }
 
 /// What the generated configuration is sized for.
