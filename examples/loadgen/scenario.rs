@@ -14,7 +14,7 @@ use crate::drive::Stop;
 /// A load scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
-    /// Failure payloads (~250 bytes), each for a request of its own.
+    /// Failure payloads (~260 bytes), each for a request of its own.
     #[value(name = "small-failure")]
     SmallFailure,
     /// Successes with a ~1 MB PNG inline as base64, each for its own request.
