@@ -24,6 +24,8 @@ pub const CALLBACK_TOKEN: &str = "loadgen-callback-token";
 const BIN_NAME: &str = "influence-gen-bridge";
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connections the daemon may serve beyond the harness's own.
+const SPARE_CONNECTIONS: usize = 16;
 /// Problems (warnings, errors) kept to show after a run.
 const KEPT_PROBLEMS: usize = 5;
 
@@ -105,7 +107,10 @@ pub struct DaemonSettings {
 }
 
 /// The configuration file: spool on with fsync, loopback image hosts
-/// allowed, limits above a 10 MB image (as base64 in JSON).
+/// allowed, limits above a 10 MB image (as base64 in JSON), no sweeper (it
+/// would send the seeded requests to N8N), no per-client rate limit (the
+/// harness is one client sending thousands of callbacks a second) and room
+/// for every connection.
 fn config_toml(settings: &DaemonSettings, spool_dir: &Path) -> String {
     let DaemonSettings {
         odoo_url,
@@ -115,6 +120,7 @@ fn config_toml(settings: &DaemonSettings, spool_dir: &Path) -> String {
     let spool_dir = spool_dir.display().to_string();
     let database = "ig";
     let (login, password) = (emulator::LOGIN, emulator::PASSWORD);
+    let max_connections = concurrency + SPARE_CONNECTIONS;
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -148,6 +154,13 @@ dir = {spool_dir:?}
 fsync = {fsync}
 wait = "5s"
 max_concurrent = {concurrency}
+
+[initiation]
+sweep_interval = "0s"
+
+[limits]
+rate_limit_per_minute = 0
+max_connections = {max_connections}
 "#
     )
 }

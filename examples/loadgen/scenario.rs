@@ -80,11 +80,11 @@ impl Scenario {
         }
     }
 
-    /// Odoo calls per callback in the documented sequence.
+    /// Odoo calls per callback in the sequence `src/pipeline/mod.rs` documents.
     pub fn documented_calls(self) -> u64 {
         match self {
             Self::SmallFailure => 3,
-            Self::Image1Mb | Self::Image10Mb | Self::ImageUrl => 8,
+            Self::Image1Mb | Self::Image10Mb | Self::ImageUrl => 7,
             Self::Duplicates => 2,
         }
     }
