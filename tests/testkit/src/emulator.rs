@@ -6,6 +6,7 @@
 //! `write` do; the panicking variants are for test set-up, the `try_*` variants return the Odoo
 //! error.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -427,6 +428,21 @@ impl OdooEmulator {
     /// The most calls that were being handled at the same moment.
     pub fn peak_concurrency(&self) -> usize {
         lock(&self.shared.in_flight).1
+    }
+
+    /// Takes the answered calls out of the log and counts them by [`RecordedCall::kind`]; calls
+    /// still pending stay. For load runs, whose log would otherwise keep every call with its
+    /// arguments (whole images) for good.
+    pub fn take_answered_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        lock(&self.shared.calls).1.retain(|call| {
+            if call.outcome == Outcome::Pending {
+                return true;
+            }
+            *counts.entry(call.kind()).or_default() += 1;
+            false
+        });
+        counts
     }
 
     /// Forgets the logged calls.

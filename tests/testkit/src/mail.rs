@@ -57,10 +57,14 @@ pub fn subscribe(db: &mut Db, env: &Env, model: &str, res_id: i64) {
         })
     });
     if !already {
-        let row = json!({"res_model": model, "res_id": res_id, "partner_id": partner});
-        if let Value::Object(r) = row {
-            raw_insert(db, "mail.followers", r, env.uid);
-        }
+        add_follower(db, env, model, res_id, partner);
+    }
+}
+
+fn add_follower(db: &mut Db, env: &Env, model: &str, res_id: i64, partner: i64) {
+    let row = json!({"res_model": model, "res_id": res_id, "partner_id": partner});
+    if let Value::Object(r) = row {
+        raw_insert(db, "mail.followers", r, env.uid);
     }
 }
 
@@ -74,7 +78,11 @@ pub fn log_creation(db: &mut Db, env: &Env, m: &ModelDef, id: i64) {
         id,
         json!({"body": body, "message_type": "notification", "subtype_id": 2}),
     );
-    subscribe(db, env, &m.name, id);
+    // A record just created has no followers yet: no need to look (which would cost a scan of
+    // every follower of every record).
+    if let Some(partner) = db.user_partner(env.uid) {
+        add_follower(db, env, &m.name, id, partner);
+    }
 }
 
 fn tracking_text(m: &ModelDef, fname: &str, v: &Value, db: &Db) -> Value {

@@ -56,3 +56,22 @@ pub struct RecordedCall {
     /// Description of the injected fault, if one fired.
     pub fault: Option<String>,
 }
+
+impl RecordedCall {
+    /// What was called, for counting: `model.method` for `execute_kw`, otherwise
+    /// `service.method`, followed by ` -> …` unless the call was answered with a result
+    /// (`ir.attachment.create -> HTTP 502`, `common.login -> odoo.exceptions.AccessDenied`).
+    pub fn kind(&self) -> String {
+        let what = match (&self.model, &self.model_method) {
+            (Some(model), Some(method)) => format!("{model}.{method}"),
+            _ => format!("{}.{}", self.service, self.method),
+        };
+        match &self.outcome {
+            Outcome::Ok => what,
+            Outcome::Pending => format!("{what} -> pending"),
+            Outcome::Error { name, .. } => format!("{what} -> {name}"),
+            Outcome::Http(status) => format!("{what} -> HTTP {status}"),
+            Outcome::Closed => format!("{what} -> closed"),
+        }
+    }
+}

@@ -471,6 +471,63 @@ async fn hidden_records_appear_later() {
     );
 }
 
+/// The shortcuts that keep lookups by id, writes and creates cheap in tables of any size (the
+/// load harness seeds 100,000 requests) give the answers a full scan gives.
+#[tokio::test(start_paused = true)]
+async fn id_lookups_unique_checks_and_followers_scale_without_changing_answers() {
+    let odoo = OdooEmulator::start().await;
+    let cl = odoo.client();
+    let a = odoo.seed_request(json!({"prompt": "a", "status": "failed"}));
+    let b = odoo.seed_request(json!({"prompt": "b"}));
+    let hidden = odoo.seed_request(json!({"prompt": "hidden"}));
+    odoo.hide_record_for(REQ, hidden, Duration::from_secs(10));
+
+    assert_eq!(search(&cl, json!([["id", "=", a]])).await, json!([a]));
+    assert_eq!(
+        search(&cl, json!([["id", "=", b], ["status", "=", "failed"]])).await,
+        json!([])
+    );
+    assert_eq!(
+        search(
+            &cl,
+            json!([["status", "=", "failed"], ["id", "in", [a, b]]])
+        )
+        .await,
+        json!([a])
+    );
+    assert_eq!(
+        search(&cl, json!([["id", "in", [b, a, a, hidden, 999]]])).await,
+        json!([a, b])
+    );
+    assert_eq!(
+        search(&cl, json!(["|", ["id", "=", a], ["id", "=", b]])).await,
+        json!([a, b])
+    );
+
+    // Keeping a unique value is fine; taking another record's is not.
+    let uuid_a = odoo.record(REQ, a).unwrap()["uuid"].clone();
+    ok(
+        &cl,
+        REQ,
+        "write",
+        json!([[a], {"status": "queued", "uuid": uuid_a}]),
+        json!({}),
+    )
+    .await;
+    let e = kw(&cl, REQ, "write", json!([[b], {"uuid": uuid_a}]), json!({})).await;
+    assert_eq!(err_name(e), "odoo.exceptions.ValidationError");
+
+    // Each new request has its creator as its only follower.
+    let followers = odoo.records("mail.followers");
+    for id in [a, b, hidden] {
+        let of_request = followers
+            .iter()
+            .filter(|f| f["res_model"] == REQ && f["res_id"] == id)
+            .count();
+        assert_eq!(of_request, 1, "{followers:?}");
+    }
+}
+
 #[tokio::test]
 async fn users_keys_and_tweaks() {
     let odoo = OdooEmulator::start().await;

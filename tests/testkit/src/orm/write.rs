@@ -69,11 +69,15 @@ fn check_constraints(
         let Some(v) = row.get(fname).filter(|v| !v.is_null()) else {
             continue;
         };
-        let stored = db.tables.get(&m.name).is_some_and(|t| {
-            t.rows
-                .iter()
-                .any(|(oid, r)| *oid != id && r.get(fname) == Some(v))
-        });
+        // A record that keeps its value cannot become a duplicate by this write: only a new
+        // value is looked for in the table, so writing other fields costs the same at any size.
+        let unchanged = db.row(&m.name, id).and_then(|r| r.get(fname)) == Some(v);
+        let stored = !unchanged
+            && db.tables.get(&m.name).is_some_and(|t| {
+                t.rows
+                    .iter()
+                    .any(|(oid, r)| *oid != id && r.get(fname) == Some(v))
+            });
         let in_batch = batch
             .iter()
             .any(|(oid, r)| *oid != id && r.get(fname) == Some(v));
