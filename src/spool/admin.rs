@@ -73,10 +73,13 @@ impl SpoolCommand {
                 return ExitCode::FAILURE;
             }
         };
+        // An entry without an image is the file `<id>.json`: its file name is accepted too.
         let parse = |text: &str| {
-            EntryId::parse(text).ok_or_else(|| SpoolError::NotFound {
-                state: State::Pending,
-                id: format!("{text} (not an entry id)"),
+            EntryId::parse(text.strip_suffix(".json").unwrap_or(text)).ok_or_else(|| {
+                SpoolError::NotFound {
+                    state: State::Pending,
+                    id: format!("{text} (not an entry id)"),
+                }
             })
         };
         let result = match self {

@@ -1,21 +1,24 @@
-//! The spool on disk: a directory per entry, moved between state
-//! directories by atomic renames.
+//! The spool on disk: an entry per file (or per directory when it carries
+//! an image), moved between state directories by atomic renames.
 //!
 //! ```text
 //! <spool dir>/
-//!   tmp/<id>/        being written, or being deleted; emptied at start
-//!   pending/<id>/    accepted, not yet applied: meta.json [+ image.bin]
-//!   dead/<id>/       can never apply; kept for an admin: meta.json [+ image.bin]
+//!   tmp/               being written; emptied at start
+//!   pending/<id>.json  accepted, not yet applied (no image: failures, image URLs)
+//!   pending/<id>/      the same with an inline image: meta.json + image.bin
+//!   dead/…             can never apply; kept for an admin, same layout
 //! ```
 //!
-//! An entry is written whole under `tmp/`, each file and the entry's
-//! directory are fsynced, then one `rename` makes it appear in `pending/`,
-//! and `pending/` itself is fsynced: after [`Store::put`] returns, the entry
-//! survives `kill -9` and power loss, and a crash before that leaves only
-//! debris in `tmp/`. Metadata updates replace `meta.json` by rename; the
-//! image file, written once, is never rewritten. Removal moves the entry to
-//! `tmp/` first, so it disappears from `pending/` atomically. Every call is
-//! blocking file I/O: async callers run it on the blocking pool.
+//! An entry is written whole under `tmp/` and fsynced (for a directory, its
+//! files and the directory itself), then one `rename` makes it appear in
+//! `pending/`, and `pending/` itself is fsynced — one fsync shared by every
+//! writer of the moment ([`GroupSync`]). After [`Store::put`] returns, the
+//! entry survives `kill -9` and power loss; a crash before that leaves only
+//! debris in `tmp/`. Metadata updates replace the metadata by rename; the
+//! image file, written once, is never rewritten. Removal unlinks the
+//! metadata first, so the entry ends atomically (a directory left without
+//! it is debris, cleared at the next open). Every call is blocking file
+//! I/O: async callers run it on the blocking pool.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -30,6 +33,20 @@ use super::group_sync::GroupSync;
 
 const META_FILE: &str = "meta.json";
 const IMAGE_FILE: &str = "image.bin";
+/// The name of an entry without an image: `<id>.json`.
+const FILE_SUFFIX: &str = ".json";
+/// The extension of metadata being replaced (`….json.new` / `meta.json.new`).
+const NEW_EXTENSION: &str = "json.new";
+
+/// How an entry is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `<id>.json`: metadata only.
+    File,
+    /// `<id>/meta.json` and `<id>/image.bin`.
+    Dir,
+}
+
 /// Metadata documents are small; anything larger is damaged.
 const MAX_META_BYTES: u64 = 1024 * 1024;
 
@@ -134,6 +151,23 @@ impl Store {
                 .or_else(|_| fs::remove_file(&path))
                 .map_err(io_error("clean", &path))?;
         }
+        // Entries whose removal a crash interrupted: a directory without its
+        // meta.json is no entry.
+        for state in [State::Pending, State::Dead] {
+            let dir = root.join(state.dir());
+            for entry in fs::read_dir(&dir)
+                .map_err(io_error("list", &dir))?
+                .flatten()
+            {
+                let path = entry.path();
+                let half_replaced = path.to_str().is_some_and(|p| p.ends_with(".json.new"));
+                if path.is_dir() && !path.join(META_FILE).exists() {
+                    fs::remove_dir_all(&path).map_err(io_error("clean", &path))?;
+                } else if half_replaced {
+                    fs::remove_file(&path).map_err(io_error("clean", &path))?;
+                }
+            }
+        }
         store.refresh_usage()?;
         Ok(store)
     }
@@ -147,6 +181,51 @@ impl Store {
         self.root.join(state.dir()).join(id.as_str())
     }
 
+    fn entry_file(&self, state: State, id: &EntryId) -> PathBuf {
+        self.root
+            .join(state.dir())
+            .join(format!("{id}{FILE_SUFFIX}"))
+    }
+
+    /// Where entry `id` is in `state`, if it is there at all.
+    fn locate(&self, state: State, id: &EntryId) -> Option<Layout> {
+        if self.entry_file(state, id).is_file() {
+            Some(Layout::File)
+        } else if self.entry_dir(state, id).join(META_FILE).is_file() {
+            Some(Layout::Dir)
+        } else {
+            None
+        }
+    }
+
+    /// The path of the entry's metadata.
+    fn meta_path(&self, state: State, id: &EntryId, layout: Layout) -> PathBuf {
+        match layout {
+            Layout::File => self.entry_file(state, id),
+            Layout::Dir => self.entry_dir(state, id).join(META_FILE),
+        }
+    }
+
+    /// The path that moves when the entry changes state.
+    fn entry_path(&self, state: State, id: &EntryId, layout: Layout) -> PathBuf {
+        match layout {
+            Layout::File => self.entry_file(state, id),
+            Layout::Dir => self.entry_dir(state, id),
+        }
+    }
+
+    /// Bytes the entry takes on disk.
+    fn entry_size(&self, state: State, id: &EntryId, layout: Layout) -> u64 {
+        let size = |path: PathBuf| fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        match layout {
+            Layout::File => size(self.entry_file(state, id)),
+            Layout::Dir => {
+                let dir = self.entry_dir(state, id);
+                size(dir.join(META_FILE)) + size(dir.join(IMAGE_FILE))
+            }
+        }
+    }
+
     /// Current usage (as of the last change or [`Store::refresh_usage`]).
     pub fn usage(&self) -> Usage {
         *self.usage.lock().unwrap_or_else(|p| p.into_inner())
@@ -158,10 +237,9 @@ impl Store {
         let mut usage = Usage::default();
         for state in [State::Pending, State::Dead] {
             for id in self.ids(state)? {
-                let dir = self.entry_dir(state, &id);
-                usage.entries += 1;
-                for file in [META_FILE, IMAGE_FILE] {
-                    usage.bytes += fs::metadata(dir.join(file)).map(|m| m.len()).unwrap_or(0);
+                if let Some(layout) = self.locate(state, &id) {
+                    usage.entries += 1;
+                    usage.bytes += self.entry_size(state, &id, layout);
                 }
             }
         }
@@ -220,18 +298,30 @@ impl Store {
         meta_bytes: &[u8],
         image: Option<&[u8]>,
     ) -> Result<(), SpoolError> {
-        let staging = self.root.join("tmp").join(meta.id.as_str());
+        let layout = if image.is_some() {
+            Layout::Dir
+        } else {
+            Layout::File
+        };
+        let name = match layout {
+            Layout::File => format!("{}{FILE_SUFFIX}", meta.id),
+            Layout::Dir => meta.id.to_string(),
+        };
+        let staging = self.root.join("tmp").join(&name);
         let result = (|| {
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&staging)
-                .map_err(io_error("create", &staging))?;
-            if let Some(image) = image {
-                self.write_file(&staging.join(IMAGE_FILE), image)?;
+            match (layout, image) {
+                (Layout::Dir, Some(image)) => {
+                    fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(&staging)
+                        .map_err(io_error("create", &staging))?;
+                    self.write_file(&staging.join(IMAGE_FILE), image)?;
+                    self.write_file(&staging.join(META_FILE), meta_bytes)?;
+                    self.sync_dir(&staging)?;
+                }
+                _ => self.write_file(&staging, meta_bytes)?,
             }
-            self.write_file(&staging.join(META_FILE), meta_bytes)?;
-            self.sync_dir(&staging)?;
-            let target = self.entry_dir(State::Pending, &meta.id);
+            let target = self.entry_path(State::Pending, &meta.id, layout);
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
             if self.fsync {
                 if let Err(source) = self.pending_sync.sync() {
@@ -247,7 +337,7 @@ impl Store {
             Ok(())
         })();
         if result.is_err() {
-            let _ = fs::remove_dir_all(&staging);
+            let _ = fs::remove_dir_all(&staging).or_else(|_| fs::remove_file(&staging));
         }
         result
     }
@@ -269,7 +359,11 @@ impl Store {
         let mut ids: Vec<EntryId> = fs::read_dir(&dir)
             .map_err(io_error("list", &dir))?
             .flatten()
-            .filter_map(|entry| entry.file_name().to_str().and_then(EntryId::parse))
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                let name = name.to_str()?;
+                EntryId::parse(name.strip_suffix(FILE_SUFFIX).unwrap_or(name))
+            })
             .collect();
         ids.sort();
         Ok(ids)
@@ -277,7 +371,12 @@ impl Store {
 
     /// The metadata of entry `id` in `state`.
     pub fn meta(&self, state: State, id: &EntryId) -> Result<Meta, SpoolError> {
-        let path = self.entry_dir(state, id).join(META_FILE);
+        let not_found = || SpoolError::NotFound {
+            state,
+            id: id.to_string(),
+        };
+        let layout = self.locate(state, id).ok_or_else(not_found)?;
+        let path = self.meta_path(state, id, layout);
         let length = match fs::metadata(&path) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -336,34 +435,38 @@ impl Store {
     }
 
     fn replace_meta(&self, state: State, meta: &Meta, durable: bool) -> Result<(), SpoolError> {
-        let dir = self.entry_dir(state, &meta.id);
-        if !dir.is_dir() {
-            return Err(SpoolError::NotFound {
+        let layout = self
+            .locate(state, &meta.id)
+            .ok_or_else(|| SpoolError::NotFound {
                 state,
                 id: meta.id.to_string(),
-            });
-        }
+            })?;
         let bytes = serde_json::to_vec(meta).map_err(|e| SpoolError::Corrupt {
             id: meta.id.to_string(),
             reason: e.to_string(),
         })?;
-        let staging = dir.join("meta.json.new");
+        let target = self.meta_path(state, &meta.id, layout);
+        let staging = target.with_extension(NEW_EXTENSION);
         let _ = fs::remove_file(&staging);
         write_file(&staging, &bytes, durable)?;
-        let target = dir.join(META_FILE);
         fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
         if durable {
-            sync_dir(&dir)?;
+            sync_dir(target.parent().unwrap_or(&self.root))?;
         }
         Ok(())
     }
 
     /// Removes an entry for good (applied, or purged by an admin).
     pub fn remove(&self, state: State, id: &EntryId) -> Result<(), SpoolError> {
-        let dir = self.entry_dir(state, id);
-        let size = dir_size(&dir);
-        let doomed = self.root.join("tmp").join(format!("{id}.removed"));
-        match fs::rename(&dir, &doomed) {
+        let layout = self.locate(state, id).ok_or_else(|| SpoolError::NotFound {
+            state,
+            id: id.to_string(),
+        })?;
+        let size = self.entry_size(state, id, layout);
+        // Unlinking the metadata ends the entry at once: a directory without
+        // it is debris, ignored by listings and cleared at the next open.
+        let meta = self.meta_path(state, id, layout);
+        match fs::remove_file(&meta) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(SpoolError::NotFound {
@@ -371,11 +474,16 @@ impl Store {
                     id: id.to_string(),
                 });
             }
-            Err(e) => return Err(io_error("remove", &dir)(e)),
+            Err(e) => return Err(io_error("remove", &meta)(e)),
         }
         // Not fsynced: if the removal is lost in a crash the entry is applied
         // again, and applying is idempotent.
-        let _ = fs::remove_dir_all(&doomed);
+        if layout == Layout::Dir {
+            let dir = self.entry_dir(state, id);
+            let _ = fs::remove_file(dir.join(IMAGE_FILE));
+            let _ = fs::remove_file(meta.with_extension(NEW_EXTENSION));
+            let _ = fs::remove_dir(&dir);
+        }
         self.adjust_usage(-(size as i64), -1);
         Ok(())
     }
@@ -387,8 +495,14 @@ impl Store {
             State::Dead => State::Pending,
         };
         self.update(from, meta)?;
-        let source = self.entry_dir(from, &meta.id);
-        let target = self.entry_dir(to, &meta.id);
+        let layout = self
+            .locate(from, &meta.id)
+            .ok_or_else(|| SpoolError::NotFound {
+                state: from,
+                id: meta.id.to_string(),
+            })?;
+        let source = self.entry_path(from, &meta.id, layout);
+        let target = self.entry_path(to, &meta.id, layout);
         fs::rename(&source, &target).map_err(io_error("move", &source))?;
         self.sync_dir(&self.root.join(to.dir()))?;
         self.sync_dir(&self.root.join(from.dir()))
@@ -424,13 +538,6 @@ fn sync_dir(path: &Path) -> Result<(), SpoolError> {
     File::open(path)
         .and_then(|dir| dir.sync_all())
         .map_err(io_error("fsync", path))
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    [META_FILE, IMAGE_FILE]
-        .iter()
-        .map(|f| fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
-        .sum()
 }
 
 #[cfg(test)]

@@ -106,11 +106,106 @@ fn limits_refuse_without_leaving_anything_behind() {
 fn an_unwritable_spool_fails_and_leaves_nothing_in_pending() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false, ROOMY).unwrap();
-    // A file where the entry's staging directory must go makes the write fail.
+    // Something where the entry must be staged makes the write fail, for
+    // both layouts (a file for an entry without image, a directory with one).
     let (meta, _) = Meta::for_result(&result(None), "rid");
-    fs::write(dir.path().join("tmp").join(meta.id.as_str()), b"in the way").unwrap();
+    fs::create_dir(dir.path().join("tmp").join(format!("{}.json", meta.id))).unwrap();
     assert!(matches!(store.put(&meta, None), Err(SpoolError::Io { .. })));
+    let (meta, image) = Meta::for_result(&result(Some(b"IMG")), "rid");
+    fs::write(dir.path().join("tmp").join(meta.id.as_str()), b"in the way").unwrap();
+    assert!(matches!(
+        store.put(&meta, image.as_deref()),
+        Err(SpoolError::Io { .. })
+    ));
     assert!(store.ids(State::Pending).unwrap().is_empty());
+    assert_eq!(store.usage(), Usage::default());
+}
+
+#[test]
+fn entries_without_an_image_are_single_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true, ROOMY).unwrap();
+    let plain = put(&store, None);
+    let with_image = put(&store, Some(b"IMG"));
+    assert!(
+        dir.path()
+            .join("pending")
+            .join(format!("{}.json", plain.id))
+            .is_file()
+    );
+    assert!(
+        dir.path()
+            .join("pending")
+            .join(with_image.id.as_str())
+            .join("meta.json")
+            .is_file()
+    );
+    assert_eq!(
+        store.ids(State::Pending).unwrap(),
+        vec![plain.id.clone(), with_image.id.clone()]
+    );
+    let mut updated = plain.clone();
+    updated.attempts = 4;
+    store.update(State::Pending, &updated).unwrap();
+    assert_eq!(store.meta(State::Pending, &plain.id).unwrap().attempts, 4);
+    updated.dead = Some(super::super::entry::DeadLetter {
+        reason: "r".into(),
+        at_ms: 1,
+    });
+    store.transfer(State::Pending, &updated).unwrap();
+    assert!(
+        dir.path()
+            .join("dead")
+            .join(format!("{}.json", plain.id))
+            .is_file()
+    );
+    store.remove(State::Dead, &plain.id).unwrap();
+    store.remove(State::Pending, &with_image.id).unwrap();
+    assert!(
+        fs::read_dir(dir.path().join("pending"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing left behind"
+    );
+    assert!(
+        fs::read_dir(dir.path().join("dead"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert_eq!(store.usage(), Usage::default());
+}
+
+#[test]
+fn a_removal_cut_short_is_cleared_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), false, ROOMY).unwrap();
+        let meta = put(&store, Some(b"IMG"));
+        // As if the process died right after unlinking meta.json.
+        fs::remove_file(
+            dir.path()
+                .join("pending")
+                .join(meta.id.as_str())
+                .join("meta.json"),
+        )
+        .unwrap();
+        fs::write(
+            dir.path()
+                .join("pending")
+                .join("00000000000000000001-00000000.json.new"),
+            b"{",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path(), false, ROOMY).unwrap();
+    assert!(
+        fs::read_dir(dir.path().join("pending"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
     assert_eq!(store.usage(), Usage::default());
 }
 
