@@ -30,8 +30,10 @@
 //! | [`check`] | the `check` command's report |
 //! | [`telemetry`] | logging setup |
 //! | [`tls`] | the process's TLS crypto provider |
+//! | [`allocator`] | large buffers returned to the kernel once freed |
 //! | [`systemd`] | readiness, status and watchdog notifications |
 
+pub mod allocator;
 pub mod app;
 pub mod auth;
 pub mod callback;

@@ -6,5 +6,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    influence_gen_bridge::allocator::return_large_buffers_to_the_kernel();
     influence_gen_bridge::cli::run(influence_gen_bridge::cli::Cli::parse())
 }

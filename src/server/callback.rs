@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -167,38 +166,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn read_body(body: Incoming, headers: &HeaderMap, config: &Config) -> Result<Bytes, Answer> {
     let limit = config.server.max_body_bytes;
-    let too_large = || {
-        Answer::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is larger than {limit} bytes"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match tokio::time::timeout(config.server.body_read_timeout, limited.collect()).await {
-        Err(_) => Err(Answer::error(
-            StatusCode::REQUEST_TIMEOUT,
-            "the body did not arrive in time",
-        )),
-        Ok(Err(error))
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Ok(Err(_)) => Err(Answer::error(
-            StatusCode::BAD_REQUEST,
-            "the body could not be read",
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    }
+    super::body::read(body, headers, limit, config.server.body_read_timeout)
+        .await
+        .map_err(|error| Answer::error(error.status(), &error.to_string()))
 }
 
 /// Spools the result durably, then waits up to `spool.wait` for the worker

@@ -12,6 +12,7 @@
 //! N8N callbacks is delayed, not lost). Each connection is bounded in time
 //! and size by [`connection`].
 
+mod body;
 mod callback;
 mod connection;
 pub mod rate_limit;

@@ -24,7 +24,6 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use secrecy::ExposeSecret;
 
@@ -36,7 +35,7 @@ use crate::initiation::{self, Refused, Submitted, trigger};
 /// The route's path up to the secret.
 pub const TRIGGER_PATH_PREFIX: &str = "/influence_gen/trigger/";
 /// Odoo's payload is a few hundred bytes; this leaves room for many fields.
-const MAX_TRIGGER_BODY_BYTES: usize = 64 * 1024;
+const MAX_TRIGGER_BODY_BYTES: u64 = 64 * 1024;
 
 /// Whether `path` belongs to the trigger route.
 pub fn is_trigger_path(path: &str) -> bool {
@@ -74,29 +73,16 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
     if request.method() != Method::POST {
         return response::method_not_allowed("POST");
     }
-    let limited = Limited::new(request.into_body(), MAX_TRIGGER_BODY_BYTES);
-    let body = match tokio::time::timeout(config.server.body_read_timeout, limited.collect()).await
-    {
-        Err(_) => {
-            return response::error(
-                StatusCode::REQUEST_TIMEOUT,
-                "the body did not arrive in time",
-            );
-        }
-        Ok(Err(error))
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return response::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the body is larger than {MAX_TRIGGER_BODY_BYTES} bytes"),
-            );
-        }
-        Ok(Err(_)) => {
-            return response::error(StatusCode::BAD_REQUEST, "the body could not be read");
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
+    let (parts, body) = request.into_parts();
+    let read = super::body::read(
+        body,
+        &parts.headers,
+        MAX_TRIGGER_BODY_BYTES,
+        config.server.body_read_timeout,
+    );
+    let body = match read.await {
+        Ok(body) => body,
+        Err(error) => return response::error(error.status(), &error.to_string()),
     };
     let id = match trigger::parse_body(&body, &config.odoo.request_model) {
         Ok(id) => id,
