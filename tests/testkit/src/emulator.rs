@@ -478,21 +478,9 @@ impl OdooEmulator {
         n: usize,
         timeout: Duration,
     ) -> bool {
-        self.wait_for_calls(
-            |calls| {
-                calls
-                    .iter()
-                    .filter(|c| {
-                        c.model.as_deref() == Some(model)
-                            && c.model_method.as_deref() == Some(model_method)
-                            && c.outcome != Outcome::Pending
-                    })
-                    .count()
-                    >= n
-            },
-            timeout,
-        )
-        .await
+        let answered = |c: &RecordedCall| c.outcome != Outcome::Pending;
+        self.wait_for_matching(model, model_method, answered, n, timeout)
+            .await
     }
 
     /// Waits until `n` calls of `model_method` on `model` arrived, answered or
@@ -504,20 +492,26 @@ impl OdooEmulator {
         n: usize,
         timeout: Duration,
     ) -> bool {
-        self.wait_for_calls(
-            |calls| {
-                calls
-                    .iter()
-                    .filter(|c| {
-                        c.model.as_deref() == Some(model)
-                            && c.model_method.as_deref() == Some(model_method)
-                    })
-                    .count()
-                    >= n
-            },
-            timeout,
-        )
-        .await
+        self.wait_for_matching(model, model_method, |_| true, n, timeout)
+            .await
+    }
+
+    /// Waits until `n` calls of `model_method` on `model` also satisfy `also`.
+    async fn wait_for_matching(
+        &self,
+        model: &str,
+        model_method: &str,
+        also: impl Fn(&RecordedCall) -> bool,
+        n: usize,
+        timeout: Duration,
+    ) -> bool {
+        let matches = |c: &&RecordedCall| {
+            c.model.as_deref() == Some(model)
+                && c.model_method.as_deref() == Some(model_method)
+                && also(c)
+        };
+        self.wait_for_calls(|calls| calls.iter().filter(matches).count() >= n, timeout)
+            .await
     }
 
     /// Runs an ORM read as a given user, bypassing HTTP (handy to check visibility).
