@@ -14,7 +14,9 @@ how a second delivery of a result, sent while the first one was being applied, a
 The decisions are those of the bridge's generic pipeline (``src/pipeline/mod.rs``) and the answers
 those of the Odoo emulator's twin (``tests/testkit/src/companion.rs``): change the three together.
 No ``sudo()``: the bridge group's own rights (read, write and create on both models, attachments
-through Internal User) are all these methods need.
+through Internal User) are all these methods need. Error messages are addressed to the bridge (its
+logs, its ``check``), so they are plain English, never translated: the same text whatever the
+bridge user's language, and the same as the emulator's.
 """
 
 import base64
@@ -23,7 +25,7 @@ import hashlib
 import logging
 import re
 
-from odoo import _, api, models
+from odoo import api, models
 from odoo.exceptions import AccessError, UserError
 from odoo.modules.module import get_manifest
 from odoo.tools import SQL
@@ -78,7 +80,7 @@ class AiImageRequest(models.Model):
         """Claims up to ``limit`` queued requests (oldest id first) that nobody else holds."""
         self._bridge_check_caller("bridge_claim_queued")
         if not _is_int(limit) or not 1 <= limit <= MAX_CLAIM:
-            raise UserError(_("limit must be an integer from 1 to %s.", MAX_CLAIM))
+            raise UserError(f"limit must be an integer from 1 to {MAX_CLAIM}.")
         fields = _field_names(fields)
         self.env.cr.execute(SQL(
             "SELECT id FROM %s WHERE status = 'queued' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
@@ -108,11 +110,11 @@ class AiImageRequest(models.Model):
         """Records how sending a claimed (``processing``) request to N8N ended."""
         self._bridge_check_caller("bridge_finish_initiation")
         if not _is_int(request_id) or request_id <= 0:
-            raise UserError(_("request_id must be a positive integer."))
+            raise UserError("request_id must be a positive integer.")
         if outcome not in FINISH_OUTCOMES:
-            raise UserError(_("outcome must be one of %s.", ", ".join(FINISH_OUTCOMES)))
+            raise UserError(f"outcome must be one of {', '.join(FINISH_OUTCOMES)}.")
         if details is not False and details is not None and not isinstance(details, str):
-            raise UserError(_("details must be a string."))
+            raise UserError("details must be a string.")
         request = self._bridge_find({"field": "id", "value": request_id})
         if not request or not request._bridge_lock():
             return {"outcome": "unknown_request"}
@@ -189,26 +191,25 @@ class AiImageRequest(models.Model):
 
     def _bridge_check_caller(self, method):
         if not self.env.user.has_group(BRIDGE_GROUP):
-            raise AccessError(_("Only members of the group %(group)s may call %(method)s.",
-                                group=BRIDGE_GROUP, method=f"{self._name}.{method}"))
+            raise AccessError(
+                f"Only members of the group {BRIDGE_GROUP} may call {self._name}.{method}.")
 
     def _bridge_find(self, reference):
         """The request a reference names (as the caller may read it), or an empty recordset."""
         if not isinstance(reference, dict) or set(reference) != {"field", "value"}:
-            raise UserError(_('A reference is {"field": ..., "value": ...}.'))
+            raise UserError('A reference is {"field": ..., "value": ...}.')
         field, value = reference["field"], reference["value"]
         if field == "id":
             if not _is_int(value) or value <= 0:
-                raise UserError(_("A reference by id needs a positive integer value."))
+                raise UserError("A reference by id needs a positive integer value.")
             if value > MAX_ID:
                 return self.browse()
         else:
             definition = self._fields.get(field) if isinstance(field, str) else None
             if definition is None or definition.type != "char":
-                raise UserError(_("A reference field must be id or a char field of %s.",
-                                  self._name))
+                raise UserError(f"A reference field must be id or a char field of {self._name}.")
             if not isinstance(value, str) or not value:
-                raise UserError(_("A reference by %s needs a non-empty string value.", field))
+                raise UserError(f"A reference by {field} needs a non-empty string value.")
         return self.search([(field, "=", value)], limit=1, order="id")
 
     def _bridge_lock(self, skip_locked=False):
@@ -256,7 +257,7 @@ def _attachment_id(image):
 def _field_names(fields):
     if (not isinstance(fields, list) or not fields
             or not all(isinstance(name, str) for name in fields)):
-        raise UserError(_("fields must be a non-empty list of field names."))
+        raise UserError("fields must be a non-empty list of field names.")
     return fields
 
 
@@ -264,17 +265,16 @@ def _result_kind(result):
     kind = result.get("kind") if isinstance(result, dict) else None
     keys = {"success": SUCCESS_KEYS, "failure": FAILURE_KEYS, "rejected": FAILURE_KEYS}.get(kind)
     if keys is None:
-        raise UserError(_('A result is a dict whose "kind" is success, failure or rejected.'))
+        raise UserError('A result is a dict whose "kind" is success, failure or rejected.')
     if set(result) != keys:
-        raise UserError(_("A %(kind)s result has exactly the keys %(keys)s.",
-                          kind=kind, keys=", ".join(sorted(keys))))
+        raise UserError(f"A {kind} result has exactly the keys {', '.join(sorted(keys))}.")
     return kind
 
 
 def _error_details(result):
     details = result["error_details"]
     if not isinstance(details, str) or not details:
-        raise UserError(_("error_details must be a non-empty string."))
+        raise UserError("error_details must be a non-empty string.")
     return details
 
 
@@ -282,24 +282,24 @@ def _verified_image(result):
     """The image bytes, checked against the sizes and hash the bridge measured."""
     for key in ("image_base64", "sha256", "mimetype", "file_format"):
         if not isinstance(result[key], str) or not result[key]:
-            raise UserError(_("%s must be a non-empty string.", key))
+            raise UserError(f"{key} must be a non-empty string.")
     for key in ("width", "height", "file_size"):
         if not _is_int(result[key]) or result[key] <= 0:
-            raise UserError(_("%s must be a positive integer.", key))
+            raise UserError(f"{key} must be a positive integer.")
     if not SHA256_HEX.fullmatch(result["sha256"]):
-        raise UserError(_("sha256 must be 64 lower-case hexadecimal digits."))
+        raise UserError("sha256 must be 64 lower-case hexadecimal digits.")
     if not FILE_FORMAT.fullmatch(result["file_format"]):
-        raise UserError(_("file_format must be 1 to 10 lower-case letters or digits."))
+        raise UserError("file_format must be 1 to 10 lower-case letters or digits.")
     mimetype = result["mimetype"]
     if not mimetype.startswith("image/") or "svg" in mimetype:
-        raise UserError(_("mimetype must be an image type other than SVG."))
+        raise UserError("mimetype must be an image type other than SVG.")
     try:
         image = base64.b64decode(result["image_base64"], validate=True)
     except binascii.Error:
-        raise UserError(_("image_base64 is not valid base64.")) from None
+        raise UserError("image_base64 is not valid base64.") from None
     if len(image) != result["file_size"]:
-        raise UserError(_("image_base64 holds %(got)s bytes, file_size says %(want)s.",
-                          got=len(image), want=result["file_size"]))
+        raise UserError(
+            f"image_base64 holds {len(image)} bytes, file_size says {result['file_size']}.")
     if hashlib.sha256(image).hexdigest() != result["sha256"]:
-        raise UserError(_("The image's SHA-256 is not the sha256 given."))
+        raise UserError("The image's SHA-256 is not the sha256 given.")
     return image
