@@ -42,6 +42,7 @@ MAX_ID = 2**31 - 1
 SUCCESS_KEYS = {"kind", "image_base64", "sha256", "mimetype", "file_format", "width", "height",
                 "file_size"}
 FAILURE_KEYS = {"kind", "error_details"}
+RESULT_KEYS = {"success": SUCCESS_KEYS, "failure": FAILURE_KEYS, "rejected": FAILURE_KEYS}
 FINISH_OUTCOMES = ("sent", "failed", "retry", "unknown")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 FILE_FORMAT = re.compile(r"[a-z0-9]{1,10}")
@@ -263,7 +264,7 @@ def _field_names(fields):
 
 def _result_kind(result):
     kind = result.get("kind") if isinstance(result, dict) else None
-    keys = {"success": SUCCESS_KEYS, "failure": FAILURE_KEYS, "rejected": FAILURE_KEYS}.get(kind)
+    keys = RESULT_KEYS.get(kind) if isinstance(kind, str) else None
     if keys is None:
         raise UserError('A result is a dict whose "kind" is success, failure or rejected.')
     if set(result) != keys:
