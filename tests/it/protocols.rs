@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use influence_gen_testkit::{CallMatcher, Fault, FaultRule, OdooEmulator, images};
+use influence_gen_testkit::{CallMatcher, EmulatorConfig, Fault, FaultRule, OdooEmulator, images};
 use serde_json::{Value, json};
 
 use crate::support::bridge::{BridgeProcess, ConfigFile};
 use crate::support::callbacks::{client, failure, post, success_inline};
-use crate::support::config::TestConfig;
+use crate::support::config::{ODOO_LOGIN, ODOO_PASSWORD, TestConfig};
 use crate::support::odoo;
 
 const REQUESTS: &str = "influence_gen.ai_image_request";
@@ -237,4 +237,243 @@ async fn companion_mode_without_the_addon_applies_nothing_and_says_why() {
     assert_eq!(status, 202, "kept in the spool until the addon is there");
     assert_eq!(status_of(&odoo, request), "queued");
     assert_eq!(odoo.count(REQUESTS, "write"), 0);
+}
+
+// --- the companion protocol ---------------------------------------------------
+
+/// An emulator, with the companion addon installed or not, the bridge's
+/// user in the addon's group, and a configuration pointing at it.
+async fn bridge_user_odoo(addon: bool) -> (OdooEmulator, TestConfig) {
+    let emulator = if addon {
+        EmulatorConfig::default().with_companion_addon()
+    } else {
+        EmulatorConfig::default()
+    };
+    let odoo = OdooEmulator::start_with(emulator).await;
+    odoo.add_bridge_user(ODOO_LOGIN, ODOO_PASSWORD);
+    let config = TestConfig::new(&odoo.url());
+    (odoo, config)
+}
+
+/// [`bridge_user_odoo`] with the addon, speaking the companion protocol.
+async fn companion_odoo() -> (OdooEmulator, TestConfig) {
+    let (odoo, config) = bridge_user_odoo(true).await;
+    let config = config
+        .with("odoo", "protocol = \"companion\"")
+        .with("initiation", "sweep_interval = \"0s\"")
+        .with("limits", "rate_limit_per_minute = 0");
+    (odoo, config)
+}
+
+/// `model.method` of the `execute_kw` calls the emulator received since `since`.
+fn object_calls(odoo: &OdooEmulator, since: usize) -> Vec<String> {
+    odoo.calls()
+        .into_iter()
+        .skip(since)
+        .filter(|call| call.service == "object")
+        .map(|call| {
+            format!(
+                "{}.{}",
+                call.model.unwrap_or_default(),
+                call.model_method.unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn companion_every_outcome_costs_one_odoo_call() {
+    let (odoo, config) = companion_odoo().await;
+    let bridge = BridgeProcess::start(&config).await;
+    bridge
+        .wait_for_log("the companion addon answers", Duration::from_secs(10))
+        .await;
+    let http = client();
+    let first = odoo.seed_request(json!({ "prompt": "one" }));
+    let second = odoo.seed_request(json!({ "prompt": "two" }));
+    let third = odoo.seed_request(json!({ "prompt": "three" }));
+    let png = images::png(11, 11);
+    let cases: Vec<(&str, Value, u16)> = vec![
+        ("new success", success_inline(first.to_string(), &png), 200),
+        (
+            "duplicate success",
+            success_inline(first.to_string(), &png),
+            200,
+        ),
+        (
+            "conflicting image",
+            success_inline(first.to_string(), &images::png(12, 12)),
+            409,
+        ),
+        ("late failure", failure(first, "late", ""), 409),
+        ("failure", failure(second, "quota", ""), 200),
+        ("duplicate failure", failure(second, "quota", ""), 200),
+        ("unknown request", failure(777_777, "x", ""), 404),
+        (
+            "unusable image",
+            success_inline(third.to_string(), b"not an image"),
+            422,
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let since = odoo.calls().len();
+        let (status, answer) = post(&http, &bridge.url(""), &body).await.unwrap();
+        assert_eq!(status, expected, "{name}: {answer}");
+        assert_eq!(
+            object_calls(&odoo, since),
+            [format!("{REQUESTS}.bridge_apply_result")],
+            "{name}"
+        );
+    }
+    assert_one_image(&odoo, first);
+    let stored = &images_of(&odoo, first)[0];
+    assert_eq!(stored["hash_value"], hex_sha256(&png));
+    assert_eq!(stored["width"], 11);
+    assert_eq!(status_of(&odoo, second), "failed");
+    assert_eq!(status_of(&odoo, third), "failed");
+    let rejected = odoo.record(REQUESTS, third).unwrap();
+    assert!(
+        rejected["error_details"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Image unusable:")),
+        "{rejected}"
+    );
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn companion_ten_identical_results_through_two_bridges_make_one_image() {
+    let (odoo, config) = companion_odoo().await;
+    let config = config.with("odoo", "max_concurrent_calls = 8");
+    let bridges = [
+        BridgeProcess::start(&config).await,
+        BridgeProcess::start(&config).await,
+    ];
+    let request = odoo.seed_request(json!({ "prompt": "ten at once" }));
+    let body = success_inline(request.to_string(), &images::png(20, 20));
+    let http = client();
+    let posts = (0..10).map(|i| {
+        let (http, url, body) = (http.clone(), bridges[i % 2].url(""), body.clone());
+        tokio::spawn(async move { post(&http, &url, &body).await.unwrap() })
+    });
+    let mut duplicates = 0;
+    for answer in futures_util::future::join_all(posts).await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+        duplicates += usize::from(body.to_string().contains("duplicate"));
+    }
+    assert_eq!(duplicates, 9, "one delivery stores, nine are duplicates");
+    assert_one_image(&odoo, request);
+    assert_eq!(odoo.count(REQUESTS, "bridge_apply_result"), 10);
+    assert_eq!(odoo.count(IMAGES, "create"), 0, "no generic call");
+}
+
+#[tokio::test]
+async fn companion_a_late_commit_is_answered_duplicate_without_waiting() {
+    let (odoo, config) = companion_odoo().await;
+    // The wait after an unknown outcome is long: the companion protocol
+    // must not need it.
+    let config = config
+        .with("odoo", "timeout = \"1s\"")
+        .with("odoo", "unknown_outcome_wait = \"10m\"")
+        .with("spool", "wait = \"0s\"");
+    let bridge = BridgeProcess::start(&config).await;
+    let request = odoo.seed_request(json!({ "prompt": "late commit" }));
+    odoo.inject(FaultRule::once(
+        CallMatcher::model_method(REQUESTS, "bridge_apply_result"),
+        Fault::Stall(Duration::from_secs(3)),
+    ));
+    let (status, _) = post(
+        &client(),
+        &bridge.url(""),
+        &success_inline(request.to_string(), &images::png(9, 9)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    eventually("the request to complete", Duration::from_secs(15), || {
+        status_of(&odoo, request) == "completed"
+    })
+    .await;
+    bridge
+        .wait_for_log("spool entry applied", Duration::from_secs(10))
+        .await;
+    assert_one_image(&odoo, request);
+    assert!(
+        odoo.count(REQUESTS, "bridge_apply_result") >= 2,
+        "the timed-out call was retried"
+    );
+    assert!(
+        bridge.log_text().contains("Duplicate"),
+        "{}",
+        bridge.log_text()
+    );
+}
+
+#[tokio::test]
+async fn companion_mode_applies_what_waited_once_the_addon_is_installed() {
+    let (odoo, config) = bridge_user_odoo(false).await;
+    let config = config
+        .with("odoo", "protocol = \"companion\"")
+        .with("spool", "wait = \"0s\"");
+    let bridge = BridgeProcess::start(&config).await;
+    bridge
+        .wait_for_log("the Odoo protocol is not usable", Duration::from_secs(10))
+        .await;
+    let request = odoo.seed_request(json!({ "prompt": "p" }));
+    let (status, _) = post(&client(), &bridge.url(""), &failure(request, "x", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    odoo.install_companion_addon();
+    eventually(
+        "the failure to be recorded",
+        Duration::from_secs(10),
+        || status_of(&odoo, request) == "failed",
+    )
+    .await;
+    assert_eq!(odoo.count(REQUESTS, "bridge_apply_result"), 1);
+    assert_eq!(odoo.count(REQUESTS, "write"), 0, "no generic write");
+}
+
+#[tokio::test]
+async fn auto_switches_to_the_addon_installed_while_odoo_was_away() {
+    let (odoo, config) = bridge_user_odoo(false).await;
+    let config = config
+        .with("initiation", "sweep_interval = \"0s\"")
+        .with("spool", "wait = \"0s\"");
+    let bridge = BridgeProcess::start(&config).await;
+    bridge
+        .wait_for_log("speaking the generic protocol", Duration::from_secs(10))
+        .await;
+    // Odoo goes away (a restart with a new addon), a result arrives meanwhile.
+    odoo.set_down(true);
+    let request = odoo.seed_request(json!({ "prompt": "p" }));
+    let (status, _) = post(&client(), &bridge.url(""), &failure(request, "x", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    bridge
+        .wait_for_log("transient failure; will retry", Duration::from_secs(10))
+        .await;
+    odoo.install_companion_addon();
+    odoo.set_down(false);
+    eventually(
+        "the failure to be recorded",
+        Duration::from_secs(10),
+        || status_of(&odoo, request) == "failed",
+    )
+    .await;
+    bridge
+        .wait_for_log("the companion addon answers", Duration::from_secs(5))
+        .await;
+    assert_eq!(odoo.count(REQUESTS, "bridge_apply_result"), 1);
+    assert_eq!(odoo.count(REQUESTS, "write"), 0, "no generic write");
 }
