@@ -134,7 +134,11 @@ async fn main() -> anyhow::Result<()> {
     let image = influence_gen_testkit::images::png_of_size(IMAGE_BYTES);
     let mut all = Vec::new();
     for protocol in &protocols {
-        eprintln!("measuring {protocol}: {} results of {} bytes", args.count, image.len());
+        eprintln!(
+            "measuring {protocol}: {} results of {} bytes",
+            args.count,
+            image.len()
+        );
         all.push(measure(&live, protocol, args.count, &image).await?);
     }
     print_table(&all, image.len());
@@ -190,8 +194,14 @@ async fn measure(
     shutdown.cancel();
     let _ = daemon.await;
     let statuses: Vec<Value> = odoo.read(REQUESTS, measured, &["status"]).await?;
-    let done = statuses.iter().filter(|r| r["status"] == "completed").count();
-    ensure!(done == count, "{protocol}: only {done} of {count} requests completed");
+    let done = statuses
+        .iter()
+        .filter(|r| r["status"] == "completed")
+        .count();
+    ensure!(
+        done == count,
+        "{protocol}: only {done} of {count} requests completed"
+    );
     Ok(Figures {
         protocol: protocol.to_owned(),
         results: count,
@@ -248,7 +258,10 @@ fn odoo_log_since(log: &Path, start: u64) -> anyhow::Result<(usize, f64, f64)> {
 }
 
 fn print_table(all: &[Figures], image_bytes: usize) {
-    println!("1 MiB successes ({image_bytes} bytes of PNG), one at a time, against {}", "the live Odoo");
+    println!(
+        "1 MiB successes ({image_bytes} bytes of PNG), one at a time, against {}",
+        "the live Odoo"
+    );
     println!(
         "| protocol | results | Odoo calls/result | Odoo request time/result | of which SQL | callback → completed p50 | mean | max |"
     );

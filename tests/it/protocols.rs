@@ -477,3 +477,73 @@ async fn auto_switches_to_the_addon_installed_while_odoo_was_away() {
     assert_eq!(odoo.count(REQUESTS, "bridge_apply_result"), 1);
     assert_eq!(odoo.count(REQUESTS, "write"), 0, "no generic write");
 }
+
+#[tokio::test]
+async fn companion_a_dead_bridges_spool_moved_to_a_live_one_is_applied_once() {
+    let (odoo, config) = companion_odoo().await;
+    let config = config
+        .with("spool", "wait = \"0s\"")
+        .with("spool", "max_concurrent = 2");
+    let mut dead = BridgeProcess::start(&config).await;
+    let requests: Vec<i64> = (0..3)
+        .map(|i| odoo.seed_request(json!({ "prompt": format!("ha {i}") })))
+        .collect();
+    // The first two are being applied when the machine dies (Odoo finishes
+    // and commits them anyway); the third never left the spool.
+    odoo.inject(FaultRule::times(
+        CallMatcher::model_method(REQUESTS, "bridge_apply_result"),
+        Fault::Stall(Duration::from_secs(2)),
+        2,
+    ));
+    let http = client();
+    for (i, request) in requests.iter().enumerate() {
+        let body = success_inline(request.to_string(), &images::png(8 + i as u32, 8));
+        let (status, _) = post(&http, &dead.url(""), &body).await.unwrap();
+        assert_eq!(status, 202);
+    }
+    assert!(
+        odoo.wait_for_arrival(REQUESTS, "bridge_apply_result", 2, Duration::from_secs(10))
+            .await
+    );
+    let dead_spool = dead.spool_dir();
+    dead.signal("KILL");
+    dead.wait_exit(Duration::from_secs(5))
+        .await
+        .expect("killed");
+
+    let live = BridgeProcess::start(&config).await;
+    let staging = live.spool_dir().with_file_name("recovered");
+    std::fs::create_dir(&staging).unwrap();
+    let mut moved = 0;
+    for entry in std::fs::read_dir(dead_spool.join("pending")).unwrap() {
+        let entry = entry.unwrap();
+        let copy = staging.join(entry.file_name());
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(entry.path())
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::rename(
+            &copy,
+            live.spool_dir().join("pending").join(entry.file_name()),
+        )
+        .unwrap();
+        moved += 1;
+    }
+    assert_eq!(moved, 3, "every accepted result was still pending");
+    eventually("every request to complete", Duration::from_secs(20), || {
+        requests.iter().all(|r| status_of(&odoo, *r) == "completed")
+    })
+    .await;
+    eventually("the live spool to empty", Duration::from_secs(10), || {
+        std::fs::read_dir(live.spool_dir().join("pending"))
+            .map(|d| d.count() == 0)
+            .unwrap_or(false)
+    })
+    .await;
+    for request in &requests {
+        assert_one_image(&odoo, *request);
+    }
+}
