@@ -15,12 +15,14 @@
 //! * the rules are the bridge's generic pipeline's (`src/pipeline/mod.rs`).
 //!
 //! Parts: [`args`] (argument checks), [`apply`] (`bridge_apply_result`), [`claim`] (the claims
-//! and `bridge_finish_initiation`), [`locks`] (row locks).
+//! and `bridge_finish_initiation`), [`locks`] (row locks), [`scenarios`] (one scenario list for
+//! the emulator and a real Odoo, compared by `tests/it/live_companion.rs`).
 
 pub mod apply;
 pub mod args;
 pub mod claim;
 pub mod locks;
+pub mod scenarios;
 
 use serde_json::{Map, Value, json};
 
