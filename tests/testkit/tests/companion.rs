@@ -305,8 +305,10 @@ async fn claim_queued_takes_the_oldest_first_up_to_the_limit() {
 #[tokio::test]
 async fn an_attachment_created_with_image_no_postprocess_is_stored_as_sent() {
     let odoo = OdooEmulator::start().await;
+    // A small limit keeps the resize quick (the default is 1920x1920).
+    odoo.set_param("base.image_autoresize_max_px", "64x64");
     let client = odoo.client();
-    let png = images::png(2100, 1200);
+    let png = images::png(100, 80);
     let vals = json!({"name": "big.png", "datas": influence_gen_testkit::attachments::b64encode(&png), "mimetype": "image/png"});
     let create = |context: Value| {
         client.execute_kw(
@@ -332,7 +334,7 @@ async fn an_attachment_created_with_image_no_postprocess_is_stored_as_sent() {
     assert_ne!(
         odoo.attachment_bytes(plain),
         Some(png.clone()),
-        "resized to 1920 px"
+        "resized to 64 px"
     );
     assert_eq!(odoo.attachment_bytes(raw), Some(png));
 }
