@@ -103,7 +103,8 @@ async fn admin_call(
         .unwrap_or(Value::Null)
 }
 
-/// An internal user outside the bridge group, created once per database.
+/// An internal user outside the bridge group, created once per database (by whichever test gets
+/// there first).
 async fn outsider(client: &RpcClient, live: &Live, admin: &Account) -> Account {
     let found = admin_call(
         client,
@@ -125,9 +126,35 @@ async fn outsider(client: &RpcClient, live: &Live, admin: &Account) -> Account {
             reference,
         )
         .await;
-        let vals = json!({"name": "InfluenceGen outsider", "login": OUTSIDER_LOGIN, "password": OUTSIDER_PASSWORD,
-                          "email": "outsider@example.com", "groups_id": [[6, 0, [internal[1]]]]});
-        admin_call(client, live, admin, "res.users", "create", json!([vals])).await;
+        // Odoo 19 renamed res.users.groups_id to group_ids.
+        let version = client
+            .call("common", "version", json!([]))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let groups = match version["server_version_info"][0].as_i64() {
+            Some(major) if major >= 19 => "group_ids",
+            _ => "groups_id",
+        };
+        let mut vals = json!({"name": "InfluenceGen outsider", "login": OUTSIDER_LOGIN, "password": OUTSIDER_PASSWORD,
+                              "email": "outsider@example.com"});
+        vals[groups] = json!([[6, 0, [internal[1]]]]);
+        let created = client
+            .execute_kw(
+                &live.database,
+                admin.uid,
+                &admin.password,
+                "res.users",
+                "create",
+                json!([vals]),
+                json!({}),
+            )
+            .await;
+        if let Err(error) = created {
+            // Another test created it meanwhile (the login is unique); the login below says.
+            eprintln!("creating {OUTSIDER_LOGIN}: {error:?}");
+        }
     }
     login(
         client,
