@@ -175,8 +175,8 @@ fn status(db: &Db, id: i64) -> String {
         .to_owned()
 }
 
-/// `_bridge_note`: an internal note; never fails the call (the real addon logs and skips a note
-/// Odoo refuses).
+/// `_bridge_note`: an internal note (the real addon's `_message_log`, which needs no sender email
+/// and cannot fail the call).
 fn note(db: &mut Db, env: &Env, id: i64, body: String) {
     let Some(model) = db.model(REQUEST).cloned() else {
         return;
