@@ -5,6 +5,7 @@ mod callback;
 mod check;
 mod initiation;
 mod live;
+mod live_companion;
 mod live_companion_bridge;
 mod newcomer;
 mod odoo_client;
