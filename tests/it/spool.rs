@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use influence_gen_bridge::spool::EntryId;
 use influence_gen_testkit::{CallMatcher, Fault, FaultRule, ImageServer, OdooEmulator, images};
 use serde_json::{Value, json};
 
@@ -69,10 +70,37 @@ async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> boo
     }
 }
 
+/// Entries in `pending/`: `<id>.json` files and `<id>/` directories. The
+/// worker's scratch files beside them (metadata being replaced,
+/// `….json.new`; in-flight markers) come and go and are no entries.
 fn pending_entries(file: &ConfigFile) -> usize {
-    std::fs::read_dir(file.spool_dir.join("pending"))
-        .map(|d| d.count())
+    entries_in(&file.spool_dir.join("pending"))
+}
+
+fn entries_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|entry| {
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    EntryId::parse(name.strip_suffix(".json").unwrap_or(&name)).is_some()
+                })
+                .count()
+        })
         .unwrap_or(0)
+}
+
+#[test]
+fn pending_entries_counts_entries_not_the_workers_scratch_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pending = dir.path().join("pending");
+    std::fs::create_dir_all(pending.join("01795962708147190573-3a8347d1")).unwrap();
+    std::fs::write(pending.join("01795962708147190574-3a8347d2.json"), b"{}").unwrap();
+    // What the worker writes beside entries while it applies them.
+    std::fs::write(pending.join("01795962708147190574-3a8347d2.json.new"), b"{").unwrap();
+    std::fs::write(pending.join("01795962708147190573-3a8347d1.inflight"), b"").unwrap();
+    assert_eq!(entries_in(&pending), 2);
 }
 
 fn queued_left(odoo: &OdooEmulator, requests: &[i64]) -> usize {
