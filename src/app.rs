@@ -125,22 +125,15 @@ impl App {
 
     /// The daemon's metrics, with the spool's gauges brought up to date.
     pub fn metrics_text(&self) -> String {
-        let (pending, oldest_ms) = self.spool.depth();
+        let spool = self.spool.gauges();
         let metrics = &self.metrics;
-        metrics
-            .spool_pending
-            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        metrics.spool_pending.set(gauge(spool.pending));
         metrics
             .spool_oldest_age
-            .set(i64::try_from(oldest_ms.unwrap_or(0) / 1000).unwrap_or(i64::MAX));
-        let usage = self.spool.store().usage();
-        metrics
-            .spool_bytes
-            .set(i64::try_from(usage.bytes).unwrap_or(i64::MAX));
-        let dead = usage.entries.saturating_sub(pending as u64);
-        metrics
-            .spool_dead
-            .set(i64::try_from(dead).unwrap_or(i64::MAX));
+            .set(gauge(spool.oldest_age_ms.unwrap_or(0) / 1000));
+        metrics.spool_bytes.set(gauge(spool.bytes));
+        metrics.spool_dead.set(gauge(spool.dead));
         metrics.encode()
     }
 

@@ -90,6 +90,13 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             tracing::info!("the entry left the spool (purged or retried by an admin)");
             return queue.forget(&ready);
         }
+        Err(SpoolError::Corrupt { reason, .. }) => {
+            let Err(error) = queue.quarantine(&ready, reason).await else {
+                return;
+            };
+            tracing::error!(%error, "cannot move a damaged spool entry to the dead letters; will try again");
+            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+        }
         Err(error) => {
             tracing::error!(%error, "cannot read the spool entry; will try again");
             return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
