@@ -44,7 +44,7 @@ pub enum AppError {
     N8n(#[from] crate::n8n::N8nError),
     #[error("cannot set up the image downloader: {0}")]
     Image(#[from] ImageError),
-    #[error("cannot open the spool (set [spool] dir to a writable directory): {0}")]
+    #[error("cannot open the spool: {0}")]
     Spool(#[from] SpoolError),
 }
 

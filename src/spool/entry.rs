@@ -44,6 +44,12 @@ impl EntryId {
         valid.then(|| Self(text.to_owned()))
     }
 
+    /// When the entry arrived (ms since the epoch), as its id says.
+    pub fn arrived_ms(&self) -> u64 {
+        let nanos: u128 = self.0.get(..20).and_then(|t| t.parse().ok()).unwrap_or(0);
+        u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX)
+    }
+
     /// The id as text (also the entry's directory name).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -292,6 +298,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         let second = EntryId::new();
         assert!(first < second);
+        assert!(now_ms().abs_diff(first.arrived_ms()) < 1000);
         assert_eq!(EntryId::parse(first.as_str()), Some(first));
         for bad in [
             "",

@@ -381,10 +381,7 @@ impl Queue {
         let index = lock(&self.index);
         let oldest_indexed = index.pending.values().map(|slot| slot.received_ms).min();
         drop(index);
-        let oldest_unreadable = lock(&self.unreadable)
-            .first()
-            .and_then(|id| id.as_str().get(..20)?.parse::<u128>().ok())
-            .map(|nanos| u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX));
+        let oldest_unreadable = lock(&self.unreadable).first().map(EntryId::arrived_ms);
         let oldest = match (oldest_indexed, oldest_unreadable) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -453,3 +450,6 @@ async fn blocking<T: Send + 'static>(
         })
     })
 }
+
+#[cfg(test)]
+mod tests;
