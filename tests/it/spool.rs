@@ -800,14 +800,19 @@ async fn the_spool_cli_needs_no_secret_and_leaves_a_running_daemons_files_alone(
         ),
     )
     .unwrap();
-    let no_secrets: Vec<(&str, &str)> = Vec::new();
-    for args in [
+    let commands = [
         vec!["spool", "list"],
         vec!["spool", "show", &id],
         vec!["spool", "purge", "--dead-older-than", "1s"],
         vec!["spool", "retry", "--all-dead"],
-    ] {
-        let output = bridge::run(&bare, &args, &no_secrets).await;
+    ];
+    // With the daemon's own configuration file, then with [spool] alone.
+    for (config_file, args) in commands
+        .iter()
+        .map(|args| (&file.path, args))
+        .chain(commands.iter().map(|args| (&bare, args)))
+    {
+        let output = bridge::run(config_file, args, &[]).await;
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
