@@ -101,10 +101,10 @@ impl App {
                 }
             }
         }
-        if plan.effective.log.level != old.log.level {
-            if let Err(error) = telemetry::set_level(&plan.effective.log.level) {
-                tracing::error!(%error, "cannot change the log level");
-            }
+        if plan.effective.log.level != old.log.level
+            && let Err(error) = telemetry::set_level(&plan.effective.log.level)
+        {
+            tracing::error!(%error, "cannot change the log level");
         }
         self.config.store(Arc::new(plan.effective));
         plan.needs_restart

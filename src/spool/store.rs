@@ -314,16 +314,16 @@ impl Store {
             }
             let target = self.entry_path(State::Pending, &meta.id, layout);
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
-            if self.fsync {
-                if let Err(source) = self.pending_sync.sync() {
-                    // Not durable, so not accepted: take it back out.
-                    let _ = fs::rename(&target, &staging);
-                    return Err(SpoolError::Io {
-                        action: "fsync",
-                        path: self.root.join(State::Pending.dir()),
-                        source,
-                    });
-                }
+            if self.fsync
+                && let Err(source) = self.pending_sync.sync()
+            {
+                // Not durable, so not accepted: take it back out.
+                let _ = fs::rename(&target, &staging);
+                return Err(SpoolError::Io {
+                    action: "fsync",
+                    path: self.root.join(State::Pending.dir()),
+                    source,
+                });
             }
             Ok(())
         })();

@@ -115,15 +115,15 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
         meta.in_flight_since_ms = None;
     }
     let mut outcome = app.pipeline().apply(&config, &result).await;
-    if let Err(PipelineError::ImageUnavailable(error)) = &outcome {
-        if exhausted(&meta, &config) {
-            // The image host never recovered: the image is unusable for good.
-            let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
-            outcome = app
-                .pipeline()
-                .reject(&config, &result.request_ref, &reason)
-                .await;
-        }
+    if let Err(PipelineError::ImageUnavailable(error)) = &outcome
+        && exhausted(&meta, &config)
+    {
+        // The image host never recovered: the image is unusable for good.
+        let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
+        outcome = app
+            .pipeline()
+            .reject(&config, &result.request_ref, &reason)
+            .await;
     }
     match outcome {
         Ok(applied) => finish_applied(&app, &ready, applied).await,
