@@ -3,14 +3,14 @@
 //!
 //! ```text
 //! <spool dir>/
-//!   serve.lock              held by the one `serve` process ([`lock`])
+//!   serve.lock              held by the one `serve` process
 //!   admin.lock              held by a changing `spool` command while it runs
 //!   tmp/                    being written by `serve`; emptied at its start
 //!   pending/<id>.json       accepted, not yet applied (no image: failures, image URLs)
 //!   pending/<id>/           the same with an inline image: meta.json + image.bin
-//!   pending/<id>.inflight   beside an entry while an attempt runs ([`in_flight`])
+//!   pending/<id>.inflight   beside an entry while an attempt runs
 //!   dead/…                  can never apply; kept for an admin, same layout
-//!   dead/<id>.reason        why, for an entry whose metadata cannot be read ([`quarantine`])
+//!   dead/<id>.reason        why, for an entry whose metadata cannot be read
 //! ```
 //!
 //! An entry is written whole under `tmp/` and fsynced (for a directory, its
@@ -24,7 +24,10 @@
 //! is never rewritten. Removal unlinks the metadata first, so the entry ends
 //! atomically (a directory left without it is debris, cleared at the next
 //! start of `serve`). Every call is blocking file I/O: async callers run it
-//! on the blocking pool. [`open`] says who may open the spool how.
+//! on the blocking pool. [`Store::open`], [`Store::inspect`] and
+//! [`Store::administer`] say who may open the spool, and how; [`lock`] who
+//! may change it; [`Store::mark_in_flight`] and [`Store::quarantine`] what
+//! the marker and reason files are for.
 
 mod in_flight;
 pub mod lock;

@@ -1,5 +1,7 @@
 //! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters.
+//! with backoff, and moves what can never apply to the dead letters (an
+//! entry found damaged on disk too, with the reason: see
+//! [`Queue::quarantine`](super::Queue::quarantine)).
 //!
 //! It wakes on new work and also polls (the poll rescans `pending/`, which
 //! the `spool` CLI changes). Entries of one request go in arrival order,
