@@ -430,11 +430,14 @@ async fn a_dead_letter_can_be_listed_retried_after_the_fix_and_purged() {
     assert_no_secret(&bridge.log_text(), &config.secrets(), "bridge logs");
 }
 
+/// The names of the dead letters (`<id>.json` or `<id>`), without the
+/// quarantine reasons and scratch files beside them.
 fn dead_ids(file: &ConfigFile) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(file.spool_dir.join("dead"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| EntryId::parse(name.strip_suffix(".json").unwrap_or(name)).is_some())
         .collect();
     ids.sort();
     ids
@@ -645,13 +648,7 @@ async fn damaged_and_other_version_entries_are_quarantined_once_and_counted_wher
     eventually(
         "the damaged entries to be dead letters",
         Duration::from_secs(10),
-        || {
-            dead_ids(&file)
-                .iter()
-                .filter(|name| !name.ends_with(".reason"))
-                .count()
-                == 2
-        },
+        || dead_ids(&file).len() == 2,
     )
     .await;
     // Several polls later, still one line per entry.
