@@ -68,10 +68,16 @@ pub fn serve(root: &Path) -> Result<Held, SpoolError> {
     Ok(Held { _file: file })
 }
 
-/// Waits for, then holds, the lock of the changing `spool` commands.
+/// Waits for, then holds, the lock of the changing `spool` commands. The
+/// file is only read (flock needs no more), so one created by another user
+/// of the spool, such as root, does not stand in the way.
 pub fn admin(root: &Path) -> Result<Held, SpoolError> {
-    let file = open(root, ADMIN_LOCK_FILE)?;
-    file.lock()
-        .map_err(io_error("lock", &root.join(ADMIN_LOCK_FILE)))?;
+    let path = root.join(ADMIN_LOCK_FILE);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => open(root, ADMIN_LOCK_FILE)?,
+        Err(e) => return Err(io_error("open", &path)(e)),
+    };
+    file.lock().map_err(io_error("lock", &path))?;
     Ok(Held { _file: file })
 }

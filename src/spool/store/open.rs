@@ -61,10 +61,7 @@ impl Store {
 
     /// Opens an existing spool to read it, changing nothing.
     pub fn inspect(root: &Path) -> Result<Self, SpoolError> {
-        for state in [State::Pending, State::Dead] {
-            let path = root.join(state.dir());
-            fs::read_dir(&path).map_err(io_error("open", &path))?;
-        }
+        must_exist(root)?;
         let store = Self::new(root, false, UNBOUNDED, None);
         store.refresh_usage()?;
         Ok(store)
@@ -73,7 +70,7 @@ impl Store {
     /// Opens an existing spool for a changing `spool` command: one at a
     /// time, beside the daemon or not.
     pub fn administer(root: &Path, fsync: bool) -> Result<Self, SpoolError> {
-        Self::inspect(root)?;
+        must_exist(root)?;
         let store = Self::new(root, fsync, UNBOUNDED, Some(lock::admin(root)?));
         store.clear_dead_debris()?;
         store.refresh_usage()?;
@@ -142,6 +139,16 @@ impl Store {
             .and_then(EntryId::parse)
             .is_some_and(|id| self.locate(state, &id).is_none())
     }
+}
+
+/// The `spool` commands never create a spool: a wrong `spool.dir` is an
+/// error, not a new empty spool.
+fn must_exist(root: &Path) -> Result<(), SpoolError> {
+    for state in [State::Pending, State::Dead] {
+        let path = root.join(state.dir());
+        fs::read_dir(&path).map_err(io_error("open", &path))?;
+    }
+    Ok(())
 }
 
 /// `<id>.json` names an entry without an image.
