@@ -1,5 +1,7 @@
 //! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters.
+//! with backoff, and moves what can never apply to the dead letters (an
+//! entry found damaged on disk too, with the reason: see
+//! [`Queue::quarantine`](super::Queue::quarantine)).
 //!
 //! It wakes on new work and also polls (the poll rescans `pending/`, which
 //! the `spool` CLI changes). Entries of one request go in arrival order,
@@ -85,6 +87,7 @@ async fn reconcile(app: &App) {
 async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermit) {
     let queue = app.spool();
     let config = app.config();
+    let fresh = ready.payload.is_some();
     let loaded = match ready.payload.take() {
         // A first attempt right after the callback: it is still in memory.
         Some(payload) => Ok(payload),
@@ -96,12 +99,19 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             tracing::info!("the entry left the spool (purged or retried by an admin)");
             return queue.forget(&ready);
         }
+        Err(SpoolError::Corrupt { reason, .. }) => {
+            let Err(error) = queue.quarantine(&ready, reason).await else {
+                return;
+            };
+            tracing::error!(%error, "cannot move a damaged spool entry to the dead letters; will try again");
+            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+        }
         Err(error) => {
             tracing::error!(%error, "cannot read the spool entry; will try again");
             return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
         }
     };
-    if hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
+    if !fresh && hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
         return;
     }
     let result = meta.to_result(image);
@@ -117,15 +127,15 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
         meta.in_flight_since_ms = None;
     }
     let mut outcome = app.pipeline().apply(&config, &result).await;
-    if let Err(PipelineError::ImageUnavailable(error)) = &outcome {
-        if exhausted(&meta, &config) {
-            // The image host never recovered: the image is unusable for good.
-            let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
-            outcome = app
-                .pipeline()
-                .reject(&config, &result.request_ref, &reason)
-                .await;
-        }
+    if let Err(PipelineError::ImageUnavailable(error)) = &outcome
+        && exhausted(&meta, &config)
+    {
+        // The image host never recovered: the image is unusable for good.
+        let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
+        outcome = app
+            .pipeline()
+            .reject(&config, &result.request_ref, &reason)
+            .await;
     }
     match outcome {
         Ok(applied) => finish_applied(&app, &ready, applied).await,
@@ -147,7 +157,12 @@ async fn hold_after_unknown_outcome(
     meta: &mut Meta,
     config: &Config,
 ) -> bool {
-    let Some(at_ms) = meta.unknown_outcome_at_ms.or(meta.in_flight_since_ms) else {
+    // An in-flight marker left behind: a crash interrupted an attempt.
+    let interrupted = match meta.in_flight_since_ms {
+        Some(since) => Some(since),
+        None => app.spool().in_flight_since(&ready.id).await,
+    };
+    let Some(at_ms) = meta.unknown_outcome_at_ms.or(interrupted) else {
         return false;
     };
     let Some(wait) = app.pipeline().unknown_outcome_hold(config).await else {
