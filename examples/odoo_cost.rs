@@ -132,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         args.protocols.clone()
     };
     let image = influence_gen_testkit::images::png_of_size(IMAGE_BYTES);
+    let load_before = load_average();
     let mut all = Vec::new();
     for protocol in &protocols {
         eprintln!(
@@ -142,7 +143,20 @@ async fn main() -> anyhow::Result<()> {
         all.push(measure(&live, protocol, args.count, &image).await?);
     }
     print_table(&all, image.len());
+    // Odoo, the bridge and this harness share the machine with whatever
+    // else runs: the load average says how quiet it was.
+    println!(
+        "load average (1 min) before {load_before}, after {}",
+        load_average()
+    );
     Ok(())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 async fn measure(
