@@ -272,10 +272,7 @@ fn odoo_log_since(log: &Path, start: u64) -> anyhow::Result<(usize, f64, f64)> {
 }
 
 fn print_table(all: &[Figures], image_bytes: usize) {
-    println!(
-        "1 MiB successes ({image_bytes} bytes of PNG), one at a time, against {}",
-        "the live Odoo"
-    );
+    println!("1 MiB successes ({image_bytes} bytes of PNG), one at a time, against the live Odoo");
     println!(
         "| protocol | results | Odoo calls/result | Odoo request time/result | of which SQL | callback → completed p50 | mean | max |"
     );
