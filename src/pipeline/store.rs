@@ -50,31 +50,60 @@ pub struct ExistingImage {
     pub storage_identifier: Option<String>,
 }
 
-/// Finds the image an earlier delivery of this result created.
-pub async fn find_image(
+/// Images of one request carrying the same hash, at most; more would take
+/// as many interrupted attempts, each waiting out `odoo.timeout`.
+const MAX_SAME_HASH: u32 = 16;
+
+/// The images earlier deliveries of this result created, oldest first: the
+/// one linked to the request, and orphans of interrupted attempts.
+pub async fn find_images(
     odoo: &OdooClient,
     config: &OdooConfig,
     request_id: i64,
     sha256_hex: &str,
-) -> Result<Option<ExistingImage>, OdooError> {
+) -> Result<Vec<ExistingImage>, OdooError> {
     let domain = json!([
         ["request_id", "=", request_id],
         ["hash_value", "=", sha256_hex]
     ]);
     let options = SearchOptions {
-        limit: Some(1),
+        limit: Some(MAX_SAME_HASH),
         order: Some("id asc".into()),
         ..SearchOptions::default()
     };
-    let mut found: Vec<ExistingImage> = odoo
-        .search_read(
-            &config.image_model,
-            &domain,
-            &["id", "storage_identifier"],
-            &options,
-        )
-        .await?;
-    Ok(found.pop())
+    odoo.search_read(
+        &config.image_model,
+        &domain,
+        &["id", "storage_identifier"],
+        &options,
+    )
+    .await
+}
+
+/// Deletes images an interrupted attempt left behind for a request that
+/// another image completed (Odoo deletes their attachments with them).
+/// Best effort: the result's answer does not depend on it; when the
+/// bridge's user may not delete images the orphans are named in the log.
+pub async fn discard_orphans(odoo: &OdooClient, config: &OdooConfig, request_id: i64, ids: &[i64]) {
+    if ids.is_empty() {
+        return;
+    }
+    let done: Result<Option<bool>, _> = odoo
+        .execute_kw(&config.image_model, "unlink", &json!([ids]), &json!({}))
+        .await;
+    match done {
+        Ok(_) => tracing::info!(
+            ai_generation_request_id = request_id,
+            images = ?ids,
+            "deleted generated images an interrupted attempt left unlinked"
+        ),
+        Err(error) => tracing::warn!(
+            ai_generation_request_id = request_id,
+            images = ?ids,
+            %error,
+            "generated images an interrupted attempt left unlinked remain; delete them in Odoo"
+        ),
+    }
 }
 
 /// Steps 2–5 for a request that has no completed image yet.

@@ -27,7 +27,7 @@ pub mod store;
 pub mod worker;
 
 pub use entry::{EntryId, Meta};
-pub use queue::{Final, Queue};
+pub use queue::{Final, Queue, RequestKey};
 pub use store::{Limits, SpoolError, State, Store, Usage};
 
 use crate::config::SpoolConfig;

@@ -4,8 +4,14 @@
 //! Only ids, request references and due times are held, never payloads.
 //! The index is rebuilt from disk at start and reconciled on every poll,
 //! because the `spool` CLI (another process) retries and purges entries.
+//!
 //! Entries of the same request are handed out one at a time in arrival
-//! order; different requests run concurrently.
+//! order; different requests run concurrently. "The same request" means the
+//! same Odoo id, not the same reference text: a result sent by id "42" and
+//! one sent by the UUID of request 42 are one request. So each entry's
+//! reference is first resolved to a [`RequestKey`] (at once for an id, by
+//! the worker asking Odoo for a UUID), and no entry is handed out while an
+//! older one is still unresolved: it might be the same request.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,9 +34,24 @@ pub enum Final {
     Dead(PipelineError),
 }
 
+/// Which request an entry is about, as far as ordering goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestKey {
+    /// The request's Odoo id.
+    Id(i64),
+    /// A reference that names no request (applying it answers "unknown").
+    Unmatched(String),
+}
+
 #[derive(Debug, Clone)]
 struct Slot {
     request_ref: String,
+    /// `None` until the reference is resolved.
+    key: Option<RequestKey>,
+    /// The worker is resolving the reference right now.
+    resolving: bool,
+    /// Failed resolutions in a row (for the backoff between them).
+    resolve_failures: u32,
     due_ms: u64,
     /// A new entry's metadata and image, kept in memory for its first
     /// attempt so the worker need not read back what was just written.
@@ -49,7 +70,7 @@ const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 struct Index {
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
-    busy: HashSet<String>,
+    busy: HashSet<RequestKey>,
 }
 
 /// The spool as the running daemon uses it.
@@ -66,11 +87,21 @@ pub struct Queue {
     wake: Notify,
 }
 
+/// An entry whose reference the worker resolves (see [`Queue::to_resolve`]).
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub id: EntryId,
+    pub request_ref: String,
+    /// Failed resolutions of this entry so far.
+    pub failures: u32,
+}
+
 /// What [`Queue::take_ready`] hands out: an entry to apply now.
 #[derive(Debug, Clone)]
 pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
+    pub key: RequestKey,
     /// The entry itself when it is still in memory (see [`Slot::fresh`]).
     pub payload: Option<Payload>,
 }
@@ -125,6 +156,9 @@ impl Queue {
         let id = meta.id.clone();
         let slot = Slot {
             request_ref: meta.request_ref.clone(),
+            key: None,
+            resolving: false,
+            resolve_failures: 0,
             due_ms: meta.next_attempt_at_ms,
             fresh: self.keep_fresh(meta, image),
         };
@@ -157,32 +191,84 @@ impl Queue {
         lock(&self.waiters).remove(id);
     }
 
+    /// Resolves what `offline` can (an id needs no call to Odoo), and
+    /// returns the other unresolved entries that are due, oldest first, so
+    /// that at most `max_in_flight` are being resolved at once; they are
+    /// marked as being resolved until [`Queue::resolved`] or
+    /// [`Queue::resolve_later`].
+    pub fn to_resolve(
+        &self,
+        max_in_flight: usize,
+        offline: impl Fn(&str) -> Option<RequestKey>,
+    ) -> Vec<Unresolved> {
+        let now = now_ms();
+        let mut index = lock(&self.index);
+        let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
+        let mut room = max_in_flight.saturating_sub(in_flight);
+        let mut found = Vec::new();
+        for (id, slot) in index.pending.iter_mut() {
+            if slot.key.is_some() || slot.resolving {
+                continue;
+            }
+            if let Some(key) = offline(&slot.request_ref) {
+                slot.key = Some(key);
+                continue;
+            }
+            if room > 0 && slot.due_ms <= now {
+                room -= 1;
+                slot.resolving = true;
+                found.push(Unresolved {
+                    id: id.clone(),
+                    request_ref: slot.request_ref.clone(),
+                    failures: slot.resolve_failures,
+                });
+            }
+        }
+        found
+    }
+
+    /// The entry's reference resolved to `key`.
+    pub fn resolved(&self, id: &EntryId, key: RequestKey) {
+        if let Some(slot) = lock(&self.index).pending.get_mut(id) {
+            slot.key = Some(key);
+            slot.resolving = false;
+            slot.resolve_failures = 0;
+        }
+        self.wake.notify_one();
+    }
+
+    /// Resolving the entry's reference failed; it is tried again at `due_ms`.
+    pub fn resolve_later(&self, id: &EntryId, due_ms: u64) {
+        if let Some(slot) = lock(&self.index).pending.get_mut(id) {
+            slot.resolving = false;
+            slot.resolve_failures = slot.resolve_failures.saturating_add(1);
+            slot.due_ms = due_ms;
+        }
+        self.wake.notify_one();
+    }
+
     /// Entries due now, at most `max`, at most one per request, each the
-    /// oldest pending entry of its request. Their requests become busy.
+    /// oldest pending entry of its request, none younger than an entry
+    /// whose reference is not resolved yet. Their requests become busy.
     pub fn take_ready(&self, max: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let mut seen: HashSet<&str> = HashSet::new();
         let mut ready = Vec::new();
-        for (id, slot) in &index.pending {
+        for (id, slot, key) in Self::heads(&index) {
             if ready.len() >= max {
                 break;
-            }
-            // Only the oldest entry of each request may go, and only when
-            // no other entry of that request is being applied.
-            if !seen.insert(slot.request_ref.as_str()) || index.busy.contains(&slot.request_ref) {
-                continue;
             }
             if slot.due_ms <= now {
                 ready.push(Ready {
                     id: id.clone(),
                     request_ref: slot.request_ref.clone(),
+                    key: key.clone(),
                     payload: None,
                 });
             }
         }
         for entry in &mut ready {
-            index.busy.insert(entry.request_ref.clone());
+            index.busy.insert(entry.key.clone());
             if let Some(slot) = index.pending.get_mut(&entry.id) {
                 entry.payload = slot.fresh.take();
                 self.release(&entry.payload);
@@ -191,16 +277,30 @@ impl Queue {
         ready
     }
 
-    /// When the next entry becomes due (ms since the epoch), if any is
-    /// waiting that is not busy.
-    pub fn next_due_ms(&self) -> Option<u64> {
-        let index = lock(&self.index);
+    /// The entries that may go when due, in arrival order: the oldest
+    /// entry of each request that is not busy, up to the first entry whose
+    /// reference is not resolved yet (it might be any of the requests).
+    fn heads(index: &Index) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
+        let mut seen: HashSet<&RequestKey> = HashSet::new();
         index
             .pending
+            .iter()
+            .map_while(|(id, slot)| slot.key.as_ref().map(|key| (id, slot, key)))
+            .filter(move |(_, _, key)| seen.insert(*key) && !index.busy.contains(*key))
+    }
+
+    /// When the next entry becomes due (ms since the epoch), to be applied
+    /// or to have its reference resolved, if any.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let index = lock(&self.index);
+        let to_apply = Self::heads(&index).map(|(_, slot, _)| slot.due_ms).min();
+        let to_resolve = index
+            .pending
             .values()
-            .filter(|slot| !index.busy.contains(&slot.request_ref))
-            .map(|slot| slot.due_ms)
-            .min()
+            .find(|slot| slot.key.is_none())
+            .filter(|slot| !slot.resolving)
+            .map(|slot| slot.due_ms);
+        to_apply.into_iter().chain(to_resolve).min()
     }
 
     /// The entry left the spool (applied or dead): tells its waiter.
@@ -208,7 +308,7 @@ impl Queue {
         {
             let mut index = lock(&self.index);
             index.pending.remove(&ready.id);
-            index.busy.remove(&ready.request_ref);
+            index.busy.remove(&ready.key);
         }
         if let Some(waiter) = lock(&self.waiters).remove(&ready.id) {
             let _ = waiter.send(outcome);
@@ -223,7 +323,7 @@ impl Queue {
             if let Some(slot) = index.pending.get_mut(&ready.id) {
                 slot.due_ms = due_ms;
             }
-            index.busy.remove(&ready.request_ref);
+            index.busy.remove(&ready.key);
         }
         self.wake.notify_one();
     }
@@ -232,7 +332,7 @@ impl Queue {
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
         index.pending.remove(&ready.id);
-        index.busy.remove(&ready.request_ref);
+        index.busy.remove(&ready.key);
         drop(index);
         lock(&self.waiters).remove(&ready.id);
     }
@@ -270,6 +370,9 @@ impl Queue {
                         id.clone(),
                         Slot {
                             request_ref: meta.request_ref,
+                            key: None,
+                            resolving: false,
+                            resolve_failures: 0,
                             due_ms,
                             fresh: None,
                         },
@@ -287,8 +390,9 @@ impl Queue {
         let busy = index.busy.clone();
         let mut gone = Vec::new();
         index.pending.retain(|id, slot| {
-            let keep =
-                on_disk.contains(id) || !known.contains(id) || busy.contains(&slot.request_ref);
+            let keep = on_disk.contains(id)
+                || !known.contains(id)
+                || slot.key.as_ref().is_some_and(|key| busy.contains(key));
             if !keep {
                 gone.push(slot.fresh.take());
             }
@@ -368,3 +472,6 @@ async fn blocking<T: Send + 'static>(
         })
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,9 @@
 //!
 //! It wakes on new work and also polls (the poll rescans `pending/`, which
 //! the `spool` CLI changes). Entries of one request go in arrival order,
-//! different requests concurrently up to `spool.max_concurrent`. An entry is
+//! different requests concurrently up to `spool.max_concurrent`; an entry's
+//! request is its resolved Odoo id (see [`super::queue`]), so the worker
+//! first resolves UUID references, as many at once as it applies entries. An entry is
 //! removed only after the pipeline reports it applied, i.e. after Odoo
 //! confirmed the last write. On shutdown no new entry starts; entries being
 //! applied get `server.shutdown_grace` to finish, and whatever is cut off
@@ -18,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::entry::{DeadLetter, Meta, now_ms};
-use super::queue::{Final, Ready};
+use super::queue::{Final, Ready, RequestKey, Unresolved};
 use super::store::SpoolError;
 use crate::app::App;
 use crate::config::Config;
@@ -37,6 +39,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             reconcile(&app).await;
             next_poll = Instant::now() + config.spool.poll_interval;
         }
+        resolve_references(&app, &config, &tasks);
         for ready in app.spool().take_ready(slots.available_permits()) {
             let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
                 break;
@@ -63,6 +66,50 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             remaining = tasks.len(),
             "spool entries still being applied at the end of the grace period; they stay pending"
         );
+    }
+}
+
+/// Gives every new entry its [`RequestKey`]: at once for an id, by asking
+/// Odoo (in a task) for a UUID.
+fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker) {
+    let pipeline = app.pipeline();
+    let unresolved = app
+        .spool()
+        .to_resolve(config.spool.max_concurrent, |reference| {
+            pipeline
+                .resolve_offline(config, reference)
+                .map(|found| request_key(found, reference))
+        });
+    for entry in unresolved {
+        let span = tracing::info_span!("spool_entry", entry = %entry.id, ai_generation_request_id = %entry.request_ref);
+        tasks.spawn(resolve_reference(Arc::clone(app), entry).instrument(span));
+    }
+}
+
+async fn resolve_reference(app: Arc<App>, entry: Unresolved) {
+    let config = app.config();
+    match app.pipeline().resolve(&config, &entry.request_ref).await {
+        Ok(found) => app
+            .spool()
+            .resolved(&entry.id, request_key(found, &entry.request_ref)),
+        // Applying the entry meets the same error and decides its fate.
+        Err(error) if !error.is_transient() => app
+            .spool()
+            .resolved(&entry.id, RequestKey::Unmatched(entry.request_ref)),
+        Err(error) => {
+            let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
+            let delay = backoff.delay(entry.failures + 1);
+            tracing::info!(retry_in_ms = millis(delay), %error, "cannot resolve the request reference; will retry");
+            app.spool()
+                .resolve_later(&entry.id, now_ms() + millis(delay));
+        }
+    }
+}
+
+fn request_key(found: Option<i64>, reference: &str) -> RequestKey {
+    match found {
+        Some(id) => RequestKey::Id(id),
+        None => RequestKey::Unmatched(reference.to_owned()),
     }
 }
 

@@ -9,6 +9,7 @@ mod newcomer;
 mod odoo_client;
 mod odoo_contract;
 mod ops;
+mod races;
 mod security;
 mod serve;
 mod spool;

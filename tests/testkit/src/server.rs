@@ -209,6 +209,7 @@ async fn process(
     }
     let mut override_error = None;
     let mut hang_up = false;
+    let mut answer_late = None;
     match fault {
         Some(Fault::OdooError { name, message }) => {
             let err = crate::errors::OdooError::new(name, message);
@@ -231,6 +232,7 @@ async fn process(
             return None;
         }
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AnswerLate(d)) => answer_late = Some(d),
         Some(Fault::FailAfterApplying { name, message }) => {
             override_error = Some(crate::errors::OdooError::new(name, message));
         }
@@ -244,6 +246,9 @@ async fn process(
     if hang_up {
         shared.record_outcome(seq, Outcome::Closed, true);
         return None;
+    }
+    if let Some(d) = answer_late {
+        tokio::time::sleep(d).await;
     }
     let result = match override_error {
         Some(e) => Err(e),
