@@ -6,7 +6,11 @@
 //! what an earlier attempt made and reuses it:
 //!
 //! 1. the `generated_image` of this request with this SHA-256 (one search;
-//!    the idempotency check of every success);
+//!    the idempotency check of every success). A result counts as applied
+//!    only when that image is the request's `generated_image_id`: an image
+//!    with the hash that is not linked is an orphan of an interrupted
+//!    attempt, finished here while the request is open, deleted
+//!    ([`discard_orphans`]) once another image completed it;
 //! 2. otherwise it is created with all its metadata;
 //! 3. the `ir.attachment` is created already pointing at the image
 //!    (`res_model`/`res_id`), so no separate link write is needed for it,

@@ -9,6 +9,7 @@ mod newcomer;
 mod odoo_client;
 mod odoo_contract;
 mod ops;
+mod orphans;
 mod races;
 mod security;
 mod serve;
