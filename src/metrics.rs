@@ -64,6 +64,7 @@ pub struct Metrics {
     pub odoo_calls: Family<OdooCallLabels, Counter>,
     pub odoo_call_duration: Family<OdooMethodLabels, Histogram>,
     pub image_download_bytes: Counter,
+    pub image_data_decoded_bytes: Counter,
     pub image_download_duration: Histogram,
     pub images_altered_by_odoo: Counter,
     pub initiations: Family<OutcomeLabels, Counter>,
@@ -125,6 +126,13 @@ impl Metrics {
             Unit::Bytes,
             image_download_bytes.clone(),
         );
+        let image_data_decoded_bytes = Counter::default();
+        registry.register_with_unit(
+            "image_data_decoded",
+            "Image bytes decoded from callbacks' image_data (only ever after authentication)",
+            Unit::Bytes,
+            image_data_decoded_bytes.clone(),
+        );
         let image_download_duration = latency_histogram();
         registry.register_with_unit(
             "image_download_duration",
@@ -184,6 +192,7 @@ impl Metrics {
             odoo_calls,
             odoo_call_duration,
             image_download_bytes,
+            image_data_decoded_bytes,
             image_download_duration,
             images_altered_by_odoo,
             initiations,
