@@ -116,7 +116,7 @@ pub struct Pipeline {
     locks: RequestLocks,
     references: references::References,
     chatter: Chatter,
-    saving: store::AttachmentSaving,
+    learnt: store::Learnt,
     metrics: Arc<Metrics>,
 }
 
@@ -129,9 +129,20 @@ impl Pipeline {
             locks: RequestLocks::default(),
             references: references::References::default(),
             chatter: Chatter::default(),
-            saving: store::AttachmentSaving::default(),
+            learnt: store::Learnt::default(),
             metrics,
         }
+    }
+
+    /// Learns what the Odoo models offer (called after the login, so the
+    /// first result does not pay for it); what is not learnt here is
+    /// learnt at first use.
+    pub async fn prepare(&self, config: &Config) -> Result<(), PipelineError> {
+        self.learnt
+            .image_model
+            .learn(&self.odoo, &config.odoo)
+            .await?;
+        Ok(())
     }
 
     /// Replaces the image downloader (its settings changed on reload).
@@ -336,7 +347,7 @@ impl Pipeline {
             &retention,
             &image,
             existing,
-            &self.saving,
+            &self.learnt,
         )
         .await?;
         if stored.altered_by_odoo {

@@ -18,12 +18,14 @@
 //!    read back: Odoo may have resized the image
 //!    (`base.image_autoresize_max_px`); when resuming an interrupted
 //!    attempt, an attachment it made is found by `res_model`/`res_id`;
-//! 4. the image gets `storage_identifier` (the attachment id) — the link.
+//! 4. the image gets `storage_identifier` (the attachment id) — the link —
+//!    and, when the image model has it (the example addon's many2one,
+//!    learnt once: [`ImageModel`]), `attachment_id` too.
 //!
 //! The base64 `datas` is written straight from the bytes into the JSON-RPC
 //! request (no intermediate base64 string).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -110,6 +112,55 @@ pub async fn discard_orphans(odoo: &OdooClient, config: &OdooConfig, request_id:
     }
 }
 
+/// Whether the image model has an `attachment_id` many2one to
+/// `ir.attachment`, learnt once with `fields_get` (at login, or at the
+/// first link if Odoo was not reachable then).
+#[derive(Debug, Default)]
+pub struct ImageModel {
+    attachment_field: AtomicU8,
+}
+
+const UNKNOWN: u8 = 0;
+const PRESENT: u8 = 1;
+const ABSENT: u8 = 2;
+
+impl ImageModel {
+    /// Asks Odoo which fields the image model has.
+    pub async fn learn(&self, odoo: &OdooClient, config: &OdooConfig) -> Result<(), OdooError> {
+        let fields = odoo.fields_get(&config.image_model).await?;
+        let present = fields.get("attachment_id").is_some_and(|field| {
+            field.field_type == "many2one" && field.relation.as_deref() == Some(ATTACHMENT_MODEL)
+        });
+        if !present {
+            tracing::info!(
+                model = %config.image_model,
+                "the image model has no attachment_id; storage_identifier alone links the attachment"
+            );
+        }
+        let state = if present { PRESENT } else { ABSENT };
+        self.attachment_field.store(state, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn has_attachment_field(
+        &self,
+        odoo: &OdooClient,
+        config: &OdooConfig,
+    ) -> Result<bool, OdooError> {
+        if self.attachment_field.load(Ordering::Relaxed) == UNKNOWN {
+            self.learn(odoo, config).await?;
+        }
+        Ok(self.attachment_field.load(Ordering::Relaxed) == PRESENT)
+    }
+}
+
+/// How the image is stored: what Odoo offers, learnt on first use.
+#[derive(Debug, Default)]
+pub struct Learnt {
+    pub saving: AttachmentSaving,
+    pub image_model: ImageModel,
+}
+
 /// Steps 2–5 for a request that has no completed image yet.
 pub async fn store(
     odoo: &OdooClient,
@@ -118,7 +169,7 @@ pub async fn store(
     retention_category: &str,
     image: &VerifiedImage,
     existing: Option<ExistingImage>,
-    saving: &AttachmentSaving,
+    learnt: &Learnt,
 ) -> Result<Stored, OdooError> {
     let (image_id, linked_attachment, recovering) = match existing {
         Some(found) => (
@@ -144,7 +195,9 @@ pub async fn store(
     };
     let stored = match earlier_attachment {
         Some(id) => read_back(odoo, id).await?,
-        None => create_attachment(odoo, config, request_id, image_id, image, saving).await?,
+        None => {
+            create_attachment(odoo, config, request_id, image_id, image, &learnt.saving).await?
+        }
     };
     let attachment_id = stored.id;
     let stored_size = stored
@@ -155,11 +208,16 @@ pub async fn store(
     let altered_by_odoo = stored.checksum.as_deref() != Some(original_sha1.as_str())
         || stored_size != image.bytes.len() as u64;
     if linked_attachment.is_none() || altered_by_odoo {
+        let with_field = learnt
+            .image_model
+            .has_attachment_field(odoo, config)
+            .await?;
         link(
             odoo,
             config,
             image_id,
             attachment_id,
+            with_field,
             altered_by_odoo.then_some(stored_size),
         )
         .await?;
@@ -308,9 +366,13 @@ async fn link(
     config: &OdooConfig,
     image_id: i64,
     attachment_id: i64,
+    with_field: bool,
     stored_size: Option<u64>,
 ) -> Result<(), OdooError> {
     let mut vals = json!({ "storage_identifier": attachment_id.to_string() });
+    if with_field {
+        vals["attachment_id"] = json!(attachment_id);
+    }
     if let Some(size) = stored_size {
         vals["file_size"] = json!(size);
     }
