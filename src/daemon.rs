@@ -106,7 +106,7 @@ async fn apply_reloads(
                 None => return,
             },
         };
-        let needs_restart = app.reload(config);
+        let needs_restart = app.reload(config).await;
         if needs_restart.is_empty() {
             tracing::info!("configuration reloaded");
         } else {
@@ -143,6 +143,11 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
                     systemd::notify_status("serving; Odoo login ok");
                 }
                 return;
+            }
+            // A refusal is logged once by the Odoo client's standing.
+            Err(error) if error.refusal().is_some() => {
+                tracing::debug!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");
+                systemd::notify_status(&format!("waiting for Odoo: {error}"));
             }
             Err(error) => {
                 tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");

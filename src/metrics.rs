@@ -49,6 +49,12 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a reason (why Odoo refuses the bridge).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 /// Labels of the build.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -68,6 +74,7 @@ pub struct Metrics {
     pub image_download_duration: Histogram,
     pub images_altered_by_odoo: Counter,
     pub initiations: Family<OutcomeLabels, Counter>,
+    pub odoo_refused: Family<ReasonLabels, Gauge>,
     pub spool_pending: Gauge,
     pub spool_dead: Gauge,
     pub spool_oldest_age: Gauge,
@@ -152,6 +159,19 @@ impl Metrics {
             "Requests sent (or not) to N8N, by outcome",
             initiations.clone(),
         );
+        let odoo_refused = Family::<ReasonLabels, Gauge>::default();
+        for refusal in crate::odoo::Refusal::ALL {
+            odoo_refused
+                .get_or_create(&ReasonLabels {
+                    reason: refusal.label(),
+                })
+                .set(0);
+        }
+        registry.register(
+            "odoo_refused",
+            "1 while Odoo refuses the bridge itself for this reason (login, session, not JSON-RPC); callbacks then wait in the spool",
+            odoo_refused.clone(),
+        );
         let spool_pending = Gauge::default();
         registry.register(
             "spool_pending_entries",
@@ -196,6 +216,7 @@ impl Metrics {
             image_download_duration,
             images_altered_by_odoo,
             initiations,
+            odoo_refused,
             spool_pending,
             spool_dead,
             spool_oldest_age,

@@ -98,6 +98,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// Whether Odoo refused the bridge itself (see [`OdooError::refusal`]):
+    /// not the result's fault, so it waits and is never given up for it.
+    pub fn refusal(&self) -> Option<crate::odoo::Refusal> {
+        match self {
+            Self::Odoo(error) => error.refusal(),
+            _ => None,
+        }
+    }
+
     /// Whether trying the same result again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {

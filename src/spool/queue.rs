@@ -12,6 +12,13 @@
 //! reference is first resolved to a [`RequestKey`] (at once for an id, by
 //! the worker asking Odoo for a UUID), and no entry is handed out while an
 //! older one is still unresolved: it might be the same request.
+//!
+//! While Odoo refuses the bridge itself (its login, its session, a page in
+//! place of JSON-RPC) the whole queue is on hold: nothing is handed out
+//! until the hold's backoff passed, then one entry probes, so a wrong
+//! password costs one failed login per backoff step, not one per entry.
+//! [`Queue::resume`] lifts the hold at once (a reload, or Odoo accepting
+//! the bridge again).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +31,7 @@ use super::entry::{EntryId, Meta, now_ms};
 use super::store::{SpoolError, State, Store};
 use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
+use crate::retry::Backoff;
 
 /// The end of an entry, as reported to whoever waits for it.
 #[derive(Debug)]
@@ -66,8 +74,20 @@ pub type Payload = (Meta, Option<Bytes>);
 /// pile up).
 const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The queue waits for Odoo to accept the bridge again.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// Nothing is handed out before this (ms since the epoch).
+    until_ms: u64,
+    /// Refusals in a row (for the backoff).
+    rounds: u32,
+    /// One entry was handed out to probe; nothing else goes meanwhile.
+    probing: bool,
+}
+
 #[derive(Debug, Default)]
 struct Index {
+    hold: Option<Hold>,
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
     busy: HashSet<RequestKey>,
@@ -191,6 +211,37 @@ impl Queue {
         lock(&self.waiters).remove(id);
     }
 
+    /// Odoo refused the bridge: hold the queue for the next step of
+    /// `backoff` (a second refusal from an entry that was already running
+    /// when the hold began changes nothing). Returns the hold's length.
+    pub fn hold(&self, backoff: &Backoff) -> Option<u64> {
+        let mut index = lock(&self.index);
+        let rounds = match index.hold {
+            Some(hold) if !hold.probing => return None,
+            Some(hold) => hold.rounds.saturating_add(1),
+            None => 1,
+        };
+        let delay = u64::try_from(backoff.delay(rounds).as_millis()).unwrap_or(u64::MAX);
+        index.hold = Some(Hold {
+            until_ms: now_ms().saturating_add(delay),
+            rounds,
+            probing: false,
+        });
+        Some(delay)
+    }
+
+    /// Lifts the hold (if any): entries go again at once.
+    pub fn resume(&self) {
+        if lock(&self.index).hold.take().is_some() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether the queue is on hold.
+    pub fn is_held(&self) -> bool {
+        lock(&self.index).hold.is_some()
+    }
+
     /// Resolves what `offline` can (an id needs no call to Odoo), and
     /// returns the other unresolved entries that are due, oldest first, so
     /// that at most `max_in_flight` are being resolved at once; they are
@@ -204,7 +255,11 @@ impl Queue {
         let now = now_ms();
         let mut index = lock(&self.index);
         let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
-        let mut room = max_in_flight.saturating_sub(in_flight);
+        // On hold, only what needs no call to Odoo.
+        let mut room = match index.hold {
+            Some(_) => 0,
+            None => max_in_flight.saturating_sub(in_flight),
+        };
         let mut found = Vec::new();
         for (id, slot) in index.pending.iter_mut() {
             if slot.key.is_some() || slot.resolving {
@@ -253,6 +308,14 @@ impl Queue {
     pub fn take_ready(&self, max: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
+        let max = match index.hold.as_mut() {
+            None => max,
+            Some(hold) if hold.probing || now < hold.until_ms => return Vec::new(),
+            Some(hold) => {
+                hold.probing = true;
+                max.min(1)
+            }
+        };
         let mut ready = Vec::new();
         for (id, slot, key) in Self::heads(&index) {
             if ready.len() >= max {
@@ -294,6 +357,12 @@ impl Queue {
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
         let to_apply = Self::heads(&index).map(|(_, slot, _)| slot.due_ms).min();
+        if let Some(hold) = index.hold {
+            // The probe's outcome wakes the worker; else the hold's end.
+            return to_apply
+                .filter(|_| !hold.probing)
+                .map(|due| due.max(hold.until_ms));
+        }
         let to_resolve = index
             .pending
             .values()

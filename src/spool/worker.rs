@@ -10,6 +10,13 @@
 //! confirmed the last write. On shutdown no new entry starts; entries being
 //! applied get `server.shutdown_grace` to finish, and whatever is cut off
 //! stays pending and resumes at the next start (every step is idempotent).
+//!
+//! When Odoo refuses the bridge itself (see
+//! [`crate::odoo::OdooError::refusal`]: a wrong password, a login cooldown,
+//! a maintenance page) the entry is not the problem: it keeps its attempt
+//! count, is never buried for it, and the queue is put on hold (one probe
+//! per backoff step) until Odoo accepts the bridge again or a reload brings
+//! a new password.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +45,11 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
         if Instant::now() >= next_poll {
             reconcile(&app).await;
             next_poll = Instant::now() + config.spool.poll_interval;
+        }
+        // Another call (readiness, the sweeper) found Odoo accepting the
+        // bridge again: no need to wait for the next probe.
+        if app.spool().is_held() && app.odoo().refusal().is_none() {
+            app.spool().resume();
         }
         resolve_references(&app, &config, &tasks);
         for ready in app.spool().take_ready(slots.available_permits()) {
@@ -96,6 +108,10 @@ async fn resolve_reference(app: Arc<App>, entry: Unresolved) {
         Err(error) if !error.is_transient() => app
             .spool()
             .resolved(&entry.id, RequestKey::Unmatched(entry.request_ref)),
+        Err(error) if error.refusal().is_some() => {
+            hold(&app, &config, &error);
+            app.spool().resolve_later(&entry.id, now_ms());
+        }
         Err(error) => {
             let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
             let delay = backoff.delay(entry.failures + 1);
@@ -165,7 +181,11 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
                 .await;
         }
     }
+    if !matches!(&outcome, Err(error) if error.refusal().is_some()) {
+        queue.resume();
+    }
     match outcome {
+        Err(error) if error.refusal().is_some() => wait_for_odoo(&app, &ready, meta, &error).await,
         Ok(applied) => finish_applied(&app, &ready, applied).await,
         Err(error) if !error.is_transient() => bury(&app, &ready, meta, error, None).await,
         Err(error) if exhausted(&meta, &config) => {
@@ -173,6 +193,26 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             bury(&app, &ready, meta, error, Some(reason)).await;
         }
         Err(error) => retry_later(&app, &ready, meta, &config, &error).await,
+    }
+}
+
+/// Odoo refused the bridge itself: the entry waits, its attempt not
+/// counted, and the queue holds (the standing logged the reason once).
+async fn wait_for_odoo(app: &App, ready: &Ready, mut meta: Meta, error: &PipelineError) {
+    meta.attempts = meta.attempts.saturating_sub(1);
+    meta.last_error = Some(error.to_string());
+    if let Err(store_error) = app.spool().save(&meta).await {
+        tracing::warn!(error = %store_error, "cannot record the attempt in the spool");
+    }
+    hold(app, &app.config(), error);
+    app.spool().reschedule(ready, now_ms());
+}
+
+/// Puts the queue on hold after a refusal.
+fn hold(app: &App, config: &Config, error: &PipelineError) {
+    let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
+    if let Some(delay_ms) = app.spool().hold(&backoff) {
+        tracing::debug!(%error, probe_in_ms = delay_ms, "Odoo refuses the bridge; the spool waits");
     }
 }
 
