@@ -1,18 +1,34 @@
-//! Ordering of the index: arrival order per resolved request, across
-//! reference styles.
+//! The queue over a real store: in-flight markers, quarantine of what cannot
+//! be read, and gauges that count what is on disk.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
 
 use super::*;
-use crate::callback::{CallbackResult, Outcome};
+use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
 use crate::spool::store::Limits;
 
 const ROOMY: Limits = Limits {
     max_bytes: 1 << 30,
     max_entries: 1000,
 };
+const SETTLE: Duration = Duration::from_secs(60);
 
-fn failure(reference: &str) -> CallbackResult {
+fn success(image: &'static [u8]) -> CallbackResult {
     CallbackResult {
-        request_ref: reference.into(),
+        request_ref: "7".into(),
+        outcome: Outcome::Success {
+            image: ImagePayload::Inline(Bytes::from_static(image)),
+            claims: Claims::default(),
+        },
+    }
+}
+
+fn failure() -> CallbackResult {
+    CallbackResult {
+        request_ref: "8".into(),
         outcome: Outcome::Failure {
             message: "m".into(),
             details: None,
@@ -20,65 +36,126 @@ fn failure(reference: &str) -> CallbackResult {
     }
 }
 
-async fn queue_with(references: &[&str]) -> (tempfile::TempDir, Queue, Vec<EntryId>) {
+fn open(dir: &Path) -> Queue {
+    let store = Store::open(dir, true, ROOMY).unwrap();
+    Queue::new(Arc::new(store), SETTLE).unwrap()
+}
+
+/// Issue 15, item 3: marking an attempt in flight must never replace the
+/// entry's metadata (the only copy of an accepted callback) by an unsynced
+/// file; after a crash the marker still makes the entry wait.
+#[tokio::test]
+async fn the_in_flight_marker_never_replaces_the_metadata() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), false, ROOMY).unwrap());
-    let queue = Queue::new(store, std::time::Duration::ZERO).unwrap();
-    let mut ids = Vec::new();
-    for reference in references {
-        ids.push(queue.submit(&failure(reference), "rid").await.unwrap().0);
+    let (id, meta_path) = {
+        let queue = open(dir.path());
+        let (id, _) = queue.submit(&success(b"IMG"), "rid").await.unwrap();
+        let meta_path = dir
+            .path()
+            .join("pending")
+            .join(id.as_str())
+            .join("meta.json");
+        let before = fs::metadata(&meta_path).unwrap();
+        let bytes = fs::read(&meta_path).unwrap();
+        let mut meta = queue.store().meta(State::Pending, &id).unwrap();
+        meta.attempts = 1;
+        meta.in_flight_since_ms = Some(now_ms());
+        queue.mark_in_flight(&meta).await.unwrap();
+        let after = fs::metadata(&meta_path).unwrap();
+        assert_eq!(
+            (before.ino(), before.len()),
+            (after.ino(), after.len()),
+            "the metadata file was replaced"
+        );
+        assert_eq!(fs::read(&meta_path).unwrap(), bytes);
+        (id, meta_path)
+        // Dropped here without the attempt's end: as if the process died.
+    };
+    assert!(meta_path.is_file());
+    let queue = open(dir.path());
+    let due = queue.next_due_ms().expect("the entry is pending");
+    assert!(
+        due >= now_ms() + SETTLE.as_millis() as u64 - 5_000,
+        "an entry in flight at the crash waits for Odoo to settle"
+    );
+    // The attempt's end clears the marker.
+    let meta = queue.store().meta(State::Pending, &id).unwrap();
+    queue.save(&meta).await.unwrap();
+    assert_eq!(queue.store().in_flight_since(&id), None);
+}
+
+#[tokio::test]
+async fn a_torn_in_flight_marker_still_counts_from_its_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open(dir.path());
+    let (id, _) = queue.submit(&failure(), "rid").await.unwrap();
+    fs::write(dir.path().join(format!("pending/{id}.inflight")), b"").unwrap();
+    let since = queue.store().in_flight_since(&id).unwrap();
+    assert!(now_ms().abs_diff(since) < 5_000);
+}
+
+/// Issue 15, item 7: damaged and other-version entries go to dead/ once
+/// with the reason, and the gauges count what is really there.
+#[tokio::test]
+async fn unreadable_entries_are_quarantined_and_the_gauges_count_them_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open(dir.path());
+    let (good, _) = queue.submit(&failure(), "rid").await.unwrap();
+    // Damage written behind the daemon's back: an empty metadata file (a
+    // power cut) and a document of a future format version.
+    let empty = EntryId::new();
+    fs::write(dir.path().join(format!("pending/{empty}.json")), b"").unwrap();
+    let future = EntryId::new();
+    let future_dir = dir.path().join("pending").join(future.as_str());
+    fs::create_dir(&future_dir).unwrap();
+    fs::write(future_dir.join("meta.json"), br#"{"version":2,"id":"x"}"#).unwrap();
+    fs::write(future_dir.join("image.bin"), b"IMG").unwrap();
+
+    queue.reconcile().unwrap();
+    assert_eq!(queue.store().ids(State::Pending).unwrap(), vec![good]);
+    assert_eq!(
+        queue.store().ids(State::Dead).unwrap(),
+        vec![empty.clone(), future.clone()]
+    );
+    let reason = queue.store().quarantine_reason(&future).unwrap().reason;
+    assert!(reason.contains("spool format version 2"), "{reason}");
+    let kept = dir.path().join("dead").join(future.as_str());
+    assert_eq!(fs::read(kept.join("image.bin")).unwrap(), b"IMG");
+    assert_eq!(
+        fs::read(kept.join("meta.json")).unwrap(),
+        br#"{"version":2,"id":"x"}"#,
+        "the entry is kept as found"
+    );
+    assert!(
+        queue
+            .store()
+            .quarantine_reason(&empty)
+            .unwrap()
+            .reason
+            .contains("empty")
+    );
+    // Once: nothing is left to find at the next poll.
+    queue.reconcile().unwrap();
+    assert_eq!(queue.store().ids(State::Dead).unwrap().len(), 2);
+
+    let gauges = queue.gauges();
+    assert_eq!((gauges.pending, gauges.dead), (1, 2));
+    assert!(gauges.oldest_age_ms.is_some());
+}
+
+#[tokio::test]
+async fn the_oldest_age_is_that_of_the_oldest_pending_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), false, ROOMY).unwrap();
+        let (mut meta, _) = Meta::for_result(&failure(), "rid");
+        meta.received_at_ms = now_ms() - 3_600_000;
+        store.put(&meta, None).unwrap();
     }
-    (dir, queue, ids)
-}
-
-/// Digits are ids; anything else needs Odoo.
-fn offline(reference: &str) -> Option<RequestKey> {
-    reference.parse().ok().map(RequestKey::Id)
-}
-
-#[tokio::test]
-async fn nothing_overtakes_an_older_entry_whose_request_is_not_known_yet() {
-    let (_dir, queue, ids) = queue_with(&["uuid-a", "42", "43"]).await;
-    let unresolved = queue.to_resolve(4, offline);
-    assert_eq!(unresolved.len(), 1);
-    assert_eq!(unresolved[0].request_ref, "uuid-a");
-    assert!(queue.take_ready(4).is_empty(), "an entry overtook uuid-a");
-    assert_eq!(
-        queue.next_due_ms(),
-        None,
-        "nothing can go: the worker must not spin"
-    );
-    // uuid-a is request 42: the entry by id "42" waits for it, 43 does not.
-    queue.resolved(&ids[0], RequestKey::Id(42));
-    let ready = queue.take_ready(4);
-    let taken: Vec<_> = ready.iter().map(|r| r.request_ref.as_str()).collect();
-    assert_eq!(taken, ["uuid-a", "43"]);
-    queue.finish(
-        &ready[0],
-        Final::Dead(PipelineError::UnknownRequest("x".into())),
-    );
-    let ready = queue.take_ready(4);
-    assert_eq!(ready.len(), 1);
-    assert_eq!(ready[0].id, ids[1]);
-}
-
-#[tokio::test]
-async fn resolutions_in_flight_are_bounded_and_retried_later() {
-    let (_dir, queue, ids) = queue_with(&["u1", "u2", "u3"]).await;
-    assert_eq!(queue.to_resolve(2, offline).len(), 2);
-    assert!(queue.to_resolve(2, offline).is_empty(), "two are in flight");
-    let later = now_ms() + 60_000;
-    queue.resolve_later(&ids[0], later);
-    let again = queue.to_resolve(2, offline);
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].request_ref, "u3", "u1 waits for its retry");
-    assert_eq!(
-        queue.next_due_ms(),
-        Some(later),
-        "the next event is u1's retry"
-    );
-    queue.resolved(&ids[1], RequestKey::Id(1));
-    queue.resolved(&ids[2], RequestKey::Unmatched("u3".into()));
-    assert!(queue.take_ready(4).is_empty(), "u2 and u3 wait behind u1");
-    assert_eq!(queue.next_due_ms(), Some(later));
+    let queue = open(dir.path());
+    queue.submit(&failure(), "rid").await.unwrap();
+    let gauges = queue.gauges();
+    assert_eq!(gauges.pending, 2);
+    let age = gauges.oldest_age_ms.unwrap();
+    assert!((3_600_000..3_700_000).contains(&age), "{age}");
 }
