@@ -171,9 +171,9 @@ impl OdooClient {
         tracing::info!(login = %self.inner.login, "odoo.password changed; the next call logs in with it");
     }
 
-    /// Records what a login or an authenticated call says about the
-    /// bridge's standing with Odoo: an answer other than a refusal (an
-    /// exception about the call included) proves Odoo accepts the bridge.
+    /// Records what an authenticated call says about the bridge's standing
+    /// with Odoo: an answer other than a refusal (an exception about the
+    /// call included) proves Odoo accepts the bridge.
     fn observe<T>(&self, result: &Result<T, OdooError>) {
         let standing = &self.inner.standing;
         match result.as_ref().err() {
@@ -221,7 +221,11 @@ impl OdooClient {
             .call("common", "authenticate", &args, "authenticate")
             .await;
         let uid = Self::uid_of(answer, inner);
-        self.observe(&uid);
+        // A login that works proves little (Odoo may still deny the session
+        // during a cooldown): only an authenticated call clears a refusal.
+        if let Some(refusal) = uid.as_ref().err().and_then(OdooError::refusal) {
+            self.inner.standing.refused(refusal);
+        }
         uid
     }
 

@@ -87,10 +87,10 @@ impl Refusal {
     pub fn explanation(self) -> &'static str {
         match self {
             Self::LoginRefused => {
-                "Odoo refuses the bridge's login (wrong odoo.login or odoo.password, or a login cooldown); fix it and reload (SIGHUP)"
+                "Odoo refuses the bridge's login (wrong odoo.login or odoo.password, or a login cooldown); a new odoo.password takes effect on reload (SIGHUP)"
             }
             Self::AccessDenied => {
-                "Odoo denies the bridge's session (credentials revoked, or a login cooldown after failures); fix it and reload (SIGHUP)"
+                "Odoo denies the bridge's session (credentials revoked, or a login cooldown after failures); a new odoo.password takes effect on reload (SIGHUP)"
             }
             Self::NotJsonRpc => {
                 "Odoo answers with a page instead of JSON-RPC (maintenance, or a proxy in front of it)"

@@ -190,6 +190,13 @@ async fn a_login_cooldown_and_a_maintenance_page_make_callbacks_wait_not_die() {
         "{body}"
     );
     assert_eq!(setup.refused_gauge("access_denied").await, 1.0);
+    let explanation = "Odoo denies the bridge's session";
+    assert_eq!(
+        setup.log_lines_with(explanation),
+        1,
+        "{}",
+        setup.bridge.log_text()
+    );
     setup.odoo.clear_faults();
     // The cooldown ends: the entry applies by itself.
     setup.wait_for_status(denied, "failed").await;
