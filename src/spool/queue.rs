@@ -281,10 +281,11 @@ impl Queue {
         let now = now_ms();
         let mut index = lock(&self.index);
         let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
-        // On hold, only what needs no call to Odoo.
+        // On hold, only what needs no call to Odoo, or one probe.
+        let probe = Self::may_probe(index.hold, now);
         let mut room = match index.hold {
-            Some(_) => 0,
             None => max_in_flight.saturating_sub(in_flight),
+            Some(_) => usize::from(probe),
         };
         let mut found = Vec::new();
         for (id, slot) in index.pending.iter_mut() {
@@ -305,7 +306,20 @@ impl Queue {
                 });
             }
         }
+        Self::probing(&mut index, probe && !found.is_empty());
         found
+    }
+
+    /// Whether a hold lets one probe go now.
+    fn may_probe(hold: Option<Hold>, now: u64) -> bool {
+        hold.is_some_and(|hold| !hold.probing && now >= hold.until_ms)
+    }
+
+    /// Marks the hold as probing when a probe was handed out.
+    fn probing(index: &mut Index, handed_out: bool) {
+        if let Some(hold) = index.hold.as_mut().filter(|_| handed_out) {
+            hold.probing = true;
+        }
     }
 
     /// The entry's reference resolved to `key`.
@@ -334,13 +348,11 @@ impl Queue {
     pub fn take_ready(&self, max: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let max = match index.hold.as_mut() {
+        let probe = Self::may_probe(index.hold, now);
+        let max = match index.hold {
             None => max,
-            Some(hold) if hold.probing || now < hold.until_ms => return Vec::new(),
-            Some(hold) => {
-                hold.probing = true;
-                max.min(1)
-            }
+            Some(_) if probe => max.min(1),
+            Some(_) => return Vec::new(),
         };
         let mut ready = Vec::new();
         for (id, slot, key) in Self::heads(&index) {
@@ -356,6 +368,7 @@ impl Queue {
                 });
             }
         }
+        Self::probing(&mut index, probe && !ready.is_empty());
         for entry in &mut ready {
             index.busy.insert(entry.key.clone());
             if let Some(slot) = index.pending.get_mut(&entry.id) {
@@ -383,19 +396,19 @@ impl Queue {
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
         let to_apply = Self::heads(&index).map(|(_, slot, _)| slot.due_ms).min();
-        if let Some(hold) = index.hold {
-            // The probe's outcome wakes the worker; else the hold's end.
-            return to_apply
-                .filter(|_| !hold.probing)
-                .map(|due| due.max(hold.until_ms));
-        }
         let to_resolve = index
             .pending
             .values()
             .find(|slot| slot.key.is_none())
             .filter(|slot| !slot.resolving)
             .map(|slot| slot.due_ms);
-        to_apply.into_iter().chain(to_resolve).min()
+        let next = to_apply.into_iter().chain(to_resolve).min();
+        match index.hold {
+            None => next,
+            // The probe's outcome wakes the worker.
+            Some(hold) if hold.probing => None,
+            Some(hold) => next.map(|due| due.max(hold.until_ms)),
+        }
     }
 
     /// The entry left the spool (applied or dead): tells its waiter.

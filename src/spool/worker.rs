@@ -102,7 +102,12 @@ fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker)
 
 async fn resolve_reference(app: Arc<App>, entry: Unresolved) {
     let config = app.config();
-    match app.pipeline().resolve(&config, &entry.request_ref).await {
+    let resolved = app.pipeline().resolve(&config, &entry.request_ref).await;
+    if !matches!(&resolved, Err(error) if error.refusal().is_some()) {
+        // It may have been the probe of a hold.
+        app.spool().resume();
+    }
+    match resolved {
         Ok(found) => app
             .spool()
             .resolved(&entry.id, request_key(found, &entry.request_ref)),
