@@ -3,7 +3,9 @@
 //!
 //! Probes come often (load balancers, systemd, monitoring), so a verdict is
 //! cached for [`CACHE_FOR`] and Odoo is asked at most that often. The report
-//! names what is not ready in words that reveal no address, path or secret.
+//! names what is not ready in words that reveal no address, path or secret;
+//! when Odoo refuses the bridge itself (its login, its session, or a page
+//! instead of JSON-RPC) it says which and what to do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,8 +86,10 @@ async fn odoo_problem(odoo: &OdooClient, request_model: &str) -> Option<&'static
         Ok(Err(OdooError::CompanionUnavailable(_))) => {
             Some("the companion addon is missing or unusable (odoo.protocol = \"companion\")")
         }
-        Ok(Err(OdooError::LoginRefused { .. })) => Some("the login is refused"),
-        Ok(Err(error)) if error.is_transient() => Some("unreachable"),
-        Ok(Err(_)) => Some("answers with errors"),
+        Ok(Err(error)) => match error.refusal() {
+            Some(refusal) => Some(refusal.explanation()),
+            None if error.is_transient() => Some("unreachable"),
+            None => Some("answers with errors"),
+        },
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`OdooClient`] is the session (login, uid cache, bounded concurrency, ORM
 //! methods) over a jsonrpsee [`transport`]; [`OdooError`] sorts failures into
-//! the kinds callers branch on; [`records`] and [`value`] decode what Odoo
+//! the kinds callers branch on; the standing (`standing.rs`) remembers whether
+//! Odoo refuses the bridge itself right now; [`records`] and [`value`] decode what Odoo
 //! returns (`false` for unset, `[id, name]` for many2one) without panicking;
 //! [`protocol`] tells whether Odoo has the companion addon.
 
@@ -10,9 +11,10 @@ mod client;
 mod error;
 pub mod protocol;
 pub mod records;
+mod standing;
 pub mod transport;
 pub mod value;
 
 pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, ServerVersion, Uid};
-pub use error::{OdooError, ServerErrorKind};
+pub use error::{OdooError, Refusal, ServerErrorKind};
 pub use protocol::Protocol;

@@ -51,7 +51,7 @@
 //! ORM methods are absent (they answer "does not exist"); no password hashing delay (the real
 //! first login costs ~430 ms).
 //!
-//! Faults (see [`faults`]): per-call rules (`OdooError`, `Http`, `Stall`, `CloseConnection`,
+//! Faults (see [`faults`]): per-call rules (`OdooError`, `Http`, `Stall`, `AnswerLate`, `CloseConnection`,
 //! `FailAfterApplying`, `CloseAfterApplying`) plus global switches: `set_down` (port really
 //! closed, reopened on the same port), `set_latency`, `set_http_error`,
 //! `set_max_content_length` (Werkzeug 3's 413), `set_keep_alive`, `hide_record_for`

@@ -212,6 +212,7 @@ async fn process(
     let row_lock = crate::companion::locks::acquire(&shared, seq, &info).await;
     let mut override_error = None;
     let mut hang_up = false;
+    let mut answer_late = None;
     match fault {
         Some(Fault::OdooError { name, message }) => {
             let err = crate::errors::OdooError::new(name, message);
@@ -234,6 +235,7 @@ async fn process(
             return None;
         }
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AnswerLate(d)) => answer_late = Some(d),
         Some(Fault::FailAfterApplying { name, message }) => {
             override_error = Some(crate::errors::OdooError::new(name, message));
         }
@@ -251,6 +253,9 @@ async fn process(
     if hang_up {
         shared.record_outcome(seq, Outcome::Closed, true);
         return None;
+    }
+    if let Some(d) = answer_late {
+        tokio::time::sleep(d).await;
     }
     let result = match override_error {
         Some(e) => Err(e),
