@@ -273,6 +273,21 @@ impl OdooClient {
         Ok(protocol)
     }
 
+    /// The protocol detected in this session, without asking Odoo: `None`
+    /// before the first detection, after a new session began, or while a
+    /// detection runs.
+    pub fn known_protocol(&self) -> Option<Protocol> {
+        let inner = &self.inner;
+        if inner.protocol_mode == ProtocolMode::Generic {
+            return Some(Protocol::Generic);
+        }
+        let cached = inner.protocol.try_lock().ok()?;
+        let epoch = inner.epoch.load(Ordering::Acquire);
+        cached
+            .filter(|known| known.epoch == epoch)
+            .map(|known| known.protocol)
+    }
+
     /// Starts a new session for the protocol cache.
     fn new_session(&self) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);

@@ -266,6 +266,12 @@ impl Pipeline {
         self.locks.clone()
     }
 
+    /// Whether this session speaks the companion protocol, as far as is
+    /// known without asking Odoo (false while unknown).
+    pub fn speaks_companion(&self) -> bool {
+        matches!(self.odoo.known_protocol(), Some(Protocol::Companion { .. }))
+    }
+
     /// The Odoo id of the request `reference` names, when that needs no
     /// call to Odoo (an id, or a UUID resolved before): `Some(Some(id))`;
     /// `Some(None)` when the reference can name no request; `None` when

@@ -55,6 +55,10 @@ pub enum RequestKey {
     Id(i64),
     /// A reference that names no request (applying it answers "unknown").
     Unmatched(String),
+    /// The reference as sent, unresolved: the companion protocol needs no
+    /// resolution (Odoo serializes each request under its row lock), so no
+    /// Odoo call is spent on one.
+    Reference(String),
 }
 
 #[derive(Debug, Clone)]

@@ -96,6 +96,9 @@ fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker)
     let unresolved = app
         .spool()
         .to_resolve(config.spool.max_concurrent, |reference| {
+            if pipeline.speaks_companion() {
+                return Some(RequestKey::Reference(reference.to_owned()));
+            }
             pipeline
                 .resolve_offline(config, reference)
                 .map(|found| request_key(found, reference))

@@ -331,6 +331,9 @@ async fn companion_every_outcome_costs_one_odoo_call() {
     let first = odoo.seed_request(json!({ "prompt": "one" }));
     let second = odoo.seed_request(json!({ "prompt": "two" }));
     let third = odoo.seed_request(json!({ "prompt": "three" }));
+    let fourth = odoo.seed_request(json!({ "prompt": "four" }));
+    let uuid = odoo.record(REQUESTS, fourth).unwrap()["uuid"].clone();
+    assert!(uuid.is_string(), "the emulator gives requests a uuid");
     let png = images::png(11, 11);
     let cases: Vec<(&str, Value, u16)> = vec![
         ("new success", success_inline(first.to_string(), &png), 200),
@@ -353,6 +356,17 @@ async fn companion_every_outcome_costs_one_odoo_call() {
             success_inline(third.to_string(), b"not an image"),
             422,
         ),
+        // No search to resolve a UUID first: Odoo finds it in the same call.
+        (
+            "success by uuid",
+            success_inline(uuid.clone(), &images::png(13, 13)),
+            200,
+        ),
+        (
+            "duplicate by uuid",
+            success_inline(uuid, &images::png(13, 13)),
+            200,
+        ),
     ];
     for (name, body, expected) in cases {
         let since = odoo.calls().len();
@@ -370,6 +384,7 @@ async fn companion_every_outcome_costs_one_odoo_call() {
     assert_eq!(stored["width"], 11);
     assert_eq!(status_of(&odoo, second), "failed");
     assert_eq!(status_of(&odoo, third), "failed");
+    assert_one_image(&odoo, fourth);
     let rejected = odoo.record(REQUESTS, third).unwrap();
     assert!(
         rejected["error_details"]
