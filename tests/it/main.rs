@@ -3,6 +3,7 @@
 
 mod callback;
 mod check;
+mod hermetic;
 mod initiation;
 mod live;
 mod newcomer;
