@@ -13,7 +13,10 @@ const QUICKSTART_VARIABLES: [(&str, &str); 4] = [
     ("INFLUENCE_GEN_BRIDGE_ODOO_PASSWORD", "wrong-odoo-password"),
     ("INFLUENCE_GEN_BRIDGE_N8N_API_KEY", "wrong-api-key"),
     ("INFLUENCE_GEN_BRIDGE_N8N_CALLBACK_TOKEN", "x"),
-    ("INFLUENCE_GEN_BRIDGE_N8N_OUTBOUND_TOKEN", "wrong-outbound-token"),
+    (
+        "INFLUENCE_GEN_BRIDGE_N8N_OUTBOUND_TOKEN",
+        "wrong-outbound-token",
+    ),
 ];
 
 /// Tests that failed (401, a refused login) while the variables leaked into

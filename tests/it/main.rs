@@ -10,6 +10,7 @@ mod newcomer;
 mod odoo_client;
 mod odoo_contract;
 mod ops;
+mod scenarios;
 mod security;
 mod serve;
 mod spool;
