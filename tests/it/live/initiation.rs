@@ -103,7 +103,7 @@ async fn by_the_initiate_command(live: Arc<Live>) {
     assert_no_secret(&text, &config.secrets(), "initiate");
     assert!(output.status.success(), "{text}");
     let body = received(&n8n, id).await;
-    assert_eq!(body["prompt"], "initiate command", "{body}");
+    assert_eq!(body["params"]["prompt"], "initiate command", "{body}");
     assert_eq!(live.statuses(&[id]).await, ["processing"]);
     let bridge = BridgeProcess::start(&config).await;
     call_back(&live, &bridge, id).await;

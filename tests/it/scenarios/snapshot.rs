@@ -21,6 +21,13 @@ const IMAGE_FIELDS: &[&str] = &[
     "hash_value",
     "retention_category",
 ];
+const MESSAGE_FIELDS: &[&str] = &[
+    "res_id",
+    "message_type",
+    "subtype_id",
+    "body",
+    "tracking_value_ids",
+];
 const ATTACHMENT_FIELDS: &[&str] = &[
     "res_model",
     "res_id",
@@ -62,6 +69,15 @@ pub async fn take(target: &Target, requests: &[i64], answers: Value) -> Value {
         )
         .await
         .expect("read the attachments");
+    let messages: Vec<Value> = odoo
+        .search_read(
+            "mail.message",
+            &json!([["model", "=", REQUESTS], ["res_id", "in", requests]]),
+            MESSAGE_FIELDS,
+            &by_id,
+        )
+        .await
+        .expect("read the chatter");
     let mut state = Map::new();
     state.insert("answers".into(), labels.text_in(&answers));
     for (n, row) in rows.iter().enumerate() {
@@ -88,10 +104,28 @@ pub async fn take(target: &Target, requests: &[i64], answers: Value) -> Value {
                 "error_details": labels.text_in(&row["error_details"]),
                 "generated_image": links,
                 "images": own,
+                "chatter": chatter(id, &messages, &labels),
             }),
         );
     }
     Value::Object(state)
+}
+
+/// The request's chatter: each message's type, subtype, body and number of
+/// tracked values, oldest first.
+fn chatter(request: i64, messages: &[Value], labels: &Labels) -> Value {
+    messages
+        .iter()
+        .filter(|m| m["res_id"].as_i64() == Some(request))
+        .map(|m| {
+            json!({
+                "message_type": m["message_type"],
+                "subtype": m["subtype_id"][1],
+                "body": labels.text_in(&m["body"]),
+                "tracked_values": m["tracking_value_ids"].as_array().map(Vec::len),
+            })
+        })
+        .collect()
 }
 
 fn image_state(image: &Value, attachments: &[Value], labels: &Labels) -> Value {
