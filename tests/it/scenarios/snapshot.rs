@@ -173,19 +173,23 @@ impl Labels {
         }
     }
 
-    /// Request ids to `rN` (whole numbers only), other digit runs to `N`.
+    /// Request ids to `rN` (whole numbers only: not inside a word such as
+    /// a hex hash), other digit runs to `N`.
     fn normalize(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut digits = String::new();
+        let mut before = '\0';
         for c in text.chars().chain(std::iter::once('\0')) {
             if c.is_ascii_digit() {
                 digits.push(c);
                 continue;
             }
             if !digits.is_empty() {
+                let whole = !before.is_ascii_alphanumeric() && !c.is_ascii_alphanumeric();
                 let label = digits
                     .parse::<i64>()
                     .ok()
+                    .filter(|_| whole)
                     .and_then(|n| self.0.iter().position(|id| *id == n));
                 match label {
                     Some(n) => out.push_str(&format!("r{n}")),
@@ -195,6 +199,7 @@ impl Labels {
             }
             if c != '\0' {
                 out.push(c);
+                before = c;
             }
         }
         out
@@ -209,4 +214,5 @@ fn ids_become_labels_and_other_numbers_n() {
         "request r0 is completed with image N; ai_gen_r1_png"
     );
     assert_eq!(labels.normalize("420"), "N");
+    assert_eq!(labels.normalize("SHA-256 ad7f"), "SHA-N adNf");
 }
