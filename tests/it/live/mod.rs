@@ -23,6 +23,7 @@
 mod check;
 mod initiation;
 mod outages;
+mod rights;
 mod shared;
 
 use std::io::Write;
@@ -137,6 +138,7 @@ impl LiveScenario {
 /// Every scenario, in the order they run.
 fn all() -> Vec<LiveScenario> {
     let mut all = shared::scenarios();
+    all.extend(rights::scenarios());
     all.extend(check::scenarios());
     all.extend(initiation::scenarios());
     all.extend(outages::scenarios());
