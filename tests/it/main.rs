@@ -1,5 +1,7 @@
 //! Integration tests: the real daemon on loopback, Odoo played by the
-//! emulator of `influence-gen-testkit`.
+//! emulator of `influence-gen-testkit`; `live` runs the daemon against a real
+//! Odoo too when `IG_LIVE_ODOO_URL` names one (`.ci/run` starts one), and
+//! `scenarios` are shared by both.
 
 mod callback;
 mod check;
