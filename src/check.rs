@@ -377,7 +377,9 @@ fn explain(error: &OdooError) -> String {
             format!("{error} (odoo.timeout); is Odoo overloaded or the URL wrong?")
         }
         OdooError::Protocol { .. } => format!("{error}; does odoo.url point at Odoo itself?"),
-        OdooError::InvalidResponse(_) => format!("{error}; does odoo.url point at Odoo itself?"),
+        OdooError::InvalidResponse(_) | OdooError::NotJsonRpc { .. } => {
+            format!("{error}; does odoo.url point at Odoo itself?")
+        }
         OdooError::LoginRefused { .. } => format!("{error}; check odoo.login and odoo.password"),
         _ => first_line(&error.to_string()).to_owned(),
     }

@@ -4,7 +4,11 @@
 //! * The uid from `common.authenticate` is cached. When a call fails with
 //!   `AccessDenied` (password changed, API key rotated, session reset) the
 //!   client logs in again once and repeats the call; a second refusal is
-//!   returned to the caller.
+//!   returned to the caller. The password can be replaced while running
+//!   ([`OdooClient::set_password`], on SIGHUP); the next call logs in with it.
+//! * Every outcome updates the client's standing: whether Odoo refuses the
+//!   bridge itself right now ([`OdooClient::refusal`]), logged once per
+//!   change.
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`: Odoo's
 //!   workers are few, and beyond them requests only queue in its backlog.
 //! * Every `execute_kw` is its own Odoo transaction; this client adds no
@@ -15,13 +19,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
-use super::error::{OdooError, ServerErrorKind};
+use super::error::{OdooError, Refusal, ServerErrorKind};
+use super::standing::Standing;
 use super::transport::{Transport, TransportLimits};
 use crate::config::OdooConfig;
 use crate::metrics::Metrics;
@@ -39,12 +45,13 @@ struct Inner {
     transport: Transport,
     database: String,
     login: String,
-    password: SecretString,
+    password: ArcSwap<SecretString>,
     /// `None` until logged in. Held across a login so concurrent callers wait
     /// for one login instead of starting their own.
     uid: Mutex<Option<Uid>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
+    standing: Standing,
 }
 
 impl std::fmt::Debug for OdooClient {
@@ -129,9 +136,10 @@ impl OdooClient {
                 transport,
                 database: config.database.clone(),
                 login: config.login.clone(),
-                password: config.password.clone(),
+                password: ArcSwap::from_pointee(config.password.clone()),
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
+                standing: Standing::new(metrics.clone()),
                 metrics,
             }),
         })
@@ -145,6 +153,37 @@ impl OdooClient {
     /// The login this client acts as.
     pub fn login(&self) -> &str {
         &self.inner.login
+    }
+
+    /// Why Odoo refuses the bridge itself right now, if it does: learnt from
+    /// the outcome of every call (a refusal sets it, an authenticated call
+    /// that succeeds clears it).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.inner.standing.current()
+    }
+
+    /// Replaces the password (or API key) the client logs in with; the next
+    /// call logs in again with it.
+    pub async fn set_password(&self, password: SecretString) {
+        let mut cached = self.inner.uid.lock().await;
+        self.inner.password.store(Arc::new(password));
+        *cached = None;
+        tracing::info!(login = %self.inner.login, "odoo.password changed; the next call logs in with it");
+    }
+
+    /// Records what an authenticated call says about the bridge's standing
+    /// with Odoo: an answer other than a refusal (an exception about the
+    /// call included) proves Odoo accepts the bridge.
+    fn observe<T>(&self, result: &Result<T, OdooError>) {
+        let standing = &self.inner.standing;
+        match result.as_ref().err() {
+            None => standing.accepted(),
+            Some(error) => match error.refusal() {
+                Some(refusal) => standing.refused(refusal),
+                None if matches!(error, OdooError::Server { .. }) => standing.accepted(),
+                None => {}
+            },
+        }
     }
 
     /// `common.version`: needs no credentials, proves Odoo answers JSON-RPC.
@@ -176,16 +215,22 @@ impl OdooClient {
 
     async fn login_once(&self) -> Result<Uid, OdooError> {
         let inner = &self.inner;
-        let args = json!([
-            inner.database,
-            inner.login,
-            inner.password.expose_secret(),
-            {}
-        ]);
-        let answer: Option<Value> = self
+        let password = inner.password.load();
+        let args = json!([inner.database, inner.login, password.expose_secret(), {}]);
+        let answer: Result<Option<Value>, OdooError> = self
             .call("common", "authenticate", &args, "authenticate")
-            .await?;
-        match answer {
+            .await;
+        let uid = Self::uid_of(answer, inner);
+        // A login that works proves little (Odoo may still deny the session
+        // during a cooldown): only an authenticated call clears a refusal.
+        if let Some(refusal) = uid.as_ref().err().and_then(OdooError::refusal) {
+            self.inner.standing.refused(refusal);
+        }
+        uid
+    }
+
+    fn uid_of(answer: Result<Option<Value>, OdooError>, inner: &Inner) -> Result<Uid, OdooError> {
+        match answer? {
             Some(Value::Number(n)) if n.as_i64().is_some_and(|uid| uid > 0) => {
                 let uid = n.as_i64().unwrap_or_default();
                 tracing::debug!(uid, login = %inner.login, "logged in to Odoo");
@@ -227,7 +272,7 @@ impl OdooClient {
         R: DeserializeOwned,
     {
         let uid = self.uid().await?;
-        match self.execute_kw_as(uid, model, method, args, kwargs).await {
+        let result = match self.execute_kw_as(uid, model, method, args, kwargs).await {
             Err(e) if e.server_kind() == Some(ServerErrorKind::AccessDenied) => {
                 tracing::info!(model, method, "Odoo denied the session; logging in again");
                 self.forget_uid(uid).await;
@@ -235,7 +280,9 @@ impl OdooClient {
                 self.execute_kw_as(uid, model, method, args, kwargs).await
             }
             result => result,
-        }
+        };
+        self.observe(&result);
+        result
     }
 
     async fn execute_kw_as<A, K, R>(
@@ -252,10 +299,11 @@ impl OdooClient {
         R: DeserializeOwned,
     {
         let inner = &self.inner;
+        let password = inner.password.load();
         let call_args = (
             &inner.database,
             uid,
-            inner.password.expose_secret(),
+            password.expose_secret(),
             model,
             method,
             args,

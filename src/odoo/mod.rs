@@ -2,14 +2,16 @@
 //!
 //! [`OdooClient`] is the session (login, uid cache, bounded concurrency, ORM
 //! methods) over a jsonrpsee [`transport`]; [`OdooError`] sorts failures into
-//! the kinds callers branch on; [`records`] and [`value`] decode what Odoo
+//! the kinds callers branch on; the standing (`standing.rs`) remembers whether
+//! Odoo refuses the bridge itself right now; [`records`] and [`value`] decode what Odoo
 //! returns (`false` for unset, `[id, name]` for many2one) without panicking.
 
 mod client;
 mod error;
 pub mod records;
+mod standing;
 pub mod transport;
 pub mod value;
 
 pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, ServerVersion, Uid};
-pub use error::{OdooError, ServerErrorKind};
+pub use error::{OdooError, Refusal, ServerErrorKind};

@@ -207,8 +207,12 @@ async fn process(
         );
         return Some(rpc_error(&Value::Null, &err));
     }
+    // A companion call holds its request's row lock from here until it is applied, through a
+    // stall too (crate::companion::locks).
+    let row_lock = crate::companion::locks::acquire(&shared, seq, &info).await;
     let mut override_error = None;
     let mut hang_up = false;
+    let mut answer_late = None;
     match fault {
         Some(Fault::OdooError { name, message }) => {
             let err = crate::errors::OdooError::new(name, message);
@@ -231,6 +235,7 @@ async fn process(
             return None;
         }
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AnswerLate(d)) => answer_late = Some(d),
         Some(Fault::FailAfterApplying { name, message }) => {
             override_error = Some(crate::errors::OdooError::new(name, message));
         }
@@ -239,11 +244,18 @@ async fn process(
     }
     let result = {
         let mut db = lock(&shared.db);
-        dispatch(&mut db, &req.params)
+        db.row_locks.set_applying(Some(seq));
+        let result = dispatch(&mut db, &req.params);
+        db.row_locks.set_applying(None);
+        result
     };
+    drop(row_lock);
     if hang_up {
         shared.record_outcome(seq, Outcome::Closed, true);
         return None;
+    }
+    if let Some(d) = answer_late {
+        tokio::time::sleep(d).await;
     }
     let result = match override_error {
         Some(e) => Err(e),
