@@ -11,7 +11,7 @@ use influence_gen_testkit::images;
 use serde_json::{Value, json};
 
 use super::{Live, LiveScenario};
-use crate::scenarios::IMAGES;
+use crate::scenarios::{IMAGES, REQUESTS};
 use crate::support::bridge::BridgeProcess;
 use crate::support::callbacks::{client, failure, post, success_inline};
 use crate::support::config::TestConfig;
@@ -98,4 +98,9 @@ async fn refused_writes_are_500(live: Arc<Live>) {
         .await
         .expect("read the images");
     assert!(images.is_empty(), "{images:?}");
+    // Leave no queued request behind for later scenarios' sweepers and claims.
+    live.admin()
+        .write(REQUESTS, &[request], &json!({ "status": "failed" }))
+        .await
+        .expect("close the request");
 }
