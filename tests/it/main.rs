@@ -1,8 +1,11 @@
 //! Integration tests: the real daemon on loopback, Odoo played by the
-//! emulator of `influence-gen-testkit`.
+//! emulator of `influence-gen-testkit`; `live` runs the daemon against a real
+//! Odoo too when `IG_LIVE_ODOO_URL` names one (`.ci/run` starts one), and
+//! `scenarios` are shared by both.
 
 mod callback;
 mod check;
+mod hermetic;
 mod initiation;
 mod live;
 mod live_companion;
@@ -15,6 +18,7 @@ mod ops;
 mod orphans;
 mod protocols;
 mod races;
+mod scenarios;
 mod security;
 mod serve;
 mod spool;
