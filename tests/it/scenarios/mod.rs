@@ -38,12 +38,18 @@ pub struct Target {
 
 impl Target {
     /// A target for the Odoo `bridge` points at, with `admin` for setup.
+    ///
+    /// The bridge speaks the generic protocol on both sides: a real Odoo
+    /// with the companion addon would otherwise be compared, in
+    /// `odoo.protocol = "auto"`, with an emulator without it (the companion
+    /// protocol has its own suites: `protocols/`, `live_companion*`).
     pub fn new(bridge: TestConfig, admin: &TestConfig) -> Self {
         Self {
             admin: client(admin),
             config: bridge
                 .with("images", "allow_private_networks = true")
-                .with("images", "allowed_ports = []"),
+                .with("images", "allowed_ports = []")
+                .with("odoo", "protocol = \"generic\""),
         }
     }
 
