@@ -62,6 +62,34 @@ impl Target {
         (odoo, Self::new(bridge, &admin))
     }
 
+    /// A fresh emulator with the companion addon, the bridge's user in its
+    /// group, and a target speaking the companion protocol.
+    pub async fn emulator_with_companion() -> (OdooEmulator, Self) {
+        let emulator = influence_gen_testkit::EmulatorConfig::default().with_companion_addon();
+        let odoo = OdooEmulator::start_with(emulator).await;
+        let uid = odoo.add_user(
+            crate::support::config::ODOO_LOGIN,
+            crate::support::config::ODOO_PASSWORD,
+            influence_gen_testkit::UserAccess::Admin,
+        );
+        odoo.set_in_bridge_group(uid, true);
+        let mut admin = TestConfig::new(&odoo.url());
+        admin.login = "admin".into();
+        admin.password = "admin".into();
+        let target = Self::new(TestConfig::new(&odoo.url()), &admin).speaking("companion");
+        (odoo, target)
+    }
+
+    /// The same Odoo, the bridge speaking `protocol` (`odoo.protocol`).
+    pub fn speaking(self, protocol: &str) -> Self {
+        Self {
+            admin: self.admin,
+            config: self
+                .config
+                .with("odoo", format!("protocol = \"{protocol}\"")),
+        }
+    }
+
     /// Creates a request with `vals` as the admin.
     pub async fn request(&self, vals: Value) -> i64 {
         self.admin
