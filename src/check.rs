@@ -16,6 +16,7 @@ use crate::odoo::records::{ATTACHMENT_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUE
 use crate::odoo::{AccessOperation, FieldInfo, OdooClient, OdooError, SearchOptions};
 use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
 
+mod companion;
 mod initiation;
 mod n8n_probe;
 
@@ -105,7 +106,13 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
     initiation::callback_token(config, n8n.as_ref(), &mut report);
     let odoo_ready = check_odoo(config, &mut report).await;
     if !odoo_ready {
-        for name in ["request model", "image model", "access rights"] {
+        for name in [
+            "request model",
+            "image model",
+            "access rights",
+            "companion addon",
+            "protocol",
+        ] {
             report.push(Verdict::Skipped, name, "needs a working Odoo login");
         }
     }
@@ -183,6 +190,7 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
     )
     .await;
     check_rights(&odoo, report, config).await;
+    companion::check(&odoo, config, report).await;
     true
 }
 

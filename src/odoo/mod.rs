@@ -4,10 +4,12 @@
 //! methods) over a jsonrpsee [`transport`]; [`OdooError`] sorts failures into
 //! the kinds callers branch on; the standing (`standing.rs`) remembers whether
 //! Odoo refuses the bridge itself right now; [`records`] and [`value`] decode what Odoo
-//! returns (`false` for unset, `[id, name]` for many2one) without panicking.
+//! returns (`false` for unset, `[id, name]` for many2one) without panicking;
+//! [`protocol`] tells whether Odoo has the companion addon.
 
 mod client;
 mod error;
+pub mod protocol;
 pub mod records;
 mod standing;
 pub mod transport;
@@ -15,3 +17,4 @@ pub mod value;
 
 pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, ServerVersion, Uid};
 pub use error::{OdooError, Refusal, ServerErrorKind};
+pub use protocol::Protocol;
