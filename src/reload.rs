@@ -138,6 +138,18 @@ callback_token = "old-token"
     }
 
     #[test]
+    fn the_result_timeout_changes_at_once() {
+        let old = config(BASE);
+        let new = config(&format!("{BASE}\n[initiation]\nresult_timeout = \"2h\"\n"));
+        let plan = plan(&old, new);
+        assert!(plan.needs_restart.is_empty(), "{:?}", plan.needs_restart);
+        assert_eq!(
+            plan.effective.initiation.result_timeout,
+            std::time::Duration::from_secs(7200)
+        );
+    }
+
+    #[test]
     fn image_settings_are_compared() {
         let old = config(BASE);
         let new = config(&format!("{BASE}\n[images]\nmax_redirects = 1\n"));
