@@ -11,6 +11,8 @@
 //!
 //! All three hand a request id to the [`Initiator`], which sends it only if
 //! it is still `queued` and records `processing` or `initiation_failed`.
+//! The [`watchdog`] gives up on requests left `processing` without a result
+//! for `initiation.result_timeout`.
 //! Inside the daemon a request is sent at most once at a time: the
 //! initiator works under the request's lock (the same lock map the callback
 //! pipeline uses) and reads the status again under it. Across processes
@@ -19,9 +21,12 @@
 
 pub mod command;
 mod initiator;
+mod journal;
 mod outcome;
+mod store;
 pub mod sweeper;
 pub mod trigger;
+pub mod watchdog;
 
 use std::sync::Arc;
 
@@ -95,12 +100,36 @@ impl Initiation {
 }
 
 /// The daemon's initiation task: says how it is set up, runs the sweeper
-/// until `shutdown`, then stops the pending triggers and waits for the
-/// running initiations.
+/// and the watchdog until `shutdown`, then stops the pending triggers and
+/// waits for the running initiations, at most `server.shutdown_grace`.
+///
+/// An initiation cut off by that deadline leaves its request `queued` (not
+/// claimed yet) or `processing` (claimed; the watchdog resolves it): never
+/// back to `queued` once it may have reached N8N.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     announce(&app.config());
-    sweeper::run(Arc::clone(&app), shutdown.clone()).await;
-    app.initiation().triggers.shutdown().await;
+    let work = async {
+        tokio::join!(
+            sweeper::run(Arc::clone(&app), shutdown.clone()),
+            watchdog::run(Arc::clone(&app), shutdown.clone()),
+            async {
+                shutdown.cancelled().await;
+                app.initiation().triggers.shutdown().await;
+            },
+        )
+    };
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(app.config().server.shutdown_grace).await;
+    };
+    tokio::select! {
+        _ = work => {}
+        () = deadline => tracing::warn!(
+            running = app.initiation().pending_triggers(),
+            "initiations still running at the end of the shutdown grace period; stopped where they were \
+             (a request already marked processing stays so until its result arrives or the watchdog gives up on it)"
+        ),
+    }
 }
 
 /// One log line each for the trigger route and the sweeper.

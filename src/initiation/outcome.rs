@@ -22,11 +22,20 @@ pub enum Outcome {
         details: String,
         attempts: u32,
     },
+    /// The call may or may not have reached N8N (a timeout, a broken
+    /// connection): it is `processing`, not sent again, and noted in its
+    /// chatter; the watchdog gives up on it if no result arrives.
+    Unknown {
+        request_id: i64,
+        details: String,
+        attempts: u32,
+    },
     /// It was not `queued`; nothing was sent.
     Skipped { request_id: i64, status: String },
     /// No such request is readable by the bridge's Odoo user.
     NotFound { request_id: i64 },
-    /// Shutdown stopped the retries before N8N took it; it is `queued` again.
+    /// Shutdown stopped the retries after failures N8N surely did not act
+    /// on; it is `queued` again.
     Deferred { request_id: i64, reason: String },
 }
 
@@ -36,6 +45,7 @@ impl Outcome {
         match self {
             Self::Sent { request_id, .. }
             | Self::Failed { request_id, .. }
+            | Self::Unknown { request_id, .. }
             | Self::Skipped { request_id, .. }
             | Self::NotFound { request_id }
             | Self::Deferred { request_id, .. } => *request_id,
@@ -73,6 +83,15 @@ impl fmt::Display for Outcome {
             } => write!(
                 f,
                 "request {request_id}: initiation failed: {details}; status initiation_failed"
+            ),
+            Self::Unknown {
+                request_id,
+                details,
+                ..
+            } => write!(
+                f,
+                "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
+                 started it, so it is not sent again; status processing"
             ),
             Self::Skipped { request_id, status } => write!(
                 f,

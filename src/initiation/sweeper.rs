@@ -37,6 +37,8 @@ const OFF_RECHECK: Duration = Duration::from_secs(5);
 pub struct SweepSummary {
     pub sent: usize,
     pub failed: usize,
+    /// Sent, but N8N may or may not have started it.
+    pub unknown: usize,
     pub other: usize,
 }
 
@@ -130,6 +132,7 @@ pub async fn sweep(
                     match outcome {
                         super::Outcome::Sent { .. } => summary.sent += 1,
                         super::Outcome::Failed { .. } => summary.failed += 1,
+                        super::Outcome::Unknown { .. } => summary.unknown += 1,
                         _ => summary.other += 1,
                     }
                     progress += usize::from(outcome.settled());

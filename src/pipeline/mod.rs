@@ -19,7 +19,7 @@
 //! | unknown request | lookup = 1 |
 //! | conflict (result for a completed request) | lookup (+ image search for a success) |
 
-mod chatter;
+pub(crate) mod chatter;
 use crate::locks;
 mod lookup;
 mod store;
