@@ -159,6 +159,12 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
                     database = app.odoo().database(),
                     "logged in to Odoo"
                 );
+                // Detected now so the log says at start which protocol runs;
+                // the client asks again after a re-login or reconnect.
+                match app.odoo().protocol().await {
+                    Ok(protocol) => tracing::info!(protocol = %protocol, "Odoo protocol"),
+                    Err(error) => tracing::error!(%error, "the Odoo protocol is not usable"),
+                }
                 if !app.config().server.start_degraded {
                     systemd::notify_ready("serving; Odoo login ok");
                 } else {

@@ -75,6 +75,8 @@ pub struct RawOdoo {
     pub image_model: Option<String>,
     pub lookup: Option<String>,
     pub uuid_field: Option<String>,
+    pub protocol: Option<String>,
+    pub unknown_outcome_wait: Option<String>,
 }
 
 pub const DEFAULT_ODOO_TIMEOUT: &str = "30s";
@@ -89,6 +91,10 @@ pub const DEFAULT_REQUEST_MODEL: &str = "influence_gen.ai_image_request";
 pub const DEFAULT_IMAGE_MODEL: &str = "influence_gen.generated_image";
 pub const DEFAULT_LOOKUP: &str = "both";
 pub const DEFAULT_UUID_FIELD: &str = "uuid";
+pub const DEFAULT_ODOO_PROTOCOL: &str = "auto";
+/// Longer than Odoo's default `limit_time_real` (120 s): by then a call whose
+/// answer was lost has committed or been killed.
+pub const DEFAULT_UNKNOWN_OUTCOME_WAIT: &str = "150s";
 
 /// `[n8n]`
 #[derive(Debug, Default, Deserialize)]

@@ -17,7 +17,7 @@ use super::raw::{self, RawConfig};
 use super::secret::{self, Environment, SecretSpec};
 use super::{
     Config, HostPattern, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooConfig, Problems,
-    RequestLookup, ServerConfig, SpoolConfig,
+    ProtocolMode, RequestLookup, ServerConfig, SpoolConfig,
 };
 
 const KIB: u64 = 1024;
@@ -198,6 +198,23 @@ impl Checker<'_> {
             raw.uuid_field.as_deref(),
             raw::DEFAULT_UUID_FIELD,
         );
+        let protocol_text = raw
+            .protocol
+            .as_deref()
+            .unwrap_or(raw::DEFAULT_ODOO_PROTOCOL);
+        let protocol = ProtocolMode::parse(protocol_text);
+        if protocol.is_none() {
+            self.problems.push(
+                "odoo.protocol",
+                format!("`{protocol_text}` is not one of `auto`, `companion`, `generic`"),
+            );
+        }
+        let unknown_outcome_wait = self.duration(
+            "odoo.unknown_outcome_wait",
+            raw.unknown_outcome_wait.as_deref(),
+            raw::DEFAULT_UNKNOWN_OUTCOME_WAIT,
+            (Duration::from_secs(1), Duration::from_secs(86_400)),
+        );
         Some(OdooConfig {
             url: url?,
             database: database?,
@@ -212,6 +229,8 @@ impl Checker<'_> {
             image_model: image_model?,
             lookup: lookup?,
             uuid_field: uuid_field?,
+            protocol: protocol?,
+            unknown_outcome_wait,
         })
     }
 

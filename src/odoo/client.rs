@@ -10,9 +10,14 @@
 //! * Every `execute_kw` is its own Odoo transaction; this client adds no
 //!   retries of its own beyond the re-login, so callers decide what is safe to
 //!   repeat (see [`super::OdooError::is_transient`]).
+//! * The protocol ([`super::Protocol`]) is detected once per session and
+//!   cached beside the uid: a login or a lost connection starts a new
+//!   session (an epoch counter), and the next [`OdooClient::protocol`] asks
+//!   Odoo again, since an addon may have been installed meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -22,8 +27,9 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::error::{OdooError, ServerErrorKind};
+use super::protocol::{self, Protocol};
 use super::transport::{Transport, TransportLimits};
-use crate::config::OdooConfig;
+use crate::config::{OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
 
 /// An Odoo user id.
@@ -45,6 +51,19 @@ struct Inner {
     uid: Mutex<Option<Uid>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
+    protocol_mode: ProtocolMode,
+    /// The model `bridge_protocol()` is asked on.
+    request_model: String,
+    /// Bumped at each login and each lost connection: a new session.
+    epoch: AtomicU64,
+    /// The protocol detected, and in which session.
+    protocol: Mutex<Option<DetectedProtocol>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DetectedProtocol {
+    epoch: u64,
+    protocol: Protocol,
 }
 
 impl std::fmt::Debug for OdooClient {
@@ -133,6 +152,10 @@ impl OdooClient {
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
                 metrics,
+                protocol_mode: config.protocol,
+                request_model: config.request_model.clone(),
+                epoch: AtomicU64::new(0),
+                protocol: Mutex::new(None),
             }),
         })
     }
@@ -163,6 +186,59 @@ impl OdooClient {
         Ok(uid)
     }
 
+    /// The protocol to speak (see [`super::protocol`]): `odoo.protocol`
+    /// applied to what `bridge_protocol()` answered in this session, asked
+    /// once per session. In `companion` mode without a usable addon this is
+    /// [`OdooError::CompanionUnavailable`]; in `generic` mode Odoo is never
+    /// asked.
+    pub async fn protocol(&self) -> Result<Protocol, OdooError> {
+        let inner = &self.inner;
+        if inner.protocol_mode == ProtocolMode::Generic {
+            return Ok(Protocol::Generic);
+        }
+        // Held while detecting, so concurrent callers wait for one answer.
+        let mut cached = inner.protocol.lock().await;
+        let epoch = inner.epoch.load(Ordering::Acquire);
+        if let Some(known) = cached.filter(|known| known.epoch == epoch) {
+            return Ok(known.protocol);
+        }
+        let previous = cached.map(|known| known.protocol);
+        let detection = protocol::detect(self, &inner.request_model).await?;
+        let chosen = protocol::choose(inner.protocol_mode, &detection);
+        let protocol = match chosen {
+            Ok(protocol) => protocol,
+            Err(error) => {
+                *cached = None;
+                return Err(error);
+            }
+        };
+        if previous != Some(protocol) {
+            match protocol {
+                Protocol::Companion { version } => tracing::info!(
+                    version,
+                    "the companion addon answers: one Odoo call per result, claim and initiation"
+                ),
+                Protocol::Generic if inner.protocol_mode == ProtocolMode::Auto => tracing::info!(
+                    reason = %protocol::fallback_reason(&detection),
+                    "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
+                ),
+                Protocol::Generic => {}
+            }
+        }
+        // The epoch read after detecting: a re-login during `detect` was
+        // followed by the answer, which therefore belongs to the new session.
+        *cached = Some(DetectedProtocol {
+            epoch: inner.epoch.load(Ordering::Acquire),
+            protocol,
+        });
+        Ok(protocol)
+    }
+
+    /// Starts a new session for the protocol cache.
+    fn new_session(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The cached uid, logging in first when there is none.
     pub async fn uid(&self) -> Result<Uid, OdooError> {
         let mut cached = self.inner.uid.lock().await;
@@ -188,6 +264,7 @@ impl OdooClient {
         match answer {
             Some(Value::Number(n)) if n.as_i64().is_some_and(|uid| uid > 0) => {
                 let uid = n.as_i64().unwrap_or_default();
+                self.new_session();
                 tracing::debug!(uid, login = %inner.login, "logged in to Odoo");
                 Ok(uid)
             }
@@ -293,6 +370,9 @@ impl OdooClient {
             .map_err(|_| OdooError::Timeout)?;
         let started = Instant::now();
         let result = self.inner.transport.call(service, method, args).await;
+        if result.as_ref().is_err_and(OdooError::connection_lost) {
+            self.new_session();
+        }
         if let Some(metrics) = &self.inner.metrics {
             let outcome = result.as_ref().map_or_else(OdooError::kind_label, |_| "ok");
             metrics.odoo_call(label, outcome, started.elapsed());

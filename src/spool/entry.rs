@@ -92,6 +92,12 @@ pub struct Meta {
     /// executing that attempt's call, so the entry waits before resuming.
     #[serde(default)]
     pub in_flight_since_ms: Option<u64>,
+    /// When an attempt ended with a create whose outcome is unknown (generic
+    /// protocol): Odoo may commit it later, so nothing for this request is
+    /// tried before `odoo.unknown_outcome_wait` has passed since then, across
+    /// restarts too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_outcome_at_ms: Option<u64>,
     pub dead: Option<DeadLetter>,
 }
 
@@ -173,6 +179,7 @@ impl Meta {
             next_attempt_at_ms: now,
             last_error: None,
             in_flight_since_ms: None,
+            unknown_outcome_at_ms: None,
             dead: None,
         };
         (meta, image)

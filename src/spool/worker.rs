@@ -8,6 +8,12 @@
 //! confirmed the last write. On shutdown no new entry starts; entries being
 //! applied get `server.shutdown_grace` to finish, and whatever is cut off
 //! stays pending and resumes at the next start (every step is idempotent).
+//!
+//! Generic protocol: an attempt that ended with a create of unknown outcome
+//! (or that a crash interrupted) holds its request, and every later entry of
+//! it, until `odoo.unknown_outcome_wait` has passed, recorded in the entry so
+//! a restart honours it; then the pipeline searches again and finds what the
+//! lost call committed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,6 +101,9 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
         }
     };
+    if hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
+        return;
+    }
     let result = meta.to_result(image);
     meta.attempts += 1;
     meta.last_attempt_at_ms = Some(now_ms());
@@ -127,6 +136,41 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
         }
         Err(error) => retry_later(&app, &ready, meta, &config, &error).await,
     }
+}
+
+/// Generic protocol: keeps the entry waiting while a call of an earlier
+/// attempt (interrupted by an unknown outcome or a crash) may still commit.
+/// True when the entry was rescheduled instead of applied.
+async fn hold_after_unknown_outcome(
+    app: &App,
+    ready: &Ready,
+    meta: &mut Meta,
+    config: &Config,
+) -> bool {
+    let Some(at_ms) = meta.unknown_outcome_at_ms.or(meta.in_flight_since_ms) else {
+        return false;
+    };
+    let Some(wait) = app.pipeline().unknown_outcome_hold(config).await else {
+        return false;
+    };
+    let until_ms = at_ms.saturating_add(millis(wait));
+    if now_ms() >= until_ms {
+        // Odoo has committed or killed that call by now: a search sees it.
+        meta.unknown_outcome_at_ms = None;
+        return false;
+    }
+    tracing::info!(
+        retry_in_ms = until_ms - now_ms(),
+        "an earlier call's outcome is unknown; waiting odoo.unknown_outcome_wait before searching again"
+    );
+    meta.unknown_outcome_at_ms = Some(at_ms);
+    meta.in_flight_since_ms = None;
+    meta.next_attempt_at_ms = until_ms;
+    if let Err(error) = app.spool().save(meta).await {
+        tracing::warn!(%error, "cannot record the wait in the spool");
+    }
+    app.spool().reschedule(ready, until_ms);
+    true
 }
 
 async fn finish_applied(app: &App, ready: &Ready, applied: Applied) {
@@ -170,9 +214,13 @@ async fn retry_later(
 ) {
     let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
     let mut delay = backoff.delay(meta.attempts);
-    if matches!(error, PipelineError::Odoo(OdooError::Timeout)) {
-        // Odoo may still be executing the call that timed out; repeating it
-        // before that finishes could create a second attachment.
+    if let PipelineError::OutcomeUnknown(_) = error {
+        // Odoo may still commit the create whose answer was lost; repeating
+        // it before then would create a second image.
+        meta.unknown_outcome_at_ms = Some(now_ms());
+        delay = delay.max(config.odoo.unknown_outcome_wait);
+    } else if matches!(error, PipelineError::Odoo(OdooError::Timeout)) {
+        // Odoo may still be executing the call that timed out.
         delay = delay.max(config.odoo.timeout);
     }
     tracing::info!(attempts = meta.attempts, retry_in_ms = millis(delay), %error, "transient failure; will retry");

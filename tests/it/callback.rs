@@ -801,10 +801,15 @@ fn object_calls(odoo: &OdooEmulator, since: usize) -> Vec<String> {
 #[tokio::test]
 async fn each_outcome_costs_the_documented_number_of_odoo_calls() {
     // No sweeper: its periodic queries would be counted too.
-    let setup = setup_with(|config| config.with("initiation", "sweep_interval = \"0s\"")).await;
+    let setup = setup_with(|config| {
+        config
+            .with("initiation", "sweep_interval = \"0s\"")
+            .with("odoo", "protocol = \"generic\"")
+    })
+    .await;
     setup
         .bridge
-        .wait_for_log("logged in to Odoo", Duration::from_secs(10))
+        .wait_for_log("Odoo protocol", Duration::from_secs(10))
         .await;
     let first = setup.request();
     let second = setup.request();
