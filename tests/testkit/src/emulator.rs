@@ -35,6 +35,17 @@ pub struct EmulatorConfig {
     pub seed_viewer: bool,
     /// HTTP keep-alive (default on); off answers with `Connection: close`.
     pub keep_alive: bool,
+    /// The companion addon `influence_gen_bridge` is installed (default off, like an Odoo whose
+    /// admins installed nothing): see [`crate::companion`].
+    pub companion_addon: bool,
+}
+
+impl EmulatorConfig {
+    /// With the companion addon installed.
+    pub fn with_companion_addon(mut self) -> Self {
+        self.companion_addon = true;
+        self
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -43,6 +54,7 @@ impl Default for EmulatorConfig {
             database: "ig".into(),
             seed_viewer: true,
             keep_alive: true,
+            companion_addon: false,
         }
     }
 }
@@ -66,6 +78,8 @@ pub struct Shared {
     notify: Notify,
     /// Calls received but not answered yet, and the most ever at once.
     in_flight: Mutex<(usize, usize)>,
+    /// Signalled whenever a companion call releases its request's row lock.
+    pub row_released: Notify,
 }
 
 impl Shared {
@@ -155,6 +169,7 @@ impl OdooEmulator {
             calls: Mutex::new((0, Vec::new())),
             notify: Notify::new(),
             in_flight: Mutex::new((0, 0)),
+            row_released: Notify::new(),
         });
         let handle = Handle::current();
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
@@ -171,6 +186,9 @@ impl OdooEmulator {
         };
         lock(&emu.shared.db).port = addr.port();
         emu.set_param("web.base.url", &emu.url());
+        if config.companion_addon {
+            emu.install_companion_addon();
+        }
         if config.seed_viewer {
             emu.add_user_named(
                 "Viewer (read-only)",
@@ -313,6 +331,32 @@ impl OdooEmulator {
     ) -> i64 {
         let vals = json!({"name": name, "login": login, "password": password, "groups_id": access.group_ids()});
         self.insert("res.users", vals)
+    }
+
+    /// Adds an internal user in the group InfluenceGen Bridge (the bridge's service user, whom
+    /// the companion addon's methods require); returns the uid.
+    pub fn add_bridge_user(&self, login: &str, password: &str) -> i64 {
+        let uid = self.add_user(login, password, UserAccess::User);
+        self.set_in_bridge_group(uid, true);
+        uid
+    }
+
+    /// Puts a user in the group InfluenceGen Bridge, or takes it out (e.g. `admin`, uid 2, who
+    /// is not in it on a real Odoo either).
+    pub fn set_in_bridge_group(&self, uid: i64, member: bool) {
+        let command = if member { 4 } else { 3 };
+        let vals = json!({"groups_id": [[command, crate::access::BRIDGE_GROUP_ID]]});
+        self.update("res.users", uid, vals);
+    }
+
+    /// Installs the companion addon now (as an admin would with `-i influence_gen_bridge`).
+    pub fn install_companion_addon(&self) {
+        self.with_db(crate::companion::install);
+    }
+
+    /// Uninstalls it: its methods answer "does not exist" again.
+    pub fn uninstall_companion_addon(&self) {
+        self.with_db(crate::companion::uninstall);
     }
 
     /// Adds an API key that authenticates `uid` like its password.

@@ -22,7 +22,8 @@
 //! envelopes), [`dispatch`] (services), [`methods`] (model methods), [`orm`] (create/read/
 //! write/search/unlink), [`domain`], [`schema`] and [`catalog`] (models and fields), [`access`]
 //! (ACL and record rules), [`attachments`], [`mail`] (chatter), [`faults`], [`recording`],
-//! [`client`] (a small HTTP client for tests).
+//! [`client`] (a small HTTP client for tests), [`companion`] (the companion addon's methods, off
+//! unless [`EmulatorConfig::with_companion_addon`]).
 //!
 //! Besides Odoo: [`n8n`] (a recording N8N webhook), [`image_server`] (an image host for
 //! `image_url` tests), [`images`] (real PNG/JPEG bytes), on the shared [`http_fake`] server.
@@ -55,6 +56,7 @@ pub mod access;
 pub mod attachments;
 pub mod catalog;
 pub mod client;
+pub mod companion;
 pub mod dispatch;
 pub mod domain;
 pub mod emulator;

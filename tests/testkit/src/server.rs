@@ -207,6 +207,9 @@ async fn process(
         );
         return Some(rpc_error(&Value::Null, &err));
     }
+    // A companion call holds its request's row lock from here until it is applied, through a
+    // stall too (crate::companion::locks).
+    let row_lock = crate::companion::locks::acquire(&shared, seq, &info).await;
     let mut override_error = None;
     let mut hang_up = false;
     match fault {
@@ -239,8 +242,12 @@ async fn process(
     }
     let result = {
         let mut db = lock(&shared.db);
-        dispatch(&mut db, &req.params)
+        db.row_locks.set_applying(Some(seq));
+        let result = dispatch(&mut db, &req.params);
+        db.row_locks.set_applying(None);
+        result
     };
+    drop(row_lock);
     if hang_up {
         shared.record_outcome(seq, Outcome::Closed, true);
         return None;

@@ -12,8 +12,9 @@ use std::hash::{BuildHasher, Hasher};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::access::{GROUPS, UserAccess};
+use crate::access::{BRIDGE_GROUP_ID, GROUPS, UserAccess};
 use crate::catalog::builtin_models;
+use crate::companion::locks::RowLocks;
 use crate::schema::ModelDef;
 
 /// One stored record.
@@ -52,6 +53,8 @@ pub struct Db {
     pub hidden: HashMap<(String, i64), Instant>,
     /// (model, method) pairs that behave as if the method did not exist.
     pub removed_methods: HashSet<(String, String)>,
+    /// Requests locked by companion calls in flight ([`crate::companion::locks`]).
+    pub row_locks: RowLocks,
     uuid_state: (RandomState, u64),
 }
 
@@ -87,6 +90,7 @@ impl Db {
             creds: HashMap::new(),
             hidden: HashMap::new(),
             removed_methods: HashSet::new(),
+            row_locks: RowLocks::default(),
             uuid_state: (RandomState::new(), 0),
         };
         db.seed();
@@ -299,6 +303,14 @@ impl Db {
         self.creds
             .get(&uid)
             .map_or(UserAccess::NoAccess, |c| c.access)
+    }
+
+    /// Whether the user is in the group InfluenceGen Bridge (its `groups_id`).
+    pub fn in_bridge_group(&self, uid: i64) -> bool {
+        self.row("res.users", uid)
+            .and_then(|r| r.get("groups_id"))
+            .and_then(Value::as_array)
+            .is_some_and(|groups| groups.iter().any(|g| g.as_i64() == Some(BRIDGE_GROUP_ID)))
     }
 
     /// The uid of an active user called `login`.

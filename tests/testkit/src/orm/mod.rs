@@ -26,6 +26,8 @@ pub struct Env {
     pub su: bool,
     /// An RPC caller: hidden (uncommitted) records are invisible.
     pub rpc: bool,
+    /// The context key `image_no_postprocess`: attachments are stored as given, never resized.
+    pub image_no_postprocess: bool,
 }
 
 impl Env {
@@ -35,6 +37,7 @@ impl Env {
             uid,
             su: false,
             rpc: true,
+            image_no_postprocess: false,
         }
     }
 
@@ -44,6 +47,15 @@ impl Env {
             uid: ADMIN_UID,
             su: true,
             rpc: false,
+            image_no_postprocess: false,
+        }
+    }
+
+    /// The same caller with the context `image_no_postprocess=True`.
+    pub fn with_image_no_postprocess(self) -> Env {
+        Env {
+            image_no_postprocess: true,
+            ..self
         }
     }
 }
