@@ -37,19 +37,18 @@
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::journal::{Fact, Journal};
-use super::store::{Finished, RequestStore};
+use super::store::{Claim, Finish, Finished, RequestStore};
 use super::{InitiationError, Outcome, Via};
 use crate::config::Config;
 use crate::locks::RequestLocks;
 use crate::n8n::{self, Delivery, InitiationPayload, N8nClient, N8nError, Webhook};
 use crate::odoo::OdooClient;
-use crate::odoo::records::RequestStatus;
+use crate::odoo::records::AiImageRequest;
 use crate::parameters::{
     API_KEY_PARAMETER, EffectiveN8n, ParameterState, SystemParameters, WEBHOOK_URL_PARAMETER,
 };
@@ -139,54 +138,62 @@ impl Initiator {
         via: Via,
         stop: &CancellationToken,
     ) -> Result<Outcome, InitiationError> {
-        let span = tracing::info_span!(
-            "initiation",
-            ai_generation_request_id = id,
-            via = via.as_str()
-        );
-        let result = self
-            .initiate_locked(config, id, stop)
-            .instrument(span.clone())
-            .await;
-        span.in_scope(|| match &result {
-            Ok(outcome @ Outcome::Sent { .. }) => tracing::info!(%outcome, "initiation done"),
-            Ok(
-                outcome @ (Outcome::Failed { .. }
-                | Outcome::Deferred { .. }
-                | Outcome::Unknown { .. }),
-            ) => {
-                tracing::warn!(%outcome, "initiation done")
+        let span = initiation_span(id, via);
+        let work = async {
+            let _lock = self.inner.locks.lock(id).await;
+            match self.inner.store.claim(config, id).await? {
+                Claim::Claimed(request) => self.send_claimed(config, &request, stop).await,
+                Claim::NotFound => Ok(Outcome::NotFound { request_id: id }),
+                Claim::NotQueued(status) => Ok(Outcome::Skipped {
+                    request_id: id,
+                    status,
+                }),
             }
-            Ok(outcome) => tracing::info!(%outcome, "nothing to send"),
-            Err(error) => tracing::error!(%error, "initiation stopped"),
-        });
+        };
+        let result = work.instrument(span.clone()).await;
+        log_result(&span, &result);
         result
     }
 
-    async fn initiate_locked(
+    /// Claims the oldest `queued` request and sends it, in one Odoo call
+    /// (companion protocol only: `bridge_claim_queued`); `Ok(None)` when
+    /// none is queued.
+    pub async fn initiate_next(
         &self,
         config: &Config,
-        id: i64,
+        via: Via,
+        stop: &CancellationToken,
+    ) -> Result<Option<Outcome>, InitiationError> {
+        let Some(request) = self.inner.store.claim_next(config).await? else {
+            return Ok(None);
+        };
+        let span = initiation_span(request.id, via);
+        let work = async {
+            // A callback may be at work on it already (N8N is fast).
+            let _lock = self.inner.locks.lock(request.id).await;
+            self.send_claimed(config, &request, stop).await
+        };
+        let result = work.instrument(span.clone()).await;
+        log_result(&span, &result);
+        result.map(Some)
+    }
+
+    /// Sends a request this process claimed and records how it ended.
+    async fn send_claimed(
+        &self,
+        config: &Config,
+        request: &AiImageRequest,
         stop: &CancellationToken,
     ) -> Result<Outcome, InitiationError> {
-        let _lock = self.inner.locks.lock(id).await;
-        let store = &self.inner.store;
-        let Some(request) = store.read(config, id, &[]).await? else {
-            return Ok(Outcome::NotFound { request_id: id });
-        };
-        if request.status != RequestStatus::Queued {
-            return Ok(Outcome::Skipped {
-                request_id: id,
-                status: request.status.as_str().to_owned(),
-            });
-        }
+        let id = request.id;
+        self.inner.journal.note(id, Fact::Claimed);
         let n8n = self.inner.parameters.effective(config).await;
         let (url, api_key) = match (&n8n.webhook_url, &n8n.api_key) {
             (Some(url), Some(key)) => (url.value.clone(), key.value.clone()),
             _ => return self.fail_unsent(config, id, &missing_settings(&n8n)).await,
         };
         let Some(reference) = n8n::request_reference(
-            &request,
+            request,
             config.initiation.send_id_as,
             &config.odoo.uuid_field,
         ) else {
@@ -198,15 +205,13 @@ impl Initiator {
         };
         let payload = InitiationPayload {
             ai_generation_request_id: reference,
-            params: n8n::params(&request),
+            params: n8n::params(request),
             odoo_callback_url: config.server.callback_url(),
             security_token: n8n
                 .outbound_token
                 .map(|token| token.value)
                 .unwrap_or_else(|| SecretString::from(String::new())),
         };
-        store.claim(config, id).await?;
-        self.inner.journal.note(id, Fact::Claimed);
         let webhook = Webhook {
             url: &url,
             api_key_header: &config.n8n.api_key_header,
@@ -224,7 +229,7 @@ impl Initiator {
         id: i64,
         exchange: Exchange,
     ) -> Result<Outcome, InitiationError> {
-        let journal = &self.inner.journal;
+        let (journal, store) = (&self.inner.journal, &self.inner.store);
         match exchange {
             Exchange::Accepted {
                 http_status,
@@ -243,17 +248,11 @@ impl Initiator {
                 } else {
                     error.to_string()
                 };
-                journal.note(
-                    id,
-                    Fact::NotStarted {
-                        error: details.clone(),
-                    },
-                );
-                let vals = json!({
-                    "status": RequestStatus::InitiationFailed.as_str(),
-                    "error_details": details,
-                });
-                self.inner.store.finish(config, id, &vals, &details).await?;
+                let fact = Fact::NotStarted {
+                    error: details.clone(),
+                };
+                journal.note(id, fact);
+                store.finish(config, id, Finish::Failed(&details)).await?;
                 journal.forget(id);
                 Ok(Outcome::Failed {
                     request_id: id,
@@ -263,16 +262,12 @@ impl Initiator {
             }
             Exchange::Unknown { error, attempts } => {
                 let details = error.to_string();
-                journal.note(
-                    id,
-                    Fact::Unknown {
-                        error: details.clone(),
-                    },
-                );
-                self.inner
-                    .store
-                    .note(config, id, &unknown_note(config, &details))
-                    .await;
+                let fact = Fact::Unknown {
+                    error: details.clone(),
+                };
+                journal.note(id, fact);
+                let note = unknown_note(config, &details);
+                store.finish(config, id, Finish::Unknown(&note)).await?;
                 Ok(Outcome::Unknown {
                     request_id: id,
                     details,
@@ -281,8 +276,7 @@ impl Initiator {
             }
             Exchange::Stopped { error } => {
                 let reason = format!("the bridge is stopping and N8N has not taken it ({error})");
-                let vals = json!({ "status": RequestStatus::Queued.as_str() });
-                let finished = self.inner.store.finish(config, id, &vals, &reason).await?;
+                let finished = store.finish(config, id, Finish::Retry(&reason)).await?;
                 journal.forget(id);
                 Ok(match finished {
                     Finished::Written => Outcome::Deferred {
@@ -351,14 +345,16 @@ impl Initiator {
         }
     }
 
-    /// `initiation_failed` for a request that was never claimed.
+    /// `initiation_failed` for a claimed request that could not be sent.
     async fn fail_unsent(
         &self,
         config: &Config,
         id: i64,
         details: &str,
     ) -> Result<Outcome, InitiationError> {
-        self.inner.store.fail_unclaimed(config, id, details).await?;
+        let store = &self.inner.store;
+        store.finish(config, id, Finish::Failed(details)).await?;
+        self.inner.journal.forget(id);
         Ok(Outcome::Failed {
             request_id: id,
             details: details.to_owned(),
@@ -367,7 +363,28 @@ impl Initiator {
     }
 }
 
-/// The chatter note of a send whose outcome is unknown.
+fn initiation_span(id: i64, via: Via) -> tracing::Span {
+    tracing::info_span!(
+        "initiation",
+        ai_generation_request_id = id,
+        via = via.as_str()
+    )
+}
+
+/// One line per initiation: what it ended in.
+fn log_result(span: &tracing::Span, result: &Result<Outcome, InitiationError>) {
+    span.in_scope(|| match result {
+        Ok(outcome @ Outcome::Sent { .. }) => tracing::info!(%outcome, "initiation done"),
+        Ok(
+            outcome @ (Outcome::Failed { .. } | Outcome::Deferred { .. } | Outcome::Unknown { .. }),
+        ) => tracing::warn!(%outcome, "initiation done"),
+        Ok(outcome) => tracing::info!(%outcome, "nothing to send"),
+        Err(error) => tracing::error!(%error, "initiation stopped"),
+    });
+}
+
+/// The chatter note of a send whose outcome is unknown (one line: the
+/// companion addon notes the first line).
 fn unknown_note(config: &Config, details: &str) -> String {
     format!(
         "Sent to N8N, but the outcome is unknown: {details}. N8N may or may not have started the \

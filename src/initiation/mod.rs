@@ -20,6 +20,7 @@
 //! see [`initiator`] for why the claim comes before the send.
 
 pub mod command;
+mod companion;
 mod initiator;
 mod journal;
 mod outcome;

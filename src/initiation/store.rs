@@ -1,22 +1,31 @@
-//! The Odoo side of an initiation: reading a request, claiming it
-//! (`queued → processing`), recording how the send ended, and notes in the
-//! request's chatter.
+//! The Odoo side of an initiation: claiming a request (`queued →
+//! processing`), recording how its send ended, and notes in its chatter,
+//! in the protocol Odoo speaks ([`Protocol`]).
+//!
+//! - **companion**: one call each, `bridge_claim` and
+//!   `bridge_finish_initiation` ([`super::companion`]): Odoo decides under
+//!   the row lock, so any number of bridges claim a request exactly once.
+//! - **generic**: a claim reads the request and writes `processing` if it
+//!   is `queued`; a finish reads it again and writes only while it is still
+//!   `processing` (a callback may have completed it meanwhile). The callers
+//!   hold the request's lock, so within the daemon nothing else changes it
+//!   between the read and the write; across processes the window is one
+//!   Odoo round trip.
 //!
 //! Every call is retried while Odoo's failure is transient (a few tries with
-//! backoff). Before a request's final status is written, it is read again:
-//! one that is no longer `processing` (a callback completed it meanwhile)
-//! is left alone. The callers hold the request's lock, so within the daemon
-//! nothing else changes it between that read and the write.
+//! backoff). A retried claim whose first try committed finds the request
+//! `processing` and does not send it: never twice.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::InitiationError;
+use super::companion::{self, ClaimAnswer, FinishAnswer, FinishOutcome};
 use crate::config::{Config, SendIdAs};
 use crate::n8n;
 use crate::odoo::records::{AiImageRequest, RequestStatus};
-use crate::odoo::{OdooClient, OdooError};
+use crate::odoo::{OdooClient, OdooError, Protocol};
 use crate::pipeline::chatter::Chatter;
 use crate::retry::Backoff;
 
@@ -25,7 +34,40 @@ const ODOO_ATTEMPTS: u32 = 5;
 /// The pauses between them.
 const ODOO_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
-/// Whether a final status was written.
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// Now `processing`, ours to send.
+    Claimed(Box<AiImageRequest>),
+    NotFound,
+    /// Not `queued` (or held by another claim): its status.
+    NotQueued(String),
+}
+
+/// How a claimed request's send ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Finish<'a> {
+    /// `initiation_failed` with these `error_details`.
+    Failed(&'a str),
+    /// `initiation_failed` by the watchdog, with this reason (and a note).
+    GaveUp(&'a str),
+    /// Back to `queued`: N8N surely started nothing (for this reason).
+    Retry(&'a str),
+    /// Stays `processing`; this note goes to the chatter.
+    Unknown(&'a str),
+}
+
+impl Finish<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Self::Failed(text) | Self::GaveUp(text) | Self::Retry(text) | Self::Unknown(text) => {
+                text
+            }
+        }
+    }
+}
+
+/// Whether the finish was recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
     Written,
@@ -60,11 +102,7 @@ impl RequestStore {
         id: i64,
         also: &[&str],
     ) -> Result<Option<AiImageRequest>, InitiationError> {
-        let mut fields = n8n::INITIATION_FIELDS.to_vec();
-        if config.initiation.send_id_as == SendIdAs::Uuid {
-            fields.push(&config.odoo.uuid_field);
-        }
-        fields.extend_from_slice(also);
+        let fields = payload_fields(config, also);
         let (model, ids) = (&config.odoo.request_model, [id]);
         retry_odoo("read", || {
             self.odoo.read::<AiImageRequest>(model, &ids, &fields)
@@ -77,42 +115,118 @@ impl RequestStore {
         })
     }
 
-    /// `queued → processing`, clearing an old `error_details`.
-    pub async fn claim(&self, config: &Config, id: i64) -> Result<(), InitiationError> {
+    /// Whether Odoo speaks the companion protocol.
+    async fn companion(&self) -> Result<bool, OdooError> {
+        Ok(matches!(
+            self.odoo.protocol().await?,
+            Protocol::Companion { .. }
+        ))
+    }
+
+    /// `queued → processing` (clearing an old `error_details`), returning
+    /// the request as the payload needs it.
+    pub async fn claim(&self, config: &Config, id: i64) -> Result<Claim, InitiationError> {
+        let claim_error = |source| InitiationError::Claim {
+            request_id: id,
+            source,
+        };
+        if !self.companion().await.map_err(claim_error)? {
+            return self.claim_generic(config, id).await;
+        }
+        let fields = payload_fields(config, &[]);
+        let model = &config.odoo.request_model;
+        let answer = retry_odoo("claim", || companion::claim(&self.odoo, model, id, &fields))
+            .await
+            .map_err(claim_error)?;
+        Ok(match answer {
+            ClaimAnswer::Claimed { request } => Claim::Claimed(request),
+            ClaimAnswer::UnknownRequest => Claim::NotFound,
+            ClaimAnswer::NotQueued { status } => Claim::NotQueued(status),
+        })
+    }
+
+    /// `bridge_claim_queued(1, fields)`: the oldest `queued` request nobody
+    /// else holds, now `processing`. Companion protocol only. Tried once: a
+    /// retry after a lost answer would claim another request and leave the
+    /// first one `processing` unsent (the caller tries again later).
+    pub async fn claim_next(
+        &self,
+        config: &Config,
+    ) -> Result<Option<AiImageRequest>, InitiationError> {
+        let fields = payload_fields(config, &[]);
+        let model = &config.odoo.request_model;
+        let claimed = companion::claim_queued(&self.odoo, model, 1, &fields)
+            .await
+            .map_err(|source| InitiationError::ClaimNext { source })?;
+        Ok(claimed.into_iter().next())
+    }
+
+    async fn claim_generic(&self, config: &Config, id: i64) -> Result<Claim, InitiationError> {
+        let Some(request) = self.read(config, id, &[]).await? else {
+            return Ok(Claim::NotFound);
+        };
+        if request.status != RequestStatus::Queued {
+            return Ok(Claim::NotQueued(request.status.as_str().to_owned()));
+        }
         let vals = json!({ "status": RequestStatus::Processing.as_str(), "error_details": false });
         self.write(config, id, &vals)
             .await
             .map_err(|source| InitiationError::Claim {
                 request_id: id,
                 source,
-            })
+            })?;
+        Ok(Claim::Claimed(Box::new(request)))
     }
 
-    /// `initiation_failed` with `details`, for a request never claimed.
-    pub async fn fail_unclaimed(
-        &self,
-        config: &Config,
-        id: i64,
-        details: &str,
-    ) -> Result<(), InitiationError> {
-        let vals = json!({
-            "status": RequestStatus::InitiationFailed.as_str(),
-            "error_details": details,
-        });
-        self.write(config, id, &vals)
-            .await
-            .map_err(|source| record_error(id, details, source))
-    }
-
-    /// Writes the final `vals` of a claimed request, unless something else
-    /// moved it on from `processing` meanwhile; `what` names it in errors.
+    /// Records how the send of claimed request `id` ended, unless something
+    /// else moved it on from `processing` meanwhile.
     pub async fn finish(
         &self,
         config: &Config,
         id: i64,
-        vals: &Value,
-        what: &str,
+        finish: Finish<'_>,
     ) -> Result<Finished, InitiationError> {
+        let what = finish.text();
+        let record = |source| record_error(id, what, source);
+        if !self.companion().await.map_err(record)? {
+            return self.finish_generic(config, id, finish).await;
+        }
+        let (outcome, details) = match finish {
+            Finish::Failed(details) | Finish::GaveUp(details) => (FinishOutcome::Failed, details),
+            Finish::Retry(reason) => (FinishOutcome::Retry, reason),
+            Finish::Unknown(note) => (FinishOutcome::Unknown, note),
+        };
+        let model = &config.odoo.request_model;
+        let answer = retry_odoo("finish", || {
+            companion::finish(&self.odoo, model, id, outcome, details)
+        })
+        .await
+        .map_err(record)?;
+        Ok(match answer {
+            FinishAnswer::Finished {} => Finished::Written,
+            FinishAnswer::NotProcessing { status } => moved_on(status),
+            FinishAnswer::UnknownRequest => moved_on("deleted".to_owned()),
+        })
+    }
+
+    async fn finish_generic(
+        &self,
+        config: &Config,
+        id: i64,
+        finish: Finish<'_>,
+    ) -> Result<Finished, InitiationError> {
+        let what = finish.text();
+        let vals = match finish {
+            Finish::Failed(details) | Finish::GaveUp(details) => json!({
+                "status": RequestStatus::InitiationFailed.as_str(),
+                "error_details": details,
+            }),
+            Finish::Retry(_) => json!({ "status": RequestStatus::Queued.as_str() }),
+            Finish::Unknown(note) => {
+                self.note(config, id, note).await;
+                return Ok(Finished::Written);
+            }
+        };
         let current = self
             .read(config, id, &[])
             .await
@@ -122,19 +236,21 @@ impl RequestStore {
             })?;
         match current.map(|request| request.status) {
             Some(RequestStatus::Processing) => {
-                self.write(config, id, vals)
+                self.write(config, id, &vals)
                     .await
                     .map_err(|source| record_error(id, what, source))?;
+                if let Finish::GaveUp(reason) = finish {
+                    let note = format!("AI image generation given up: {reason}");
+                    self.note(config, id, &note).await;
+                }
                 Ok(Finished::Written)
             }
-            other => {
-                let status = other.as_ref().map_or("deleted", RequestStatus::as_str);
-                tracing::warn!(
-                    status,
-                    "the request moved on from processing meanwhile; left as it is"
-                );
-                Ok(Finished::MovedOn(status.to_owned()))
-            }
+            other => Ok(moved_on(
+                other
+                    .as_ref()
+                    .map_or("deleted", RequestStatus::as_str)
+                    .to_owned(),
+            )),
         }
     }
 
@@ -150,6 +266,24 @@ impl RequestStore {
         let (model, ids) = (&config.odoo.request_model, [id]);
         retry_odoo("write", || self.odoo.write(model, &ids, vals)).await
     }
+}
+
+/// The fields the payload needs, and `also`.
+fn payload_fields<'a>(config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
+    let mut fields = n8n::INITIATION_FIELDS.to_vec();
+    if config.initiation.send_id_as == SendIdAs::Uuid {
+        fields.push(&config.odoo.uuid_field);
+    }
+    fields.extend_from_slice(also);
+    fields
+}
+
+fn moved_on(status: String) -> Finished {
+    tracing::warn!(
+        status,
+        "the request moved on from processing meanwhile; left as it is"
+    );
+    Finished::MovedOn(status)
 }
 
 fn record_error(id: i64, what: &str, source: OdooError) -> InitiationError {

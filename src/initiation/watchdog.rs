@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::store::{Finish, Finished};
 use super::sweeper::odoo_datetime;
 use super::{InitiationError, Initiator};
 use crate::app::App;
@@ -142,20 +143,13 @@ async fn give_up(
     }
     let journal = initiator.journal();
     let reason = journal.explain(id, config.initiation.result_timeout, since);
-    let vals = json!({
-        "status": RequestStatus::InitiationFailed.as_str(),
-        "error_details": reason,
-    });
-    store.finish(config, id, &vals, &reason).await?;
-    journal.forget(id);
-    store
-        .note(
-            config,
-            id,
-            &format!("AI image generation given up: {reason}"),
-        )
-        .await;
-    Ok(Verdict::GaveUp(reason))
+    match store.finish(config, id, Finish::GaveUp(&reason)).await? {
+        Finished::Written => {
+            journal.forget(id);
+            Ok(Verdict::GaveUp(reason))
+        }
+        Finished::MovedOn(_) => Ok(Verdict::MovedOn),
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! shipped examples.
 
 mod at_most_once;
+mod companion;
 mod examples;
 mod outcomes;
 mod parameters;
