@@ -13,11 +13,14 @@
 //! it is still `queued` and records `processing` or `initiation_failed`.
 //! The [`watchdog`] gives up on requests left `processing` without a result
 //! for `initiation.result_timeout`.
-//! Inside the daemon a request is sent at most once at a time: the
-//! initiator works under the request's lock (the same lock map the callback
-//! pipeline uses) and reads the status again under it. Across processes
-//! (the command line while the daemon runs) the status in Odoo is the guard;
-//! see [`initiator`] for why the claim comes before the send.
+//! A request is sent at most once: claimed (`queued → processing`) before
+//! the send, never re-sent when N8N may have started it. With the companion
+//! addon each claim is one atomic Odoo call, so any number of bridges and
+//! commands share a database; in the generic protocol the initiator works
+//! under the request's lock (the same lock map the callback pipeline uses)
+//! and reads the status again under it, and across processes the status in
+//! Odoo is the only guard. See [`initiator`] for why the claim comes before
+//! the send, and [`store`] for both protocols.
 
 pub mod command;
 mod companion;
