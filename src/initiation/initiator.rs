@@ -46,6 +46,7 @@ use super::store::{Claim, Finish, Finished, RequestStore};
 use super::{InitiationError, Outcome, Via};
 use crate::config::Config;
 use crate::locks::RequestLocks;
+use crate::metrics::Metrics;
 use crate::n8n::{self, Delivery, InitiationPayload, N8nClient, N8nError, Webhook};
 use crate::odoo::OdooClient;
 use crate::odoo::records::AiImageRequest;
@@ -68,6 +69,8 @@ struct Inner {
     journal: Journal,
     /// Calls to N8N in flight (`initiation.max_concurrent`).
     permits: Semaphore,
+    /// The daemon's metrics (none on the command line).
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// How the N8N exchange ended.
@@ -103,8 +106,24 @@ impl Initiator {
                 locks,
                 journal: Journal::default(),
                 permits: Semaphore::new(config.initiation.max_concurrent),
+                metrics: None,
             }),
         })
+    }
+
+    /// Counts outcomes in `metrics` (call before cloning).
+    pub fn observed(mut self, metrics: Arc<Metrics>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.metrics = Some(metrics);
+        }
+        self
+    }
+
+    /// Counts one outcome, if observed.
+    pub(super) fn count(&self, outcome: &'static str) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.initiation(outcome);
+        }
     }
 
     /// The Odoo session.
@@ -152,6 +171,7 @@ impl Initiator {
         };
         let result = work.instrument(span.clone()).await;
         log_result(&span, &result);
+        self.count(result.as_ref().map_or("error", Outcome::label));
         result
     }
 
@@ -175,6 +195,7 @@ impl Initiator {
         };
         let result = work.instrument(span.clone()).await;
         log_result(&span, &result);
+        self.count(result.as_ref().map_or("error", Outcome::label));
         result.map(Some)
     }
 

@@ -44,6 +44,7 @@ pub use trigger::{Refused, Submitted};
 use crate::app::App;
 use crate::config::Config;
 use crate::locks::RequestLocks;
+use crate::metrics::Metrics;
 use crate::n8n::N8nError;
 use crate::odoo::OdooClient;
 use crate::parameters::SystemParameters;
@@ -74,10 +75,16 @@ pub struct Initiation {
 }
 
 impl Initiation {
-    /// `locks` must be the pipeline's, so a result never races its initiation.
-    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
+    /// `locks` must be the pipeline's, so a result never races its
+    /// initiation; outcomes are counted in `metrics`.
+    pub fn new(
+        odoo: OdooClient,
+        locks: RequestLocks,
+        config: &Config,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, N8nError> {
         Ok(Self {
-            initiator: Initiator::new(odoo, locks, config)?,
+            initiator: Initiator::new(odoo, locks, config)?.observed(metrics),
             triggers: trigger::Triggers::new(config.initiation.max_pending_triggers),
         })
     }

@@ -52,6 +52,18 @@ impl Outcome {
         }
     }
 
+    /// The metric label of this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+            Self::Skipped { .. } => "skipped",
+            Self::NotFound { .. } => "not_found",
+            Self::Deferred { .. } => "deferred",
+        }
+    }
+
     /// Whether the request left `queued` because of this initiation (or was
     /// never there), so a sweep made progress.
     pub fn settled(&self) -> bool {

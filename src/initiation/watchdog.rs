@@ -103,6 +103,7 @@ pub async fn pass(
         {
             Ok(Verdict::GaveUp(reason)) => {
                 gave_up += 1;
+                initiator.count("gave_up");
                 span.in_scope(|| tracing::warn!(%reason, "watchdog: no result in time; the request is now initiation_failed"));
             }
             Ok(Verdict::ResultWaiting) => span.in_scope(|| {

@@ -132,6 +132,19 @@ async fn the_watchdog_says_what_is_known_of_the_send() {
         details.contains("is unknown (N8N did not answer within 1s (n8n.timeout))"),
         "{details}"
     );
+    let metrics = super::http()
+        .get(bridge.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (outcome, count) in [("sent", 1), ("unknown", 1), ("gave_up", 2)] {
+        let line =
+            format!("influence_gen_bridge_initiations_total{{outcome=\"{outcome}\"}} {count}");
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
