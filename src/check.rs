@@ -20,6 +20,7 @@ use crate::odoo::{
 };
 use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
 
+mod companion;
 mod initiation;
 mod n8n_probe;
 
@@ -114,6 +115,8 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
             "image model",
             "access rights",
             "image autoresize",
+            "companion addon",
+            "protocol",
         ] {
             report.push(Verdict::Skipped, name, "needs a working Odoo login");
         }
@@ -193,6 +196,7 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
     .await;
     check_rights(&odoo, report, config).await;
     check_autoresize(&odoo, report).await;
+    companion::check(&odoo, config, report).await;
     true
 }
 

@@ -38,6 +38,11 @@
 //! error texts of unknown models/fields/methods/services, missing records, bad selections,
 //! NOT NULL and UNIQUE violations.
 //!
+//! The companion addon `influence_gen_bridge` (off unless asked for): its five `bridge_*` methods
+//! with the real addon's answers and texts, held to a recording of the real addon
+//! (`tests/fixtures/odoo18/companion_scenarios.json`), the bridge group, and row locks that a
+//! stalled call keeps (see [`companion`]).
+//!
 //! Simplified: one database; no sessions, `/web/*` routes or XML-RPC; groups are reduced to
 //! [`UserAccess`] levels; no multi-company; domains have no hierarchy (`child_of` = `in`);
 //! many2one sort by display name; `mail.tracking.value` has no `field_id`; URLs in posted

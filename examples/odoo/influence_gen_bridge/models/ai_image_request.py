@@ -22,15 +22,14 @@ bridge user's language, and the same as the emulator's.
 import base64
 import binascii
 import hashlib
-import logging
 import re
+
+from markupsafe import Markup
 
 from odoo import api, models
 from odoo.exceptions import AccessError, UserError
 from odoo.modules.module import get_manifest
 from odoo.tools import SQL
-
-_logger = logging.getLogger(__name__)
 
 BRIDGE_GROUP = "influence_gen_base_models.group_influence_gen_bridge"
 PROTOCOL_VERSION = 1
@@ -231,13 +230,10 @@ class AiImageRequest(models.Model):
         return "personal_generation"
 
     def _bridge_note(self, note):
-        """An internal note in the chatter. Never fails the call: its work is done already (a
-        bridge user without an email address cannot post, for instance)."""
-        try:
-            with self.env.cr.savepoint():
-                self.message_post(body=note, message_type="comment", subtype_xmlid="mail.mt_note")
-        except (AccessError, UserError) as error:
-            _logger.warning("influence_gen_bridge: no note on %s: %s", self, error)
+        """An internal note in the chatter, as message_post's plain-text body looks (``<p>…</p>``),
+        without its recipient computation (a note notifies nobody). Unlike message_post it needs
+        no sender email, so it cannot fail the call whose work is done."""
+        self._message_log(body=Markup("<p>%s</p>") % note, message_type="comment")
 
 
 def _is_int(value):

@@ -15,8 +15,16 @@ const FINISH_OUTCOMES: &[&str] = &["sent", "failed", "retry", "unknown"];
 
 /// Claims `ids` and reads them back. The fields are checked as `read` checks them before
 /// anything is written: the real addon's `read` fails after its write, which the rollback undoes.
+/// On no record at all, real Odoo 18's `read` trips on an unknown name with a bare `KeyError`.
 fn claim_rows(db: &mut Db, env: &Env, ids: &[i64], fields: &[String]) -> OdooResult<Vec<Ordered>> {
-    orm::read::check_fields(model(db, REQUEST)?, fields)?;
+    let m = model(db, REQUEST)?;
+    if ids.is_empty() {
+        return match fields.iter().find(|f| m.field(f).is_none()) {
+            Some(unknown) => Err(OdooError::key_error(unknown.clone())),
+            None => Ok(Vec::new()),
+        };
+    }
+    orm::read::check_fields(m, fields)?;
     let vals = json!({"status": "processing", "error_details": false});
     orm::write::write(db, env, REQUEST, ids, &vals)?;
     orm::read::read(db, env, REQUEST, ids, Some(fields), true)

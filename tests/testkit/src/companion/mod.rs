@@ -15,12 +15,14 @@
 //! * the rules are the bridge's generic pipeline's (`src/pipeline/mod.rs`).
 //!
 //! Parts: [`args`] (argument checks), [`apply`] (`bridge_apply_result`), [`claim`] (the claims
-//! and `bridge_finish_initiation`), [`locks`] (row locks).
+//! and `bridge_finish_initiation`), [`locks`] (row locks), [`scenarios`] (one scenario list for
+//! the emulator and a real Odoo, compared by `tests/it/live_companion.rs`).
 
 pub mod apply;
 pub mod args;
 pub mod claim;
 pub mod locks;
+pub mod scenarios;
 
 use serde_json::{Map, Value, json};
 
@@ -173,8 +175,8 @@ fn status(db: &Db, id: i64) -> String {
         .to_owned()
 }
 
-/// `_bridge_note`: an internal note; never fails the call (the real addon logs and skips a note
-/// Odoo refuses).
+/// `_bridge_note`: an internal note (the real addon's `_message_log`, which needs no sender email
+/// and cannot fail the call).
 fn note(db: &mut Db, env: &Env, id: i64, body: String) {
     let Some(model) = db.model(REQUEST).cloned() else {
         return;
