@@ -193,6 +193,8 @@ async fn the_emulators_companion_answers_as_the_real_addon() {
     let Some(live) = live() else {
         return;
     };
+    // Its claim_queued scenario claims from the shared queue.
+    let _queue = crate::support::live_queue::exclusive().await;
     let real = scenarios::run_all(&live_target(&live).await).await;
     let odoo = OdooEmulator::start_with(EmulatorConfig::default().with_companion_addon()).await;
     let emulated = scenarios::run_all(&emulator_target(&odoo).await).await;

@@ -7,7 +7,8 @@
 //! is skipped and passes.
 //!
 //! The bridges here sweep every queued request of the database, not only
-//! the test's own: run them on a database no one else sends from.
+//! the test's own: the sweeping test holds [`live_queue`]'s lock, and the
+//! database must be one no one else sends from.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::support::bridge::{self, BridgeProcess, ConfigFile};
 use crate::support::config::{API_KEY, TestConfig};
+use crate::support::live_queue;
 
 const REQUESTS: &str = "influence_gen.ai_image_request";
 const WAIT: Duration = Duration::from_secs(180);
@@ -112,6 +114,7 @@ async fn two_bridges_sweeping_100_queued_requests_against_the_live_odoo_send_eac
         return;
     };
     assert_companion(&config).await;
+    let _queue = live_queue::exclusive().await;
     let admin = odoo_client(&admin_config);
     let n8n = N8nFake::start().await;
     n8n.require_api_key("X-N8N-Api-Key", API_KEY);

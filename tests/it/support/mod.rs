@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod callbacks;
 pub mod config;
+pub mod live_queue;
 
 use influence_gen_testkit::{OdooEmulator, UserAccess};
 
