@@ -262,3 +262,66 @@ async fn every_bridge_method_refuses_a_user_outside_the_group() {
         );
     }
 }
+
+#[tokio::test]
+async fn ten_identical_results_at_once_store_one_image_on_the_real_addon() {
+    let Some(live) = live() else {
+        return;
+    };
+    let target = std::sync::Arc::new(live_target(&live).await);
+    let client = RpcClient::new(live.addr);
+    let admin = &target.admin;
+    let created = admin_call(
+        &client,
+        &live,
+        admin,
+        REQUESTS,
+        "create",
+        json!([{"prompt": "ten at once", "status": "processing"}]),
+    )
+    .await;
+    let id = created
+        .as_i64()
+        .or_else(|| created[0].as_i64())
+        .expect("an id");
+    let png = influence_gen_testkit::images::png(300, 200);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (target, result) = (target.clone(), scenarios::success(&png, 300, 200));
+        let database = live.database.clone();
+        calls.spawn(async move {
+            let args = json!([scenarios::by_id(id), result]);
+            let answer = target
+                .client
+                .execute_kw(
+                    &database,
+                    target.bridge.uid,
+                    &target.bridge.password,
+                    REQUESTS,
+                    "bridge_apply_result",
+                    args,
+                    json!({}),
+                )
+                .await;
+            match answer {
+                Ok(Some(v)) => v["outcome"].as_str().unwrap_or("?").to_owned(),
+                other => format!("{other:?}"),
+            }
+        });
+    }
+    let mut outcomes = calls.join_all().await;
+    outcomes.sort();
+    let mut expected = vec!["duplicate".to_owned(); 9];
+    expected.insert(0, "completed".to_owned());
+    assert_eq!(outcomes, expected);
+    let images = admin_call(
+        &client,
+        &live,
+        admin,
+        "influence_gen.generated_image",
+        "search_count",
+        json!([[["request_id", "=", id]]]),
+    )
+    .await;
+    assert_eq!(images, json!(1));
+}
