@@ -421,6 +421,17 @@ impl Queue {
         blocking(move || store.mark_in_flight(&id, since_ms)).await
     }
 
+    /// Since when entry `id` has been marked in flight, if it is: an attempt
+    /// that a crash interrupted.
+    pub async fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
+        let store = Arc::clone(&self.store);
+        let id = id.clone();
+        blocking(move || Ok(store.in_flight_since(&id)))
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Saves an entry's metadata after an attempt (attempts, last error,
     /// next due time); the attempt is no longer in flight.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {

@@ -87,6 +87,7 @@ async fn reconcile(app: &App) {
 async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermit) {
     let queue = app.spool();
     let config = app.config();
+    let fresh = ready.payload.is_some();
     let loaded = match ready.payload.take() {
         // A first attempt right after the callback: it is still in memory.
         Some(payload) => Ok(payload),
@@ -110,7 +111,7 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
         }
     };
-    if hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
+    if !fresh && hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
         return;
     }
     let result = meta.to_result(image);
@@ -156,7 +157,12 @@ async fn hold_after_unknown_outcome(
     meta: &mut Meta,
     config: &Config,
 ) -> bool {
-    let Some(at_ms) = meta.unknown_outcome_at_ms.or(meta.in_flight_since_ms) else {
+    // An in-flight marker left behind: a crash interrupted an attempt.
+    let interrupted = match meta.in_flight_since_ms {
+        Some(since) => Some(since),
+        None => app.spool().in_flight_since(&ready.id).await,
+    };
+    let Some(at_ms) = meta.unknown_outcome_at_ms.or(interrupted) else {
         return false;
     };
     let Some(wait) = app.pipeline().unknown_outcome_hold(config).await else {

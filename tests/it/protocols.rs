@@ -158,6 +158,45 @@ async fn generic_the_wait_after_an_unknown_outcome_survives_a_restart() {
     assert_eq!(odoo.count(IMAGES, "create"), 1, "the create was repeated");
 }
 
+#[tokio::test]
+async fn generic_a_crash_during_a_create_holds_the_entry_for_the_unknown_outcome_wait() {
+    let (odoo, config) = odoo().await;
+    let file = ConfigFile::write(&late_commit_config(config));
+    let mut bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    let request = odoo.seed_request(json!({ "prompt": "crash mid-create" }));
+    stall_the_image_create(&odoo);
+    let (status, _) = post(
+        &client(),
+        &bridge.url(""),
+        &success_inline(request.to_string(), &images::png(12, 12)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 202);
+    // Killed while the create runs in Odoo (it commits 3 s later), before
+    // the bridge's own 1 s timeout: only the in-flight marker knows.
+    assert!(
+        odoo.wait_for_arrival(IMAGES, "create", 1, Duration::from_secs(10))
+            .await
+    );
+    bridge.signal("KILL");
+    bridge
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("killed");
+    let restarted = BridgeProcess::start_with_file(&file.path, &[]).await;
+    eventually("the request to complete", Duration::from_secs(20), || {
+        status_of(&odoo, request) == "completed"
+    })
+    .await;
+    every_image_create_answered(&odoo).await;
+    assert_one_image(&odoo, request);
+    assert_eq!(odoo.count(IMAGES, "create"), 1, "the create was repeated");
+    restarted
+        .wait_for_log("outcome is unknown", Duration::from_secs(1))
+        .await;
+}
+
 /// The text of every file under the spool's `pending/`.
 fn spool_texts(file: &ConfigFile) -> Vec<String> {
     fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
@@ -530,7 +569,8 @@ async fn companion_a_dead_bridges_spool_moved_to_a_live_one_is_applied_once() {
             live.spool_dir().join("pending").join(entry.file_name()),
         )
         .unwrap();
-        moved += 1;
+        // In-flight markers (`<id>.inflight`) travel with their entries.
+        moved += usize::from(!entry.file_name().to_string_lossy().ends_with(".inflight"));
     }
     assert_eq!(moved, 3, "every accepted result was still pending");
     eventually("every request to complete", Duration::from_secs(20), || {
