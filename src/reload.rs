@@ -142,6 +142,18 @@ callback_token = "old-token"
     }
 
     #[test]
+    fn the_result_timeout_changes_at_once() {
+        let old = config(BASE);
+        let new = config(&format!("{BASE}\n[initiation]\nresult_timeout = \"2h\"\n"));
+        let plan = plan(&old, new);
+        assert!(plan.needs_restart.is_empty(), "{:?}", plan.needs_restart);
+        assert_eq!(
+            plan.effective.initiation.result_timeout,
+            std::time::Duration::from_secs(7200)
+        );
+    }
+
+    #[test]
     fn the_protocol_waits_for_a_restart_and_the_unknown_outcome_wait_does_not() {
         let old = config(BASE);
         let new = config(&BASE.replace(

@@ -38,6 +38,9 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     let n8n = check.n8n(&raw.n8n);
     let images = check.images(&raw.images);
     let initiation = check.initiation(&raw.initiation, odoo.as_ref().map(|odoo| odoo.lookup));
+    if let Some(n8n) = &n8n {
+        check.result_timeout_outlasts_a_send(&initiation, n8n.timeout);
+    }
     let log = check.log(&raw.log);
     let spool = check.spool(&raw.spool, base_dir);
     if let (Some(odoo), Some(images)) = (&odoo, &images) {

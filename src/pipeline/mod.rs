@@ -33,7 +33,7 @@
 //! | unknown request | lookup = 1 |
 //! | conflict (result for a completed request) | lookup (+ image search for a success) |
 
-mod chatter;
+pub(crate) mod chatter;
 use crate::locks;
 mod companion;
 mod lookup;

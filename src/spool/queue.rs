@@ -415,6 +415,16 @@ impl Queue {
         }
     }
 
+    /// Whether an entry for a request known by one of `refs` (its id, its
+    /// UUID) waits or is being applied: the initiation watchdog leaves such
+    /// a request alone, its result has arrived.
+    pub fn holds_result_for(&self, refs: &[&str]) -> bool {
+        lock(&self.index)
+            .pending
+            .values()
+            .any(|slot| refs.contains(&slot.request_ref.as_str()))
+    }
+
     /// The entry left the spool (applied or dead): tells its waiter.
     pub fn finish(&self, ready: &Ready, outcome: Final) {
         {

@@ -10,6 +10,7 @@ mod initiation;
 mod live;
 mod live_companion;
 mod live_companion_bridge;
+mod live_initiation;
 mod newcomer;
 mod odoo_client;
 mod odoo_contract;
