@@ -122,6 +122,9 @@ async fn a_late_failure_by_id_waits_for_a_success_by_uuid_and_is_refused() {
     let bridge = BridgeProcess::start(&config).await;
     let http = callbacks::client();
     let request = odoo.seed_request(json!({ "prompt": "a lighthouse" }));
+    // The initiation watchdog's first pass searches at start; the stall
+    // below is for the UUID's resolution, so it waits for that pass first.
+    assert!(odoo.wait_for_arrival(REQUESTS, "search", 1, WAIT).await);
     // Resolving the success's UUID takes a while: meanwhile the failure,
     // sent later by id, must not overtake it.
     odoo.inject(FaultRule::once(
@@ -133,7 +136,7 @@ async fn a_late_failure_by_id_waits_for_a_success_by_uuid_and_is_refused() {
         let (http, url) = (http.clone(), bridge.url(""));
         tokio::spawn(async move { callbacks::post(&http, &url, &success).await.unwrap() })
     };
-    assert!(odoo.wait_for_arrival(REQUESTS, "search", 1, WAIT).await);
+    assert!(odoo.wait_for_arrival(REQUESTS, "search", 2, WAIT).await);
     let (status, body) = callbacks::post(&http, &bridge.url(""), &failure_by(&request.to_string()))
         .await
         .unwrap();
