@@ -1,10 +1,17 @@
-//! The Odoo session: login, the cached uid, bounded concurrency, and the
-//! ORM methods the bridge uses, over [`Transport`].
+//! The Odoo session: the API in use, login, the cached uid, bounded
+//! concurrency, and the ORM methods the bridge uses, over `/jsonrpc`
+//! ([`Transport`]) or `/json/2` ([`Json2Transport`]).
 //!
-//! * The uid from `common.authenticate` is cached. When a call fails with
-//!   `AccessDenied` (password changed, API key rotated, session reset) the
-//!   client logs in again once and repeats the call; a second refusal is
-//!   returned to the caller.
+//! * Callers see one API, `execute_kw(model, method, args, kwargs)`, on both
+//!   wires: over `/json/2` the positional arguments become keyword
+//!   arguments ([`super::json2::keywords`]) and `create` of one record still
+//!   answers its id. `odoo.api = "auto"` picks the wire once ([`super::api`]).
+//! * Over `/jsonrpc` the uid from `common.authenticate` is cached. When a
+//!   call fails with `AccessDenied` (password changed, API key rotated,
+//!   session reset) the client logs in again once and repeats the call; a
+//!   second refusal is returned to the caller. Over `/json/2` every call
+//!   carries the API key; "login" is `res.users.context_get`, which proves
+//!   the key and names the uid.
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`: Odoo's
 //!   workers are few, and beyond them requests only queue in its backlog.
 //! * Every `execute_kw` is its own Odoo transaction; this client adds no
@@ -19,11 +26,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OnceCell, Semaphore};
 
+use super::api::{Api, major_version};
 use super::error::{OdooError, ServerErrorKind};
+use super::json2::{Json2Target, Json2Transport, keywords};
 use super::transport::{Transport, TransportLimits};
-use crate::config::OdooConfig;
+use crate::config::{OdooApi, OdooConfig};
 use crate::metrics::Metrics;
 
 /// An Odoo user id.
@@ -37,6 +46,13 @@ pub struct OdooClient {
 
 struct Inner {
     transport: Transport,
+    json2: Json2Transport,
+    /// `odoo.api`.
+    choice: OdooApi,
+    /// The API `auto` settled on, once asked.
+    detected: OnceCell<Api>,
+    /// `{odoo.url}/web/version`.
+    web_version_url: String,
     database: String,
     login: String,
     password: SecretString,
@@ -102,12 +118,22 @@ pub struct FieldInfo {
     pub selection: Option<Vec<(String, String)>>,
 }
 
-/// The answer of `common.version`.
+/// The answer of `common.version` (or of `GET /web/version`).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct ServerVersion {
     pub server_version: String,
     #[serde(default)]
     pub protocol_version: i64,
+    /// `[19, 0, 0, "final", 0, ""]`.
+    #[serde(default)]
+    pub server_version_info: Vec<Value>,
+}
+
+impl ServerVersion {
+    /// The major version (19 for "19.0"), when it can be told.
+    pub fn major(&self) -> Option<u32> {
+        major_version(&self.server_version_info, &self.server_version)
+    }
 }
 
 impl OdooClient {
@@ -124,9 +150,22 @@ impl OdooClient {
             max_response_bytes: config.max_response_bytes,
         };
         let transport = Transport::new(&config.jsonrpc_endpoint(), limits)?;
+        let json2 = Json2Transport::new(
+            Json2Target {
+                base: config.endpoint("/json/2"),
+                database: &config.database,
+                login: &config.login,
+                api_key: &config.password,
+            },
+            limits,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 transport,
+                json2,
+                choice: config.api,
+                detected: OnceCell::new(),
+                web_version_url: config.endpoint("/web/version"),
                 database: config.database.clone(),
                 login: config.login.clone(),
                 password: config.password.clone(),
@@ -147,12 +186,80 @@ impl OdooClient {
         &self.inner.login
     }
 
-    /// `common.version`: needs no credentials, proves Odoo answers JSON-RPC.
+    /// The server's version, asked on the API in use (`GET /web/version`
+    /// for `/json/2`, `common.version` for `/jsonrpc`); needs no
+    /// credentials. With `odoo.api = "auto"` this settles the API.
     pub async fn version(&self) -> Result<ServerVersion, OdooError> {
+        match self.inner.choice {
+            OdooApi::JsonRpc => self.jsonrpc_version().await,
+            OdooApi::Json2 => self.web_version().await,
+            OdooApi::Auto => {
+                let version = self.detect().await?;
+                let api = Api::for_major(version.major());
+                let _ = self.inner.detected.set(api);
+                Ok(version)
+            }
+        }
+    }
+
+    /// The API in use, asking the server once when `odoo.api = "auto"`.
+    pub async fn api(&self) -> Result<Api, OdooError> {
+        match self.inner.choice {
+            OdooApi::JsonRpc => Ok(Api::JsonRpc),
+            OdooApi::Json2 => Ok(Api::Json2),
+            OdooApi::Auto => {
+                let detected = self
+                    .inner
+                    .detected
+                    .get_or_try_init(|| async {
+                        let version = self.detect().await?;
+                        let api = Api::for_major(version.major());
+                        tracing::info!(
+                            odoo_version = %version.server_version,
+                            api = %api,
+                            "Odoo answered; choosing its API"
+                        );
+                        Ok::<_, OdooError>(api)
+                    })
+                    .await?;
+                Ok(*detected)
+            }
+        }
+    }
+
+    /// `/web/version` where it exists (Odoo 19+), else `common.version`.
+    /// Only a permanent refusal of `/web/version` (its 404 on Odoo 16-18)
+    /// falls back; an outage is returned, so nothing is settled on it.
+    async fn detect(&self) -> Result<ServerVersion, OdooError> {
+        match self.web_version().await {
+            Ok(version) => Ok(version),
+            Err(error) if error.is_transient() => Err(error),
+            Err(error) => {
+                tracing::debug!(%error, "no /web/version; asking common.version");
+                self.jsonrpc_version().await
+            }
+        }
+    }
+
+    async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {
         let version = self
-            .call("common", "version", &json!([]), "version")
+            .call_jsonrpc("common", "version", &json!([]), "version")
             .await?;
         required(version, "common.version")
+    }
+
+    async fn web_version(&self) -> Result<ServerVersion, OdooError> {
+        let _permit = self.permit().await?;
+        let version = self
+            .inner
+            .json2
+            .web_version(&self.inner.web_version_url)
+            .await?;
+        Ok(ServerVersion {
+            server_version: version.version,
+            protocol_version: 1,
+            server_version_info: version.version_info,
+        })
     }
 
     /// Logs in now (even if a uid is cached) and caches the new uid.
@@ -175,6 +282,9 @@ impl OdooClient {
     }
 
     async fn login_once(&self) -> Result<Uid, OdooError> {
+        if self.api().await? == Api::Json2 {
+            return self.json2_login().await;
+        }
         let inner = &self.inner;
         let args = json!([
             inner.database,
@@ -183,7 +293,7 @@ impl OdooClient {
             {}
         ]);
         let answer: Option<Value> = self
-            .call("common", "authenticate", &args, "authenticate")
+            .call_jsonrpc("common", "authenticate", &args, "authenticate")
             .await?;
         match answer {
             Some(Value::Number(n)) if n.as_i64().is_some_and(|uid| uid > 0) => {
@@ -202,6 +312,26 @@ impl OdooClient {
         }
     }
 
+    /// `res.users.context_get()` with the key: its `uid` is the key's user.
+    async fn json2_login(&self) -> Result<Uid, OdooError> {
+        #[derive(serde::Deserialize)]
+        struct Context {
+            uid: Option<Uid>,
+        }
+        let context: Option<Context> = self
+            .call_json2("res.users", "context_get", &json!([]), &json!({}))
+            .await?;
+        match context.and_then(|c| c.uid) {
+            Some(uid) if uid > 0 => {
+                tracing::debug!(uid, "Odoo accepted the API key");
+                Ok(uid)
+            }
+            _ => Err(OdooError::InvalidResponse(
+                "res.users.context_get answered no uid".to_owned(),
+            )),
+        }
+    }
+
     /// Forgets `uid` if it is still the cached one, so the next call logs in.
     async fn forget_uid(&self, uid: Uid) {
         let mut cached = self.inner.uid.lock().await;
@@ -210,10 +340,12 @@ impl OdooClient {
         }
     }
 
-    /// `object.execute_kw(db, uid, password, model, method, args, kwargs)`.
+    /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,
+    /// `POST /json/2/<model>/<method>` with the same arguments as keywords
+    /// over `/json/2`.
     ///
-    /// `Ok(None)` when the method returned Python `None`. On `AccessDenied`
-    /// the client logs in again once and repeats the call.
+    /// `Ok(None)` when the method returned Python `None`. Over `/jsonrpc`,
+    /// on `AccessDenied` the client logs in again once and repeats the call.
     pub async fn execute_kw<A, K, R>(
         &self,
         model: &str,
@@ -226,8 +358,12 @@ impl OdooClient {
         K: Serialize + Sync,
         R: DeserializeOwned,
     {
+        if self.api().await? == Api::Json2 {
+            return self.call_json2(model, method, args, kwargs).await;
+        }
         let uid = self.uid().await?;
         match self.execute_kw_as(uid, model, method, args, kwargs).await {
+            // Over /jsonrpc only: /json/2 has no session to renew.
             Err(e) if e.server_kind() == Some(ServerErrorKind::AccessDenied) => {
                 tracing::info!(model, method, "Odoo denied the session; logging in again");
                 self.forget_uid(uid).await;
@@ -262,7 +398,9 @@ impl OdooClient {
             kwargs,
         );
         let started = Instant::now();
-        let result = self.call("object", "execute_kw", &call_args, method).await;
+        let result = self
+            .call_jsonrpc("object", "execute_kw", &call_args, method)
+            .await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
@@ -273,7 +411,7 @@ impl OdooClient {
 
     /// One JSON-RPC call within the concurrency bound, counted in the
     /// metrics under `label` (the ORM method, or the `common` method).
-    async fn call<A, R>(
+    async fn call_jsonrpc<A, R>(
         &self,
         service: &str,
         method: &str,
@@ -284,20 +422,55 @@ impl OdooClient {
         A: Serialize + Sync,
         R: DeserializeOwned,
     {
+        let _permit = self.permit().await?;
+        let started = Instant::now();
+        let result = self.inner.transport.call(service, method, args).await;
+        self.count(label, &result, started);
+        result
+    }
+
+    /// One `/json/2` call within the concurrency bound, counted in the
+    /// metrics under the method's name.
+    async fn call_json2<A, K, R>(
+        &self,
+        model: &str,
+        method: &str,
+        args: &A,
+        kwargs: &K,
+    ) -> Result<Option<R>, OdooError>
+    where
+        A: Serialize + Sync,
+        K: Serialize + Sync,
+        R: DeserializeOwned,
+    {
+        // Built before waiting for a permit: a refused call costs no slot.
+        let body = keywords::body(model, method, args, kwargs)?;
+        let _permit = self.permit().await?;
+        let started = Instant::now();
+        let result = self.inner.json2.call(model, method, body).await;
+        self.count(method, &result, started);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
+            Err(e) => tracing::debug!(model, method, elapsed_ms, error = %e, "odoo call failed"),
+        }
+        result
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, OdooError> {
         // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = self
-            .inner
+        self.inner
             .permits
             .acquire()
             .await
-            .map_err(|_| OdooError::Timeout)?;
-        let started = Instant::now();
-        let result = self.inner.transport.call(service, method, args).await;
+            .map_err(|_| OdooError::Timeout)
+    }
+
+    fn count<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {
         if let Some(metrics) = &self.inner.metrics {
             let outcome = result.as_ref().map_or_else(OdooError::kind_label, |_| "ok");
             metrics.odoo_call(label, outcome, started.elapsed());
         }
-        result
     }
 
     // --- ORM methods ------------------------------------------------------
