@@ -8,6 +8,7 @@ mod live;
 mod newcomer;
 mod odoo_client;
 mod odoo_contract;
+mod odoo_contract_json2;
 mod ops;
 mod security;
 mod serve;
