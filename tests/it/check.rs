@@ -106,7 +106,12 @@ async fn autoresize_turned_off_is_ok() {
 #[tokio::test]
 async fn a_user_who_cannot_read_system_parameters_gets_advice() {
     let (odoo, config) = odoo().await;
-    odoo.add_user("worker", "test-worker-password-1e4b", UserAccess::User);
+    crate::support::add_user(
+        &odoo,
+        "worker",
+        "test-worker-password-1e4b",
+        UserAccess::User,
+    );
     let (_n8n, webhook) = fake_n8n();
     let config = TestConfig {
         login: "worker".into(),
@@ -175,7 +180,12 @@ async fn a_wrong_password_fails_the_login_without_printing_it() {
 #[tokio::test]
 async fn a_read_only_user_lacks_rights() {
     let (odoo, config) = odoo().await;
-    odoo.add_user("reader", "test-reader-password-8e2a", UserAccess::ReadOnly);
+    crate::support::add_user(
+        &odoo,
+        "reader",
+        "test-reader-password-8e2a",
+        UserAccess::ReadOnly,
+    );
     let request = odoo.seed_request(serde_json::json!({ "prompt": "p" }));
     odoo.insert(
         "influence_gen.generated_image",
@@ -203,7 +213,12 @@ async fn a_read_only_user_lacks_rights() {
 #[tokio::test]
 async fn a_user_without_rights_fails_the_access_lists() {
     let (odoo, config) = odoo().await;
-    odoo.add_user("nobody", "test-nobody-password-5a7c", UserAccess::NoAccess);
+    crate::support::add_user(
+        &odoo,
+        "nobody",
+        "test-nobody-password-5a7c",
+        UserAccess::NoAccess,
+    );
     let config = TestConfig {
         login: "nobody".into(),
         password: "test-nobody-password-5a7c".into(),

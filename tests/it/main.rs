@@ -7,6 +7,7 @@ mod initiation;
 mod live;
 mod newcomer;
 mod odoo_client;
+mod odoo_client_json2;
 mod odoo_contract;
 mod odoo_contract_json2;
 mod ops;
