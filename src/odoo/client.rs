@@ -568,21 +568,35 @@ impl OdooClient {
         required(fields, "fields_get")
     }
 
-    /// `check_access_rights(operation, raise_exception=False)`.
+    /// Whether the user's access rights (ACL, not record rules) allow
+    /// `operation` on `model`: `check_access_rights(operation,
+    /// raise_exception=False)` over `/jsonrpc`; over `/json/2`, where Odoo
+    /// 19 deprecates that method, `has_access(operation)` on no record,
+    /// which checks exactly the ACL.
     pub async fn check_access_rights(
         &self,
         model: &str,
         operation: AccessOperation,
     ) -> Result<bool, OdooError> {
-        let kwargs = json!({ "raise_exception": false });
-        let allowed = self
-            .execute_kw(
+        let allowed = if self.api().await? == Api::Json2 {
+            let no_records: [i64; 0] = [];
+            self.execute_kw(
+                model,
+                "has_access",
+                &(no_records, operation.as_str()),
+                &json!({}),
+            )
+            .await?
+        } else {
+            let kwargs = json!({ "raise_exception": false });
+            self.execute_kw(
                 model,
                 "check_access_rights",
                 &json!([operation.as_str()]),
                 &kwargs,
             )
-            .await?;
+            .await?
+        };
         required(allowed, "check_access_rights")
     }
 }

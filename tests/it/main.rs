@@ -5,6 +5,7 @@ mod callback;
 mod check;
 mod initiation;
 mod live;
+mod live_json2;
 mod newcomer;
 mod odoo_client;
 mod odoo_client_json2;
