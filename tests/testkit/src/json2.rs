@@ -192,9 +192,8 @@ fn python_json_error(e: &serde_json::Error, body: &[u8]) -> String {
         .map(|l| l.len() + 1)
         .sum::<usize>()
         + column.saturating_sub(1);
-    let what = if e.to_string().starts_with("EOF") {
-        "Expecting value"
-    } else if e.to_string().starts_with("expected value") {
+    let text = e.to_string();
+    let what = if text.starts_with("EOF") || text.starts_with("expected value") {
         "Expecting value"
     } else {
         "Expecting ',' delimiter"
