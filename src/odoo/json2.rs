@@ -60,7 +60,7 @@ pub struct Json2Target<'a> {
 impl Json2Transport {
     pub fn new(target: Json2Target<'_>, limits: TransportLimits) -> Result<Self, OdooError> {
         crate::tls::install_crypto_provider();
-        let setup = |what: &str| OdooError::Unsupported(format!("/json/2 set-up: {what}"));
+        let setup = |what: &str| OdooError::Unsupported(format!("/json/2 ({what})"));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
