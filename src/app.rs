@@ -44,7 +44,7 @@ pub enum AppError {
     N8n(#[from] crate::n8n::N8nError),
     #[error("cannot set up the image downloader: {0}")]
     Image(#[from] ImageError),
-    #[error("cannot open the spool (set [spool] dir to a writable directory): {0}")]
+    #[error("cannot open the spool: {0}")]
     Spool(#[from] SpoolError),
 }
 
@@ -101,10 +101,10 @@ impl App {
                 }
             }
         }
-        if plan.effective.log.level != old.log.level {
-            if let Err(error) = telemetry::set_level(&plan.effective.log.level) {
-                tracing::error!(%error, "cannot change the log level");
-            }
+        if plan.effective.log.level != old.log.level
+            && let Err(error) = telemetry::set_level(&plan.effective.log.level)
+        {
+            tracing::error!(%error, "cannot change the log level");
         }
         self.config.store(Arc::new(plan.effective));
         plan.needs_restart
@@ -125,22 +125,15 @@ impl App {
 
     /// The daemon's metrics, with the spool's gauges brought up to date.
     pub fn metrics_text(&self) -> String {
-        let (pending, oldest_ms) = self.spool.depth();
+        let spool = self.spool.gauges();
         let metrics = &self.metrics;
-        metrics
-            .spool_pending
-            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        metrics.spool_pending.set(gauge(spool.pending));
         metrics
             .spool_oldest_age
-            .set(i64::try_from(oldest_ms.unwrap_or(0) / 1000).unwrap_or(i64::MAX));
-        let usage = self.spool.store().usage();
-        metrics
-            .spool_bytes
-            .set(i64::try_from(usage.bytes).unwrap_or(i64::MAX));
-        let dead = usage.entries.saturating_sub(pending as u64);
-        metrics
-            .spool_dead
-            .set(i64::try_from(dead).unwrap_or(i64::MAX));
+            .set(gauge(spool.oldest_age_ms.unwrap_or(0) / 1000));
+        metrics.spool_bytes.set(gauge(spool.bytes));
+        metrics.spool_dead.set(gauge(spool.dead));
         metrics.encode()
     }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat};
+use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat, SpoolConfig};
 use crate::{check, daemon, initiation, telemetry};
 
 /// Connects Odoo 18 to an N8N AI image-generation workflow.
@@ -54,6 +54,12 @@ pub enum Command {
 
 /// Runs the parsed command line and returns the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
+    // The spool commands read `[spool]` alone: no secret is needed to
+    // manage the spool, and they log nothing.
+    let command = match cli.command {
+        Command::Spool(command) => return run_spool(command, &cli.config),
+        command => command,
+    };
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(error) => {
@@ -75,11 +81,21 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
+    match command {
         Command::Spool(command) => command.run(&config.spool),
         Command::Serve => runtime.block_on(serve(config, cli.config.clone())),
         Command::Check => runtime.block_on(run_check(config, &cli.config)),
         Command::Initiate(args) => runtime.block_on(initiation::command::run(config, args)),
+    }
+}
+
+fn run_spool(command: crate::spool::admin::SpoolCommand, path: &Path) -> ExitCode {
+    match SpoolConfig::load(path) {
+        Ok(spool) => command.run(&spool),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -197,10 +197,10 @@ impl SystemParameters {
     async fn read(&self, ttl: Duration) -> (HashMap<&'static str, SecretString>, ParameterState) {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
-        if let (Some(refresh_at), Some(state)) = (cache.refresh_at, &cache.state) {
-            if now < refresh_at {
-                return (cache.values.clone(), state.clone());
-            }
+        if let (Some(refresh_at), Some(state)) = (cache.refresh_at, &cache.state)
+            && now < refresh_at
+        {
+            return (cache.values.clone(), state.clone());
         }
         let domain = json!([["key", "in", PARAMETERS]]);
         let answer: Result<Vec<ParameterRow>, _> = self

@@ -41,10 +41,10 @@ impl Readiness {
         spool: &Arc<Queue>,
     ) -> Report {
         let mut cached = self.cached.lock().await;
-        if let Some((at, report)) = cached.as_ref() {
-            if at.elapsed() < CACHE_FOR {
-                return report.clone();
-            }
+        if let Some((at, report)) = cached.as_ref()
+            && at.elapsed() < CACHE_FOR
+        {
+            return report.clone();
         }
         let mut failing = Vec::new();
         if let Some(problem) = odoo_problem(odoo, request_model).await {

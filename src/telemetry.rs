@@ -1,6 +1,10 @@
 //! Logging setup: `tracing` to stderr, as text for terminals or JSON for
 //! journald and log shippers.
 //!
+//! Text is coloured only when stderr is a terminal and `NO_COLOR` is unset
+//! or empty (<https://no-color.org>): logs redirected to a file or read by a
+//! supervisor without a TTY carry no ANSI escape codes.
+//!
 //! The filter comes from `RUST_LOG` when set, else from `[log] level`, and
 //! can be changed at run time ([`set_level`], on SIGHUP). JSON lines carry
 //! the fields of every enclosing span (`spans`), so each line about a request
@@ -9,6 +13,7 @@
 //! that could carry one (Odoo call arguments, request bodies) are never
 //! logged at any level.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use tracing_subscriber::layer::SubscriberExt;
@@ -32,6 +37,13 @@ fn cap_response_bodies(filter: EnvFilter) -> EnvFilter {
     }
 }
 
+/// Whether text logs may be coloured: on a terminal, unless `NO_COLOR` asks
+/// otherwise.
+fn colour() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}
+
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
     let from_env = std::env::var_os("RUST_LOG").is_some();
@@ -44,12 +56,17 @@ pub fn init(level: &str, format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(colour())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .with_ansi(false)
                     .flatten_event(true)
                     .with_current_span(false)
                     .with_span_list(true)

@@ -282,12 +282,10 @@ fn read_log(
 ) {
     let mut address_seen = false;
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        if !address_seen {
-            if let Some(address) = listening_address(&line) {
-                address_seen = true;
-                let _ = listening.send((address, Instant::now()));
-                continue;
-            }
+        if !address_seen && let Some(address) = listening_address(&line) {
+            address_seen = true;
+            let _ = listening.send((address, Instant::now()));
+            continue;
         }
         let mut state = state.lock().expect("log");
         if line.contains(r#""level":"WARN""#) {

@@ -393,6 +393,25 @@ impl Config {
     }
 }
 
+impl SpoolConfig {
+    /// Reads `[spool]` alone from the file at `path`, for the `spool`
+    /// commands: the whole file must parse (unknown keys are refused as
+    /// ever), but no other section is validated and no secret is resolved,
+    /// so an admin needs no Odoo password or token to manage the spool.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_config_file(path)?;
+        let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+        validate::validate_spool(&raw.spool, base_dir).map_err(|problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+}
+
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
     let read_error = |source| ConfigError::Read {
         path: path.to_owned(),

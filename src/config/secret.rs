@@ -136,10 +136,10 @@ pub fn resolve(
         );
         return None;
     }
-    if let Some(value) = env.get(&env_var_name(spec.section, spec.key)) {
-        if !is_unset(value) {
-            return Some(SecretString::from(value.trim().to_owned()));
-        }
+    if let Some(value) = env.get(&env_var_name(spec.section, spec.key))
+        && !is_unset(value)
+    {
+        return Some(SecretString::from(value.trim().to_owned()));
     }
     if let Some(file) = spec.file {
         let key = format!("{}_file", spec.dotted());
@@ -150,10 +150,10 @@ pub fn resolve(
             Err(reason) => problems.push(key, format!("{}: {reason}", path.display())),
         }
     }
-    if let Some(value) = spec.inline {
-        if !is_unset(value) {
-            return Some(SecretString::from(value.trim().to_owned()));
-        }
+    if let Some(value) = spec.inline
+        && !is_unset(value)
+    {
+        return Some(SecretString::from(value.trim().to_owned()));
     }
     let credential = env
         .credentials_dir()?

@@ -72,6 +72,21 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     }
 }
 
+/// Validates `[spool]` alone, resolving no secret (for the `spool`
+/// commands): its configuration, or every problem in that section.
+pub fn validate_spool(raw: &raw::RawSpool, base_dir: &Path) -> Result<SpoolConfig, Problems> {
+    let env = Environment::default();
+    let mut check = Checker {
+        problems: Problems::default(),
+        env: &env,
+        base_dir,
+    };
+    match check.spool(raw, base_dir) {
+        Some(spool) if check.problems.is_empty() => Ok(spool),
+        _ => Err(check.problems),
+    }
+}
+
 struct Checker<'a> {
     problems: Problems,
     env: &'a Environment,

@@ -1,11 +1,17 @@
 //! The `spool` commands an admin runs, beside a running daemon or not:
 //! list, show, retry and purge entries directly in the spool directory.
 //!
-//! They only rename and delete whole entry directories, which is safe while
-//! the daemon runs: it notices at its next poll (`spool.poll_interval`).
-//! Only dead letters can be retried or purged; pending entries belong to the
-//! worker. Nothing printed is secret: tokens are never spooled, and image
-//! URLs are shown without their query string (it may carry a signature).
+//! `list` and `show` open the spool with [`Store::inspect`]: they create,
+//! lock, clean and write nothing. `retry` and `purge` open it with
+//! [`Store::administer`] (one such command at a time): they change only
+//! dead letters, and `retry` moves a whole entry into `pending/` by one
+//! rename, which the daemon takes at its next poll (`spool.poll_interval`).
+//! Pending entries and `tmp/` belong to the daemon and are never touched.
+//! The commands read only `[spool]` of the configuration, never a secret.
+//! Nothing printed is secret: tokens are never spooled, and image URLs are
+//! shown without their query string (it may carry a signature). An entry
+//! whose metadata cannot be read (damaged, or of another format version) is
+//! listed as such with the reason; it can be purged, not retried.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -61,9 +67,13 @@ pub struct PurgeSelection {
 }
 
 impl SpoolCommand {
-    /// Runs the command against the spool directory `dir` and prints the result.
+    /// Runs the command against the spool of `config` and prints the result.
     pub fn run(self, config: &crate::config::SpoolConfig) -> ExitCode {
-        let store = match super::open(config) {
+        let opened = match self {
+            Self::List | Self::Show { .. } => Store::inspect(&config.dir),
+            Self::Retry(_) | Self::Purge(_) => Store::administer(&config.dir, config.fsync),
+        };
+        let store = match opened {
             Ok(store) => store,
             Err(error) => {
                 eprintln!(
@@ -124,7 +134,18 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
                 Ok(meta) => meta,
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    let _ = writeln!(out, "{:<8} {id:<29} (unreadable: {error})", state.label());
+                    counts[slot] += 1;
+                    let why = damage(store, &id, &error);
+                    let _ = writeln!(
+                        out,
+                        "{:<8} {id:<29} {:>9} {:>8}  {:<10} {:<8} {}",
+                        state.label(),
+                        age(id.arrived_ms()),
+                        "-",
+                        "-",
+                        "damaged",
+                        shorten(&why, 100),
+                    );
                     continue;
                 }
             };
@@ -156,9 +177,20 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
     Ok(out)
 }
 
+/// Why an entry cannot be read: its quarantine reason when it has one.
+fn damage(store: &Store, id: &EntryId, error: &SpoolError) -> String {
+    match store.quarantine_reason(id) {
+        Some(dead) => dead.reason,
+        None => format!("unreadable: {error}"),
+    }
+}
+
 /// `spool show <id>`: the entry's metadata, and its payload on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
-    let (state, meta) = find(store, id)?;
+    let (state, meta) = match find(store, id)? {
+        (state, Ok(meta)) => (state, meta),
+        (state, Err(reason)) => return Ok(show_damaged(store, state, id, &reason)),
+    };
     let mut out = String::new();
     let _ = writeln!(out, "id:              {}", meta.id);
     let _ = writeln!(out, "state:           {}", state.label());
@@ -197,6 +229,29 @@ pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, S
     Ok(out.trim_end().to_owned())
 }
 
+/// `spool show` of an entry whose metadata cannot be read.
+fn show_damaged(store: &Store, state: State, id: &EntryId, reason: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "id:              {id}");
+    let _ = writeln!(out, "state:           {}", state.label());
+    let _ = writeln!(
+        out,
+        "received:        {} ({} ago)",
+        timestamp(id.arrived_ms()),
+        age(id.arrived_ms())
+    );
+    let _ = writeln!(out, "unreadable:      {reason}");
+    if let Some(dead) = store.quarantine_reason(id) {
+        let _ = writeln!(out, "dead since:      {}", timestamp(dead.at_ms));
+        let _ = writeln!(out, "dead because:    {}", dead.reason);
+    }
+    let _ = write!(
+        out,
+        "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)"
+    );
+    out
+}
+
 fn payload(store: &Store, state: State, meta: &Meta, out: &mut String) -> Result<(), SpoolError> {
     match &meta.outcome {
         StoredOutcome::Failure { message, details } => {
@@ -232,7 +287,12 @@ fn payload(store: &Store, state: State, meta: &Meta, out: &mut String) -> Result
 /// `spool retry <id>`: a dead letter goes back to pending with a fresh
 /// attempt count. Returns what was done.
 pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
-    let mut meta = store.meta(State::Dead, id)?;
+    let mut meta = store.meta(State::Dead, id).map_err(|error| match error {
+        SpoolError::Corrupt { reason, .. } => SpoolError::Refused(format!(
+            "{id} cannot be retried: {reason}; repair its metadata by hand, or purge it"
+        )),
+        error => error,
+    })?;
     meta.dead = None;
     meta.attempts = 0;
     meta.last_error = None;
@@ -245,13 +305,26 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     ))
 }
 
-/// `spool retry --all-dead`.
+/// `spool retry --all-dead`: every dead letter that can be retried is; the
+/// others are named in the error.
 pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
-    let ids = store.ids(State::Dead)?;
-    for id in &ids {
-        retry(store, id)?;
+    let mut retried = 0;
+    let mut refused = Vec::new();
+    for id in store.ids(State::Dead)? {
+        match retry(store, &id) {
+            Ok(_) => retried += 1,
+            Err(SpoolError::NotFound { .. }) => {}
+            Err(error) => refused.push(error.to_string()),
+        }
     }
-    Ok(format!("{} dead letter(s) back in pending", ids.len()))
+    if refused.is_empty() {
+        return Ok(format!("{retried} dead letter(s) back in pending"));
+    }
+    Err(SpoolError::Refused(format!(
+        "{retried} dead letter(s) back in pending; {} not:\n  {}",
+        refused.len(),
+        refused.join("\n  ")
+    )))
 }
 
 /// `spool purge <id>`: deletes a dead letter.
@@ -273,8 +346,14 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
     let cutoff = now_ms().saturating_sub(u64::try_from(age_limit.as_millis()).unwrap_or(u64::MAX));
     let mut purged = 0;
     for id in store.ids(State::Dead)? {
-        let meta = store.meta(State::Dead, &id)?;
-        let dead_at = meta.dead.as_ref().map_or(meta.received_at_ms, |d| d.at_ms);
+        let dead_at = match store.meta(State::Dead, &id) {
+            Ok(meta) => meta.dead.as_ref().map_or(meta.received_at_ms, |d| d.at_ms),
+            Err(SpoolError::NotFound { .. }) => continue,
+            Err(SpoolError::Corrupt { .. }) => store
+                .quarantine_reason(&id)
+                .map_or_else(|| id.arrived_ms(), |dead| dead.at_ms),
+            Err(error) => return Err(error),
+        };
         if dead_at <= cutoff {
             store.remove(State::Dead, &id)?;
             purged += 1;
@@ -286,12 +365,20 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
     ))
 }
 
-fn find(store: &Store, id: &EntryId) -> Result<(State, Meta), SpoolError> {
-    match store.meta(State::Pending, id) {
-        Ok(meta) => Ok((State::Pending, meta)),
-        Err(SpoolError::NotFound { .. }) => Ok((State::Dead, store.meta(State::Dead, id)?)),
-        Err(error) => Err(error),
+/// Where entry `id` is, and its metadata or why it cannot be read.
+fn find(store: &Store, id: &EntryId) -> Result<(State, Result<Meta, String>), SpoolError> {
+    for state in [State::Pending, State::Dead] {
+        match store.meta(state, id) {
+            Ok(meta) => return Ok((state, Ok(meta))),
+            Err(SpoolError::Corrupt { reason, .. }) => return Ok((state, Err(reason))),
+            Err(SpoolError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
     }
+    Err(SpoolError::NotFound {
+        state: State::Dead,
+        id: format!("{id} (nor a pending one)"),
+    })
 }
 
 fn age(since_ms: u64) -> String {
@@ -409,6 +496,34 @@ mod tests {
         );
         assert!(store.ids(State::Dead).unwrap().is_empty());
         let _ = second;
+    }
+
+    #[test]
+    fn a_damaged_dead_letter_is_listed_shown_and_purged_but_not_retried() {
+        let (dir, store) = store();
+        let meta = dead_entry(&store, "https://x.example/y.png");
+        let file = dir.path().join("dead").join(format!("{}.json", meta.id));
+        std::fs::write(&file, br#"{"version":7}"#).unwrap();
+        let listing = list(&store).unwrap();
+        assert!(listing.contains("0 pending, 1 dead"), "{listing}");
+        assert!(listing.contains("spool format version 7"), "{listing}");
+        let shown = show(&store, &meta.id, true).unwrap();
+        assert!(shown.contains("state:           dead"), "{shown}");
+        assert!(shown.contains("unreadable:"), "{shown}");
+        let refused = retry(&store, &meta.id).unwrap_err().to_string();
+        assert!(refused.contains("cannot be retried"), "{refused}");
+        let refused = retry_all(&store).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("0 dead letter(s) back in pending; 1 not"),
+            "{refused}"
+        );
+        assert!(file.exists());
+        assert!(
+            purge_older_than(&store, Duration::ZERO)
+                .unwrap()
+                .starts_with("1 dead")
+        );
+        assert!(!file.exists());
     }
 
     #[test]

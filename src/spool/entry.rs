@@ -1,6 +1,10 @@
 //! One spooled callback: its id, its metadata, and how a [`CallbackResult`]
 //! is kept on disk (the image bytes in a file of their own, everything else
-//! in a small JSON document that is rewritten on every attempt).
+//! in a small JSON document that is rewritten after every attempt).
+//!
+//! The document carries [`FORMAT_VERSION`]; [`Meta::from_json`] reads only
+//! that version, so an entry written by another version of the bridge is
+//! reported as such instead of being half-understood.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,6 +42,12 @@ impl EntryId {
             && suffix.len() == 8
             && suffix.bytes().all(|b| b.is_ascii_hexdigit());
         valid.then(|| Self(text.to_owned()))
+    }
+
+    /// When the entry arrived (ms since the epoch), as its id says.
+    pub fn arrived_ms(&self) -> u64 {
+        let nanos: u128 = self.0.get(..20).and_then(|t| t.parse().ok()).unwrap_or(0);
+        u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX)
     }
 
     /// The id as text (also the entry's directory name).
@@ -88,8 +98,9 @@ pub struct Meta {
     pub last_attempt_at_ms: Option<u64>,
     pub next_attempt_at_ms: u64,
     pub last_error: Option<String>,
-    /// Set while an attempt runs: after a crash it says Odoo may still be
-    /// executing that attempt's call, so the entry waits before resuming.
+    /// Written by earlier builds while an attempt ran; the in-flight marker
+    /// is now a file of its own beside the entry (see the store). Still read,
+    /// so an entry interrupted before an upgrade waits as it should.
     #[serde(default)]
     pub in_flight_since_ms: Option<u64>,
     pub dead: Option<DeadLetter>,
@@ -129,7 +140,35 @@ pub enum StoredImage {
     Refused(String),
 }
 
+/// The field every version of the metadata document has.
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: Option<u32>,
+}
+
 impl Meta {
+    /// Reads a metadata document, refusing what this bridge cannot read (not
+    /// JSON, or another format version) with the reason.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let probe: VersionProbe = serde_json::from_slice(bytes).map_err(|e| {
+            if bytes.is_empty() {
+                "the metadata is empty".to_owned()
+            } else {
+                format!("the metadata is not valid JSON: {e}")
+            }
+        })?;
+        match probe.version {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => {
+                return Err(format!(
+                    "written in spool format version {other}; this bridge reads version {FORMAT_VERSION}"
+                ));
+            }
+            None => return Err("the metadata has no format version".to_owned()),
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("the metadata is damaged: {e}"))
+    }
+
     /// Metadata for a result arriving now, and its image bytes if inline.
     pub fn for_result(result: &CallbackResult, http_request_id: &str) -> (Self, Option<Bytes>) {
         let (outcome, image) = match &result.outcome {
@@ -259,6 +298,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         let second = EntryId::new();
         assert!(first < second);
+        assert!(now_ms().abs_diff(first.arrived_ms()) < 1000);
         assert_eq!(EntryId::parse(first.as_str()), Some(first));
         for bad in [
             "",
@@ -269,6 +309,33 @@ mod tests {
         ] {
             assert_eq!(EntryId::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_this_format_version_is_read() {
+        let result = CallbackResult {
+            request_ref: "42".into(),
+            outcome: Outcome::Failure {
+                message: "m".into(),
+                details: None,
+            },
+        };
+        let (meta, _) = Meta::for_result(&result, "req-1");
+        let mut document = serde_json::to_value(&meta).unwrap();
+        let text = serde_json::to_vec(&document).unwrap();
+        assert_eq!(Meta::from_json(&text).unwrap().request_ref, "42");
+        document["version"] = serde_json::json!(FORMAT_VERSION + 1);
+        let error = Meta::from_json(&serde_json::to_vec(&document).unwrap()).unwrap_err();
+        assert!(error.contains("spool format version 2"), "{error}");
+        document.as_object_mut().unwrap().remove("version");
+        let error = Meta::from_json(&serde_json::to_vec(&document).unwrap()).unwrap_err();
+        assert!(error.contains("no format version"), "{error}");
+        assert!(Meta::from_json(b"").unwrap_err().contains("empty"));
+        assert!(
+            Meta::from_json(b"{\"version\":1}")
+                .unwrap_err()
+                .contains("damaged")
+        );
     }
 
     #[test]

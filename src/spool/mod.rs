@@ -17,7 +17,8 @@
 //!   rename, fsync parent) that admins can inspect with `ls`.
 //!
 //! [`queue`] is the daemon's in-memory index of pending entries and the
-//! waiters of callbacks answered in-line; [`worker`] applies entries.
+//! waiters of callbacks answered in-line; [`worker`] applies entries;
+//! [`admin`] is the `spool` command line.
 
 pub mod admin;
 pub mod entry;
@@ -27,12 +28,14 @@ pub mod store;
 pub mod worker;
 
 pub use entry::{EntryId, Meta};
-pub use queue::{Final, Queue};
+pub use queue::{Final, Gauges, Queue};
 pub use store::{Limits, SpoolError, State, Store, Usage};
 
 use crate::config::SpoolConfig;
 
-/// Opens the spool of `config`.
+/// Opens the spool of `config` for `serve`, which then has it alone (see
+/// [`Store::open`]; the `spool` commands use [`Store::inspect`] and
+/// [`Store::administer`]).
 pub fn open(config: &SpoolConfig) -> Result<Store, SpoolError> {
     Store::open(
         &config.dir,

@@ -6,8 +6,14 @@
 //! because the `spool` CLI (another process) retries and purges entries.
 //! Entries of the same request are handed out one at a time in arrival
 //! order; different requests run concurrently.
+//!
+//! An entry that cannot be applied as it is on disk (damaged, or written in
+//! another format version) is moved to the dead letters with the reason the
+//! first time it is seen, and logged once; one that cannot be read at all
+//! (an I/O error) stays pending, is logged once and tried at every poll.
+//! [`Queue::gauges`] reports what is on disk, such entries included.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -32,6 +38,8 @@ pub enum Final {
 struct Slot {
     request_ref: String,
     due_ms: u64,
+    /// When it arrived (or was retried by an admin), for the age gauge.
+    received_ms: u64,
     /// A new entry's metadata and image, kept in memory for its first
     /// attempt so the worker need not read back what was just written.
     fresh: Option<Payload>,
@@ -62,8 +70,24 @@ pub struct Queue {
     /// Image bytes of fresh payloads held in the index.
     fresh_bytes: AtomicU64,
     index: Mutex<Index>,
+    /// Pending entries that cannot be read (not in the index), each
+    /// reported once.
+    unreadable: Mutex<BTreeSet<EntryId>>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
+}
+
+/// The spool's state for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gauges {
+    /// Entries in `pending/`, readable or not.
+    pub pending: u64,
+    /// Entries in `dead/`.
+    pub dead: u64,
+    /// Bytes on disk, pending and dead.
+    pub bytes: u64,
+    /// Age of the oldest pending entry, if any.
+    pub oldest_age_ms: Option<u64>,
 }
 
 /// What [`Queue::take_ready`] hands out: an entry to apply now.
@@ -88,6 +112,7 @@ impl Queue {
             settle_ms: u64::try_from(settle.as_millis()).unwrap_or(u64::MAX),
             fresh_bytes: AtomicU64::new(0),
             index: Mutex::default(),
+            unreadable: Mutex::default(),
             waiters: Mutex::default(),
             wake: Notify::new(),
         };
@@ -126,6 +151,7 @@ impl Queue {
         let slot = Slot {
             request_ref: meta.request_ref.clone(),
             due_ms: meta.next_attempt_at_ms,
+            received_ms: meta.received_at_ms,
             fresh: self.keep_fresh(meta, image),
         };
         lock(&self.index).pending.insert(id.clone(), slot);
@@ -258,7 +284,11 @@ impl Queue {
         for id in on_disk.iter().filter(|id| !known.contains(*id)) {
             match self.store.meta(State::Pending, id) {
                 Ok(meta) => {
-                    let due_ms = match meta.in_flight_since_ms {
+                    lock(&self.unreadable).remove(id);
+                    let in_flight = meta
+                        .in_flight_since_ms
+                        .or_else(|| self.store.in_flight_since(id));
+                    let due_ms = match in_flight {
                         Some(since) => {
                             tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
                             meta.next_attempt_at_ms
@@ -271,18 +301,23 @@ impl Queue {
                         Slot {
                             request_ref: meta.request_ref,
                             due_ms,
+                            received_ms: meta.received_at_ms,
                             fresh: None,
                         },
                     ));
                 }
                 // Being written or moved by another process right now; next poll.
                 Err(SpoolError::NotFound { .. }) => {}
+                Err(SpoolError::Corrupt { reason, .. }) => self.quarantine_now(id, &reason),
                 Err(error) => {
-                    tracing::warn!(entry = %id, %error, "skipping an unreadable spool entry")
+                    if lock(&self.unreadable).insert(id.clone()) {
+                        tracing::error!(entry = %id, %error, "cannot read a spool entry; it stays pending and is tried again at every poll");
+                    }
                 }
             }
         }
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
+        lock(&self.unreadable).retain(|id| on_disk.contains(id));
         let mut index = lock(&self.index);
         let busy = index.busy.clone();
         let mut gone = Vec::new();
@@ -305,18 +340,58 @@ impl Queue {
         Ok(())
     }
 
-    /// Pending entries and the age of the oldest (for metrics and readiness).
-    pub fn depth(&self) -> (usize, Option<u64>) {
+    /// Moves pending entry `id`, which cannot be applied as it is, to the
+    /// dead letters with `reason` (blocking). Logged once: a failure to move
+    /// it is tried again at every poll, silently.
+    fn quarantine_now(&self, id: &EntryId, reason: &str) {
+        match self.store.quarantine(id, reason) {
+            Ok(()) => {
+                lock(&self.unreadable).remove(id);
+                tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
+            }
+            Err(SpoolError::NotFound { .. }) => {}
+            Err(error) => {
+                if lock(&self.unreadable).insert(id.clone()) {
+                    tracing::error!(entry = %id, %reason, %error, "spool entry cannot be applied, nor moved to the dead letters; tried again at every poll");
+                }
+            }
+        }
+    }
+
+    /// Quarantines an entry the worker found damaged (see
+    /// [`Store::quarantine`]) and forgets it; on an error it stays pending
+    /// and busy, for the caller to reschedule.
+    pub async fn quarantine(&self, ready: &Ready, reason: String) -> Result<(), SpoolError> {
+        let store = Arc::clone(&self.store);
+        let id = ready.id.clone();
+        match blocking(move || store.quarantine(&id, &reason).map(|()| reason)).await {
+            Ok(reason) => {
+                tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
+            }
+            Err(SpoolError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        self.forget(ready);
+        Ok(())
+    }
+
+    /// What the spool holds, as of the last change or poll.
+    pub fn gauges(&self) -> Gauges {
+        let usage = self.store.usage();
         let index = lock(&self.index);
-        let oldest = index
-            .pending
-            .keys()
-            .next()
-            .and_then(|id| id.as_str().get(..20)?.parse::<u128>().ok());
-        let age_ms = oldest.map(|nanos| {
-            now_ms().saturating_sub(u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX))
-        });
-        (index.pending.len(), age_ms)
+        let oldest_indexed = index.pending.values().map(|slot| slot.received_ms).min();
+        drop(index);
+        let oldest_unreadable = lock(&self.unreadable).first().map(EntryId::arrived_ms);
+        let oldest = match (oldest_indexed, oldest_unreadable) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Gauges {
+            pending: usage.pending(),
+            dead: usage.dead,
+            bytes: usage.bytes,
+            oldest_age_ms: oldest.map(|ms| now_ms().saturating_sub(ms)),
+        }
     }
 
     /// Loads an entry for applying.
@@ -326,19 +401,26 @@ impl Queue {
         blocking(move || store.load(&id)).await
     }
 
-    /// Marks an entry as being applied (fast, not fsynced: see
-    /// [`Store::update_quickly`]).
+    /// Marks an entry as being applied since `meta.in_flight_since_ms` (or
+    /// now), in a marker file beside it that is never its metadata (see
+    /// [`Store::mark_in_flight`]).
     pub async fn mark_in_flight(&self, meta: &Meta) -> Result<(), SpoolError> {
         let store = Arc::clone(&self.store);
-        let meta = meta.clone();
-        blocking(move || store.update_quickly(State::Pending, &meta)).await
+        let id = meta.id.clone();
+        let since_ms = meta.in_flight_since_ms.unwrap_or_else(now_ms);
+        blocking(move || store.mark_in_flight(&id, since_ms)).await
     }
 
-    /// Saves an entry's metadata (attempts, last error, next due time).
+    /// Saves an entry's metadata after an attempt (attempts, last error,
+    /// next due time); the attempt is no longer in flight.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
         let store = Arc::clone(&self.store);
         let meta = meta.clone();
-        blocking(move || store.update(State::Pending, &meta)).await
+        blocking(move || {
+            store.update(State::Pending, &meta)?;
+            store.clear_in_flight(&meta.id)
+        })
+        .await
     }
 
     /// Removes an applied entry.
@@ -368,3 +450,6 @@ async fn blocking<T: Send + 'static>(
         })
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! <spool dir>/
-//!   tmp/               being written; emptied at start
-//!   pending/<id>.json  accepted, not yet applied (no image: failures, image URLs)
-//!   pending/<id>/      the same with an inline image: meta.json + image.bin
-//!   dead/…             can never apply; kept for an admin, same layout
+//!   serve.lock              held by the one `serve` process
+//!   admin.lock              held by a changing `spool` command while it runs
+//!   tmp/                    being written by `serve`; emptied at its start
+//!   pending/<id>.json       accepted, not yet applied (no image: failures, image URLs)
+//!   pending/<id>/           the same with an inline image: meta.json + image.bin
+//!   pending/<id>.inflight   beside an entry while an attempt runs
+//!   dead/…                  can never apply; kept for an admin, same layout
+//!   dead/<id>.reason        why, for an entry whose metadata cannot be read
 //! ```
 //!
 //! An entry is written whole under `tmp/` and fsynced (for a directory, its
@@ -14,11 +18,21 @@
 //! `pending/`, and `pending/` itself is fsynced — one fsync shared by every
 //! writer of the moment ([`GroupSync`]). After [`Store::put`] returns, the
 //! entry survives `kill -9` and power loss; a crash before that leaves only
-//! debris in `tmp/`. Metadata updates replace the metadata by rename; the
-//! image file, written once, is never rewritten. Removal unlinks the
-//! metadata first, so the entry ends atomically (a directory left without
-//! it is debris, cleared at the next open). Every call is blocking file
-//! I/O: async callers run it on the blocking pool.
+//! debris in `tmp/`. Metadata is replaced by the rename of a new file that
+//! was fsynced first (with `spool.fsync`), so a power cut leaves the old
+//! metadata or the new, never an empty file; the image file, written once,
+//! is never rewritten. Removal unlinks the metadata first, so the entry ends
+//! atomically (a directory left without it is debris, cleared at the next
+//! start of `serve`). Every call is blocking file I/O: async callers run it
+//! on the blocking pool. [`Store::open`], [`Store::inspect`] and
+//! [`Store::administer`] say who may open the spool, and how; [`lock`] who
+//! may change it; [`Store::mark_in_flight`] and [`Store::quarantine`] what
+//! the marker and reason files are for.
+
+mod in_flight;
+pub mod lock;
+mod open;
+mod quarantine;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -37,6 +51,12 @@ const IMAGE_FILE: &str = "image.bin";
 const FILE_SUFFIX: &str = ".json";
 /// The extension of metadata being replaced (`….json.new` / `meta.json.new`).
 const NEW_EXTENSION: &str = "json.new";
+/// The end of the name of metadata being replaced.
+const NEW_SUFFIX: &str = ".json.new";
+/// The end of an in-flight marker's name: `pending/<id>.inflight`.
+const IN_FLIGHT_SUFFIX: &str = ".inflight";
+/// The end of a quarantine reason's name: `dead/<id>.reason`.
+const REASON_SUFFIX: &str = ".reason";
 
 /// How an entry is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +107,14 @@ pub enum SpoolError {
     Corrupt { id: String, reason: String },
     #[error("no {} spool entry {id}", state.label())]
     NotFound { state: State, id: String },
+    #[error(
+        "the spool {} is in use by another `influence-gen-bridge serve`{}; one spool serves one daemon (give each its own spool.dir)",
+        path.display(),
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Busy { path: PathBuf, holder: Option<u32> },
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Bounds on what the spool holds.
@@ -96,11 +124,22 @@ pub struct Limits {
     pub max_entries: u64,
 }
 
-/// Bytes and entries on disk (pending and dead).
+/// Bytes and entries on disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// Pending and dead together.
     pub bytes: u64,
+    /// Pending and dead together.
     pub entries: u64,
+    /// Of which dead letters.
+    pub dead: u64,
+}
+
+impl Usage {
+    /// Entries in `pending/`.
+    pub fn pending(&self) -> u64 {
+        self.entries.saturating_sub(self.dead)
+    }
 }
 
 /// The spool directory.
@@ -112,6 +151,8 @@ pub struct Store {
     usage: Mutex<Usage>,
     /// fsyncs of `pending/`, shared by concurrent writers.
     pending_sync: GroupSync,
+    /// [`lock::serve`] or [`lock::admin`], held as long as the store.
+    _lock: Option<lock::Held>,
 }
 
 fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + 'a {
@@ -123,55 +164,6 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) 
 }
 
 impl Store {
-    /// Opens (creating if needed) the spool at `root`, empties `tmp/`, and
-    /// measures what is stored.
-    pub fn open(root: &Path, fsync: bool, limits: Limits) -> Result<Self, SpoolError> {
-        let store = Self {
-            root: root.to_owned(),
-            fsync,
-            limits,
-            usage: Mutex::new(Usage::default()),
-            pending_sync: GroupSync::new(&root.join(State::Pending.dir())),
-        };
-        for dir in ["tmp", "pending", "dead"] {
-            let path = root.join(dir);
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&path)
-                .map_err(io_error("create", &path))?;
-        }
-        let tmp = root.join("tmp");
-        for entry in fs::read_dir(&tmp)
-            .map_err(io_error("list", &tmp))?
-            .flatten()
-        {
-            let path = entry.path();
-            fs::remove_dir_all(&path)
-                .or_else(|_| fs::remove_file(&path))
-                .map_err(io_error("clean", &path))?;
-        }
-        // Entries whose removal a crash interrupted: a directory without its
-        // meta.json is no entry.
-        for state in [State::Pending, State::Dead] {
-            let dir = root.join(state.dir());
-            for entry in fs::read_dir(&dir)
-                .map_err(io_error("list", &dir))?
-                .flatten()
-            {
-                let path = entry.path();
-                let half_replaced = path.to_str().is_some_and(|p| p.ends_with(".json.new"));
-                if path.is_dir() && !path.join(META_FILE).exists() {
-                    fs::remove_dir_all(&path).map_err(io_error("clean", &path))?;
-                } else if half_replaced {
-                    fs::remove_file(&path).map_err(io_error("clean", &path))?;
-                }
-            }
-        }
-        store.refresh_usage()?;
-        Ok(store)
-    }
-
     /// The spool directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -239,6 +231,7 @@ impl Store {
             for id in self.ids(state)? {
                 if let Some(layout) = self.locate(state, &id) {
                     usage.entries += 1;
+                    usage.dead += u64::from(state == State::Dead);
                     usage.bytes += self.entry_size(state, &id, layout);
                 }
             }
@@ -247,10 +240,11 @@ impl Store {
         Ok(usage)
     }
 
-    fn adjust_usage(&self, bytes: i64, entries: i64) {
+    fn adjust_usage(&self, bytes: i64, entries: i64, dead: i64) {
         let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
         usage.bytes = usage.bytes.saturating_add_signed(bytes);
         usage.entries = usage.entries.saturating_add_signed(entries);
+        usage.dead = usage.dead.saturating_add_signed(dead);
     }
 
     /// Writes a new pending entry durably. Refuses with [`SpoolError::Full`]
@@ -264,7 +258,7 @@ impl Store {
         self.reserve(size)?;
         let written = self.write_new(meta, &meta_bytes, image);
         if written.is_err() {
-            self.adjust_usage(-(size as i64), -1);
+            self.adjust_usage(-(size as i64), -1, 0);
         }
         written
     }
@@ -323,16 +317,16 @@ impl Store {
             }
             let target = self.entry_path(State::Pending, &meta.id, layout);
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
-            if self.fsync {
-                if let Err(source) = self.pending_sync.sync() {
-                    // Not durable, so not accepted: take it back out.
-                    let _ = fs::rename(&target, &staging);
-                    return Err(SpoolError::Io {
-                        action: "fsync",
-                        path: self.root.join(State::Pending.dir()),
-                        source,
-                    });
-                }
+            if self.fsync
+                && let Err(source) = self.pending_sync.sync()
+            {
+                // Not durable, so not accepted: take it back out.
+                let _ = fs::rename(&target, &staging);
+                return Err(SpoolError::Io {
+                    action: "fsync",
+                    path: self.root.join(State::Pending.dir()),
+                    source,
+                });
             }
             Ok(())
         })();
@@ -359,11 +353,7 @@ impl Store {
         let mut ids: Vec<EntryId> = fs::read_dir(&dir)
             .map_err(io_error("list", &dir))?
             .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name();
-                let name = name.to_str()?;
-                EntryId::parse(name.strip_suffix(FILE_SUFFIX).unwrap_or(name))
-            })
+            .filter_map(|entry| open::id_of(entry.file_name().to_str()?))
             .collect();
         ids.sort();
         Ok(ids)
@@ -394,9 +384,9 @@ impl Store {
             });
         }
         let bytes = fs::read(&path).map_err(io_error("read", &path))?;
-        serde_json::from_slice(&bytes).map_err(|e| SpoolError::Corrupt {
+        Meta::from_json(&bytes).map_err(|reason| SpoolError::Corrupt {
             id: id.to_string(),
-            reason: e.to_string(),
+            reason,
         })
     }
 
@@ -422,19 +412,9 @@ impl Store {
         Ok((meta, Some(Bytes::from(image))))
     }
 
-    /// Replaces the metadata of an entry in `state`, durably.
+    /// Replaces the metadata of an entry in `state`, durably: the new file
+    /// is fsynced before it is renamed over the old one, then the directory.
     pub fn update(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
-        self.replace_meta(state, meta, self.fsync)
-    }
-
-    /// Replaces the metadata without fsync: it survives the process being
-    /// killed (the page cache does), not necessarily a power cut. For the
-    /// in-flight marker, whose loss only costs a shorter wait.
-    pub fn update_quickly(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
-        self.replace_meta(state, meta, false)
-    }
-
-    fn replace_meta(&self, state: State, meta: &Meta, durable: bool) -> Result<(), SpoolError> {
         let layout = self
             .locate(state, &meta.id)
             .ok_or_else(|| SpoolError::NotFound {
@@ -448,12 +428,9 @@ impl Store {
         let target = self.meta_path(state, &meta.id, layout);
         let staging = target.with_extension(NEW_EXTENSION);
         let _ = fs::remove_file(&staging);
-        write_file(&staging, &bytes, durable)?;
+        self.write_file(&staging, &bytes)?;
         fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
-        if durable {
-            sync_dir(target.parent().unwrap_or(&self.root))?;
-        }
-        Ok(())
+        self.sync_dir(target.parent().unwrap_or(&self.root))
     }
 
     /// Removes an entry for good (applied, or purged by an admin).
@@ -484,7 +461,13 @@ impl Store {
             let _ = fs::remove_file(meta.with_extension(NEW_EXTENSION));
             let _ = fs::remove_dir(&dir);
         }
-        self.adjust_usage(-(size as i64), -1);
+        match state {
+            State::Pending => {
+                let _ = self.clear_in_flight(id);
+            }
+            State::Dead => self.remove_reason(id),
+        }
+        self.adjust_usage(-(size as i64), -1, -i64::from(state == State::Dead));
         Ok(())
     }
 
@@ -504,6 +487,16 @@ impl Store {
         let source = self.entry_path(from, &meta.id, layout);
         let target = self.entry_path(to, &meta.id, layout);
         fs::rename(&source, &target).map_err(io_error("move", &source))?;
+        match from {
+            State::Pending => {
+                self.adjust_usage(0, 0, 1);
+                let _ = self.clear_in_flight(&meta.id);
+            }
+            State::Dead => {
+                self.adjust_usage(0, 0, -1);
+                self.remove_reason(&meta.id);
+            }
+        }
         self.sync_dir(&self.root.join(to.dir()))?;
         self.sync_dir(&self.root.join(from.dir()))
     }

@@ -1,5 +1,7 @@
 //! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters.
+//! with backoff, and moves what can never apply to the dead letters (an
+//! entry found damaged on disk too, with the reason: see
+//! [`Queue::quarantine`](super::Queue::quarantine)).
 //!
 //! It wakes on new work and also polls (the poll rescans `pending/`, which
 //! the `spool` CLI changes). Entries of one request go in arrival order,
@@ -90,6 +92,13 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             tracing::info!("the entry left the spool (purged or retried by an admin)");
             return queue.forget(&ready);
         }
+        Err(SpoolError::Corrupt { reason, .. }) => {
+            let Err(error) = queue.quarantine(&ready, reason).await else {
+                return;
+            };
+            tracing::error!(%error, "cannot move a damaged spool entry to the dead letters; will try again");
+            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+        }
         Err(error) => {
             tracing::error!(%error, "cannot read the spool entry; will try again");
             return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
@@ -108,15 +117,15 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
         meta.in_flight_since_ms = None;
     }
     let mut outcome = app.pipeline().apply(&config, &result).await;
-    if let Err(PipelineError::ImageUnavailable(error)) = &outcome {
-        if exhausted(&meta, &config) {
-            // The image host never recovered: the image is unusable for good.
-            let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
-            outcome = app
-                .pipeline()
-                .reject(&config, &result.request_ref, &reason)
-                .await;
-        }
+    if let Err(PipelineError::ImageUnavailable(error)) = &outcome
+        && exhausted(&meta, &config)
+    {
+        // The image host never recovered: the image is unusable for good.
+        let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
+        outcome = app
+            .pipeline()
+            .reject(&config, &result.request_ref, &reason)
+            .await;
     }
     match outcome {
         Ok(applied) => finish_applied(&app, &ready, applied).await,

@@ -79,3 +79,50 @@ async fn keeps_serving_and_retries_while_odoo_refuses_the_login() {
     assert_eq!(response.status(), 200);
     assert_no_secret(&bridge.log_text(), &config.secrets(), "serve logs");
 }
+
+/// Text logs written to a pipe (a file, a supervisor without a TTY) carry
+/// no ANSI escape codes: colour is for terminals only.
+#[tokio::test]
+async fn text_logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let (_odoo, config) = odoo().await;
+    let file = crate::support::bridge::ConfigFile::write(&config);
+    let mut child = Command::new(crate::support::bridge::BIN)
+        .arg("--config")
+        .arg(&file.path)
+        .args(["--log-format", "text", "serve"])
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the bridge");
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let done = line.contains("logged in to Odoo");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines = reader.join().unwrap();
+    let text = lines.join("\n");
+    assert!(text.contains("listening"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "ANSI escape codes in logs written to a pipe:\n{text:?}"
+    );
+}

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use influence_gen_bridge::spool::EntryId;
 use influence_gen_testkit::{CallMatcher, Fault, FaultRule, ImageServer, OdooEmulator, images};
 use serde_json::{Value, json};
 
@@ -69,10 +70,37 @@ async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> boo
     }
 }
 
+/// Entries in `pending/`: `<id>.json` files and `<id>/` directories. The
+/// worker's scratch files beside them (metadata being replaced,
+/// `….json.new`; in-flight markers) come and go and are no entries.
 fn pending_entries(file: &ConfigFile) -> usize {
-    std::fs::read_dir(file.spool_dir.join("pending"))
-        .map(|d| d.count())
+    entries_in(&file.spool_dir.join("pending"))
+}
+
+fn entries_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|entry| {
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    EntryId::parse(name.strip_suffix(".json").unwrap_or(&name)).is_some()
+                })
+                .count()
+        })
         .unwrap_or(0)
+}
+
+#[test]
+fn pending_entries_counts_entries_not_the_workers_scratch_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pending = dir.path().join("pending");
+    std::fs::create_dir_all(pending.join("01795962708147190573-3a8347d1")).unwrap();
+    std::fs::write(pending.join("01795962708147190574-3a8347d2.json"), b"{}").unwrap();
+    // What the worker writes beside entries while it applies them.
+    std::fs::write(pending.join("01795962708147190574-3a8347d2.json.new"), b"{").unwrap();
+    std::fs::write(pending.join("01795962708147190573-3a8347d1.inflight"), b"").unwrap();
+    assert_eq!(entries_in(&pending), 2);
 }
 
 fn queued_left(odoo: &OdooEmulator, requests: &[i64]) -> usize {
@@ -402,11 +430,14 @@ async fn a_dead_letter_can_be_listed_retried_after_the_fix_and_purged() {
     assert_no_secret(&bridge.log_text(), &config.secrets(), "bridge logs");
 }
 
+/// The names of the dead letters (`<id>.json` or `<id>`), without the
+/// quarantine reasons and scratch files beside them.
 fn dead_ids(file: &ConfigFile) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(file.spool_dir.join("dead"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| EntryId::parse(name.strip_suffix(".json").unwrap_or(name)).is_some())
         .collect();
     ids.sort();
     ids
@@ -531,4 +562,274 @@ async fn shutdown_during_a_slow_odoo_write_exits_in_time_and_the_entry_completes
     )
     .await;
     assert_applied_once(&odoo, request, false);
+}
+
+/// An id as the bridge makes them, for an entry that arrived `ago`.
+fn entry_id(ago: Duration, suffix: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .saturating_sub(ago)
+        .as_nanos();
+    format!("{nanos:020}-{suffix:08x}")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The metadata of a failure entry, as format version 1 writes it.
+fn failure_entry(id: &str, request: i64, received_at_ms: u64) -> Value {
+    json!({
+        "version": 1,
+        "id": id,
+        "received_at_ms": received_at_ms,
+        "http_request_id": "rid-hand-made",
+        "request_ref": request.to_string(),
+        "outcome": { "status": "failure", "message": "written by hand", "details": null },
+        "attempts": 0,
+        "last_attempt_at_ms": null,
+        "next_attempt_at_ms": 0,
+        "last_error": null,
+        "dead": null
+    })
+}
+
+async fn metric(http: &reqwest::Client, bridge: &BridgeProcess, name: &str) -> f64 {
+    let text = http
+        .get(bridge.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| {
+            let (key, value) = line.rsplit_once(' ')?;
+            (key == name).then(|| value.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Issue 15, item 7: an entry whose metadata is empty (a power cut) or of
+/// another format version goes to the dead letters once, with the reason;
+/// the gauges count what is in each directory; the rest of the spool flows.
+#[tokio::test]
+async fn damaged_and_other_version_entries_are_quarantined_once_and_counted_where_they_are() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config).with("spool", "wait = \"0s\"");
+    let file = ConfigFile::write(&config);
+    let pending = file.spool_dir.join("pending");
+    std::fs::create_dir_all(&pending).unwrap();
+    let empty = entry_id(Duration::from_secs(7200), 1);
+    std::fs::write(pending.join(format!("{empty}.json")), b"").unwrap();
+    let future = entry_id(Duration::from_secs(7100), 2);
+    std::fs::create_dir(pending.join(&future)).unwrap();
+    std::fs::write(
+        pending.join(&future).join("meta.json"),
+        json!({ "version": 2, "id": future, "whatever": "a later bridge wrote" }).to_string(),
+    )
+    .unwrap();
+    std::fs::write(pending.join(&future).join("image.bin"), b"IMG").unwrap();
+    let request = odoo.seed_request(json!({ "prompt": "waits for Odoo" }));
+    let good = entry_id(Duration::from_secs(3600), 3);
+    std::fs::write(
+        pending.join(format!("{good}.json")),
+        failure_entry(&good, request, now_ms() - 3_600_000).to_string(),
+    )
+    .unwrap();
+
+    odoo.set_down(true);
+    let bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    eventually(
+        "the damaged entries to be dead letters",
+        Duration::from_secs(10),
+        || dead_ids(&file).len() == 2,
+    )
+    .await;
+    // Several polls later, still one line per entry.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let logs = bridge.log_text();
+    let moved = logs
+        .lines()
+        .filter(|line| line.contains("cannot be applied; moved to the dead letters"))
+        .count();
+    assert_eq!(moved, 2, "{logs}");
+    assert!(!logs.contains("skipping an unreadable"), "{logs}");
+    assert_eq!(pending_entries(&file), 1);
+    assert_eq!(
+        std::fs::read(file.spool_dir.join("dead").join(&future).join("image.bin")).unwrap(),
+        b"IMG",
+        "a quarantined entry is kept as found"
+    );
+
+    let http = client();
+    let gauge = |name: &'static str| metric(&http, &bridge, name);
+    assert_eq!(
+        gauge("influence_gen_bridge_spool_pending_entries").await,
+        1.0
+    );
+    assert_eq!(gauge("influence_gen_bridge_spool_dead_letters").await, 2.0);
+    let age = gauge("influence_gen_bridge_spool_oldest_entry_age_seconds").await;
+    assert!((3590.0..3700.0).contains(&age), "oldest entry age {age}");
+
+    let listing = spool_cli(&file, &["spool", "list"]).await;
+    assert!(listing.contains("1 pending, 2 dead"), "{listing}");
+    assert!(listing.contains("the metadata is empty"), "{listing}");
+    assert!(listing.contains("spool format version 2"), "{listing}");
+    let output = bridge::run(&file.path, &["spool", "retry", &future], &[]).await;
+    assert!(!output.status.success());
+    let refused = String::from_utf8_lossy(&output.stderr);
+    assert!(refused.contains("cannot be retried"), "{refused}");
+    let purged = spool_cli(&file, &["spool", "purge", &empty]).await;
+    assert!(purged.contains("purged"), "{purged}");
+    assert!(
+        !file
+            .spool_dir
+            .join("dead")
+            .join(format!("{empty}.reason"))
+            .exists()
+    );
+
+    odoo.set_down(false);
+    eventually(
+        "the readable entry to apply",
+        Duration::from_secs(20),
+        || odoo.record(REQUESTS, request).unwrap()["status"] == "failed",
+    )
+    .await;
+    eventually("the spool to be empty", Duration::from_secs(10), || {
+        pending_entries(&file) == 0
+    })
+    .await;
+}
+
+/// Issue 15, item 8: a second `serve` on the same spool refuses to start,
+/// says why, and leaves the first one's files alone.
+#[tokio::test]
+async fn a_second_serve_on_the_same_spool_is_refused_and_the_first_keeps_serving() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config).with("spool", "wait = \"0s\"");
+    let file = ConfigFile::write(&config);
+    let first = BridgeProcess::start_with_file(&file.path, &[]).await;
+    odoo.set_down(true);
+    let request = odoo.seed_request(json!({ "prompt": "p" }));
+    let (status, _) = post(&client(), &first.url(""), &failure(request, "m", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+
+    let second = tokio::process::Command::new(bridge::BIN)
+        .arg("--config")
+        .arg(&file.path)
+        .arg("serve")
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("a second serve on the same spool must stop, not run")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("in use by another `influence-gen-bridge serve`")
+            && stderr.contains(&format!("pid {}", first.pid())),
+        "{stderr}"
+    );
+    assert_eq!(pending_entries(&file), 1, "the first one's entry is intact");
+    odoo.set_down(false);
+    eventually(
+        "the first to apply its entry",
+        Duration::from_secs(20),
+        || odoo.record(REQUESTS, request).unwrap()["status"] == "failed",
+    )
+    .await;
+}
+
+/// Issue 15, item 8: `spool list` and `show` need only `[spool]` (no Odoo
+/// password, no token) and, like `retry` and `purge`, leave a running
+/// daemon's files alone (entries being written in `tmp/`, metadata being
+/// replaced in `pending/`).
+#[tokio::test]
+async fn the_spool_cli_needs_no_secret_and_leaves_a_running_daemons_files_alone() {
+    let (odoo, config) = odoo().await;
+    let config = test_config(config).with("spool", "wait = \"0s\"");
+    let file = ConfigFile::write(&config);
+    let _bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
+    odoo.set_down(true);
+    let request = odoo.seed_request(json!({ "prompt": "p" }));
+    let (status, _) = post(&client(), &_bridge.url(""), &failure(request, "m", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    let id = std::fs::read_dir(file.spool_dir.join("pending"))
+        .unwrap()
+        .flatten()
+        .find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".json").map(str::to_owned)
+        })
+        .expect("a pending entry");
+    // Stand-ins for what the daemon has under way at any moment.
+    let writing = file
+        .spool_dir
+        .join("tmp")
+        .join(format!("{}-00000001", &id[..20]));
+    std::fs::write(&writing, b"half an entry").unwrap();
+    let replacing = file
+        .spool_dir
+        .join("pending")
+        .join(format!("{}-00000002.json.new", &id[..20]));
+    std::fs::write(&replacing, b"{").unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("spool-only.toml");
+    std::fs::write(
+        &bare,
+        format!(
+            "[spool]\ndir = {:?}\n",
+            file.spool_dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let commands = [
+        vec!["spool", "list"],
+        vec!["spool", "show", &id],
+        vec!["spool", "purge", "--dead-older-than", "1s"],
+        vec!["spool", "retry", "--all-dead"],
+    ];
+    // With the daemon's own configuration file, then with [spool] alone.
+    for (config_file, args) in commands
+        .iter()
+        .map(|args| (&file.path, args))
+        .chain(commands.iter().map(|args| (&bare, args)))
+    {
+        let output = bridge::run(config_file, args, &[]).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if args[1] == "list" {
+            assert!(stdout.contains("1 pending, 0 dead"), "{stdout}");
+        }
+        assert!(writing.exists(), "{args:?} deleted an entry being written");
+        assert!(
+            replacing.exists(),
+            "{args:?} deleted metadata being replaced"
+        );
+    }
+    std::fs::remove_file(&writing).unwrap();
+    std::fs::remove_file(&replacing).unwrap();
+    odoo.set_down(false);
+    eventually("the entry to apply", Duration::from_secs(20), || {
+        odoo.record(REQUESTS, request).unwrap()["status"] == "failed"
+    })
+    .await;
 }

@@ -291,3 +291,139 @@ fn the_probe_writes_and_cleans_up() {
     store.probe_writable().unwrap();
     assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
 }
+
+/// Issue 15, item 8: one spool serves one `serve` process.
+#[test]
+fn a_second_serve_on_the_same_spool_is_refused_until_the_first_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path(), false, ROOMY).unwrap();
+    put(&first, None);
+    let error = Store::open(dir.path(), false, ROOMY).unwrap_err();
+    assert!(matches!(error, SpoolError::Busy { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("in use by another `influence-gen-bridge serve`")
+            && text.contains(&format!("(pid {})", std::process::id())),
+        "{text}"
+    );
+    // The refused open changed nothing of the first one's spool.
+    assert_eq!(first.ids(State::Pending).unwrap().len(), 1);
+    drop(first);
+    Store::open(dir.path(), false, ROOMY).unwrap();
+}
+
+/// Issue 15, item 8: what `spool list` and `spool show` open leaves the
+/// daemon's files alone, and so does a changing command.
+#[test]
+fn inspecting_and_administering_leave_the_daemons_files_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Store::open(dir.path(), false, ROOMY).unwrap();
+    let meta = put(&daemon, Some(b"IMG"));
+    // What a running daemon has under way: an entry being written, metadata
+    // being replaced, an attempt in flight.
+    let writing = dir.path().join("tmp").join("00000000000000000009-00000000");
+    fs::create_dir(&writing).unwrap();
+    let replacing = dir
+        .path()
+        .join("pending")
+        .join(meta.id.as_str())
+        .join("meta.json.new");
+    fs::write(&replacing, b"{").unwrap();
+    let replacing_file = dir
+        .path()
+        .join("pending")
+        .join("00000000000000000008-00000000.json.new");
+    fs::write(&replacing_file, b"{").unwrap();
+    daemon.mark_in_flight(&meta.id, 1).unwrap();
+    let snapshot = || tree(dir.path());
+    let before = snapshot();
+
+    let inspected = Store::inspect(dir.path()).unwrap();
+    assert_eq!(
+        inspected.ids(State::Pending).unwrap(),
+        vec![meta.id.clone()]
+    );
+    inspected.meta(State::Pending, &meta.id).unwrap();
+    inspected.refresh_usage().unwrap();
+    drop(inspected);
+    assert_eq!(snapshot(), before, "inspecting changed the spool");
+
+    let admin = Store::administer(dir.path(), false).unwrap();
+    admin.ids(State::Dead).unwrap();
+    drop(admin);
+    let after: Vec<_> = snapshot()
+        .into_iter()
+        .filter(|(name, _)| name != "admin.lock")
+        .collect();
+    assert_eq!(after, before, "administering touched the daemon's files");
+}
+
+#[test]
+fn inspecting_a_missing_spool_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("spool");
+    assert!(matches!(Store::inspect(&root), Err(SpoolError::Io { .. })));
+    assert!(!root.exists());
+}
+
+#[test]
+fn a_quarantined_entry_keeps_its_files_and_leaves_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true, ROOMY).unwrap();
+    let meta = put(&store, None);
+    let path = dir.path().join("pending").join(format!("{}.json", meta.id));
+    fs::write(&path, b"{\"version\":1}").unwrap();
+    store.refresh_usage().unwrap();
+    store.quarantine(&meta.id, "damaged").unwrap();
+    let dead = dir.path().join("dead").join(format!("{}.json", meta.id));
+    assert_eq!(fs::read(&dead).unwrap(), b"{\"version\":1}");
+    assert_eq!(store.quarantine_reason(&meta.id).unwrap().reason, "damaged");
+    assert_eq!(store.usage().dead, 1);
+    store.remove(State::Dead, &meta.id).unwrap();
+    assert!(store.quarantine_reason(&meta.id).is_none());
+    assert!(
+        fs::read_dir(dir.path().join("dead"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert_eq!(store.usage(), Usage::default());
+
+    // A readable entry (an image file of the wrong size) keeps the reason
+    // in its metadata, like any dead letter.
+    let meta = put(&store, Some(b"IMAGE"));
+    fs::write(
+        dir.path()
+            .join("pending")
+            .join(meta.id.as_str())
+            .join("image.bin"),
+        b"IMA",
+    )
+    .unwrap();
+    let Err(SpoolError::Corrupt { reason, .. }) = store.load(&meta.id) else {
+        panic!("the damage is not seen");
+    };
+    store.quarantine(&meta.id, &reason).unwrap();
+    let dead = store.meta(State::Dead, &meta.id).unwrap();
+    assert!(dead.dead.unwrap().reason.contains("wrong size"));
+    assert!(store.quarantine_reason(&meta.id).is_none());
+}
+
+/// Every path under `root` with its size, sorted.
+fn tree(root: &Path) -> Vec<(String, u64)> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            found.push((name, if meta.is_dir() { 0 } else { meta.len() }));
+        }
+    }
+    found.sort();
+    found
+}
