@@ -12,12 +12,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::odoo::records::{
-    ATTACHMENT_MODEL, CONFIG_PARAMETER_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUEST_STATUSES,
-};
-use crate::odoo::{
-    AccessOperation, Api, FieldInfo, OdooClient, OdooError, SearchOptions, ServerErrorKind,
-};
+use crate::odoo::records::{ATTACHMENT_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUEST_STATUSES};
+use crate::odoo::{AccessOperation, Api, FieldInfo, OdooClient, OdooError, SearchOptions};
 use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
 
 mod api_key;
@@ -110,12 +106,7 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
     initiation::callback_token(config, n8n.as_ref(), &mut report);
     let odoo_ready = check_odoo(config, &mut report).await;
     if !odoo_ready {
-        for name in [
-            "request model",
-            "image model",
-            "access rights",
-            "image autoresize",
-        ] {
+        for name in ["request model", "image model", "access rights"] {
             report.push(Verdict::Skipped, name, "needs a working Odoo login");
         }
     }
@@ -221,63 +212,7 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
     )
     .await;
     check_rights(&odoo, report, config).await;
-    check_autoresize(&odoo, report).await;
     true
-}
-
-/// Odoo resizes PNG/JPEG/BMP/TIFF attachments beyond this parameter, so the
-/// stored bytes no longer match `hash_value` and `file_size`.
-const AUTORESIZE_PARAMETER: &str = "base.image_autoresize_max_px";
-/// What Odoo uses when the parameter is absent.
-const AUTORESIZE_DEFAULT: &str = "1920x1920";
-
-async fn check_autoresize(odoo: &OdooClient, report: &mut Report) {
-    let name = "image autoresize";
-    let domain = serde_json::json!([["key", "=", AUTORESIZE_PARAMETER]]);
-    let found: Result<Vec<serde_json::Value>, _> = odoo
-        .search_read(
-            CONFIG_PARAMETER_MODEL,
-            &domain,
-            &["value"],
-            &SearchOptions::default(),
-        )
-        .await;
-    let how_to_disable = format!(
-        "to store images byte for byte, set the system parameter {AUTORESIZE_PARAMETER} to 0 \
-         (Settings > Technical > System Parameters)"
-    );
-    match found {
-        Ok(rows) => {
-            let value = rows
-                .first()
-                .and_then(|row| row.get("value"))
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or(AUTORESIZE_DEFAULT)
-                .to_owned();
-            if matches!(value.trim(), "0" | "" | "False" | "false") {
-                report.push(Verdict::Ok, name, format!("{AUTORESIZE_PARAMETER} = {value}: Odoo stores images as sent"));
-            } else {
-                report.push(
-                    Verdict::Warn,
-                    name,
-                    format!(
-                        "{AUTORESIZE_PARAMETER} = {value}: Odoo resizes larger PNG/JPEG images, so the stored \
-                         bytes differ from hash_value (the bridge logs it); {how_to_disable}"
-                    ),
-                );
-            }
-        }
-        Err(error) if error.server_kind() == Some(ServerErrorKind::AccessError) => report.push(
-            Verdict::Warn,
-            name,
-            format!(
-                "cannot read system parameters as `{}`; Odoo resizes images beyond {AUTORESIZE_DEFAULT} by default; \
-                 {how_to_disable}",
-                odoo.login()
-            ),
-        ),
-        Err(error) => report.push(Verdict::Warn, name, format!("cannot read {AUTORESIZE_PARAMETER}: {}", explain(&error))),
-    }
 }
 
 async fn check_model(

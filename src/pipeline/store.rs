@@ -11,8 +11,10 @@
 //! 3. the `ir.attachment` is created already pointing at the image
 //!    (`res_model`/`res_id`), so no separate link write is needed for it,
 //!    and in the same call (`web_save`) its `checksum` and `file_size` are
-//!    read back: Odoo may have resized the image
-//!    (`base.image_autoresize_max_px`); when resuming an interrupted
+//!    read back. It is created with the context `image_no_postprocess`, so
+//!    Odoo stores the bytes as sent instead of resizing images beyond
+//!    `base.image_autoresize_max_px`; an Odoo that alters them anyway is
+//!    still detected from the checksum. When resuming an interrupted
 //!    attempt, an attachment it made is found by `res_model`/`res_id`;
 //! 4. the image gets `storage_identifier` (the attachment id) — the link.
 //!
@@ -193,6 +195,13 @@ fn base64_datas<S: serde::Serializer>(bytes: &&[u8], serializer: S) -> Result<S:
     serializer.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
 }
 
+/// The context of every attachment creation: without it Odoo resizes (and
+/// re-encodes) PNG/JPEG/BMP/TIFF images larger than
+/// `base.image_autoresize_max_px`, 1920 px by default.
+fn no_postprocess() -> serde_json::Value {
+    json!({ "image_no_postprocess": true })
+}
+
 /// Whether Odoo's `web_save` (create and read back in one call and one
 /// transaction; Odoo 17+) is available, learnt on first use.
 #[derive(Debug)]
@@ -226,7 +235,10 @@ async fn create_attachment(
         res_id: image_id,
     };
     if saving.web_save.load(Ordering::Relaxed) {
-        let specification = json!({ "specification": { "checksum": {}, "file_size": {} } });
+        let specification = json!({
+            "specification": { "checksum": {}, "file_size": {} },
+            "context": no_postprocess(),
+        });
         let saved: Result<Option<Vec<Attachment>>, _> = odoo
             .execute_kw(
                 ATTACHMENT_MODEL,
@@ -251,7 +263,15 @@ async fn create_attachment(
             Err(error) => return Err(error),
         }
     }
-    let id = odoo.create(ATTACHMENT_MODEL, &vals).await?;
+    let id: Option<i64> = odoo
+        .execute_kw(
+            ATTACHMENT_MODEL,
+            "create",
+            &(&vals,),
+            &json!({ "context": no_postprocess() }),
+        )
+        .await?;
+    let id = id.ok_or_else(|| OdooError::InvalidResponse("create returned nothing".into()))?;
     read_back(odoo, id).await
 }
 

@@ -74,58 +74,6 @@ async fn all_checks_pass_against_a_well_configured_odoo() {
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.trim_end().ends_with("all checks passed"), "{stdout}");
-    // Odoo's default resizes images: a warning that says how to turn it off.
-    let resize = stdout
-        .lines()
-        .find(|l| l.starts_with("warn image autoresize:"))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    assert!(
-        resize.contains("1920x1920") && resize.contains("to 0"),
-        "{resize}"
-    );
-}
-
-#[tokio::test]
-async fn autoresize_turned_off_is_ok() {
-    let (odoo, config) = odoo().await;
-    odoo.set_param("base.image_autoresize_max_px", "0");
-    let (_n8n, webhook) = fake_n8n();
-    let (output, text) = run_check(&TestConfig {
-        webhook_url: Some(webhook),
-        ..config
-    })
-    .await;
-    assert!(output.status.success(), "{text}");
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("ok   image autoresize:")),
-        "{text}"
-    );
-}
-
-#[tokio::test]
-async fn a_user_who_cannot_read_system_parameters_gets_advice() {
-    let (odoo, config) = odoo().await;
-    crate::support::add_user(
-        &odoo,
-        "worker",
-        "test-worker-password-1e4b",
-        UserAccess::User,
-    );
-    let (_n8n, webhook) = fake_n8n();
-    let config = TestConfig {
-        login: "worker".into(),
-        password: "test-worker-password-1e4b".into(),
-        webhook_url: Some(webhook),
-        ..config
-    };
-    let (output, text) = run_check(&config).await;
-    assert!(output.status.success(), "{text}");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("warn image autoresize:"))
-        .unwrap_or_else(|| panic!("{text}"));
-    assert!(line.contains("cannot read system parameters"), "{line}");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod callback;
 mod check;
+mod hermetic;
 mod initiation;
 mod live;
 mod live_json2;
@@ -12,6 +13,7 @@ mod odoo_client_json2;
 mod odoo_contract;
 mod odoo_contract_json2;
 mod ops;
+mod scenarios;
 mod security;
 mod serve;
 mod spool;

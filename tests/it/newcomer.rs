@@ -66,7 +66,7 @@ async fn the_demo_tells_the_whole_story_and_exits_0() {
 }
 
 /// `examples/quickstart/config.toml` with its endpoints pointed at the test's services.
-fn quickstart_config(odoo_url: &str, webhook_url: &str) -> String {
+pub fn quickstart_config(odoo_url: &str, webhook_url: &str) -> String {
     let text = include_str!("../../examples/quickstart/config.toml");
     let replaced = text
         .replace(

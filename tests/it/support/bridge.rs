@@ -18,6 +18,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_influence-gen-bridge");
 /// How long a daemon may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Variables of the test runner's environment that the bridge's
+/// configuration would read (`INFLUENCE_GEN_BRIDGE_*`, systemd's
+/// `CREDENTIALS_DIRECTORY`). Every child is started without them, so a
+/// developer's shell (the quickstart exports four) cannot change an outcome;
+/// a test that wants one passes it explicitly.
+pub fn inherited_config_vars() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("INFLUENCE_GEN_BRIDGE_") || name == "CREDENTIALS_DIRECTORY")
+        .collect()
+}
+
 /// A configuration file in its own temporary directory.
 pub struct ConfigFile {
     /// Keeps the directory (and the file) alive as long as the value.
@@ -61,6 +73,9 @@ pub async fn run(config_path: &Path, args: &[&str], envs: &[(&str, &str)]) -> Ou
         .arg(config_path)
         .args(args)
         .env_remove("RUST_LOG");
+    for name in inherited_config_vars() {
+        command.env_remove(name);
+    }
     for (name, value) in envs {
         command.env(name, value);
     }
@@ -95,6 +110,9 @@ impl BridgeProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        for name in inherited_config_vars() {
+            command.env_remove(name);
+        }
         for (name, value) in envs {
             command.env(name, value);
         }

@@ -45,7 +45,7 @@ pub struct Json2Call {
     pub model: String,
     pub method: String,
     pub ids: Option<Value>,
-    /// The keyword arguments, without `ids` and `context`.
+    /// The keyword arguments, without `ids` (`context` stays: [`methods::call`] reads it).
     pub kwargs: Map<String, Value>,
 }
 
@@ -136,7 +136,6 @@ pub fn accept(db: &Db, meta: &Meta, body: &[u8]) -> Result<Json2Call, HttpReply>
     let uid = authenticate(db, meta).map_err(|e| error_reply(&e))?;
     let mut kwargs = parse_body(body).map_err(|e| error_reply(&e))?;
     let ids = kwargs.remove("ids");
-    kwargs.remove("context");
     Ok(Json2Call {
         uid,
         model: model.to_owned(),
@@ -308,7 +307,8 @@ fn bind_keywords(method: &str, kwargs: &Map<String, Value>) -> Result<(), OdooEr
             "missing a required argument: '{missing}'"
         )));
     }
-    if !var_kw && let Some(extra) = kwargs.keys().find(|k| !names.contains(&k.as_str())) {
+    let unexpected = |k: &&String| k.as_str() != "context" && !names.contains(&k.as_str());
+    if !var_kw && let Some(extra) = kwargs.keys().find(unexpected) {
         return Err(unprocessable(format!(
             "got an unexpected keyword argument '{extra}'"
         )));

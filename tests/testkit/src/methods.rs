@@ -4,8 +4,8 @@
 //! `AttributeError: The method 'm.x' does not exist` (even for `_read`), an existing name with a
 //! leading underscore gives `AccessError: Private methods (such as 'm._search') cannot be called
 //! remotely.` Record methods (`read`, `write`, `unlink`, `has_access`, `message_post`, …) take the
-//! ids as first positional argument, `@api.model` methods do not. A `context` keyword is accepted
-//! and ignored.
+//! ids as first positional argument, `@api.model` methods do not. A `context` keyword is accepted;
+//! of its keys only `image_no_postprocess` has an effect (attachments stored as sent).
 
 use serde_json::{Map, Value, json};
 
@@ -146,7 +146,14 @@ pub fn call(
 ) -> OdooResult<Reply> {
     check_public(db, model_name, method)?;
     let mut kwargs = kwargs.clone();
-    kwargs.remove("context");
+    let context = kwargs.remove("context");
+    let env = &Env {
+        image_no_postprocess: context
+            .as_ref()
+            .and_then(|c| c.get("image_no_postprocess"))
+            .is_some_and(py_truthy),
+        ..*env
+    };
     let (ids, args) = if is_record_method(method) {
         let Some(first) = args.first() else {
             return Err(OdooError::index_error());

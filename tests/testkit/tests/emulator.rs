@@ -267,6 +267,31 @@ async fn attachments_checksum_and_resize() {
     );
     odoo.set_param("base.image_autoresize_max_px", "1920x1920");
 
+    // the context image_no_postprocess: stored as sent, by create and by web_save
+    let vals = json!({"name": "big3.png", "datas": b64encode(&big), "mimetype": "image/png", "res_model": REQ, "res_id": 1});
+    let context = json!({"context": {"image_no_postprocess": true}});
+    let id = kw(
+        &cl,
+        "ir.attachment",
+        "create",
+        json!([vals]),
+        context.clone(),
+    )
+    .await
+    .expect("created")
+    .expect("id");
+    assert_eq!(
+        odoo.attachment_bytes(id.as_i64().unwrap_or_default()),
+        Some(big.clone())
+    );
+    let mut spec = context;
+    spec["specification"] = json!({"checksum": {}});
+    let saved = kw(&cl, "ir.attachment", "web_save", json!([[], vals]), spec)
+        .await
+        .expect("saved")
+        .expect("rows");
+    assert_eq!(saved[0]["checksum"], sha1_hex(&big));
+
     // not an image PIL knows: stored as is
     let junk = b"definitely not a png".to_vec();
     let id = attach(&cl, "junk.png", "image/png", &junk)

@@ -26,6 +26,9 @@ pub struct Env {
     pub su: bool,
     /// An RPC caller: hidden (uncommitted) records are invisible.
     pub rpc: bool,
+    /// The context key `image_no_postprocess`: attachments keep their bytes as sent
+    /// (`ir.attachment._postprocess_contents` skips the resize).
+    pub image_no_postprocess: bool,
 }
 
 impl Env {
@@ -35,6 +38,7 @@ impl Env {
             uid,
             su: false,
             rpc: true,
+            image_no_postprocess: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl Env {
             uid: ADMIN_UID,
             su: true,
             rpc: false,
+            image_no_postprocess: false,
         }
     }
 }

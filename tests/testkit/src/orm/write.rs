@@ -159,7 +159,7 @@ fn apply_vals(
 }
 
 /// Attachment contents: mimetype, post-processing, checksum, size and file name.
-fn attachment_contents(db: &Db, row: &mut Row, raw: Vec<u8>) -> OdooResult<Vec<u8>> {
+fn attachment_contents(db: &Db, env: &Env, row: &mut Row, raw: Vec<u8>) -> OdooResult<Vec<u8>> {
     let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
     let mimetype = compute_mimetype(
         s("mimetype").as_deref(),
@@ -167,7 +167,11 @@ fn attachment_contents(db: &Db, row: &mut Row, raw: Vec<u8>) -> OdooResult<Vec<u
         s("url").as_deref(),
         Some(&raw),
     );
-    let raw = postprocess(db, &mimetype, raw)?;
+    let raw = if env.image_no_postprocess {
+        raw
+    } else {
+        postprocess(db, &mimetype, raw)?
+    };
     row.insert("mimetype".into(), json!(mimetype));
     if raw.is_empty() {
         for k in ATTACHMENT_COMPUTED {
@@ -215,7 +219,7 @@ fn prepare(db: &mut Db, env: &Env, m: &ModelDef, vals: &Value) -> OdooResult<Pen
         Some(if raw.is_empty() {
             raw
         } else {
-            attachment_contents(db, &mut row, raw)?
+            attachment_contents(db, env, &mut row, raw)?
         })
     } else {
         None
@@ -342,7 +346,9 @@ pub fn write(
         let mut new = old.clone();
         let (blob, password) = apply_vals(env, &m, vals, &mut new, false)?;
         let blob = match blob {
-            Some(raw) if m.name == "ir.attachment" => Some(attachment_contents(db, &mut new, raw)?),
+            Some(raw) if m.name == "ir.attachment" => {
+                Some(attachment_contents(db, env, &mut new, raw)?)
+            }
             _ => None,
         };
         if !(env.su && vals.contains_key("write_date")) {

@@ -1,0 +1,102 @@
+//! One list of scenarios for both Odoos: the emulator of `tests/testkit`
+//! and, when one is configured, a real Odoo (`live`).
+//!
+//! A scenario drives the real daemon against a [`Target`] (an Odoo reached
+//! over JSON-RPC only, as an admin for setup and as the bridge's user for
+//! the daemon), asserts what it must on the way, and returns a
+//! [`snapshot`] of the Odoo state it ended in: records, statuses, hashes,
+//! counts and answers, with ids replaced by labels. Plain `cargo test` runs
+//! every scenario against the emulator; the real-Odoo suite runs each
+//! against both and requires equal snapshots, so the emulator cannot drift
+//! from the real thing unnoticed.
+
+mod callbacks;
+pub mod snapshot;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use influence_gen_bridge::config::{Config, Environment};
+use influence_gen_bridge::odoo::OdooClient;
+use influence_gen_testkit::OdooEmulator;
+use serde_json::Value;
+
+use crate::support::config::TestConfig;
+
+pub const REQUESTS: &str = "influence_gen.ai_image_request";
+pub const IMAGES: &str = "influence_gen.generated_image";
+pub const ATTACHMENTS: &str = "ir.attachment";
+
+/// An Odoo to run scenarios against.
+pub struct Target {
+    /// JSON-RPC as an administrator: creating requests, reading the state.
+    pub admin: OdooClient,
+    /// The daemon's configuration (the bridge's user), images from loopback allowed.
+    pub config: TestConfig,
+}
+
+impl Target {
+    /// A target for the Odoo `bridge` points at, with `admin` for setup.
+    pub fn new(bridge: TestConfig, admin: &TestConfig) -> Self {
+        Self {
+            admin: client(admin),
+            config: bridge
+                .with("images", "allow_private_networks = true")
+                .with("images", "allowed_ports = []"),
+        }
+    }
+
+    /// A fresh emulator (kept alive by the caller) and its target.
+    pub async fn emulator() -> (OdooEmulator, Self) {
+        let (odoo, bridge) = crate::support::odoo().await;
+        let mut admin = TestConfig::new(&odoo.url());
+        admin.login = "admin".into();
+        admin.password = "admin".into();
+        (odoo, Self::new(bridge, &admin))
+    }
+
+    /// Creates a request with `vals` as the admin.
+    pub async fn request(&self, vals: Value) -> i64 {
+        self.admin
+            .create(REQUESTS, &vals)
+            .await
+            .expect("create a request")
+    }
+}
+
+/// An Odoo client from a test configuration.
+pub fn client(config: &TestConfig) -> OdooClient {
+    let parsed = Config::from_toml(
+        &config.toml(),
+        Path::new("scenario.toml"),
+        Path::new("/tmp"),
+        &Environment::default(),
+    )
+    .expect("a valid test configuration");
+    influence_gen_bridge::tls::install_crypto_provider();
+    OdooClient::new(&parsed.odoo).expect("an Odoo client")
+}
+
+/// A scenario: drives the daemon against a target, returns the end state.
+pub type Run = fn(Arc<Target>) -> BoxFuture<'static, Value>;
+
+/// A named scenario.
+pub struct Scenario {
+    pub name: &'static str,
+    pub run: Run,
+}
+
+/// Every shared scenario, in the order they run.
+pub fn all() -> Vec<Scenario> {
+    callbacks::scenarios()
+}
+
+#[tokio::test]
+async fn shared_scenarios_pass_against_the_emulator() {
+    for scenario in all() {
+        let (_odoo, target) = Target::emulator().await;
+        let state = (scenario.run)(Arc::new(target)).await;
+        assert!(state.is_object(), "{}: {state}", scenario.name);
+    }
+}
