@@ -38,9 +38,13 @@ pub struct Target {
 
 impl Target {
     /// A target for the Odoo `bridge` points at, with `admin` for setup.
+    ///
+    /// The admin logs in with a password, so its client speaks `/jsonrpc`
+    /// (Odoo 16-19 have it; Odoo 19's `/json/2` takes only API keys); the
+    /// daemon speaks whatever `bridge` says (`odoo.api = "auto"` by default).
     pub fn new(bridge: TestConfig, admin: &TestConfig) -> Self {
         Self {
-            admin: client(admin),
+            admin: client(&admin.clone().with("odoo", "api = \"jsonrpc\"")),
             config: bridge
                 .with("images", "allow_private_networks = true")
                 .with("images", "allowed_ports = []"),
