@@ -147,10 +147,14 @@ fn expiry_verdict(login: &str, keys: &[Key], now: SystemTime) -> (Verdict, Strin
     };
     let left = at.duration_since(now).unwrap_or_default();
     let days = left.as_secs() / (24 * 3600);
+    let within = match days {
+        0 => "within a day".to_owned(),
+        1 => "in 1 day".to_owned(),
+        n => format!("in {n} days"),
+    };
     let when = format!(
-        "{} UTC (in {days} day{})",
-        key.expiration_date.as_deref().unwrap_or_default(),
-        if days == 1 { "" } else { "s" }
+        "{} UTC ({within})",
+        key.expiration_date.as_deref().unwrap_or_default()
     );
     let which = if valid.len() == 1 {
         "the key expires".to_owned()
@@ -219,6 +223,8 @@ mod tests {
         assert_eq!(verdict, Verdict::Warn, "{detail}");
         assert!(detail.contains("in 13 days"), "{detail}");
         assert!(detail.contains("make a new key"), "{detail}");
+        let (_, detail) = expiry_verdict("bridge", &[key("k", Some("2026-12-02 05:00:00"))], now);
+        assert!(detail.contains("(within a day)"), "{detail}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ use super::transport::{Transport, TransportLimits};
 use crate::config::{OdooApi, OdooConfig};
 use crate::metrics::Metrics;
 
+mod choice;
+
 /// An Odoo user id.
 pub type Uid = i64;
 
@@ -186,82 +188,6 @@ impl OdooClient {
         &self.inner.login
     }
 
-    /// The server's version, asked on the API in use (`GET /web/version`
-    /// for `/json/2`, `common.version` for `/jsonrpc`); needs no
-    /// credentials. With `odoo.api = "auto"` this settles the API.
-    pub async fn version(&self) -> Result<ServerVersion, OdooError> {
-        match self.inner.choice {
-            OdooApi::JsonRpc => self.jsonrpc_version().await,
-            OdooApi::Json2 => self.web_version().await,
-            OdooApi::Auto => {
-                let version = self.detect().await?;
-                let api = Api::for_major(version.major());
-                let _ = self.inner.detected.set(api);
-                Ok(version)
-            }
-        }
-    }
-
-    /// The API in use, asking the server once when `odoo.api = "auto"`.
-    pub async fn api(&self) -> Result<Api, OdooError> {
-        match self.inner.choice {
-            OdooApi::JsonRpc => Ok(Api::JsonRpc),
-            OdooApi::Json2 => Ok(Api::Json2),
-            OdooApi::Auto => {
-                let detected = self
-                    .inner
-                    .detected
-                    .get_or_try_init(|| async {
-                        let version = self.detect().await?;
-                        let api = Api::for_major(version.major());
-                        tracing::info!(
-                            odoo_version = %version.server_version,
-                            api = %api,
-                            "Odoo answered; choosing its API"
-                        );
-                        Ok::<_, OdooError>(api)
-                    })
-                    .await?;
-                Ok(*detected)
-            }
-        }
-    }
-
-    /// `/web/version` where it exists (Odoo 19+), else `common.version`.
-    /// Only a permanent refusal of `/web/version` (its 404 on Odoo 16-18)
-    /// falls back; an outage is returned, so nothing is settled on it.
-    async fn detect(&self) -> Result<ServerVersion, OdooError> {
-        match self.web_version().await {
-            Ok(version) => Ok(version),
-            Err(error) if error.is_transient() => Err(error),
-            Err(error) => {
-                tracing::debug!(%error, "no /web/version; asking common.version");
-                self.jsonrpc_version().await
-            }
-        }
-    }
-
-    async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {
-        let version = self
-            .call_jsonrpc("common", "version", &json!([]), "version")
-            .await?;
-        required(version, "common.version")
-    }
-
-    async fn web_version(&self) -> Result<ServerVersion, OdooError> {
-        let _permit = self.permit().await?;
-        let version = self
-            .inner
-            .json2
-            .web_version(&self.inner.web_version_url)
-            .await?;
-        Ok(ServerVersion {
-            server_version: version.version,
-            protocol_version: 1,
-            server_version_info: version.version_info,
-        })
-    }
-
     /// Logs in now (even if a uid is cached) and caches the new uid.
     pub async fn authenticate(&self) -> Result<Uid, OdooError> {
         let mut cached = self.inner.uid.lock().await;
@@ -309,26 +235,6 @@ impl OdooClient {
                 "common.authenticate answered {}",
                 shape_of(&other)
             ))),
-        }
-    }
-
-    /// `res.users.context_get()` with the key: its `uid` is the key's user.
-    async fn json2_login(&self) -> Result<Uid, OdooError> {
-        #[derive(serde::Deserialize)]
-        struct Context {
-            uid: Option<Uid>,
-        }
-        let context: Option<Context> = self
-            .call_json2("res.users", "context_get", &json!([]), &json!({}))
-            .await?;
-        match context.and_then(|c| c.uid) {
-            Some(uid) if uid > 0 => {
-                tracing::debug!(uid, "Odoo accepted the API key");
-                Ok(uid)
-            }
-            _ => Err(OdooError::InvalidResponse(
-                "res.users.context_get answered no uid".to_owned(),
-            )),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Support for the integration tests: configuration files, the real bridge
 //! binary as a child process, and small loopback helpers.
 
+pub mod api_key;
 pub mod bridge;
 pub mod callbacks;
 pub mod config;
