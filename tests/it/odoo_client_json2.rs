@@ -308,3 +308,38 @@ async fn answers_over_the_size_limit_are_refused() {
         .unwrap_err();
     assert!(matches!(error, OdooError::ResponseTooLarge), "{error:?}");
 }
+
+#[tokio::test]
+async fn the_daemon_speaks_only_json2_to_odoo_19() {
+    use crate::support::bridge::BridgeProcess;
+    use crate::support::callbacks::{client as http_client, failure, post, success_inline};
+
+    let (odoo, config) = odoo_for(TestApi::Json2).await;
+    let done = odoo.seed_request(json!({ "prompt": "a" }));
+    let failed = odoo.seed_request(json!({ "prompt": "b" }));
+    let bridge = BridgeProcess::start(&config).await;
+    let http = http_client();
+    let png = influence_gen_testkit::images::png(8, 8);
+    let (status, answer) = post(
+        &http,
+        &bridge.url(""),
+        &success_inline(done.to_string(), &png),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post(&http, &bridge.url(""), &failure(failed, "boom", ""))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(odoo.record(REQUESTS, done).unwrap()["status"], "completed");
+    assert_eq!(odoo.record(REQUESTS, failed).unwrap()["status"], "failed");
+    let calls = odoo.calls();
+    let legacy: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method != "json2")
+        .map(|c| format!("{}.{} {:?}", c.service, c.method, c.model_method))
+        .collect();
+    assert!(legacy.is_empty(), "calls that were not /json/2: {legacy:?}");
+    assert!(calls.len() >= 4, "{calls:?}");
+}
