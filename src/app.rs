@@ -89,10 +89,18 @@ impl App {
 
     /// Takes over a new configuration (SIGHUP): everything that can change
     /// at run time changes now; the keys that need a restart are returned
-    /// (and keep their running values).
-    pub fn reload(&self, new: Config) -> Vec<&'static str> {
+    /// (and keep their running values). A new Odoo password is logged in
+    /// with at the next call, and spool entries waiting because Odoo
+    /// refused the bridge are tried again at once.
+    pub async fn reload(&self, new: Config) -> Vec<&'static str> {
         let old = self.config();
         let plan = reload::plan(&old, new);
+        if reload::password_changed(&old, &plan.effective) {
+            self.odoo
+                .set_password(plan.effective.odoo.password.clone())
+                .await;
+            self.spool.resume();
+        }
         if reload::images_changed(&old, &plan.effective) {
             match ImageFetcher::new(&plan.effective.images) {
                 Ok(fetcher) => self.pipeline.set_fetcher(fetcher),

@@ -7,7 +7,11 @@
 //! caller is answered in the style it used ([`BodyStyle`]).
 //!
 //! Parsing borrows the (possibly tens of MB) base64 `image_data` from the
-//! request body instead of copying it, and decodes it once into bytes.
+//! request body instead of copying it. It is two steps, so that an
+//! unauthenticated caller costs no more than reading its body: [`parse`]
+//! finds the style, the token and the contract's parts without decoding
+//! anything; [`ParsedCallback::validate`], called only once the caller is
+//! authenticated, checks the contract and decodes the image once into bytes.
 //! Validation here needs no Odoo: it only refuses what can never be applied
 //! (400). Whether an image is usable is decided by the pipeline, because an
 //! unusable image still marks the request `failed` in Odoo.
@@ -81,12 +85,29 @@ pub struct Claims {
     pub file_size: Option<u64>,
 }
 
-/// A parsed and validated body, with the token it carried (if any).
-#[derive(Debug)]
+/// A parsed body, with the token it carried (if any); the contract is
+/// validated by [`ParsedCallback::validate`].
 pub struct ParsedCallback<'a> {
     pub style: BodyStyle,
     pub security_token: Option<Cow<'a, str>>,
-    pub result: Result<CallbackResult, InvalidCallback>,
+    contract: WireContract<'a>,
+}
+
+impl std::fmt::Debug for ParsedCallback<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedCallback")
+            .field("style", &self.style)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParsedCallback<'_> {
+    /// Validates the contract and decodes `image_data` (bounded by
+    /// `max_image_bytes`). Decoding costs memory and time in proportion to
+    /// the body: call this only after the caller is authenticated.
+    pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
+        validate(&self.contract, max_image_bytes)
+    }
 }
 
 /// Why a callback body can never be applied (answered 400).
@@ -164,13 +185,13 @@ struct WireErrorData<'a> {
     details: Option<&'a RawValue>,
 }
 
-/// Parses `body` in either style and validates the contract.
+/// Parses `body` in either style, decoding nothing.
 ///
-/// `max_image_bytes` bounds the decoded `image_data`. Returns
-/// [`MalformedBody`] when the body is not a JSON object at all; a JSON object
-/// that breaks the contract yields `ParsedCallback { result: Err(..) }` so the
-/// caller can still authenticate it and answer in its style.
-pub fn parse(body: &[u8], max_image_bytes: u64) -> Result<ParsedCallback<'_>, MalformedBody> {
+/// Returns [`MalformedBody`] when the body is not a JSON object at all; a
+/// JSON object that breaks the contract parses, so the caller can still
+/// authenticate it and answer in its style, and
+/// [`ParsedCallback::validate`] says what is wrong.
+pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
     let text = std::str::from_utf8(body)
         .map_err(|_| MalformedBody("the body is not UTF-8 text".into()))?;
     if !text.trim_start().starts_with('{') {
@@ -195,11 +216,10 @@ pub fn parse(body: &[u8], max_image_bytes: u64) -> Result<ParsedCallback<'_>, Ma
         ),
     };
     let security_token = contract.security_token.and_then(string_value);
-    let result = validate(&contract, max_image_bytes);
     Ok(ParsedCallback {
         style,
         security_token,
-        result,
+        contract,
     })
 }
 

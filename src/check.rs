@@ -406,7 +406,9 @@ fn explain(error: &OdooError) -> String {
             format!("{error} (odoo.timeout); is Odoo overloaded or the URL wrong?")
         }
         OdooError::Protocol { .. } => format!("{error}; does odoo.url point at Odoo itself?"),
-        OdooError::InvalidResponse(_) => format!("{error}; does odoo.url point at Odoo itself?"),
+        OdooError::InvalidResponse(_) | OdooError::NotJsonRpc { .. } => {
+            format!("{error}; does odoo.url point at Odoo itself?")
+        }
         OdooError::LoginRefused { .. } => {
             format!("{error}; {}", api_key::refused_login_advice(None))
         }

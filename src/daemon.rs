@@ -106,7 +106,7 @@ async fn apply_reloads(
                 None => return,
             },
         };
-        let needs_restart = app.reload(config);
+        let needs_restart = app.reload(config).await;
         if needs_restart.is_empty() {
             tracing::info!("configuration reloaded");
         } else {
@@ -128,6 +128,9 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         match app.odoo().authenticate().await {
             Ok(uid) => {
+                if let Err(error) = app.pipeline().prepare(&app.config()).await {
+                    tracing::warn!(%error, "cannot read the image model's fields yet; the first result will");
+                }
                 tracing::info!(
                     uid,
                     login = app.odoo().login(),
@@ -140,6 +143,11 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
                     systemd::notify_status("serving; Odoo login ok");
                 }
                 return;
+            }
+            // A refusal is logged once by the Odoo client's standing.
+            Err(error) if error.refusal().is_some() => {
+                tracing::debug!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");
+                systemd::notify_status(&format!("waiting for Odoo: {error}"));
             }
             Err(error) => {
                 tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");

@@ -25,27 +25,17 @@ pub struct RequestLocks {
     locks: Arc<Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>>,
 }
 
-/// A held lock, and whether another delivery held it first.
+/// A held lock. Whoever holds it reads the request after taking it: a read
+/// taken before may be older than the last holder's writes.
 pub struct RequestGuard {
     _guard: OwnedMutexGuard<()>,
-    /// True when this caller had to wait: the request may have changed
-    /// since it was read, so the caller reads it again.
-    pub waited: bool,
 }
 
 impl RequestLocks {
     /// Locks request `id`, waiting for any other holder.
     pub async fn lock(&self, id: i64) -> RequestGuard {
-        let lock = self.lock_for(id);
-        match Arc::clone(&lock).try_lock_owned() {
-            Ok(guard) => RequestGuard {
-                _guard: guard,
-                waited: false,
-            },
-            Err(_) => RequestGuard {
-                _guard: lock.lock_owned().await,
-                waited: true,
-            },
+        RequestGuard {
+            _guard: self.lock_for(id).lock_owned().await,
         }
     }
 
@@ -76,26 +66,25 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_second_holder_waits_and_knows_it() {
+    async fn the_second_holder_waits() {
         let locks = Arc::new(RequestLocks::default());
         let first = locks.lock(7).await;
-        assert!(!first.waited);
         let contender = {
             let locks = Arc::clone(&locks);
-            tokio::spawn(async move { locks.lock(7).await.waited })
+            tokio::spawn(async move { drop(locks.lock(7).await) })
         };
         tokio::task::yield_now().await;
         assert!(!contender.is_finished());
         drop(first);
-        assert!(contender.await.unwrap());
+        contender.await.unwrap();
     }
 
     #[tokio::test]
     async fn different_requests_do_not_wait_for_each_other() {
         let locks = RequestLocks::default();
         let _a = locks.lock(1).await;
-        let b = locks.lock(2).await;
-        assert!(!b.waited);
+        let b = tokio::time::timeout(std::time::Duration::from_secs(5), locks.lock(2)).await;
+        assert!(b.is_ok());
     }
 
     #[tokio::test]
@@ -103,11 +92,11 @@ mod tests {
         let locks = RequestLocks::default();
         let held = locks.lock(3).await;
         let other = locks.clone();
-        let waiting = tokio::spawn(async move { other.lock(3).await.waited });
+        let waiting = tokio::spawn(async move { drop(other.lock(3).await) });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
         drop(held);
-        assert!(waiting.await.unwrap());
+        waiting.await.unwrap();
     }
 
     #[tokio::test]

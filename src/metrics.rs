@@ -49,6 +49,12 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a reason (why Odoo refuses the bridge).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 /// Labels of the build.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -64,9 +70,11 @@ pub struct Metrics {
     pub odoo_calls: Family<OdooCallLabels, Counter>,
     pub odoo_call_duration: Family<OdooMethodLabels, Histogram>,
     pub image_download_bytes: Counter,
+    pub image_data_decoded_bytes: Counter,
     pub image_download_duration: Histogram,
     pub images_altered_by_odoo: Counter,
     pub initiations: Family<OutcomeLabels, Counter>,
+    pub odoo_refused: Family<ReasonLabels, Gauge>,
     pub spool_pending: Gauge,
     pub spool_dead: Gauge,
     pub spool_oldest_age: Gauge,
@@ -125,6 +133,13 @@ impl Metrics {
             Unit::Bytes,
             image_download_bytes.clone(),
         );
+        let image_data_decoded_bytes = Counter::default();
+        registry.register_with_unit(
+            "image_data_decoded",
+            "Image bytes decoded from callbacks' image_data (only ever after authentication)",
+            Unit::Bytes,
+            image_data_decoded_bytes.clone(),
+        );
         let image_download_duration = latency_histogram();
         registry.register_with_unit(
             "image_download_duration",
@@ -143,6 +158,19 @@ impl Metrics {
             "initiations",
             "Requests sent (or not) to N8N, by outcome",
             initiations.clone(),
+        );
+        let odoo_refused = Family::<ReasonLabels, Gauge>::default();
+        for refusal in crate::odoo::Refusal::ALL {
+            odoo_refused
+                .get_or_create(&ReasonLabels {
+                    reason: refusal.label(),
+                })
+                .set(0);
+        }
+        registry.register(
+            "odoo_refused",
+            "1 while Odoo refuses the bridge itself for this reason (login, session, not JSON-RPC); callbacks then wait in the spool",
+            odoo_refused.clone(),
         );
         let spool_pending = Gauge::default();
         registry.register(
@@ -184,9 +212,11 @@ impl Metrics {
             odoo_calls,
             odoo_call_duration,
             image_download_bytes,
+            image_data_decoded_bytes,
             image_download_duration,
             images_altered_by_odoo,
             initiations,
+            odoo_refused,
             spool_pending,
             spool_dead,
             spool_oldest_age,

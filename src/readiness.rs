@@ -3,14 +3,16 @@
 //!
 //! Probes come often (load balancers, systemd, monitoring), so a verdict is
 //! cached for [`CACHE_FOR`] and Odoo is asked at most that often. The report
-//! names what is not ready in words that reveal no address, path or secret.
+//! names what is not ready in words that reveal no address, path or secret;
+//! when Odoo refuses the bridge itself (its login, its session, or a page
+//! instead of JSON-RPC) it says which and what to do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::odoo::{AccessOperation, OdooClient, OdooError};
+use crate::odoo::{AccessOperation, OdooClient};
 use crate::spool::Queue;
 
 /// How long a verdict is reused.
@@ -71,8 +73,10 @@ async fn odoo_problem(odoo: &OdooClient, request_model: &str) -> Option<&'static
         Err(_) => Some("no answer in time"),
         Ok(Ok(true)) => None,
         Ok(Ok(false)) => Some("the bridge's user may not read requests"),
-        Ok(Err(OdooError::LoginRefused { .. })) => Some("the login is refused"),
-        Ok(Err(error)) if error.is_transient() => Some("unreachable"),
-        Ok(Err(_)) => Some("answers with errors"),
+        Ok(Err(error)) => match error.refusal() {
+            Some(refusal) => Some(refusal.explanation()),
+            None if error.is_transient() => Some("unreachable"),
+            None => Some("answers with errors"),
+        },
     }
 }

@@ -3,10 +3,12 @@
 //!
 //! Tokens, limits, N8N settings, model names, spool timings and the log level
 //! are read from the configuration snapshot at each use, so they change at
-//! once. What the running clients and listeners were built with — the
-//! listen addresses, connection limits and TLS, the Odoo connection and
-//! credentials, the spool's directory and bounds — keeps its running value
-//! until a restart, and the keys are named in the log.
+//! once; so does `odoo.password` (the Odoo client logs in with the new one,
+//! and callbacks waiting for a refused login resume: see
+//! [`password_changed`]). What the running clients and listeners were built
+//! with — the listen addresses, connection limits and TLS, the Odoo
+//! connection and login, the spool's directory and bounds — keeps its running
+//! value until a restart, and the keys are named in the log.
 
 use secrecy::ExposeSecret;
 
@@ -50,14 +52,19 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
         "initiation.max_pending_triggers",
         initiation.max_pending_triggers
     );
-    if new.odoo.password.expose_secret() != old.odoo.password.expose_secret() {
-        needs_restart.push("odoo.password");
-        new.odoo.password = old.odoo.password.clone();
-    }
     Plan {
         effective: new,
         needs_restart,
     }
+}
+
+/// Whether the Odoo password (or API key) changed.
+pub fn password_changed(old: &Config, new: &Config) -> bool {
+    let (a, b) = (
+        old.odoo.password.expose_secret(),
+        new.odoo.password.expose_secret(),
+    );
+    !constant_time_eq::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 /// Whether the image download settings changed (the downloader is rebuilt).
@@ -128,13 +135,20 @@ callback_token = "old-token"
                 .replace("[server]", "[server]\nlisten = \"0.0.0.0:9999\""),
         );
         let plan = plan(&old, new);
-        assert_eq!(
-            plan.needs_restart,
-            ["server.listen", "odoo.url", "odoo.password"]
-        );
+        assert_eq!(plan.needs_restart, ["server.listen", "odoo.url"]);
         assert_eq!(plan.effective.odoo.url.as_str(), "http://127.0.0.1:8069/");
-        assert_eq!(plan.effective.odoo.password.expose_secret(), "pw");
         assert_eq!(plan.effective.server.listen, old.server.listen);
+    }
+
+    #[test]
+    fn the_password_changes_at_once() {
+        let old = config(BASE);
+        let new = config(&BASE.replace("password = \"pw\"", "password = \"pw2\""));
+        assert!(password_changed(&old, &new));
+        assert!(!password_changed(&old, &config(BASE)));
+        let plan = plan(&old, new);
+        assert!(plan.needs_restart.is_empty(), "{:?}", plan.needs_restart);
+        assert_eq!(plan.effective.odoo.password.expose_secret(), "pw2");
     }
 
     #[test]

@@ -19,11 +19,12 @@ const MAX_IMAGE_BYTES: u64 = 1024 * 1024;
 
 /// Any bytes as a callback body.
 pub fn callback_parse(data: &[u8]) {
-    if let Ok(parsed) = influence_gen_bridge::callback::parse(data, MAX_IMAGE_BYTES) {
+    if let Ok(parsed) = influence_gen_bridge::callback::parse(data) {
         // A parsed body is borrowed from the input, never larger than it.
-        if let Some(token) = parsed.security_token {
+        if let Some(token) = &parsed.security_token {
             assert!(token.len() <= data.len());
         }
+        let _ = parsed.validate(MAX_IMAGE_BYTES);
     }
 }
 

@@ -7,15 +7,15 @@ const MAX: u64 = 1024 * 1024;
 const DATA: &str = "aGVsbG8gd29ybGQ=";
 
 fn parse_ok(body: &str) -> ParsedCallback<'_> {
-    parse(body.as_bytes(), MAX).expect("a JSON object")
+    parse(body.as_bytes()).expect("a JSON object")
 }
 
 fn valid(body: &str) -> CallbackResult {
-    parse_ok(body).result.expect("valid")
+    parse_ok(body).validate(MAX).expect("valid")
 }
 
 fn invalid_message(body: &str) -> String {
-    parse_ok(body).result.expect_err("invalid").0
+    parse_ok(body).validate(MAX).expect_err("invalid").0
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn a_bare_success_with_image_data() {
     let parsed = parse_ok(&body);
     assert!(matches!(parsed.style, BodyStyle::Bare));
     assert_eq!(parsed.security_token.as_deref(), Some("tok"));
-    let result = parsed.result.unwrap();
+    let result = parsed.validate(MAX).unwrap();
     assert_eq!(result.request_ref, "42");
     let Outcome::Success {
         image: ImagePayload::Inline(bytes),
@@ -56,7 +56,7 @@ fn the_jsonrpc_envelope_keeps_its_id() {
         panic!("not an envelope")
     };
     assert_eq!(id.get(), r#"{"n":7}"#);
-    let result = parsed.result.unwrap();
+    let result = parsed.validate(MAX).unwrap();
     assert_eq!(result.request_ref, "5");
     assert!(
         matches!(result.outcome, Outcome::Failure { ref message, ref details } if message == "m" && details.as_deref() == Some("d"))
@@ -126,11 +126,11 @@ fn long_messages_are_cut() {
 fn not_an_object_is_malformed() {
     for body in ["", "[]", "\"x\"", "{", "{\"a\":", "\u{0}"] {
         assert!(
-            parse(body.as_bytes(), MAX).is_err(),
+            parse(body.as_bytes()).is_err(),
             "{body:?} should be malformed"
         );
     }
-    assert!(parse(&[0xff, 0xfe], MAX).is_err());
+    assert!(parse(&[0xff, 0xfe]).is_err());
 }
 
 #[test]
@@ -222,11 +222,11 @@ fn an_oversized_image_is_refused_for_the_pipeline_not_the_caller() {
     let body = format!(
         r#"{{"ai_generation_request_id":"1","result_payload":{{"status":"success","data":{{"image_data":"{big}"}}}}}}"#
     );
-    let parsed = parse(body.as_bytes(), 100).unwrap();
+    let parsed = parse(body.as_bytes()).unwrap();
     let Outcome::Success {
         image: ImagePayload::Refused(reason),
         ..
-    } = parsed.result.unwrap().outcome
+    } = parsed.validate(100).unwrap().outcome
     else {
         panic!()
     };
@@ -240,7 +240,7 @@ fn an_oversized_image_is_refused_for_the_pipeline_not_the_caller() {
 fn the_token_is_read_even_when_the_contract_is_broken() {
     let parsed = parse_ok(r#"{"security_token":"tok"}"#);
     assert_eq!(parsed.security_token.as_deref(), Some("tok"));
-    assert!(parsed.result.is_err());
+    assert!(parsed.validate(MAX).is_err());
 }
 
 #[test]

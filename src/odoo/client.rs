@@ -11,7 +11,11 @@
 //!   session reset) the client logs in again once and repeats the call; a
 //!   second refusal is returned to the caller. Over `/json/2` every call
 //!   carries the API key; "login" is `res.users.context_get`, which proves
-//!   the key and names the uid.
+//!   the key and names the uid. The password or key can be replaced while
+//!   running ([`OdooClient::set_password`], on SIGHUP); the next call uses it.
+//! * Every outcome updates the client's standing: whether Odoo refuses the
+//!   bridge itself right now ([`OdooClient::refusal`]), logged once per
+//!   change.
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`: Odoo's
 //!   workers are few, and beyond them requests only queue in its backlog.
 //! * Every `execute_kw` is its own Odoo transaction; this client adds no
@@ -22,6 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,8 +34,9 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
 use super::api::{Api, major_version};
-use super::error::{OdooError, ServerErrorKind};
+use super::error::{OdooError, Refusal, ServerErrorKind};
 use super::json2::{Json2Target, Json2Transport, keywords};
+use super::standing::Standing;
 use super::transport::{Transport, TransportLimits};
 use crate::config::{OdooApi, OdooConfig};
 use crate::metrics::Metrics;
@@ -57,12 +63,13 @@ struct Inner {
     web_version_url: String,
     database: String,
     login: String,
-    password: SecretString,
+    password: ArcSwap<SecretString>,
     /// `None` until logged in. Held across a login so concurrent callers wait
     /// for one login instead of starting their own.
     uid: Mutex<Option<Uid>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
+    standing: Standing,
 }
 
 impl std::fmt::Debug for OdooClient {
@@ -157,7 +164,6 @@ impl OdooClient {
                 base: config.endpoint("/json/2"),
                 database: &config.database,
                 login: &config.login,
-                api_key: &config.password,
             },
             limits,
         )?;
@@ -170,9 +176,10 @@ impl OdooClient {
                 web_version_url: config.endpoint("/web/version"),
                 database: config.database.clone(),
                 login: config.login.clone(),
-                password: config.password.clone(),
+                password: ArcSwap::from_pointee(config.password.clone()),
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
+                standing: Standing::new(metrics.clone()),
                 metrics,
             }),
         })
@@ -186,6 +193,37 @@ impl OdooClient {
     /// The login this client acts as.
     pub fn login(&self) -> &str {
         &self.inner.login
+    }
+
+    /// Why Odoo refuses the bridge itself right now, if it does: learnt from
+    /// the outcome of every call (a refusal sets it, an authenticated call
+    /// that succeeds clears it).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.inner.standing.current()
+    }
+
+    /// Replaces the password (or API key) the client logs in with; the next
+    /// call logs in again with it.
+    pub async fn set_password(&self, password: SecretString) {
+        let mut cached = self.inner.uid.lock().await;
+        self.inner.password.store(Arc::new(password));
+        *cached = None;
+        tracing::info!(login = %self.inner.login, "odoo.password changed; the next call logs in with it");
+    }
+
+    /// Records what an authenticated call says about the bridge's standing
+    /// with Odoo: an answer other than a refusal (an exception about the
+    /// call included) proves Odoo accepts the bridge.
+    fn observe<T>(&self, result: &Result<T, OdooError>) {
+        let standing = &self.inner.standing;
+        match result.as_ref().err() {
+            None => standing.accepted(),
+            Some(error) => match error.refusal() {
+                Some(refusal) => standing.refused(refusal),
+                None if matches!(error, OdooError::Server { .. }) => standing.accepted(),
+                None => {}
+            },
+        }
     }
 
     /// Logs in now (even if a uid is cached) and caches the new uid.
@@ -212,16 +250,22 @@ impl OdooClient {
             return self.json2_login().await;
         }
         let inner = &self.inner;
-        let args = json!([
-            inner.database,
-            inner.login,
-            inner.password.expose_secret(),
-            {}
-        ]);
-        let answer: Option<Value> = self
+        let password = inner.password.load();
+        let args = json!([inner.database, inner.login, password.expose_secret(), {}]);
+        let answer: Result<Option<Value>, OdooError> = self
             .call_jsonrpc("common", "authenticate", &args, "authenticate")
-            .await?;
-        match answer {
+            .await;
+        let uid = Self::uid_of(answer, inner);
+        // A login that works proves little (Odoo may still deny the session
+        // during a cooldown): only an authenticated call clears a refusal.
+        if let Some(refusal) = uid.as_ref().err().and_then(OdooError::refusal) {
+            self.inner.standing.refused(refusal);
+        }
+        uid
+    }
+
+    fn uid_of(answer: Result<Option<Value>, OdooError>, inner: &Inner) -> Result<Uid, OdooError> {
+        match answer? {
             Some(Value::Number(n)) if n.as_i64().is_some_and(|uid| uid > 0) => {
                 let uid = n.as_i64().unwrap_or_default();
                 tracing::debug!(uid, login = %inner.login, "logged in to Odoo");
@@ -251,7 +295,8 @@ impl OdooClient {
     /// over `/json/2`.
     ///
     /// `Ok(None)` when the method returned Python `None`. Over `/jsonrpc`,
-    /// on `AccessDenied` the client logs in again once and repeats the call.
+    /// on `AccessDenied` the client logs in again once and repeats the call
+    /// (`/json/2` has no session to renew).
     pub async fn execute_kw<A, K, R>(
         &self,
         model: &str,
@@ -265,11 +310,12 @@ impl OdooClient {
         R: DeserializeOwned,
     {
         if self.api().await? == Api::Json2 {
-            return self.call_json2(model, method, args, kwargs).await;
+            let result = self.call_json2(model, method, args, kwargs).await;
+            self.observe(&result);
+            return result;
         }
         let uid = self.uid().await?;
-        match self.execute_kw_as(uid, model, method, args, kwargs).await {
-            // Over /jsonrpc only: /json/2 has no session to renew.
+        let result = match self.execute_kw_as(uid, model, method, args, kwargs).await {
             Err(e) if e.server_kind() == Some(ServerErrorKind::AccessDenied) => {
                 tracing::info!(model, method, "Odoo denied the session; logging in again");
                 self.forget_uid(uid).await;
@@ -277,7 +323,9 @@ impl OdooClient {
                 self.execute_kw_as(uid, model, method, args, kwargs).await
             }
             result => result,
-        }
+        };
+        self.observe(&result);
+        result
     }
 
     async fn execute_kw_as<A, K, R>(
@@ -294,10 +342,11 @@ impl OdooClient {
         R: DeserializeOwned,
     {
         let inner = &self.inner;
+        let password = inner.password.load();
         let call_args = (
             &inner.database,
             uid,
-            inner.password.expose_secret(),
+            password.expose_secret(),
             model,
             method,
             args,
@@ -335,8 +384,8 @@ impl OdooClient {
         result
     }
 
-    /// One `/json/2` call within the concurrency bound, counted in the
-    /// metrics under the method's name.
+    /// One `/json/2` call within the concurrency bound, with the current API
+    /// key, counted in the metrics under the method's name.
     async fn call_json2<A, K, R>(
         &self,
         model: &str,
@@ -353,7 +402,8 @@ impl OdooClient {
         let body = keywords::body(model, method, args, kwargs)?;
         let _permit = self.permit().await?;
         let started = Instant::now();
-        let result = self.inner.json2.call(model, method, body).await;
+        let key = self.inner.password.load();
+        let result = self.inner.json2.call(model, method, body, &key).await;
         self.count(method, &result, started);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {

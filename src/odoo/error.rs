@@ -6,6 +6,9 @@
 //! taken from that name. Network failures, timeouts, HTTP statuses and Odoo's
 //! HTML protocol errors are separate variants. [`OdooError::is_transient`]
 //! answers the one question retry loops ask: could the same call succeed later?
+//! [`OdooError::refusal`] picks out the errors that say Odoo refuses the
+//! bridge itself (its credentials, or an Odoo that is not serving JSON-RPC
+//! right now): they are the bridge's problem, never the result's.
 
 use std::fmt;
 
@@ -55,6 +58,52 @@ pub enum OdooError {
     /// or a result of an unexpected shape).
     #[error("unexpected answer from Odoo: {0}")]
     InvalidResponse(String),
+    /// A successful HTTP answer that is not JSON at all: a maintenance page,
+    /// or a proxy's own page, in place of Odoo.
+    #[error("Odoo answered with a page, not JSON-RPC (maintenance?){}", excerpt_suffix(.body_excerpt))]
+    NotJsonRpc { body_excerpt: String },
+}
+
+/// Why Odoo refuses the bridge itself (see [`OdooError::refusal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// `common.authenticate` answered `false`: wrong login, password or API
+    /// key (and, on Odoo 18, during its login cooldown).
+    LoginRefused,
+    /// `AccessDenied` even after a fresh login: the credentials were
+    /// revoked, or Odoo's login cooldown after repeated failures.
+    AccessDenied,
+    /// A page instead of JSON-RPC: Odoo in maintenance, or a proxy answering.
+    NotJsonRpc,
+}
+
+impl Refusal {
+    /// Every refusal, for metrics that show all of them.
+    pub const ALL: [Refusal; 3] = [Self::LoginRefused, Self::AccessDenied, Self::NotJsonRpc];
+
+    /// A short label for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::LoginRefused => "login_refused",
+            Self::AccessDenied => "access_denied",
+            Self::NotJsonRpc => "not_json_rpc",
+        }
+    }
+
+    /// What it means and what to do, in words that reveal no secret.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::LoginRefused => {
+                "Odoo refuses the bridge's login (wrong odoo.login or odoo.password, or a login cooldown); a new odoo.password takes effect on reload (SIGHUP)"
+            }
+            Self::AccessDenied => {
+                "Odoo denies the bridge's session (credentials revoked, or a login cooldown after failures); a new odoo.password takes effect on reload (SIGHUP)"
+            }
+            Self::NotJsonRpc => {
+                "Odoo answers with a page instead of JSON-RPC (maintenance, or a proxy in front of it)"
+            }
+        }
+    }
 }
 
 /// The Python exception behind a [`OdooError::Server`], from `error.data.name`.
@@ -133,10 +182,14 @@ impl OdooError {
     /// Whether the same call may succeed if tried again later.
     ///
     /// Transient: no connection, timeouts, 5xx/408/429, a database that is
-    /// down, concurrency conflicts. Permanent: everything that depends on the
-    /// request itself or on configuration (rights, missing records, invalid
-    /// values, wrong credentials, size limits).
+    /// down, concurrency conflicts, and every [`OdooError::refusal`] (the
+    /// same call succeeds once the credentials are fixed or Odoo is back).
+    /// Permanent: everything that depends on the request itself or on the
+    /// models (rights, missing records, invalid values, size limits).
     pub fn is_transient(&self) -> bool {
+        if self.refusal().is_some() {
+            return true;
+        }
         match self {
             Self::Unreachable(_) | Self::Timeout => true,
             Self::HttpStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
@@ -157,7 +210,24 @@ impl OdooError {
             | Self::RequestTooLarge
             | Self::ResponseTooLarge
             | Self::Unsupported(_)
-            | Self::InvalidResponse(_) => false,
+            | Self::InvalidResponse(_)
+            | Self::NotJsonRpc { .. } => false,
+        }
+    }
+
+    /// Whether this error says Odoo refuses the bridge itself rather than
+    /// the call: a refused login, `AccessDenied` (the client already logged
+    /// in again once), or a page instead of JSON-RPC. Work that meets one
+    /// waits; it is never given up because of it.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::LoginRefused { .. } => Some(Refusal::LoginRefused),
+            Self::Server {
+                kind: ServerErrorKind::AccessDenied,
+                ..
+            } => Some(Refusal::AccessDenied),
+            Self::NotJsonRpc { .. } => Some(Refusal::NotJsonRpc),
+            _ => None,
         }
     }
 
@@ -181,6 +251,7 @@ impl OdooError {
             Self::ResponseTooLarge => "response_too_large",
             Self::InvalidResponse(_) => "invalid_response",
             Self::Unsupported(_) => "unsupported",
+            Self::NotJsonRpc { .. } => "not_json_rpc",
             Self::Server { kind, .. } => match kind {
                 ServerErrorKind::AccessDenied => "access_denied",
                 ServerErrorKind::AccessError => "access_error",
@@ -312,13 +383,28 @@ mod tests {
         assert!(!server("odoo.exceptions.MissingError", "gone").is_transient());
         assert!(!server("builtins.ValueError", "Invalid field").is_transient());
         assert!(!OdooError::RequestTooLarge.is_transient());
-        assert!(
-            !OdooError::LoginRefused {
-                login: "a".into(),
-                database: "b".into()
-            }
-            .is_transient()
-        );
+    }
+
+    #[test]
+    fn refusals_of_the_bridge_itself_are_transient_and_named() {
+        let refused = OdooError::LoginRefused {
+            login: "a".into(),
+            database: "b".into(),
+        };
+        let denied = server("odoo.exceptions.AccessDenied", "Too many login failures");
+        let page = OdooError::NotJsonRpc {
+            body_excerpt: "Down for maintenance".into(),
+        };
+        for (error, refusal) in [
+            (refused, Refusal::LoginRefused),
+            (denied, Refusal::AccessDenied),
+            (page, Refusal::NotJsonRpc),
+        ] {
+            assert_eq!(error.refusal(), Some(refusal), "{error}");
+            assert!(error.is_transient(), "{error}");
+        }
+        assert_eq!(server("odoo.exceptions.AccessError", "no").refusal(), None);
+        assert_eq!(OdooError::InvalidResponse("x".into()).refusal(), None);
     }
 
     #[test]

@@ -39,9 +39,6 @@ pub struct Json2Transport {
     /// `{odoo.url}/json/2`.
     base: String,
     database: HeaderValue,
-    /// `None` when `odoo.password` cannot be a header value (a control
-    /// character); only a call over `/json/2` then fails.
-    authorization: Option<HeaderValue>,
     login: String,
     database_name: String,
     limits: TransportLimits,
@@ -54,7 +51,6 @@ pub struct Json2Target<'a> {
     pub database: &'a str,
     /// Only for messages: over `/json/2` the key alone decides the user.
     pub login: &'a str,
-    pub api_key: &'a SecretString,
 }
 
 impl Json2Transport {
@@ -71,40 +67,36 @@ impl Json2Transport {
             .map_err(|e| setup(&e.to_string()))?;
         let database = HeaderValue::from_str(target.database)
             .map_err(|_| setup("odoo.database is not a valid HTTP header value"))?;
-        let authorization = HeaderValue::from_bytes(
-            format!("bearer {}", target.api_key.expose_secret()).as_bytes(),
-        )
-        .ok()
-        .map(|mut value| {
-            value.set_sensitive(true);
-            value
-        });
         Ok(Self {
             client,
             base: target.base,
             database,
-            authorization,
             login: target.login.to_owned(),
             database_name: target.database.to_owned(),
             limits,
         })
     }
 
-    /// Sends a body built by [`keywords::body`] to `model.method`.
+    /// Sends a body built by [`keywords::body`] to `model.method`, with
+    /// `api_key` as the bearer token (read per call: a reload may replace it).
     pub async fn call<R: DeserializeOwned>(
         &self,
         model: &str,
         method: &str,
         body: keywords::Body,
+        api_key: &SecretString,
     ) -> Result<Option<R>, OdooError> {
         if body.bytes.len() > self.limits.max_request_bytes as usize {
             return Err(OdooError::RequestTooLarge);
         }
-        let Some(authorization) = self.authorization.clone() else {
+        let Ok(mut authorization) =
+            HeaderValue::from_bytes(format!("bearer {}", api_key.expose_secret()).as_bytes())
+        else {
             return Err(OdooError::Unsupported(
                 "/json/2: odoo.password holds a character an HTTP header cannot carry".to_owned(),
             ));
         };
+        authorization.set_sensitive(true);
         let url = format!("{}/{model}/{method}", self.base);
         let sent = self
             .client

@@ -4,18 +4,20 @@
 //! concurrency, ORM methods) over a jsonrpsee [`transport`] for `/jsonrpc`
 //! (Odoo 16-19) or plain JSON over reqwest for [`json2`] (Odoo 19+), chosen
 //! as [`api`] says; callers never see which. [`OdooError`] sorts failures
-//! into the kinds callers branch on, the same for both wires; [`records`]
-//! and [`value`] decode what Odoo returns (`false` for unset, `[id, name]`
-//! for many2one) without panicking.
+//! into the kinds callers branch on, the same for both wires; the standing
+//! (`standing.rs`) remembers whether Odoo refuses the bridge itself right
+//! now; [`records`] and [`value`] decode what Odoo returns (`false` for
+//! unset, `[id, name]` for many2one) without panicking.
 
 pub mod api;
 mod client;
 mod error;
 pub mod json2;
 pub mod records;
+mod standing;
 pub mod transport;
 pub mod value;
 
 pub use api::Api;
 pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, ServerVersion, Uid};
-pub use error::{OdooError, ServerErrorKind};
+pub use error::{OdooError, Refusal, ServerErrorKind};

@@ -13,6 +13,10 @@
 //!   would become a bare status code with its body dropped. The middleware
 //!   turns it into a JSON-RPC error carrying the status and a short,
 //!   tag-stripped excerpt, so the caller can say what happened.
+//! * a 200 answer that is not JSON (a maintenance page, a proxy's login
+//!   page) would be a parse error like any malformed result; the middleware
+//!   marks it, by its `Content-Type`, so it becomes
+//!   [`OdooError::NotJsonRpc`].
 //!
 //! jsonrpsee's default RPC logger is replaced by nothing: it would log
 //! request params, and `execute_kw` params carry the password.
@@ -129,6 +133,8 @@ struct ErrorData {
     http_status: u16,
     #[serde(default)]
     html: bool,
+    #[serde(default)]
+    not_json: bool,
 }
 
 fn map_client_error(error: ClientError) -> OdooError {
@@ -139,7 +145,11 @@ fn map_client_error(error: ClientError) -> OdooError {
                 .and_then(|raw| serde_json::from_str(raw.get()).ok());
             match data {
                 Some(data) if data.name == HTTP_STATUS_ERROR_NAME => {
-                    if data.http_status == 400 && data.html {
+                    if data.not_json {
+                        OdooError::NotJsonRpc {
+                            body_excerpt: data.message,
+                        }
+                    } else if data.http_status == 400 && data.html {
                         OdooError::Protocol {
                             body_excerpt: data.message,
                         }
@@ -239,7 +249,7 @@ where
 async fn mend(
     response: HttpResponse<Incoming>,
 ) -> Result<HttpResponse<CompatBody>, TransportError> {
-    if !response.status().is_success() {
+    if !response.status().is_success() || !is_json(&response) {
         return Ok(status_as_jsonrpc_error(response).await);
     }
     let is_small = content_length(&response).is_some_and(|len| len <= SMALL_RESPONSE_BYTES);
@@ -261,6 +271,17 @@ async fn mend(
         parts,
         Either::Right(Full::new(bytes)),
     ))
+}
+
+/// Whether the answer may be JSON-RPC: a JSON `Content-Type`, or none.
+fn is_json<B>(response: &HttpResponse<B>) -> bool {
+    match response.headers().get(http::header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value
+            .to_str()
+            .map(|ct| ct.to_ascii_lowercase().contains("json"))
+            .unwrap_or(false),
+    }
 }
 
 fn content_length<B>(response: &HttpResponse<B>) -> Option<usize> {
@@ -295,6 +316,7 @@ pub fn with_result_key(bytes: Bytes) -> Bytes {
 
 async fn status_as_jsonrpc_error(response: HttpResponse<Incoming>) -> HttpResponse<CompatBody> {
     let status = response.status();
+    let not_json = status.is_success();
     let is_html = response
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -313,6 +335,7 @@ async fn status_as_jsonrpc_error(response: HttpResponse<Incoming>) -> HttpRespon
                 "message": excerpt,
                 "http_status": status.as_u16(),
                 "html": is_html,
+                "not_json": not_json,
             },
         },
     });
@@ -434,6 +457,12 @@ mod tests {
         assert!(matches!(
             error(400, false),
             OdooError::HttpStatus { status: 400, .. }
+        ));
+        let data = serde_json::json!({"name": HTTP_STATUS_ERROR_NAME, "message": "Down for maintenance", "http_status": 200, "html": true, "not_json": true});
+        let object = jsonrpsee::types::ErrorObject::owned(200, "HTTP", Some(data));
+        assert!(matches!(
+            map_client_error(ClientError::Call(object)),
+            OdooError::NotJsonRpc { .. }
         ));
     }
 

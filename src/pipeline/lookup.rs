@@ -1,9 +1,11 @@
 //! Finding the request a callback is about (SDS §3.7 `process_n8n_callback`).
 //!
 //! `ai_generation_request_id` is the Odoo id in decimal, or the value of the
-//! request's UUID field, as `odoo.lookup` says. Both are one `search_read`
-//! that also returns every field the pipeline decides on, so the lookup is
-//! the only read before the first write.
+//! request's UUID field, as `odoo.lookup` says. Finding it is two steps:
+//! [`resolve`] turns the reference into the Odoo id (no call for an id, one
+//! `search` for a UUID), and [`read`] reads the fields the pipeline decides
+//! on. The pipeline reads only while it holds the request's lock, so every
+//! decision rests on a read no other delivery of this process can overtake.
 
 use serde_json::json;
 
@@ -45,35 +47,57 @@ pub fn plan(mode: RequestLookup, reference: &str) -> Lookup {
     }
 }
 
-/// Reads the request `reference` names; `Ok(None)` when there is none.
-pub async fn find(
+/// The Odoo id `reference` names, when that needs no call: `Some(Some(id))`
+/// for an id, `Some(None)` when the reference can name no request, `None`
+/// for a UUID (Odoo must be asked).
+pub fn resolve_offline(mode: RequestLookup, reference: &str) -> Option<Option<i64>> {
+    match plan(mode, reference) {
+        Lookup::Id(id) => Some(Some(id)),
+        Lookup::Impossible => Some(None),
+        Lookup::Uuid(_) => None,
+    }
+}
+
+/// The Odoo id of the request `reference` names; `Ok(None)` when there is none.
+pub async fn resolve(
     odoo: &OdooClient,
     config: &OdooConfig,
     reference: &str,
-) -> Result<Option<AiImageRequest>, OdooError> {
-    let domain = match plan(config.lookup, reference) {
-        Lookup::Id(id) => json!([["id", "=", id]]),
-        Lookup::Uuid(uuid) => json!([[config.uuid_field, "=", uuid]]),
+) -> Result<Option<i64>, OdooError> {
+    let uuid = match plan(config.lookup, reference) {
+        Lookup::Id(id) => return Ok(Some(id)),
         Lookup::Impossible => return Ok(None),
+        Lookup::Uuid(uuid) => uuid,
     };
     let options = SearchOptions {
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let mut found: Vec<AiImageRequest> = odoo
-        .search_read(&config.request_model, &domain, LOOKUP_FIELDS, &options)
+    let domain = json!([[config.uuid_field, "=", uuid]]);
+    let ids = odoo
+        .search(&config.request_model, &domain, &options)
         .await?;
-    Ok(found.pop())
+    Ok(ids.first().copied())
 }
 
-/// Reads request `id` again (after waiting for its lock).
-pub async fn reread(
+/// Reads request `id`; `Ok(None)` when it does not exist (a `search_read`,
+/// so a missing id is an empty answer, not Odoo's `MissingError`).
+pub async fn read(
     odoo: &OdooClient,
     config: &OdooConfig,
     id: i64,
 ) -> Result<Option<AiImageRequest>, OdooError> {
+    let options = SearchOptions {
+        limit: Some(1),
+        ..SearchOptions::default()
+    };
     let mut found: Vec<AiImageRequest> = odoo
-        .read(&config.request_model, &[id], LOOKUP_FIELDS)
+        .search_read(
+            &config.request_model,
+            &json!([["id", "=", id]]),
+            LOOKUP_FIELDS,
+            &options,
+        )
         .await?;
     Ok(found.pop())
 }

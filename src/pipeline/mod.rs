@@ -3,11 +3,14 @@
 //!
 //! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
 //! at once, creates one generated image. Deliveries for the same request are
-//! serialized by a per-request lock; each Odoo write is a separate
-//! transaction, so every step first finds what an earlier, interrupted
-//! attempt made ([`store`]). A failure never overwrites a completed request.
+//! serialized by a per-request lock keyed by the Odoo id (a reference by id
+//! and one by UUID take the same lock), and every decision rests on a read
+//! taken while holding it; each Odoo write is a separate transaction, so
+//! every step first finds what an earlier, interrupted attempt made
+//! ([`store`]). A failure never overwrites a completed request.
 //!
-//! Odoo calls per outcome (the lookup is always first):
+//! Odoo calls per outcome (the lookup is always first; it is the read under
+//! the lock, plus one `search` the first time a UUID reference is seen):
 //!
 //! | outcome | calls |
 //! |---|---|
@@ -22,6 +25,7 @@
 mod chatter;
 use crate::locks;
 mod lookup;
+mod references;
 mod store;
 
 use std::sync::Arc;
@@ -94,6 +98,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// Whether Odoo refused the bridge itself (see [`OdooError::refusal`]):
+    /// not the result's fault, so it waits and is never given up for it.
+    pub fn refusal(&self) -> Option<crate::odoo::Refusal> {
+        match self {
+            Self::Odoo(error) => error.refusal(),
+            _ => None,
+        }
+    }
+
     /// Whether trying the same result again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -110,8 +123,9 @@ pub struct Pipeline {
     odoo: OdooClient,
     fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
+    references: references::References,
     chatter: Chatter,
-    saving: store::AttachmentSaving,
+    learnt: store::Learnt,
     metrics: Arc<Metrics>,
 }
 
@@ -122,10 +136,22 @@ impl Pipeline {
             odoo,
             fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
+            references: references::References::default(),
             chatter: Chatter::default(),
-            saving: store::AttachmentSaving::default(),
+            learnt: store::Learnt::default(),
             metrics,
         }
+    }
+
+    /// Learns what the Odoo models offer (called after the login, so the
+    /// first result does not pay for it); what is not learnt here is
+    /// learnt at first use.
+    pub async fn prepare(&self, config: &Config) -> Result<(), PipelineError> {
+        self.learnt
+            .image_model
+            .learn(&self.odoo, &config.odoo)
+            .await?;
+        Ok(())
     }
 
     /// Replaces the image downloader (its settings changed on reload).
@@ -212,22 +238,46 @@ impl Pipeline {
         self.locks.clone()
     }
 
-    /// Reads the request under its lock: the lookup, then (only if another
-    /// delivery held the lock meanwhile) a fresh read.
+    /// The Odoo id of the request `reference` names, when that needs no
+    /// call to Odoo (an id, or a UUID resolved before): `Some(Some(id))`;
+    /// `Some(None)` when the reference can name no request; `None` when
+    /// Odoo must be asked ([`Pipeline::resolve`]).
+    pub fn resolve_offline(&self, config: &Config, reference: &str) -> Option<Option<i64>> {
+        lookup::resolve_offline(config.odoo.lookup, reference)
+            .or_else(|| self.references.get(reference).map(Some))
+    }
+
+    /// The Odoo id of the request `reference` names; `Ok(None)` when no
+    /// request has it. The spool orders its entries by this id, so a result
+    /// sent by id and one sent by UUID for the same request never overtake
+    /// each other.
+    pub async fn resolve(
+        &self,
+        config: &Config,
+        reference: &str,
+    ) -> Result<Option<i64>, PipelineError> {
+        if let Some(known) = self.resolve_offline(config, reference) {
+            return Ok(known);
+        }
+        let found = lookup::resolve(&self.odoo, &config.odoo, reference).await?;
+        if let Some(id) = found {
+            self.references.remember(reference, id);
+        }
+        Ok(found)
+    }
+
+    /// The request, read while its lock is held: every decision rests on a
+    /// read taken after any other delivery of this request (in this
+    /// process) finished, never on one that may have overlapped it.
     async fn locked_request(
         &self,
         config: &Config,
         reference: &str,
     ) -> Result<(AiImageRequest, locks::RequestGuard), PipelineError> {
         let unknown = || PipelineError::UnknownRequest(reference.to_owned());
-        let request = lookup::find(&self.odoo, &config.odoo, reference)
-            .await?
-            .ok_or_else(unknown)?;
-        let guard = self.locks.lock(request.id).await;
-        if !guard.waited {
-            return Ok((request, guard));
-        }
-        let request = lookup::reread(&self.odoo, &config.odoo, request.id)
+        let id = self.resolve(config, reference).await?.ok_or_else(unknown)?;
+        let guard = self.locks.lock(id).await;
+        let request = lookup::read(&self.odoo, &config.odoo, id)
             .await?
             .ok_or_else(unknown)?;
         Ok((request, guard))
@@ -281,19 +331,13 @@ impl Pipeline {
         claims: &Claims,
     ) -> Result<Applied, PipelineError> {
         let (request, _guard) = self.locked_request(config, reference).await?;
-        let existing =
-            store::find_image(&self.odoo, &config.odoo, request.id, &image.sha256_hex).await?;
+        let found =
+            store::find_images(&self.odoo, &config.odoo, request.id, &image.sha256_hex).await?;
         if request.status == RequestStatus::Completed {
-            return match existing {
-                Some(_) => Ok(Applied::Duplicate {
-                    request_id: request.id,
-                }),
-                None => Err(PipelineError::Conflict {
-                    request_id: request.id,
-                    reason: "a different image",
-                }),
-            };
+            return self.settle_completed(config, &request, found).await;
         }
+        // An image of an interrupted attempt is finished, not made again.
+        let existing = found.into_iter().next();
         for mismatch in image::claim_mismatches(
             &image,
             claims.mimetype.as_deref(),
@@ -312,7 +356,7 @@ impl Pipeline {
             &retention,
             &image,
             existing,
-            &self.saving,
+            &self.learnt,
         )
         .await?;
         if stored.altered_by_odoo {
@@ -345,6 +389,32 @@ impl Pipeline {
             attachment_id: stored.attachment_id,
             size: image.bytes.len() as u64,
             sha256_hex: image.sha256_hex,
+        })
+    }
+
+    /// A success for a completed request: a duplicate only when its image is
+    /// the one linked to the request; images of this result that are not
+    /// linked are orphans of an interrupted attempt, and are deleted.
+    async fn settle_completed(
+        &self,
+        config: &Config,
+        request: &AiImageRequest,
+        found: Vec<store::ExistingImage>,
+    ) -> Result<Applied, PipelineError> {
+        let linked = request.generated_image_id.as_ref().map(|image| image.id);
+        let (applied, orphans): (Vec<_>, Vec<_>) = found
+            .into_iter()
+            .map(|image| image.id)
+            .partition(|id| Some(*id) == linked);
+        store::discard_orphans(&self.odoo, &config.odoo, request.id, &orphans).await;
+        if applied.is_empty() {
+            return Err(PipelineError::Conflict {
+                request_id: request.id,
+                reason: "a different image",
+            });
+        }
+        Ok(Applied::Duplicate {
+            request_id: request.id,
         })
     }
 }

@@ -6,7 +6,11 @@
 //! what an earlier attempt made and reuses it:
 //!
 //! 1. the `generated_image` of this request with this SHA-256 (one search;
-//!    the idempotency check of every success);
+//!    the idempotency check of every success). A result counts as applied
+//!    only when that image is the request's `generated_image_id`: an image
+//!    with the hash that is not linked is an orphan of an interrupted
+//!    attempt, finished here while the request is open, deleted
+//!    ([`discard_orphans`]) once another image completed it;
 //! 2. otherwise it is created with all its metadata;
 //! 3. the `ir.attachment` is created already pointing at the image
 //!    (`res_model`/`res_id`), so no separate link write is needed for it,
@@ -16,12 +20,14 @@
 //!    `base.image_autoresize_max_px`; an Odoo that alters them anyway is
 //!    still detected from the checksum. When resuming an interrupted
 //!    attempt, an attachment it made is found by `res_model`/`res_id`;
-//! 4. the image gets `storage_identifier` (the attachment id) — the link.
+//! 4. the image gets `storage_identifier` (the attachment id) — the link —
+//!    and, when the image model has it (the example addon's many2one,
+//!    learnt once: [`ImageModel`]), `attachment_id` too.
 //!
 //! The base64 `datas` is written straight from the bytes into the JSON-RPC
 //! request (no intermediate base64 string).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -52,31 +58,109 @@ pub struct ExistingImage {
     pub storage_identifier: Option<String>,
 }
 
-/// Finds the image an earlier delivery of this result created.
-pub async fn find_image(
+/// Images of one request carrying the same hash, at most; more would take
+/// as many interrupted attempts, each waiting out `odoo.timeout`.
+const MAX_SAME_HASH: u32 = 16;
+
+/// The images earlier deliveries of this result created, oldest first: the
+/// one linked to the request, and orphans of interrupted attempts.
+pub async fn find_images(
     odoo: &OdooClient,
     config: &OdooConfig,
     request_id: i64,
     sha256_hex: &str,
-) -> Result<Option<ExistingImage>, OdooError> {
+) -> Result<Vec<ExistingImage>, OdooError> {
     let domain = json!([
         ["request_id", "=", request_id],
         ["hash_value", "=", sha256_hex]
     ]);
     let options = SearchOptions {
-        limit: Some(1),
+        limit: Some(MAX_SAME_HASH),
         order: Some("id asc".into()),
         ..SearchOptions::default()
     };
-    let mut found: Vec<ExistingImage> = odoo
-        .search_read(
-            &config.image_model,
-            &domain,
-            &["id", "storage_identifier"],
-            &options,
-        )
-        .await?;
-    Ok(found.pop())
+    odoo.search_read(
+        &config.image_model,
+        &domain,
+        &["id", "storage_identifier"],
+        &options,
+    )
+    .await
+}
+
+/// Deletes images an interrupted attempt left behind for a request that
+/// another image completed (Odoo deletes their attachments with them).
+/// Best effort: the result's answer does not depend on it; when the
+/// bridge's user may not delete images the orphans are named in the log.
+pub async fn discard_orphans(odoo: &OdooClient, config: &OdooConfig, request_id: i64, ids: &[i64]) {
+    if ids.is_empty() {
+        return;
+    }
+    let done: Result<Option<bool>, _> = odoo
+        .execute_kw(&config.image_model, "unlink", &json!([ids]), &json!({}))
+        .await;
+    match done {
+        Ok(_) => tracing::info!(
+            ai_generation_request_id = request_id,
+            images = ?ids,
+            "deleted generated images an interrupted attempt left unlinked"
+        ),
+        Err(error) => tracing::warn!(
+            ai_generation_request_id = request_id,
+            images = ?ids,
+            %error,
+            "generated images an interrupted attempt left unlinked remain; delete them in Odoo"
+        ),
+    }
+}
+
+/// Whether the image model has an `attachment_id` many2one to
+/// `ir.attachment`, learnt once with `fields_get` (at login, or at the
+/// first link if Odoo was not reachable then).
+#[derive(Debug, Default)]
+pub struct ImageModel {
+    attachment_field: AtomicU8,
+}
+
+const UNKNOWN: u8 = 0;
+const PRESENT: u8 = 1;
+const ABSENT: u8 = 2;
+
+impl ImageModel {
+    /// Asks Odoo which fields the image model has.
+    pub async fn learn(&self, odoo: &OdooClient, config: &OdooConfig) -> Result<(), OdooError> {
+        let fields = odoo.fields_get(&config.image_model).await?;
+        let present = fields.get("attachment_id").is_some_and(|field| {
+            field.field_type == "many2one" && field.relation.as_deref() == Some(ATTACHMENT_MODEL)
+        });
+        if !present {
+            tracing::info!(
+                model = %config.image_model,
+                "the image model has no attachment_id; storage_identifier alone links the attachment"
+            );
+        }
+        let state = if present { PRESENT } else { ABSENT };
+        self.attachment_field.store(state, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn has_attachment_field(
+        &self,
+        odoo: &OdooClient,
+        config: &OdooConfig,
+    ) -> Result<bool, OdooError> {
+        if self.attachment_field.load(Ordering::Relaxed) == UNKNOWN {
+            self.learn(odoo, config).await?;
+        }
+        Ok(self.attachment_field.load(Ordering::Relaxed) == PRESENT)
+    }
+}
+
+/// How the image is stored: what Odoo offers, learnt on first use.
+#[derive(Debug, Default)]
+pub struct Learnt {
+    pub saving: AttachmentSaving,
+    pub image_model: ImageModel,
 }
 
 /// Steps 2–5 for a request that has no completed image yet.
@@ -87,7 +171,7 @@ pub async fn store(
     retention_category: &str,
     image: &VerifiedImage,
     existing: Option<ExistingImage>,
-    saving: &AttachmentSaving,
+    learnt: &Learnt,
 ) -> Result<Stored, OdooError> {
     let (image_id, linked_attachment, recovering) = match existing {
         Some(found) => (
@@ -113,7 +197,9 @@ pub async fn store(
     };
     let stored = match earlier_attachment {
         Some(id) => read_back(odoo, id).await?,
-        None => create_attachment(odoo, config, request_id, image_id, image, saving).await?,
+        None => {
+            create_attachment(odoo, config, request_id, image_id, image, &learnt.saving).await?
+        }
     };
     let attachment_id = stored.id;
     let stored_size = stored
@@ -124,11 +210,16 @@ pub async fn store(
     let altered_by_odoo = stored.checksum.as_deref() != Some(original_sha1.as_str())
         || stored_size != image.bytes.len() as u64;
     if linked_attachment.is_none() || altered_by_odoo {
+        let with_field = learnt
+            .image_model
+            .has_attachment_field(odoo, config)
+            .await?;
         link(
             odoo,
             config,
             image_id,
             attachment_id,
+            with_field,
             altered_by_odoo.then_some(stored_size),
         )
         .await?;
@@ -295,9 +386,13 @@ async fn link(
     config: &OdooConfig,
     image_id: i64,
     attachment_id: i64,
+    with_field: bool,
     stored_size: Option<u64>,
 ) -> Result<(), OdooError> {
     let mut vals = json!({ "storage_identifier": attachment_id.to_string() });
+    if with_field {
+        vals["attachment_id"] = json!(attachment_id);
+    }
     if let Some(size) = stored_size {
         vals["file_size"] = json!(size);
     }

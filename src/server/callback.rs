@@ -3,9 +3,10 @@
 //!
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
 //! then the body is read within `server.body_read_timeout` (408), parsed
-//! (400), authenticated (401, or 409 for a replayed signed callback: before
-//! any field is validated or Odoo is touched, unless the callback token is
-//! only in Odoo; see [`crate::auth`]), validated (400), written to the spool
+//! (400; nothing decoded yet), authenticated (401, or 409 for a replayed
+//! signed callback: before any field is validated, any image decoded or
+//! Odoo touched, unless the callback token is only in Odoo; see
+//! [`crate::auth`]), validated and its image decoded (400), written to the spool
 //! (503 if it cannot be), and applied by the spool's worker while the caller
 //! waits up to `spool.wait` (202 after that). See the README's response
 //! table for every answer.
@@ -99,18 +100,14 @@ pub async fn handle(
         Ok(body) => body,
         Err(answer) => return answer.into_response(&BodyStyle::Bare),
     };
-    let parsed = match callback::parse(&body, config.images.max_bytes) {
+    let parsed = match callback::parse(&body) {
         Ok(parsed) => parsed,
         Err(malformed) => return refuse(StatusCode::BAD_REQUEST, &malformed.0),
     };
-    let callback::ParsedCallback {
-        style,
-        security_token,
-        result,
-    } = parsed;
+    let style = parsed.style.clone();
     // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
     let expected = app.initiation().parameters().callback_token(&config).await;
-    let token = security_token.as_deref();
+    let token = parsed.security_token.as_deref();
     let authenticated =
         match app
             .auth()
@@ -123,9 +120,10 @@ pub async fn handle(
                     .into_response(&style);
             }
         };
+    let result = validate(&app, &parsed, &config);
     // The image is decoded: the body's (base64) text is not needed while
     // the result is spooled and applied.
-    drop(security_token);
+    drop(parsed);
     drop(body);
     let answer = match result {
         Ok(result) => {
@@ -139,6 +137,26 @@ pub async fn handle(
     };
     authenticated.settle(answer.status);
     answer.into_response(&style)
+}
+
+/// Validates an authenticated callback, decoding its inline image (counted
+/// in `image_data_decoded_bytes`).
+fn validate(
+    app: &App,
+    parsed: &callback::ParsedCallback<'_>,
+    config: &Config,
+) -> Result<CallbackResult, callback::InvalidCallback> {
+    let result = parsed.validate(config.images.max_bytes)?;
+    if let callback::Outcome::Success {
+        image: callback::ImagePayload::Inline(bytes),
+        ..
+    } = &result.outcome
+    {
+        app.metrics()
+            .image_data_decoded_bytes
+            .inc_by(bytes.len() as u64);
+    }
+    Ok(result)
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response<Body> {

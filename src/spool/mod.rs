@@ -28,7 +28,7 @@ pub mod store;
 pub mod worker;
 
 pub use entry::{EntryId, Meta};
-pub use queue::{Final, Gauges, Queue};
+pub use queue::{Final, Gauges, Queue, RequestKey};
 pub use store::{Limits, SpoolError, State, Store, Usage};
 
 use crate::config::SpoolConfig;

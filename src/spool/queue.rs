@@ -4,8 +4,21 @@
 //! Only ids, request references and due times are held, never payloads.
 //! The index is rebuilt from disk at start and reconciled on every poll,
 //! because the `spool` CLI (another process) retries and purges entries.
+//!
 //! Entries of the same request are handed out one at a time in arrival
-//! order; different requests run concurrently.
+//! order; different requests run concurrently. "The same request" means the
+//! same Odoo id, not the same reference text: a result sent by id "42" and
+//! one sent by the UUID of request 42 are one request. So each entry's
+//! reference is first resolved to a [`RequestKey`] (at once for an id, by
+//! the worker asking Odoo for a UUID), and no entry is handed out while an
+//! older one is still unresolved: it might be the same request.
+//!
+//! While Odoo refuses the bridge itself (its login, its session, a page in
+//! place of JSON-RPC) the whole queue is on hold: nothing is handed out
+//! until the hold's backoff passed, then one entry probes, so a wrong
+//! password costs one failed login per backoff step, not one per entry.
+//! [`Queue::resume`] lifts the hold at once (a reload, or Odoo accepting
+//! the bridge again).
 //!
 //! An entry that cannot be applied as it is on disk (damaged, or written in
 //! another format version) is moved to the dead letters with the reason the
@@ -24,6 +37,7 @@ use super::entry::{EntryId, Meta, now_ms};
 use super::store::{SpoolError, State, Store};
 use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
+use crate::retry::Backoff;
 
 /// The end of an entry, as reported to whoever waits for it.
 #[derive(Debug)]
@@ -34,9 +48,24 @@ pub enum Final {
     Dead(PipelineError),
 }
 
+/// Which request an entry is about, as far as ordering goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestKey {
+    /// The request's Odoo id.
+    Id(i64),
+    /// A reference that names no request (applying it answers "unknown").
+    Unmatched(String),
+}
+
 #[derive(Debug, Clone)]
 struct Slot {
     request_ref: String,
+    /// `None` until the reference is resolved.
+    key: Option<RequestKey>,
+    /// The worker is resolving the reference right now.
+    resolving: bool,
+    /// Failed resolutions in a row (for the backoff between them).
+    resolve_failures: u32,
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
     received_ms: u64,
@@ -53,11 +82,23 @@ pub type Payload = (Meta, Option<Bytes>);
 /// pile up).
 const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The queue waits for Odoo to accept the bridge again.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// Nothing is handed out before this (ms since the epoch).
+    until_ms: u64,
+    /// Refusals in a row (for the backoff).
+    rounds: u32,
+    /// One entry was handed out to probe; nothing else goes meanwhile.
+    probing: bool,
+}
+
 #[derive(Debug, Default)]
 struct Index {
+    hold: Option<Hold>,
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
-    busy: HashSet<String>,
+    busy: HashSet<RequestKey>,
 }
 
 /// The spool as the running daemon uses it.
@@ -75,6 +116,15 @@ pub struct Queue {
     unreadable: Mutex<BTreeSet<EntryId>>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
+}
+
+/// An entry whose reference the worker resolves (see [`Queue::to_resolve`]).
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub id: EntryId,
+    pub request_ref: String,
+    /// Failed resolutions of this entry so far.
+    pub failures: u32,
 }
 
 /// The spool's state for the metrics.
@@ -95,6 +145,7 @@ pub struct Gauges {
 pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
+    pub key: RequestKey,
     /// The entry itself when it is still in memory (see [`Slot::fresh`]).
     pub payload: Option<Payload>,
 }
@@ -150,6 +201,9 @@ impl Queue {
         let id = meta.id.clone();
         let slot = Slot {
             request_ref: meta.request_ref.clone(),
+            key: None,
+            resolving: false,
+            resolve_failures: 0,
             due_ms: meta.next_attempt_at_ms,
             received_ms: meta.received_at_ms,
             fresh: self.keep_fresh(meta, image),
@@ -183,32 +237,140 @@ impl Queue {
         lock(&self.waiters).remove(id);
     }
 
+    /// Odoo refused the bridge: hold the queue for the next step of
+    /// `backoff` (a second refusal from an entry that was already running
+    /// when the hold began changes nothing). Returns the hold's length.
+    pub fn hold(&self, backoff: &Backoff) -> Option<u64> {
+        let mut index = lock(&self.index);
+        let rounds = match index.hold {
+            Some(hold) if !hold.probing => return None,
+            Some(hold) => hold.rounds.saturating_add(1),
+            None => 1,
+        };
+        let delay = u64::try_from(backoff.delay(rounds).as_millis()).unwrap_or(u64::MAX);
+        index.hold = Some(Hold {
+            until_ms: now_ms().saturating_add(delay),
+            rounds,
+            probing: false,
+        });
+        Some(delay)
+    }
+
+    /// Lifts the hold (if any): entries go again at once.
+    pub fn resume(&self) {
+        if lock(&self.index).hold.take().is_some() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether the queue is on hold.
+    pub fn is_held(&self) -> bool {
+        lock(&self.index).hold.is_some()
+    }
+
+    /// Resolves what `offline` can (an id needs no call to Odoo), and
+    /// returns the other unresolved entries that are due, oldest first, so
+    /// that at most `max_in_flight` are being resolved at once; they are
+    /// marked as being resolved until [`Queue::resolved`] or
+    /// [`Queue::resolve_later`].
+    pub fn to_resolve(
+        &self,
+        max_in_flight: usize,
+        offline: impl Fn(&str) -> Option<RequestKey>,
+    ) -> Vec<Unresolved> {
+        let now = now_ms();
+        let mut index = lock(&self.index);
+        let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
+        // On hold, only what needs no call to Odoo, or one probe.
+        let probe = Self::may_probe(index.hold, now);
+        let mut room = match index.hold {
+            None => max_in_flight.saturating_sub(in_flight),
+            Some(_) => usize::from(probe),
+        };
+        let mut found = Vec::new();
+        for (id, slot) in index.pending.iter_mut() {
+            if slot.key.is_some() || slot.resolving {
+                continue;
+            }
+            if let Some(key) = offline(&slot.request_ref) {
+                slot.key = Some(key);
+                continue;
+            }
+            if room > 0 && slot.due_ms <= now {
+                room -= 1;
+                slot.resolving = true;
+                found.push(Unresolved {
+                    id: id.clone(),
+                    request_ref: slot.request_ref.clone(),
+                    failures: slot.resolve_failures,
+                });
+            }
+        }
+        Self::probing(&mut index, probe && !found.is_empty());
+        found
+    }
+
+    /// Whether a hold lets one probe go now.
+    fn may_probe(hold: Option<Hold>, now: u64) -> bool {
+        hold.is_some_and(|hold| !hold.probing && now >= hold.until_ms)
+    }
+
+    /// Marks the hold as probing when a probe was handed out.
+    fn probing(index: &mut Index, handed_out: bool) {
+        if let Some(hold) = index.hold.as_mut().filter(|_| handed_out) {
+            hold.probing = true;
+        }
+    }
+
+    /// The entry's reference resolved to `key`.
+    pub fn resolved(&self, id: &EntryId, key: RequestKey) {
+        if let Some(slot) = lock(&self.index).pending.get_mut(id) {
+            slot.key = Some(key);
+            slot.resolving = false;
+            slot.resolve_failures = 0;
+        }
+        self.wake.notify_one();
+    }
+
+    /// Resolving the entry's reference failed; it is tried again at `due_ms`.
+    pub fn resolve_later(&self, id: &EntryId, due_ms: u64) {
+        if let Some(slot) = lock(&self.index).pending.get_mut(id) {
+            slot.resolving = false;
+            slot.resolve_failures = slot.resolve_failures.saturating_add(1);
+            slot.due_ms = due_ms;
+        }
+        self.wake.notify_one();
+    }
+
     /// Entries due now, at most `max`, at most one per request, each the
-    /// oldest pending entry of its request. Their requests become busy.
+    /// oldest pending entry of its request, none younger than an entry
+    /// whose reference is not resolved yet. Their requests become busy.
     pub fn take_ready(&self, max: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let mut seen: HashSet<&str> = HashSet::new();
+        let probe = Self::may_probe(index.hold, now);
+        let max = match index.hold {
+            None => max,
+            Some(_) if probe => max.min(1),
+            Some(_) => return Vec::new(),
+        };
         let mut ready = Vec::new();
-        for (id, slot) in &index.pending {
+        for (id, slot, key) in Self::heads(&index) {
             if ready.len() >= max {
                 break;
-            }
-            // Only the oldest entry of each request may go, and only when
-            // no other entry of that request is being applied.
-            if !seen.insert(slot.request_ref.as_str()) || index.busy.contains(&slot.request_ref) {
-                continue;
             }
             if slot.due_ms <= now {
                 ready.push(Ready {
                     id: id.clone(),
                     request_ref: slot.request_ref.clone(),
+                    key: key.clone(),
                     payload: None,
                 });
             }
         }
+        Self::probing(&mut index, probe && !ready.is_empty());
         for entry in &mut ready {
-            index.busy.insert(entry.request_ref.clone());
+            index.busy.insert(entry.key.clone());
             if let Some(slot) = index.pending.get_mut(&entry.id) {
                 entry.payload = slot.fresh.take();
                 self.release(&entry.payload);
@@ -217,16 +379,36 @@ impl Queue {
         ready
     }
 
-    /// When the next entry becomes due (ms since the epoch), if any is
-    /// waiting that is not busy.
-    pub fn next_due_ms(&self) -> Option<u64> {
-        let index = lock(&self.index);
+    /// The entries that may go when due, in arrival order: the oldest
+    /// entry of each request that is not busy, up to the first entry whose
+    /// reference is not resolved yet (it might be any of the requests).
+    fn heads(index: &Index) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
+        let mut seen: HashSet<&RequestKey> = HashSet::new();
         index
             .pending
+            .iter()
+            .map_while(|(id, slot)| slot.key.as_ref().map(|key| (id, slot, key)))
+            .filter(move |(_, _, key)| seen.insert(*key) && !index.busy.contains(*key))
+    }
+
+    /// When the next entry becomes due (ms since the epoch), to be applied
+    /// or to have its reference resolved, if any.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let index = lock(&self.index);
+        let to_apply = Self::heads(&index).map(|(_, slot, _)| slot.due_ms).min();
+        let to_resolve = index
+            .pending
             .values()
-            .filter(|slot| !index.busy.contains(&slot.request_ref))
-            .map(|slot| slot.due_ms)
-            .min()
+            .find(|slot| slot.key.is_none())
+            .filter(|slot| !slot.resolving)
+            .map(|slot| slot.due_ms);
+        let next = to_apply.into_iter().chain(to_resolve).min();
+        match index.hold {
+            None => next,
+            // The probe's outcome wakes the worker.
+            Some(hold) if hold.probing => None,
+            Some(hold) => next.map(|due| due.max(hold.until_ms)),
+        }
     }
 
     /// The entry left the spool (applied or dead): tells its waiter.
@@ -234,7 +416,7 @@ impl Queue {
         {
             let mut index = lock(&self.index);
             index.pending.remove(&ready.id);
-            index.busy.remove(&ready.request_ref);
+            index.busy.remove(&ready.key);
         }
         if let Some(waiter) = lock(&self.waiters).remove(&ready.id) {
             let _ = waiter.send(outcome);
@@ -249,7 +431,7 @@ impl Queue {
             if let Some(slot) = index.pending.get_mut(&ready.id) {
                 slot.due_ms = due_ms;
             }
-            index.busy.remove(&ready.request_ref);
+            index.busy.remove(&ready.key);
         }
         self.wake.notify_one();
     }
@@ -258,7 +440,7 @@ impl Queue {
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
         index.pending.remove(&ready.id);
-        index.busy.remove(&ready.request_ref);
+        index.busy.remove(&ready.key);
         drop(index);
         lock(&self.waiters).remove(&ready.id);
     }
@@ -300,6 +482,9 @@ impl Queue {
                         id.clone(),
                         Slot {
                             request_ref: meta.request_ref,
+                            key: None,
+                            resolving: false,
+                            resolve_failures: 0,
                             due_ms,
                             received_ms: meta.received_at_ms,
                             fresh: None,
@@ -322,8 +507,9 @@ impl Queue {
         let busy = index.busy.clone();
         let mut gone = Vec::new();
         index.pending.retain(|id, slot| {
-            let keep =
-                on_disk.contains(id) || !known.contains(id) || busy.contains(&slot.request_ref);
+            let keep = on_disk.contains(id)
+                || !known.contains(id)
+                || slot.key.as_ref().is_some_and(|key| busy.contains(key));
             if !keep {
                 gone.push(slot.fresh.take());
             }
@@ -451,5 +637,7 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
+#[cfg(test)]
+mod ordering_tests;
 #[cfg(test)]
 mod tests;

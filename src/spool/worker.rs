@@ -5,11 +5,20 @@
 //!
 //! It wakes on new work and also polls (the poll rescans `pending/`, which
 //! the `spool` CLI changes). Entries of one request go in arrival order,
-//! different requests concurrently up to `spool.max_concurrent`. An entry is
+//! different requests concurrently up to `spool.max_concurrent`; an entry's
+//! request is its resolved Odoo id (see [`super::queue`]), so the worker
+//! first resolves UUID references, as many at once as it applies entries. An entry is
 //! removed only after the pipeline reports it applied, i.e. after Odoo
 //! confirmed the last write. On shutdown no new entry starts; entries being
 //! applied get `server.shutdown_grace` to finish, and whatever is cut off
 //! stays pending and resumes at the next start (every step is idempotent).
+//!
+//! When Odoo refuses the bridge itself (see
+//! [`crate::odoo::OdooError::refusal`]: a wrong password, a login cooldown,
+//! a maintenance page) the entry is not the problem: it keeps its attempt
+//! count, is never buried for it, and the queue is put on hold (one probe
+//! per backoff step) until Odoo accepts the bridge again or a reload brings
+//! a new password.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::entry::{DeadLetter, Meta, now_ms};
-use super::queue::{Final, Ready};
+use super::queue::{Final, Ready, RequestKey, Unresolved};
 use super::store::SpoolError;
 use crate::app::App;
 use crate::config::Config;
@@ -39,6 +48,12 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             reconcile(&app).await;
             next_poll = Instant::now() + config.spool.poll_interval;
         }
+        // Another call (readiness, the sweeper) found Odoo accepting the
+        // bridge again: no need to wait for the next probe.
+        if app.spool().is_held() && app.odoo().refusal().is_none() {
+            app.spool().resume();
+        }
+        resolve_references(&app, &config, &tasks);
         for ready in app.spool().take_ready(slots.available_permits()) {
             let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
                 break;
@@ -65,6 +80,59 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             remaining = tasks.len(),
             "spool entries still being applied at the end of the grace period; they stay pending"
         );
+    }
+}
+
+/// Gives every new entry its [`RequestKey`]: at once for an id, by asking
+/// Odoo (in a task) for a UUID.
+fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker) {
+    let pipeline = app.pipeline();
+    let unresolved = app
+        .spool()
+        .to_resolve(config.spool.max_concurrent, |reference| {
+            pipeline
+                .resolve_offline(config, reference)
+                .map(|found| request_key(found, reference))
+        });
+    for entry in unresolved {
+        let span = tracing::info_span!("spool_entry", entry = %entry.id, ai_generation_request_id = %entry.request_ref);
+        tasks.spawn(resolve_reference(Arc::clone(app), entry).instrument(span));
+    }
+}
+
+async fn resolve_reference(app: Arc<App>, entry: Unresolved) {
+    let config = app.config();
+    let resolved = app.pipeline().resolve(&config, &entry.request_ref).await;
+    if !matches!(&resolved, Err(error) if error.refusal().is_some()) {
+        // It may have been the probe of a hold.
+        app.spool().resume();
+    }
+    match resolved {
+        Ok(found) => app
+            .spool()
+            .resolved(&entry.id, request_key(found, &entry.request_ref)),
+        // Applying the entry meets the same error and decides its fate.
+        Err(error) if !error.is_transient() => app
+            .spool()
+            .resolved(&entry.id, RequestKey::Unmatched(entry.request_ref)),
+        Err(error) if error.refusal().is_some() => {
+            hold(&app, &config, &error);
+            app.spool().resolve_later(&entry.id, now_ms());
+        }
+        Err(error) => {
+            let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
+            let delay = backoff.delay(entry.failures + 1);
+            tracing::info!(retry_in_ms = millis(delay), %error, "cannot resolve the request reference; will retry");
+            app.spool()
+                .resolve_later(&entry.id, now_ms() + millis(delay));
+        }
+    }
+}
+
+fn request_key(found: Option<i64>, reference: &str) -> RequestKey {
+    match found {
+        Some(id) => RequestKey::Id(id),
+        None => RequestKey::Unmatched(reference.to_owned()),
     }
 }
 
@@ -127,7 +195,11 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             .reject(&config, &result.request_ref, &reason)
             .await;
     }
+    if !matches!(&outcome, Err(error) if error.refusal().is_some()) {
+        queue.resume();
+    }
     match outcome {
+        Err(error) if error.refusal().is_some() => wait_for_odoo(&app, &ready, meta, &error).await,
         Ok(applied) => finish_applied(&app, &ready, applied).await,
         Err(error) if !error.is_transient() => bury(&app, &ready, meta, error, None).await,
         Err(error) if exhausted(&meta, &config) => {
@@ -135,6 +207,26 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             bury(&app, &ready, meta, error, Some(reason)).await;
         }
         Err(error) => retry_later(&app, &ready, meta, &config, &error).await,
+    }
+}
+
+/// Odoo refused the bridge itself: the entry waits, its attempt not
+/// counted, and the queue holds (the standing logged the reason once).
+async fn wait_for_odoo(app: &App, ready: &Ready, mut meta: Meta, error: &PipelineError) {
+    meta.attempts = meta.attempts.saturating_sub(1);
+    meta.last_error = Some(error.to_string());
+    if let Err(store_error) = app.spool().save(&meta).await {
+        tracing::warn!(error = %store_error, "cannot record the attempt in the spool");
+    }
+    hold(app, &app.config(), error);
+    app.spool().reschedule(ready, now_ms());
+}
+
+/// Puts the queue on hold after a refusal.
+fn hold(app: &App, config: &Config, error: &PipelineError) {
+    let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
+    if let Some(delay_ms) = app.spool().hold(&backoff) {
+        tracing::debug!(%error, probe_in_ms = delay_ms, "Odoo refuses the bridge; the spool waits");
     }
 }
 

@@ -153,6 +153,7 @@ fn assert_completed(setup: &Setup, request: i64, png: &[u8], width: u64, height:
     assert_eq!(attachments.len(), 1, "{attachments:?}");
     let attachment = &attachments[0];
     assert_eq!(image["storage_identifier"], attachment["id"].to_string());
+    assert_eq!(image["attachment_id"][0], attachment["id"]);
     assert_eq!(attachment["name"], format!("ai_gen_{request}_png"));
     assert_eq!(attachment["mimetype"], "image/png");
     assert_eq!(attachment["res_model"], IMAGES);
@@ -919,4 +920,28 @@ async fn without_web_save_the_attachment_is_created_then_read_back() {
         200
     );
     assert!(!object_calls(&setup.odoo, since).contains(&"ir.attachment.web_save".to_owned()));
+}
+
+#[tokio::test]
+async fn an_image_model_without_attachment_id_is_linked_by_storage_identifier_alone() {
+    let (odoo, config) = odoo().await;
+    odoo.remove_field(IMAGES, "attachment_id");
+    let bridge = BridgeProcess::start(&config).await;
+    bridge
+        .wait_for_log(
+            "the image model has no attachment_id",
+            Duration::from_secs(10),
+        )
+        .await;
+    let request = odoo.seed_request(json!({ "prompt": "a lighthouse" }));
+    let http = crate::support::callbacks::client();
+    let body = success_inline(request.to_string(), &images::png(6, 6));
+    let (status, answer) = crate::support::callbacks::post(&http, &bridge.url(""), &body)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let image = &odoo.records(IMAGES)[0];
+    let attachment = &odoo.records(ATTACHMENTS)[0];
+    assert_eq!(image["storage_identifier"], attachment["id"].to_string());
+    assert!(image.get("attachment_id").is_none(), "{image}");
 }

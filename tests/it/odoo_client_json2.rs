@@ -4,7 +4,9 @@
 //! that a forced API on the wrong server says so. These run in every run of
 //! the suite; `IG_TEST_ODOO_API=json2` runs the rest over `/json/2` too.
 
-use influence_gen_bridge::odoo::{AccessOperation, Api, OdooError, SearchOptions, ServerErrorKind};
+use influence_gen_bridge::odoo::{
+    AccessOperation, Api, OdooError, Refusal, SearchOptions, ServerErrorKind,
+};
 use influence_gen_testkit::{CallMatcher, Fault, FaultRule, UserAccess};
 use serde_json::{Value, json};
 
@@ -174,7 +176,11 @@ async fn keys_that_odoo_refuses_are_refused_logins() {
     .await
     .unwrap_err();
     assert!(matches!(error, OdooError::LoginRefused { .. }), "{error:?}");
-    assert!(!error.is_transient());
+    assert_eq!(
+        error.refusal(),
+        Some(Refusal::LoginRefused),
+        "a refusal of the bridge: work waits for a new key"
+    );
     assert!(!error.to_string().contains("test-password"), "{error}");
 
     let uid = odoo.add_user("expiring", "x-unused-password-77", UserAccess::Admin);

@@ -96,15 +96,17 @@ impl OdooClient {
     }
 
     /// `res.users.context_get()` with the key: its `uid` is the key's user.
+    /// An authenticated call, so its outcome is the bridge's standing too.
     pub(super) async fn json2_login(&self) -> Result<Uid, OdooError> {
         #[derive(serde::Deserialize)]
         struct Context {
             uid: Option<Uid>,
         }
-        let context: Option<Context> = self
+        let context: Result<Option<Context>, _> = self
             .call_json2("res.users", "context_get", &json!([]), &json!({}))
-            .await?;
-        match context.and_then(|c| c.uid) {
+            .await;
+        self.observe(&context);
+        match context?.and_then(|c| c.uid) {
             Some(uid) if uid > 0 => {
                 tracing::debug!(uid, "Odoo accepted the API key");
                 Ok(uid)

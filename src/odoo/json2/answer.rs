@@ -19,6 +19,8 @@
 //! - HTML 404 "No database is selected" → a `Database` error saying the
 //!   database does not exist (permanent, as `/jsonrpc`'s OperationalError);
 //! - any other Odoo exception → [`ServerErrorKind::from_name`];
+//! - a 2xx answer that is not JSON (a maintenance page) →
+//!   [`OdooError::NotJsonRpc`], as over `/jsonrpc`;
 //! - other werkzeug errors and non-JSON answers → [`OdooError::HttpStatus`]
 //!   (transient for 5xx, 408, 429).
 
@@ -58,11 +60,11 @@ pub fn decode<R: DeserializeOwned>(
         return Err(error(status, content_type, body, caller));
     }
     if !is_json(content_type) {
-        return Err(OdooError::InvalidResponse(format!(
-            "HTTP {status} with Content-Type {} instead of JSON: {}",
-            content_type.unwrap_or("(none)"),
-            clean_excerpt(&body[..body.len().min(4096)])
-        )));
+        // A maintenance page or a proxy's page in place of Odoo: a refusal of
+        // the bridge, as over /jsonrpc, so work waits rather than dies.
+        return Err(OdooError::NotJsonRpc {
+            body_excerpt: clean_excerpt(&body[..body.len().min(4096)]),
+        });
     }
     if single_create {
         let ids: Vec<serde_json::Value> = parse(body)?;

@@ -9,6 +9,10 @@
 //! | `ReadOnly` | Internal User, InfluenceGen/Read-only | read; a record rule forbids write/create/delete | none |
 //! | `NoAccess` | none (portal-like) | none | none |
 //!
+//! Membership of the bridge group ([`BRIDGE_GROUP_ID`]) is kept apart, in the user's `groups_id`,
+//! since it grants nothing the ACL does not: only the companion addon's methods look at it
+//! ([`crate::store::Db::in_bridge_group`]).
+//!
 //! That reproduces the live server: the viewer (transcripts 41-47) passes the ACL for write and
 //! create but trips the record rule ("Uh-oh! …"), and has no ACL for unlink ("You are not allowed
 //! to delete …"). Error texts are built as Odoo 18 builds them (`ir.model.access._make_access_error`,
@@ -68,7 +72,12 @@ pub const GROUPS: &[(i64, &str, &str)] = &[
     (4, "Administration", "Settings"),
     (7, "Extra Rights", "Contact Creation"),
     (15, "InfluenceGen", "Read-only"),
+    (BRIDGE_GROUP_ID, "InfluenceGen", "InfluenceGen Bridge"),
 ];
+
+/// `influence_gen_base_models.group_influence_gen_bridge`: the bridge's service user. It implies
+/// Internal User; the companion addon's methods refuse anyone outside it.
+pub const BRIDGE_GROUP_ID: i64 = 16;
 
 const INTERNAL: &str = "User types/Internal User";
 const SETTINGS: &str = "Administration/Settings";
@@ -106,7 +115,7 @@ impl UserAccess {
             UserAccess::Admin
         } else if ids.contains(&READONLY_GROUP_ID) {
             UserAccess::ReadOnly
-        } else if ids.contains(&1) {
+        } else if ids.contains(&1) || ids.contains(&BRIDGE_GROUP_ID) {
             UserAccess::User
         } else {
             UserAccess::NoAccess

@@ -37,6 +37,17 @@ pub struct EmulatorConfig {
     pub keep_alive: bool,
     /// Which Odoo to play (default 18: `/jsonrpc` only; 19 adds `/json/2` and `/web/version`).
     pub series: Series,
+    /// The companion addon `influence_gen_bridge` is installed (default off, like an Odoo whose
+    /// admins installed nothing): see [`crate::companion`].
+    pub companion_addon: bool,
+}
+
+impl EmulatorConfig {
+    /// With the companion addon installed.
+    pub fn with_companion_addon(mut self) -> Self {
+        self.companion_addon = true;
+        self
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -46,6 +57,7 @@ impl Default for EmulatorConfig {
             seed_viewer: true,
             keep_alive: true,
             series: Series::Odoo18,
+            companion_addon: false,
         }
     }
 }
@@ -69,6 +81,8 @@ pub struct Shared {
     notify: Notify,
     /// Calls received but not answered yet, and the most ever at once.
     in_flight: Mutex<(usize, usize)>,
+    /// Signalled whenever a companion call releases its request's row lock.
+    pub row_released: Notify,
 }
 
 impl Shared {
@@ -158,6 +172,7 @@ impl OdooEmulator {
             calls: Mutex::new((0, Vec::new())),
             notify: Notify::new(),
             in_flight: Mutex::new((0, 0)),
+            row_released: Notify::new(),
         });
         let handle = Handle::current();
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
@@ -178,6 +193,9 @@ impl OdooEmulator {
             db.series = config.series;
         }
         emu.set_param("web.base.url", &emu.url());
+        if config.companion_addon {
+            emu.install_companion_addon();
+        }
         if config.seed_viewer {
             emu.add_user_named(
                 "Viewer (read-only)",
@@ -320,6 +338,32 @@ impl OdooEmulator {
     ) -> i64 {
         let vals = json!({"name": name, "login": login, "password": password, "groups_id": access.group_ids()});
         self.insert("res.users", vals)
+    }
+
+    /// Adds an internal user in the group InfluenceGen Bridge (the bridge's service user, whom
+    /// the companion addon's methods require); returns the uid.
+    pub fn add_bridge_user(&self, login: &str, password: &str) -> i64 {
+        let uid = self.add_user(login, password, UserAccess::User);
+        self.set_in_bridge_group(uid, true);
+        uid
+    }
+
+    /// Puts a user in the group InfluenceGen Bridge, or takes it out (e.g. `admin`, uid 2, who
+    /// is not in it on a real Odoo either).
+    pub fn set_in_bridge_group(&self, uid: i64, member: bool) {
+        let command = if member { 4 } else { 3 };
+        let vals = json!({"groups_id": [[command, crate::access::BRIDGE_GROUP_ID]]});
+        self.update("res.users", uid, vals);
+    }
+
+    /// Installs the companion addon now (as an admin would with `-i influence_gen_bridge`).
+    pub fn install_companion_addon(&self) {
+        self.with_db(crate::companion::install);
+    }
+
+    /// Uninstalls it: its methods answer "does not exist" again.
+    pub fn uninstall_companion_addon(&self) {
+        self.with_db(crate::companion::uninstall);
     }
 
     /// Adds an API key that authenticates `uid` like its password (and, on Odoo 19, as the

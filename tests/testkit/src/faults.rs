@@ -12,6 +12,7 @@
 //! | `OdooError{name,message}` | no | HTTP 200 JSON-RPC error with that `data.name` / `message` |
 //! | `Http(status)` | no | that HTTP status, HTML body (like a proxy's 502/503/504 page) |
 //! | `Stall(d)` | yes, after `d` | the normal answer, `d` late (applied even if the client gave up) |
+//! | `AnswerLate(d)` | yes, at once | the normal answer, `d` late: a read that is stale when it arrives |
 //! | `CloseConnection` | no | the connection closes without an answer |
 //! | `FailAfterApplying{name,message}` | yes | a JSON-RPC error (a reply lost after commit) |
 //! | `CloseAfterApplying` | yes | the connection closes without an answer |
@@ -91,6 +92,7 @@ pub enum Fault {
     OdooError { name: String, message: String },
     Http(u16),
     Stall(Duration),
+    AnswerLate(Duration),
     CloseConnection,
     FailAfterApplying { name: String, message: String },
     CloseAfterApplying,

@@ -201,8 +201,20 @@ fn python_json_error(e: &serde_json::Error, body: &[u8]) -> String {
 }
 
 /// How the call shows in the call log and to fault rules: `object`/`json2` with the model and
-/// method, the ids as the only positional argument.
+/// method, the ids as the only positional argument (for a companion method, its arguments in
+/// order, as the row locks of [`crate::companion::locks`] read them).
 pub fn info(db: &Db, call: &Json2Call) -> CallInfo {
+    let companion = crate::companion::METHODS.contains(&call.method.as_str());
+    let args = if companion {
+        crate::companion::parameters(&call.method)
+            .iter()
+            .map(|name| call.kwargs.get(*name).cloned().unwrap_or(Value::Null))
+            .collect()
+    } else {
+        call.ids
+            .clone()
+            .map_or_else(|| json!([]), |ids| json!([ids]))
+    };
     CallInfo {
         key: CallKey {
             service: Some("object".into()),
@@ -211,10 +223,7 @@ pub fn info(db: &Db, call: &Json2Call) -> CallInfo {
             model_method: Some(call.method.clone()),
         },
         db: Some(db.database.clone()),
-        args: call
-            .ids
-            .clone()
-            .map_or_else(|| json!([]), |ids| json!([ids])),
+        args,
         kwargs: Value::Object(call.kwargs.clone()),
         login: db
             .row("res.users", call.uid)

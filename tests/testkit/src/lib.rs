@@ -25,7 +25,8 @@
 //! envelopes), [`json2`] (Odoo 19's `/json/2`), [`dispatch`] (services), [`methods`] (model methods), [`orm`] (create/read/
 //! write/search/unlink), [`domain`], [`schema`] and [`catalog`] (models and fields), [`access`]
 //! (ACL and record rules), [`attachments`], [`mail`] (chatter), [`faults`], [`recording`],
-//! [`client`] (a small HTTP client for tests).
+//! [`client`] (a small HTTP client for tests), [`companion`] (the companion addon's methods, off
+//! unless [`EmulatorConfig::with_companion_addon`]).
 //!
 //! Besides Odoo: [`n8n`] (a recording N8N webhook), [`image_server`] (an image host for
 //! `image_url` tests), [`images`] (real PNG/JPEG bytes), on the shared [`http_fake`] server.
@@ -40,6 +41,11 @@
 //! error texts of unknown models/fields/methods/services, missing records, bad selections,
 //! NOT NULL and UNIQUE violations.
 //!
+//! The companion addon `influence_gen_bridge` (off unless asked for): its five `bridge_*` methods
+//! with the real addon's answers and texts, held to a recording of the real addon
+//! (`tests/fixtures/odoo18/companion_scenarios.json`), the bridge group, and row locks that a
+//! stalled call keeps (see [`companion`]).
+//!
 //! Simplified: one database; no sessions, `/web/*` routes or XML-RPC; groups are reduced to
 //! [`UserAccess`] levels; no multi-company; domains have no hierarchy (`child_of` = `in`);
 //! many2one sort by display name; `mail.tracking.value` has no `field_id`; URLs in posted
@@ -48,7 +54,7 @@
 //! ORM methods are absent (they answer "does not exist"); no password hashing delay (the real
 //! first login costs ~430 ms).
 //!
-//! Faults (see [`faults`]): per-call rules (`OdooError`, `Http`, `Stall`, `CloseConnection`,
+//! Faults (see [`faults`]): per-call rules (`OdooError`, `Http`, `Stall`, `AnswerLate`, `CloseConnection`,
 //! `FailAfterApplying`, `CloseAfterApplying`) plus global switches: `set_down` (port really
 //! closed, reopened on the same port), `set_latency`, `set_http_error`,
 //! `set_max_content_length` (Werkzeug 3's 413), `set_keep_alive`, `hide_record_for`
@@ -58,6 +64,7 @@ pub mod access;
 pub mod attachments;
 pub mod catalog;
 pub mod client;
+pub mod companion;
 pub mod dispatch;
 pub mod domain;
 pub mod emulator;

@@ -5,7 +5,8 @@
 //! leading underscore gives `AccessError: Private methods (such as 'm._search') cannot be called
 //! remotely.` Record methods (`read`, `write`, `unlink`, `has_access`, `message_post`, …) take the
 //! ids as first positional argument, `@api.model` methods do not. A `context` keyword is accepted;
-//! of its keys only `image_no_postprocess` has an effect (attachments stored as sent).
+//! of its keys only `image_no_postprocess` has an effect (attachments stored as given). The
+//! companion addon's methods are in [`crate::companion`].
 
 use serde_json::{Map, Value, json};
 
@@ -147,13 +148,18 @@ pub fn call(
     check_public(db, model_name, method)?;
     let mut kwargs = kwargs.clone();
     let context = kwargs.remove("context");
-    let env = &Env {
-        image_no_postprocess: context
-            .as_ref()
-            .and_then(|c| c.get("image_no_postprocess"))
-            .is_some_and(py_truthy),
-        ..*env
+    let no_postprocess = context
+        .as_ref()
+        .and_then(|c| c.get("image_no_postprocess"))
+        .is_some_and(py_truthy);
+    let env = &if no_postprocess {
+        env.with_image_no_postprocess()
+    } else {
+        *env
     };
+    if model_name == crate::catalog::REQUEST && crate::companion::METHODS.contains(&method) {
+        return crate::companion::call(db, env, method, args, &kwargs);
+    }
     let (ids, args) = if is_record_method(method) {
         let Some(first) = args.first() else {
             return Err(OdooError::index_error());

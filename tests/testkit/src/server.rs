@@ -239,8 +239,12 @@ async fn process(
         );
         return Some(rpc_error(&Value::Null, &err));
     }
+    // A companion call holds its request's row lock from here until it is applied, through a
+    // stall too (crate::companion::locks).
+    let row_lock = crate::companion::locks::acquire(&shared, seq, &info).await;
     let mut override_error = None;
     let mut hang_up = false;
+    let mut answer_late = None;
     match fault {
         Some(Fault::OdooError { name, message }) => {
             let err = crate::errors::OdooError::new(name, message);
@@ -263,6 +267,7 @@ async fn process(
             return None;
         }
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AnswerLate(d)) => answer_late = Some(d),
         Some(Fault::FailAfterApplying { name, message }) => {
             override_error = Some(crate::errors::OdooError::new(name, message));
         }
@@ -271,11 +276,18 @@ async fn process(
     }
     let result = {
         let mut db = lock(&shared.db);
-        dispatch(&mut db, &req.params)
+        db.row_locks.set_applying(Some(seq));
+        let result = dispatch(&mut db, &req.params);
+        db.row_locks.set_applying(None);
+        result
     };
+    drop(row_lock);
     if hang_up {
         shared.record_outcome(seq, Outcome::Closed, true);
         return None;
+    }
+    if let Some(d) = answer_late {
+        tokio::time::sleep(d).await;
     }
     let result = match override_error {
         Some(e) => Err(e),
@@ -350,8 +362,11 @@ async fn process_json2(shared: Arc<Shared>, meta: json2::Meta, body: Bytes) -> O
         shared.record_outcome(seq, error_outcome(&err), false);
         return Some(json2::error_reply(&err));
     }
+    // A companion call holds its request's row lock until it is applied, as over /jsonrpc.
+    let row_lock = crate::companion::locks::acquire(&shared, seq, &info).await;
     let mut override_error = None;
     let mut hang_up = false;
+    let mut answer_late = None;
     match fault {
         Some(Fault::OdooError { name, message }) => {
             let err = crate::errors::OdooError::new(name, message);
@@ -367,6 +382,7 @@ async fn process_json2(shared: Arc<Shared>, meta: json2::Meta, body: Bytes) -> O
             return None;
         }
         Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AnswerLate(d)) => answer_late = Some(d),
         Some(Fault::FailAfterApplying { name, message }) => {
             override_error = Some(crate::errors::OdooError::new(name, message));
         }
@@ -375,11 +391,18 @@ async fn process_json2(shared: Arc<Shared>, meta: json2::Meta, body: Bytes) -> O
     }
     let result = {
         let mut db = lock(&shared.db);
-        json2::execute(&mut db, &call)
+        db.row_locks.set_applying(Some(seq));
+        let result = json2::execute(&mut db, &call);
+        db.row_locks.set_applying(None);
+        result
     };
+    drop(row_lock);
     if hang_up {
         shared.record_outcome(seq, Outcome::Closed, true);
         return None;
+    }
+    if let Some(d) = answer_late {
+        tokio::time::sleep(d).await;
     }
     Some(match override_error.map_or(result, Err) {
         Ok(reply) => {

@@ -12,8 +12,9 @@ use std::hash::{BuildHasher, Hasher};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::access::{GROUPS, UserAccess};
+use crate::access::{BRIDGE_GROUP_ID, GROUPS, UserAccess};
 use crate::catalog::builtin_models;
+use crate::companion::locks::RowLocks;
 use crate::schema::ModelDef;
 
 /// One stored record.
@@ -56,6 +57,8 @@ pub struct Db {
     pub series: Series,
     /// API key → its expiration (`YYYY-MM-DD HH:MM:SS` UTC); keys not listed never expire.
     pub api_key_expirations: HashMap<String, String>,
+    /// Requests locked by companion calls in flight ([`crate::companion::locks`]).
+    pub row_locks: RowLocks,
     uuid_state: (RandomState, u64),
 }
 
@@ -122,6 +125,7 @@ impl Db {
             removed_methods: HashSet::new(),
             series: Series::Odoo18,
             api_key_expirations: HashMap::new(),
+            row_locks: RowLocks::default(),
             uuid_state: (RandomState::new(), 0),
         };
         db.seed();
@@ -334,6 +338,14 @@ impl Db {
         self.creds
             .get(&uid)
             .map_or(UserAccess::NoAccess, |c| c.access)
+    }
+
+    /// Whether the user is in the group InfluenceGen Bridge (its `groups_id`).
+    pub fn in_bridge_group(&self, uid: i64) -> bool {
+        self.row("res.users", uid)
+            .and_then(|r| r.get("groups_id"))
+            .and_then(Value::as_array)
+            .is_some_and(|groups| groups.iter().any(|g| g.as_i64() == Some(BRIDGE_GROUP_ID)))
     }
 
     /// The uid of an active user called `login`.

@@ -3,7 +3,7 @@
 Field names and types are a contract with influence-gen-bridge (see ai_image_request.py).
 """
 
-from odoo import fields, models
+from odoo import _, api, fields, models
 
 
 class GeneratedImage(models.Model):
@@ -14,7 +14,9 @@ class GeneratedImage(models.Model):
     request_id = fields.Many2one(
         "influence_gen.ai_image_request", string="Request", ondelete="cascade", index=True
     )
-    storage_identifier = fields.Char(help="Where the bytes are, e.g. 'ir.attachment,42'.")
+    storage_identifier = fields.Char(
+        help="The id of the ir.attachment that holds the bytes, e.g. 42 (SDS 3.7)."
+    )
     storage_type = fields.Selection(
         [("ir.attachment", "Odoo Attachment"), ("external", "External Storage")]
     )
@@ -26,3 +28,17 @@ class GeneratedImage(models.Model):
     retention_category = fields.Char()
     usage_rights = fields.Char()
     attachment_id = fields.Many2one("ir.attachment", string="Attachment", ondelete="set null")
+
+    @api.depends("request_id")
+    def _compute_display_name(self):
+        for image in self:
+            if not image.id:
+                image.display_name = _("New image")
+            elif image.request_id:
+                image.display_name = _(
+                    "Image %(image)s of request %(request)s",
+                    image=image.id,
+                    request=image.request_id.id,
+                )
+            else:
+                image.display_name = _("Image %(image)s", image=image.id)

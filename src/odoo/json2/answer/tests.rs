@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::*;
+use crate::odoo::Refusal;
 
 const CALLER: Caller<'static> = Caller {
     login: "bridge",
@@ -102,7 +103,8 @@ fn authentication_failures_are_refused_logins() {
             matches!(error, OdooError::LoginRefused { .. }),
             "{name}: {error:?}"
         );
-        assert!(!error.is_transient(), "{name}");
+        // A refusal of the bridge itself: work waits for new credentials.
+        assert_eq!(error.refusal(), Some(Refusal::LoginRefused), "{name}");
     }
 }
 
@@ -257,10 +259,18 @@ fn other_statuses_keep_their_transient_meaning() {
 }
 
 #[test]
-fn a_success_that_is_not_json_is_an_invalid_response() {
-    let error =
-        decode::<Value>(200, Some("text/html"), b"<html>login</html>", false, CALLER).unwrap_err();
-    assert!(matches!(error, OdooError::InvalidResponse(_)), "{error:?}");
+fn a_success_that_is_not_json_is_a_page_or_an_invalid_response() {
+    // A maintenance page in place of Odoo, as over /jsonrpc: a refusal, work waits.
+    let error = decode::<Value>(
+        200,
+        Some("text/html"),
+        b"<html>maintenance</html>",
+        false,
+        CALLER,
+    )
+    .unwrap_err();
+    assert!(matches!(error, OdooError::NotJsonRpc { .. }), "{error:?}");
+    assert_eq!(error.refusal(), Some(Refusal::NotJsonRpc));
     let error = decode::<i64>(200, Some("application/json"), b"[1, 2]", true, CALLER).unwrap_err();
     assert!(matches!(error, OdooError::InvalidResponse(_)), "{error:?}");
 }

@@ -26,8 +26,7 @@ pub struct Env {
     pub su: bool,
     /// An RPC caller: hidden (uncommitted) records are invisible.
     pub rpc: bool,
-    /// The context key `image_no_postprocess`: attachments keep their bytes as sent
-    /// (`ir.attachment._postprocess_contents` skips the resize).
+    /// The context key `image_no_postprocess`: attachments are stored as given, never resized.
     pub image_no_postprocess: bool,
 }
 
@@ -49,6 +48,14 @@ impl Env {
             su: true,
             rpc: false,
             image_no_postprocess: false,
+        }
+    }
+
+    /// The same caller with the context `image_no_postprocess=True`.
+    pub fn with_image_no_postprocess(self) -> Env {
+        Env {
+            image_no_postprocess: true,
+            ..self
         }
     }
 }

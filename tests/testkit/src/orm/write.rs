@@ -158,7 +158,8 @@ fn apply_vals(
     Ok((blob, password))
 }
 
-/// Attachment contents: mimetype, post-processing, checksum, size and file name.
+/// Attachment contents: mimetype, post-processing (unless the context says
+/// `image_no_postprocess`), checksum, size and file name.
 fn attachment_contents(db: &Db, env: &Env, row: &mut Row, raw: Vec<u8>) -> OdooResult<Vec<u8>> {
     let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
     let mimetype = compute_mimetype(
