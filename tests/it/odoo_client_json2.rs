@@ -349,3 +349,43 @@ async fn the_daemon_speaks_only_json2_to_odoo_19() {
     assert!(legacy.is_empty(), "calls that were not /json/2: {legacy:?}");
     assert!(calls.len() >= 4, "{calls:?}");
 }
+
+#[tokio::test]
+async fn the_companion_methods_are_called_with_the_contracts_names_over_json2() {
+    let odoo =
+        influence_gen_testkit::OdooEmulator::start_with(influence_gen_testkit::EmulatorConfig {
+            series: influence_gen_testkit::Series::Odoo19,
+            ..influence_gen_testkit::EmulatorConfig::default().with_companion_addon()
+        })
+        .await;
+    let uid = odoo.add_bridge_user("bridge", "unused-password-5f");
+    odoo.add_api_key(uid, crate::support::config::ODOO_PASSWORD);
+    let client = client(&TestConfig::new(&odoo.url()));
+    let protocol: Option<Value> = client
+        .execute_kw(REQUESTS, "bridge_protocol", &json!([]), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(protocol.unwrap()["name"], "influence_gen_bridge");
+    let id = odoo.seed_request(json!({ "prompt": "p" }));
+    let applied: Option<Value> = client
+        .execute_kw(
+            REQUESTS,
+            "bridge_apply_result",
+            &json!([{"field": "id", "value": id}, {"kind": "failure", "error_details": "boom"}]),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.unwrap()["outcome"], "failure_recorded");
+    assert_eq!(odoo.record(REQUESTS, id).unwrap()["status"], "failed");
+    let call = odoo
+        .calls()
+        .into_iter()
+        .find(|c| c.model_method.as_deref() == Some("bridge_apply_result"))
+        .unwrap();
+    assert_eq!(call.method, "json2");
+    assert_eq!(
+        call.kwargs["reference"],
+        json!({"field": "id", "value": id})
+    );
+}
