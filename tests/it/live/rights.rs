@@ -54,11 +54,16 @@ async fn viewer(live: &Live) -> (String, String) {
     let login = format!("viewer-{suffix:x}");
     let password = format!("viewer-password-{suffix:x}");
     // Odoo 19 renamed res.users.groups_id to group_ids.
-    let fields = admin
-        .fields_get("res.users")
+    let found: Option<Value> = admin
+        .execute_kw(
+            "res.users",
+            "fields_get",
+            &json!([["group_ids"]]),
+            &json!({"attributes": ["type"]}),
+        )
         .await
         .expect("res.users fields");
-    let groups_field = if fields.contains_key("group_ids") {
+    let groups_field = if found.is_some_and(|f| f.get("group_ids").is_some()) {
         "group_ids"
     } else {
         "groups_id"
