@@ -7,7 +7,6 @@ mod hermetic;
 mod initiation;
 mod live;
 mod live_companion;
-mod live_json2;
 mod newcomer;
 mod odoo_client;
 mod odoo_client_json2;

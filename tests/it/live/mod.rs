@@ -23,6 +23,7 @@
 
 mod check;
 mod initiation;
+mod json2;
 mod outages;
 mod rights;
 mod shared;
@@ -142,6 +143,7 @@ fn all() -> Vec<LiveScenario> {
     all.extend(rights::scenarios());
     all.extend(check::scenarios());
     all.extend(initiation::scenarios());
+    all.extend(json2::scenarios());
     all.extend(outages::scenarios());
     all
 }

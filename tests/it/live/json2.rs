@@ -1,27 +1,24 @@
-//! Against a real Odoo 19 over `/json/2`, when one is named in the
-//! environment (the contract of the real-Odoo suite): `IG_LIVE_ODOO_URL`,
-//! `IG_LIVE_ODOO_DB`, `IG_LIVE_ODOO_LOGIN` and `IG_LIVE_ODOO_PASSWORD` (the
-//! bridge's user and, on Odoo 19, its API key: `.ci/odoo-user-key` makes
-//! both), with `examples/odoo/influence_gen_base_models` installed. Without
-//! them, or when the live Odoo is older than 19, every test here says it is
-//! skipped and passes; `tests/it/live.rs` covers Odoo 18 over `/jsonrpc`.
-//!
-//! Proved here over `/json/2`: `check` (its API and key lines), the callback
-//! round trip (image, attachment, checksums), a duplicate, a failure, a late
-//! failure that must not overwrite the image, and an initiation to an N8N
-//! fake. The real-Odoo suite (`tests/it/live/`) runs against Odoo 19 too;
-//! that the daemon sends nothing over `/jsonrpc` there is proved against the
-//! emulator (`odoo_client_json2::the_daemon_speaks_only_json2_to_odoo_19`).
+//! The real-Odoo suite's `/json/2` scenarios: against a real Odoo 19 (the
+//! bridge's `IG_LIVE_ODOO_PASSWORD` is then its own API key, which
+//! `.ci/odoo-user-key` makes); against an older Odoo each says so and does
+//! nothing. The rest of the suite runs over `/json/2` there too; these add
+//! what only `/json/2` has: `check`'s API and key lines, and the callbacks,
+//! a duplicate, a failure, a late failure and an initiation read back over
+//! `/json/2` by the bridge's own client. That the daemon sends nothing over
+//! `/jsonrpc` to Odoo 19 is proved against the emulator
+//! (`odoo_client_json2::the_daemon_speaks_only_json2_to_odoo_19`).
 
-use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use influence_gen_bridge::config::{Config, Environment};
+use futures_util::FutureExt;
 use influence_gen_bridge::odoo::{Api, OdooClient, SearchOptions};
 use influence_gen_testkit::{N8nFake, Reply, images};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
+use super::{Live, LiveScenario};
+use crate::scenarios::client as odoo_client;
 use crate::support::bridge::{self, BridgeProcess, ConfigFile};
 use crate::support::callbacks::{client, failure, post, success_inline};
 use crate::support::config::{API_KEY, TestConfig, assert_no_secret};
@@ -29,50 +26,37 @@ use crate::support::config::{API_KEY, TestConfig, assert_no_secret};
 const REQUESTS: &str = "influence_gen.ai_image_request";
 const IMAGES: &str = "influence_gen.generated_image";
 
-/// The live Odoo's configuration and a client for it, or `None` (and a
-/// message) to skip: no live Odoo named, or one without `/json/2`.
-async fn live(test: &str) -> Option<(TestConfig, OdooClient)> {
-    let Ok(url) = std::env::var("IG_LIVE_ODOO_URL") else {
-        eprintln!(
-            "skipped {test}: set IG_LIVE_ODOO_URL (and _DB, _LOGIN, _PASSWORD) to a real Odoo 19"
-        );
-        return None;
-    };
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| panic!("IG_LIVE_ODOO_URL is set but {name} is not"))
-    };
-    let mut config = TestConfig::new(&url);
-    config.database = var("IG_LIVE_ODOO_DB");
-    config.login = var("IG_LIVE_ODOO_LOGIN");
-    config.password = var("IG_LIVE_ODOO_PASSWORD");
-    let config = config.with("odoo", "timeout = \"30s\"");
+pub fn scenarios() -> Vec<LiveScenario> {
+    vec![
+        LiveScenario::new("json2: check names the API and the key", |live| {
+            check_passes_over_json2(live).boxed()
+        }),
+        LiveScenario::new(
+            "json2: callbacks, a duplicate, failures, read back over /json/2",
+            |live| callbacks_round_trip_over_json2(live).boxed(),
+        ),
+        LiveScenario::new("json2: an initiation", |live| {
+            an_initiation_over_json2(live).boxed()
+        }),
+    ]
+}
+
+/// The bridge's configuration and its client, or `None` when the live Odoo
+/// has no `/json/2` (said in one line).
+async fn json2(live: &Live, scenario: &str) -> Option<(TestConfig, OdooClient)> {
+    let config = live.odoo.bridge_config();
     let odoo = odoo_client(&config);
-    let version = odoo.version().await.expect("the live Odoo answers");
     if odoo.api().await.expect("the API is chosen") != Api::Json2 {
-        eprintln!(
-            "skipped {test}: the live Odoo is {} (no /json/2); tests/it/live.rs covers it",
-            version.server_version
-        );
+        super::say(&format!(
+            "real Odoo: {scenario}: this Odoo has no /json/2, nothing to do"
+        ));
         return None;
     }
     Some((config, odoo))
 }
 
-fn odoo_client(config: &TestConfig) -> OdooClient {
-    let parsed = Config::from_toml(
-        &config.toml(),
-        Path::new("live.toml"),
-        Path::new("/tmp"),
-        &Environment::default(),
-    )
-    .unwrap();
-    influence_gen_bridge::tls::install_crypto_provider();
-    OdooClient::new(&parsed.odoo).unwrap()
-}
-
-#[tokio::test]
-async fn check_passes_over_json2() {
-    let Some((config, _)) = live("check_passes_over_json2").await else {
+async fn check_passes_over_json2(live: Arc<Live>) {
+    let Some((config, _)) = json2(&live, "check").await else {
         return;
     };
     let n8n = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -101,9 +85,8 @@ async fn check_passes_over_json2() {
     assert_no_secret(&text, &config.secrets(), "check");
 }
 
-#[tokio::test]
-async fn callbacks_round_trip_over_json2() {
-    let Some((config, odoo)) = live("callbacks_round_trip_over_json2").await else {
+async fn callbacks_round_trip_over_json2(live: Arc<Live>) {
+    let Some((config, odoo)) = json2(&live, "callbacks").await else {
         return;
     };
     let request = odoo
@@ -201,9 +184,8 @@ async fn callbacks_round_trip_over_json2() {
     assert_no_secret(&bridge.log_text(), &config.secrets(), "bridge logs");
 }
 
-#[tokio::test]
-async fn an_initiation_over_json2() {
-    let Some((config, odoo)) = live("an_initiation_over_json2").await else {
+async fn an_initiation_over_json2(live: Arc<Live>) {
+    let Some((config, odoo)) = json2(&live, "initiation").await else {
         return;
     };
     let n8n = N8nFake::start().await;
