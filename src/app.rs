@@ -66,6 +66,7 @@ impl App {
                 odoo.clone(),
                 pipeline.request_locks(),
                 &config,
+                Arc::clone(&metrics),
             )?,
             config: ArcSwap::from_pointee(config),
             odoo,

@@ -17,6 +17,7 @@ use crate::odoo::{AccessOperation, Api, FieldInfo, OdooClient, OdooError, Search
 use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
 
 mod api_key;
+mod companion;
 mod initiation;
 mod n8n_probe;
 
@@ -106,7 +107,13 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
     initiation::callback_token(config, n8n.as_ref(), &mut report);
     let odoo_ready = check_odoo(config, &mut report).await;
     if !odoo_ready {
-        for name in ["request model", "image model", "access rights"] {
+        for name in [
+            "request model",
+            "image model",
+            "access rights",
+            "companion addon",
+            "protocol",
+        ] {
             report.push(Verdict::Skipped, name, "needs a working Odoo login");
         }
     }
@@ -212,6 +219,7 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
     )
     .await;
     check_rights(&odoo, report, config).await;
+    companion::check(&odoo, config, report).await;
     true
 }
 

@@ -40,8 +40,9 @@ pub enum Command {
     /// Send a queued request to N8N now: one by id or UUID, or every queued one.
     ///
     /// Prints one line per request (and a summary for --all-queued). Exits 0 when
-    /// sent, 1 when an initiation failed or Odoo could not be used, 3 when
-    /// nothing was sent (not queued, not found).
+    /// sent, 1 when an initiation failed, its outcome is unknown (it stays
+    /// processing) or Odoo could not be used, 3 when nothing was sent (not
+    /// queued, not found).
     Initiate(initiation::command::InitiateArgs),
     /// Validate the configuration and prove that Odoo and N8N are reachable and set up.
     ///

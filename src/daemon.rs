@@ -8,6 +8,12 @@
 //! `READY=1`) waits until Odoo accepted the login, unless
 //! `server.start_degraded` allows reporting ready without it. The login is
 //! retried with capped backoff for as long as it takes.
+//!
+//! The stop is bounded: every part drains within `server.shutdown_grace`,
+//! and [`run`] returns at most [`STOP_MARGIN`] later whatever still runs,
+//! below the systemd unit's `TimeoutStopSec` (checked by a test). What is
+//! cut off stays resumable: spool entries stay pending, a request being
+//! sent stays `queued` or `processing` (see [`crate::initiation::watchdog`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +32,10 @@ use crate::{spool, systemd};
 const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
 /// Longest pause between login attempts.
 const LOGIN_RETRY_MAX: Duration = Duration::from_secs(30);
+/// After `server.shutdown_grace`, how long the stop may still take (tasks
+/// noticing the deadline, the last log lines). The whole stop, grace plus
+/// this, must stay below the systemd unit's `TimeoutStopSec`.
+pub const STOP_MARGIN: Duration = Duration::from_secs(2);
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +94,26 @@ pub async fn run(
     tasks.spawn(crate::initiation::run(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(spool::worker::run(Arc::clone(&app), shutdown.clone()));
-    server::run(listener, Arc::clone(&app), surface, shutdown.clone()).await;
-    systemd::notify_stopping();
-    tasks.close();
-    tasks.wait().await;
-    tracing::info!("influence-gen-bridge stopped");
+    let serve_then_drain = async {
+        server::run(listener, Arc::clone(&app), surface, shutdown.clone()).await;
+        systemd::notify_stopping();
+        tasks.close();
+        tasks.wait().await;
+    };
+    // Each part drains within the grace period on its own; this bounds the
+    // whole stop from the signal on, whatever a part does.
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(app.config().server.shutdown_grace + STOP_MARGIN).await;
+    };
+    tokio::select! {
+        () = serve_then_drain => tracing::info!("influence-gen-bridge stopped"),
+        () = deadline => tracing::warn!(
+            remaining = tasks.len(),
+            "influence-gen-bridge stopped at its deadline (server.shutdown_grace) with work still running; \
+             the spool and the watchdog resume it"
+        ),
+    }
     Ok(())
 }
 
@@ -137,6 +162,12 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
                     database = app.odoo().database(),
                     "logged in to Odoo"
                 );
+                // Detected now so the log says at start which protocol runs;
+                // the client asks again after a re-login or reconnect.
+                match app.odoo().protocol().await {
+                    Ok(protocol) => tracing::info!(protocol = %protocol, "Odoo protocol"),
+                    Err(error) => tracing::error!(%error, "the Odoo protocol is not usable"),
+                }
                 if !app.config().server.start_degraded {
                     systemd::notify_ready("serving; Odoo login ok");
                 } else {
@@ -159,5 +190,33 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
             () = tokio::time::sleep(pause) => {}
         }
         pause = (pause * 2).min(LOGIN_RETRY_MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `TimeoutStopSec=` of the shipped unit.
+    fn unit_stop_timeout() -> Duration {
+        let unit = include_str!("../systemd/influence-gen-bridge.service");
+        let value = unit
+            .lines()
+            .find_map(|line| line.strip_prefix("TimeoutStopSec="))
+            .expect("the unit sets TimeoutStopSec");
+        humantime::parse_duration(value.trim()).expect("a duration")
+    }
+
+    #[test]
+    fn the_whole_stop_fits_in_the_units_stop_timeout() {
+        let default_grace =
+            humantime::parse_duration(crate::config::raw::DEFAULT_SHUTDOWN_GRACE).unwrap();
+        // Some slack for the runtime's own teardown.
+        let whole_stop = default_grace + STOP_MARGIN + Duration::from_secs(5);
+        assert!(
+            whole_stop < unit_stop_timeout(),
+            "{whole_stop:?} vs TimeoutStopSec {:?}",
+            unit_stop_timeout()
+        );
     }
 }

@@ -156,7 +156,7 @@ impl Metrics {
         let initiations = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "initiations",
-            "Requests sent (or not) to N8N, by outcome",
+            "Requests sent (or not) to N8N, by outcome: sent, failed, unknown (N8N may or may not have started it), deferred, skipped, not_found, error, and gave_up (the watchdog)",
             initiations.clone(),
         );
         let odoo_refused = Family::<ReasonLabels, Gauge>::default();
@@ -232,6 +232,13 @@ impl Metrics {
         self.callback_duration
             .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one initiation (or watchdog verdict) ending in `outcome`.
+    pub fn initiation(&self, outcome: &'static str) {
+        self.initiations
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Counts one Odoo call.

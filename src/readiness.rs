@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::odoo::{AccessOperation, OdooClient};
+use crate::odoo::{AccessOperation, OdooClient, OdooError};
 use crate::spool::Queue;
 
 /// How long a verdict is reused.
@@ -66,13 +66,26 @@ impl Readiness {
     }
 }
 
-/// An authenticated, read-only, cheap call proves the login and the database.
+/// An authenticated, read-only, cheap call proves the login and the database;
+/// the protocol (cached per session) proves the companion addon where
+/// `odoo.protocol = "companion"` requires it.
 async fn odoo_problem(odoo: &OdooClient, request_model: &str) -> Option<&'static str> {
-    let probe = odoo.check_access_rights(request_model, AccessOperation::Read);
+    let probe = async {
+        let readable = odoo
+            .check_access_rights(request_model, AccessOperation::Read)
+            .await?;
+        if readable {
+            odoo.protocol().await?;
+        }
+        Ok(readable)
+    };
     match tokio::time::timeout(ODOO_PROBE_TIMEOUT, probe).await {
         Err(_) => Some("no answer in time"),
         Ok(Ok(true)) => None,
         Ok(Ok(false)) => Some("the bridge's user may not read requests"),
+        Ok(Err(OdooError::CompanionUnavailable(_))) => {
+            Some("the companion addon is missing or unusable (odoo.protocol = \"companion\")")
+        }
         Ok(Err(error)) => match error.refusal() {
             Some(refusal) => Some(refusal.explanation()),
             None if error.is_transient() => Some("unreachable"),

@@ -42,6 +42,7 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep!("odoo.max_concurrent_calls", odoo.max_concurrent_calls);
     keep!("odoo.max_request_bytes", odoo.max_request_bytes);
     keep!("odoo.max_response_bytes", odoo.max_response_bytes);
+    keep!("odoo.protocol", odoo.protocol);
     keep!("spool.dir", spool.dir);
     keep!("spool.fsync", spool.fsync);
     keep!("spool.max_bytes", spool.max_bytes);
@@ -138,6 +139,34 @@ callback_token = "old-token"
         assert_eq!(plan.needs_restart, ["server.listen", "odoo.url"]);
         assert_eq!(plan.effective.odoo.url.as_str(), "http://127.0.0.1:8069/");
         assert_eq!(plan.effective.server.listen, old.server.listen);
+    }
+
+    #[test]
+    fn the_result_timeout_changes_at_once() {
+        let old = config(BASE);
+        let new = config(&format!("{BASE}\n[initiation]\nresult_timeout = \"2h\"\n"));
+        let plan = plan(&old, new);
+        assert!(plan.needs_restart.is_empty(), "{:?}", plan.needs_restart);
+        assert_eq!(
+            plan.effective.initiation.result_timeout,
+            std::time::Duration::from_secs(7200)
+        );
+    }
+
+    #[test]
+    fn the_protocol_waits_for_a_restart_and_the_unknown_outcome_wait_does_not() {
+        let old = config(BASE);
+        let new = config(&BASE.replace(
+            "password = \"pw\"",
+            "password = \"pw\"\nprotocol = \"generic\"\nunknown_outcome_wait = \"10m\"",
+        ));
+        let plan = plan(&old, new);
+        assert_eq!(plan.needs_restart, ["odoo.protocol"]);
+        assert_eq!(plan.effective.odoo.protocol, old.odoo.protocol);
+        assert_eq!(
+            plan.effective.odoo.unknown_outcome_wait,
+            std::time::Duration::from_secs(600)
+        );
     }
 
     #[test]

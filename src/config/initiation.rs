@@ -32,6 +32,9 @@ pub struct InitiationConfig {
     pub backoff: Backoff,
     /// How long values read from Odoo's `ir.config_parameter` are reused.
     pub parameter_cache_ttl: Duration,
+    /// How long a request may stay `processing` (since its last change)
+    /// without a result before the watchdog makes it `initiation_failed`.
+    pub result_timeout: Duration,
 }
 
 /// What identifies a request toward N8N (and so in its callback).

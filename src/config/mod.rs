@@ -97,6 +97,12 @@ pub struct OdooConfig {
     pub uuid_field: String,
     /// Which of Odoo's external APIs to speak.
     pub api: OdooApi,
+    /// Which protocol the bridge speaks to Odoo (see [`crate::odoo::Protocol`]).
+    pub protocol: ProtocolMode,
+    /// Generic protocol: after a call whose outcome is unknown (timeout,
+    /// connection lost, 502/503/504), no create is repeated before this has
+    /// passed. Must exceed Odoo's `limit_time_real`.
+    pub unknown_outcome_wait: Duration,
 }
 
 impl OdooConfig {
@@ -158,6 +164,37 @@ impl RequestLookup {
     /// Whether the uuid field must exist on the request model.
     pub fn uses_uuid(self) -> bool {
         matches!(self, Self::Uuid | Self::Both)
+    }
+}
+
+/// `odoo.protocol`: which protocol toward Odoo the bridge may speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolMode {
+    /// The companion addon when `bridge_protocol()` answers, else generic.
+    Auto,
+    /// The companion addon only; without it nothing is applied.
+    Companion,
+    /// Plain ORM calls, never asking for the addon.
+    Generic,
+}
+
+impl ProtocolMode {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "auto" => Some(Self::Auto),
+            "companion" => Some(Self::Companion),
+            "generic" => Some(Self::Generic),
+            _ => None,
+        }
+    }
+
+    /// The value as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Companion => "companion",
+            Self::Generic => "generic",
+        }
     }
 }
 

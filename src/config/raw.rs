@@ -76,6 +76,8 @@ pub struct RawOdoo {
     pub lookup: Option<String>,
     pub uuid_field: Option<String>,
     pub api: Option<String>,
+    pub protocol: Option<String>,
+    pub unknown_outcome_wait: Option<String>,
 }
 
 pub const DEFAULT_ODOO_TIMEOUT: &str = "30s";
@@ -93,6 +95,10 @@ pub const DEFAULT_UUID_FIELD: &str = "uuid";
 /// Detect the API at login: `/json/2` where Odoo has it (19 and later),
 /// `/jsonrpc` on Odoo 16-18.
 pub const DEFAULT_ODOO_API: &str = "auto";
+pub const DEFAULT_ODOO_PROTOCOL: &str = "auto";
+/// Longer than Odoo's default `limit_time_real` (120 s): by then a call whose
+/// answer was lost has committed or been killed.
+pub const DEFAULT_UNKNOWN_OUTCOME_WAIT: &str = "150s";
 
 /// `[n8n]`
 #[derive(Debug, Default, Deserialize)]

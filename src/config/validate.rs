@@ -17,7 +17,7 @@ use super::raw::{self, RawConfig};
 use super::secret::{self, Environment, SecretSpec};
 use super::{
     Config, HostPattern, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooApi, OdooConfig,
-    Problems, RequestLookup, ServerConfig, SpoolConfig,
+    Problems, ProtocolMode, RequestLookup, ServerConfig, SpoolConfig,
 };
 
 const KIB: u64 = 1024;
@@ -38,6 +38,9 @@ pub fn validate(raw: RawConfig, base_dir: &Path, env: &Environment) -> Result<Co
     let n8n = check.n8n(&raw.n8n);
     let images = check.images(&raw.images);
     let initiation = check.initiation(&raw.initiation, odoo.as_ref().map(|odoo| odoo.lookup));
+    if let Some(n8n) = &n8n {
+        check.result_timeout_outlasts_a_send(&initiation, n8n.timeout);
+    }
     let log = check.log(&raw.log);
     let spool = check.spool(&raw.spool, base_dir);
     if let (Some(odoo), Some(images)) = (&odoo, &images) {
@@ -218,6 +221,23 @@ impl Checker<'_> {
                 format!("`{api_text}` is not one of `auto`, `jsonrpc`, `json2`"),
             );
         }
+        let protocol_text = raw
+            .protocol
+            .as_deref()
+            .unwrap_or(raw::DEFAULT_ODOO_PROTOCOL);
+        let protocol = ProtocolMode::parse(protocol_text);
+        if protocol.is_none() {
+            self.problems.push(
+                "odoo.protocol",
+                format!("`{protocol_text}` is not one of `auto`, `companion`, `generic`"),
+            );
+        }
+        let unknown_outcome_wait = self.duration(
+            "odoo.unknown_outcome_wait",
+            raw.unknown_outcome_wait.as_deref(),
+            raw::DEFAULT_UNKNOWN_OUTCOME_WAIT,
+            (Duration::from_secs(1), Duration::from_secs(86_400)),
+        );
         Some(OdooConfig {
             url: url?,
             database: database?,
@@ -233,6 +253,8 @@ impl Checker<'_> {
             lookup: lookup?,
             uuid_field: uuid_field?,
             api: api?,
+            protocol: protocol?,
+            unknown_outcome_wait,
         })
     }
 

@@ -10,8 +10,9 @@
 //!
 //! Output: one line per request on stdout, and for `--all-queued` a summary.
 //! Exit status: 0 sent (every one sent or skipped for `--all-queued`), 1 an
-//! initiation failed or Odoo could not be used, 3 nothing was sent (not
-//! `queued`, not found, or interrupted).
+//! initiation failed, its outcome is unknown (N8N may or may not have
+//! started it; it stays `processing`), or Odoo could not be used, 3 nothing
+//! was sent (not `queued`, not found, or interrupted).
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -96,7 +97,7 @@ async fn one(
             println!("{outcome}");
             match outcome {
                 Outcome::Sent { .. } => ExitCode::SUCCESS,
-                Outcome::Failed { .. } => ExitCode::FAILURE,
+                Outcome::Failed { .. } | Outcome::Unknown { .. } => ExitCode::FAILURE,
                 _ => ExitCode::from(EXIT_NOT_SENT),
             }
         }
@@ -129,7 +130,7 @@ async fn resolve(
 }
 
 async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationToken) -> ExitCode {
-    let (mut sent, mut failed, mut other) = (0usize, 0usize, 0usize);
+    let (mut sent, mut failed, mut unknown, mut other) = (0usize, 0usize, 0usize, 0usize);
     // Every request is tried once, even if it stays queued.
     let mut seen: HashSet<i64> = HashSet::new();
     'batches: loop {
@@ -156,6 +157,7 @@ async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationT
                     match outcome {
                         Outcome::Sent { .. } => sent += 1,
                         Outcome::Failed { .. } => failed += 1,
+                        Outcome::Unknown { .. } => unknown += 1,
                         _ => other += 1,
                     }
                 }
@@ -170,8 +172,12 @@ async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationT
         println!("no queued requests");
         return ExitCode::SUCCESS;
     }
-    println!("{sent} sent, {failed} failed, {other} not sent");
-    if failed > 0 {
+    if unknown > 0 {
+        println!("{sent} sent, {failed} failed, {unknown} outcome unknown, {other} not sent");
+    } else {
+        println!("{sent} sent, {failed} failed, {other} not sent");
+    }
+    if failed + unknown > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

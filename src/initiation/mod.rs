@@ -11,17 +11,26 @@
 //!
 //! All three hand a request id to the [`Initiator`], which sends it only if
 //! it is still `queued` and records `processing` or `initiation_failed`.
-//! Inside the daemon a request is sent at most once at a time: the
-//! initiator works under the request's lock (the same lock map the callback
-//! pipeline uses) and reads the status again under it. Across processes
-//! (the command line while the daemon runs) the status in Odoo is the guard;
-//! see [`initiator`] for why the claim comes before the send.
+//! The [`watchdog`] gives up on requests left `processing` without a result
+//! for `initiation.result_timeout`.
+//! A request is sent at most once: claimed (`queued → processing`) before
+//! the send, never re-sent when N8N may have started it. With the companion
+//! addon each claim is one atomic Odoo call, so any number of bridges and
+//! commands share a database; in the generic protocol the initiator works
+//! under the request's lock (the same lock map the callback pipeline uses)
+//! and reads the status again under it, and across processes the status in
+//! Odoo is the only guard. See [`initiator`] for why the claim comes before
+//! the send, and [`store`] for both protocols.
 
 pub mod command;
+mod companion;
 mod initiator;
+mod journal;
 mod outcome;
+mod store;
 pub mod sweeper;
 pub mod trigger;
+pub mod watchdog;
 
 use std::sync::Arc;
 
@@ -35,6 +44,7 @@ pub use trigger::{Refused, Submitted};
 use crate::app::App;
 use crate::config::Config;
 use crate::locks::RequestLocks;
+use crate::metrics::Metrics;
 use crate::n8n::N8nError;
 use crate::odoo::OdooClient;
 use crate::parameters::SystemParameters;
@@ -65,10 +75,16 @@ pub struct Initiation {
 }
 
 impl Initiation {
-    /// `locks` must be the pipeline's, so a result never races its initiation.
-    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
+    /// `locks` must be the pipeline's, so a result never races its
+    /// initiation; outcomes are counted in `metrics`.
+    pub fn new(
+        odoo: OdooClient,
+        locks: RequestLocks,
+        config: &Config,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, N8nError> {
         Ok(Self {
-            initiator: Initiator::new(odoo, locks, config)?,
+            initiator: Initiator::new(odoo, locks, config)?.observed(metrics),
             triggers: trigger::Triggers::new(config.initiation.max_pending_triggers),
         })
     }
@@ -95,12 +111,36 @@ impl Initiation {
 }
 
 /// The daemon's initiation task: says how it is set up, runs the sweeper
-/// until `shutdown`, then stops the pending triggers and waits for the
-/// running initiations.
+/// and the watchdog until `shutdown`, then stops the pending triggers and
+/// waits for the running initiations, at most `server.shutdown_grace`.
+///
+/// An initiation cut off by that deadline leaves its request `queued` (not
+/// claimed yet) or `processing` (claimed; the watchdog resolves it): never
+/// back to `queued` once it may have reached N8N.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     announce(&app.config());
-    sweeper::run(Arc::clone(&app), shutdown.clone()).await;
-    app.initiation().triggers.shutdown().await;
+    let work = async {
+        tokio::join!(
+            sweeper::run(Arc::clone(&app), shutdown.clone()),
+            watchdog::run(Arc::clone(&app), shutdown.clone()),
+            async {
+                shutdown.cancelled().await;
+                app.initiation().triggers.shutdown().await;
+            },
+        )
+    };
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(app.config().server.shutdown_grace).await;
+    };
+    tokio::select! {
+        _ = work => {}
+        () = deadline => tracing::warn!(
+            running = app.initiation().pending_triggers(),
+            "initiations still running at the end of the shutdown grace period; stopped where they were \
+             (a request already marked processing stays so until its result arrives or the watchdog gives up on it)"
+        ),
+    }
 }
 
 /// One log line each for the trigger route and the sweeper.

@@ -22,11 +22,20 @@ pub enum Outcome {
         details: String,
         attempts: u32,
     },
+    /// The call may or may not have reached N8N (a timeout, a broken
+    /// connection): it is `processing`, not sent again, and noted in its
+    /// chatter; the watchdog gives up on it if no result arrives.
+    Unknown {
+        request_id: i64,
+        details: String,
+        attempts: u32,
+    },
     /// It was not `queued`; nothing was sent.
     Skipped { request_id: i64, status: String },
     /// No such request is readable by the bridge's Odoo user.
     NotFound { request_id: i64 },
-    /// Shutdown stopped the retries before N8N took it; it is `queued` again.
+    /// Shutdown stopped the retries after failures N8N surely did not act
+    /// on; it is `queued` again.
     Deferred { request_id: i64, reason: String },
 }
 
@@ -36,9 +45,22 @@ impl Outcome {
         match self {
             Self::Sent { request_id, .. }
             | Self::Failed { request_id, .. }
+            | Self::Unknown { request_id, .. }
             | Self::Skipped { request_id, .. }
             | Self::NotFound { request_id }
             | Self::Deferred { request_id, .. } => *request_id,
+        }
+    }
+
+    /// The metric label of this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+            Self::Skipped { .. } => "skipped",
+            Self::NotFound { .. } => "not_found",
+            Self::Deferred { .. } => "deferred",
         }
     }
 
@@ -74,6 +96,15 @@ impl fmt::Display for Outcome {
                 f,
                 "request {request_id}: initiation failed: {details}; status initiation_failed"
             ),
+            Self::Unknown {
+                request_id,
+                details,
+                ..
+            } => write!(
+                f,
+                "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
+                 started it, so it is not sent again; status processing"
+            ),
             Self::Skipped { request_id, status } => write!(
                 f,
                 "request {request_id}: skipped: its status is {status}, not queued; nothing sent"
@@ -99,6 +130,8 @@ pub enum InitiationError {
         "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
     )]
     Claim { request_id: i64, source: OdooError },
+    #[error("cannot claim the next queued request in Odoo: {source}; nothing was sent")]
+    ClaimNext { source: OdooError },
     #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]
     Record {
         request_id: i64,

@@ -8,6 +8,11 @@
 //! requests to their trigger. A request an admin puts back to `queued` is
 //! swept too (its `create_date` is old).
 //!
+//! With the companion addon the sweeper claims instead of searching: one
+//! `bridge_claim_queued` call per request, oldest id first, regardless of
+//! the grace (a claim is atomic, so racing a trigger or another bridge
+//! sends nothing twice).
+//!
 //! What must stay true: the sweeper stops between requests on shutdown;
 //! a batch that made no progress (every request stayed `queued`) ends the
 //! sweep, so a request Odoo refuses to change cannot make it spin; and while
@@ -24,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Initiator, Via};
 use crate::app::App;
 use crate::config::Config;
-use crate::odoo::SearchOptions;
+use crate::odoo::{Protocol, SearchOptions};
 
 /// Oldest first, as the SDS's users expect; `id` breaks ties within a second.
 pub const QUEUED_ORDER: &str = "create_date asc, id asc";
@@ -37,6 +42,8 @@ const OFF_RECHECK: Duration = Duration::from_secs(5);
 pub struct SweepSummary {
     pub sent: usize,
     pub failed: usize,
+    /// Sent, but N8N may or may not have started it.
+    pub unknown: usize,
     pub other: usize,
 }
 
@@ -95,8 +102,64 @@ pub async fn queued_batch(
         .await
 }
 
-/// One sweep: batches until the queued requests past the grace are done.
+/// One sweep: until no queued request (past the grace, in the generic
+/// protocol) is left.
 pub async fn sweep(
+    initiator: &Initiator,
+    config: &Config,
+    stop: &CancellationToken,
+) -> SweepSummary {
+    match initiator.odoo().protocol().await {
+        Ok(Protocol::Companion { .. }) => sweep_claiming(initiator, config, stop).await,
+        Ok(Protocol::Generic) => sweep_searching(initiator, config, stop).await,
+        Err(error) => {
+            tracing::warn!(%error, "sweeper: cannot learn Odoo's protocol; trying again at the next sweep");
+            SweepSummary::default()
+        }
+    }
+}
+
+/// Companion protocol: claims the oldest queued request and sends it, one
+/// at a time, until none is left. Each claim is one atomic Odoo call, so
+/// any number of bridges sweep one database without sending a request
+/// twice, and racing a trigger is harmless: `sweep_grace` is not needed.
+async fn sweep_claiming(
+    initiator: &Initiator,
+    config: &Config,
+    stop: &CancellationToken,
+) -> SweepSummary {
+    let mut summary = SweepSummary::default();
+    while !stop.is_cancelled() {
+        match initiator.initiate_next(config, Via::Sweeper, stop).await {
+            Ok(Some(outcome)) => summary.count(&outcome),
+            Ok(None) => {
+                tracing::debug!("sweeper: no queued request waits");
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "sweeper: trying again at the next sweep");
+                summary.other += 1;
+                break;
+            }
+        }
+    }
+    summary
+}
+
+impl SweepSummary {
+    fn count(&mut self, outcome: &super::Outcome) {
+        match outcome {
+            super::Outcome::Sent { .. } => self.sent += 1,
+            super::Outcome::Failed { .. } => self.failed += 1,
+            super::Outcome::Unknown { .. } => self.unknown += 1,
+            _ => self.other += 1,
+        }
+    }
+}
+
+/// Generic protocol: searches batches of queued requests past the grace,
+/// oldest first, and sends each.
+async fn sweep_searching(
     initiator: &Initiator,
     config: &Config,
     stop: &CancellationToken,
@@ -127,11 +190,7 @@ pub async fn sweep(
             }
             match initiator.initiate(config, id, Via::Sweeper, stop).await {
                 Ok(outcome) => {
-                    match outcome {
-                        super::Outcome::Sent { .. } => summary.sent += 1,
-                        super::Outcome::Failed { .. } => summary.failed += 1,
-                        _ => summary.other += 1,
-                    }
+                    summary.count(&outcome);
                     progress += usize::from(outcome.settled());
                 }
                 Err(_) => summary.other += 1,

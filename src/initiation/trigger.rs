@@ -13,7 +13,8 @@
 //! What must stay true: at most `initiation.max_pending_triggers` triggers
 //! wait or run at once (more are refused, and the route answers 503); a
 //! second trigger for a request that is already pending is folded into the
-//! first; on shutdown, waiting triggers stop and running initiations finish.
+//! first; on shutdown, waiting triggers stop and running initiations finish
+//! (within the daemon's stop deadline, see [`super::run`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -134,7 +135,7 @@ impl Triggers {
     }
 
     /// Refuses new triggers, stops the waiting ones and waits for running
-    /// initiations to finish.
+    /// initiations to finish (the caller bounds the wait).
     pub async fn shutdown(&self) {
         self.stop.cancel();
         self.tasks.close();

@@ -1,8 +1,15 @@
 //! The outbound side toward N8N: the webhook client and the SDS §4.1 payload.
 //!
 //! [`N8nClient`] makes one POST per call and decides nothing about retries:
-//! [`N8nError::is_transient`] tells the caller whether another try could
-//! succeed. What must stay true:
+//! [`N8nError::delivery`] tells the caller what a failure says about the
+//! workflow. Sending is not idempotent (each accepted POST starts a paid
+//! generation), so only a failure after which N8N surely did not start the
+//! workflow may be retried: no connection (refused, DNS, TLS handshake), or
+//! an answer N8N gives before starting (its "respond immediately" webhook
+//! answers 202 before any node runs, so a 500 or 503 from it means nothing
+//! started; 408 and 429 likewise). A timeout or a connection broken after
+//! the body went out, and a proxy's 502 or 504, leave the outcome unknown.
+//! What must stay true:
 //!
 //! - the API key travels only in its header (marked sensitive); neither the
 //!   key nor the security token ever appears in an error, even when a server
@@ -24,6 +31,9 @@ pub use payload::{INITIATION_FIELDS, InitiationPayload, params, request_referenc
 
 /// Sent on every call, so N8N's logs can tell who is asking.
 const USER_AGENT: &str = concat!("influence-gen-bridge/", env!("CARGO_PKG_VERSION"));
+/// How long opening a connection (TCP and TLS) may take. A connect that
+/// times out surely sent nothing, unlike a timeout later in the exchange.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this much of an error answer is read.
 const MAX_ERROR_BODY_BYTES: usize = 4096;
 /// At most this many characters of it end up in a message.
@@ -68,15 +78,42 @@ pub enum N8nError {
     ClientSetup(String),
 }
 
+/// What a failed call says about the workflow run it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// N8N surely did not start it, and the same call may succeed later.
+    NotStartedTransient,
+    /// N8N surely did not start it, and the same call would fail again.
+    NotStartedPermanent,
+    /// N8N may or may not have started it: repeating the call could start
+    /// a second (paid) generation.
+    Unknown,
+}
+
 impl N8nError {
-    /// Whether the same call may succeed later: no connection, timeouts, a
-    /// broken exchange, 408, 429 and 5xx.
-    pub fn is_transient(&self) -> bool {
+    /// What this failure says about the workflow run; see the module docs.
+    pub fn delivery(&self) -> Delivery {
         match self {
-            Self::Timeout { .. } | Self::Connect { .. } | Self::Send { .. } => true,
-            Self::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-            Self::ApiKeyRefused { .. } | Self::ClientSetup(_) => false,
+            Self::Connect { .. } => Delivery::NotStartedTransient,
+            Self::Timeout { .. } | Self::Send { .. } => Delivery::Unknown,
+            // A proxy in front of N8N: the request may have reached it.
+            Self::Status {
+                status: 502 | 504, ..
+            } => Delivery::Unknown,
+            Self::Status {
+                status: 408 | 429 | 500 | 503,
+                ..
+            } => Delivery::NotStartedTransient,
+            Self::Status { .. } | Self::ApiKeyRefused { .. } | Self::ClientSetup(_) => {
+                Delivery::NotStartedPermanent
+            }
         }
+    }
+
+    /// Whether another try may succeed without risking a second run: N8N
+    /// surely did not start this one.
+    pub fn is_transient(&self) -> bool {
+        self.delivery() == Delivery::NotStartedTransient
     }
 
     /// The HTTP status N8N answered, if it answered.
@@ -118,6 +155,10 @@ impl N8nClient {
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .retry(reqwest::retry::never())
+            .connect_timeout(CONNECT_TIMEOUT)
+            // A fresh connection per call: a pooled one that N8N closed
+            // meanwhile would turn a harmless failure into an unknown outcome.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| N8nError::ClientSetup(e.to_string()))?;
         Ok(Self { client })
@@ -177,22 +218,19 @@ fn endpoint(url: &Url) -> String {
     }
 }
 
+/// Connecting comes first: a failure there (a connect timeout included)
+/// means nothing was sent.
 fn transport_error(error: &reqwest::Error, endpoint: &str, timeout: Duration) -> N8nError {
+    let endpoint = endpoint.to_owned();
+    if error.is_connect() {
+        let reason = root_cause(error);
+        return N8nError::Connect { endpoint, reason };
+    }
     if error.is_timeout() {
         return N8nError::Timeout { after: timeout };
     }
     let reason = root_cause(error);
-    if error.is_connect() {
-        N8nError::Connect {
-            endpoint: endpoint.to_owned(),
-            reason,
-        }
-    } else {
-        N8nError::Send {
-            endpoint: endpoint.to_owned(),
-            reason,
-        }
-    }
+    N8nError::Send { endpoint, reason }
 }
 
 /// The innermost cause, which says what happened ("connection refused")
@@ -293,7 +331,43 @@ mod tests {
             timeout.to_string(),
             "N8N did not answer within 10s (n8n.timeout)"
         );
-        assert!(timeout.is_transient());
+        assert!(!timeout.is_transient(), "N8N may have started it");
+    }
+
+    #[test]
+    fn only_failures_before_the_start_are_retried() {
+        let status = |status| N8nError::Status {
+            status,
+            body_excerpt: String::new(),
+        };
+        let endpoint = "n8n:443".to_owned();
+        let reason = "connection refused".to_owned();
+        for error in [
+            N8nError::Connect { endpoint, reason },
+            status(500),
+            status(503),
+            status(429),
+            status(408),
+        ] {
+            assert_eq!(error.delivery(), Delivery::NotStartedTransient, "{error}");
+        }
+        for error in [
+            N8nError::Timeout {
+                after: Duration::from_secs(1),
+            },
+            N8nError::Send {
+                endpoint: "n8n:443".into(),
+                reason: "connection reset".into(),
+            },
+            status(502),
+            status(504),
+        ] {
+            assert_eq!(error.delivery(), Delivery::Unknown, "{error}");
+            assert!(!error.is_transient());
+        }
+        for error in [status(404), status(400), status(301), status(501)] {
+            assert_eq!(error.delivery(), Delivery::NotStartedPermanent, "{error}");
+        }
     }
 
     #[test]

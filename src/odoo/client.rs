@@ -21,9 +21,14 @@
 //! * Every `execute_kw` is its own Odoo transaction; this client adds no
 //!   retries of its own beyond the re-login, so callers decide what is safe to
 //!   repeat (see [`super::OdooError::is_transient`]).
+//! * The protocol ([`super::Protocol`]) is detected once per session and
+//!   cached beside the uid: a login or a lost connection starts a new
+//!   session (an epoch counter), and the next [`OdooClient::protocol`] asks
+//!   Odoo again, since an addon may have been installed meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -36,9 +41,10 @@ use tokio::sync::{Mutex, OnceCell, Semaphore};
 use super::api::{Api, major_version};
 use super::error::{OdooError, Refusal, ServerErrorKind};
 use super::json2::{Json2Target, Json2Transport, keywords};
+use super::protocol::{self, Protocol};
 use super::standing::Standing;
 use super::transport::{Transport, TransportLimits};
-use crate::config::{OdooApi, OdooConfig};
+use crate::config::{OdooApi, OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
 
 mod choice;
@@ -70,6 +76,19 @@ struct Inner {
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
     standing: Standing,
+    protocol_mode: ProtocolMode,
+    /// The model `bridge_protocol()` is asked on.
+    request_model: String,
+    /// Bumped at each login and each lost connection: a new session.
+    epoch: AtomicU64,
+    /// The protocol detected, and in which session.
+    protocol: Mutex<Option<DetectedProtocol>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DetectedProtocol {
+    epoch: u64,
+    protocol: Protocol,
 }
 
 impl std::fmt::Debug for OdooClient {
@@ -181,6 +200,10 @@ impl OdooClient {
                 permits: Semaphore::new(config.max_concurrent_calls),
                 standing: Standing::new(metrics.clone()),
                 metrics,
+                protocol_mode: config.protocol,
+                request_model: config.request_model.clone(),
+                epoch: AtomicU64::new(0),
+                protocol: Mutex::new(None),
             }),
         })
     }
@@ -234,6 +257,74 @@ impl OdooClient {
         Ok(uid)
     }
 
+    /// The protocol to speak (see [`super::protocol`]): `odoo.protocol`
+    /// applied to what `bridge_protocol()` answered in this session, asked
+    /// once per session. In `companion` mode without a usable addon this is
+    /// [`OdooError::CompanionUnavailable`]; in `generic` mode Odoo is never
+    /// asked.
+    pub async fn protocol(&self) -> Result<Protocol, OdooError> {
+        let inner = &self.inner;
+        if inner.protocol_mode == ProtocolMode::Generic {
+            return Ok(Protocol::Generic);
+        }
+        // Held while detecting, so concurrent callers wait for one answer.
+        let mut cached = inner.protocol.lock().await;
+        let epoch = inner.epoch.load(Ordering::Acquire);
+        if let Some(known) = cached.filter(|known| known.epoch == epoch) {
+            return Ok(known.protocol);
+        }
+        let previous = cached.map(|known| known.protocol);
+        let detection = protocol::detect(self, &inner.request_model).await?;
+        let chosen = protocol::choose(inner.protocol_mode, &detection);
+        let protocol = match chosen {
+            Ok(protocol) => protocol,
+            Err(error) => {
+                *cached = None;
+                return Err(error);
+            }
+        };
+        if previous != Some(protocol) {
+            match protocol {
+                Protocol::Companion { version } => tracing::info!(
+                    version,
+                    "the companion addon answers: one Odoo call per result, claim and initiation"
+                ),
+                Protocol::Generic if inner.protocol_mode == ProtocolMode::Auto => tracing::info!(
+                    reason = %protocol::fallback_reason(&detection),
+                    "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
+                ),
+                Protocol::Generic => {}
+            }
+        }
+        // The epoch read after detecting: a re-login during `detect` was
+        // followed by the answer, which therefore belongs to the new session.
+        *cached = Some(DetectedProtocol {
+            epoch: inner.epoch.load(Ordering::Acquire),
+            protocol,
+        });
+        Ok(protocol)
+    }
+
+    /// The protocol detected in this session, without asking Odoo: `None`
+    /// before the first detection, after a new session began, or while a
+    /// detection runs.
+    pub fn known_protocol(&self) -> Option<Protocol> {
+        let inner = &self.inner;
+        if inner.protocol_mode == ProtocolMode::Generic {
+            return Some(Protocol::Generic);
+        }
+        let cached = inner.protocol.try_lock().ok()?;
+        let epoch = inner.epoch.load(Ordering::Acquire);
+        cached
+            .filter(|known| known.epoch == epoch)
+            .map(|known| known.protocol)
+    }
+
+    /// Starts a new session for the protocol cache.
+    fn new_session(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The cached uid, logging in first when there is none.
     pub async fn uid(&self) -> Result<Uid, OdooError> {
         let mut cached = self.inner.uid.lock().await;
@@ -247,7 +338,11 @@ impl OdooClient {
 
     async fn login_once(&self) -> Result<Uid, OdooError> {
         if self.api().await? == Api::Json2 {
-            return self.json2_login().await;
+            let uid = self.json2_login().await;
+            if uid.is_ok() {
+                self.new_session();
+            }
+            return uid;
         }
         let inner = &self.inner;
         let password = inner.password.load();
@@ -256,6 +351,9 @@ impl OdooClient {
             .call_jsonrpc("common", "authenticate", &args, "authenticate")
             .await;
         let uid = Self::uid_of(answer, inner);
+        if uid.is_ok() {
+            self.new_session();
+        }
         // A login that works proves little (Odoo may still deny the session
         // during a cooldown): only an authenticated call clears a refusal.
         if let Some(refusal) = uid.as_ref().err().and_then(OdooError::refusal) {
@@ -380,7 +478,7 @@ impl OdooClient {
         let _permit = self.permit().await?;
         let started = Instant::now();
         let result = self.inner.transport.call(service, method, args).await;
-        self.count(label, &result, started);
+        self.after_call(label, &result, started);
         result
     }
 
@@ -404,7 +502,7 @@ impl OdooClient {
         let started = Instant::now();
         let key = self.inner.password.load();
         let result = self.inner.json2.call(model, method, body, &key).await;
-        self.count(method, &result, started);
+        self.after_call(method, &result, started);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
@@ -420,6 +518,15 @@ impl OdooClient {
             .acquire()
             .await
             .map_err(|_| OdooError::Timeout)
+    }
+
+    /// After any call: a lost connection starts a new session; the call is
+    /// counted in the metrics under `label`.
+    fn after_call<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {
+        if result.as_ref().is_err_and(OdooError::connection_lost) {
+            self.new_session();
+        }
+        self.count(label, result, started);
     }
 
     fn count<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {

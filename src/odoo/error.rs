@@ -58,6 +58,11 @@ pub enum OdooError {
     /// or a result of an unexpected shape).
     #[error("unexpected answer from Odoo: {0}")]
     InvalidResponse(String),
+    /// `odoo.protocol = "companion"` and the addon is missing or unusable.
+    /// Transient: the work waits (spooled) until an admin installs or
+    /// upgrades the addon; `check` and `/readyz` say so meanwhile.
+    #[error("odoo.protocol is \"companion\" but {0}")]
+    CompanionUnavailable(String),
     /// A successful HTTP answer that is not JSON at all: a maintenance page,
     /// or a proxy's own page, in place of Odoo.
     #[error("Odoo answered with a page, not JSON-RPC (maintenance?){}", excerpt_suffix(.body_excerpt))]
@@ -191,7 +196,7 @@ impl OdooError {
             return true;
         }
         match self {
-            Self::Unreachable(_) | Self::Timeout => true,
+            Self::Unreachable(_) | Self::Timeout | Self::CompanionUnavailable(_) => true,
             Self::HttpStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             Self::Server {
                 kind: ServerErrorKind::Concurrency,
@@ -231,6 +236,29 @@ impl OdooError {
         }
     }
 
+    /// Whether the call may have reached Odoo and be running or committed
+    /// there although no answer came: a timeout, a connection lost after the
+    /// request was sent, or a proxy's 502/503/504. A create that ended so
+    /// must not be repeated before Odoo has finished or killed it.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Timeout => true,
+            Self::Unreachable(reason) => !never_connected(reason),
+            Self::HttpStatus { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+
+    /// Whether the connection to Odoo was lost (Odoo or its proxy down or
+    /// restarting): what Odoo offers may have changed meanwhile.
+    pub fn connection_lost(&self) -> bool {
+        match self {
+            Self::Unreachable(_) => true,
+            Self::HttpStatus { status, .. } => matches!(status, 502 | 503),
+            _ => false,
+        }
+    }
+
     /// The server error kind, when Odoo raised an exception.
     pub fn server_kind(&self) -> Option<ServerErrorKind> {
         match self {
@@ -251,6 +279,7 @@ impl OdooError {
             Self::ResponseTooLarge => "response_too_large",
             Self::InvalidResponse(_) => "invalid_response",
             Self::Unsupported(_) => "unsupported",
+            Self::CompanionUnavailable(_) => "companion_unavailable",
             Self::NotJsonRpc { .. } => "not_json_rpc",
             Self::Server { kind, .. } => match kind {
                 ServerErrorKind::AccessDenied => "access_denied",
@@ -267,6 +296,13 @@ impl OdooError {
             },
         }
     }
+}
+
+/// Whether an [`OdooError::Unreachable`] reason says no connection was ever
+/// made (refused, DNS), so the request cannot have reached Odoo. hyper's
+/// client reports those as `client error (Connect)`.
+fn never_connected(reason: &str) -> bool {
+    reason.contains("(Connect)")
 }
 
 fn excerpt_suffix(excerpt: &str) -> String {

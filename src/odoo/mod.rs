@@ -7,12 +7,14 @@
 //! into the kinds callers branch on, the same for both wires; the standing
 //! (`standing.rs`) remembers whether Odoo refuses the bridge itself right
 //! now; [`records`] and [`value`] decode what Odoo returns (`false` for
-//! unset, `[id, name]` for many2one) without panicking.
+//! unset, `[id, name]` for many2one) without panicking; [`protocol`] tells
+//! whether Odoo has the companion addon.
 
 pub mod api;
 mod client;
 mod error;
 pub mod json2;
+pub mod protocol;
 pub mod records;
 mod standing;
 pub mod transport;
@@ -21,3 +23,4 @@ pub mod value;
 pub use api::Api;
 pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, ServerVersion, Uid};
 pub use error::{OdooError, Refusal, ServerErrorKind};
+pub use protocol::Protocol;

@@ -2,15 +2,26 @@
 //! bridge, called the same way by the callback route and by the spool.
 //!
 //! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
-//! at once, creates one generated image. Deliveries for the same request are
-//! serialized by a per-request lock keyed by the Odoo id (a reference by id
-//! and one by UUID take the same lock), and every decision rests on a read
-//! taken while holding it; each Odoo write is a separate transaction, so
-//! every step first finds what an earlier, interrupted attempt made
-//! ([`store`]). A failure never overwrites a completed request.
+//! at once, creates one generated image. A failure never overwrites a
+//! completed request. Two protocols ([`crate::odoo::Protocol`]):
 //!
-//! Odoo calls per outcome (the lookup is always first; it is the read under
-//! the lock, plus one `search` the first time a UUID reference is seen):
+//! * **companion** ([`companion`]): one `bridge_apply_result` call per
+//!   result, whatever the outcome; Odoo decides and writes under a row lock
+//!   in one transaction, so this holds across retries and bridges.
+//! * **generic** (the rest of this module): deliveries for the same request
+//!   are serialized by a per-request lock keyed by the Odoo id (a reference
+//!   by id and one by UUID take the same lock), and every decision rests on
+//!   a read taken while holding it; each Odoo write is a separate
+//!   transaction, so every step first finds what an earlier, interrupted
+//!   attempt made ([`store`]). A create whose outcome is unknown (timeout,
+//!   lost connection, 502/503/504) ends the attempt with
+//!   [`PipelineError::OutcomeUnknown`]: the spool then repeats nothing for
+//!   that request before `odoo.unknown_outcome_wait`, when Odoo has
+//!   committed or killed the call and a search sees the truth.
+//!
+//! Generic Odoo calls per outcome (the lookup is always first; it is the
+//! read under the lock, plus one `search` the first time a UUID reference is
+//! seen):
 //!
 //! | outcome | calls |
 //! |---|---|
@@ -22,8 +33,9 @@
 //! | unknown request | lookup = 1 |
 //! | conflict (result for a completed request) | lookup (+ image search for a success) |
 
-mod chatter;
+pub(crate) mod chatter;
 use crate::locks;
+mod companion;
 mod lookup;
 mod references;
 mod store;
@@ -39,7 +51,7 @@ use crate::config::Config;
 use crate::image::{self, ImageError, ImageFetcher, ImageLimits, VerifiedImage};
 use crate::metrics::Metrics;
 use crate::odoo::records::{AiImageRequest, RequestStatus};
-use crate::odoo::{OdooClient, OdooError};
+use crate::odoo::{OdooClient, OdooError, Protocol};
 
 use chatter::Chatter;
 use locks::RequestLocks;
@@ -92,6 +104,11 @@ pub enum PipelineError {
     /// timeout, a 503 from the image host); worth another attempt.
     #[error("the image is not available yet: {0}")]
     ImageUnavailable(ImageError),
+    /// Generic protocol: a create may have reached Odoo and commit later
+    /// (timeout, lost connection, 502/503/504). Transient, but nothing may
+    /// repeat it before `odoo.unknown_outcome_wait` has passed.
+    #[error("Odoo may still commit a create whose answer was lost: {0}")]
+    OutcomeUnknown(OdooError),
     /// Odoo failed; see [`OdooError::is_transient`].
     #[error(transparent)]
     Odoo(#[from] OdooError),
@@ -110,7 +127,7 @@ impl PipelineError {
     /// Whether trying the same result again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::ImageUnavailable(_) => true,
+            Self::ImageUnavailable(_) | Self::OutcomeUnknown(_) => true,
             Self::Odoo(error) => error.is_transient(),
             Self::UnknownRequest(_) | Self::Conflict { .. } => false,
         }
@@ -231,11 +248,28 @@ impl Pipeline {
         }
     }
 
+    /// How long an entry waits after a call of unknown outcome: the
+    /// configured wait in the generic protocol (also when the protocol cannot
+    /// be learnt now: fail closed), nothing in the companion protocol, whose
+    /// retries Odoo answers `duplicate` under its row lock.
+    pub async fn unknown_outcome_hold(&self, config: &Config) -> Option<std::time::Duration> {
+        match self.odoo.protocol().await {
+            Ok(Protocol::Companion { .. }) => None,
+            Ok(Protocol::Generic) | Err(_) => Some(config.odoo.unknown_outcome_wait),
+        }
+    }
+
     /// A handle on the per-request locks, for the rest of the daemon: the
     /// initiation takes the same lock, so a result never races the
     /// initiation of its request.
     pub fn request_locks(&self) -> RequestLocks {
         self.locks.clone()
+    }
+
+    /// Whether this session speaks the companion protocol, as far as is
+    /// known without asking Odoo (false while unknown).
+    pub fn speaks_companion(&self) -> bool {
+        matches!(self.odoo.known_protocol(), Some(Protocol::Companion { .. }))
     }
 
     /// The Odoo id of the request `reference` names, when that needs no
@@ -290,6 +324,23 @@ impl Pipeline {
         error_details: &str,
         image_rejected: bool,
     ) -> Result<Applied, PipelineError> {
+        if let Protocol::Companion { .. } = self.odoo.protocol().await? {
+            let kind = if image_rejected {
+                companion::Kind::Rejected
+            } else {
+                companion::Kind::Failure
+            };
+            let done =
+                companion::apply_failure(&self.odoo, &config.odoo, reference, error_details, kind)
+                    .await?;
+            return Ok(match done {
+                companion::Done::Duplicate { request_id } => Applied::Duplicate { request_id },
+                companion::Done::FailureRecorded { request_id }
+                | companion::Done::Completed(companion::Stored { request_id, .. }) => {
+                    Applied::FailureRecorded { request_id }
+                }
+            });
+        }
         let (request, _guard) = self.locked_request(config, reference).await?;
         if request.status == RequestStatus::Completed {
             let reason = if image_rejected {
@@ -330,6 +381,10 @@ impl Pipeline {
         image: VerifiedImage,
         claims: &Claims,
     ) -> Result<Applied, PipelineError> {
+        warn_about_claims(reference, &image, claims);
+        if let Protocol::Companion { .. } = self.odoo.protocol().await? {
+            return self.complete_in_one_call(config, reference, image).await;
+        }
         let (request, _guard) = self.locked_request(config, reference).await?;
         let found =
             store::find_images(&self.odoo, &config.odoo, request.id, &image.sha256_hex).await?;
@@ -338,16 +393,6 @@ impl Pipeline {
         }
         // An image of an interrupted attempt is finished, not made again.
         let existing = found.into_iter().next();
-        for mismatch in image::claim_mismatches(
-            &image,
-            claims.mimetype.as_deref(),
-            claims.file_format.as_deref(),
-            claims.width,
-            claims.height,
-            claims.file_size,
-        ) {
-            tracing::warn!(ai_generation_request_id = request.id, %mismatch, "the callback's metadata does not match the image; storing the real values");
-        }
         let retention = retention_category(&request);
         let stored = store::store(
             &self.odoo,
@@ -360,13 +405,7 @@ impl Pipeline {
         )
         .await?;
         if stored.altered_by_odoo {
-            self.metrics.images_altered_by_odoo.inc();
-            tracing::warn!(
-                ai_generation_request_id = request.id,
-                sent_bytes = image.bytes.len(),
-                stored_bytes = stored.stored_size,
-                "Odoo stored different bytes than sent (base.image_autoresize_max_px resized it); hash_value keeps the original's SHA-256"
-            );
+            self.altered_by_odoo(request.id, &image, stored.stored_size);
         }
         let vals = json!({ "status": RequestStatus::Completed.as_str(), "generated_image_id": stored.image_id, "error_details": false });
         self.odoo
@@ -416,6 +455,59 @@ impl Pipeline {
         Ok(Applied::Duplicate {
             request_id: request.id,
         })
+    }
+}
+
+impl Pipeline {
+    /// The companion protocol's completion: one call does it all.
+    async fn complete_in_one_call(
+        &self,
+        config: &Config,
+        reference: &str,
+        image: VerifiedImage,
+    ) -> Result<Applied, PipelineError> {
+        match companion::apply_success(&self.odoo, &config.odoo, reference, &image).await? {
+            companion::Done::Completed(stored) => {
+                if stored.altered_by_odoo {
+                    self.altered_by_odoo(stored.request_id, &image, stored.stored_size);
+                }
+                Ok(Applied::Completed {
+                    request_id: stored.request_id,
+                    image_id: stored.image_id,
+                    attachment_id: stored.attachment_id,
+                    size: image.bytes.len() as u64,
+                    sha256_hex: image.sha256_hex,
+                })
+            }
+            companion::Done::Duplicate { request_id }
+            | companion::Done::FailureRecorded { request_id } => {
+                Ok(Applied::Duplicate { request_id })
+            }
+        }
+    }
+
+    fn altered_by_odoo(&self, request_id: i64, image: &VerifiedImage, stored_size: u64) {
+        self.metrics.images_altered_by_odoo.inc();
+        tracing::warn!(
+            ai_generation_request_id = request_id,
+            sent_bytes = image.bytes.len(),
+            stored_bytes = stored_size,
+            "Odoo stored different bytes than sent (base.image_autoresize_max_px resized it); hash_value keeps the original's SHA-256"
+        );
+    }
+}
+
+/// Logs where the callback's claims about the image differ from the image.
+fn warn_about_claims(reference: &str, image: &VerifiedImage, claims: &Claims) {
+    for mismatch in image::claim_mismatches(
+        image,
+        claims.mimetype.as_deref(),
+        claims.file_format.as_deref(),
+        claims.width,
+        claims.height,
+        claims.file_size,
+    ) {
+        tracing::warn!(ai_generation_request_id = %reference, %mismatch, "the callback's metadata does not match the image; storing the real values");
     }
 }
 

@@ -26,6 +26,10 @@
 //!
 //! The base64 `datas` is written straight from the bytes into the JSON-RPC
 //! request (no intermediate base64 string).
+//!
+//! A step's own search cannot see a row that a timed-out call commits
+//! later, so a create whose outcome is unknown ends the attempt with
+//! [`PipelineError::OutcomeUnknown`] and the caller waits before retrying.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -34,6 +38,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
+use super::PipelineError;
 use crate::config::OdooConfig;
 use crate::image::VerifiedImage;
 use crate::odoo::records::{ATTACHMENT_MODEL, Attachment};
@@ -172,7 +177,7 @@ pub async fn store(
     image: &VerifiedImage,
     existing: Option<ExistingImage>,
     learnt: &Learnt,
-) -> Result<Stored, OdooError> {
+) -> Result<Stored, PipelineError> {
     let (image_id, linked_attachment, recovering) = match existing {
         Some(found) => (
             found.id,
@@ -183,7 +188,9 @@ pub async fn store(
             true,
         ),
         None => (
-            create_image(odoo, config, request_id, retention_category, image).await?,
+            create_image(odoo, config, request_id, retention_category, image)
+                .await
+                .map_err(create_failed)?,
             None,
             false,
         ),
@@ -197,9 +204,9 @@ pub async fn store(
     };
     let stored = match earlier_attachment {
         Some(id) => read_back(odoo, id).await?,
-        None => {
-            create_attachment(odoo, config, request_id, image_id, image, &learnt.saving).await?
-        }
+        None => create_attachment(odoo, config, request_id, image_id, image, &learnt.saving)
+            .await
+            .map_err(create_failed)?,
     };
     let attachment_id = stored.id;
     let stored_size = stored
@@ -230,6 +237,16 @@ pub async fn store(
         stored_size,
         altered_by_odoo,
     })
+}
+
+/// A failed create: [`PipelineError::OutcomeUnknown`] when it may have
+/// reached Odoo and commit later.
+fn create_failed(error: OdooError) -> PipelineError {
+    if error.outcome_unknown() {
+        PipelineError::OutcomeUnknown(error)
+    } else {
+        PipelineError::Odoo(error)
+    }
 }
 
 async fn create_image(

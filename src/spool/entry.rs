@@ -103,6 +103,12 @@ pub struct Meta {
     /// so an entry interrupted before an upgrade waits as it should.
     #[serde(default)]
     pub in_flight_since_ms: Option<u64>,
+    /// When an attempt ended with a create whose outcome is unknown (generic
+    /// protocol): Odoo may commit it later, so nothing for this request is
+    /// tried before `odoo.unknown_outcome_wait` has passed since then, across
+    /// restarts too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_outcome_at_ms: Option<u64>,
     pub dead: Option<DeadLetter>,
 }
 
@@ -212,6 +218,7 @@ impl Meta {
             next_attempt_at_ms: now,
             last_error: None,
             in_flight_since_ms: None,
+            unknown_outcome_at_ms: None,
             dead: None,
         };
         (meta, image)

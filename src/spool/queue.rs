@@ -55,6 +55,10 @@ pub enum RequestKey {
     Id(i64),
     /// A reference that names no request (applying it answers "unknown").
     Unmatched(String),
+    /// The reference as sent, unresolved: the companion protocol needs no
+    /// resolution (Odoo serializes each request under its row lock), so no
+    /// Odoo call is spent on one.
+    Reference(String),
 }
 
 #[derive(Debug, Clone)]
@@ -411,6 +415,16 @@ impl Queue {
         }
     }
 
+    /// Whether an entry for a request known by one of `refs` (its id, its
+    /// UUID) waits or is being applied: the initiation watchdog leaves such
+    /// a request alone, its result has arrived.
+    pub fn holds_result_for(&self, refs: &[&str]) -> bool {
+        lock(&self.index)
+            .pending
+            .values()
+            .any(|slot| refs.contains(&slot.request_ref.as_str()))
+    }
+
     /// The entry left the spool (applied or dead): tells its waiter.
     pub fn finish(&self, ready: &Ready, outcome: Final) {
         {
@@ -595,6 +609,17 @@ impl Queue {
         let id = meta.id.clone();
         let since_ms = meta.in_flight_since_ms.unwrap_or_else(now_ms);
         blocking(move || store.mark_in_flight(&id, since_ms)).await
+    }
+
+    /// Since when entry `id` has been marked in flight, if it is: an attempt
+    /// that a crash interrupted.
+    pub async fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
+        let store = Arc::clone(&self.store);
+        let id = id.clone();
+        blocking(move || Ok(store.in_flight_since(&id)))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Saves an entry's metadata after an attempt (attempts, last error,

@@ -13,6 +13,12 @@
 //! applied get `server.shutdown_grace` to finish, and whatever is cut off
 //! stays pending and resumes at the next start (every step is idempotent).
 //!
+//! Generic protocol: an attempt that ended with a create of unknown outcome
+//! (or that a crash interrupted) holds its request, and every later entry of
+//! it, until `odoo.unknown_outcome_wait` has passed, recorded in the entry so
+//! a restart honours it; then the pipeline searches again and finds what the
+//! lost call committed.
+//!
 //! When Odoo refuses the bridge itself (see
 //! [`crate::odoo::OdooError::refusal`]: a wrong password, a login cooldown,
 //! a maintenance page) the entry is not the problem: it keeps its attempt
@@ -90,6 +96,9 @@ fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker)
     let unresolved = app
         .spool()
         .to_resolve(config.spool.max_concurrent, |reference| {
+            if pipeline.speaks_companion() {
+                return Some(RequestKey::Reference(reference.to_owned()));
+            }
             pipeline
                 .resolve_offline(config, reference)
                 .map(|found| request_key(found, reference))
@@ -149,6 +158,7 @@ async fn reconcile(app: &App) {
 async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermit) {
     let queue = app.spool();
     let config = app.config();
+    let fresh = ready.payload.is_some();
     let loaded = match ready.payload.take() {
         // A first attempt right after the callback: it is still in memory.
         Some(payload) => Ok(payload),
@@ -172,6 +182,9 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
         }
     };
+    if !fresh && hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
+        return;
+    }
     let result = meta.to_result(image);
     meta.attempts += 1;
     meta.last_attempt_at_ms = Some(now_ms());
@@ -208,6 +221,46 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
         }
         Err(error) => retry_later(&app, &ready, meta, &config, &error).await,
     }
+}
+
+/// Generic protocol: keeps the entry waiting while a call of an earlier
+/// attempt (interrupted by an unknown outcome or a crash) may still commit.
+/// True when the entry was rescheduled instead of applied.
+async fn hold_after_unknown_outcome(
+    app: &App,
+    ready: &Ready,
+    meta: &mut Meta,
+    config: &Config,
+) -> bool {
+    // An in-flight marker left behind: a crash interrupted an attempt.
+    let interrupted = match meta.in_flight_since_ms {
+        Some(since) => Some(since),
+        None => app.spool().in_flight_since(&ready.id).await,
+    };
+    let Some(at_ms) = meta.unknown_outcome_at_ms.or(interrupted) else {
+        return false;
+    };
+    let Some(wait) = app.pipeline().unknown_outcome_hold(config).await else {
+        return false;
+    };
+    let until_ms = at_ms.saturating_add(millis(wait));
+    if now_ms() >= until_ms {
+        // Odoo has committed or killed that call by now: a search sees it.
+        meta.unknown_outcome_at_ms = None;
+        return false;
+    }
+    tracing::info!(
+        retry_in_ms = until_ms - now_ms(),
+        "an earlier call's outcome is unknown; waiting odoo.unknown_outcome_wait before searching again"
+    );
+    meta.unknown_outcome_at_ms = Some(at_ms);
+    meta.in_flight_since_ms = None;
+    meta.next_attempt_at_ms = until_ms;
+    if let Err(error) = app.spool().save(meta).await {
+        tracing::warn!(%error, "cannot record the wait in the spool");
+    }
+    app.spool().reschedule(ready, until_ms);
+    true
 }
 
 /// Odoo refused the bridge itself: the entry waits, its attempt not
@@ -271,9 +324,13 @@ async fn retry_later(
 ) {
     let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
     let mut delay = backoff.delay(meta.attempts);
-    if matches!(error, PipelineError::Odoo(OdooError::Timeout)) {
-        // Odoo may still be executing the call that timed out; repeating it
-        // before that finishes could create a second attachment.
+    if let PipelineError::OutcomeUnknown(_) = error {
+        // Odoo may still commit the create whose answer was lost; repeating
+        // it before then would create a second image.
+        meta.unknown_outcome_at_ms = Some(now_ms());
+        delay = delay.max(config.odoo.unknown_outcome_wait);
+    } else if matches!(error, PipelineError::Odoo(OdooError::Timeout)) {
+        // Odoo may still be executing the call that timed out.
         delay = delay.max(config.odoo.timeout);
     }
     tracing::info!(attempts = meta.attempts, retry_in_ms = millis(delay), %error, "transient failure; will retry");

@@ -800,10 +800,15 @@ fn object_calls(odoo: &OdooEmulator, since: usize) -> Vec<String> {
 #[tokio::test]
 async fn each_outcome_costs_the_documented_number_of_odoo_calls() {
     // No sweeper: its periodic queries would be counted too.
-    let setup = setup_with(|config| config.with("initiation", "sweep_interval = \"0s\"")).await;
+    let setup = setup_with(|config| {
+        config
+            .with("initiation", "sweep_interval = \"0s\"")
+            .with("odoo", "protocol = \"generic\"")
+    })
+    .await;
     setup
         .bridge
-        .wait_for_log("logged in to Odoo", Duration::from_secs(10))
+        .wait_for_log("Odoo protocol", Duration::from_secs(10))
         .await;
     let first = setup.request();
     let second = setup.request();
@@ -897,12 +902,16 @@ async fn each_outcome_costs_the_documented_number_of_odoo_calls() {
 async fn without_web_save_the_attachment_is_created_then_read_back() {
     let setup = setup().await;
     setup.odoo.remove_method(ATTACHMENTS, "web_save");
+    // Beyond the autoresize limit: create too passes `image_no_postprocess`.
+    setup
+        .odoo
+        .set_param("base.image_autoresize_max_px", "64x64");
     let request = setup.request();
-    let png = images::png(13, 7);
+    let png = images::png(130, 70);
     let since = setup.odoo.calls().len();
     let (status, _) = setup.post(&success_inline(request.to_string(), &png)).await;
     assert_eq!(status, 200);
-    assert_completed(&setup, request, &png, 13, 7);
+    assert_completed(&setup, request, &png, 130, 70);
     let calls = object_calls(&setup.odoo, since);
     assert!(
         calls.contains(&"ir.attachment.create".to_owned())

@@ -343,3 +343,91 @@ async fn json2_forced_on_odoo_18_says_it_needs_odoo_19() {
     let reachable = fail_line(&text, "odoo reachable");
     assert!(reachable.contains("needs Odoo 19 or later"), "{reachable}");
 }
+
+// --- the companion addon and the protocol -----------------------------------
+
+/// The line that starts with `prefix` (e.g. `ok   protocol:`).
+fn line_starting<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}:\n{text}"))
+}
+
+/// An emulator whose bridge user is in the group InfluenceGen Bridge.
+async fn bridge_group_odoo(addon: bool) -> (influence_gen_testkit::OdooEmulator, TestConfig) {
+    let emulator = if addon {
+        influence_gen_testkit::EmulatorConfig::default().with_companion_addon()
+    } else {
+        influence_gen_testkit::EmulatorConfig::default()
+    };
+    let odoo = influence_gen_testkit::OdooEmulator::start_with(emulator).await;
+    odoo.add_bridge_user(
+        crate::support::config::ODOO_LOGIN,
+        crate::support::config::ODOO_PASSWORD,
+    );
+    let (_n8n, webhook) = fake_n8n();
+    let config = TestConfig {
+        webhook_url: Some(webhook),
+        ..TestConfig::new(&odoo.url())
+    };
+    (odoo, config)
+}
+
+#[tokio::test]
+async fn the_companion_addon_is_reported_with_its_version_and_the_protocol() {
+    let (_odoo, config) = bridge_group_odoo(true).await;
+    let (_, text) = run_check(&config).await;
+    let addon = line_starting(&text, "ok   companion addon:");
+    assert!(
+        addon.contains("influence_gen_bridge 18.0.1.0.0") && addon.contains("callable by `bridge`"),
+        "{addon}"
+    );
+    let protocol = line_starting(&text, "ok   protocol:");
+    assert!(protocol.contains("companion, version 1"), "{protocol}");
+}
+
+#[tokio::test]
+async fn without_the_addon_auto_warns_and_says_what_generic_gives_up() {
+    let (_odoo, config) = bridge_group_odoo(false).await;
+    let (_, text) = run_check(&config).await;
+    let addon = line_starting(&text, "warn companion addon:");
+    assert!(addon.contains("not installed"), "{addon}");
+    let protocol = line_starting(&text, "warn protocol:");
+    assert!(
+        protocol.contains("ONE bridge per database")
+            && protocol.contains("limit_time_real")
+            && protocol.contains("2s"),
+        "{protocol}"
+    );
+}
+
+#[tokio::test]
+async fn companion_mode_without_the_addon_fails() {
+    let (_odoo, config) = bridge_group_odoo(false).await;
+    let (output, text) = run_check(&config.with("odoo", "protocol = \"companion\"")).await;
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        fail_line(&text, "companion addon").contains("examples/odoo/influence_gen_bridge"),
+        "{text}"
+    );
+    fail_line(&text, "protocol");
+}
+
+#[tokio::test]
+async fn a_bridge_user_outside_the_group_is_told_which_group() {
+    let (odoo, config) = bridge_group_odoo(true).await;
+    let uid = odoo.add_user("outsider", "test-outsider-password-3c7d", UserAccess::User);
+    odoo.set_in_bridge_group(uid, false);
+    let config = TestConfig {
+        login: "outsider".into(),
+        password: "test-outsider-password-3c7d".into(),
+        ..config
+    };
+    let (output, text) = run_check(&config).await;
+    assert!(!output.status.success(), "{text}");
+    let addon = fail_line(&text, "companion addon");
+    assert!(
+        addon.contains("group_influence_gen_bridge") && addon.contains("`outsider`"),
+        "{addon}"
+    );
+}

@@ -3,12 +3,15 @@
 //! end in, the trigger route, the sweeper, Odoo's system parameters, and the
 //! shipped examples.
 
+mod at_most_once;
+mod companion;
 mod examples;
 mod outcomes;
 mod parameters;
 mod payload;
 mod sweeper;
 mod trigger;
+mod watchdog;
 
 use std::process::Output;
 

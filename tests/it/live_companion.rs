@@ -193,6 +193,7 @@ async fn the_emulators_companion_answers_as_the_real_addon() {
     let Some(live) = live() else {
         return;
     };
+    let _alone = crate::live::exclusive().await;
     let real = scenarios::run_all(&live_target(&live).await).await;
     let odoo = OdooEmulator::start_with(EmulatorConfig::default().with_companion_addon()).await;
     let emulated = scenarios::run_all(&emulator_target(&odoo).await).await;
@@ -226,6 +227,7 @@ async fn every_bridge_method_refuses_a_user_outside_the_group() {
     let Some(live) = live() else {
         return;
     };
+    let _alone = crate::live::exclusive().await;
     let target = live_target(&live).await;
     let client = RpcClient::new(live.addr);
     let reference = json!({"field": "id", "value": 1});
@@ -266,6 +268,7 @@ async fn ten_identical_results_at_once_store_one_image_on_the_real_addon() {
     let Some(live) = live() else {
         return;
     };
+    let _alone = crate::live::exclusive().await;
     let target = std::sync::Arc::new(live_target(&live).await);
     let client = RpcClient::new(live.addr);
     let admin = &target.admin;

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use influence_gen_bridge::config::{Config, Environment};
 use influence_gen_bridge::odoo::{
-    AccessOperation, OdooClient, OdooError, Refusal, SearchOptions, ServerErrorKind,
+    AccessOperation, OdooClient, OdooError, Protocol, Refusal, SearchOptions, ServerErrorKind,
 };
-use influence_gen_testkit::{CallMatcher, Fault, FaultRule, Outcome};
+use influence_gen_testkit::{CallMatcher, Fault, FaultRule, OdooEmulator, Outcome};
 use serde_json::{Value, json};
 
 use crate::support::config::TestConfig;
@@ -337,4 +337,73 @@ async fn concurrent_calls_never_exceed_the_configured_bound() {
     let peak = odoo.peak_concurrency();
     assert!(peak <= 2, "{peak} calls were in flight at once");
     assert!(peak == 2, "the bound was not used: peak {peak}");
+}
+
+// --- the protocol, detected once per session ---------------------------------
+
+fn protocol_calls(odoo: &OdooEmulator) -> usize {
+    odoo.count(REQUESTS, "bridge_protocol")
+}
+
+#[tokio::test]
+async fn the_protocol_is_detected_once_per_session_and_again_after_a_re_login() {
+    let odoo = OdooEmulator::start().await;
+    odoo.add_bridge_user(
+        crate::support::config::ODOO_LOGIN,
+        crate::support::config::ODOO_PASSWORD,
+    );
+    let client = client(&TestConfig::new(&odoo.url()));
+    assert_eq!(client.protocol().await.unwrap(), Protocol::Generic);
+    // Installed meanwhile: the session still speaks what it detected.
+    odoo.install_companion_addon();
+    assert_eq!(client.protocol().await.unwrap(), Protocol::Generic);
+    assert_eq!(protocol_calls(&odoo), 1, "cached for the session");
+    // A re-login (Odoo denied the session) starts a new session.
+    odoo.inject(FaultRule::once(
+        CallMatcher::model_method(REQUESTS, "search"),
+        Fault::odoo("odoo.exceptions.AccessDenied", "Access Denied"),
+    ));
+    let _ = client
+        .search(REQUESTS, &json!([]), &SearchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        client.protocol().await.unwrap(),
+        Protocol::Companion { version: 1 }
+    );
+    assert_eq!(
+        client.protocol().await.unwrap(),
+        Protocol::Companion { version: 1 }
+    );
+    assert_eq!(protocol_calls(&odoo), 2);
+}
+
+#[tokio::test]
+async fn companion_mode_reports_a_missing_addon_and_refusals_are_not_taken_for_absence() {
+    let odoo = OdooEmulator::start().await;
+    let uid = odoo.add_user(
+        crate::support::config::ODOO_LOGIN,
+        crate::support::config::ODOO_PASSWORD,
+        influence_gen_testkit::UserAccess::User,
+    );
+    let config = TestConfig::new(&odoo.url()).with("odoo", "protocol = \"companion\"");
+    let client = client(&config);
+    let error = client.protocol().await.unwrap_err();
+    assert!(
+        matches!(error, OdooError::CompanionUnavailable(_)),
+        "{error}"
+    );
+    assert!(error.is_transient(), "the work waits for the addon");
+    // Installed, but the user is outside the bridge group: an AccessError,
+    // in auto mode too (never a silent fallback to generic).
+    odoo.install_companion_addon();
+    odoo.set_in_bridge_group(uid, false);
+    let auto = self::client(&TestConfig::new(&odoo.url()));
+    let error = auto.protocol().await.unwrap_err();
+    assert_eq!(error.server_kind(), Some(ServerErrorKind::AccessError));
+    odoo.set_in_bridge_group(uid, true);
+    assert_eq!(
+        client.protocol().await.unwrap(),
+        Protocol::Companion { version: 1 }
+    );
 }

@@ -20,6 +20,7 @@ pub struct RawInitiation {
     pub retry_backoff: Option<String>,
     pub retry_backoff_max: Option<String>,
     pub parameter_cache_ttl: Option<String>,
+    pub result_timeout: Option<String>,
 }
 
 /// Odoo commits a request shortly after its trigger; a trigger whose record
@@ -35,3 +36,6 @@ pub const DEFAULT_ATTEMPTS: u64 = 3;
 pub const DEFAULT_RETRY_BACKOFF: &str = "1s";
 pub const DEFAULT_RETRY_BACKOFF_MAX: &str = "10s";
 pub const DEFAULT_PARAMETER_CACHE_TTL: &str = "60s";
+/// A request `processing` this long without a result is given up on
+/// (`initiation_failed`): a generation takes minutes, not an hour.
+pub const DEFAULT_RESULT_TIMEOUT: &str = "1h";

@@ -19,6 +19,8 @@ const MAX_TRIGGER_SECRET_CHARS: usize = 256;
 /// The value the example addon ships in its automation rule's URL.
 const ADDON_PLACEHOLDER_SECRET: &str = "CHANGE-ME-SECRET";
 const DAY: Duration = Duration::from_secs(86_400);
+/// The longest `initiation.result_timeout`.
+const MAX_RESULT_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
 
 impl Checker<'_> {
     /// `[initiation]`; `lookup` is `odoo.lookup` when it was valid. Invalid
@@ -79,6 +81,12 @@ impl Checker<'_> {
             raw::DEFAULT_PARAMETER_CACHE_TTL,
             (Duration::ZERO, Duration::from_secs(3600)),
         );
+        let result_timeout = self.duration(
+            "initiation.result_timeout",
+            raw.result_timeout.as_deref(),
+            raw::DEFAULT_RESULT_TIMEOUT,
+            (Duration::from_secs(1), MAX_RESULT_TIMEOUT),
+        );
         InitiationConfig {
             send_id_as,
             trigger_secret,
@@ -92,6 +100,31 @@ impl Checker<'_> {
             attempts: u32::try_from(attempts).unwrap_or(1),
             backoff,
             parameter_cache_ttl,
+            result_timeout,
+        }
+    }
+
+    /// `initiation.result_timeout` must outlast the longest send: every
+    /// attempt taking all of `n8n.timeout`, with the longest pause between
+    /// them. Otherwise the watchdog could give up on a request another
+    /// process is still sending.
+    pub(super) fn result_timeout_outlasts_a_send(
+        &mut self,
+        initiation: &InitiationConfig,
+        n8n_timeout: Duration,
+    ) {
+        let pauses = initiation.attempts.saturating_sub(1);
+        let longest = n8n_timeout * initiation.attempts + initiation.backoff.max * pauses;
+        if initiation.result_timeout <= longest {
+            self.problems.push(
+                "initiation.result_timeout",
+                format!(
+                    "{} does not outlast the longest send to N8N ({}: initiation.attempts × n8n.timeout \
+                     plus the pauses of initiation.retry_backoff_max)",
+                    humantime::format_duration(initiation.result_timeout),
+                    humantime::format_duration(longest)
+                ),
+            );
         }
     }
 

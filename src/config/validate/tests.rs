@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use crate::config::{
-    Config, ConfigError, Environment, HostPattern, LogFormat, OdooApi, RequestLookup,
+    Config, ConfigError, Environment, HostPattern, LogFormat, OdooApi, ProtocolMode, RequestLookup,
 };
 
 mod initiation;
@@ -81,6 +81,8 @@ fn minimal_config_takes_every_default() {
     assert_eq!(config.odoo.image_model, "influence_gen.generated_image");
     assert_eq!(config.odoo.lookup, RequestLookup::Both);
     assert_eq!(config.odoo.uuid_field, "uuid");
+    assert_eq!(config.odoo.protocol, ProtocolMode::Auto);
+    assert_eq!(config.odoo.unknown_outcome_wait, Duration::from_secs(150));
     assert!(config.n8n.webhook_url.is_none());
     assert!(config.n8n.api_key.is_none());
     assert_eq!(config.n8n.api_key_header.as_str(), "x-n8n-api-key");
@@ -431,6 +433,43 @@ fn odoo_uuid_field() {
     refused("odoo", "uuid_field = \"1uuid\"", "odoo.uuid_field");
 }
 
+#[test]
+fn odoo_protocol() {
+    assert_eq!(
+        ok("odoo", "protocol = \"companion\"").odoo.protocol,
+        ProtocolMode::Companion
+    );
+    assert_eq!(
+        ok("odoo", "protocol = \"generic\"").odoo.protocol,
+        ProtocolMode::Generic
+    );
+    assert_eq!(
+        ok("odoo", "protocol = \"auto\"").odoo.protocol,
+        ProtocolMode::Auto
+    );
+    refused("odoo", "protocol = \"jsonrpc\"", "odoo.protocol");
+}
+
+#[test]
+fn odoo_unknown_outcome_wait() {
+    assert_eq!(
+        ok("odoo", "unknown_outcome_wait = \"5m\"")
+            .odoo
+            .unknown_outcome_wait,
+        Duration::from_secs(300)
+    );
+    refused(
+        "odoo",
+        "unknown_outcome_wait = \"0s\"",
+        "odoo.unknown_outcome_wait",
+    );
+    refused(
+        "odoo",
+        "unknown_outcome_wait = \"soon\"",
+        "odoo.unknown_outcome_wait",
+    );
+}
+
 // --- [n8n] ------------------------------------------------------------------
 
 #[test]
@@ -746,6 +785,8 @@ fn example_config_documents_every_key() {
                 "image_model",
                 "lookup",
                 "uuid_field",
+                "protocol",
+                "unknown_outcome_wait",
             ],
         ),
         (

@@ -1,8 +1,6 @@
 //! Every status an initiation can leave a request in, through the
 //! `initiate` command (the daemon uses the same initiator).
 
-use std::time::Duration;
-
 use influence_gen_testkit::Reply;
 use serde_json::json;
 
@@ -97,25 +95,6 @@ async fn a_long_error_body_is_trimmed() {
         "{details}"
     );
     assert!(details.chars().count() < 340, "{}", details.len());
-}
-
-#[tokio::test]
-async fn a_timeout_is_recorded() {
-    let (odoo, n8n, config) =
-        setup(&[("initiation", "attempts = 2"), ("n8n", "timeout = \"1s\"")]).await;
-    n8n.set_default(Reply::Delayed(
-        Duration::from_secs(5),
-        Box::new(Reply::started()),
-    ));
-    let id = request(&odoo);
-    let (output, stdout) = initiate(&config, &[&id.to_string()]).await;
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert_eq!(n8n.received().len(), 2, "a timeout is retried");
-    assert_eq!(status(&odoo, id), "initiation_failed");
-    assert_eq!(
-        error_details(&odoo, id),
-        "N8N did not answer within 1s (n8n.timeout) (after 2 attempts)"
-    );
 }
 
 #[tokio::test]

@@ -148,6 +148,16 @@ fn all() -> Vec<LiveScenario> {
     all
 }
 
+/// Held by every test that uses the real Odoo: they share one database,
+/// and one test's sweeper or claims would take another's queued requests.
+static THE_REAL_ODOO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits until no other test uses the real Odoo; it is this test's until
+/// the guard drops. (A tokio mutex: tests run on runtimes of their own.)
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    THE_REAL_ODOO.lock().await
+}
+
 /// How to run the suite, said once when it is skipped.
 const HOW_TO_RUN: &str =
     "real-Odoo suite skipped: run .ci/run, or set IG_LIVE_ODOO_* (see tests/it/live/mod.rs)";
@@ -164,6 +174,7 @@ async fn real_odoo_suite() {
         say(HOW_TO_RUN);
         return;
     };
+    let _alone = exclusive().await;
     let target = Target::new(odoo.bridge_config(), &odoo.admin_config());
     let version = target
         .admin

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use influence_gen_bridge::odoo::Api;
 
 use super::{Live, LiveScenario};
-use crate::scenarios::IMAGES;
+use crate::scenarios::{IMAGES, REQUESTS};
 use crate::support::api_key::make_own_api_key;
 use crate::support::bridge::BridgeProcess;
 use crate::support::callbacks::{client, failure, post, success_inline};
@@ -123,4 +123,9 @@ async fn refused_writes_are_500(live: Arc<Live>) {
         .await
         .expect("read the images");
     assert!(images.is_empty(), "{images:?}");
+    // Leave no queued request behind for later scenarios' sweepers and claims.
+    live.admin()
+        .write(REQUESTS, &[request], &json!({ "status": "failed" }))
+        .await
+        .expect("close the request");
 }

@@ -1,6 +1,8 @@
 //! The shared scenarios (`crate::scenarios`) against the real Odoo and a
 //! fresh emulator: each must pass on both, and both must end in the same
-//! normalized state.
+//! normalized state; once in the generic protocol, once in the companion
+//! protocol (the real addon, which `.ci/run` installs, against the
+//! emulator's twin of it).
 
 use std::sync::Arc;
 
@@ -11,21 +13,41 @@ use super::LiveScenario;
 use crate::scenarios::{self, Target};
 
 pub fn scenarios() -> Vec<LiveScenario> {
-    scenarios::all()
-        .into_iter()
-        .map(|scenario| {
-            let run = scenario.run;
-            LiveScenario::new(format!("shared: {}", scenario.name), move |live| {
+    let generic = scenarios::all().into_iter().map(|scenario| {
+        let run = scenario.run;
+        LiveScenario::new(format!("shared: {}", scenario.name), move |live| {
+            async move {
+                let real = run(Arc::clone(&live.target)).await;
+                let (_emulator, target) = Target::emulator().await;
+                let emulated = run(Arc::new(target)).await;
+                assert_same_state(&real, &emulated);
+            }
+            .boxed()
+        })
+    });
+    // The same scenarios in the companion protocol, against the real addon
+    // (installed by .ci/run) and the emulator's twin of it.
+    let companion = scenarios::all().into_iter().map(|scenario| {
+        let run = scenario.run;
+        LiveScenario::new(
+            format!("shared, companion: {}", scenario.name),
+            move |live| {
                 async move {
-                    let real = run(Arc::clone(&live.target)).await;
-                    let (_emulator, target) = Target::emulator().await;
+                    let real_target = Target {
+                        admin: live.target.admin.clone(),
+                        config: live.target.config.clone(),
+                    }
+                    .speaking("companion");
+                    let real = run(Arc::new(real_target)).await;
+                    let (_emulator, target) = Target::emulator_with_companion().await;
                     let emulated = run(Arc::new(target)).await;
                     assert_same_state(&real, &emulated);
                 }
                 .boxed()
-            })
-        })
-        .collect()
+            },
+        )
+    });
+    generic.chain(companion).collect()
 }
 
 /// Equal states, or a panic naming the first differing path and both sides.

@@ -42,12 +42,18 @@ impl Target {
     /// The admin logs in with a password, so its client speaks `/jsonrpc`
     /// (Odoo 16-19 have it; Odoo 19's `/json/2` takes only API keys); the
     /// daemon speaks whatever `bridge` says (`odoo.api = "auto"` by default).
+    ///
+    /// The bridge speaks the generic protocol on both sides: a real Odoo
+    /// with the companion addon would otherwise be compared, in
+    /// `odoo.protocol = "auto"`, with an emulator without it (the companion
+    /// protocol has its own suites: `protocols/`, `live_companion*`).
     pub fn new(bridge: TestConfig, admin: &TestConfig) -> Self {
         Self {
             admin: client(&admin.clone().with("odoo", "api = \"jsonrpc\"")),
             config: bridge
                 .with("images", "allow_private_networks = true")
-                .with("images", "allowed_ports = []"),
+                .with("images", "allowed_ports = []")
+                .with("odoo", "protocol = \"generic\""),
         }
     }
 
@@ -58,6 +64,34 @@ impl Target {
         admin.login = "admin".into();
         admin.password = "admin".into();
         (odoo, Self::new(bridge, &admin))
+    }
+
+    /// A fresh emulator with the companion addon, the bridge's user in its
+    /// group, and a target speaking the companion protocol.
+    pub async fn emulator_with_companion() -> (OdooEmulator, Self) {
+        let emulator = influence_gen_testkit::EmulatorConfig::default().with_companion_addon();
+        let odoo = OdooEmulator::start_with(emulator).await;
+        let uid = odoo.add_user(
+            crate::support::config::ODOO_LOGIN,
+            crate::support::config::ODOO_PASSWORD,
+            influence_gen_testkit::UserAccess::Admin,
+        );
+        odoo.set_in_bridge_group(uid, true);
+        let mut admin = TestConfig::new(&odoo.url());
+        admin.login = "admin".into();
+        admin.password = "admin".into();
+        let target = Self::new(TestConfig::new(&odoo.url()), &admin).speaking("companion");
+        (odoo, target)
+    }
+
+    /// The same Odoo, the bridge speaking `protocol` (`odoo.protocol`).
+    pub fn speaking(self, protocol: &str) -> Self {
+        Self {
+            admin: self.admin,
+            config: self
+                .config
+                .with("odoo", format!("protocol = \"{protocol}\"")),
+        }
     }
 
     /// Creates a request with `vals` as the admin.

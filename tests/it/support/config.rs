@@ -77,6 +77,9 @@ impl TestConfig {
                     format!("login = {:?}", self.login),
                     format!("password = {:?}", self.password),
                     "timeout = \"5s\"".into(),
+                    // Generic protocol: waits after an unknown outcome take
+                    // seconds here, not the production minutes.
+                    "unknown_outcome_wait = \"2s\"".into(),
                 ],
             ),
             ("n8n", Vec::new()),

@@ -52,7 +52,13 @@ impl HttpFake {
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         let future = handler(request);
-                        async move { Ok::<_, Infallible>(future.await) }
+                        async move {
+                            let response = future.await;
+                            if response.extensions().get::<Disconnect>().is_some() {
+                                return Err(Disconnect);
+                            }
+                            Ok(response)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -87,6 +93,27 @@ impl Drop for HttpFake {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Marks a response that is never sent: the connection is closed instead,
+/// after the request was read (see [`disconnect`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Disconnect;
+
+impl std::fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the fake closed the connection without answering")
+    }
+}
+
+impl std::error::Error for Disconnect {}
+
+/// A "response" that makes the server close the connection without
+/// answering, as a crashing or restarting peer would.
+pub fn disconnect() -> Response<FakeBody> {
+    let mut response = Response::new(full(Bytes::new()));
+    response.extensions_mut().insert(Disconnect);
+    response
 }
 
 /// A complete body.

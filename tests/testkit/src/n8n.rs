@@ -12,7 +12,7 @@ use http::{HeaderMap, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use tokio::sync::Notify;
 
-use crate::http_fake::{FakeBody, HttpFake, full};
+use crate::http_fake::{FakeBody, HttpFake, disconnect, full};
 
 /// One request N8N received.
 #[derive(Debug, Clone)]
@@ -37,8 +37,11 @@ pub enum Reply {
     Status(u16, String),
     /// Answer after a delay.
     Delayed(Duration, Box<Reply>),
-    /// Drop the connection without answering.
+    /// Never answer (the caller's timeout ends the exchange).
     Hang,
+    /// Read the whole request, then close the connection without answering
+    /// (N8N may have started the workflow: the caller cannot know).
+    Disconnect,
 }
 
 impl Reply {
@@ -163,6 +166,7 @@ async fn answer(reply: Reply) -> Response<FakeBody> {
                 tokio::time::sleep(delay).await;
                 reply = *inner;
             }
+            Reply::Disconnect => return disconnect(),
             Reply::Hang => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 reply = Reply::Status(504, String::new());

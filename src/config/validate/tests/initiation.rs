@@ -26,6 +26,7 @@ fn defaults() {
     assert_eq!(config.backoff.initial, Duration::from_secs(1));
     assert_eq!(config.backoff.max, Duration::from_secs(10));
     assert_eq!(config.parameter_cache_ttl, Duration::from_secs(60));
+    assert_eq!(config.result_timeout, Duration::from_secs(3600));
 }
 
 #[test]
@@ -304,4 +305,45 @@ fn parameter_cache_ttl() {
 #[test]
 fn unknown_keys_in_initiation_are_refused() {
     refused("initiation", "sweep_intervall = \"1s\"", "sweep_intervall");
+}
+
+#[test]
+fn result_timeout() {
+    assert_eq!(
+        ok("initiation", "result_timeout = \"15m\"")
+            .initiation
+            .result_timeout,
+        Duration::from_secs(900)
+    );
+    refused(
+        "initiation",
+        "result_timeout = \"soon\"",
+        "initiation.result_timeout",
+    );
+    refused(
+        "initiation",
+        "result_timeout = \"0s\"",
+        "initiation.result_timeout",
+    );
+    refused(
+        "initiation",
+        "result_timeout = \"60days\"",
+        "initiation.result_timeout",
+    );
+}
+
+#[test]
+fn result_timeout_must_outlast_the_longest_send() {
+    // 3 attempts × 10 s (n8n.timeout) + 2 pauses × 10 s = 50 s.
+    let error = load(&with("initiation", "result_timeout = \"50s\""))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("initiation.result_timeout"), "{error}");
+    assert!(error.contains("longest send to N8N (50s"), "{error}");
+    assert_eq!(
+        ok("initiation", "result_timeout = \"51s\"")
+            .initiation
+            .result_timeout,
+        Duration::from_secs(51)
+    );
 }

@@ -76,9 +76,6 @@ fn store_image(db: &mut Db, env: &Env, id: i64, image: &Image) -> OdooResult<Val
         link["attachment_id"] = json!(attachment_id);
     }
     orm::write::write(db, env, IMAGE, &[image_id], &link)?;
-    let done =
-        json!({"status": "completed", "generated_image_id": image_id, "error_details": false});
-    orm::write::write(db, env, REQUEST, &[id], &done)?;
     let body = format!(
         "AI image stored: {}×{} {}, {} bytes, SHA-256 {}",
         image.width,
@@ -87,7 +84,12 @@ fn store_image(db: &mut Db, env: &Env, id: i64, image: &Image) -> OdooResult<Val
         image.file_size,
         &image.sha256[..16]
     );
+    // Odoo writes a write's tracking message when the transaction ends, so
+    // in the real addon's one transaction the note comes first.
     note(db, env, id, body);
+    let done =
+        json!({"status": "completed", "generated_image_id": image_id, "error_details": false});
+    orm::write::write(db, env, REQUEST, &[id], &done)?;
     let stored = |field: &str| {
         db.row(ATTACHMENT, attachment_id)
             .and_then(|r| r.get(field))
@@ -157,13 +159,15 @@ fn record_failure(
     {
         return Ok(json!({"outcome": "duplicate", "request_id": id}));
     }
-    let vals = json!({"status": "failed", "error_details": error_details});
-    orm::write::write(db, env, REQUEST, &[id], &vals)?;
+    // The note before the write: its tracking message comes at the end of
+    // the real addon's transaction.
     note(
         db,
         env,
         id,
         format!("AI image generation failed: {}", first_line(error_details)),
     );
+    let vals = json!({"status": "failed", "error_details": error_details});
+    orm::write::write(db, env, REQUEST, &[id], &vals)?;
     Ok(json!({"outcome": "failure_recorded", "request_id": id}))
 }
