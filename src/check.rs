@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::odoo::records::{ATTACHMENT_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUEST_STATUSES};
-use crate::odoo::{AccessOperation, FieldInfo, OdooClient, OdooError, SearchOptions};
+use crate::odoo::{AccessOperation, Api, FieldInfo, OdooClient, OdooError, SearchOptions};
 use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
 
+mod api_key;
 mod companion;
 mod initiation;
 mod n8n_probe;
@@ -135,28 +136,60 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
             return false;
         }
     };
-    match odoo.version().await {
-        Ok(version) => report.push(
-            Verdict::Ok,
-            "odoo reachable",
-            format!(
-                "Odoo {} answers at {}",
-                version.server_version,
-                config.odoo.jsonrpc_endpoint()
-            ),
-        ),
+    let version = match odoo.version().await {
+        Ok(version) => version,
         Err(e) => {
             report.push(
                 Verdict::Fail,
                 "odoo reachable",
-                format!("{} : {}", config.odoo.jsonrpc_endpoint(), explain(&e)),
+                format!("{} : {}", config.odoo.url, explain(&e)),
             );
             report.push(Verdict::Skipped, "odoo login", "Odoo is not reachable");
             return false;
         }
-    }
-    match odoo.authenticate().await {
-        Ok(uid) => report.push(
+    };
+    report.push(
+        Verdict::Ok,
+        "odoo reachable",
+        format!(
+            "Odoo {} answers at {}",
+            version.server_version, config.odoo.url
+        ),
+    );
+    let api = match odoo.api().await {
+        Ok(api) => api,
+        Err(e) => {
+            report.push(Verdict::Fail, "odoo api", explain(&e));
+            return false;
+        }
+    };
+    api_key::api_line(config, &version, api, report);
+    let uid = match odoo.authenticate().await {
+        Ok(uid) => uid,
+        Err(e) => {
+            let advice = match &e {
+                OdooError::LoginRefused { .. } => {
+                    format!("{e}; {}", api_key::refused_login_advice(Some(api)))
+                }
+                _ => explain(&e),
+            };
+            report.push(Verdict::Fail, "odoo login", advice);
+            return false;
+        }
+    };
+    match api {
+        Api::Json2 => {
+            report.push(
+                Verdict::Ok,
+                "odoo login",
+                format!(
+                    "Odoo accepted the API key (uid {uid}) on database `{}`",
+                    config.odoo.database
+                ),
+            );
+            api_key::key_lines(&odoo, config, uid, report).await;
+        }
+        Api::JsonRpc => report.push(
             Verdict::Ok,
             "odoo login",
             format!(
@@ -164,10 +197,6 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
                 config.odoo.login, config.odoo.database
             ),
         ),
-        Err(e) => {
-            report.push(Verdict::Fail, "odoo login", explain(&e));
-            return false;
-        }
     }
     let mut request_fields: Vec<&str> = REQUEST_FIELDS.to_vec();
     if config.odoo.lookup.uses_uuid() {
@@ -388,7 +417,12 @@ fn explain(error: &OdooError) -> String {
         OdooError::InvalidResponse(_) | OdooError::NotJsonRpc { .. } => {
             format!("{error}; does odoo.url point at Odoo itself?")
         }
-        OdooError::LoginRefused { .. } => format!("{error}; check odoo.login and odoo.password"),
+        OdooError::LoginRefused { .. } => {
+            format!("{error}; {}", api_key::refused_login_advice(None))
+        }
+        OdooError::HttpStatus { status: 404, .. } => format!(
+            "{error}; odoo.api = \"json2\" needs Odoo 19 or later (odoo.api = \"auto\" finds the API)"
+        ),
         _ => first_line(&error.to_string()).to_owned(),
     }
 }

@@ -95,6 +95,8 @@ pub struct OdooConfig {
     pub image_model: String,
     pub lookup: RequestLookup,
     pub uuid_field: String,
+    /// Which of Odoo's external APIs to speak.
+    pub api: OdooApi,
     /// Which protocol the bridge speaks to Odoo (see [`crate::odoo::Protocol`]).
     pub protocol: ProtocolMode,
     /// Generic protocol: after a call whose outcome is unknown (timeout,
@@ -107,6 +109,34 @@ impl OdooConfig {
     /// `{url}/jsonrpc`, keeping any path prefix of `url`.
     pub fn jsonrpc_endpoint(&self) -> String {
         format!("{}/jsonrpc", self.url.as_str().trim_end_matches('/'))
+    }
+
+    /// `{url}{path}` for a path starting with `/`, keeping any path prefix
+    /// of `url` (`/json/2/…`, `/web/version`).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.url.as_str().trim_end_matches('/'))
+    }
+}
+
+/// `odoo.api`: which of Odoo's external APIs the bridge speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OdooApi {
+    /// Ask Odoo once at login: `/json/2` where it exists, else `/jsonrpc`.
+    Auto,
+    /// The legacy `/jsonrpc` (Odoo 16-19; removed in Odoo 20).
+    JsonRpc,
+    /// `/json/2` with an API key as bearer token (Odoo 19 and later).
+    Json2,
+}
+
+impl OdooApi {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "auto" => Some(Self::Auto),
+            "jsonrpc" => Some(Self::JsonRpc),
+            "json2" => Some(Self::Json2),
+            _ => None,
+        }
     }
 }
 

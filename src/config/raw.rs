@@ -75,6 +75,7 @@ pub struct RawOdoo {
     pub image_model: Option<String>,
     pub lookup: Option<String>,
     pub uuid_field: Option<String>,
+    pub api: Option<String>,
     pub protocol: Option<String>,
     pub unknown_outcome_wait: Option<String>,
 }
@@ -91,6 +92,9 @@ pub const DEFAULT_REQUEST_MODEL: &str = "influence_gen.ai_image_request";
 pub const DEFAULT_IMAGE_MODEL: &str = "influence_gen.generated_image";
 pub const DEFAULT_LOOKUP: &str = "both";
 pub const DEFAULT_UUID_FIELD: &str = "uuid";
+/// Detect the API at login: `/json/2` where Odoo has it (19 and later),
+/// `/jsonrpc` on Odoo 16-18.
+pub const DEFAULT_ODOO_API: &str = "auto";
 pub const DEFAULT_ODOO_PROTOCOL: &str = "auto";
 /// Longer than Odoo's default `limit_time_real` (120 s): by then a call whose
 /// answer was lost has committed or been killed.

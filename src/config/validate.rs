@@ -16,8 +16,8 @@ use url::Url;
 use super::raw::{self, RawConfig};
 use super::secret::{self, Environment, SecretSpec};
 use super::{
-    Config, HostPattern, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooConfig, Problems,
-    ProtocolMode, RequestLookup, ServerConfig, SpoolConfig,
+    Config, HostPattern, ImageConfig, LogConfig, LogFormat, N8nConfig, OdooApi, OdooConfig,
+    Problems, ProtocolMode, RequestLookup, ServerConfig, SpoolConfig,
 };
 
 const KIB: u64 = 1024;
@@ -213,6 +213,14 @@ impl Checker<'_> {
             raw.uuid_field.as_deref(),
             raw::DEFAULT_UUID_FIELD,
         );
+        let api_text = raw.api.as_deref().unwrap_or(raw::DEFAULT_ODOO_API);
+        let api = OdooApi::parse(api_text);
+        if api.is_none() {
+            self.problems.push(
+                "odoo.api",
+                format!("`{api_text}` is not one of `auto`, `jsonrpc`, `json2`"),
+            );
+        }
         let protocol_text = raw
             .protocol
             .as_deref()
@@ -244,6 +252,7 @@ impl Checker<'_> {
             image_model: image_model?,
             lookup: lookup?,
             uuid_field: uuid_field?,
+            api: api?,
             protocol: protocol?,
             unknown_outcome_wait,
         })

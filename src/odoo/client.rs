@@ -1,11 +1,18 @@
-//! The Odoo session: login, the cached uid, bounded concurrency, and the
-//! ORM methods the bridge uses, over [`Transport`].
+//! The Odoo session: the API in use, login, the cached uid, bounded
+//! concurrency, and the ORM methods the bridge uses, over `/jsonrpc`
+//! ([`Transport`]) or `/json/2` ([`Json2Transport`]).
 //!
-//! * The uid from `common.authenticate` is cached. When a call fails with
-//!   `AccessDenied` (password changed, API key rotated, session reset) the
-//!   client logs in again once and repeats the call; a second refusal is
-//!   returned to the caller. The password can be replaced while running
-//!   ([`OdooClient::set_password`], on SIGHUP); the next call logs in with it.
+//! * Callers see one API, `execute_kw(model, method, args, kwargs)`, on both
+//!   wires: over `/json/2` the positional arguments become keyword
+//!   arguments ([`super::json2::keywords`]) and `create` of one record still
+//!   answers its id. `odoo.api = "auto"` picks the wire once ([`super::api`]).
+//! * Over `/jsonrpc` the uid from `common.authenticate` is cached. When a
+//!   call fails with `AccessDenied` (password changed, API key rotated,
+//!   session reset) the client logs in again once and repeats the call; a
+//!   second refusal is returned to the caller. Over `/json/2` every call
+//!   carries the API key; "login" is `res.users.context_get`, which proves
+//!   the key and names the uid. The password or key can be replaced while
+//!   running ([`OdooClient::set_password`], on SIGHUP); the next call uses it.
 //! * Every outcome updates the client's standing: whether Odoo refuses the
 //!   bridge itself right now ([`OdooClient::refusal`]), logged once per
 //!   change.
@@ -29,14 +36,18 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OnceCell, Semaphore};
 
+use super::api::{Api, major_version};
 use super::error::{OdooError, Refusal, ServerErrorKind};
+use super::json2::{Json2Target, Json2Transport, keywords};
 use super::protocol::{self, Protocol};
 use super::standing::Standing;
 use super::transport::{Transport, TransportLimits};
-use crate::config::{OdooConfig, ProtocolMode};
+use crate::config::{OdooApi, OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
+
+mod choice;
 
 /// An Odoo user id.
 pub type Uid = i64;
@@ -49,6 +60,13 @@ pub struct OdooClient {
 
 struct Inner {
     transport: Transport,
+    json2: Json2Transport,
+    /// `odoo.api`.
+    choice: OdooApi,
+    /// The API `auto` settled on, once asked.
+    detected: OnceCell<Api>,
+    /// `{odoo.url}/web/version`.
+    web_version_url: String,
     database: String,
     login: String,
     password: ArcSwap<SecretString>,
@@ -128,12 +146,22 @@ pub struct FieldInfo {
     pub selection: Option<Vec<(String, String)>>,
 }
 
-/// The answer of `common.version`.
+/// The answer of `common.version` (or of `GET /web/version`).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct ServerVersion {
     pub server_version: String,
     #[serde(default)]
     pub protocol_version: i64,
+    /// `[19, 0, 0, "final", 0, ""]`.
+    #[serde(default)]
+    pub server_version_info: Vec<Value>,
+}
+
+impl ServerVersion {
+    /// The major version (19 for "19.0"), when it can be told.
+    pub fn major(&self) -> Option<u32> {
+        major_version(&self.server_version_info, &self.server_version)
+    }
 }
 
 impl OdooClient {
@@ -150,9 +178,21 @@ impl OdooClient {
             max_response_bytes: config.max_response_bytes,
         };
         let transport = Transport::new(&config.jsonrpc_endpoint(), limits)?;
+        let json2 = Json2Transport::new(
+            Json2Target {
+                base: config.endpoint("/json/2"),
+                database: &config.database,
+                login: &config.login,
+            },
+            limits,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 transport,
+                json2,
+                choice: config.api,
+                detected: OnceCell::new(),
+                web_version_url: config.endpoint("/web/version"),
                 database: config.database.clone(),
                 login: config.login.clone(),
                 password: ArcSwap::from_pointee(config.password.clone()),
@@ -207,14 +247,6 @@ impl OdooClient {
                 None => {}
             },
         }
-    }
-
-    /// `common.version`: needs no credentials, proves Odoo answers JSON-RPC.
-    pub async fn version(&self) -> Result<ServerVersion, OdooError> {
-        let version = self
-            .call("common", "version", &json!([]), "version")
-            .await?;
-        required(version, "common.version")
     }
 
     /// Logs in now (even if a uid is cached) and caches the new uid.
@@ -305,11 +337,18 @@ impl OdooClient {
     }
 
     async fn login_once(&self) -> Result<Uid, OdooError> {
+        if self.api().await? == Api::Json2 {
+            let uid = self.json2_login().await;
+            if uid.is_ok() {
+                self.new_session();
+            }
+            return uid;
+        }
         let inner = &self.inner;
         let password = inner.password.load();
         let args = json!([inner.database, inner.login, password.expose_secret(), {}]);
         let answer: Result<Option<Value>, OdooError> = self
-            .call("common", "authenticate", &args, "authenticate")
+            .call_jsonrpc("common", "authenticate", &args, "authenticate")
             .await;
         let uid = Self::uid_of(answer, inner);
         if uid.is_ok() {
@@ -349,10 +388,13 @@ impl OdooClient {
         }
     }
 
-    /// `object.execute_kw(db, uid, password, model, method, args, kwargs)`.
+    /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,
+    /// `POST /json/2/<model>/<method>` with the same arguments as keywords
+    /// over `/json/2`.
     ///
-    /// `Ok(None)` when the method returned Python `None`. On `AccessDenied`
-    /// the client logs in again once and repeats the call.
+    /// `Ok(None)` when the method returned Python `None`. Over `/jsonrpc`,
+    /// on `AccessDenied` the client logs in again once and repeats the call
+    /// (`/json/2` has no session to renew).
     pub async fn execute_kw<A, K, R>(
         &self,
         model: &str,
@@ -365,6 +407,11 @@ impl OdooClient {
         K: Serialize + Sync,
         R: DeserializeOwned,
     {
+        if self.api().await? == Api::Json2 {
+            let result = self.call_json2(model, method, args, kwargs).await;
+            self.observe(&result);
+            return result;
+        }
         let uid = self.uid().await?;
         let result = match self.execute_kw_as(uid, model, method, args, kwargs).await {
             Err(e) if e.server_kind() == Some(ServerErrorKind::AccessDenied) => {
@@ -404,7 +451,9 @@ impl OdooClient {
             kwargs,
         );
         let started = Instant::now();
-        let result = self.call("object", "execute_kw", &call_args, method).await;
+        let result = self
+            .call_jsonrpc("object", "execute_kw", &call_args, method)
+            .await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
@@ -415,7 +464,7 @@ impl OdooClient {
 
     /// One JSON-RPC call within the concurrency bound, counted in the
     /// metrics under `label` (the ORM method, or the `common` method).
-    async fn call<A, R>(
+    async fn call_jsonrpc<A, R>(
         &self,
         service: &str,
         method: &str,
@@ -426,23 +475,65 @@ impl OdooClient {
         A: Serialize + Sync,
         R: DeserializeOwned,
     {
+        let _permit = self.permit().await?;
+        let started = Instant::now();
+        let result = self.inner.transport.call(service, method, args).await;
+        self.after_call(label, &result, started);
+        result
+    }
+
+    /// One `/json/2` call within the concurrency bound, with the current API
+    /// key, counted in the metrics under the method's name.
+    async fn call_json2<A, K, R>(
+        &self,
+        model: &str,
+        method: &str,
+        args: &A,
+        kwargs: &K,
+    ) -> Result<Option<R>, OdooError>
+    where
+        A: Serialize + Sync,
+        K: Serialize + Sync,
+        R: DeserializeOwned,
+    {
+        // Built before waiting for a permit: a refused call costs no slot.
+        let body = keywords::body(model, method, args, kwargs)?;
+        let _permit = self.permit().await?;
+        let started = Instant::now();
+        let key = self.inner.password.load();
+        let result = self.inner.json2.call(model, method, body, &key).await;
+        self.after_call(method, &result, started);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
+            Err(e) => tracing::debug!(model, method, elapsed_ms, error = %e, "odoo call failed"),
+        }
+        result
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, OdooError> {
         // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = self
-            .inner
+        self.inner
             .permits
             .acquire()
             .await
-            .map_err(|_| OdooError::Timeout)?;
-        let started = Instant::now();
-        let result = self.inner.transport.call(service, method, args).await;
+            .map_err(|_| OdooError::Timeout)
+    }
+
+    /// After any call: a lost connection starts a new session; the call is
+    /// counted in the metrics under `label`.
+    fn after_call<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {
         if result.as_ref().is_err_and(OdooError::connection_lost) {
             self.new_session();
         }
+        self.count(label, result, started);
+    }
+
+    fn count<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {
         if let Some(metrics) = &self.inner.metrics {
             let outcome = result.as_ref().map_or_else(OdooError::kind_label, |_| "ok");
             metrics.odoo_call(label, outcome, started.elapsed());
         }
-        result
     }
 
     // --- ORM methods ------------------------------------------------------
@@ -540,21 +631,35 @@ impl OdooClient {
         required(fields, "fields_get")
     }
 
-    /// `check_access_rights(operation, raise_exception=False)`.
+    /// Whether the user's access rights (ACL, not record rules) allow
+    /// `operation` on `model`: `check_access_rights(operation,
+    /// raise_exception=False)` over `/jsonrpc`; over `/json/2`, where Odoo
+    /// 19 deprecates that method, `has_access(operation)` on no record,
+    /// which checks exactly the ACL.
     pub async fn check_access_rights(
         &self,
         model: &str,
         operation: AccessOperation,
     ) -> Result<bool, OdooError> {
-        let kwargs = json!({ "raise_exception": false });
-        let allowed = self
-            .execute_kw(
+        let allowed = if self.api().await? == Api::Json2 {
+            let no_records: [i64; 0] = [];
+            self.execute_kw(
+                model,
+                "has_access",
+                &(no_records, operation.as_str()),
+                &json!({}),
+            )
+            .await?
+        } else {
+            let kwargs = json!({ "raise_exception": false });
+            self.execute_kw(
                 model,
                 "check_access_rights",
                 &json!([operation.as_str()]),
                 &kwargs,
             )
-            .await?;
+            .await?
+        };
         required(allowed, "check_access_rights")
     }
 }

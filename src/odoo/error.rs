@@ -26,8 +26,10 @@ pub enum OdooError {
     /// (typically 502/503/504 from a proxy while Odoo restarts).
     #[error("Odoo answered HTTP {status}{}", excerpt_suffix(.body_excerpt))]
     HttpStatus { status: u16, body_excerpt: String },
-    /// Odoo's own HTTP 400 `text/html` answer to a malformed JSON-RPC call.
-    #[error("Odoo refused the request as malformed (HTTP 400){}", excerpt_suffix(.body_excerpt))]
+    /// Odoo's own refusal of a malformed request: the HTTP 400 `text/html`
+    /// of `/jsonrpc`, or the 400 (body not JSON) and 415 (no JSON
+    /// Content-Type) of `/json/2`.
+    #[error("Odoo refused the request as malformed{}", excerpt_suffix(.body_excerpt))]
     Protocol { body_excerpt: String },
     /// `common.authenticate` answered `false`: wrong login or password/API key.
     #[error(
@@ -47,6 +49,11 @@ pub enum OdooError {
     /// The answer exceeded `odoo.max_response_bytes`.
     #[error("the answer from Odoo is larger than odoo.max_response_bytes")]
     ResponseTooLarge,
+    /// The bridge cannot express this call in the API in use (a method whose
+    /// `/json/2` parameter names it does not know, a record method without
+    /// ids); nothing was sent.
+    #[error("cannot call Odoo's {0}")]
+    Unsupported(String),
     /// The answer was not the JSON-RPC Odoo sends (wrong URL, a proxy page,
     /// or a result of an unexpected shape).
     #[error("unexpected answer from Odoo: {0}")]
@@ -146,6 +153,7 @@ impl ServerErrorKind {
                 Self::NoSuchMethod
             }
             "odoo.exceptions.ConcurrencyError"
+            | "odoo.exceptions.LockError"
             | "psycopg2.errors.SerializationFailure"
             | "psycopg2.errors.DeadlockDetected"
             | "psycopg2.errors.LockNotAvailable" => Self::Concurrency,
@@ -206,6 +214,7 @@ impl OdooError {
             | Self::Server { .. }
             | Self::RequestTooLarge
             | Self::ResponseTooLarge
+            | Self::Unsupported(_)
             | Self::InvalidResponse(_)
             | Self::NotJsonRpc { .. } => false,
         }
@@ -269,6 +278,7 @@ impl OdooError {
             Self::RequestTooLarge => "request_too_large",
             Self::ResponseTooLarge => "response_too_large",
             Self::InvalidResponse(_) => "invalid_response",
+            Self::Unsupported(_) => "unsupported",
             Self::CompanionUnavailable(_) => "companion_unavailable",
             Self::NotJsonRpc { .. } => "not_json_rpc",
             Self::Server { kind, .. } => match kind {

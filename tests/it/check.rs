@@ -128,7 +128,12 @@ async fn a_wrong_password_fails_the_login_without_printing_it() {
 #[tokio::test]
 async fn a_read_only_user_lacks_rights() {
     let (odoo, config) = odoo().await;
-    odoo.add_user("reader", "test-reader-password-8e2a", UserAccess::ReadOnly);
+    crate::support::add_user(
+        &odoo,
+        "reader",
+        "test-reader-password-8e2a",
+        UserAccess::ReadOnly,
+    );
     let request = odoo.seed_request(serde_json::json!({ "prompt": "p" }));
     odoo.insert(
         "influence_gen.generated_image",
@@ -156,7 +161,12 @@ async fn a_read_only_user_lacks_rights() {
 #[tokio::test]
 async fn a_user_without_rights_fails_the_access_lists() {
     let (odoo, config) = odoo().await;
-    odoo.add_user("nobody", "test-nobody-password-5a7c", UserAccess::NoAccess);
+    crate::support::add_user(
+        &odoo,
+        "nobody",
+        "test-nobody-password-5a7c",
+        UserAccess::NoAccess,
+    );
     let config = TestConfig {
         login: "nobody".into(),
         password: "test-nobody-password-5a7c".into(),
@@ -210,6 +220,128 @@ async fn an_invalid_config_exits_2_and_names_the_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("odoo.max_concurrent_calls"), "{stderr}");
     assert_no_secret(&stderr, &config.secrets(), "invalid config");
+}
+
+// --- the API in use and the API key (Odoo 19) -------------------------------
+
+fn line<'a>(text: &'a str, tag: &str, name: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{tag} {name}:")))
+        .unwrap_or_else(|| panic!("no `{tag} {name}` line:\n{text}"))
+}
+
+/// `days` from now as Odoo writes a datetime.
+fn in_days(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    influence_gen_testkit::time::format_unix(now + days * 24 * 3600)
+}
+
+/// Odoo 19 where the bridge's user holds one listed key expiring in `days`,
+/// and the stand-in N8N listener (keep it alive for the check).
+async fn odoo19_with_key(
+    days: i64,
+) -> (
+    influence_gen_testkit::OdooEmulator,
+    TestConfig,
+    std::net::TcpListener,
+) {
+    let (odoo, config) = crate::support::odoo_for(crate::support::TestApi::Json2).await;
+    let uid = odoo.add_user("keyed", "unused-password-4d", UserAccess::Admin);
+    odoo.add_listed_api_key(uid, "test-listed-key-6a1f", "bridge", Some(&in_days(days)));
+    let (n8n, webhook) = fake_n8n();
+    let config = TestConfig {
+        login: "keyed".into(),
+        password: "test-listed-key-6a1f".into(),
+        webhook_url: Some(webhook),
+        ..config
+    };
+    (odoo, config, n8n)
+}
+
+#[tokio::test]
+async fn over_json2_check_names_the_version_the_api_and_the_key_expiry() {
+    let (_odoo, config, _n8n) = odoo19_with_key(60).await;
+    let (output, text) = run_check(&config).await;
+    assert!(output.status.success(), "{text}");
+    assert!(
+        line(&text, "ok  ", "odoo reachable").contains("Odoo 19.0"),
+        "{text}"
+    );
+    let api = line(&text, "ok  ", "odoo api");
+    assert!(
+        api.contains("/json/2") && api.contains("odoo.api = auto"),
+        "{api}"
+    );
+    assert!(
+        line(&text, "ok  ", "odoo login").contains("accepted the API key"),
+        "{text}"
+    );
+    let key = line(&text, "ok  ", "odoo api key");
+    assert!(
+        key.contains("expires on") && key.contains("(in 59 days)"),
+        "{key}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_expires_within_two_weeks_is_a_warning() {
+    let (_odoo, config, _n8n) = odoo19_with_key(5).await;
+    let (output, text) = run_check(&config).await;
+    assert!(
+        output.status.success(),
+        "a warning does not fail the check:\n{text}"
+    );
+    let key = line(&text, "warn", "odoo api key");
+    assert!(
+        key.contains("(in 4 days)") && key.contains("make a new key"),
+        "{key}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_over_json2_fails_with_the_api_key_advice() {
+    let (odoo, config) = crate::support::odoo_for(crate::support::TestApi::Json2).await;
+    odoo.add_user("passworded", "test-plain-password-0c9e", UserAccess::Admin);
+    let (output, text) = run_check(&TestConfig {
+        login: "passworded".into(),
+        password: "test-plain-password-0c9e".into(),
+        ..config
+    })
+    .await;
+    assert!(!output.status.success());
+    let login = fail_line(&text, "odoo login");
+    assert!(
+        login.contains("takes an API key, not a password"),
+        "{login}"
+    );
+}
+
+#[tokio::test]
+async fn jsonrpc_on_odoo_19_is_a_deprecation_warning() {
+    let (_odoo, config, _n8n) = odoo19_with_key(60).await;
+    let (output, text) = run_check(&config.with("odoo", "api = \"jsonrpc\"")).await;
+    assert!(output.status.success(), "{text}");
+    let api = line(&text, "warn", "odoo api");
+    assert!(
+        api.contains("/jsonrpc") && api.contains("Odoo 20 removes it"),
+        "{api}"
+    );
+    assert!(
+        !text.contains("odoo api key:"),
+        "no key line over /jsonrpc:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn json2_forced_on_odoo_18_says_it_needs_odoo_19() {
+    let (_odoo, config) = crate::support::odoo_for(crate::support::TestApi::JsonRpc).await;
+    let (output, text) = run_check(&config.with("odoo", "api = \"json2\"")).await;
+    assert!(!output.status.success());
+    let reachable = fail_line(&text, "odoo reachable");
+    assert!(reachable.contains("needs Odoo 19 or later"), "{reachable}");
 }
 
 // --- the companion addon and the protocol -----------------------------------

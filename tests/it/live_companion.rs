@@ -195,7 +195,17 @@ async fn the_emulators_companion_answers_as_the_real_addon() {
     };
     let _alone = crate::live::exclusive().await;
     let real = scenarios::run_all(&live_target(&live).await).await;
-    let odoo = OdooEmulator::start_with(EmulatorConfig::default().with_companion_addon()).await;
+    // The emulator plays the same series as the real Odoo of this run (the addon's
+    // module_version names it).
+    let series = match crate::support::TestApi::of_run() {
+        crate::support::TestApi::Json2 => influence_gen_testkit::Series::Odoo19,
+        crate::support::TestApi::JsonRpc => influence_gen_testkit::Series::Odoo18,
+    };
+    let odoo = OdooEmulator::start_with(EmulatorConfig {
+        series,
+        ..EmulatorConfig::default().with_companion_addon()
+    })
+    .await;
     let emulated = scenarios::run_all(&emulator_target(&odoo).await).await;
     if std::env::var_os("IG_COMPANION_RECORD").is_some() {
         let recording: serde_json::Map<String, Value> = real

@@ -46,7 +46,11 @@ fn live(test: &str) -> Option<(TestConfig, TestConfig)> {
     admin.password = var("IG_LIVE_ODOO_ADMIN_PASSWORD");
     let slow = |c: TestConfig| c.with("odoo", "timeout = \"30s\"");
     let bridge = slow(config).with("odoo", "protocol = \"companion\"");
-    Some((bridge, slow(admin).with("odoo", "protocol = \"generic\"")))
+    // The admin logs in with a password: over /jsonrpc (Odoo 19's /json/2 takes only keys).
+    let admin = slow(admin)
+        .with("odoo", "protocol = \"generic\"")
+        .with("odoo", "api = \"jsonrpc\"");
+    Some((bridge, admin))
 }
 
 fn odoo_client(config: &TestConfig) -> OdooClient {

@@ -13,11 +13,11 @@ use influence_gen_testkit::{CallMatcher, Fault, FaultRule, OdooEmulator, Outcome
 use serde_json::{Value, json};
 
 use crate::support::config::TestConfig;
-use crate::support::{closed_port, odoo};
+use crate::support::{TestApi, closed_port, logins, odoo, odoo_for};
 
 const REQUESTS: &str = "influence_gen.ai_image_request";
 
-fn client(config: &TestConfig) -> OdooClient {
+pub(crate) fn client(config: &TestConfig) -> OdooClient {
     influence_gen_bridge::tls::install_crypto_provider();
     let parsed = Config::from_toml(
         &config.toml(),
@@ -29,16 +29,10 @@ fn client(config: &TestConfig) -> OdooClient {
     OdooClient::new(&parsed.odoo).unwrap()
 }
 
-fn logins(odoo: &OdooEmulator) -> usize {
-    odoo.calls()
-        .iter()
-        .filter(|call| call.method == "authenticate")
-        .count()
-}
-
 #[tokio::test]
 async fn the_uid_is_cached_and_renewed_once_when_odoo_denies_the_session() {
-    let (odoo, config) = odoo().await;
+    // /jsonrpc only: /json/2 has no session (see the json2 tests below).
+    let (odoo, config) = odoo_for(TestApi::JsonRpc).await;
     let client = client(&config);
     let id = odoo.seed_request(json!({ "prompt": "p" }));
     let read: Vec<Value> = client.read(REQUESTS, &[id], &["status"]).await.unwrap();
@@ -126,7 +120,7 @@ async fn a_method_returning_none_answers_none() {
 
 #[tokio::test]
 async fn odoo_errors_come_back_as_their_kinds() {
-    let (_odoo, config) = odoo().await;
+    let (odoo, config) = odoo().await;
     let client = client(&config);
     let none = SearchOptions::default();
     let unknown_model = client
@@ -174,13 +168,31 @@ async fn odoo_errors_come_back_as_their_kinds() {
         Some(ServerErrorKind::ValidationError),
         "{required}"
     );
+    // A method this Odoo lacks (a request model without chatter).
+    odoo.remove_method(REQUESTS, "message_post");
     let no_method: Result<Option<Value>, _> = client
-        .execute_kw(REQUESTS, "no_such_method", &json!([[]]), &json!({}))
+        .execute_kw(
+            REQUESTS,
+            "message_post",
+            &json!([[1]]),
+            &json!({"body": "b"}),
+        )
         .await;
     assert_eq!(
         no_method.unwrap_err().server_kind(),
         Some(ServerErrorKind::NoSuchMethod)
     );
+    let unknown: Result<Option<Value>, _> = client
+        .execute_kw(REQUESTS, "no_such_method", &json!([[]]), &json!({}))
+        .await;
+    match (TestApi::of_run(), unknown.unwrap_err()) {
+        (TestApi::JsonRpc, error) => {
+            assert_eq!(error.server_kind(), Some(ServerErrorKind::NoSuchMethod))
+        }
+        // Over /json/2 a method whose parameter names the bridge does not
+        // know is refused before anything is sent.
+        (TestApi::Json2, error) => assert!(matches!(error, OdooError::Unsupported(_)), "{error}"),
+    }
     for error in [
         &unknown_model,
         &unknown_field,

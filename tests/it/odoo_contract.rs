@@ -24,7 +24,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// Replaces `port NNNN` (PostgreSQL's in the recording, the emulator's here).
-fn without_port(s: &str) -> String {
+pub(crate) fn without_port(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find("port ") {
@@ -36,7 +36,7 @@ fn without_port(s: &str) -> String {
     out
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
@@ -49,7 +49,13 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Compares `actual` with `expected`; pushes differences to `diffs`.
-fn compare(expected: &Value, actual: &Value, path: &str, values: bool, diffs: &mut Vec<String>) {
+pub(crate) fn compare(
+    expected: &Value,
+    actual: &Value,
+    path: &str,
+    values: bool,
+    diffs: &mut Vec<String>,
+) {
     if kind(expected) != kind(actual) {
         diffs.push(format!(
             "{path}: expected {expected} ({}), got {actual} ({})",

@@ -1,6 +1,8 @@
 {
     "name": "InfluenceGen Base Models",
-    "version": "18.0.1.0.0",
+    # No series prefix: Odoo 18 reads it as 18.0.1.0.0 and Odoo 19 as 19.0.1.0.0, so the same
+    # files install on both (a "18.0." prefix makes Odoo 19 skip the module silently).
+    "version": "1.0.0",
     "summary": "AI image generation requests and generated images, driven by influence-gen-bridge",
     "description": """
 Defines the two models that the influence-gen-bridge daemon reads and writes over JSON-RPC:

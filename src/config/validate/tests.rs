@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use crate::config::{
-    Config, ConfigError, Environment, HostPattern, LogFormat, ProtocolMode, RequestLookup,
+    Config, ConfigError, Environment, HostPattern, LogFormat, OdooApi, ProtocolMode, RequestLookup,
 };
 
 mod initiation;
@@ -407,6 +407,21 @@ fn odoo_lookup() {
         RequestLookup::Uuid
     );
     refused("odoo", "lookup = \"name\"", "odoo.lookup");
+}
+
+#[test]
+fn odoo_api() {
+    assert_eq!(load(MINIMAL).unwrap().odoo.api, OdooApi::Auto);
+    assert_eq!(ok("odoo", "api = \"jsonrpc\"").odoo.api, OdooApi::JsonRpc);
+    assert_eq!(ok("odoo", "api = \"json2\"").odoo.api, OdooApi::Json2);
+    refused("odoo", "api = \"xmlrpc\"", "odoo.api");
+    assert_eq!(
+        load(MINIMAL)
+            .unwrap()
+            .odoo
+            .endpoint("/json/2/res.users/context_get"),
+        "http://127.0.0.1:8069/json/2/res.users/context_get"
+    );
 }
 
 #[test]

@@ -97,7 +97,12 @@ async fn placeholders_in_odoo_count_as_unset() {
 #[tokio::test]
 async fn unreadable_parameters_are_said_once_and_the_toml_is_used() {
     let (odoo, n8n, config) = setup(&[("initiation", "parameter_cache_ttl = \"0s\"")]).await;
-    odoo.add_user("worker", "test-worker-password-1e4b", UserAccess::User);
+    crate::support::add_user(
+        &odoo,
+        "worker",
+        "test-worker-password-1e4b",
+        UserAccess::User,
+    );
     // No outbound or callback token in the TOML: the bridge asks Odoo for
     // them before every initiation (the cache lives 0 s) and is refused.
     let config = TestConfig {

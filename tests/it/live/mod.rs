@@ -1,11 +1,12 @@
-//! The real-Odoo suite: the real daemon against a real Odoo 18, when one is
-//! named in the environment (`.ci/run` starts one and sets these):
+//! The real-Odoo suite: the real daemon against a real Odoo (18 over
+//! `/jsonrpc`, 19 over `/json/2`), when one is named in the environment
+//! (`.ci/run` starts one of each in turn and sets these):
 //!
 //! | variable | meaning |
 //! |---|---|
 //! | `IG_LIVE_ODOO_URL` | e.g. `http://127.0.0.1:8069`; unset skips the suite |
 //! | `IG_LIVE_ODOO_DB` | the database, with `influence_gen_base_models` installed |
-//! | `IG_LIVE_ODOO_LOGIN`, `IG_LIVE_ODOO_PASSWORD` | the bridge's user (internal, InfluenceGen Bridge group) |
+//! | `IG_LIVE_ODOO_LOGIN`, `IG_LIVE_ODOO_PASSWORD` | the bridge's user (internal, InfluenceGen Bridge group); on Odoo 19 the password is its API key |
 //! | `IG_LIVE_ODOO_ADMIN_LOGIN`, `IG_LIVE_ODOO_ADMIN_PASSWORD` | an administrator, for test setup |
 //! | `IG_LIVE_ODOO_KIT`, `IG_LIVE_ODOO_DIR` | the odoo18-server kit and its state directory (stop/restart scenarios; optional) |
 //!
@@ -22,6 +23,7 @@
 
 mod check;
 mod initiation;
+mod json2;
 mod outages;
 mod rights;
 mod shared;
@@ -34,7 +36,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use influence_gen_bridge::odoo::OdooClient;
 
-use crate::scenarios::Target;
+use crate::scenarios::{Target, client};
 use crate::support::config::TestConfig;
 
 /// The environment contract of the suite.
@@ -141,6 +143,7 @@ fn all() -> Vec<LiveScenario> {
     all.extend(rights::scenarios());
     all.extend(check::scenarios());
     all.extend(initiation::scenarios());
+    all.extend(json2::scenarios());
     all.extend(outages::scenarios());
     all
 }
@@ -178,6 +181,10 @@ async fn real_odoo_suite() {
         .version()
         .await
         .expect("the live Odoo answers common.version");
+    let api = client(&odoo.bridge_config())
+        .api()
+        .await
+        .expect("the bridge's API is chosen");
     let live = Arc::new(Live {
         odoo,
         target: Arc::new(target),
@@ -220,7 +227,7 @@ async fn real_odoo_suite() {
         n => format!(", {n} skipped"),
     };
     say(&format!(
-        "real Odoo suite: Odoo {} (jsonrpc), {passed} scenarios passed, {} failed{skipped}",
+        "real Odoo suite: Odoo {} ({api}), {passed} scenarios passed, {} failed{skipped}",
         version.server_version,
         failed.len()
     ));

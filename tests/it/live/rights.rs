@@ -10,8 +10,11 @@ use futures_util::FutureExt;
 use influence_gen_testkit::images;
 use serde_json::{Value, json};
 
+use influence_gen_bridge::odoo::Api;
+
 use super::{Live, LiveScenario};
 use crate::scenarios::{IMAGES, REQUESTS};
+use crate::support::api_key::make_own_api_key;
 use crate::support::bridge::BridgeProcess;
 use crate::support::callbacks::{client, failure, post, success_inline};
 use crate::support::config::TestConfig;
@@ -26,7 +29,8 @@ pub fn scenarios() -> Vec<LiveScenario> {
 }
 
 /// Creates an internal user in the addon's viewer group; its login and
-/// password (unique per run, so the scenario can run again on one database).
+/// secret (unique per run, so the scenario can run again on one database):
+/// its password, or on Odoo 19 (`/json/2`) an API key it made itself.
 async fn viewer(live: &Live) -> (String, String) {
     let admin = live.admin();
     let mut groups = Vec::new();
@@ -49,14 +53,35 @@ async fn viewer(live: &Live) -> (String, String) {
     let suffix = std::process::id() ^ rand_suffix();
     let login = format!("viewer-{suffix:x}");
     let password = format!("viewer-password-{suffix:x}");
+    // Odoo 19 renamed res.users.groups_id to group_ids.
+    let found: Option<Value> = admin
+        .execute_kw(
+            "res.users",
+            "fields_get",
+            &json!([["group_ids"]]),
+            &json!({"attributes": ["type"]}),
+        )
+        .await
+        .expect("res.users fields");
+    let groups_field = if found.is_some_and(|f| f.get("group_ids").is_some()) {
+        "group_ids"
+    } else {
+        "groups_id"
+    };
     admin
         .create(
             "res.users",
             &json!({ "name": login, "login": login, "password": password,
-                     "email": format!("{login}@example.com"), "groups_id": [[6, 0, groups]] }),
+                     "email": format!("{login}@example.com"), groups_field: [[6, 0, groups]] }),
         )
         .await
         .expect("create the viewer");
+    let bridge = crate::scenarios::client(&live.odoo.bridge_config());
+    if bridge.api().await.expect("the API is chosen") == Api::Json2 {
+        let odoo = &live.odoo.bridge_config();
+        let key = make_own_api_key(&odoo.odoo_url, &odoo.database, &login, &password, "1").await;
+        return (login, key);
+    }
     (login, password)
 }
 

@@ -39,13 +39,17 @@ pub struct Target {
 impl Target {
     /// A target for the Odoo `bridge` points at, with `admin` for setup.
     ///
+    /// The admin logs in with a password, so its client speaks `/jsonrpc`
+    /// (Odoo 16-19 have it; Odoo 19's `/json/2` takes only API keys); the
+    /// daemon speaks whatever `bridge` says (`odoo.api = "auto"` by default).
+    ///
     /// The bridge speaks the generic protocol on both sides: a real Odoo
     /// with the companion addon would otherwise be compared, in
     /// `odoo.protocol = "auto"`, with an emulator without it (the companion
     /// protocol has its own suites: `protocols/`, `live_companion*`).
     pub fn new(bridge: TestConfig, admin: &TestConfig) -> Self {
         Self {
-            admin: client(admin),
+            admin: client(&admin.clone().with("odoo", "api = \"jsonrpc\"")),
             config: bridge
                 .with("images", "allow_private_networks = true")
                 .with("images", "allowed_ports = []")

@@ -17,6 +17,8 @@ pub const REQUEST: &str = "influence_gen.ai_image_request";
 pub const IMAGE: &str = "influence_gen.generated_image";
 /// Model name of attachments.
 pub const ATTACHMENT: &str = "ir.attachment";
+/// Model name of API keys (the key itself is not a field: Odoo keeps it in a column of its own).
+pub const API_KEYS: &str = "res.users.apikeys";
 
 fn model(name: &str, description: &str, own: Vec<FieldDef>, acl: AclKind) -> ModelDef {
     let mut fields = own;
@@ -296,6 +298,7 @@ fn small_models() -> Vec<ModelDef> {
     );
     users.order = "name, login".into();
     users.rec_name = Some("name".into());
+    users.extra_methods = vec!["context_get".into()];
     users.unique = vec![(
         "login".into(),
         "You can not have two users with the same login!".into(),
@@ -315,7 +318,26 @@ fn small_models() -> Vec<ModelDef> {
     groups.order = "name".into();
     groups.rec_name = Some("full_name".into());
 
-    vec![subtype, followers, tracking, partner, users, groups]
+    let mut api_keys = model(
+        API_KEYS,
+        "Users API Keys",
+        vec![
+            FieldDef::new("name", "Description", Char)
+                .required()
+                .readonly(),
+            FieldDef::new("user_id", "User", m2o("res.users"))
+                .required()
+                .readonly(),
+            FieldDef::new("scope", "Scope", Char).readonly(),
+            FieldDef::new("expiration_date", "Expiration Date", Datetime).readonly(),
+        ],
+        AclKind::Users,
+    );
+    api_keys.rec_name = Some("name".into());
+
+    vec![
+        subtype, followers, tracking, partner, users, groups, api_keys,
+    ]
 }
 
 /// Every model the emulator serves, keyed by name.

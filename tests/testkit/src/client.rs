@@ -43,11 +43,24 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// Sends `POST path` with the given content type and body on a new connection.
+/// POSTs `body` with `content_type` to `path` on `addr` (one connection per request).
 pub async fn post(
     addr: SocketAddr,
     path: &str,
     content_type: &str,
+    body: impl Into<Bytes>,
+) -> std::io::Result<RawResponse> {
+    let headers = [("Content-Type".to_owned(), content_type.to_owned())];
+    send(addr, "POST", path, &headers, body).await
+}
+
+/// Sends one request with exactly `headers` (plus `Host`), as the Odoo 19 transcripts record
+/// them (one connection per request).
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
     body: impl Into<Bytes>,
 ) -> std::io::Result<RawResponse> {
     let stream = TcpStream::connect(addr).await?;
@@ -56,11 +69,14 @@ pub async fn post(
             .await
             .map_err(io_err)?;
     let driver = tokio::spawn(conn);
-    let req = http::Request::post(path)
-        .header(http::header::HOST, addr.to_string())
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(Full::new(body.into()))
-        .map_err(io_err)?;
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr.to_string());
+    for (name, value) in headers {
+        req = req.header(name.as_str(), value.as_str());
+    }
+    let req = req.body(Full::new(body.into())).map_err(io_err)?;
     let resp = sender.send_request(req).await.map_err(io_err)?;
     let status = resp.status().as_u16();
     let headers: Vec<(String, String)> = resp

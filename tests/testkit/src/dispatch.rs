@@ -168,10 +168,11 @@ fn common(db: &mut Db, method: &str, args: &[Value]) -> OdooResult<Reply> {
     match method {
         "version" => {
             bind(&no_self("exp_version", &[], 0), args, &Map::new())?;
+            let major = db.series.major();
             Ok(Reply::Value(json!({
-                "server_version": SERVER_VERSION,
-                "server_version_info": [18, 0, 0, "final", 0, ""],
-                "server_serie": "18.0",
+                "server_version": db.series.server_version(),
+                "server_version_info": [major, 0, 0, "final", 0, ""],
+                "server_serie": format!("{major}.0"),
                 "protocol_version": 1
             })))
         }
@@ -243,7 +244,7 @@ fn db_service(db: &mut Db, method: &str, args: &[Value]) -> OdooResult<Reply> {
         }
         "server_version" => {
             bind(&no_self("exp_server_version", &[], 0), args, &Map::new())?;
-            Ok(Reply::Value(json!(SERVER_VERSION)))
+            Ok(Reply::Value(json!(db.series.server_version())))
         }
         "db_exist" => {
             let b = bind(&no_self("exp_db_exist", &["db_name"], 1), args, &Map::new())?;

@@ -23,7 +23,7 @@ use crate::faults::{FaultRule, FaultSet};
 use crate::orm::{self, Env};
 use crate::recording::{Outcome, RecordedCall};
 use crate::server::{Listener, lock};
-use crate::store::Db;
+use crate::store::{Db, Series};
 
 /// Start-up options.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct EmulatorConfig {
     pub seed_viewer: bool,
     /// HTTP keep-alive (default on); off answers with `Connection: close`.
     pub keep_alive: bool,
+    /// Which Odoo to play (default 18: `/jsonrpc` only; 19 adds `/json/2` and `/web/version`).
+    pub series: Series,
     /// The companion addon `influence_gen_bridge` is installed (default off, like an Odoo whose
     /// admins installed nothing): see [`crate::companion`].
     pub companion_addon: bool,
@@ -54,6 +56,7 @@ impl Default for EmulatorConfig {
             database: "ig".into(),
             seed_viewer: true,
             keep_alive: true,
+            series: Series::Odoo18,
             companion_addon: false,
         }
     }
@@ -184,7 +187,11 @@ impl OdooEmulator {
             listener: Mutex::new(Some(listener)),
             database: config.database.clone(),
         };
-        lock(&emu.shared.db).port = addr.port();
+        {
+            let mut db = lock(&emu.shared.db);
+            db.port = addr.port();
+            db.series = config.series;
+        }
         emu.set_param("web.base.url", &emu.url());
         if config.companion_addon {
             emu.install_companion_addon();
@@ -359,13 +366,36 @@ impl OdooEmulator {
         self.with_db(crate::companion::uninstall);
     }
 
-    /// Adds an API key that authenticates `uid` like its password.
+    /// Adds an API key that authenticates `uid` like its password (and, on Odoo 19, as the
+    /// bearer token of `/json/2`). It never expires and is not listed in `res.users.apikeys`.
     pub fn add_api_key(&self, uid: i64, key: &str) {
         self.with_db(|db| {
             if let Some(c) = db.creds.get_mut(&uid) {
                 c.api_keys.push(key.to_string());
             }
         });
+    }
+
+    /// Adds an API key as a user makes one in Odoo: a `res.users.apikeys` row named `name` that
+    /// the user can list, expiring at `expiration` (`YYYY-MM-DD HH:MM:SS` UTC; `None`: never).
+    /// An expired key is refused (Odoo's "Invalid apikey").
+    pub fn add_listed_api_key(&self, uid: i64, key: &str, name: &str, expiration: Option<&str>) {
+        self.add_api_key(uid, key);
+        self.insert(
+            crate::catalog::API_KEYS,
+            json!({"name": name, "user_id": uid, "expiration_date": expiration.map_or(Value::Bool(false), |e| json!(e))}),
+        );
+        if let Some(expiration) = expiration {
+            self.with_db(|db| {
+                db.api_key_expirations
+                    .insert(key.to_owned(), expiration.to_owned());
+            });
+        }
+    }
+
+    /// Which Odoo this emulator plays.
+    pub fn series(&self) -> Series {
+        self.with_db(|db| db.series)
     }
 
     /// Removes a field from a model (an addon version without it): RPC then rejects it as

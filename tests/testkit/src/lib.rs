@@ -3,7 +3,10 @@
 //! The main piece is [`OdooEmulator`], a faithful emulator of Odoo 18's external JSON-RPC API
 //! (`POST /jsonrpc`) on a real HTTP/1.1 server bound to `127.0.0.1:0`, built from the recorded
 //! transcripts in `tests/fixtures/odoo18/` and Odoo 18's source: same services, same answers,
-//! same error envelopes and texts, plus fault injection and a call log for tests.
+//! same error envelopes and texts, plus fault injection and a call log for tests. Started with
+//! [`Series::Odoo19`] it also speaks Odoo 19's `/json/2` ([`json2`]: bearer API keys, keyword
+//! arguments, bare results, real HTTP statuses) and answers `GET /web/version`, as the
+//! transcripts in `tests/fixtures/odoo19/json2/` show (held by `tests/it/odoo_contract_json2.rs`).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -19,7 +22,7 @@
 //! ```
 //!
 //! Modules: [`server`] (HTTP, connections, faults in flight), [`protocol`] (request validation,
-//! envelopes), [`dispatch`] (services), [`methods`] (model methods), [`orm`] (create/read/
+//! envelopes), [`json2`] (Odoo 19's `/json/2`), [`dispatch`] (services), [`methods`] (model methods), [`orm`] (create/read/
 //! write/search/unlink), [`domain`], [`schema`] and [`catalog`] (models and fields), [`access`]
 //! (ACL and record rules), [`attachments`], [`mail`] (chatter), [`faults`], [`recording`],
 //! [`client`] (a small HTTP client for tests), [`companion`] (the companion addon's methods, off
@@ -71,6 +74,7 @@ pub mod http_fake;
 pub mod image_server;
 pub mod images;
 pub mod json;
+pub mod json2;
 pub mod mail;
 pub mod methods;
 pub mod n8n;
@@ -84,10 +88,11 @@ pub mod store;
 pub mod time;
 
 pub use access::UserAccess;
-pub use client::{RawResponse, RpcClient, RpcError, post};
+pub use client::{RawResponse, RpcClient, RpcError, post, send};
 pub use emulator::{EmulatorConfig, OdooEmulator};
 pub use errors::OdooError;
 pub use faults::{CallMatcher, Fault, FaultRule};
 pub use image_server::{ImageServer, Route};
 pub use n8n::{N8nFake, Received, Reply};
 pub use recording::{Outcome, RecordedCall};
+pub use store::Series;

@@ -120,6 +120,22 @@ pub fn check_public(db: &Db, model_name: &str, method: &str) -> OdooResult<()> {
     Ok(())
 }
 
+/// Whether `method` runs on records (its first positional argument is the ids) rather than
+/// being an `@api.model` method.
+pub fn is_record_method(method: &str) -> bool {
+    matches!(
+        method,
+        "read"
+            | "write"
+            | "unlink"
+            | "has_access"
+            | "check_access"
+            | "exists"
+            | "message_post"
+            | "web_save"
+    )
+}
+
 /// `call_kw(model, method, args, kwargs)`.
 pub fn call(
     db: &mut Db,
@@ -144,18 +160,7 @@ pub fn call(
     if model_name == crate::catalog::REQUEST && crate::companion::METHODS.contains(&method) {
         return crate::companion::call(db, env, method, args, &kwargs);
     }
-    let record_method = matches!(
-        method,
-        "read"
-            | "write"
-            | "unlink"
-            | "has_access"
-            | "check_access"
-            | "exists"
-            | "message_post"
-            | "web_save"
-    );
-    let (ids, args) = if record_method {
+    let (ids, args) = if is_record_method(method) {
         let Some(first) = args.first() else {
             return Err(OdooError::index_error());
         };
@@ -323,6 +328,16 @@ pub fn call(
             )
         }
         "message_post" => crate::mail::rpc_message_post(db, env, model_name, &ids, args, &kwargs),
+        "context_get" => {
+            // res.users.context_get: the caller's language, timezone and uid (transcript
+            // json2/01 of Odoo 19).
+            bind(&sig("ResUsers.context_get", &[], 0), args, &kwargs)?;
+            let mut context = Ordered::default();
+            context.push("lang", json!("en_US"));
+            context.push("tz", json!(false));
+            context.push("uid", json!(env.uid));
+            Ok(Reply::Object(context))
+        }
         _ => Err(OdooError::attribute_error(format!(
             "The method '{model_name}.{method}' does not exist"
         ))),

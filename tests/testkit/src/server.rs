@@ -26,10 +26,12 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::dispatch::{CallInfo, describe, dispatch};
 use crate::emulator::Shared;
 use crate::faults::Fault;
+use crate::json2;
 use crate::protocol::{
     HttpReply, Rejected, parse_request, proxy_page, rpc_error, rpc_result, too_large,
 };
 use crate::recording::Outcome;
+use crate::store::Series;
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the emulator).
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,7 +124,30 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let path = parts.uri.path().to_string();
-    let task = tokio::spawn(process(shared, path, content_type, body));
+    let odoo19 = lock(&shared.db).series == Series::Odoo19;
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let task = if odoo19 && json2::is_version_path(&path) {
+        let reply = json2::version_reply(&lock(&shared.db));
+        tokio::spawn(async move { Some(reply) })
+    } else if odoo19 && json2::is_json2_path(&path) {
+        let meta = json2::Meta {
+            http_method: parts.method.as_str().to_owned(),
+            path,
+            content_type,
+            authorization: header("authorization"),
+            database: header("x-odoo-database"),
+            cookie: parts.headers.contains_key(http::header::COOKIE),
+        };
+        tokio::spawn(process_json2(shared, meta, body))
+    } else {
+        tokio::spawn(process(shared, path, content_type, body))
+    };
     match task.await {
         Ok(Some(reply)) => Ok(to_response(reply)),
         _ => Err(Hangup),
@@ -142,6 +167,13 @@ fn to_response(reply: HttpReply) -> Response<Full<Bytes>> {
         http::header::SERVER,
         http::HeaderValue::from_static("Werkzeug/2.2.2 Python/3.11.2"),
     );
+    if reply.status == 401 {
+        // Only /json/2 answers 401, always with the bearer challenge.
+        headers.insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer "),
+        );
+    }
     resp
 }
 
@@ -276,6 +308,110 @@ async fn process(
                 true,
             );
             rpc_error(&req.id, &err)
+        }
+    })
+}
+
+fn error_outcome(err: &crate::errors::OdooError) -> Outcome {
+    Outcome::Error {
+        name: err.name.clone(),
+        message: err.message.clone(),
+    }
+}
+
+/// Handles one `/json/2` request like [`process`] does a JSON-RPC one: the same latency,
+/// proxy errors and per-call faults, answered the `/json/2` way.
+async fn process_json2(shared: Arc<Shared>, meta: json2::Meta, body: Bytes) -> Option<HttpReply> {
+    let (latency, http_error, max_len) = {
+        let ctl = lock(&shared.ctl);
+        (ctl.latency, ctl.http_error, ctl.max_content_length)
+    };
+    let accepted = {
+        let db = lock(&shared.db);
+        json2::accept(&db, &meta, &body).map(|call| {
+            let info = json2::info(&db, &call);
+            (call, info)
+        })
+    };
+    let info = accepted
+        .as_ref()
+        .map(|(_, info)| info.clone())
+        .unwrap_or_default();
+    let fault = match &accepted {
+        Ok(_) if http_error.is_none() => lock(&shared.ctl).faults.next_fault(&info.key),
+        _ => None,
+    };
+    let seq = shared.record_arrival(&info, fault.as_ref().map(describe_fault));
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(status) = http_error {
+        shared.record_outcome(seq, Outcome::Http(status), false);
+        return Some(proxy_page(status));
+    }
+    let call = match accepted {
+        Ok((call, _)) => call,
+        Err(reply) => {
+            shared.record_outcome(seq, Outcome::Http(reply.status), false);
+            return Some(reply);
+        }
+    };
+    if max_len.is_some_and(|max| body.len() > max) {
+        let mut err = too_large();
+        err.arguments = vec![Value::from(err.message.clone()), Value::from(413)];
+        shared.record_outcome(seq, error_outcome(&err), false);
+        return Some(json2::error_reply(&err));
+    }
+    // A companion call holds its request's row lock until it is applied, as over /jsonrpc.
+    let row_lock = crate::companion::locks::acquire(&shared, seq, &info).await;
+    let mut override_error = None;
+    let mut hang_up = false;
+    let mut answer_late = None;
+    match fault {
+        Some(Fault::OdooError { name, message }) => {
+            let err = crate::errors::OdooError::new(name, message);
+            shared.record_outcome(seq, error_outcome(&err), false);
+            return Some(json2::error_reply(&err));
+        }
+        Some(Fault::Http(status)) => {
+            shared.record_outcome(seq, Outcome::Http(status), false);
+            return Some(proxy_page(status));
+        }
+        Some(Fault::CloseConnection) => {
+            shared.record_outcome(seq, Outcome::Closed, false);
+            return None;
+        }
+        Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AnswerLate(d)) => answer_late = Some(d),
+        Some(Fault::FailAfterApplying { name, message }) => {
+            override_error = Some(crate::errors::OdooError::new(name, message));
+        }
+        Some(Fault::CloseAfterApplying) => hang_up = true,
+        None => {}
+    }
+    let result = {
+        let mut db = lock(&shared.db);
+        db.row_locks.set_applying(Some(seq));
+        let result = json2::execute(&mut db, &call);
+        db.row_locks.set_applying(None);
+        result
+    };
+    drop(row_lock);
+    if hang_up {
+        shared.record_outcome(seq, Outcome::Closed, true);
+        return None;
+    }
+    if let Some(d) = answer_late {
+        tokio::time::sleep(d).await;
+    }
+    Some(match override_error.map_or(result, Err) {
+        Ok(reply) => {
+            shared.record_outcome(seq, Outcome::Ok, true);
+            json2::result_reply(reply)
+        }
+        Err(err) => {
+            shared.record_outcome(seq, error_outcome(&err), true);
+            json2::error_reply(&err)
         }
     })
 }

@@ -53,9 +53,42 @@ pub struct Db {
     pub hidden: HashMap<(String, i64), Instant>,
     /// (model, method) pairs that behave as if the method did not exist.
     pub removed_methods: HashSet<(String, String)>,
+    /// Which Odoo this database plays.
+    pub series: Series,
+    /// API key → its expiration (`YYYY-MM-DD HH:MM:SS` UTC); keys not listed never expire.
+    pub api_key_expirations: HashMap<String, String>,
     /// Requests locked by companion calls in flight ([`crate::companion::locks`]).
     pub row_locks: RowLocks,
     uuid_state: (RandomState, u64),
+}
+
+/// The Odoo release the emulator plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Series {
+    /// Odoo 18: `/jsonrpc` only (transcripts in `tests/fixtures/odoo18`).
+    #[default]
+    Odoo18,
+    /// Odoo 19: `/json/2` with API keys beside the deprecated `/jsonrpc`, `GET /web/version`
+    /// (transcripts in `tests/fixtures/odoo19`).
+    Odoo19,
+}
+
+impl Series {
+    /// `server_version` as `common.version` and `/web/version` give it.
+    pub fn server_version(self) -> &'static str {
+        match self {
+            Series::Odoo18 => "18.0-20250421",
+            Series::Odoo19 => "19.0",
+        }
+    }
+
+    /// The major version.
+    pub fn major(self) -> i64 {
+        match self {
+            Series::Odoo18 => 18,
+            Series::Odoo19 => 19,
+        }
+    }
 }
 
 /// The superuser (`__system__`, OdooBot).
@@ -90,6 +123,8 @@ impl Db {
             creds: HashMap::new(),
             hidden: HashMap::new(),
             removed_methods: HashSet::new(),
+            series: Series::Odoo18,
+            api_key_expirations: HashMap::new(),
             row_locks: RowLocks::default(),
             uuid_state: (RandomState::new(), 0),
         };
@@ -322,6 +357,26 @@ impl Db {
                 .then_some(*id)
             })
         })
+    }
+
+    /// The active user an unexpired API key belongs to (`/json/2`'s bearer check; a password is
+    /// never a key).
+    pub fn uid_of_api_key(&self, key: &str) -> Option<i64> {
+        if let Some(expiry) = self.api_key_expirations.get(key)
+            && *expiry <= crate::time::now()
+        {
+            return None;
+        }
+        let (uid, _) = self
+            .creds
+            .iter()
+            .find(|(_, c)| c.api_keys.iter().any(|k| k == key))?;
+        let active = self
+            .row("res.users", *uid)
+            .and_then(|r| r.get("active"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        active.then_some(*uid)
     }
 
     /// Checks a password or API key for `uid` (active users only).

@@ -55,6 +55,11 @@ class AiImageRequest(models.Model):
     # The id the bridge sends to N8N and finds the request by when the result comes back.
     uuid = fields.Char(string="UUID", default=_new_uuid, readonly=True, copy=False)
 
-    _sql_constraints = [
-        ("uuid_unique", "unique(uuid)", "The request UUID must be unique."),
-    ]
+    # The same unique index on Odoo 18 and 19: Odoo 19 ignores _sql_constraints (it wants
+    # models.Constraint), and Odoo 18 has no models.Constraint.
+    if hasattr(models, "Constraint"):
+        _uuid_unique = models.Constraint("unique(uuid)", "The request UUID must be unique.")
+    else:
+        _sql_constraints = [
+            ("uuid_unique", "unique(uuid)", "The request UUID must be unique."),
+        ]

@@ -50,8 +50,14 @@ pub const METHODS: &[&str] = &[
 pub const BRIDGE_GROUP: &str = "influence_gen_base_models.group_influence_gen_bridge";
 /// `bridge_protocol()["version"]`.
 pub const PROTOCOL_VERSION: i64 = 1;
-/// The manifest version (`1.0.0`) as Odoo 18 reads it.
+/// The manifest version (`1.0.0`) as Odoo 18 reads it (Odoo 19 reads `19.0.1.0.0`, see
+/// [`module_version`]).
 pub const MODULE_VERSION: &str = "18.0.1.0.0";
+
+/// The manifest version as the emulated Odoo reads it: its series, then `1.0.0`.
+pub fn module_version(db: &Db) -> String {
+    format!("{}.0.1.0.0", db.series.major())
+}
 /// `bridge_protocol()["capabilities"]`.
 pub const CAPABILITIES: &[&str] = &["apply_result", "claim", "finish_initiation"];
 
@@ -82,7 +88,8 @@ pub fn is_installed(db: &Db) -> bool {
 }
 
 /// The Python parameters of each method (after `self`).
-fn parameters(method: &str) -> &'static [&'static str] {
+/// The parameter names of a companion method (COMPANION_CONTRACT.md), in order.
+pub fn parameters(method: &str) -> &'static [&'static str] {
     match method {
         "bridge_apply_result" => &["reference", "result"],
         "bridge_claim_queued" => &["limit", "fields"],
@@ -117,7 +124,7 @@ pub fn call(
         "bridge_protocol" => Ok(Reply::Value(json!({
             "name": "influence_gen_bridge",
             "version": PROTOCOL_VERSION,
-            "module_version": MODULE_VERSION,
+            "module_version": module_version(db),
             "capabilities": CAPABILITIES,
         }))),
         "bridge_apply_result" => apply::apply_result(db, env, &arg(0), &arg(1)).map(Reply::Value),

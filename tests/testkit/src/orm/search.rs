@@ -150,6 +150,7 @@ pub fn search(db: &Db, env: &Env, model_name: &str, spec: &SearchSpec) -> OdooRe
     let mut ids: Vec<i64> = candidates(db, model_name, env.rpc, &dom)
         .into_iter()
         .filter(|id| domain::matches(db, m, *id, &dom, env))
+        .filter(|id| own_api_key(db, env, model_name, *id))
         .collect();
     ids.sort_by(|a, b| cmp_terms(db, m, *a, *b, &terms, env));
     let ids = ids.into_iter().skip(spec.offset);
@@ -157,6 +158,17 @@ pub fn search(db: &Db, env: &Env, model_name: &str, spec: &SearchSpec) -> OdooRe
         Some(l) => ids.take(l).collect(),
         None => ids.collect(),
     })
+}
+
+/// The record rule of `res.users.apikeys`: a user sees only its own keys.
+fn own_api_key(db: &Db, env: &Env, model_name: &str, id: i64) -> bool {
+    model_name != crate::catalog::API_KEYS
+        || env.su
+        || db
+            .row(model_name, id)
+            .and_then(|r| r.get("user_id"))
+            .and_then(Value::as_i64)
+            == Some(env.uid)
 }
 
 /// The records a search has to look at: every record of the model, or only those that a

@@ -1,0 +1,100 @@
+//! Which external API of Odoo the bridge speaks, and how it is chosen.
+//!
+//! Odoo 16-18 have only the JSON-RPC `/jsonrpc`; Odoo 19 adds `/json/2`
+//! (API keys as bearer tokens, keyword arguments, real HTTP statuses) and
+//! deprecates `/jsonrpc`, which Odoo 20 removes. With `odoo.api = "auto"`
+//! the client asks the server once, at its first call: `GET /web/version`
+//! (no credentials; it exists from Odoo 19 on, in the same `rpc` module as
+//! `/json/2`), and where that route is missing, `common.version` over
+//! `/jsonrpc`. A server whose major version is [`FIRST_JSON2_MAJOR`] or
+//! later is spoken to over `/json/2`, any other over `/jsonrpc`.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// The first Odoo major version with `/json/2`.
+pub const FIRST_JSON2_MAJOR: u32 = 19;
+
+/// The API a client uses once the choice is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `POST /jsonrpc`, `object.execute_kw` with a login and a password or key.
+    JsonRpc,
+    /// `POST /json/2/<model>/<method>` with an API key as bearer token.
+    Json2,
+}
+
+impl Api {
+    /// The API for a server of major version `major` (`None`: unknown, the
+    /// legacy API every version up to 19 has).
+    pub fn for_major(major: Option<u32>) -> Self {
+        match major {
+            Some(major) if major >= FIRST_JSON2_MAJOR => Self::Json2,
+            _ => Self::JsonRpc,
+        }
+    }
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::JsonRpc => "/jsonrpc",
+            Self::Json2 => "/json/2",
+        })
+    }
+}
+
+/// The major version in `server_version_info` (`[19, 0, 0, "final", 0, ""]`,
+/// or `["saas~18", 3, …]` on Odoo's SaaS releases), else in the version
+/// text (`"19.0"`, `"18.0-20250421"`, `"saas~18.3+e"`).
+pub fn major_version(version_info: &[Value], version: &str) -> Option<u32> {
+    match version_info.first() {
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(Value::String(s)) => leading_number(s),
+        _ => leading_number(version),
+    }
+}
+
+/// The first run of digits in `text`.
+fn leading_number(text: &str) -> Option<u32> {
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn recorded_versions_give_their_major() {
+        // ../shared/odoo19 json2/00 and odoo18 jsonrpc/01.
+        assert_eq!(major_version(&[json!(19), json!(0)], "19.0"), Some(19));
+        assert_eq!(
+            major_version(&[json!(18), json!(0)], "18.0-20250421"),
+            Some(18)
+        );
+        assert_eq!(major_version(&[], "18.0-20250421"), Some(18));
+        assert_eq!(
+            major_version(&[json!("saas~18"), json!(3)], "saas~18.3"),
+            Some(18)
+        );
+        assert_eq!(major_version(&[], "saas~19.1+e"), Some(19));
+        assert_eq!(major_version(&[], "master"), None);
+    }
+
+    #[test]
+    fn json2_from_19_on() {
+        assert_eq!(Api::for_major(Some(18)), Api::JsonRpc);
+        assert_eq!(Api::for_major(Some(19)), Api::Json2);
+        assert_eq!(Api::for_major(Some(20)), Api::Json2);
+        assert_eq!(Api::for_major(None), Api::JsonRpc);
+        assert_eq!(Api::Json2.to_string(), "/json/2");
+    }
+}

@@ -1,0 +1,325 @@
+//! `execute_kw`'s positional arguments as the keyword arguments of `/json/2`.
+//!
+//! `/json/2` has no positional arguments: the body is one JSON object whose
+//! keys are the Python parameter names of the method, plus `ids` (the
+//! records a record method runs on) and `context`. The rest of the bridge
+//! speaks `execute_kw(model, method, args, kwargs)`, so each method it calls
+//! has its parameter names here, taken from Odoo 19's signatures (and from
+//! COMPANION_CONTRACT.md for the companion addon's methods).
+//!
+//! What must stay true:
+//! - a record method always gets its first positional argument as `ids`:
+//!   Odoo runs a record method called without `ids` on an empty recordset
+//!   and answers success (`write` → `true`, nothing written);
+//! - a method missing from [`SIGNATURES`] is refused before anything is
+//!   sent, rather than guessed at;
+//! - arguments are serialized once and copied once into the body, as raw
+//!   JSON: an attachment's base64 `datas` is never parsed into a tree.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::odoo::OdooError;
+
+/// What a method runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    /// An `@api.model` method: no `ids` (Odoo answers 422 if any are sent).
+    Model,
+    /// A record method: the first positional argument is `ids`.
+    Records,
+}
+
+/// A method's receiver and positional parameter names, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Signature {
+    pub receiver: Receiver,
+    pub params: &'static [&'static str],
+}
+
+use Receiver::{Model, Records};
+
+/// Every method the bridge calls, with Odoo 19's parameter names.
+pub const SIGNATURES: &[(&str, Signature)] = &[
+    ("create", sig(Model, &["vals_list"])),
+    (
+        "search",
+        sig(Model, &["domain", "offset", "limit", "order"]),
+    ),
+    (
+        "search_read",
+        sig(Model, &["domain", "fields", "offset", "limit", "order"]),
+    ),
+    ("search_count", sig(Model, &["domain", "limit"])),
+    (
+        "name_search",
+        sig(Model, &["name", "domain", "operator", "limit"]),
+    ),
+    ("fields_get", sig(Model, &["allfields", "attributes"])),
+    (
+        "check_access_rights",
+        sig(Model, &["operation", "raise_exception"]),
+    ),
+    ("default_get", sig(Model, &["fields_list"])),
+    ("context_get", sig(Model, &[])),
+    ("read", sig(Records, &["fields", "load"])),
+    ("write", sig(Records, &["vals"])),
+    ("unlink", sig(Records, &[])),
+    ("has_access", sig(Records, &["operation"])),
+    ("web_read", sig(Records, &["specification"])),
+    (
+        "web_save",
+        sig(Records, &["vals", "specification", "next_id"]),
+    ),
+    // Every parameter of message_post is keyword-only.
+    ("message_post", sig(Records, &[])),
+    // The companion addon (examples/odoo/influence_gen_bridge).
+    ("bridge_protocol", sig(Model, &[])),
+    ("bridge_apply_result", sig(Model, &["reference", "result"])),
+    ("bridge_claim_queued", sig(Model, &["limit", "fields"])),
+    ("bridge_claim", sig(Model, &["reference", "fields"])),
+    (
+        "bridge_finish_initiation",
+        sig(Model, &["request_id", "outcome", "details"]),
+    ),
+];
+
+const fn sig(receiver: Receiver, params: &'static [&'static str]) -> Signature {
+    Signature { receiver, params }
+}
+
+/// The signature of `method`, when the bridge knows it.
+pub fn signature(method: &str) -> Option<Signature> {
+    SIGNATURES
+        .iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, signature)| *signature)
+}
+
+/// A ready `/json/2` request body.
+#[derive(Debug)]
+pub struct Body {
+    pub bytes: Vec<u8>,
+    /// `create` got one dict: Odoo 19 answers `[id]` where `/jsonrpc`
+    /// answers `id`, so the caller unwraps the list.
+    pub single_create: bool,
+}
+
+/// Builds the body of `model.method(*args, **kwargs)`.
+pub fn body<A, K>(model: &str, method: &str, args: &A, kwargs: &K) -> Result<Body, OdooError>
+where
+    A: Serialize + ?Sized,
+    K: Serialize + ?Sized,
+{
+    let unsupported =
+        |reason: String| OdooError::Unsupported(format!("{model}.{method}: {reason}"));
+    let signature = signature(method).ok_or_else(|| {
+        unsupported("the bridge does not know this method's parameter names for /json/2".into())
+    })?;
+    let args_text = serde_json::to_string(args).map_err(|e| unsupported(e.to_string()))?;
+    let kwargs_text = serde_json::to_string(kwargs).map_err(|e| unsupported(e.to_string()))?;
+    let positional: Vec<&RawValue> = serde_json::from_str(&args_text)
+        .map_err(|_| unsupported("the positional arguments are not a list".into()))?;
+    let keywords: BTreeMap<String, &RawValue> = match kwargs_text.as_str() {
+        "null" => BTreeMap::new(),
+        text => serde_json::from_str(text)
+            .map_err(|_| unsupported("the keyword arguments are not an object".into()))?,
+    };
+    let mut rest = positional.as_slice();
+    let mut named: Vec<(&str, &RawValue)> = Vec::with_capacity(rest.len() + keywords.len());
+    if signature.receiver == Receiver::Records {
+        let Some((ids, tail)) = rest.split_first() else {
+            return Err(unsupported(
+                "a record method needs the record ids as its first argument".into(),
+            ));
+        };
+        named.push(("ids", ids));
+        rest = tail;
+    }
+    if rest.len() > signature.params.len() {
+        return Err(unsupported(format!(
+            "{} positional arguments given, it takes {}",
+            rest.len(),
+            signature.params.len()
+        )));
+    }
+    named.extend(signature.params.iter().copied().zip(rest.iter().copied()));
+    for (name, value) in &keywords {
+        if named.iter().any(|(taken, _)| taken == name) {
+            return Err(unsupported(format!("`{name}` is given twice")));
+        }
+        named.push((name, value));
+    }
+    let single_create = method == "create"
+        && named
+            .iter()
+            .find(|(name, _)| *name == "vals_list")
+            .is_some_and(|(_, value)| value.get().trim_start().starts_with('{'));
+    Ok(Body {
+        bytes: write_object(&named, args_text.len() + kwargs_text.len()),
+        single_create,
+    })
+}
+
+/// `{"name": raw, …}` with the names escaped as JSON strings.
+fn write_object(named: &[(&str, &RawValue)], payload_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload_bytes + 16 * named.len() + 2);
+    out.push(b'{');
+    for (i, (name, value)) in named.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, name);
+        out.push(b':');
+        out.extend_from_slice(value.get().as_bytes());
+    }
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn json_body(method: &str, args: Value, kwargs: Value) -> Value {
+        let body = body("m", method, &args, &kwargs).unwrap();
+        serde_json::from_slice(&body.bytes).unwrap()
+    }
+
+    #[test]
+    fn the_bridges_calls_become_the_recorded_bodies() {
+        // Transcripts 10, 12, 13, 16, 19, 21, 24 and 41 of ../shared/odoo19/json2.
+        assert_eq!(
+            json_body("create", json!([{"prompt": "p"}]), json!({})),
+            json!({"vals_list": {"prompt": "p"}})
+        );
+        assert_eq!(
+            json_body(
+                "search_read",
+                json!([[["status", "in", ["queued"]]]]),
+                json!({"fields": ["id"], "limit": 2, "order": "id desc"})
+            ),
+            json!({"domain": [["status", "in", ["queued"]]], "fields": ["id"], "limit": 2, "order": "id desc"})
+        );
+        assert_eq!(
+            json_body("read", json!([[1], ["status"]]), json!({})),
+            json!({"ids": [1], "fields": ["status"]})
+        );
+        assert_eq!(
+            json_body("read", json!([[1]]), json!({"fields": ["status"]})),
+            json!({"ids": [1], "fields": ["status"]})
+        );
+        assert_eq!(
+            json_body("write", json!([[1], {"status": "processing"}]), json!({})),
+            json!({"ids": [1], "vals": {"status": "processing"}})
+        );
+        assert_eq!(
+            json_body(
+                "web_save",
+                json!([[], {"seed": 7}]),
+                json!({"specification": {"checksum": {}}})
+            ),
+            json!({"ids": [], "vals": {"seed": 7}, "specification": {"checksum": {}}})
+        );
+        assert_eq!(
+            json_body(
+                "message_post",
+                json!([[1]]),
+                json!({"body": "b", "message_type": "comment", "context": {"lang": "en_US"}})
+            ),
+            json!({"ids": [1], "body": "b", "message_type": "comment", "context": {"lang": "en_US"}})
+        );
+        assert_eq!(
+            json_body("fields_get", json!([]), json!({"attributes": ["type"]})),
+            json!({"attributes": ["type"]})
+        );
+        assert_eq!(
+            json_body("has_access", json!([[3], "write"]), json!({})),
+            json!({"ids": [3], "operation": "write"})
+        );
+        assert_eq!(
+            json_body(
+                "check_access_rights",
+                json!(["write"]),
+                json!({"raise_exception": false})
+            ),
+            json!({"operation": "write", "raise_exception": false})
+        );
+    }
+
+    #[test]
+    fn the_companion_methods_take_the_contracts_names() {
+        assert_eq!(
+            json_body(
+                "bridge_apply_result",
+                json!([{"field": "id", "value": 42}, {"kind": "failure"}]),
+                json!({})
+            ),
+            json!({"reference": {"field": "id", "value": 42}, "result": {"kind": "failure"}})
+        );
+        assert_eq!(
+            json_body("bridge_claim_queued", json!([10, ["id"]]), json!({})),
+            json!({"limit": 10, "fields": ["id"]})
+        );
+        assert_eq!(
+            json_body(
+                "bridge_finish_initiation",
+                json!([7, "sent", ""]),
+                json!({})
+            ),
+            json!({"request_id": 7, "outcome": "sent", "details": ""})
+        );
+        assert_eq!(
+            json_body("bridge_protocol", json!([]), json!({})),
+            json!({})
+        );
+    }
+
+    #[test]
+    fn a_record_method_is_never_sent_without_ids() {
+        let error = body("m", "write", &json!([]), &json!({"vals": {}})).unwrap_err();
+        assert!(matches!(error, OdooError::Unsupported(_)), "{error}");
+        assert!(error.to_string().contains("record ids"), "{error}");
+    }
+
+    #[test]
+    fn unknown_methods_and_bad_arguments_are_refused_before_sending() {
+        for (method, args, kwargs) in [
+            ("frobnicate", json!([]), json!({})),
+            ("search", json!([[], 0, 10, "id", "extra"]), json!({})),
+            ("search", json!([[]]), json!({"domain": []})),
+            ("search", json!({"domain": []}), json!({})),
+            ("search", json!([[]]), json!([1])),
+        ] {
+            let error = body("m", method, &args, &kwargs).unwrap_err();
+            assert!(
+                matches!(error, OdooError::Unsupported(_)),
+                "{method}: {error}"
+            );
+            assert!(!error.is_transient());
+        }
+    }
+
+    #[test]
+    fn only_create_with_one_dict_is_unwrapped() {
+        let one = body("m", "create", &json!([{"a": 1}]), &json!({})).unwrap();
+        let many = body("m", "create", &json!([[{"a": 1}]]), &json!({})).unwrap();
+        let named = body("m", "create", &json!([]), &json!({"vals_list": {"a": 1}})).unwrap();
+        assert!(one.single_create && named.single_create && !many.single_create);
+    }
+
+    #[test]
+    fn large_values_are_copied_verbatim() {
+        let datas = "QUJD".repeat(100_000);
+        let vals = json!({"name": "x\"y", "datas": datas});
+        let body = body("ir.attachment", "create", &(&vals,), &json!({})).unwrap();
+        let parsed: Value = serde_json::from_slice(&body.bytes).unwrap();
+        assert_eq!(parsed["vals_list"], vals);
+        assert!(body.bytes.len() < datas.len() + 100);
+    }
+}
