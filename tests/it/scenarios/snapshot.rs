@@ -174,7 +174,7 @@ impl Labels {
     }
 
     /// Request ids to `rN` (whole numbers only: not inside a word such as
-    /// a hex hash), other digit runs to `N`.
+    /// a hex hash, nor a dimension such as `8×8`), other digit runs to `N`.
     fn normalize(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut digits = String::new();
@@ -185,7 +185,7 @@ impl Labels {
                 continue;
             }
             if !digits.is_empty() {
-                let whole = !before.is_ascii_alphanumeric() && !c.is_ascii_alphanumeric();
+                let whole = !joins_a_number(before) && !joins_a_number(c);
                 let label = digits
                     .parse::<i64>()
                     .ok()
@@ -206,6 +206,12 @@ impl Labels {
     }
 }
 
+/// Whether `c` next to a digit run makes it part of something else than an
+/// id: a word (`ad7f`) or a dimension (`8×8`).
+fn joins_a_number(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '×'
+}
+
 #[test]
 fn ids_become_labels_and_other_numbers_n() {
     let labels = Labels(vec![42, 7]);
@@ -215,4 +221,8 @@ fn ids_become_labels_and_other_numbers_n() {
     );
     assert_eq!(labels.normalize("420"), "N");
     assert_eq!(labels.normalize("SHA-256 ad7f"), "SHA-N adNf");
+    assert_eq!(
+        labels.normalize("AI image stored: 7×7 PNG"),
+        "AI image stored: N×N PNG"
+    );
 }
