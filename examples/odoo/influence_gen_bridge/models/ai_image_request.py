@@ -81,7 +81,7 @@ class AiImageRequest(models.Model):
         self._bridge_check_caller("bridge_claim_queued")
         if not _is_int(limit) or not 1 <= limit <= MAX_CLAIM:
             raise UserError(f"limit must be an integer from 1 to {MAX_CLAIM}.")
-        fields = _field_names(fields)
+        fields = _field_names(self, fields)
         self.env.cr.execute(SQL(
             "SELECT id FROM %s WHERE status = 'queued' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             SQL.identifier(self._table), limit,
@@ -94,7 +94,7 @@ class AiImageRequest(models.Model):
     def bridge_claim(self, reference, fields):
         """Claims one request if it is queued and nobody else holds it."""
         self._bridge_check_caller("bridge_claim")
-        fields = _field_names(fields)
+        fields = _field_names(self, fields)
         request = self._bridge_find(reference)
         if not request:
             return {"outcome": "unknown_request"}
@@ -251,10 +251,15 @@ def _attachment_id(image):
     return int(identifier) if identifier.isdigit() else False
 
 
-def _field_names(fields):
+def _field_names(model, fields):
     if (not isinstance(fields, list) or not fields
             or not all(isinstance(name, str) for name in fields)):
         raise UserError("fields must be a non-empty list of field names.")
+    unknown = [name for name in fields if name not in model._fields]
+    if unknown:
+        # Checked here, before any claim: Odoo's own read words this differently from one
+        # series to the next, and on no record at all it would not check.
+        raise UserError(f"unknown fields of {model._name}: {', '.join(unknown)}.")
     return fields
 
 

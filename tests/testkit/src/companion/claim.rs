@@ -13,27 +13,39 @@ use crate::store::Db;
 
 const FINISH_OUTCOMES: &[&str] = &["sent", "failed", "retry", "unknown"];
 
-/// Claims `ids` and reads them back. The fields are checked as `read` checks them before
-/// anything is written: the real addon's `read` fails after its write, which the rollback undoes.
-/// On no record at all, real Odoo 18's `read` trips on an unknown name with a bare `KeyError`.
+/// Claims `ids` and reads them back (the fields were checked by [`known_fields`]).
 fn claim_rows(db: &mut Db, env: &Env, ids: &[i64], fields: &[String]) -> OdooResult<Vec<Ordered>> {
-    let m = model(db, REQUEST)?;
     if ids.is_empty() {
-        return match fields.iter().find(|f| m.field(f).is_none()) {
-            Some(unknown) => Err(OdooError::key_error(unknown.clone())),
-            None => Ok(Vec::new()),
-        };
+        return Ok(Vec::new());
     }
-    orm::read::check_fields(m, fields)?;
     let vals = json!({"status": "processing", "error_details": false});
     orm::write::write(db, env, REQUEST, ids, &vals)?;
     orm::read::read(db, env, REQUEST, ids, Some(fields), true)
 }
 
+/// `_field_names(model, fields)`: a list of names, each a field of the request model, checked
+/// before anything is claimed (the addon words this itself, the same on every Odoo series).
+fn known_fields(db: &Db, fields: &Value) -> OdooResult<Vec<String>> {
+    let fields = args::field_names(fields)?;
+    let m = model(db, REQUEST)?;
+    let unknown: Vec<&str> = fields
+        .iter()
+        .filter(|f| m.field(f).is_none())
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(fields);
+    }
+    Err(OdooError::user_error(format!(
+        "unknown fields of {REQUEST}: {}.",
+        unknown.join(", ")
+    )))
+}
+
 /// `bridge_claim_queued(limit, fields)`.
 pub fn claim_queued(db: &mut Db, env: &Env, limit: &Value, fields: &Value) -> OdooResult<Reply> {
     let limit = args::claim_limit(limit)?;
-    let fields = args::field_names(fields)?;
+    let fields = known_fields(db, fields)?;
     let ids: Vec<i64> = db
         .ids(REQUEST, env.rpc)
         .into_iter()
@@ -46,7 +58,7 @@ pub fn claim_queued(db: &mut Db, env: &Env, limit: &Value, fields: &Value) -> Od
 
 /// `bridge_claim(reference, fields)`.
 pub fn claim(db: &mut Db, env: &Env, reference: &Value, fields: &Value) -> OdooResult<Reply> {
-    let fields = args::field_names(fields)?;
+    let fields = known_fields(db, fields)?;
     let Some(id) = find(db, env, reference)? else {
         return Ok(Reply::Value(json!({"outcome": "unknown_request"})));
     };
