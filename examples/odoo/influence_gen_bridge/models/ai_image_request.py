@@ -12,7 +12,7 @@ how a second delivery of a result, sent while the first one was being applied, a
 "duplicate".
 
 The decisions are those of the bridge's generic pipeline (``src/pipeline/mod.rs``) and the answers
-those of the Odoo emulator's twin (``tests/testkit/src/companion.rs``): change the three together.
+those of the Odoo emulator's twin (``tests/testkit/src/companion/``): change the three together.
 No ``sudo()``: the bridge group's own rights (read, write and create on both models, attachments
 through Internal User) are all these methods need. Error messages are addressed to the bridge (its
 logs, its ``check``), so they are plain English, never translated: the same text whatever the
