@@ -128,7 +128,7 @@ impl App {
     pub async fn readiness(&self) -> readiness::Report {
         let config = self.config();
         self.readiness
-            .check(&self.odoo, &config.odoo.request_model, &self.spool)
+            .check(&self.odoo, crate::odoo::records::REQUEST_MODEL, &self.spool)
             .await
     }
 

@@ -93,8 +93,8 @@ impl fmt::Display for Report {
 fn required_rights(config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
     use AccessOperation::{Create, Read, Write};
     [
-        (config.odoo.request_model.as_str(), &[Read, Write]),
-        (config.odoo.image_model.as_str(), &[Read, Create, Write]),
+        (crate::odoo::records::REQUEST_MODEL, &[Read, Write]),
+        (crate::odoo::records::IMAGE_MODEL, &[Read, Create, Write]),
         (ATTACHMENT_MODEL, &[Read, Create, Write]),
     ]
 }
@@ -206,7 +206,7 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
         &odoo,
         report,
         "request model",
-        &config.odoo.request_model,
+        crate::odoo::records::REQUEST_MODEL,
         &request_fields,
     )
     .await;
@@ -214,7 +214,7 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
         &odoo,
         report,
         "image model",
-        &config.odoo.image_model,
+        crate::odoo::records::IMAGE_MODEL,
         IMAGE_FIELDS,
     )
     .await;

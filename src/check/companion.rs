@@ -17,7 +17,7 @@ const BRIDGE_GROUP: &str = "influence_gen_base_models.group_influence_gen_bridge
 pub(super) async fn check(odoo: &OdooClient, config: &Config, report: &mut Report) {
     let mode = config.odoo.protocol;
     let name = "companion addon";
-    let detection = match protocol::detect(odoo, &config.odoo.request_model).await {
+    let detection = match protocol::detect(odoo, crate::odoo::records::REQUEST_MODEL).await {
         Ok(detection) => detection,
         Err(error) => {
             let refused = error.server_kind() == Some(ServerErrorKind::AccessError);

@@ -124,7 +124,7 @@ async fn resolve(
     };
     let domain = json!([[config.odoo.uuid_field, "=", reference]]);
     let ids = odoo
-        .search(&config.odoo.request_model, &domain, &options)
+        .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
         .await?;
     Ok(ids.first().copied())
 }

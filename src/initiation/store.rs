@@ -103,7 +103,7 @@ impl RequestStore {
         also: &[&str],
     ) -> Result<Option<AiImageRequest>, InitiationError> {
         let fields = payload_fields(config, also);
-        let (model, ids) = (&config.odoo.request_model, [id]);
+        let (model, ids) = (crate::odoo::records::REQUEST_MODEL, [id]);
         retry_odoo("read", || {
             self.odoo.read::<AiImageRequest>(model, &ids, &fields)
         })
@@ -134,7 +134,7 @@ impl RequestStore {
             return self.claim_generic(config, id).await;
         }
         let fields = payload_fields(config, &[]);
-        let model = &config.odoo.request_model;
+        let model = crate::odoo::records::REQUEST_MODEL;
         let answer = retry_odoo("claim", || companion::claim(&self.odoo, model, id, &fields))
             .await
             .map_err(claim_error)?;
@@ -154,7 +154,7 @@ impl RequestStore {
         config: &Config,
     ) -> Result<Option<AiImageRequest>, InitiationError> {
         let fields = payload_fields(config, &[]);
-        let model = &config.odoo.request_model;
+        let model = crate::odoo::records::REQUEST_MODEL;
         let claimed = companion::claim_queued(&self.odoo, model, 1, &fields)
             .await
             .map_err(|source| InitiationError::ClaimNext { source })?;
@@ -196,7 +196,7 @@ impl RequestStore {
             Finish::Retry(reason) => (FinishOutcome::Retry, reason),
             Finish::Unknown(note) => (FinishOutcome::Unknown, note),
         };
-        let model = &config.odoo.request_model;
+        let model = crate::odoo::records::REQUEST_MODEL;
         let answer = retry_odoo("finish", || {
             companion::finish(&self.odoo, model, id, outcome, details)
         })
@@ -258,12 +258,12 @@ impl RequestStore {
     /// failure is logged, never fatal).
     pub async fn note(&self, config: &Config, id: i64, note: &str) {
         self.chatter
-            .post(&self.odoo, &config.odoo.request_model, id, note)
+            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, id, note)
             .await;
     }
 
     async fn write(&self, config: &Config, id: i64, vals: &Value) -> Result<(), OdooError> {
-        let (model, ids) = (&config.odoo.request_model, [id]);
+        let (model, ids) = (crate::odoo::records::REQUEST_MODEL, [id]);
         retry_odoo("write", || self.odoo.write(model, &ids, vals)).await
     }
 }

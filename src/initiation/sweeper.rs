@@ -98,7 +98,7 @@ pub async fn queued_batch(
     };
     initiator
         .odoo()
-        .search(&config.odoo.request_model, &domain, &options)
+        .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
         .await
 }
 

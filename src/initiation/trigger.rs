@@ -191,7 +191,7 @@ async fn wait_until_visible(
     loop {
         look += 1;
         match odoo
-            .search(&config.odoo.request_model, &domain, &options)
+            .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
             .await
         {
             Ok(ids) if !ids.is_empty() => {

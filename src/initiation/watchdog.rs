@@ -86,7 +86,7 @@ pub async fn pass(
         order: Some(PROCESSING_ORDER.to_owned()),
         ..SearchOptions::default()
     };
-    let model = &config.odoo.request_model;
+    let model = crate::odoo::records::REQUEST_MODEL;
     let ids = match initiator.odoo().search(model, &domain, &options).await {
         Ok(ids) => ids,
         Err(error) => {

@@ -201,7 +201,7 @@ impl OdooClient {
                 standing: Standing::new(metrics.clone()),
                 metrics,
                 protocol_mode: config.protocol,
-                request_model: config.request_model.clone(),
+                request_model: crate::odoo::records::REQUEST_MODEL.to_owned(),
                 epoch: AtomicU64::new(0),
                 protocol: Mutex::new(None),
             }),

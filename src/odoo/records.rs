@@ -10,6 +10,10 @@ use serde_json::{Map, Value};
 
 use super::value::{Many2one, blank_as_none, false_as_none};
 
+/// The request model of the InfluenceGen module (docs/protocol.md#applying-a-result).
+pub const REQUEST_MODEL: &str = "influence_gen.ai_image_request";
+/// The generated image model of the InfluenceGen module.
+pub const IMAGE_MODEL: &str = "influence_gen.generated_image";
 /// The attachment model of Odoo (fixed).
 pub const ATTACHMENT_MODEL: &str = "ir.attachment";
 /// The system parameter model of Odoo (fixed).

@@ -171,7 +171,7 @@ async fn call<R: Serialize + Sync>(
     let target = reference_of(config, reference).ok_or_else(unknown)?;
     let answer: Option<Answer> = odoo
         .execute_kw(
-            &config.request_model,
+            crate::odoo::records::REQUEST_MODEL,
             APPLY_METHOD,
             &(&target, result),
             &json!({}),

@@ -75,7 +75,7 @@ pub async fn resolve(
     };
     let domain = json!([[config.uuid_field, "=", uuid]]);
     let ids = odoo
-        .search(&config.request_model, &domain, &options)
+        .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
         .await?;
     Ok(ids.first().copied())
 }
@@ -93,7 +93,7 @@ pub async fn read(
     };
     let mut found: Vec<AiImageRequest> = odoo
         .search_read(
-            &config.request_model,
+            crate::odoo::records::REQUEST_MODEL,
             &json!([["id", "=", id]]),
             LOOKUP_FIELDS,
             &options,

@@ -363,11 +363,11 @@ impl Pipeline {
         let vals =
             json!({ "status": RequestStatus::Failed.as_str(), "error_details": error_details });
         self.odoo
-            .write(&config.odoo.request_model, &[request.id], &vals)
+            .write(crate::odoo::records::REQUEST_MODEL, &[request.id], &vals)
             .await?;
         let note = format!("AI image generation failed: {}", first_line(error_details));
         self.chatter
-            .post(&self.odoo, &config.odoo.request_model, request.id, &note)
+            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, request.id, &note)
             .await;
         Ok(Applied::FailureRecorded {
             request_id: request.id,
@@ -409,7 +409,7 @@ impl Pipeline {
         }
         let vals = json!({ "status": RequestStatus::Completed.as_str(), "generated_image_id": stored.image_id, "error_details": false });
         self.odoo
-            .write(&config.odoo.request_model, &[request.id], &vals)
+            .write(crate::odoo::records::REQUEST_MODEL, &[request.id], &vals)
             .await?;
         let note = format!(
             "AI image stored: {}×{} {}, {} bytes, SHA-256 {}",
@@ -420,7 +420,7 @@ impl Pipeline {
             &image.sha256_hex[..16.min(image.sha256_hex.len())]
         );
         self.chatter
-            .post(&self.odoo, &config.odoo.request_model, request.id, &note)
+            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, request.id, &note)
             .await;
         Ok(Applied::Completed {
             request_id: request.id,

@@ -85,7 +85,7 @@ pub async fn find_images(
         ..SearchOptions::default()
     };
     odoo.search_read(
-        &config.image_model,
+        crate::odoo::records::IMAGE_MODEL,
         &domain,
         &["id", "storage_identifier"],
         &options,
@@ -102,7 +102,7 @@ pub async fn discard_orphans(odoo: &OdooClient, config: &OdooConfig, request_id:
         return;
     }
     let done: Result<Option<bool>, _> = odoo
-        .execute_kw(&config.image_model, "unlink", &json!([ids]), &json!({}))
+        .execute_kw(crate::odoo::records::IMAGE_MODEL, "unlink", &json!([ids]), &json!({}))
         .await;
     match done {
         Ok(_) => tracing::info!(
@@ -134,13 +134,13 @@ const ABSENT: u8 = 2;
 impl ImageModel {
     /// Asks Odoo which fields the image model has.
     pub async fn learn(&self, odoo: &OdooClient, config: &OdooConfig) -> Result<(), OdooError> {
-        let fields = odoo.fields_get(&config.image_model).await?;
+        let fields = odoo.fields_get(crate::odoo::records::IMAGE_MODEL).await?;
         let present = fields.get("attachment_id").is_some_and(|field| {
             field.field_type == "many2one" && field.relation.as_deref() == Some(ATTACHMENT_MODEL)
         });
         if !present {
             tracing::info!(
-                model = %config.image_model,
+                model = crate::odoo::records::IMAGE_MODEL,
                 "the image model has no attachment_id; storage_identifier alone links the attachment"
             );
         }
@@ -266,7 +266,7 @@ async fn create_image(
         "hash_value": image.sha256_hex,
         "retention_category": retention_category,
     });
-    odoo.create(&config.image_model, &vals).await
+    odoo.create(crate::odoo::records::IMAGE_MODEL, &vals).await
 }
 
 async fn find_attachment(
@@ -275,7 +275,7 @@ async fn find_attachment(
     image_id: i64,
 ) -> Result<Option<i64>, OdooError> {
     let domain = json!([
-        ["res_model", "=", config.image_model],
+        ["res_model", "=", crate::odoo::records::IMAGE_MODEL],
         ["res_id", "=", image_id]
     ]);
     let options = SearchOptions {
@@ -339,7 +339,7 @@ async fn create_attachment(
         name: format!("ai_gen_{request_id}_{}", image.format.extension()),
         datas: &image.bytes,
         mimetype: image.format.mimetype(),
-        res_model: &config.image_model,
+        res_model: crate::odoo::records::IMAGE_MODEL,
         res_id: image_id,
     };
     if saving.web_save.load(Ordering::Relaxed) {
@@ -413,7 +413,7 @@ async fn link(
     if let Some(size) = stored_size {
         vals["file_size"] = json!(size);
     }
-    odoo.write(&config.image_model, &[image_id], &vals).await
+    odoo.write(crate::odoo::records::IMAGE_MODEL, &[image_id], &vals).await
 }
 
 fn hex(bytes: &[u8]) -> String {
