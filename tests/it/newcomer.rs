@@ -152,3 +152,95 @@ fn the_readme_shows_the_two_commands_and_the_demo_near_the_top() {
         ".ci/run does not run the README's test command"
     );
 }
+
+#[test]
+fn the_readme_is_short_and_the_docs_anchors_code_cites_exist() {
+    let readme = include_str!("../../README.md");
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines; keep it at most 200, move the rest to docs/"
+    );
+
+    // Code comments cite docs/<file>.md#<anchor>: every one must name a heading.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = Vec::new();
+    collect_rust_files(&root.join("src"), &mut sources);
+    let mut cited = 0;
+    for source in &sources {
+        let text = std::fs::read_to_string(source).unwrap();
+        for (at, _) in text.match_indices("docs/") {
+            let rest = &text[at..];
+            let Some((doc, anchor)) = rest.split_once(".md#") else {
+                continue;
+            };
+            if doc.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '/' || c == '_')) {
+                continue;
+            }
+            let anchor: String = anchor
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            let doc = root.join(format!("{doc}.md"));
+            let headings = std::fs::read_to_string(&doc).unwrap_or_else(|error| {
+                panic!("{} cites {}: {error}", source.display(), doc.display())
+            });
+            assert!(
+                headings
+                    .lines()
+                    .any(|line| heading_anchor(line).as_deref() == Some(&*anchor)),
+                "{} cites {}#{anchor}, which has no such heading",
+                source.display(),
+                doc.display()
+            );
+            cited += 1;
+        }
+    }
+    // The anchors the code is asked to cite (docs/protocol.md) exist whether cited yet or not.
+    let protocol = include_str!("../../docs/protocol.md");
+    for anchor in [
+        "routes",
+        "callback-contract",
+        "callback-answers",
+        "applying-a-result",
+        "initiation",
+        "request-states",
+        "system-parameters",
+    ] {
+        assert!(
+            protocol
+                .lines()
+                .any(|line| heading_anchor(line).as_deref() == Some(anchor)),
+            "docs/protocol.md lacks the heading of #{anchor}"
+        );
+    }
+    eprintln!("{cited} citations of docs/ anchors in src/ checked");
+}
+
+/// The GitHub anchor of a Markdown heading line, or `None` for another line.
+fn heading_anchor(line: &str) -> Option<String> {
+    let title = line.trim_start_matches('#');
+    if title.len() == line.len() || !title.starts_with(' ') {
+        return None;
+    }
+    Some(
+        title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect(),
+    )
+}
+
+fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_rust_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
