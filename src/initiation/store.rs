@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::InitiationError;
 use super::companion::{self, ClaimAnswer, FinishAnswer, FinishOutcome};
-use crate::config::{Config, SendIdAs};
+use crate::config::Config;
 use crate::n8n;
 use crate::odoo::records::{AiImageRequest, RequestStatus};
 use crate::odoo::{OdooClient, OdooError, Protocol};
@@ -271,8 +271,8 @@ impl RequestStore {
 /// The fields the payload needs, and `also`.
 fn payload_fields<'a>(config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
     let mut fields = n8n::INITIATION_FIELDS.to_vec();
-    if config.initiation.send_id_as == SendIdAs::Uuid {
-        fields.push(&config.odoo.uuid_field);
+    if n8n::SEND_ID_AS == n8n::SendIdAs::Uuid {
+        fields.push(crate::odoo::records::UUID_FIELD);
     }
     fields.extend_from_slice(also);
     fields

@@ -9,9 +9,23 @@
 
 use serde_json::json;
 
-use crate::config::{OdooConfig, RequestLookup};
-use crate::odoo::records::AiImageRequest;
+use crate::config::OdooConfig;
+use crate::odoo::records::{AiImageRequest, UUID_FIELD};
 use crate::odoo::{OdooClient, OdooError, SearchOptions};
+
+/// How a callback's `ai_generation_request_id` finds its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestLookup {
+    /// The Odoo integer id, sent as a decimal string.
+    Id,
+    /// The request's UUID field ([`UUID_FIELD`]).
+    Uuid,
+    /// A decimal string is an id; anything else is a UUID.
+    Both,
+}
+
+/// Accepts what either kind of sender sends: no setup has to choose.
+pub const LOOKUP: RequestLookup = RequestLookup::Both;
 
 /// Fields read with the request.
 pub const LOOKUP_FIELDS: &[&str] = &[
@@ -64,7 +78,7 @@ pub async fn resolve(
     config: &OdooConfig,
     reference: &str,
 ) -> Result<Option<i64>, OdooError> {
-    let uuid = match plan(config.lookup, reference) {
+    let uuid = match plan(LOOKUP, reference) {
         Lookup::Id(id) => return Ok(Some(id)),
         Lookup::Impossible => return Ok(None),
         Lookup::Uuid(uuid) => uuid,
@@ -73,7 +87,7 @@ pub async fn resolve(
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let domain = json!([[config.uuid_field, "=", uuid]]);
+    let domain = json!([[UUID_FIELD, "=", uuid]]);
     let ids = odoo
         .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
         .await?;

@@ -277,7 +277,7 @@ impl Pipeline {
     /// `Some(None)` when the reference can name no request; `None` when
     /// Odoo must be asked ([`Pipeline::resolve`]).
     pub fn resolve_offline(&self, config: &Config, reference: &str) -> Option<Option<i64>> {
-        lookup::resolve_offline(config.odoo.lookup, reference)
+        lookup::resolve_offline(lookup::LOOKUP, reference)
             .or_else(|| self.references.get(reference).map(Some))
     }
 

@@ -2,7 +2,7 @@
 //! HTTP request to the answer.
 //!
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
-//! then the body is read within `server.body_read_timeout` (408), parsed
+//! then the body is read within [`super::body::READ_TIMEOUT`] (408), parsed
 //! (400; nothing decoded yet), authenticated (401: before any field is
 //! validated, any image decoded or Odoo touched, unless the callback token is only in Odoo; see
 //! [`crate::auth`]), validated and its image decoded (400), written to the spool
@@ -180,7 +180,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn read_body(body: Incoming, headers: &HeaderMap, config: &Config) -> Result<Bytes, Answer> {
     let limit = config.server.max_body_bytes;
-    super::body::read(body, headers, limit, config.server.body_read_timeout)
+    super::body::read(body, headers, limit, super::body::READ_TIMEOUT)
         .await
         .map_err(|error| Answer::error(error.status(), &error.to_string()))
 }

@@ -1,14 +1,14 @@
 //! One accepted connection, from the socket to the last answer: the
-//! optional TLS handshake, HTTP/1 under the `[limits]` bounds, and the
+//! optional TLS handshake, HTTP/1 under the bounds below, and the
 //! graceful-shutdown watch.
 //!
 //! What bounds a connection's cost: the accept loop hands every connection
-//! a permit of `limits.max_connections` and the task holds it to the end;
-//! `limits.header_read_timeout` bounds the TLS handshake, the time to send
+//! a permit of `server.max_connections` and the task holds it to the end;
+//! [`HEADER_READ_TIMEOUT`] bounds the TLS handshake, the time to send
 //! headers (slowloris) and the idle time between kept-alive requests;
-//! `limits.max_header_bytes` bounds the headers (431 beyond); the body is
-//! bounded by the callback route itself (`server.max_body_bytes`,
-//! `server.body_read_timeout`).
+//! [`MAX_HEADER_BYTES`] bounds the headers (431 beyond); the body is
+//! bounded by the routes themselves (`server.max_body_bytes`,
+//! [`super::body::READ_TIMEOUT`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,6 +28,13 @@ use super::routes;
 use crate::app::App;
 use crate::config::Config;
 
+/// Time for a client to send a request's headers: N8N and Odoo send theirs
+/// at once, a slowloris client is cut off.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// 16 KiB: N8N's and Odoo's requests carry a few hundred bytes of headers;
+/// nginx's default buffers hold 8 KiB per header line.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// What every connection of one server shares.
 pub struct Connections {
     http: http1::Builder,
@@ -38,21 +45,20 @@ pub struct Connections {
 impl Connections {
     /// The settings `config` describes (read once, at start).
     pub fn new(config: &Config) -> Self {
-        let limits = &config.limits;
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            .header_read_timeout(HEADER_READ_TIMEOUT)
             // The precise knob: hyper answers 431 past it. Its read buffer
             // (`max_buf_size`, ~400 KiB by default) stays larger, so the body
             // is still read in large chunks.
-            .max_header_size(limits.max_header_bytes);
+            .max_header_size(MAX_HEADER_BYTES);
         Self {
             http,
             tls: config
                 .tls
                 .as_ref()
                 .map(|tls| TlsAcceptor::from(Arc::clone(&tls.server_config))),
-            handshake_timeout: limits.header_read_timeout,
+            handshake_timeout: HEADER_READ_TIMEOUT,
         }
     }
 

@@ -6,7 +6,7 @@
 //! follows hyper-util's graceful example: stop accepting, let each connection
 //! finish its in-flight request within the grace period, then return.
 //!
-//! At most `limits.max_connections` connections are served at once: the
+//! At most `server.max_connections` connections are served at once: the
 //! loop stops accepting while all permits are taken, so further clients
 //! wait in the kernel's listen backlog rather than being refused (a burst of
 //! N8N callbacks is delayed, not lost). Each connection is bounded in time
@@ -38,7 +38,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
     let config = app.config();
     let grace = config.server.shutdown_grace;
     let connections = Arc::new(Connections::new(&config));
-    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    let permits = Arc::new(Semaphore::new(config.server.max_connections));
     drop(config);
     loop {
         let permit = tokio::select! {
