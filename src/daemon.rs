@@ -182,8 +182,7 @@ mod tests {
 
     #[test]
     fn the_whole_stop_fits_in_the_units_stop_timeout() {
-        let default_grace =
-            humantime::parse_duration(crate::config::raw::DEFAULT_SHUTDOWN_GRACE).unwrap();
+        let default_grace = crate::config::default_shutdown_grace();
         // Some slack for the runtime's own teardown.
         let whole_stop = default_grace + STOP_MARGIN + Duration::from_secs(5);
         assert!(

@@ -18,6 +18,7 @@ fn config(mode: AuthMode) -> AuthConfig {
         mode,
         signing_secrets: vec![SigningSecret::parse(&SecretString::from(SECRET)).unwrap()],
         timestamp_tolerance: Duration::from_secs(300),
+        ..AuthConfig::default()
     }
 }
 

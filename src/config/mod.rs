@@ -1,14 +1,12 @@
 //! Configuration: the TOML file, environment variables and credential files,
 //! validated once into types that cannot hold an invalid value.
 //!
-//! serde reads the file straight into [`Config`] (the field names are the
-//! keys; durations, URLs, addresses and enums are parsed on the way; an
-//! unknown key is refused). [`validate`] then resolves the secrets
-//! ([`secret`]) and checks bounds and the rules between keys, collecting
-//! *every* problem. Each error names its key (`odoo.timeout: …`). Nothing
-//! downstream of [`Config`] re-checks a value, and secrets are held as
-//! [`secrecy::SecretString`], so `Debug` output, logs and errors never
-//! contain them.
+//! serde reads the file straight into [`Config`]: the field names are the
+//! keys, values are parsed on the way, an unknown key is refused.
+//! [`validate`] then resolves the secrets ([`secret`]) and checks bounds and
+//! the rules between keys, collecting every problem. Each error names its
+//! key (`odoo.timeout: …`); secrets are held as [`secrecy::SecretString`],
+//! so `Debug` output, logs and errors never contain them.
 
 pub mod fingerprint;
 pub mod secret;
@@ -41,17 +39,17 @@ const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 pub struct Config {
     pub server: ServerConfig,
     pub odoo: OdooConfig,
-    #[serde(default = "defaults")]
+    #[serde(default)]
     pub n8n: N8nConfig,
-    #[serde(default = "defaults")]
+    #[serde(default)]
     pub images: ImageConfig,
-    #[serde(default = "defaults")]
+    #[serde(default)]
     pub initiation: InitiationConfig,
-    #[serde(default = "defaults")]
+    #[serde(default)]
     pub log: LogConfig,
-    #[serde(default = "defaults")]
+    #[serde(default)]
     pub spool: SpoolConfig,
-    #[serde(default = "defaults")]
+    #[serde(default)]
     pub auth: AuthConfig,
     /// `None`: plain HTTP (the usual setup, behind a reverse proxy).
     #[serde(skip)]
@@ -64,58 +62,32 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the configuration file {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")]
-    TooLarge { path: PathBuf },
+    #[error("cannot read the configuration file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path} is not valid:\n{problems}")]
     Invalid { path: PathBuf, problems: Problems },
 }
 
-/// Every problem found while validating, each with the key it concerns.
+/// Every problem found while validating, each `key: what is wrong` (never
+/// a secret's value).
 #[derive(Debug, Default, Clone)]
-pub struct Problems(Vec<Problem>);
-
-/// One invalid or missing value.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    /// The dotted key, e.g. `odoo.timeout`.
-    pub key: String,
-    /// What is wrong, without the value when the key is a secret.
-    pub message: String,
-}
+pub struct Problems(Vec<String>);
 
 impl Problems {
-    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            key: key.into(),
-            message: message.into(),
-        });
+    pub fn push(&mut self, key: impl fmt::Display, message: impl fmt::Display) {
+        self.0.push(format!("  - {key}: {message}"));
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
-        self.0.iter()
-    }
 }
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "  - {}: {}", problem.key, problem.message)?;
-        }
-        Ok(())
+        f.write_str(&self.0.join("\n"))
     }
 }
 
@@ -123,14 +95,9 @@ impl Config {
     /// Reads, parses and validates the file at `path`, taking secrets from
     /// this process's environment and systemd credentials.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with(path, &Environment::from_process())
-    }
-
-    /// [`Config::load`] with an explicit environment (for tests).
-    pub fn load_with(path: &Path, env: &Environment) -> Result<Self, ConfigError> {
         let text = read_config_file(path)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        Self::from_toml(&text, path, base_dir, env)
+        Self::from_toml(&text, path, base_dir, &Environment::from_process())
     }
 
     /// Parses and validates TOML text; `path` is only used in messages and
@@ -156,7 +123,7 @@ impl SpoolConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         #[derive(Deserialize)]
         struct SpoolOnly {
-            #[serde(default = "defaults")]
+            #[serde(default)]
             spool: SpoolConfig,
         }
         let SpoolOnly { spool } = parse(&read_config_file(path)?, path)?;
@@ -169,17 +136,22 @@ impl SpoolConfig {
 }
 
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    let read_error = |source| ConfigError::Read {
+    let bytes = read_bounded(path, MAX_CONFIG_FILE_BYTES);
+    let text = bytes.and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8".into()));
+    text.map_err(|reason| ConfigError::Read {
         path: path.to_owned(),
-        source,
-    };
-    let metadata = std::fs::metadata(path).map_err(read_error)?;
-    if metadata.len() > MAX_CONFIG_FILE_BYTES {
-        return Err(ConfigError::TooLarge {
-            path: path.to_owned(),
-        });
+        reason,
+    })
+}
+
+/// A regular file of at most `max` bytes.
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let unreadable = |e: std::io::Error| format!("cannot read the file ({})", e.kind());
+    match std::fs::metadata(path).map_err(unreadable)? {
+        metadata if !metadata.is_file() => Err("not a regular file".to_owned()),
+        metadata if metadata.len() > max => Err(format!("larger than {max} bytes")),
+        _ => std::fs::read(path).map_err(unreadable),
     }
-    std::fs::read_to_string(path).map_err(read_error)
 }
 
 /// Deserializes `text`; an error names the key it concerns and never quotes
@@ -188,12 +160,14 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, C
     toml::from_str(text).map_err(|error: toml::de::Error| {
         let message = error.message().trim_end();
         let at = error.span().map_or(0, |span| span.start);
-        let (section, mut key) = key_at(text, at);
+        let (mut section, mut key) = key_at(text, at);
         let named = |prefix: &str| {
             let name = message.strip_prefix(prefix)?.split('`').next()?;
             Some(name.to_owned())
         };
         let message = if let Some(name) = named("unknown field `") {
+            // An unknown `[section]` is reported at its header.
+            section = section.filter(|section| *section != name);
             key = Some(name);
             "unknown key (misspelled, or removed in this version: config.example.toml lists every key)"
         } else if let Some(name) = named("missing field `") {
@@ -233,9 +207,9 @@ fn key_at(text: &str, at: usize) -> (Option<String>, Option<String>) {
     (section, key)
 }
 
-/// A section's defaults, for a section left out of the file.
-fn defaults<T: serde::de::DeserializeOwned>() -> T {
-    toml::from_str("").expect("every key of this section has a default")
+/// `n` seconds, for defaults and bounds.
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
 /// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.

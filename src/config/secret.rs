@@ -1,20 +1,14 @@
-//! Where secrets come from, and the rule that a placeholder is no secret.
+//! Where secrets come from. Secret `<key>` of `[<section>]` is taken from
+//! the first source with a real value: the environment variable
+//! `INFLUENCE_GEN_BRIDGE_<SECTION>_<KEY>`; the TOML, `<key> = "value"` or
+//! `<key> = { file = "path" }` (relative to the configuration file); the
+//! systemd credential `<section>_<key>` in `$CREDENTIALS_DIRECTORY`.
 //!
-//! Secret `<key>` of section `<section>` is taken from the first source that
-//! holds a real value:
-//!
-//! 1. the environment variable `INFLUENCE_GEN_BRIDGE_<SECTION>_<KEY>`;
-//! 2. the TOML: `<key> = "value"`, or `<key> = { file = "path" }` (relative
-//!    to the configuration file);
-//! 3. the systemd credential `<section>_<key>` in `$CREDENTIALS_DIRECTORY`
-//!    (what `LoadCredential=` provides).
-//!
-//! A value that is blank or starts with `PLACEHOLDER` counts as unset, so the
-//! next source is consulted. A list secret (`auth.signing_secrets`) takes
-//! the first source with at least one real entry: a TOML list, entries
-//! separated by whitespace or commas in the environment, one per line in a
-//! file (blank lines and `#` lines skipped). Values leave this module only
-//! as [`SecretString`]; problems name keys and paths, never contents.
+//! A blank value, or one starting with `PLACEHOLDER`, counts as unset. A
+//! list (`auth.signing_secrets`) is a TOML list, whitespace- or
+//! comma-separated in the environment, one entry per line in a file (`#`
+//! lines skipped). Values leave this module only as [`SecretString`];
+//! problems name keys and paths, never contents.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,24 +44,12 @@ pub fn is_unset(value: &str) -> bool {
     value.is_empty() || value.starts_with(PLACEHOLDER_PREFIX)
 }
 
-/// A snapshot of the process environment, injectable for tests.
-///
-/// Edition 2024 makes `std::env::set_var` unsafe, and tests run in parallel,
-/// so tests build an `Environment` from pairs instead of mutating the real one.
+/// A snapshot of the process environment (no `Debug`: values may be
+/// secrets). Tests build one instead of mutating the real one, which
+/// edition 2024 makes unsafe.
 #[derive(Clone, Default)]
 pub struct Environment {
     vars: HashMap<String, String>,
-}
-
-impl std::fmt::Debug for Environment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The values may be secrets: only the names are shown.
-        let mut names: Vec<&String> = self.vars.keys().collect();
-        names.sort();
-        f.debug_struct("Environment")
-            .field("names", &names)
-            .finish()
-    }
 }
 
 impl Environment {
@@ -80,17 +62,12 @@ impl Environment {
     }
 
     /// An environment made of exactly these pairs.
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        let vars = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        Self { vars }
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Self {
+            vars: vars.collect(),
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -112,24 +89,12 @@ pub fn credential_name(section: &str, key: &str) -> String {
     format!("{section}_{key}")
 }
 
-/// A secret as written in the TOML, one value or a list, as entries.
-pub(super) type Written = Source<Vec<SecretString>>;
-
-impl From<Source<SecretString>> for Written {
-    fn from(source: Source<SecretString>) -> Self {
-        match source {
-            Source::Inline(value) => Source::Inline(vec![value]),
-            Source::File { file } => Source::File { file },
-        }
-    }
-}
-
 /// Resolves secret `section.key` by the precedence in the module docs: its
 /// real entries (at most one unless `list`), or none. An unreadable file is
 /// a problem recorded under the key.
 pub(super) fn resolve(
     (section, key): (&str, &str),
-    written: Option<Written>,
+    written: Option<Source<Vec<SecretString>>>,
     list: bool,
     (env, base_dir): (&Environment, &Path),
     problems: &mut Problems,
@@ -180,18 +145,9 @@ fn real<'a>(entries: impl IntoIterator<Item = &'a str>) -> Vec<SecretString> {
         .collect()
 }
 
-/// A secret file: at most [`MAX_SECRET_FILE_BYTES`], UTF-8; one value
-/// (trimmed), or for a list one entry per line.
+/// A secret file: one value (trimmed), or for a list one entry per line.
 fn read_file(path: &Path, list: bool) -> Result<Vec<SecretString>, String> {
-    let unreadable = |e: std::io::Error| format!("cannot read the file ({})", e.kind());
-    let metadata = std::fs::metadata(path).map_err(unreadable)?;
-    if !metadata.is_file() {
-        return Err("not a regular file".to_owned());
-    }
-    if metadata.len() > MAX_SECRET_FILE_BYTES {
-        return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
-    }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
+    let bytes = super::read_bounded(path, MAX_SECRET_FILE_BYTES)?;
     let text = String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?;
     Ok(if list {
         real(text.lines().filter(|line| !line.trim().starts_with('#')))

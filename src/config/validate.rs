@@ -1,6 +1,6 @@
 //! The second stage: a parsed [`Config`] in, the same with its secrets
 //! resolved, or every [`Problem`] out. Only what serde cannot see is
-//! checked here: bounds, the rules between keys, secrets, TLS files.
+//! checked here: bounds, the rules between keys, secrets and TLS files.
 //!
 //! Fails closed: a mode that checks signatures without a usable signing
 //! secret, or `both` without a callback token, is a problem naming the
@@ -19,14 +19,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::secret::{self, Environment, Source};
-use super::{Config, Problems, SpoolConfig, TlsConfig, TlsFiles};
+use super::{AuthMode, Config, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
 use crate::auth::SigningSecret;
 
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
-const GIB: u64 = 1024 * MIB;
-const DAY: Duration = Duration::from_secs(86_400);
-/// The base64 of an image and the JSON around it must fit the 128 MiB
+const MIB: u64 = 1024 * 1024;
+const DAY: Duration = secs(86_400);
+/// An image's base64 and the JSON around it must fit the bridge's 128 MiB
 /// request limit toward Odoo (Werkzeug 3's own).
 const MAX_IMAGE_BYTES: u64 = 95 * MIB;
 /// More signing secrets than this is a mistake: rotation needs two or three.
@@ -36,8 +34,16 @@ const MAX_SIGNING_SECRETS: usize = 8;
 const TRIGGER_SECRET_CHARS: RangeInclusive<usize> = 16..=256;
 /// The value the example addon ships in its automation rule's URL.
 const ADDON_PLACEHOLDER_SECRET: &str = "CHANGE-ME-SECRET";
-/// Certificate and key files larger than this are refused before parsing.
+/// Certificate and key files larger than this are refused before reading.
 const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Each `key` of `section` (its value in `$values`) must lie in its range.
+macro_rules! within {
+    ($check:ident, $section:literal, $values:expr; $($key:ident: $range:expr),+ $(,)?) => {$(
+        let key = concat!($section, ".", stringify!($key));
+        $check.within(key, $values.$key, $range);
+    )+};
+}
 
 /// Validates `config`, resolving secrets from `env` and files relative to
 /// `base_dir`.
@@ -55,27 +61,29 @@ pub fn validate(
     check.bounds(&config);
     check.cross_field(&config);
     config.tls = check.tls(std::mem::take(&mut config.tls_files));
-    config.spool = check.spool_dir(config.spool);
-    match check.problems.is_empty() {
-        true => Ok(config),
-        false => Err(check.problems),
-    }
+    check.spool_dir(&mut config.spool);
+    check
+        .problems
+        .is_empty()
+        .then_some(config)
+        .ok_or(check.problems)
 }
 
 /// Validates `[spool]` alone, resolving no secret (for the `spool` commands).
-pub(super) fn spool(spool: SpoolConfig, base_dir: &Path) -> Result<SpoolConfig, Problems> {
+pub(super) fn spool(mut spool: SpoolConfig, base_dir: &Path) -> Result<SpoolConfig, Problems> {
     let env = Environment::default();
     let mut check = Check {
         problems: Problems::default(),
         env: &env,
         base_dir,
     };
-    check.spool_bounds(&spool);
-    let spool = check.spool_dir(spool);
-    match check.problems.is_empty() {
-        true => Ok(spool),
-        false => Err(check.problems),
-    }
+    check.spool(&spool);
+    check.spool_dir(&mut spool);
+    check
+        .problems
+        .is_empty()
+        .then_some(spool)
+        .ok_or(check.problems)
 }
 
 struct Check<'a> {
@@ -86,32 +94,24 @@ struct Check<'a> {
 
 impl Check<'_> {
     fn secrets(&mut self, config: &mut Config) {
-        match self.secret("odoo", "password", config.odoo.password_source.take()) {
+        let password = config.odoo.password_source.take();
+        match self.secret(("odoo", "password"), password) {
             Some(password) => config.odoo.password = password,
-            None => self.missing(
-                ("odoo", "password"),
-                "the password or an API key of the bridge's Odoo user",
-            ),
+            None => self.missing(("odoo", "password"), "the Odoo user's password or API key"),
         }
         let n8n = &mut config.n8n;
-        n8n.api_key = self.secret("n8n", "api_key", n8n.api_key_source.take());
-        n8n.callback_token = self.secret("n8n", "callback_token", n8n.callback_token_source.take());
-        n8n.outbound_token = self.secret("n8n", "outbound_token", n8n.outbound_token_source.take());
-        let initiation = &mut config.initiation;
-        let trigger = self.secret(
-            "initiation",
-            "trigger_secret",
-            initiation.trigger_secret_source.take(),
-        );
-        initiation.trigger_secret = trigger.filter(|secret| self.trigger_secret_is_usable(secret));
+        n8n.api_key = self.secret(("n8n", "api_key"), n8n.api_key_source.take());
+        let token = n8n.callback_token_source.take();
+        n8n.callback_token = self.secret(("n8n", "callback_token"), token);
+        let token = n8n.outbound_token_source.take();
+        n8n.outbound_token = self.secret(("n8n", "outbound_token"), token);
+        let trigger = config.initiation.trigger_secret_source.take();
+        let trigger = self.secret(("initiation", "trigger_secret"), trigger);
+        config.initiation.trigger_secret = trigger.filter(|secret| self.usable_trigger(secret));
+
         let auth = &mut config.auth;
-        let texts = secret::resolve(
-            ("auth", "signing_secrets"),
-            auth.signing_secrets_source.take(),
-            true,
-            (self.env, self.base_dir),
-            &mut self.problems,
-        );
+        let written = auth.signing_secrets_source.take();
+        let texts = self.resolve(("auth", "signing_secrets"), written, true);
         if texts.len() > MAX_SIGNING_SECRETS {
             let message = format!("{} given; at most {MAX_SIGNING_SECRETS}", texts.len());
             self.problems.push("auth.signing_secrets", message);
@@ -119,15 +119,15 @@ impl Check<'_> {
         for (index, text) in texts.iter().enumerate() {
             match SigningSecret::parse(text) {
                 Ok(secret) => auth.signing_secrets.push(secret),
-                Err(reason) => self.problems.push(
-                    "auth.signing_secrets",
-                    format!("entry {} {reason}", index + 1),
-                ),
+                Err(reason) => {
+                    let message = format!("entry {} {reason}", index + 1);
+                    self.problems.push("auth.signing_secrets", message);
+                }
             }
         }
         if auth.mode.uses_signatures() && texts.is_empty() {
             let what = format!(
-                "auth.mode = \"{}\" checks signatures, so a signing secret (whsec_<base64>)",
+                "auth.mode = \"{}\" checks signatures, so a signing secret",
                 auth.mode
             );
             self.missing(("auth", "signing_secrets"), &what);
@@ -136,14 +136,24 @@ impl Check<'_> {
 
     fn secret(
         &mut self,
-        section: &str,
-        key: &str,
+        key: (&str, &str),
         written: Option<Source<SecretString>>,
     ) -> Option<SecretString> {
-        let written = written.map(Into::into);
-        let env = (self.env, self.base_dir);
-        let entries = secret::resolve((section, key), written, false, env, &mut self.problems);
-        entries.into_iter().next()
+        let written = written.map(|source| match source {
+            Source::Inline(value) => Source::Inline(vec![value]),
+            Source::File { file } => Source::File { file },
+        });
+        self.resolve(key, written, false).into_iter().next()
+    }
+
+    fn resolve(
+        &mut self,
+        key: (&str, &str),
+        written: Option<Source<Vec<SecretString>>>,
+        list: bool,
+    ) -> Vec<SecretString> {
+        let sources = (self.env, self.base_dir);
+        secret::resolve(key, written, list, sources, &mut self.problems)
     }
 
     fn missing(&mut self, (section, key): (&str, &str), what: &str) {
@@ -161,19 +171,17 @@ impl Check<'_> {
     }
 
     /// Says what is wrong with a trigger secret, never its value.
-    fn trigger_secret_is_usable(&mut self, secret: &SecretString) -> bool {
+    fn usable_trigger(&mut self, secret: &SecretString) -> bool {
         let text = secret.expose_secret();
         let length = text.chars().count();
+        let unreserved =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
         let reason = if text.eq_ignore_ascii_case(ADDON_PLACEHOLDER_SECRET) {
-            "is the example addon's placeholder; generate a secret, e.g. `openssl rand -hex 24`"
-                .to_owned()
+            "is the example addon's placeholder; generate one, e.g. `openssl rand -hex 24`".into()
         } else if !TRIGGER_SECRET_CHARS.contains(&length) {
             format!("must be {TRIGGER_SECRET_CHARS:?} characters long (it has {length})")
-        } else if !text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-        {
-            "may hold only letters, digits and - . _ ~ (it travels in a URL path)".to_owned()
+        } else if !text.bytes().all(unreserved) {
+            "may hold only letters, digits and - . _ ~ (it travels in a URL path)".into()
         } else {
             return true;
         };
@@ -182,77 +190,58 @@ impl Check<'_> {
     }
 
     fn bounds(&mut self, config: &Config) {
-        let (server, odoo, images) = (&config.server, &config.odoo, &config.images);
-        self.within("server.max_body_bytes", server.max_body_bytes, KIB..=GIB);
-        self.within("server.max_connections", server.max_connections, 1..=65_536);
-        let grace = Duration::ZERO..=Duration::from_secs(600);
-        self.within("server.shutdown_grace", server.shutdown_grace, grace);
+        let timeout = secs(1)..=secs(1800);
+        within!(self, "server", config.server;
+            max_body_bytes: 1024..=1024 * MIB,
+            max_connections: 1..=65_536,
+            shutdown_grace: Duration::ZERO..=secs(600),
+        );
+        within!(self, "odoo", config.odoo;
+            timeout: timeout.clone(),
+            max_concurrent_calls: 1..=256,
+            unknown_outcome_wait: secs(1)..=DAY,
+        );
+        within!(self, "n8n", config.n8n; timeout: secs(1)..=secs(600));
+        within!(self, "images", config.images;
+            max_bytes: 1024..=MAX_IMAGE_BYTES,
+            max_pixels: 1..=1_000_000_000,
+            download_timeout: timeout,
+        );
+        within!(self, "initiation", config.initiation;
+            attempts: 1..=10,
+            sweep_grace: Duration::ZERO..=DAY,
+            result_timeout: secs(1)..=30 * DAY,
+        );
+        within!(self, "auth", config.auth; timestamp_tolerance: secs(1)..=secs(3600));
+        let interval = config.initiation.sweep_interval.unwrap_or_default();
+        self.within("initiation.sweep_interval", interval, Duration::ZERO..=DAY);
+        self.spool(&config.spool);
         for (key, text) in [
-            ("odoo.database", &odoo.database),
-            ("odoo.login", &odoo.login),
+            ("odoo.database", &config.odoo.database),
+            ("odoo.login", &config.odoo.login),
         ] {
             if secret::is_unset(text) {
                 self.problems.push(key, "is required");
             }
         }
-        let timeout = Duration::from_secs(1)..=Duration::from_secs(1800);
-        self.within("odoo.timeout", odoo.timeout, timeout.clone());
-        self.within(
-            "odoo.max_concurrent_calls",
-            odoo.max_concurrent_calls,
-            1..=256,
-        );
-        let wait = Duration::from_secs(1)..=DAY;
-        self.within("odoo.unknown_outcome_wait", odoo.unknown_outcome_wait, wait);
-        let n8n_timeout = Duration::from_secs(1)..=Duration::from_secs(600);
-        self.within("n8n.timeout", config.n8n.timeout, n8n_timeout);
-        self.within("images.max_bytes", images.max_bytes, KIB..=MAX_IMAGE_BYTES);
-        self.within("images.max_pixels", images.max_pixels, 1..=1_000_000_000);
-        self.within("images.download_timeout", images.download_timeout, timeout);
-        if images.allowed_ports.contains(&0) {
-            self.problems.push(
-                "images.allowed_ports",
-                "0 is not a port number (1 to 65535)",
-            );
+        if config.images.allowed_ports.contains(&0) {
+            self.problems
+                .push("images.allowed_ports", "0 is not a port (1 to 65535)");
         }
-        let initiation = &config.initiation;
-        self.within("initiation.attempts", initiation.attempts, 1..=10);
-        let interval = initiation.sweep_interval.unwrap_or_default();
-        self.within("initiation.sweep_interval", interval, Duration::ZERO..=DAY);
-        self.within(
-            "initiation.sweep_grace",
-            initiation.sweep_grace,
-            Duration::ZERO..=DAY,
-        );
-        let result_timeout = Duration::from_secs(1)..=30 * DAY;
-        self.within(
-            "initiation.result_timeout",
-            initiation.result_timeout,
-            result_timeout,
-        );
-        self.spool_bounds(&config.spool);
-        let tolerance = Duration::from_secs(1)..=Duration::from_secs(3600);
-        self.within(
-            "auth.timestamp_tolerance",
-            config.auth.timestamp_tolerance,
-            tolerance,
-        );
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&config.log.level) {
             let message = format!("`{}` is not a valid filter: {e}", config.log.level);
             self.problems.push("log.level", message);
         }
     }
 
-    fn spool_bounds(&mut self, spool: &SpoolConfig) {
-        let wait = Duration::ZERO..=Duration::from_secs(120);
-        self.within("spool.wait", spool.wait, wait);
-        let initial = Duration::from_millis(10)..=Duration::from_secs(3600);
-        self.within("spool.retry_initial", spool.retry_initial, initial);
-        let max = spool.retry_initial..=DAY;
-        self.within("spool.retry_max", spool.retry_max, max);
-        let age = Duration::from_secs(1)..=365 * DAY;
-        self.within("spool.max_age", spool.max_age, age);
-        self.within("spool.max_bytes", spool.max_bytes, MIB..=1024 * GIB);
+    fn spool(&mut self, spool: &SpoolConfig) {
+        within!(self, "spool", spool;
+            wait: Duration::ZERO..=secs(120),
+            retry_initial: Duration::from_millis(10)..=secs(3600),
+            retry_max: spool.retry_initial..=DAY,
+            max_age: secs(1)..=365 * DAY,
+            max_bytes: MIB..=1024 * 1024 * MIB,
+        );
     }
 
     fn cross_field(&mut self, config: &Config) {
@@ -261,25 +250,22 @@ impl Check<'_> {
         // still sending: every attempt taking all of `n8n.timeout`, with the
         // longest pause between them.
         let pauses = initiation.attempts.saturating_sub(1);
-        let longest =
-            n8n.timeout * initiation.attempts + crate::initiation::RETRY_BACKOFF.max * pauses;
+        let backoff = crate::initiation::RETRY_BACKOFF.max;
+        let longest = n8n.timeout * initiation.attempts + backoff * pauses;
         if initiation.result_timeout <= longest {
-            self.problems.push(
-                "initiation.result_timeout",
-                format!(
-                    "{:?} does not outlast the longest send to N8N ({longest:?}: \
-                     initiation.attempts × n8n.timeout plus the pauses between them)",
-                    initiation.result_timeout
-                ),
+            let message = format!(
+                "{:?} does not outlast the longest send to N8N ({longest:?}: \
+                 initiation.attempts × n8n.timeout plus the pauses between them)",
+                initiation.result_timeout
             );
+            self.problems.push("initiation.result_timeout", message);
         }
-        if config.auth.mode == super::AuthMode::Both && n8n.callback_token.is_none() {
+        if config.auth.mode == AuthMode::Both && n8n.callback_token.is_none() {
             let what = "auth.mode = \"both\" checks the token as well, so the callback token";
             self.missing(("n8n", "callback_token"), what);
         }
     }
 
-    /// `value` must lie in `range`.
     fn within<T: PartialOrd + Debug>(&mut self, key: &str, value: T, range: RangeInclusive<T>) {
         if !range.contains(&value) {
             let (min, max) = range.into_inner();
@@ -288,60 +274,45 @@ impl Check<'_> {
         }
     }
 
-    fn spool_dir(&mut self, mut spool: SpoolConfig) -> SpoolConfig {
+    fn spool_dir(&mut self, spool: &mut SpoolConfig) {
         if spool.dir.as_os_str().is_empty() {
             self.problems.push("spool.dir", "must name a directory");
         }
         spool.dir = self.base_dir.join(&spool.dir);
-        spool
     }
 
     fn tls(&mut self, files: TlsFiles) -> Option<TlsConfig> {
         let (cert_file, key_file) = match (files.cert_file, files.key_file) {
             (None, None) => return None,
             (Some(cert), Some(key)) => (self.base_dir.join(cert), self.base_dir.join(key)),
-            (Some(_), None) => {
-                let message = "is required when tls.cert_file is set";
-                self.problems.push("tls.key_file", message);
-                return None;
-            }
-            (None, Some(_)) => {
-                let message = "is required when tls.key_file is set";
-                self.problems.push("tls.cert_file", message);
+            (cert, _) => {
+                let (missing, set) = match cert {
+                    Some(_) => ("tls.key_file", "tls.cert_file"),
+                    None => ("tls.cert_file", "tls.key_file"),
+                };
+                self.problems
+                    .push(missing, format!("is required when {set} is set"));
                 return None;
             }
         };
-        let certs = self.pem_file("tls.cert_file", &cert_file, |pem| {
-            CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .ok()
-                .filter(|certs| !certs.is_empty())
-                .ok_or("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        let certs = self.pem(("tls.cert_file", "a PEM certificate"), &cert_file, |pem| {
+            let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>();
+            certs.ok().filter(|certs| !certs.is_empty())
         });
-        let key = self.pem_file("tls.key_file", &key_file, |pem| {
-            PrivateKeyDer::from_pem_slice(pem)
-                .map_err(|_| "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")
+        let key = self.pem(("tls.key_file", "a PEM private key"), &key_file, |pem| {
+            PrivateKeyDer::from_pem_slice(pem).ok()
         });
+        let (certs, key) = (certs?, key?);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // rustls checks that the key belongs to the certificate.
         let built = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| ("tls.cert_file", format!("TLS cannot be set up: {e}")))
-            .and_then(|builder| {
-                // rustls checks that the key belongs to the certificate.
-                builder
-                    .with_no_client_auth()
-                    .with_single_cert(certs?, key?)
-                    .map_err(|e| {
-                        let message = format!("does not fit the certificate of tls.cert_file: {e}");
-                        ("tls.key_file", message)
-                    })
-            });
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key));
         let mut server_config = match built {
             Ok(server_config) => server_config,
-            Err((key, message)) => {
-                if !message.is_empty() {
-                    self.problems.push(key, message);
-                }
+            Err(e) => {
+                let message = format!("does not fit the certificate of tls.cert_file: {e}");
+                self.problems.push("tls.key_file", message);
                 return None;
             }
         };
@@ -353,29 +324,20 @@ impl Check<'_> {
         })
     }
 
-    /// Reads a PEM file of bounded size and parses it with `parse`; on a
-    /// problem (recorded here) the error carries an empty message.
-    fn pem_file<T>(
+    /// Reads a PEM file of bounded size and parses it with `parse`.
+    fn pem<T>(
         &mut self,
-        key: &'static str,
+        (key, what): (&str, &str),
         path: &Path,
-        parse: impl FnOnce(&[u8]) -> Result<T, &'static str>,
-    ) -> Result<T, (&'static str, String)> {
-        let unreadable = |e: std::io::Error| format!("cannot read the file ({})", e.kind());
-        let result = std::fs::metadata(path)
-            .map_err(unreadable)
-            .and_then(|metadata| match metadata.len() {
-                _ if !metadata.is_file() => Err("not a regular file".to_owned()),
-                len if len > MAX_PEM_FILE_BYTES => {
-                    Err(format!("larger than {MAX_PEM_FILE_BYTES} bytes"))
-                }
-                _ => std::fs::read(path).map_err(unreadable),
+        parse: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<T> {
+        let bytes = super::read_bounded(path, MAX_PEM_FILE_BYTES);
+        let parsed = bytes.and_then(|bytes| parse(&bytes).ok_or(format!("holds no {what}")));
+        parsed
+            .map_err(|reason| {
+                self.problems
+                    .push(key, format!("{}: {reason}", path.display()))
             })
-            .and_then(|bytes| parse(&bytes).map_err(str::to_owned));
-        result.map_err(|reason| {
-            self.problems
-                .push(key, format!("{}: {reason}", path.display()));
-            (key, String::new())
-        })
+            .ok()
     }
 }
