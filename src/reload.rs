@@ -102,7 +102,7 @@ callback_token = "old-token"
     }
 
     #[test]
-    fn tokens_and_limits_change_at_once() {
+    fn tokens_and_body_limits_change_at_once() {
         let old = config(BASE);
         let new = config(
             &BASE
@@ -125,10 +125,17 @@ callback_token = "old-token"
             &BASE
                 .replace("127.0.0.1:8069", "10.0.0.5:8069")
                 .replace("password = \"pw\"", "password = \"pw2\"")
-                .replace("[server]", "[server]\nlisten = \"0.0.0.0:9999\""),
+                .replace(
+                    "[server]",
+                    "[server]\nlisten = \"0.0.0.0:9999\"\nmax_connections = 8",
+                ),
         );
         let plan = plan(&old, new);
-        assert_eq!(plan.needs_restart, ["server.listen", "odoo.url"]);
+        assert_eq!(
+            plan.needs_restart,
+            ["server.listen", "server.max_connections", "odoo.url"]
+        );
+        assert_eq!(plan.effective.odoo.password.expose_secret(), "pw2");
         assert_eq!(plan.effective.odoo.url.as_str(), "http://127.0.0.1:8069/");
         assert_eq!(plan.effective.server.listen, old.server.listen);
     }
@@ -175,7 +182,7 @@ callback_token = "old-token"
     #[test]
     fn image_settings_are_compared() {
         let old = config(BASE);
-        let new = config(&format!("{BASE}\n[images]\nmax_redirects = 1\n"));
+        let new = config(&format!("{BASE}\n[images]\nallowed_ports = [443]\n"));
         assert!(images_changed(&old, &new));
         assert!(!images_changed(&old, &config(BASE)));
     }

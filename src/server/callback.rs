@@ -198,7 +198,7 @@ async fn apply(
     let (id, outcome) = match app.spool().submit(result, http_request_id).await {
         Ok(submitted) => submitted,
         Err(error @ SpoolError::Full { .. }) => {
-            tracing::error!(%error, "callback refused: the spool is full (raise spool.max_bytes/max_entries or fix Odoo)");
+            tracing::error!(%error, "callback refused: the spool is full (raise spool.max_bytes or fix Odoo)");
             return Answer::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the bridge's spool is full; try again later",

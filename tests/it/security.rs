@@ -48,7 +48,7 @@ pub struct Setup {
 
 /// Starts a daemon on the emulator's Odoo with `adjust` applied to its
 /// configuration (which starts as the test default: token auth, default
-/// `[images]`, `[limits]` and `[auth]`).
+/// `[images]`, `[server]` and `[auth]`).
 pub async fn start(adjust: impl FnOnce(TestConfig) -> TestConfig) -> Setup {
     let (odoo, config) = odoo().await;
     let config = adjust(config);
