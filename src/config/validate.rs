@@ -295,11 +295,11 @@ impl Check<'_> {
                 return None;
             }
         };
-        let certs = self.pem(("tls.cert_file", "a PEM certificate"), &cert_file, |pem| {
+        let certs = self.pem(("tls.cert_file", "PEM certificate"), &cert_file, |pem| {
             let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>();
             certs.ok().filter(|certs| !certs.is_empty())
         });
-        let key = self.pem(("tls.key_file", "a PEM private key"), &key_file, |pem| {
+        let key = self.pem(("tls.key_file", "PEM private key"), &key_file, |pem| {
             PrivateKeyDer::from_pem_slice(pem).ok()
         });
         let (certs, key) = (certs?, key?);

@@ -469,9 +469,13 @@ async fn a_full_spool_is_503_and_nothing_is_half_written() {
     let mut statuses = Vec::new();
     for request in &requests {
         statuses.push(
-            post(&http, &bridge.url(""), &success_inline(request.to_string(), &image))
-                .await
-                .unwrap(),
+            post(
+                &http,
+                &bridge.url(""),
+                &success_inline(request.to_string(), &image),
+            )
+            .await
+            .unwrap(),
         );
     }
     assert_eq!(statuses[0].0, 202);

@@ -101,7 +101,10 @@ async fn the_command_accepts_a_uuid_and_the_id_and_api_key_are_sent() {
     assert!(output.status.success(), "{stdout}");
     let call = &n8n.received()[0];
     assert_eq!(call.headers["x-n8n-api-key"], API_KEY);
-    assert_eq!(call.json()["ai_generation_request_id"], Value::from(id.to_string()));
+    assert_eq!(
+        call.json()["ai_generation_request_id"],
+        Value::from(id.to_string())
+    );
 }
 
 #[tokio::test]
