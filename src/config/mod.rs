@@ -83,6 +83,11 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// `Ok(value)` when there is no problem.
+    fn or<T>(self, value: T) -> Result<T, Self> {
+        self.is_empty().then_some(value).ok_or(self)
+    }
 }
 
 impl fmt::Display for Problems {

@@ -8,7 +8,6 @@
 //!
 //! [`Problem`]: super::Problem
 
-use std::fmt::Debug;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
@@ -40,8 +39,12 @@ const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 /// Each `key` of `section` (its value in `$values`) must lie in its range.
 macro_rules! within {
     ($check:ident, $section:literal, $values:expr; $($key:ident: $range:expr),+ $(,)?) => {$(
-        let key = concat!($section, ".", stringify!($key));
-        $check.within(key, $values.$key, $range);
+        let (value, range) = ($values.$key, $range);
+        if !range.contains(&value) {
+            let (min, max) = range.into_inner();
+            let message = format!("{value:?} is outside the allowed range {min:?} to {max:?}");
+            $check.problems.push(concat!($section, ".", stringify!($key)), message);
+        }
     )+};
 }
 
@@ -61,12 +64,8 @@ pub fn validate(
     check.bounds(&config);
     check.cross_field(&config);
     config.tls = check.tls(std::mem::take(&mut config.tls_files));
-    check.spool_dir(&mut config.spool);
-    check
-        .problems
-        .is_empty()
-        .then_some(config)
-        .ok_or(check.problems)
+    check.spool(&mut config.spool);
+    check.problems.or(config)
 }
 
 /// Validates `[spool]` alone, resolving no secret (for the `spool` commands).
@@ -77,13 +76,8 @@ pub(super) fn spool(mut spool: SpoolConfig, base_dir: &Path) -> Result<SpoolConf
         env: &env,
         base_dir,
     };
-    check.spool(&spool);
-    check.spool_dir(&mut spool);
-    check
-        .problems
-        .is_empty()
-        .then_some(spool)
-        .ok_or(check.problems)
+    check.spool(&mut spool);
+    check.problems.or(spool)
 }
 
 struct Check<'a> {
@@ -213,9 +207,6 @@ impl Check<'_> {
             result_timeout: secs(1)..=30 * DAY,
         );
         within!(self, "auth", config.auth; timestamp_tolerance: secs(1)..=secs(3600));
-        let interval = config.initiation.sweep_interval.unwrap_or_default();
-        self.within("initiation.sweep_interval", interval, Duration::ZERO..=DAY);
-        self.spool(&config.spool);
         for (key, text) in [
             ("odoo.database", &config.odoo.database),
             ("odoo.login", &config.odoo.login),
@@ -234,7 +225,8 @@ impl Check<'_> {
         }
     }
 
-    fn spool(&mut self, spool: &SpoolConfig) {
+    /// `[spool]`, its directory made relative to the configuration file.
+    fn spool(&mut self, spool: &mut SpoolConfig) {
         within!(self, "spool", spool;
             wait: Duration::ZERO..=secs(120),
             retry_initial: Duration::from_millis(10)..=secs(3600),
@@ -242,6 +234,10 @@ impl Check<'_> {
             max_age: secs(1)..=365 * DAY,
             max_bytes: MIB..=1024 * 1024 * MIB,
         );
+        if spool.dir.as_os_str().is_empty() {
+            self.problems.push("spool.dir", "must name a directory");
+        }
+        spool.dir = self.base_dir.join(&spool.dir);
     }
 
     fn cross_field(&mut self, config: &Config) {
@@ -264,21 +260,6 @@ impl Check<'_> {
             let what = "auth.mode = \"both\" checks the token as well, so the callback token";
             self.missing(("n8n", "callback_token"), what);
         }
-    }
-
-    fn within<T: PartialOrd + Debug>(&mut self, key: &str, value: T, range: RangeInclusive<T>) {
-        if !range.contains(&value) {
-            let (min, max) = range.into_inner();
-            let message = format!("{value:?} is outside the allowed range {min:?} to {max:?}");
-            self.problems.push(key, message);
-        }
-    }
-
-    fn spool_dir(&mut self, spool: &mut SpoolConfig) {
-        if spool.dir.as_os_str().is_empty() {
-            self.problems.push("spool.dir", "must name a directory");
-        }
-        spool.dir = self.base_dir.join(&spool.dir);
     }
 
     fn tls(&mut self, files: TlsFiles) -> Option<TlsConfig> {
@@ -317,11 +298,8 @@ impl Check<'_> {
             }
         };
         server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Some(TlsConfig {
-            cert_file,
-            key_file,
-            server_config: Arc::new(server_config),
-        })
+        let server_config = Arc::new(server_config);
+        Some(TlsConfig { server_config })
     }
 
     /// Reads a PEM file of bounded size and parses it with `parse`.
