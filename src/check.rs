@@ -90,7 +90,7 @@ impl fmt::Display for Report {
 }
 
 /// The rights the bridge's Odoo user needs, per model.
-fn required_rights(config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
+fn required_rights(_config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
     use AccessOperation::{Create, Read, Write};
     [
         (crate::odoo::records::REQUEST_MODEL, &[Read, Write]),

@@ -63,7 +63,7 @@ fn refusal(result: Result<Authenticated, Refusal>) -> Refusal {
 
 #[test]
 fn token_mode_ignores_signatures() {
-    let auth = Authenticator::default();
+    let auth = Authenticator;
     let token_only = with_token(HeaderMap::new(), TOKEN);
     let proof = check(&auth, AuthMode::Token, &token_only, NOW).unwrap();
     assert_eq!(proof.proof, Proof::Token(TokenSource::Header));
@@ -76,7 +76,7 @@ fn token_mode_ignores_signatures() {
 
 #[test]
 fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
-    let auth = Authenticator::default();
+    let auth = Authenticator;
     let proof = check(&auth, AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
     assert_eq!(proof.proof, Proof::Signature);
     // A wrong token header does not matter in this mode.
@@ -116,7 +116,7 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
 
 #[test]
 fn either_mode_judges_a_signed_callback_by_its_signature_alone() {
-    let auth = Authenticator::default();
+    let auth = Authenticator;
     let token_only = with_token(HeaderMap::new(), TOKEN);
     assert!(check(&auth, AuthMode::Either, &token_only, NOW).is_ok());
     assert!(check(&auth, AuthMode::Either, &signed("msg_1", NOW, BODY), NOW).is_ok());
@@ -134,7 +134,7 @@ fn either_mode_judges_a_signed_callback_by_its_signature_alone() {
 
 #[test]
 fn both_mode_needs_token_and_signature() {
-    let auth = Authenticator::default();
+    let auth = Authenticator;
     let both = with_token(signed("msg_1", NOW, BODY), TOKEN);
     let proof = check(&auth, AuthMode::Both, &both, NOW).unwrap();
     assert_eq!(proof.proof, Proof::TokenAndSignature(TokenSource::Header));

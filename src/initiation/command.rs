@@ -111,7 +111,7 @@ async fn one(
 /// Digits are an id; anything else is looked up in the UUID field.
 async fn resolve(
     odoo: &OdooClient,
-    config: &Config,
+    _config: &Config,
     reference: &str,
 ) -> Result<Option<i64>, crate::odoo::OdooError> {
     let reference = reference.trim();

@@ -97,7 +97,7 @@ enum Exchange {
 
 impl Initiator {
     /// `locks` is the daemon's shared lock map (a fresh one on the command line).
-    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
+    pub fn new(odoo: OdooClient, locks: RequestLocks, _config: &Config) -> Result<Self, N8nError> {
         Ok(Self {
             inner: Arc::new(Inner {
                 n8n: N8nClient::new()?,

@@ -256,20 +256,20 @@ impl RequestStore {
 
     /// An internal note on request `id` (skipped without a chatter; a
     /// failure is logged, never fatal).
-    pub async fn note(&self, config: &Config, id: i64, note: &str) {
+    pub async fn note(&self, _config: &Config, id: i64, note: &str) {
         self.chatter
             .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, id, note)
             .await;
     }
 
-    async fn write(&self, config: &Config, id: i64, vals: &Value) -> Result<(), OdooError> {
+    async fn write(&self, _config: &Config, id: i64, vals: &Value) -> Result<(), OdooError> {
         let (model, ids) = (crate::odoo::records::REQUEST_MODEL, [id]);
         retry_odoo("write", || self.odoo.write(model, &ids, vals)).await
     }
 }
 
 /// The fields the payload needs, and `also`.
-fn payload_fields<'a>(config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
+fn payload_fields<'a>(_config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
     let mut fields = n8n::INITIATION_FIELDS.to_vec();
     if n8n::SEND_ID_AS == n8n::SendIdAs::Uuid {
         fields.push(crate::odoo::records::UUID_FIELD);

@@ -87,7 +87,7 @@ async fn configured(initiator: &Initiator, config: &Config, said: &mut bool) -> 
 /// The next batch of `queued` requests matching `leaf` too, oldest first.
 pub async fn queued_batch(
     initiator: &Initiator,
-    config: &Config,
+    _config: &Config,
     leaf: serde_json::Value,
 ) -> Result<Vec<i64>, crate::odoo::OdooError> {
     let domain = json!([["status", "=", "queued"], leaf]);

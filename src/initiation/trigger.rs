@@ -180,7 +180,7 @@ enum Visibility {
 /// Polls with a cheap `search` until the record is readable.
 async fn wait_until_visible(
     odoo: &OdooClient,
-    config: &Config,
+    _config: &Config,
     id: i64,
     timeout: Duration,
     stop: &CancellationToken,
