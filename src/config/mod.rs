@@ -62,7 +62,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {reason}")]
+    #[error("{path}: {reason}")]
     Read { path: PathBuf, reason: String },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
