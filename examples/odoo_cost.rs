@@ -90,8 +90,6 @@ sweep_interval = "0s"
 [spool]
 dir = "{spool}"
 wait = "60s"
-[limits]
-rate_limit_per_minute = 0
 [log]
 level = "warn"
 "#,

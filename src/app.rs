@@ -74,7 +74,7 @@ impl App {
             spool,
             metrics,
             readiness: Readiness::default(),
-            auth: Authenticator::default(),
+            auth: Authenticator,
         })
     }
 
@@ -126,7 +126,6 @@ impl App {
 
     /// Whether the daemon can do its job now (cached briefly).
     pub async fn readiness(&self) -> readiness::Report {
-        let config = self.config();
         self.readiness
             .check(&self.odoo, crate::odoo::records::REQUEST_MODEL, &self.spool)
             .await

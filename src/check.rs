@@ -90,7 +90,7 @@ impl fmt::Display for Report {
 }
 
 /// The rights the bridge's Odoo user needs, per model.
-fn required_rights(config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
+fn required_rights(_config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
     use AccessOperation::{Create, Read, Write};
     [
         (crate::odoo::records::REQUEST_MODEL, &[Read, Write]),
@@ -199,9 +199,8 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
         ),
     }
     let mut request_fields: Vec<&str> = REQUEST_FIELDS.to_vec();
-    if config.odoo.lookup.uses_uuid() {
-        request_fields.push(&config.odoo.uuid_field);
-    }
+    // Callbacks may name a request by its UUID (the lookup accepts both).
+    request_fields.push(crate::odoo::records::UUID_FIELD);
     check_model(
         &odoo,
         report,

@@ -3,7 +3,7 @@
 //! The TOML value of a key always wins. Only when one of `n8n.webhook_url`,
 //! `n8n.api_key`, `n8n.outbound_token` or `n8n.callback_token` is unset does
 //! the bridge read `ir.config_parameter` (one `search_read` for the four
-//! keys), and then it reuses the answer for `initiation.parameter_cache_ttl`.
+//! keys), and then it reuses the answer for [`CACHE_TTL`].
 //! A value starting with `PLACEHOLDER` (what the SDS ships) counts as unset.
 //!
 //! What must stay true:
@@ -35,6 +35,10 @@ use crate::odoo::records::CONFIG_PARAMETER_MODEL;
 use crate::odoo::{OdooClient, SearchOptions, ServerErrorKind};
 
 /// `n8n.webhook_url`'s system parameter.
+/// How long values read from Odoo are reused: a changed parameter takes
+/// effect within a minute.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
 pub const WEBHOOK_URL_PARAMETER: &str = "influence_gen.n8n_webhook_url";
 /// `n8n.api_key`'s system parameter.
 pub const API_KEY_PARAMETER: &str = "influence_gen.n8n_api_key";
@@ -147,7 +151,7 @@ impl SystemParameters {
             || n8n.outbound_token.is_none()
             || n8n.callback_token.is_none();
         let (values, parameters) = if needed {
-            self.read(config.initiation.parameter_cache_ttl).await
+            self.read(CACHE_TTL).await
         } else {
             (HashMap::new(), ParameterState::NotNeeded)
         };
@@ -189,7 +193,7 @@ impl SystemParameters {
         if let Some(token) = &config.n8n.callback_token {
             return Some(token.clone());
         }
-        let (mut values, _) = self.read(config.initiation.parameter_cache_ttl).await;
+        let (mut values, _) = self.read(CACHE_TTL).await;
         values.remove(CALLBACK_TOKEN_PARAMETER)
     }
 

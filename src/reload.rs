@@ -1,14 +1,14 @@
 //! Configuration reload (SIGHUP): what a running daemon can take over from a
 //! new configuration, and what needs a restart.
 //!
-//! Tokens, limits, N8N settings, model names, spool timings and the log level
-//! are read from the configuration snapshot at each use, so they change at
-//! once; so does `odoo.password` (the Odoo client logs in with the new one,
-//! and callbacks waiting for a refused login resume: see
-//! [`password_changed`]). What the running clients and listeners were built
-//! with — the listen addresses, connection limits and TLS, the Odoo
-//! connection and login, the spool's directory and bounds — keeps its running
-//! value until a restart, and the keys are named in the log.
+//! Tokens, N8N settings, image bounds, spool timings and the log level are
+//! read from the configuration snapshot at each use, so they change at once;
+//! so does `odoo.password` (the Odoo client logs in with the new one, and
+//! callbacks waiting for a refused login resume: see [`password_changed`]).
+//! What the running clients and listeners were built with (the listener and
+//! its connection limit, TLS, the Odoo connection and login, the spool's
+//! directory and bounds) keeps its running value until a restart, and the
+//! keys are named in the log.
 
 use secrecy::ExposeSecret;
 
@@ -26,32 +26,25 @@ pub struct Plan {
 pub fn plan(old: &Config, mut new: Config) -> Plan {
     let mut needs_restart = Vec::new();
     macro_rules! keep {
-        ($key:literal, $($field:ident).+) => {
-            if new.$($field).+ != old.$($field).+ {
-                needs_restart.push($key);
-                new.$($field).+ = old.$($field).+.clone();
+        ($($section:ident.$key:ident),+) => {$(
+            if new.$section.$key != old.$section.$key {
+                needs_restart.push(concat!(stringify!($section), ".", stringify!($key)));
+                new.$section.$key = old.$section.$key.clone();
             }
-        };
+        )+};
     }
-    keep!("server.listen", server.listen);
-    keep!("server.metrics_listen", server.metrics_listen);
-    keep!("odoo.url", odoo.url);
-    keep!("odoo.database", odoo.database);
-    keep!("odoo.login", odoo.login);
-    keep!("odoo.timeout", odoo.timeout);
-    keep!("odoo.max_concurrent_calls", odoo.max_concurrent_calls);
-    keep!("odoo.max_request_bytes", odoo.max_request_bytes);
-    keep!("odoo.max_response_bytes", odoo.max_response_bytes);
-    keep!("odoo.protocol", odoo.protocol);
-    keep!("spool.dir", spool.dir);
-    keep!("spool.fsync", spool.fsync);
-    keep!("spool.max_bytes", spool.max_bytes);
-    keep!("spool.max_entries", spool.max_entries);
-    keep!("spool.max_concurrent", spool.max_concurrent);
-    keep!("initiation.max_concurrent", initiation.max_concurrent);
     keep!(
-        "initiation.max_pending_triggers",
-        initiation.max_pending_triggers
+        server.listen,
+        server.max_connections,
+        odoo.url,
+        odoo.database,
+        odoo.login,
+        odoo.timeout,
+        odoo.max_concurrent_calls,
+        odoo.protocol,
+        spool.dir,
+        spool.fsync,
+        spool.max_bytes
     );
     Plan {
         effective: new,
@@ -74,7 +67,6 @@ pub fn images_changed(old: &Config, new: &Config) -> bool {
     a.max_bytes != b.max_bytes
         || a.max_pixels != b.max_pixels
         || a.download_timeout != b.download_timeout
-        || a.max_redirects != b.max_redirects
         || a.allowed_hosts != b.allowed_hosts
         || a.allow_private_networks != b.allow_private_networks
         || a.allowed_ports != b.allowed_ports
@@ -110,7 +102,7 @@ callback_token = "old-token"
     }
 
     #[test]
-    fn tokens_and_limits_change_at_once() {
+    fn tokens_and_body_limits_change_at_once() {
         let old = config(BASE);
         let new = config(
             &BASE
@@ -133,10 +125,17 @@ callback_token = "old-token"
             &BASE
                 .replace("127.0.0.1:8069", "10.0.0.5:8069")
                 .replace("password = \"pw\"", "password = \"pw2\"")
-                .replace("[server]", "[server]\nlisten = \"0.0.0.0:9999\""),
+                .replace(
+                    "[server]",
+                    "[server]\nlisten = \"0.0.0.0:9999\"\nmax_connections = 8",
+                ),
         );
         let plan = plan(&old, new);
-        assert_eq!(plan.needs_restart, ["server.listen", "odoo.url"]);
+        assert_eq!(
+            plan.needs_restart,
+            ["server.listen", "server.max_connections", "odoo.url"]
+        );
+        assert_eq!(plan.effective.odoo.password.expose_secret(), "pw2");
         assert_eq!(plan.effective.odoo.url.as_str(), "http://127.0.0.1:8069/");
         assert_eq!(plan.effective.server.listen, old.server.listen);
     }
@@ -183,7 +182,7 @@ callback_token = "old-token"
     #[test]
     fn image_settings_are_compared() {
         let old = config(BASE);
-        let new = config(&format!("{BASE}\n[images]\nmax_redirects = 1\n"));
+        let new = config(&format!("{BASE}\n[images]\nallowed_ports = [443]\n"));
         assert!(images_changed(&old, &new));
         assert!(!images_changed(&old, &config(BASE)));
     }

@@ -108,9 +108,7 @@ pub struct DaemonSettings {
 
 /// The configuration file: spool on with fsync, loopback image hosts
 /// allowed, limits above a 10 MB image (as base64 in JSON), no sweeper (it
-/// would send the seeded requests to N8N), no per-client rate limit (the
-/// harness is one client sending thousands of callbacks a second) and room
-/// for every connection.
+/// would send the seeded requests to N8N) and room for every connection.
 fn config_toml(settings: &DaemonSettings, spool_dir: &Path) -> String {
     let DaemonSettings {
         odoo_url,
@@ -126,6 +124,7 @@ fn config_toml(settings: &DaemonSettings, spool_dir: &Path) -> String {
 listen = "127.0.0.1:0"
 public_url = "http://127.0.0.1:9"
 max_body_bytes = 67108864
+max_connections = {max_connections}
 
 [odoo]
 url = {odoo_url:?}
@@ -134,8 +133,6 @@ login = {login:?}
 password = {password:?}
 timeout = "30s"
 max_concurrent_calls = {concurrency}
-max_request_bytes = 134217728
-max_response_bytes = 33554432
 
 [n8n]
 callback_token = {CALLBACK_TOKEN:?}
@@ -153,14 +150,10 @@ format = "json"
 dir = {spool_dir:?}
 fsync = {fsync}
 wait = "5s"
-max_concurrent = {concurrency}
 
 [initiation]
 sweep_interval = "0s"
 
-[limits]
-rate_limit_per_minute = 0
-max_connections = {max_connections}
 "#
     )
 }

@@ -56,7 +56,7 @@ pub(super) fn callback_token(config: &Config, n8n: Option<&EffectiveN8n>, report
             format!(
                 "n8n.callback_token is not set (nor the Odoo system parameter {CALLBACK_TOKEN_PARAMETER}): \
                  every callback will be refused (fail closed); set it, INFLUENCE_GEN_BRIDGE_N8N_CALLBACK_TOKEN, \
-                 or callback_token_file"
+                 or the systemd credential n8n_callback_token"
             ),
         ),
     }

@@ -1,399 +1,98 @@
 //! Configuration: the TOML file, environment variables and credential files,
 //! validated once into types that cannot hold an invalid value.
 //!
-//! Two stages, as ripgrep does it: [`raw::RawConfig`] is the file as written;
-//! [`validate`] turns it into [`Config`], collecting *every* problem (each
-//! naming its key) instead of stopping at the first. Nothing downstream of
-//! [`Config`] re-checks a value. Secrets are resolved by [`secret`] and held as
-//! [`SecretString`], so `Debug` output, logs and errors never contain them.
+//! serde reads the file straight into [`Config`]: the field names are the
+//! keys, values are parsed on the way, an unknown key is refused.
+//! [`validate`] then resolves the secrets ([`secret`]) and checks bounds and
+//! the rules between keys, collecting every problem. Each error names its
+//! key (`odoo.timeout: …`); secrets are held as [`secrecy::SecretString`],
+//! so `Debug` output, logs and errors never contain them.
 
 pub mod fingerprint;
-pub mod initiation;
-pub mod raw;
 pub mod secret;
-mod security;
+mod sections;
 mod validate;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, de::Error as _};
 use url::Url;
 
-pub use initiation::{InitiationConfig, SendIdAs};
 pub use secret::Environment;
-pub use security::{AuthConfig, AuthMode, LimitsConfig, RateLimit, TlsConfig};
+pub use sections::*;
 pub use validate::validate;
 
 /// The path used when neither `--config` nor the environment names one.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/influence-gen-bridge/config.toml";
 /// The environment variable that overrides [`DEFAULT_CONFIG_PATH`].
 pub const CONFIG_PATH_ENV: &str = "INFLUENCE_GEN_BRIDGE_CONFIG";
-/// The route N8N calls back on, identical to the Odoo controller of the SDS.
+/// The route N8N calls back on (`docs/protocol.md#routes`).
 pub const CALLBACK_PATH: &str = "/influence_gen/ai/callback/image_result";
 /// Configuration files larger than this are refused before parsing.
 const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The validated configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
     pub odoo: OdooConfig,
+    #[serde(default)]
     pub n8n: N8nConfig,
+    #[serde(default)]
     pub images: ImageConfig,
+    #[serde(default)]
     pub initiation: InitiationConfig,
+    #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
     pub spool: SpoolConfig,
+    #[serde(default)]
     pub auth: AuthConfig,
-    pub limits: LimitsConfig,
     /// `None`: plain HTTP (the usual setup, behind a reverse proxy).
+    #[serde(skip)]
     pub tls: Option<TlsConfig>,
-}
-
-/// `[server]`: the HTTP listener.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    /// The bridge as N8N reaches it; the callback URL is built from it.
-    pub public_url: Url,
-    pub max_body_bytes: u64,
-    pub body_read_timeout: Duration,
-    pub shutdown_grace: Duration,
-    /// Report ready to systemd before Odoo accepted the login.
-    pub start_degraded: bool,
-    /// Serve `/metrics` on this address instead of the main listener.
-    pub metrics_listen: Option<SocketAddr>,
-}
-
-impl ServerConfig {
-    /// The full callback URL sent to N8N: `public_url` + [`CALLBACK_PATH`],
-    /// keeping any path prefix of `public_url` (a reverse proxy's sub-path).
-    pub fn callback_url(&self) -> String {
-        format!(
-            "{}{CALLBACK_PATH}",
-            self.public_url.as_str().trim_end_matches('/')
-        )
-    }
-}
-
-/// `[odoo]`: the JSON-RPC connection and the models it holds.
-#[derive(Debug, Clone)]
-pub struct OdooConfig {
-    /// Base URL of Odoo; the endpoint is `{url}/jsonrpc`.
-    pub url: Url,
-    pub database: String,
-    pub login: String,
-    /// The user's password or one of its API keys; Odoo accepts either.
-    pub password: SecretString,
-    pub timeout: Duration,
-    pub max_concurrent_calls: usize,
-    pub max_request_bytes: u32,
-    pub max_response_bytes: u32,
-    pub request_model: String,
-    pub image_model: String,
-    pub lookup: RequestLookup,
-    pub uuid_field: String,
-    /// Which of Odoo's external APIs to speak.
-    pub api: OdooApi,
-    /// Which protocol the bridge speaks to Odoo (see [`crate::odoo::Protocol`]).
-    pub protocol: ProtocolMode,
-    /// Generic protocol: after a call whose outcome is unknown (timeout,
-    /// connection lost, 502/503/504), no create is repeated before this has
-    /// passed. Must exceed Odoo's `limit_time_real`.
-    pub unknown_outcome_wait: Duration,
-}
-
-impl OdooConfig {
-    /// `{url}/jsonrpc`, keeping any path prefix of `url`.
-    pub fn jsonrpc_endpoint(&self) -> String {
-        format!("{}/jsonrpc", self.url.as_str().trim_end_matches('/'))
-    }
-
-    /// `{url}{path}` for a path starting with `/`, keeping any path prefix
-    /// of `url` (`/json/2/…`, `/web/version`).
-    pub fn endpoint(&self, path: &str) -> String {
-        format!("{}{path}", self.url.as_str().trim_end_matches('/'))
-    }
-}
-
-/// `odoo.api`: which of Odoo's external APIs the bridge speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OdooApi {
-    /// Ask Odoo once at login: `/json/2` where it exists, else `/jsonrpc`.
-    Auto,
-    /// The legacy `/jsonrpc` (Odoo 16-19; removed in Odoo 20).
-    JsonRpc,
-    /// `/json/2` with an API key as bearer token (Odoo 19 and later).
-    Json2,
-}
-
-impl OdooApi {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "auto" => Some(Self::Auto),
-            "jsonrpc" => Some(Self::JsonRpc),
-            "json2" => Some(Self::Json2),
-            _ => None,
-        }
-    }
-}
-
-/// How a callback's `ai_generation_request_id` finds its request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestLookup {
-    /// The Odoo integer id, sent as a decimal string.
-    Id,
-    /// The request's UUID field (`odoo.uuid_field`).
-    Uuid,
-    /// A decimal string is an id; anything else is a UUID.
-    Both,
-}
-
-impl RequestLookup {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "id" => Some(Self::Id),
-            "uuid" => Some(Self::Uuid),
-            "both" => Some(Self::Both),
-            _ => None,
-        }
-    }
-
-    /// Whether the uuid field must exist on the request model.
-    pub fn uses_uuid(self) -> bool {
-        matches!(self, Self::Uuid | Self::Both)
-    }
-}
-
-/// `odoo.protocol`: which protocol toward Odoo the bridge may speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProtocolMode {
-    /// The companion addon when `bridge_protocol()` answers, else generic.
-    Auto,
-    /// The companion addon only; without it nothing is applied.
-    Companion,
-    /// Plain ORM calls, never asking for the addon.
-    Generic,
-}
-
-impl ProtocolMode {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "auto" => Some(Self::Auto),
-            "companion" => Some(Self::Companion),
-            "generic" => Some(Self::Generic),
-            _ => None,
-        }
-    }
-
-    /// The value as written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Companion => "companion",
-            Self::Generic => "generic",
-        }
-    }
-}
-
-/// `[n8n]`: the outbound webhook and the shared secrets.
-///
-/// Each value may be unset here: the SDS §9 `ir.config_parameter` keys are the
-/// fallback. An unset callback token means every callback is refused.
-#[derive(Debug, Clone)]
-pub struct N8nConfig {
-    pub webhook_url: Option<Url>,
-    pub api_key: Option<SecretString>,
-    pub api_key_header: http::HeaderName,
-    pub callback_token: Option<SecretString>,
-    pub outbound_token: Option<SecretString>,
-    pub timeout: Duration,
-}
-
-/// `[images]`: bounds on the image a callback delivers, and where an
-/// `image_url` may be downloaded from.
-#[derive(Debug, Clone)]
-pub struct ImageConfig {
-    pub max_bytes: u64,
-    /// Largest width × height accepted (the decompression-bomb guard).
-    pub max_pixels: u64,
-    pub download_timeout: Duration,
-    pub max_redirects: usize,
-    /// Hosts an `image_url` may name; empty means any public host.
-    pub allowed_hosts: Vec<HostPattern>,
-    /// Allow loopback, private, link-local and the other non-public ranges.
-    pub allow_private_networks: bool,
-    /// Ports an `image_url` may use; empty means any port.
-    pub allowed_ports: Vec<u16>,
-}
-
-/// One entry of `images.allowed_hosts`: an exact host, or `*.example.com`
-/// for every subdomain of `example.com` (not `example.com` itself).
-///
-/// Hosts are kept in the form [`url::Url::host_str`] gives them: lower
-/// case, international names in punycode, IPv6 in brackets, no trailing dot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostPattern {
-    Exact(String),
-    /// The parent domain, without the `*.`.
-    Subdomains(String),
-}
-
-impl HostPattern {
-    /// Parses `example.com`, `*.example.com`, `10.0.0.5` or `[fd00::5]`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let (wildcard, host) = match text.trim().strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, text.trim()),
-        };
-        let host = host.strip_suffix('.').unwrap_or(host);
-        if host.is_empty() || host.contains('*') {
-            return None;
-        }
-        match url::Host::parse(host).ok()? {
-            url::Host::Domain(domain) if wildcard => Some(Self::Subdomains(domain)),
-            url::Host::Domain(domain) => Some(Self::Exact(domain)),
-            _ if wildcard => None,
-            ip => Some(Self::Exact(ip.to_string())),
-        }
-    }
-
-    /// Whether `host` (as [`url::Url::host_str`] gives it) matches.
-    pub fn matches(&self, host: &str) -> bool {
-        let host = host.strip_suffix('.').unwrap_or(host);
-        match self {
-            Self::Exact(exact) => host.eq_ignore_ascii_case(exact),
-            Self::Subdomains(parent) => {
-                // `cut` is where ".example.com" starts; a label must precede it.
-                let Some(cut) = host.len().checked_sub(parent.len() + 1) else {
-                    return false;
-                };
-                cut > 0
-                    && host.get(cut..).is_some_and(|tail| {
-                        tail.starts_with('.') && tail[1..].eq_ignore_ascii_case(parent)
-                    })
-            }
-        }
-    }
-}
-
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exact(host) => f.write_str(host),
-            Self::Subdomains(parent) => write!(f, "*.{parent}"),
-        }
-    }
-}
-
-/// `[spool]`: the durable queue of accepted callbacks.
-#[derive(Debug, Clone)]
-pub struct SpoolConfig {
-    pub dir: PathBuf,
-    /// How long a callback waits for its outcome before it is answered 202.
-    pub wait: Duration,
-    /// fsync data and directories; off only where losing accepted callbacks
-    /// on a power cut is acceptable.
-    pub fsync: bool,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    /// Attempts after which an entry becomes a dead letter.
-    pub max_attempts: u32,
-    /// Age after which an entry becomes a dead letter.
-    pub max_age: Duration,
-    pub max_bytes: u64,
-    pub max_entries: u64,
-    /// Entries (of different requests) applied at once.
-    pub max_concurrent: usize,
-    /// How often the spool directory is rescanned (the CLI changes it too).
-    pub poll_interval: Duration,
-}
-
-/// `[log]`
-#[derive(Debug, Clone)]
-pub struct LogConfig {
-    /// An `EnvFilter` directive such as `info` or `influence_gen_bridge=debug`.
-    pub level: String,
-    pub format: LogFormat,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines for a terminal.
-    Text,
-    /// One JSON object per line, for journald and log shippers.
-    Json,
-}
-
-impl LogFormat {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "text" => Some(Self::Text),
-            "json" => Some(Self::Json),
-            _ => None,
-        }
-    }
+    #[serde(rename = "tls", default)]
+    tls_files: TlsFiles,
 }
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the configuration file {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")]
-    TooLarge { path: PathBuf },
+    #[error("{path}: {reason}")]
+    Read { path: PathBuf, reason: String },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path} is not valid:\n{problems}")]
     Invalid { path: PathBuf, problems: Problems },
 }
 
-/// Every problem found while validating, each with the key it concerns.
+/// Every problem found while validating, each `key: what is wrong` (never
+/// a secret's value).
 #[derive(Debug, Default, Clone)]
-pub struct Problems(Vec<Problem>);
-
-/// One invalid or missing value.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    /// The dotted key, e.g. `odoo.timeout`.
-    pub key: String,
-    /// What is wrong, without the value when the key is a secret.
-    pub message: String,
-}
+pub struct Problems(Vec<String>);
 
 impl Problems {
-    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            key: key.into(),
-            message: message.into(),
-        });
+    pub fn push(&mut self, key: impl fmt::Display, message: impl fmt::Display) {
+        self.0.push(format!("  - {key}: {message}"));
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
-        self.0.iter()
+    /// `Ok(value)` when there is no problem.
+    fn or<T>(self, value: T) -> Result<T, Self> {
+        self.is_empty().then_some(value).ok_or(self)
     }
 }
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "  - {}: {}", problem.key, problem.message)?;
-        }
-        Ok(())
+        f.write_str(&self.0.join("\n"))
     }
 }
 
@@ -401,29 +100,21 @@ impl Config {
     /// Reads, parses and validates the file at `path`, taking secrets from
     /// this process's environment and systemd credentials.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with(path, &Environment::from_process())
-    }
-
-    /// [`Config::load`] with an explicit environment (for tests).
-    pub fn load_with(path: &Path, env: &Environment) -> Result<Self, ConfigError> {
         let text = read_config_file(path)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        Self::from_toml(&text, path, base_dir, env)
+        Self::from_toml(&text, path, base_dir, &Environment::from_process())
     }
 
     /// Parses and validates TOML text; `path` is only used in messages and
-    /// `base_dir` resolves relative `*_file` paths.
+    /// `base_dir` resolves relative paths.
     pub fn from_toml(
         text: &str,
         path: &Path,
         base_dir: &Path,
         env: &Environment,
     ) -> Result<Self, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
-        validate(raw, base_dir, env).map_err(|problems| ConfigError::Invalid {
+        let config = parse(text, path)?;
+        validate(config, base_dir, env).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
         })
@@ -432,17 +123,17 @@ impl Config {
 
 impl SpoolConfig {
     /// Reads `[spool]` alone from the file at `path`, for the `spool`
-    /// commands: the whole file must parse (unknown keys are refused as
-    /// ever), but no other section is validated and no secret is resolved,
+    /// commands: no other section is validated and no secret is resolved,
     /// so an admin needs no Odoo password or token to manage the spool.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = read_config_file(path)?;
-        let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
+        #[derive(Deserialize)]
+        struct SpoolOnly {
+            #[serde(default)]
+            spool: SpoolConfig,
+        }
+        let SpoolOnly { spool } = parse(&read_config_file(path)?, path)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        validate::validate_spool(&raw.spool, base_dir).map_err(|problems| ConfigError::Invalid {
+        validate::spool(spool, base_dir).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
         })
@@ -450,15 +141,123 @@ impl SpoolConfig {
 }
 
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    let read_error = |source| ConfigError::Read {
+    let bytes = read_bounded(path, MAX_CONFIG_FILE_BYTES);
+    let text = bytes.and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8".into()));
+    text.map_err(|reason| ConfigError::Read {
         path: path.to_owned(),
-        source,
-    };
-    let metadata = std::fs::metadata(path).map_err(read_error)?;
-    if metadata.len() > MAX_CONFIG_FILE_BYTES {
-        return Err(ConfigError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    std::fs::read_to_string(path).map_err(read_error)
+        reason,
+    })
 }
+
+/// A regular file of at most `max` bytes.
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let unreadable = |e: std::io::Error| format!("cannot read the file ({})", e.kind());
+    match std::fs::metadata(path).map_err(unreadable)? {
+        metadata if !metadata.is_file() => Err("not a regular file".to_owned()),
+        metadata if metadata.len() > max => Err(format!("larger than {max} bytes")),
+        _ => std::fs::read(path).map_err(unreadable),
+    }
+}
+
+/// Deserializes `text`; an error names the key it concerns and never quotes
+/// the file's line (it may hold a secret).
+fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|error: toml::de::Error| {
+        let message = error.message().trim_end();
+        let at = error.span().map_or(0, |span| span.start);
+        let (mut section, mut key) = key_at(text, at);
+        let named = |prefix: &str| {
+            let name = message.strip_prefix(prefix)?.split('`').next()?;
+            Some(name.to_owned())
+        };
+        let message = if let Some(name) = named("unknown field `") {
+            // An unknown `[section]` is reported at its header.
+            section = section.filter(|section| *section != name);
+            key = Some(name);
+            "unknown key (misspelled, or removed in this version: config.example.toml lists every key)"
+        } else if let Some(name) = named("missing field `") {
+            key = Some(name);
+            "is required"
+        } else {
+            message
+        };
+        let dotted = match (section, key) {
+            (Some(section), Some(key)) => format!("{section}.{key}"),
+            (section, key) => section.or(key).unwrap_or_else(|| "(file)".to_owned()),
+        };
+        ConfigError::Parse {
+            path: path.to_owned(),
+            message: format!("{dotted}: {message}"),
+        }
+    })
+}
+
+/// The `[section]` and the key whose value is at byte `at` of `text`: the
+/// last header before it, and the last `key =` up to the end of its line.
+fn key_at(text: &str, at: usize) -> (Option<String>, Option<String>) {
+    let end = text[at.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |n| at + n);
+    let (mut section, mut key) = (None, None);
+    for line in text[..end].lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            section = Some(header.trim_end_matches(']').trim().to_owned());
+            key = None;
+        } else if let Some((name, _)) = line.split_once('=')
+            && !line.starts_with('#')
+        {
+            key = Some(name.trim().to_owned());
+        }
+    }
+    (section, key)
+}
+
+/// `n` seconds, for defaults and bounds.
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        D::Error::custom(format!(
+            "`{text}` is not a duration such as \"30s\", \"500ms\" or \"5m\": {e}"
+        ))
+    })
+}
+
+/// An `http(s)` URL with a host and no query, fragment or credentials. The
+/// text is not echoed: it might carry credentials.
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    checked_url(&String::deserialize(d)?).map_err(D::Error::custom)
+}
+
+/// [`url`]; blank or a placeholder is `None`, as when left out.
+fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let text = String::deserialize(d)?;
+    if secret::is_unset(&text) {
+        return Ok(None);
+    }
+    checked_url(&text).map(Some).map_err(D::Error::custom)
+}
+
+fn checked_url(text: &str) -> Result<Url, &'static str> {
+    match Url::parse(text.trim()) {
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            Err("must start with http:// or https://")
+        }
+        Ok(url) if url.host_str().is_none() => Err("has no host"),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            Err("must not have a query or fragment")
+        }
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            Err("must not carry credentials; use the secret keys instead")
+        }
+        Ok(url) => Ok(url),
+        Err(_) => Err("is not a valid URL"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

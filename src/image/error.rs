@@ -58,7 +58,7 @@ pub enum ImageError {
     /// The image host answered with a status other than 2xx.
     #[error("the image host {host} answered HTTP {status}")]
     HttpStatus { host: String, status: u16 },
-    /// More redirects than `images.max_redirects`.
+    /// More redirects than the fetcher follows.
     #[error("the image host {host} redirected more than {max} times")]
     TooManyRedirects { host: String, max: usize },
     /// A redirect led back to a URL already visited.

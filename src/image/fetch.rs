@@ -21,6 +21,8 @@ use url::Url;
 use super::{ImageError, ImageLimits, UrlGuard, VerifiedImage, verify};
 use crate::config::ImageConfig;
 
+/// Redirects followed per download: CDNs need one or two.
+pub(crate) const MAX_REDIRECTS: usize = 3;
 /// Sent on every download, so image hosts can tell who is asking.
 const USER_AGENT: &str = concat!("influence-gen-bridge/", env!("CARGO_PKG_VERSION"));
 
@@ -39,7 +41,7 @@ impl ImageFetcher {
         crate::tls::install_crypto_provider();
         let guard = UrlGuard::new(config);
         let redirect_guard = guard.clone();
-        let max_redirects = config.max_redirects;
+        let max_redirects = MAX_REDIRECTS;
         let redirect_policy =
             reqwest::redirect::Policy::custom(move |attempt| {
                 match redirect_guard.check_redirect(

@@ -83,7 +83,7 @@ async fn one(
         Ok(None) => {
             println!(
                 "no request has the id or {} {reference:?}; nothing sent",
-                config.odoo.uuid_field
+                crate::odoo::records::UUID_FIELD
             );
             return ExitCode::from(EXIT_NOT_SENT);
         }
@@ -111,7 +111,7 @@ async fn one(
 /// Digits are an id; anything else is looked up in the UUID field.
 async fn resolve(
     odoo: &OdooClient,
-    config: &Config,
+    _config: &Config,
     reference: &str,
 ) -> Result<Option<i64>, crate::odoo::OdooError> {
     let reference = reference.trim();
@@ -122,7 +122,7 @@ async fn resolve(
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let domain = json!([[config.odoo.uuid_field, "=", reference]]);
+    let domain = json!([[crate::odoo::records::UUID_FIELD, "=", reference]]);
     let ids = odoo
         .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
         .await?;

@@ -67,7 +67,7 @@ struct Inner {
     parameters: SystemParameters,
     locks: RequestLocks,
     journal: Journal,
-    /// Calls to N8N in flight (`initiation.max_concurrent`).
+    /// Calls to N8N in flight ([`super::MAX_CONCURRENT_SENDS`]).
     permits: Semaphore,
     /// The daemon's metrics (none on the command line).
     metrics: Option<Arc<Metrics>>,
@@ -97,7 +97,7 @@ enum Exchange {
 
 impl Initiator {
     /// `locks` is the daemon's shared lock map (a fresh one on the command line).
-    pub fn new(odoo: OdooClient, locks: RequestLocks, config: &Config) -> Result<Self, N8nError> {
+    pub fn new(odoo: OdooClient, locks: RequestLocks, _config: &Config) -> Result<Self, N8nError> {
         Ok(Self {
             inner: Arc::new(Inner {
                 n8n: N8nClient::new()?,
@@ -105,7 +105,7 @@ impl Initiator {
                 store: RequestStore::new(odoo),
                 locks,
                 journal: Journal::default(),
-                permits: Semaphore::new(config.initiation.max_concurrent),
+                permits: Semaphore::new(super::MAX_CONCURRENT_SENDS),
                 metrics: None,
             }),
         })
@@ -213,15 +213,9 @@ impl Initiator {
             (Some(url), Some(key)) => (url.value.clone(), key.value.clone()),
             _ => return self.fail_unsent(config, id, &missing_settings(&n8n)).await,
         };
-        let Some(reference) = n8n::request_reference(
-            request,
-            config.initiation.send_id_as,
-            &config.odoo.uuid_field,
-        ) else {
-            let details = format!(
-                "The request has no {} to send to N8N (initiation.send_id_as = \"uuid\")",
-                config.odoo.uuid_field
-            );
+        let uuid_field = crate::odoo::records::UUID_FIELD;
+        let Some(reference) = n8n::request_reference(request, n8n::SEND_ID_AS, uuid_field) else {
+            let details = format!("The request has no {uuid_field} to send to N8N");
             return self.fail_unsent(config, id, &details).await;
         };
         let payload = InitiationPayload {
@@ -235,7 +229,7 @@ impl Initiator {
         };
         let webhook = Webhook {
             url: &url,
-            api_key_header: &config.n8n.api_key_header,
+            api_key_header: &n8n::API_KEY_HEADER,
             api_key: &api_key,
             timeout: config.n8n.timeout,
         };
@@ -344,7 +338,7 @@ impl Initiator {
                     };
                 }
                 Delivery::NotStartedTransient if attempt < attempts => {
-                    let delay = config.initiation.backoff.delay(attempt);
+                    let delay = super::RETRY_BACKOFF.delay(attempt);
                     tracing::warn!(
                         attempt,
                         %error,

@@ -33,6 +33,7 @@ pub mod trigger;
 pub mod watchdog;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -48,6 +49,17 @@ use crate::metrics::Metrics;
 use crate::n8n::N8nError;
 use crate::odoo::OdooClient;
 use crate::parameters::SystemParameters;
+use crate::retry::Backoff;
+
+/// Requests read per sweeper or watchdog query: a page Odoo answers quickly.
+pub const SWEEP_BATCH: u32 = 50;
+/// Triggers waiting or being sent at once; beyond, the route answers 503.
+pub const MAX_PENDING_TRIGGERS: usize = 256;
+/// Calls to N8N in flight at once: N8N starts a workflow per call.
+pub const MAX_CONCURRENT_SENDS: usize = 4;
+/// The pause between tries toward N8N, 1 s doubling up to 10 s: the few
+/// `initiation.attempts` end within seconds.
+pub const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
 
 /// Which way a request came in (a log field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +97,7 @@ impl Initiation {
     ) -> Result<Self, N8nError> {
         Ok(Self {
             initiator: Initiator::new(odoo, locks, config)?.observed(metrics),
-            triggers: trigger::Triggers::new(config.initiation.max_pending_triggers),
+            triggers: trigger::Triggers::new(MAX_PENDING_TRIGGERS),
         })
     }
 
@@ -160,7 +172,7 @@ fn announce(config: &Config) {
         Some(interval) => tracing::info!(
             interval = %humantime::format_duration(interval),
             grace = %humantime::format_duration(initiation.sweep_grace),
-            batch = initiation.sweep_batch,
+            batch = SWEEP_BATCH,
             "sweeper enabled"
         ),
         None => tracing::info!(

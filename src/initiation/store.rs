@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::InitiationError;
 use super::companion::{self, ClaimAnswer, FinishAnswer, FinishOutcome};
-use crate::config::{Config, SendIdAs};
+use crate::config::Config;
 use crate::n8n;
 use crate::odoo::records::{AiImageRequest, RequestStatus};
 use crate::odoo::{OdooClient, OdooError, Protocol};
@@ -256,23 +256,23 @@ impl RequestStore {
 
     /// An internal note on request `id` (skipped without a chatter; a
     /// failure is logged, never fatal).
-    pub async fn note(&self, config: &Config, id: i64, note: &str) {
+    pub async fn note(&self, _config: &Config, id: i64, note: &str) {
         self.chatter
             .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, id, note)
             .await;
     }
 
-    async fn write(&self, config: &Config, id: i64, vals: &Value) -> Result<(), OdooError> {
+    async fn write(&self, _config: &Config, id: i64, vals: &Value) -> Result<(), OdooError> {
         let (model, ids) = (crate::odoo::records::REQUEST_MODEL, [id]);
         retry_odoo("write", || self.odoo.write(model, &ids, vals)).await
     }
 }
 
 /// The fields the payload needs, and `also`.
-fn payload_fields<'a>(config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
+fn payload_fields<'a>(_config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
     let mut fields = n8n::INITIATION_FIELDS.to_vec();
-    if config.initiation.send_id_as == SendIdAs::Uuid {
-        fields.push(&config.odoo.uuid_field);
+    if n8n::SEND_ID_AS == n8n::SendIdAs::Uuid {
+        fields.push(crate::odoo::records::UUID_FIELD);
     }
     fields.extend_from_slice(also);
     fields

@@ -1,6 +1,6 @@
 //! The sweeper: every `initiation.sweep_interval`, the `queued` requests
 //! older than `initiation.sweep_grace` are sent, oldest first, in batches of
-//! `initiation.sweep_batch`.
+//! [`super::SWEEP_BATCH`].
 //!
 //! It is the safety net under the trigger route: a trigger Odoo never sent
 //! (the automation rule is off, the bridge was down, Odoo's 1 s wait ran
@@ -87,12 +87,12 @@ async fn configured(initiator: &Initiator, config: &Config, said: &mut bool) -> 
 /// The next batch of `queued` requests matching `leaf` too, oldest first.
 pub async fn queued_batch(
     initiator: &Initiator,
-    config: &Config,
+    _config: &Config,
     leaf: serde_json::Value,
 ) -> Result<Vec<i64>, crate::odoo::OdooError> {
     let domain = json!([["status", "=", "queued"], leaf]);
     let options = SearchOptions {
-        limit: Some(config.initiation.sweep_batch),
+        limit: Some(super::SWEEP_BATCH),
         order: Some(QUEUED_ORDER.to_owned()),
         ..SearchOptions::default()
     };
@@ -196,7 +196,7 @@ async fn sweep_searching(
                 Err(_) => summary.other += 1,
             }
         }
-        let full = ids.len() >= config.initiation.sweep_batch as usize;
+        let full = ids.len() >= super::SWEEP_BATCH as usize;
         if !full || progress == 0 {
             return summary;
         }

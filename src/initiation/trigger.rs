@@ -5,12 +5,12 @@
 //! its transaction commits, and waits 1 s at most. So the route never waits
 //! on Odoo: [`Triggers::submit`] only books a slot and spawns a task, which
 //! then polls Odoo until the record is readable (bounded by
-//! `initiation.trigger_visibility_timeout`) and hands it to the
+//! [`TRIGGER_VISIBILITY_TIMEOUT`]) and hands it to the
 //! [`Initiator`]. A record that never appears (Odoo rolled the create back)
 //! is dropped with a log line; the sweeper is the safety net for anything a
 //! trigger misses.
 //!
-//! What must stay true: at most `initiation.max_pending_triggers` triggers
+//! What must stay true: at most [`super::MAX_PENDING_TRIGGERS`] triggers
 //! wait or run at once (more are refused, and the route answers 503); a
 //! second trigger for a request that is already pending is folded into the
 //! first; on shutdown, waiting triggers stop and running initiations finish
@@ -32,6 +32,10 @@ use crate::config::Config;
 use crate::odoo::{OdooClient, OdooError, SearchOptions};
 use crate::retry::Backoff;
 
+/// Odoo commits a request shortly after its trigger; a trigger whose record
+/// is still invisible after this is dropped (the sweeper is the safety net).
+const TRIGGER_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The pauses between looks for a triggered record not yet committed.
 const VISIBILITY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
 
@@ -47,7 +51,7 @@ pub enum Submitted {
 /// Why a trigger was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    #[error("too many triggers are pending (initiation.max_pending_triggers)")]
+    #[error("too many triggers are pending")]
     Full,
     #[error("the bridge is shutting down")]
     ShuttingDown,
@@ -145,7 +149,7 @@ impl Triggers {
 
 /// Waits for the record, then sends it.
 async fn work(initiator: &Initiator, config: &Config, id: i64, stop: &CancellationToken) {
-    let timeout = config.initiation.trigger_visibility_timeout;
+    let timeout = TRIGGER_VISIBILITY_TIMEOUT;
     match wait_until_visible(initiator.odoo(), config, id, timeout, stop).await {
         Visibility::Visible => {
             // The outcome is logged by the initiator.
@@ -176,7 +180,7 @@ enum Visibility {
 /// Polls with a cheap `search` until the record is readable.
 async fn wait_until_visible(
     odoo: &OdooClient,
-    config: &Config,
+    _config: &Config,
     id: i64,
     timeout: Duration,
     stop: &CancellationToken,

@@ -69,7 +69,7 @@ fn pass_interval(result_timeout: Duration) -> Duration {
     (result_timeout / 10).clamp(MIN_PASS_INTERVAL, MAX_PASS_INTERVAL)
 }
 
-/// One pass: up to `initiation.sweep_batch` overdue requests, oldest first.
+/// One pass: up to [`super::SWEEP_BATCH`] overdue requests, oldest first.
 /// `waiting` says whether the spool holds a result for a request's id or
 /// UUID. Returns how many were given up on.
 pub async fn pass(
@@ -82,7 +82,7 @@ pub async fn pass(
     let cutoff = odoo_datetime(SystemTime::now() - timeout);
     let domain = json!([["status", "=", "processing"], ["write_date", "<=", cutoff]]);
     let options = SearchOptions {
-        limit: Some(config.initiation.sweep_batch),
+        limit: Some(super::SWEEP_BATCH),
         order: Some(PROCESSING_ORDER.to_owned()),
         ..SearchOptions::default()
     };
@@ -127,7 +127,7 @@ async fn give_up(
 ) -> Result<Verdict, InitiationError> {
     let _lock = initiator.locks().lock(id).await;
     let store = initiator.store();
-    let uuid_field = config.odoo.uuid_field.as_str();
+    let uuid_field = crate::odoo::records::UUID_FIELD;
     let Some(request) = store.read(config, id, &["write_date", uuid_field]).await? else {
         return Ok(Verdict::MovedOn);
     };

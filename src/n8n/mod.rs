@@ -27,7 +27,9 @@ use http::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-pub use payload::{INITIATION_FIELDS, InitiationPayload, params, request_reference};
+pub use payload::{
+    INITIATION_FIELDS, InitiationPayload, SEND_ID_AS, SendIdAs, params, request_reference,
+};
 
 /// Sent on every call, so N8N's logs can tell who is asking.
 const USER_AGENT: &str = concat!("influence-gen-bridge/", env!("CARGO_PKG_VERSION"));
@@ -38,6 +40,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ERROR_BODY_BYTES: usize = 4096;
 /// At most this many characters of it end up in a message.
 const MAX_EXCERPT_CHARS: usize = 300;
+/// The header of N8N's own Header Auth credential, as its docs name it.
+pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-n8n-api-key");
 
 /// Where and how to call the webhook.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::config::SendIdAs;
 use crate::odoo::records::AiImageRequest;
 
 /// Fields of the request read to build the payload (the UUID field is added
@@ -43,6 +42,18 @@ pub struct InitiationPayload {
 fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(secret.expose_secret())
 }
+
+/// What identifies a request toward N8N (and so in its callback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendIdAs {
+    /// The Odoo id, as a decimal string.
+    Id,
+    /// The request's UUID field.
+    Uuid,
+}
+
+/// The Odoo id: every request has one, and the callback's lookup takes it.
+pub const SEND_ID_AS: SendIdAs = SendIdAs::Id;
 
 /// What identifies `request` toward N8N; `None` when it is the UUID and the
 /// request has none.

@@ -47,6 +47,12 @@ use super::transport::{Transport, TransportLimits};
 use crate::config::{OdooApi, OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
 
+/// 128 MiB: Werkzeug 3's own request limit, so the bridge never refuses what
+/// Odoo would take (an image's base64 fits: see `images.max_bytes`).
+const MAX_REQUEST_BYTES: u32 = 128 * 1024 * 1024;
+/// 32 MiB: far above any answer the bridge asks for.
+const MAX_RESPONSE_BYTES: u32 = 32 * 1024 * 1024;
+
 mod choice;
 
 /// An Odoo user id.
@@ -174,8 +180,8 @@ impl OdooClient {
     pub fn observed(config: &OdooConfig, metrics: Option<Arc<Metrics>>) -> Result<Self, OdooError> {
         let limits = TransportLimits {
             timeout: config.timeout,
-            max_request_bytes: config.max_request_bytes,
-            max_response_bytes: config.max_response_bytes,
+            max_request_bytes: MAX_REQUEST_BYTES,
+            max_response_bytes: MAX_RESPONSE_BYTES,
         };
         let transport = Transport::new(&config.jsonrpc_endpoint(), limits)?;
         let json2 = Json2Transport::new(

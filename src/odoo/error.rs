@@ -44,10 +44,10 @@ pub enum OdooError {
         message: String,
     },
     /// The request exceeded `odoo.max_request_bytes` and was not sent.
-    #[error("the request to Odoo is larger than odoo.max_request_bytes")]
+    #[error("the request to Odoo is larger than the bridge's limit (128 MiB)")]
     RequestTooLarge,
     /// The answer exceeded `odoo.max_response_bytes`.
-    #[error("the answer from Odoo is larger than odoo.max_response_bytes")]
+    #[error("the answer from Odoo is larger than the bridge's limit (32 MiB)")]
     ResponseTooLarge,
     /// The bridge cannot express this call in the API in use (a method whose
     /// `/json/2` parameter names it does not know, a record method without

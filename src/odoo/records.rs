@@ -1,9 +1,9 @@
 //! Typed views of the three models the bridge works with, and the lists of
 //! fields it needs on each (what `check` verifies with `fields_get`).
 //!
-//! Field names are the SDS's. The request's UUID field is configurable
-//! (`odoo.uuid_field`), so it is not a struct field: it is read into
-//! [`AiImageRequest::extra`] and fetched with [`AiImageRequest::uuid`].
+//! Field names are the SDS's. The request's UUID field ([`UUID_FIELD`]) is
+//! not a struct field: it is read into [`AiImageRequest::extra`] and fetched
+//! with [`AiImageRequest::uuid`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,6 +14,8 @@ use super::value::{Many2one, blank_as_none, false_as_none};
 pub const REQUEST_MODEL: &str = "influence_gen.ai_image_request";
 /// The generated image model of the InfluenceGen module.
 pub const IMAGE_MODEL: &str = "influence_gen.generated_image";
+/// The request's UUID field, the SDS's name for it.
+pub const UUID_FIELD: &str = "uuid";
 /// The attachment model of Odoo (fixed).
 pub const ATTACHMENT_MODEL: &str = "ir.attachment";
 /// The system parameter model of Odoo (fixed).

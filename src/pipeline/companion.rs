@@ -19,6 +19,7 @@ use super::PipelineError;
 use super::lookup::{self, Lookup};
 use crate::config::OdooConfig;
 use crate::image::VerifiedImage;
+use crate::odoo::records::UUID_FIELD;
 use crate::odoo::{OdooClient, OdooError};
 
 /// The addon method that applies one result.
@@ -73,13 +74,11 @@ pub struct Stored {
 }
 
 /// `{"field": "id", "value": 42}` or `{"field": "<uuid field>", "value": "…"}`:
-/// `odoo.lookup` resolved here, so the addon needs no configuration.
-/// `None` when the reference cannot name a request under that mode.
-fn reference_of(config: &OdooConfig, reference: &str) -> Option<serde_json::Value> {
-    match lookup::plan(config.lookup, reference) {
-        Lookup::Id(id) => Some(json!({ "field": "id", "value": id })),
-        Lookup::Uuid(uuid) => Some(json!({ "field": config.uuid_field, "value": uuid })),
-        Lookup::Impossible => None,
+/// the lookup resolved here, so the addon needs no configuration.
+fn reference_of(reference: &str) -> serde_json::Value {
+    match lookup::plan(reference) {
+        Lookup::Id(id) => json!({ "field": "id", "value": id }),
+        Lookup::Uuid(uuid) => json!({ "field": UUID_FIELD, "value": uuid }),
     }
 }
 
@@ -161,14 +160,14 @@ pub async fn apply_failure(
 
 async fn call<R: Serialize + Sync>(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     reference: &str,
     result: &R,
     kind: Kind,
     image: Option<&VerifiedImage>,
 ) -> Result<Done, PipelineError> {
     let unknown = || PipelineError::UnknownRequest(reference.to_owned());
-    let target = reference_of(config, reference).ok_or_else(unknown)?;
+    let target = reference_of(reference);
     let answer: Option<Answer> = odoo
         .execute_kw(
             crate::odoo::records::REQUEST_MODEL,
@@ -271,23 +270,11 @@ mod tests {
 
     #[test]
     fn references_follow_the_lookup_mode() {
-        let text = "[server]\npublic_url = \"https://b.example\"\n[odoo]\nurl = \"http://127.0.0.1:8069\"\ndatabase = \"ig\"\nlogin = \"b\"\npassword = \"pw\"\n";
-        let env = crate::config::Environment::default();
-        let path = std::path::Path::new("t.toml");
-        let mut config = crate::config::Config::from_toml(text, path, path, &env)
-            .unwrap()
-            .odoo;
-        config.lookup = crate::config::RequestLookup::Both;
+        assert_eq!(reference_of("42"), json!({"field": "id", "value": 42}));
         assert_eq!(
-            reference_of(&config, "42"),
-            Some(json!({"field": "id", "value": 42}))
+            reference_of("ab-12"),
+            json!({"field": "uuid", "value": "ab-12"})
         );
-        assert_eq!(
-            reference_of(&config, "ab-12"),
-            Some(json!({"field": "uuid", "value": "ab-12"}))
-        );
-        config.lookup = crate::config::RequestLookup::Id;
-        assert_eq!(reference_of(&config, "ab-12"), None);
     }
 
     #[test]

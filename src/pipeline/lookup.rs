@@ -9,8 +9,8 @@
 
 use serde_json::json;
 
-use crate::config::{OdooConfig, RequestLookup};
-use crate::odoo::records::AiImageRequest;
+use crate::config::OdooConfig;
+use crate::odoo::records::{AiImageRequest, UUID_FIELD};
 use crate::odoo::{OdooClient, OdooError, SearchOptions};
 
 /// Fields read with the request.
@@ -22,38 +22,32 @@ pub const LOOKUP_FIELDS: &[&str] = &[
     "campaign_id",
 ];
 
-/// How a reference is looked up.
+/// How a reference is looked up: a positive decimal is the Odoo id,
+/// anything else the request's UUID ([`UUID_FIELD`]), so either kind of
+/// sender is understood without a setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     Id(i64),
     Uuid(String),
-    /// The reference cannot name a request under the configured mode
-    /// (e.g. a UUID when `odoo.lookup = "id"`).
-    Impossible,
 }
 
-/// Decides how `reference` is looked up under `mode`.
-pub fn plan(mode: RequestLookup, reference: &str) -> Lookup {
+/// Decides how `reference` is looked up.
+pub fn plan(reference: &str) -> Lookup {
     let as_id = reference
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0 && reference.bytes().all(|b| b.is_ascii_digit()));
-    match (mode, as_id) {
-        (RequestLookup::Id | RequestLookup::Both, Some(id)) => Lookup::Id(id),
-        (RequestLookup::Id, None) => Lookup::Impossible,
-        (RequestLookup::Uuid, _) | (RequestLookup::Both, None) => {
-            Lookup::Uuid(reference.to_owned())
-        }
+    match as_id {
+        Some(id) => Lookup::Id(id),
+        None => Lookup::Uuid(reference.to_owned()),
     }
 }
 
 /// The Odoo id `reference` names, when that needs no call: `Some(Some(id))`
-/// for an id, `Some(None)` when the reference can name no request, `None`
-/// for a UUID (Odoo must be asked).
-pub fn resolve_offline(mode: RequestLookup, reference: &str) -> Option<Option<i64>> {
-    match plan(mode, reference) {
+/// for an id, `None` for a UUID (Odoo must be asked).
+pub fn resolve_offline(reference: &str) -> Option<Option<i64>> {
+    match plan(reference) {
         Lookup::Id(id) => Some(Some(id)),
-        Lookup::Impossible => Some(None),
         Lookup::Uuid(_) => None,
     }
 }
@@ -61,19 +55,18 @@ pub fn resolve_offline(mode: RequestLookup, reference: &str) -> Option<Option<i6
 /// The Odoo id of the request `reference` names; `Ok(None)` when there is none.
 pub async fn resolve(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     reference: &str,
 ) -> Result<Option<i64>, OdooError> {
-    let uuid = match plan(config.lookup, reference) {
+    let uuid = match plan(reference) {
         Lookup::Id(id) => return Ok(Some(id)),
-        Lookup::Impossible => return Ok(None),
         Lookup::Uuid(uuid) => uuid,
     };
     let options = SearchOptions {
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let domain = json!([[config.uuid_field, "=", uuid]]);
+    let domain = json!([[UUID_FIELD, "=", uuid]]);
     let ids = odoo
         .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
         .await?;
@@ -84,7 +77,7 @@ pub async fn resolve(
 /// so a missing id is an empty answer, not Odoo's `MissingError`).
 pub async fn read(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     id: i64,
 ) -> Result<Option<AiImageRequest>, OdooError> {
     let options = SearchOptions {
@@ -107,23 +100,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digits_are_ids_where_ids_are_allowed() {
-        assert_eq!(plan(RequestLookup::Id, "42"), Lookup::Id(42));
-        assert_eq!(plan(RequestLookup::Both, "42"), Lookup::Id(42));
-        assert_eq!(plan(RequestLookup::Uuid, "42"), Lookup::Uuid("42".into()));
-    }
-
-    #[test]
-    fn anything_else_is_a_uuid_or_impossible() {
+    fn positive_decimals_are_ids_and_anything_else_a_uuid() {
+        assert_eq!(plan("42"), Lookup::Id(42));
         let uuid = "81fbb39d-5411-4204-b2af-d6f45dafde7a";
-        assert_eq!(plan(RequestLookup::Both, uuid), Lookup::Uuid(uuid.into()));
-        assert_eq!(plan(RequestLookup::Uuid, uuid), Lookup::Uuid(uuid.into()));
-        assert_eq!(plan(RequestLookup::Id, uuid), Lookup::Impossible);
-        assert_eq!(plan(RequestLookup::Id, "0"), Lookup::Impossible);
-        assert_eq!(plan(RequestLookup::Id, "+5"), Lookup::Impossible);
-        assert_eq!(
-            plan(RequestLookup::Id, "99999999999999999999"),
-            Lookup::Impossible
-        );
+        for reference in [uuid, "0", "+5", "99999999999999999999"] {
+            assert_eq!(plan(reference), Lookup::Uuid(reference.into()));
+        }
     }
 }

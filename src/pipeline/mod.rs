@@ -276,9 +276,8 @@ impl Pipeline {
     /// call to Odoo (an id, or a UUID resolved before): `Some(Some(id))`;
     /// `Some(None)` when the reference can name no request; `None` when
     /// Odoo must be asked ([`Pipeline::resolve`]).
-    pub fn resolve_offline(&self, config: &Config, reference: &str) -> Option<Option<i64>> {
-        lookup::resolve_offline(config.odoo.lookup, reference)
-            .or_else(|| self.references.get(reference).map(Some))
+    pub fn resolve_offline(&self, _config: &Config, reference: &str) -> Option<Option<i64>> {
+        lookup::resolve_offline(reference).or_else(|| self.references.get(reference).map(Some))
     }
 
     /// The Odoo id of the request `reference` names; `Ok(None)` when no

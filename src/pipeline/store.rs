@@ -71,7 +71,7 @@ const MAX_SAME_HASH: u32 = 16;
 /// one linked to the request, and orphans of interrupted attempts.
 pub async fn find_images(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     request_id: i64,
     sha256_hex: &str,
 ) -> Result<Vec<ExistingImage>, OdooError> {
@@ -97,7 +97,12 @@ pub async fn find_images(
 /// another image completed (Odoo deletes their attachments with them).
 /// Best effort: the result's answer does not depend on it; when the
 /// bridge's user may not delete images the orphans are named in the log.
-pub async fn discard_orphans(odoo: &OdooClient, config: &OdooConfig, request_id: i64, ids: &[i64]) {
+pub async fn discard_orphans(
+    odoo: &OdooClient,
+    _config: &OdooConfig,
+    request_id: i64,
+    ids: &[i64],
+) {
     if ids.is_empty() {
         return;
     }
@@ -138,7 +143,7 @@ const ABSENT: u8 = 2;
 
 impl ImageModel {
     /// Asks Odoo which fields the image model has.
-    pub async fn learn(&self, odoo: &OdooClient, config: &OdooConfig) -> Result<(), OdooError> {
+    pub async fn learn(&self, odoo: &OdooClient, _config: &OdooConfig) -> Result<(), OdooError> {
         let fields = odoo.fields_get(crate::odoo::records::IMAGE_MODEL).await?;
         let present = fields.get("attachment_id").is_some_and(|field| {
             field.field_type == "many2one" && field.relation.as_deref() == Some(ATTACHMENT_MODEL)
@@ -256,7 +261,7 @@ fn create_failed(error: OdooError) -> PipelineError {
 
 async fn create_image(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     request_id: i64,
     retention_category: &str,
     image: &VerifiedImage,
@@ -276,7 +281,7 @@ async fn create_image(
 
 async fn find_attachment(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     image_id: i64,
 ) -> Result<Option<i64>, OdooError> {
     let domain = json!([
@@ -334,7 +339,7 @@ impl Default for AttachmentSaving {
 /// call, or `create` then `read` where `web_save` does not exist.
 async fn create_attachment(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     request_id: i64,
     image_id: i64,
     image: &VerifiedImage,
@@ -405,7 +410,7 @@ async fn read_back(odoo: &OdooClient, attachment_id: i64) -> Result<Attachment, 
 
 async fn link(
     odoo: &OdooClient,
-    config: &OdooConfig,
+    _config: &OdooConfig,
     image_id: i64,
     attachment_id: i64,
     with_field: bool,

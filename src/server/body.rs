@@ -13,6 +13,10 @@ use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 
+/// The longest time to receive a whole body: a 64 MiB body needs 30 s at
+/// 20 Mbit/s, far slower than N8N next to the bridge.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Why a body could not be read. The messages are safe to send to the caller.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BodyError {

@@ -2,10 +2,9 @@
 //! HTTP request to the answer.
 //!
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
-//! then the body is read within `server.body_read_timeout` (408), parsed
-//! (400; nothing decoded yet), authenticated (401, or 409 for a replayed
-//! signed callback: before any field is validated, any image decoded or
-//! Odoo touched, unless the callback token is only in Odoo; see
+//! then the body is read within [`super::body::READ_TIMEOUT`] (408), parsed
+//! (400; nothing decoded yet), authenticated (401: before any field is
+//! validated, any image decoded or Odoo touched, unless the callback token is only in Odoo; see
 //! [`crate::auth`]), validated and its image decoded (400), written to the spool
 //! (503 if it cannot be), and applied by the spool's worker while the caller
 //! waits up to `spool.wait` (202 after that). See the README's response
@@ -108,18 +107,16 @@ pub async fn handle(
     // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
     let expected = app.initiation().parameters().callback_token(&config).await;
     let token = parsed.security_token.as_deref();
-    let authenticated =
-        match app
-            .auth()
-            .authenticate(&config, expected.as_ref(), &parts.headers, &body, token)
-        {
-            Ok(authenticated) => authenticated,
-            Err(refusal) => {
-                tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
-                return Answer::error(refusal.status(), refusal.public_message())
-                    .into_response(&style);
-            }
-        };
+    match app
+        .auth()
+        .authenticate(&config, expected.as_ref(), &parts.headers, &body, token)
+    {
+        Ok(_) => {}
+        Err(refusal) => {
+            tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
+            return Answer::error(refusal.status(), refusal.public_message()).into_response(&style);
+        }
+    };
     let result = validate(&app, &parsed, &config);
     // The image is decoded: the body's (base64) text is not needed while
     // the result is spooled and applied.
@@ -135,7 +132,6 @@ pub async fn handle(
         }
         Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
     };
-    authenticated.settle(answer.status);
     answer.into_response(&style)
 }
 
@@ -184,7 +180,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn read_body(body: Incoming, headers: &HeaderMap, config: &Config) -> Result<Bytes, Answer> {
     let limit = config.server.max_body_bytes;
-    super::body::read(body, headers, limit, config.server.body_read_timeout)
+    super::body::read(body, headers, limit, super::body::READ_TIMEOUT)
         .await
         .map_err(|error| Answer::error(error.status(), &error.to_string()))
 }
@@ -202,7 +198,7 @@ async fn apply(
     let (id, outcome) = match app.spool().submit(result, http_request_id).await {
         Ok(submitted) => submitted,
         Err(error @ SpoolError::Full { .. }) => {
-            tracing::error!(%error, "callback refused: the spool is full (raise spool.max_bytes/max_entries or fix Odoo)");
+            tracing::error!(%error, "callback refused: the spool is full (raise spool.max_bytes or fix Odoo)");
             return Answer::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the bridge's spool is full; try again later",

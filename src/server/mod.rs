@@ -6,7 +6,7 @@
 //! follows hyper-util's graceful example: stop accepting, let each connection
 //! finish its in-flight request within the grace period, then return.
 //!
-//! At most `limits.max_connections` connections are served at once: the
+//! At most `server.max_connections` connections are served at once: the
 //! loop stops accepting while all permits are taken, so further clients
 //! wait in the kernel's listen backlog rather than being refused (a burst of
 //! N8N callbacks is delayed, not lost). Each connection is bounded in time
@@ -15,13 +15,10 @@
 mod body;
 mod callback;
 mod connection;
-pub mod rate_limit;
 mod request_id;
 mod response;
 mod routes;
 mod trigger;
-
-pub use routes::Surface;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,17 +33,12 @@ use connection::Connections;
 
 /// Serves `listener` until `shutdown` is cancelled, then drains open
 /// connections for at most `server.shutdown_grace`.
-pub async fn run(
-    listener: TcpListener,
-    app: Arc<App>,
-    surface: Surface,
-    shutdown: CancellationToken,
-) {
+pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let config = app.config();
     let grace = config.server.shutdown_grace;
-    let connections = Arc::new(Connections::new(&config, surface));
-    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    let connections = Arc::new(Connections::new(&config));
+    let permits = Arc::new(Semaphore::new(config.server.max_connections));
     drop(config);
     loop {
         let permit = tokio::select! {

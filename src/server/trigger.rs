@@ -78,7 +78,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         body,
         &parts.headers,
         MAX_TRIGGER_BODY_BYTES,
-        config.server.body_read_timeout,
+        super::body::READ_TIMEOUT,
     );
     let body = match read.await {
         Ok(body) => body,

@@ -5,7 +5,7 @@
 //! lock, clean and write nothing. `retry` and `purge` open it with
 //! [`Store::administer`] (one such command at a time): they change only
 //! dead letters, and `retry` moves a whole entry into `pending/` by one
-//! rename, which the daemon takes at its next poll (`spool.poll_interval`).
+//! rename, which the daemon takes at its next poll of `pending/`.
 //! Pending entries and `tmp/` belong to the daemon and are never touched.
 //! The commands read only `[spool]` of the configuration, never a secret.
 //! Nothing printed is secret: tokens are never spooled, and image URLs are

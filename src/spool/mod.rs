@@ -33,6 +33,10 @@ pub use store::{Limits, SpoolError, State, Store, Usage};
 
 use crate::config::SpoolConfig;
 
+/// Entries on disk at most (pending and dead): far more than an outage
+/// leaves, before `spool.max_bytes` is near.
+const MAX_ENTRIES: u64 = 100_000;
+
 /// Opens the spool of `config` for `serve`, which then has it alone (see
 /// [`Store::open`]; the `spool` commands use [`Store::inspect`] and
 /// [`Store::administer`]).
@@ -42,7 +46,7 @@ pub fn open(config: &SpoolConfig) -> Result<Store, SpoolError> {
         config.fsync,
         Limits {
             max_bytes: config.max_bytes,
-            max_entries: config.max_entries,
+            max_entries: MAX_ENTRIES,
         },
     )
 }

@@ -268,7 +268,7 @@ impl Store {
         if usage.entries >= self.limits.max_entries {
             return Err(SpoolError::Full {
                 reason: format!(
-                    "{} entries, spool.max_entries is {}",
+                    "{} entries, the most the spool holds is {}",
                     usage.entries, self.limits.max_entries
                 ),
             });

@@ -5,7 +5,7 @@
 //!
 //! It wakes on new work and also polls (the poll rescans `pending/`, which
 //! the `spool` CLI changes). Entries of one request go in arrival order,
-//! different requests concurrently up to `spool.max_concurrent`; an entry's
+//! different requests concurrently up to `odoo.max_concurrent_calls`; an entry's
 //! request is its resolved Odoo id (see [`super::queue`]), so the worker
 //! first resolves UUID references, as many at once as it applies entries. An entry is
 //! removed only after the pipeline reports it applied, i.e. after Odoo
@@ -43,16 +43,19 @@ use crate::odoo::OdooError;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
 
+/// How often the worker rescans `pending/` (the `spool` CLI changes it).
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Runs until `shutdown` is cancelled, then drains within the grace period.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let tasks = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(app.config().spool.max_concurrent));
+    let slots = Arc::new(Semaphore::new(app.config().odoo.max_concurrent_calls));
     let mut next_poll = Instant::now();
     while !shutdown.is_cancelled() {
         let config = app.config();
         if Instant::now() >= next_poll {
             reconcile(&app).await;
-            next_poll = Instant::now() + config.spool.poll_interval;
+            next_poll = Instant::now() + POLL_INTERVAL;
         }
         // Another call (readiness, the sweeper) found Odoo accepting the
         // bridge again: no need to wait for the next probe.
@@ -95,7 +98,7 @@ fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker)
     let pipeline = app.pipeline();
     let unresolved = app
         .spool()
-        .to_resolve(config.spool.max_concurrent, |reference| {
+        .to_resolve(config.odoo.max_concurrent_calls, |reference| {
             if pipeline.speaks_companion() {
                 return Some(RequestKey::Reference(reference.to_owned()));
             }
@@ -342,10 +345,9 @@ async fn retry_later(
     app.spool().reschedule(ready, meta.next_attempt_at_ms);
 }
 
-/// Too many attempts, or too old.
+/// Older than `spool.max_age`, which bounds an entry's life.
 fn exhausted(meta: &Meta, config: &Config) -> bool {
-    let age_ms = now_ms().saturating_sub(meta.received_at_ms);
-    meta.attempts >= config.spool.max_attempts || age_ms >= millis(config.spool.max_age)
+    now_ms().saturating_sub(meta.received_at_ms) >= millis(config.spool.max_age)
 }
 
 fn millis(duration: Duration) -> u64 {

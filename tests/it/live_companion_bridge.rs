@@ -55,8 +55,7 @@ fn live_config(test: &str) -> Option<TestConfig> {
     Some(
         config
             .with("odoo", "timeout = \"30s\"")
-            .with("initiation", "sweep_interval = \"0s\"")
-            .with("limits", "rate_limit_per_minute = 0"),
+            .with("initiation", "sweep_interval = \"0s\""),
     )
 }
 

@@ -23,9 +23,6 @@ fn test_config(config: TestConfig) -> TestConfig {
         .with("images", "allow_private_networks = true")
         .with("images", "allowed_ports = []")
         .with("odoo", "max_concurrent_calls = 8")
-        .with("spool", "max_concurrent = 8")
-        // Bursts from one address on purpose: no per-client rate limit.
-        .with("limits", "rate_limit_per_minute = 0")
 }
 
 /// What a request must look like once its callback was applied exactly once.
@@ -459,7 +456,8 @@ async fn a_full_spool_is_503_and_nothing_is_half_written() {
     let (odoo, config) = odoo().await;
     let config = test_config(config)
         .with("spool", "wait = \"0s\"")
-        .with("spool", "max_entries = 2");
+        // Two entries of a 400 kB image fit in 1 MiB, a third does not.
+        .with("spool", "max_bytes = 1048576");
     let file = ConfigFile::write(&config);
     let bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
     let http = client();
@@ -467,12 +465,17 @@ async fn a_full_spool_is_503_and_nothing_is_half_written() {
     let requests: Vec<i64> = (0..3)
         .map(|n| odoo.seed_request(json!({ "prompt": format!("{n}") })))
         .collect();
+    let image = images::png_of_size(400_000);
     let mut statuses = Vec::new();
     for request in &requests {
         statuses.push(
-            post(&http, &bridge.url(""), &failure(*request, "x", ""))
-                .await
-                .unwrap(),
+            post(
+                &http,
+                &bridge.url(""),
+                &success_inline(request.to_string(), &image),
+            )
+            .await
+            .unwrap(),
         );
     }
     assert_eq!(statuses[0].0, 202);

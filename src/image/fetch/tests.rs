@@ -255,16 +255,23 @@ async fn too_many_redirects_are_refused() {
         Reply::Redirect(format!("/r{}", n + 1))
     })
     .await;
-    let mut two = config(true);
-    two.max_redirects = 2;
-    let error = fetcher(&two).fetch(&server.url("/r0")).await.unwrap_err();
+    let error = loopback_fetcher()
+        .fetch(&server.url("/r0"))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(error, ImageError::TooManyRedirects { max: 2, .. }),
+        matches!(
+            error,
+            ImageError::TooManyRedirects {
+                max: MAX_REDIRECTS,
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(!error.is_transient());
-    // The original request and two redirects; the third was not followed.
-    assert_eq!(server.requests().len(), 3);
+    // The original request and the redirects followed; the next was not.
+    assert_eq!(server.requests().len(), MAX_REDIRECTS + 1);
 }
 
 #[tokio::test]

@@ -14,7 +14,6 @@ fn config(allow_private_networks: bool) -> ImageConfig {
         max_bytes: 1024 * 1024,
         max_pixels: 1_000_000,
         download_timeout: Duration::from_secs(1),
-        max_redirects: 3,
         allowed_hosts: Vec::new(),
         allow_private_networks,
         allowed_ports: vec![80, 443],

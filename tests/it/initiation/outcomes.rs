@@ -180,7 +180,7 @@ async fn only_queued_requests_are_sent() {
 
 #[tokio::test]
 async fn all_queued_sends_each_queued_request_once_and_sums_up() {
-    let (odoo, n8n, config) = setup(&[("initiation", "sweep_batch = 2")]).await;
+    let (odoo, n8n, config) = setup(&[]).await;
     let queued: Vec<i64> = (0..3).map(|_| request(&odoo)).collect();
     let done = request(&odoo);
     odoo.update(REQUESTS, done, json!({ "status": "completed" }));

@@ -189,22 +189,21 @@ async fn malformed_triggers_are_400() {
 
 #[tokio::test]
 async fn a_trigger_for_a_record_that_never_appears_is_dropped() {
-    let (_odoo, n8n, _config, bridge) =
-        start(&[("initiation", "trigger_visibility_timeout = \"300ms\"")]).await;
+    let (_odoo, n8n, _config, bridge) = start(&[]).await;
     let (status, _) = post(&bridge, TRIGGER_SECRET, &json!({ "id": 999 })).await;
     assert_eq!(status, 202);
+    // The visibility timeout is 30 s.
     let line = bridge
-        .wait_for_log("did not become readable in time", WAIT)
+        .wait_for_log("did not become readable in time", Duration::from_secs(45))
         .await;
     assert!(line.contains("999"), "{line}");
     assert!(n8n.received().is_empty());
 }
 
 #[tokio::test]
-async fn repeated_triggers_send_once_and_a_full_queue_is_503() {
-    let (odoo, n8n, _config, bridge) = start(&[("initiation", "max_pending_triggers = 1")]).await;
+async fn repeated_triggers_send_once() {
+    let (odoo, n8n, _config, bridge) = start(&[]).await;
     let first = request(&odoo);
-    let second = request(&odoo);
     odoo.hide_record_for(REQUESTS, first, Duration::from_millis(800));
     // The same request again and again joins the pending trigger…
     let body = json!({ "id": first });
@@ -214,14 +213,6 @@ async fn repeated_triggers_send_once_and_a_full_queue_is_503() {
         answers.iter().all(|(status, _)| *status == 202),
         "{answers:?}"
     );
-    // …while another one finds the only slot taken.
-    let (status, body) = post(&bridge, TRIGGER_SECRET, &json!({ "id": second })).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["message"].as_str().unwrap().contains("sweeper"),
-        "{body}"
-    );
-
     assert!(n8n.wait_for(1, WAIT).await);
     bridge.wait_for_log("initiation done", WAIT).await;
     // A later trigger for the sent request finds it processing.
@@ -229,5 +220,4 @@ async fn repeated_triggers_send_once_and_a_full_queue_is_503() {
     assert_eq!(status, 202);
     bridge.wait_for_log("nothing to send", WAIT).await;
     assert_eq!(sent_ids(&n8n), [first.to_string()]);
-    assert_eq!(super::status(&odoo, second), "queued");
 }

@@ -14,9 +14,9 @@ use crate::support::bridge::{BridgeProcess, ConfigFile};
 use crate::support::callbacks::{self, success_inline};
 
 const WAIT: Duration = Duration::from_secs(15);
-/// Short enough for a test, longer than the longest send of these tests
-/// (3 × 1 s plus two 20 ms pauses).
-const RESULT_TIMEOUT: (&str, &str) = ("initiation", "result_timeout = \"10s\"");
+/// Longer than the longest send of these tests (3 × 1 s plus two pauses of
+/// at most 10 s); the tests age their records instead of waiting.
+const RESULT_TIMEOUT: (&str, &str) = ("initiation", "result_timeout = \"30s\"");
 const N8N_TIMEOUT: (&str, &str) = ("n8n", "timeout = \"1s\"");
 /// Long before any result timeout.
 const LONG_AGO: &str = "2020-01-01 00:00:00";
@@ -68,7 +68,7 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
     let details = error_details(&odoo, id);
     assert!(
         details.starts_with(&format!(
-            "No result within 10s of becoming processing (since {LONG_AGO} UTC) (initiation.result_timeout): \
+            "No result within 30s of becoming processing (since {LONG_AGO} UTC) (initiation.result_timeout): \
              this bridge process has no record of its send"
         )),
         "{details}"
@@ -76,7 +76,7 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
     assert!(
         notes(&odoo, id)
             .iter()
-            .any(|n| n.contains("AI image generation given up: No result within 10s")),
+            .any(|n| n.contains("AI image generation given up: No result within 30s")),
         "{:?}",
         notes(&odoo, id)
     );

@@ -166,7 +166,7 @@ async fn companion_a_dead_bridges_spool_moved_to_a_live_one_is_applied_once() {
     let (odoo, config) = companion_odoo().await;
     let config = config
         .with("spool", "wait = \"0s\"")
-        .with("spool", "max_concurrent = 2");
+        .with("odoo", "max_concurrent_calls = 2");
     let mut dead = BridgeProcess::start(&config).await;
     let requests: Vec<i64> = (0..3)
         .map(|i| odoo.seed_request(json!({ "prompt": format!("ha {i}") })))

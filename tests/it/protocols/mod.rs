@@ -75,8 +75,7 @@ pub(super) async fn companion_odoo() -> (OdooEmulator, TestConfig) {
     let (odoo, config) = bridge_user_odoo(true).await;
     let config = config
         .with("odoo", "protocol = \"companion\"")
-        .with("initiation", "sweep_interval = \"0s\"")
-        .with("limits", "rate_limit_per_minute = 0");
+        .with("initiation", "sweep_interval = \"0s\"");
     (odoo, config)
 }
 

@@ -1,10 +1,8 @@
-//! Limits and timeouts, with short values so each test takes a few seconds
-//! (2 s timeouts: long enough that "served meanwhile" means something on a
-//! loaded CI machine, short enough to keep the suite fast):
+//! Limits and timeouts, with the server's own values (header timeout 10 s,
+//! body timeout 30 s, 16 KiB of headers):
 //! a client trickling its headers (slowloris) and one whose body never
 //! ends are cut off while others are served; oversized headers get 431;
-//! connections over `limits.max_connections` wait; the rate limit answers
-//! 429 with `Retry-After` and lets requests through again afterwards.
+//! connections over `limits.max_connections` wait.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,17 +10,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{CALLBACK, Setup, answer, start, token_header};
-use crate::support::config::{CALLBACK_TOKEN, TestConfig};
+use super::{CALLBACK, Setup, start};
+use crate::support::config::CALLBACK_TOKEN;
 
-/// The header and body timeouts of these tests.
-const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn short_timeouts(config: TestConfig) -> TestConfig {
-    config
-        .with("limits", "header_read_timeout = \"2s\"")
-        .with("server", "body_read_timeout = \"2s\"")
-}
+/// The server's header timeout (a constant of the server).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server's body timeout (a constant of the server).
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Writes `bytes` one at a time, `pause` apart, until the peer closes.
 async fn trickle(mut writer: tokio::net::tcp::OwnedWriteHalf, bytes: Vec<u8>, pause: Duration) {
@@ -63,7 +57,7 @@ async fn others_are_served_meanwhile(setup: &Setup) {
         let started = Instant::now();
         assert!(setup.healthy().await);
         assert!(
-            started.elapsed() < TIMEOUT / 2,
+            started.elapsed() < Duration::from_secs(1),
             "healthz took {:?}",
             started.elapsed()
         );
@@ -77,12 +71,12 @@ async fn connect(address: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
-    let setup = start(short_timeouts).await;
+    let setup = start(|config| config).await;
     let (reader, writer) = connect(setup.bridge.address).await.into_split();
     let request = format!(
         "POST {CALLBACK} HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n\
          X-N8N-Webhook-Token: {CALLBACK_TOKEN}\r\nX-Padding: {}\r\n\r\n",
-        "a".repeat(200)
+        "a".repeat(300)
     );
     let slow = tokio::spawn(trickle(
         writer,
@@ -90,10 +84,11 @@ async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
         Duration::from_millis(50),
     ));
     others_are_served_meanwhile(&setup).await;
-    let (received, closed_after) = read_until_closed(reader, Duration::from_secs(10)).await;
+    let (received, closed_after) = read_until_closed(reader, HEADER_TIMEOUT * 3).await;
     // Closed by the header timeout: not before it, and not much after.
     assert!(
-        closed_after >= TIMEOUT - Duration::from_millis(700) && closed_after < TIMEOUT * 3,
+        closed_after >= HEADER_TIMEOUT - Duration::from_millis(700)
+            && closed_after < HEADER_TIMEOUT * 2,
         "closed after {closed_after:?}"
     );
     assert!(
@@ -107,7 +102,7 @@ async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
 
 #[tokio::test]
 async fn a_body_that_never_ends_is_answered_408() {
-    let setup = start(short_timeouts).await;
+    let setup = start(|config| config).await;
     for framing in ["Content-Length: 1000000", "Transfer-Encoding: chunked"] {
         let (reader, mut writer) = connect(setup.bridge.address).await.into_split();
         let head = format!(
@@ -133,7 +128,7 @@ async fn a_body_that_never_ends_is_answered_408() {
         };
         let slow = tokio::spawn(trickle(writer, body, Duration::from_millis(20)));
         others_are_served_meanwhile(&setup).await;
-        let (received, closed_after) = read_until_closed(reader, Duration::from_secs(10)).await;
+        let (received, closed_after) = read_until_closed(reader, BODY_TIMEOUT * 2).await;
         assert!(
             received.starts_with("HTTP/1.1 408"),
             "{framing}: {received}"
@@ -145,7 +140,7 @@ async fn a_body_that_never_ends_is_answered_408() {
             body,
             serde_json::json!({"status": "error", "message": "the body did not arrive in time"})
         );
-        assert!(closed_after < TIMEOUT * 3, "{closed_after:?}");
+        assert!(closed_after < BODY_TIMEOUT * 2, "{closed_after:?}");
         slow.abort();
     }
     assert!(setup.healthy().await);
@@ -154,12 +149,13 @@ async fn a_body_that_never_ends_is_answered_408() {
 
 #[tokio::test]
 async fn oversized_headers_are_431() {
-    let setup = start(|config| config.with("limits", "max_header_bytes = 2048")).await;
+    // The server takes 16 KiB of headers.
+    let setup = start(|config| config).await;
     let response = setup
         .http
         .post(setup.bridge.url(CALLBACK))
         .header("content-type", "application/json")
-        .header("x-padding", "a".repeat(4096))
+        .header("x-padding", "a".repeat(20_000))
         .body("{}")
         .send()
         .await
@@ -180,82 +176,31 @@ async fn oversized_headers_are_431() {
 
 #[tokio::test]
 async fn connections_over_the_limit_wait_for_a_free_slot() {
-    let setup = start(|config| short_timeouts(config).with("limits", "max_connections = 2")).await;
+    let setup = start(|config| config.with("server", "max_connections = 2")).await;
     // Two clients that connect and say nothing hold both slots until the
-    // header timeout (2 s) closes them.
+    // header timeout closes them.
     let idle = [
         connect(setup.bridge.address).await,
         connect(setup.bridge.address).await,
     ];
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    assert!(setup.healthy().await, "the waiting client was not served");
+    let waiting = setup
+        .http
+        .get(setup.bridge.url("/healthz"))
+        .timeout(HEADER_TIMEOUT * 3)
+        .send()
+        .await;
+    assert!(
+        waiting.is_ok_and(|response| response.status() == 200),
+        "the waiting client was not served"
+    );
     let waited = started.elapsed();
     assert!(
-        waited >= TIMEOUT / 2,
+        waited >= HEADER_TIMEOUT / 2,
         "served at once ({waited:?}): the limit did not hold"
     );
-    assert!(waited < TIMEOUT * 3, "{waited:?}");
+    assert!(waited < HEADER_TIMEOUT * 3, "{waited:?}");
     drop(idle);
-    setup.assert_no_leak();
-}
-
-#[tokio::test]
-async fn over_the_rate_limit_is_429_with_retry_after_then_passes_again() {
-    let setup = start(|config| {
-        config
-            // One request every 3 s after a burst of 2: the third request
-            // is refused even on a slow machine.
-            .with("limits", "rate_limit_per_minute = 20")
-            .with("limits", "rate_limit_burst = 2")
-    })
-    .await;
-    let post = || async { setup.post(b"{}", &[token_header()]).await };
-    assert_eq!(post().await.status, 400);
-    assert_eq!(post().await.status, 400);
-    let limited = post().await;
-    assert_eq!(limited.status, 429, "{}", limited.body);
-    assert_eq!(limited.body["status"], "error");
-    assert!(limited.headers.contains_key("x-request-id"));
-    let retry_after: u64 = limited.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=3).contains(&retry_after), "{retry_after}");
-
-    // Health checks and other route classes are not affected.
-    for _ in 0..5 {
-        assert!(setup.healthy().await);
-    }
-    let trigger = setup
-        .http
-        .post(setup.bridge.url("/influence_gen/trigger/some-secret"))
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(trigger.status(), 429);
-
-    tokio::time::sleep(Duration::from_secs(retry_after)).await;
-    assert_eq!(
-        post().await.status,
-        400,
-        "not let through after Retry-After"
-    );
-    assert_eq!(post().await.status, 429);
-
-    // The trigger routes have their own bucket, limited the same way.
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        let response = setup
-            .http
-            .post(setup.bridge.url("/influence_gen/trigger/some-secret"))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(response.status().as_u16());
-        let _ = answer(response).await;
-    }
-    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     setup.assert_no_leak();
 }

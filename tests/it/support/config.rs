@@ -91,7 +91,6 @@ impl TestConfig {
                     // Fast retries, so tests of outages take seconds.
                     "retry_initial = \"50ms\"".into(),
                     "retry_max = \"500ms\"".into(),
-                    "poll_interval = \"200ms\"".into(),
                 ],
             ),
         ];
