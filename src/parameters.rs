@@ -1,22 +1,16 @@
-//! The SDS §9 system parameters of Odoo as the fallback of the `[n8n]` keys.
+//! Odoo's system parameters as the fallback of the `[n8n]` keys
+//! (`docs/protocol.md#system-parameters`).
 //!
-//! The TOML value of a key always wins. Only when one of `n8n.webhook_url`,
-//! `n8n.api_key`, `n8n.outbound_token` or `n8n.callback_token` is unset does
-//! the bridge read `ir.config_parameter` (one `search_read` for the four
-//! keys), and then it reuses the answer for `initiation.parameter_cache_ttl`.
-//! A value starting with `PLACEHOLDER` (what the SDS ships) counts as unset.
-//!
-//! What must stay true:
-//! - concurrent callers share one read (the cache is behind an async mutex);
-//! - when Odoo cannot be asked, the last values it gave are kept, and the
-//!   read is tried again after [`RETRY_AFTER_ERROR`] at the latest;
-//! - a user that may not read system parameters (only Odoo's Settings group
-//!   can) is said once in the log, and the bridge goes on with the TOML;
-//! - the values are held as [`SecretString`]s and never logged.
-//!
-//! Fail closed: a callback token that lives only in Odoo is unknown until
-//! Odoo first answers, and every callback is refused until then. Configuring
-//! it in the TOML is recommended.
+//! A TOML value always wins. Only when `n8n.webhook_url`, `api_key`,
+//! `outbound_token` or `callback_token` is unset is `ir.config_parameter`
+//! read (one `search_read` for the four), and the answer reused for
+//! [`CACHE_TTL`]. A value starting with `PLACEHOLDER` (what the addon ships)
+//! counts as unset. Concurrent callers share one read; when Odoo cannot be
+//! asked the last values are kept and the read retried after
+//! [`RETRY_AFTER_ERROR`]; a user without the right (only Odoo's Settings
+//! group has it) is said once and the TOML alone is used. Fail closed: a
+//! callback token only in Odoo is unknown, and every callback refused,
+//! until Odoo first answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,9 +42,11 @@ const PARAMETERS: [&str; 4] = [
     OUTBOUND_TOKEN_PARAMETER,
     CALLBACK_TOKEN_PARAMETER,
 ];
-/// After a failed read, the next one is tried this soon (or at the TTL,
-/// whichever comes first), so a token held only in Odoo is known again
-/// shortly after Odoo is back.
+/// How long values read from Odoo are reused: an admin's change takes
+/// effect within a minute, at one small read a minute.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+/// After a failed read the next is due this soon, so a token held only in
+/// Odoo is known again shortly after Odoo is back.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
 /// Where an effective value came from.
@@ -147,35 +143,16 @@ impl SystemParameters {
             || n8n.outbound_token.is_none()
             || n8n.callback_token.is_none();
         let (values, parameters) = if needed {
-            self.read(config.initiation.parameter_cache_ttl).await
+            self.read().await
         } else {
             (HashMap::new(), ParameterState::NotNeeded)
         };
-        let secret = |toml: &Option<SecretString>, key: &str| match toml {
-            Some(value) => Some(Sourced {
-                value: value.clone(),
-                source: Source::Config,
-            }),
-            None => values.get(key).map(|value| Sourced {
-                value: value.clone(),
-                source: Source::Odoo,
-            }),
-        };
-        let webhook_url = match &n8n.webhook_url {
-            Some(url) => Some(Sourced {
-                value: url.clone(),
-                source: Source::Config,
-            }),
-            None => values
-                .get(WEBHOOK_URL_PARAMETER)
-                .and_then(|text| self.webhook_url(text.expose_secret()))
-                .map(|url| Sourced {
-                    value: url,
-                    source: Source::Odoo,
-                }),
-        };
+        let secret = |toml: &Option<SecretString>, key| sourced(toml, || values.get(key).cloned());
         EffectiveN8n {
-            webhook_url,
+            webhook_url: sourced(&n8n.webhook_url, || {
+                let text = values.get(WEBHOOK_URL_PARAMETER)?;
+                self.webhook_url(text.expose_secret())
+            }),
             api_key: secret(&n8n.api_key, API_KEY_PARAMETER),
             outbound_token: secret(&n8n.outbound_token, OUTBOUND_TOKEN_PARAMETER),
             callback_token: secret(&n8n.callback_token, CALLBACK_TOKEN_PARAMETER),
@@ -189,12 +166,12 @@ impl SystemParameters {
         if let Some(token) = &config.n8n.callback_token {
             return Some(token.clone());
         }
-        let (mut values, _) = self.read(config.initiation.parameter_cache_ttl).await;
+        let (mut values, _) = self.read().await;
         values.remove(CALLBACK_TOKEN_PARAMETER)
     }
 
     /// The cached values, read again from Odoo when due.
-    async fn read(&self, ttl: Duration) -> (HashMap<&'static str, SecretString>, ParameterState) {
+    async fn read(&self) -> (HashMap<&'static str, SecretString>, ParameterState) {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
         if let (Some(refresh_at), Some(state)) = (cache.refresh_at, &cache.state)
@@ -226,7 +203,7 @@ impl SystemParameters {
                     found = cache.values.len(),
                     "read the influence_gen system parameters from Odoo"
                 );
-                (ParameterState::Read, ttl)
+                (ParameterState::Read, CACHE_TTL)
             }
             Err(error) if error.server_kind() == Some(ServerErrorKind::AccessError) => {
                 cache.values.clear();
@@ -238,7 +215,7 @@ impl SystemParameters {
                          only the [n8n] values of the configuration are used"
                     );
                 }
-                (ParameterState::Forbidden, ttl)
+                (ParameterState::Forbidden, CACHE_TTL)
             }
             Err(error) => {
                 tracing::warn!(
@@ -248,7 +225,7 @@ impl SystemParameters {
                 );
                 (
                     ParameterState::Unavailable(error.to_string()),
-                    ttl.min(RETRY_AFTER_ERROR),
+                    RETRY_AFTER_ERROR,
                 )
             }
         };
@@ -273,6 +250,20 @@ impl SystemParameters {
             );
         }
         url
+    }
+}
+
+/// The TOML's value, else Odoo's.
+fn sourced<T: Clone>(toml: &Option<T>, odoo: impl FnOnce() -> Option<T>) -> Option<Sourced<T>> {
+    match toml {
+        Some(value) => Some(Sourced {
+            value: value.clone(),
+            source: Source::Config,
+        }),
+        None => odoo().map(|value| Sourced {
+            value,
+            source: Source::Odoo,
+        }),
     }
 }
 

@@ -1,44 +1,33 @@
 //! Initiation: turning each `queued` request in Odoo into one call of the
-//! N8N webhook (SDS §3.6, §4.1).
+//! N8N webhook (`docs/protocol.md#initiation`).
 //!
-//! Three ways in, one outcome:
-//!
-//! | way | module | when |
-//! |---|---|---|
-//! | `POST /influence_gen/trigger/<secret>` | [`trigger`] (HTTP in `server::trigger`) | Odoo's automation rule, on create |
-//! | the sweeper | [`sweeper`] | every `initiation.sweep_interval`, for requests older than `sweep_grace` |
-//! | `influence-gen-bridge initiate` | [`command`] | by hand |
-//!
-//! All three hand a request id to the [`Initiator`], which sends it only if
-//! it is still `queued` and records `processing` or `initiation_failed`.
-//! The [`watchdog`] gives up on requests left `processing` without a result
-//! for `initiation.result_timeout`.
-//! A request is sent at most once: claimed (`queued → processing`) before
-//! the send, never re-sent when N8N may have started it. With the companion
-//! addon each claim is one atomic Odoo call, so any number of bridges and
-//! commands share a database; in the generic protocol the initiator works
-//! under the request's lock (the same lock map the callback pipeline uses)
-//! and reads the status again under it, and across processes the status in
-//! Odoo is the only guard. See [`initiator`] for why the claim comes before
-//! the send, and [`store`] for both protocols.
+//! Three ways in — the trigger route ([`trigger`], Odoo's automation rule on
+//! create), the [`sweeper`] (requests whose trigger was lost) and the
+//! `initiate` [`command`] — all hand a request id to the [`Initiator`],
+//! which claims it (`queued → processing`) before the send and records how
+//! it ended; the [`watchdog`] gives up on requests left `processing`
+//! without a result. A request is sent at most once: never re-sent when
+//! N8N may have started it. With the companion addon each claim is one
+//! atomic Odoo call, so any number of bridges share a database; in the
+//! generic protocol the request's lock (shared with the callback pipeline)
+//! guards within the daemon, and the status in Odoo across processes.
 
 pub mod command;
-mod companion;
 mod initiator;
-mod journal;
-mod outcome;
 mod store;
 pub mod sweeper;
 pub mod trigger;
 pub mod watchdog;
 
+use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-pub use initiator::Initiator;
-pub use outcome::{InitiationError, Outcome};
+pub use initiator::{Initiator, RETRY_BACKOFF};
 pub use trigger::{Refused, Submitted};
 
 use crate::app::App;
@@ -46,7 +35,7 @@ use crate::config::Config;
 use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
 use crate::n8n::N8nError;
-use crate::odoo::OdooClient;
+use crate::odoo::{OdooClient, OdooError};
 use crate::parameters::SystemParameters;
 
 /// Which way a request came in (a log field).
@@ -75,8 +64,7 @@ pub struct Initiation {
 }
 
 impl Initiation {
-    /// `locks` must be the pipeline's, so a result never races its
-    /// initiation; outcomes are counted in `metrics`.
+    /// `locks` must be the pipeline's, so a result never races its initiation.
     pub fn new(
         odoo: OdooClient,
         locks: RequestLocks,
@@ -84,12 +72,11 @@ impl Initiation {
         metrics: Arc<Metrics>,
     ) -> Result<Self, N8nError> {
         Ok(Self {
-            initiator: Initiator::new(odoo, locks, config)?.observed(metrics),
-            triggers: trigger::Triggers::new(config.initiation.max_pending_triggers),
+            initiator: Initiator::new(odoo, locks, config, metrics)?,
+            triggers: trigger::Triggers::default(),
         })
     }
 
-    /// Sends requests to N8N.
     pub fn initiator(&self) -> &Initiator {
         &self.initiator
     }
@@ -103,20 +90,13 @@ impl Initiation {
     pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<Submitted, Refused> {
         self.triggers.submit(&self.initiator, config, id)
     }
-
-    /// How many triggers wait or run now.
-    pub fn pending_triggers(&self) -> usize {
-        self.triggers.pending()
-    }
 }
 
-/// The daemon's initiation task: says how it is set up, runs the sweeper
-/// and the watchdog until `shutdown`, then stops the pending triggers and
-/// waits for the running initiations, at most `server.shutdown_grace`.
-///
-/// An initiation cut off by that deadline leaves its request `queued` (not
-/// claimed yet) or `processing` (claimed; the watchdog resolves it): never
-/// back to `queued` once it may have reached N8N.
+/// The daemon's initiation task: runs the sweeper and the watchdog until
+/// `shutdown`, then stops the pending triggers and waits for the running
+/// initiations, at most `server.shutdown_grace`. One cut off leaves its
+/// request `queued` (not claimed yet) or `processing` (for the watchdog):
+/// never back to `queued` once it may have reached N8N.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     announce(&app.config());
     let work = async {
@@ -136,7 +116,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     tokio::select! {
         _ = work => {}
         () = deadline => tracing::warn!(
-            running = app.initiation().pending_triggers(),
+            running = app.initiation().triggers.pending(),
             "initiations still running at the end of the shutdown grace period; stopped where they were \
              (a request already marked processing stays so until its result arrives or the watchdog gives up on it)"
         ),
@@ -148,7 +128,7 @@ fn announce(config: &Config) {
     let initiation = &config.initiation;
     match &initiation.trigger_secret {
         Some(secret) => tracing::info!(
-            secret_fingerprint = %fingerprint(secrecy::ExposeSecret::expose_secret(secret)),
+            secret_fingerprint = %fingerprint(secret.expose_secret()),
             "trigger route enabled: POST /influence_gen/trigger/<initiation.trigger_secret>"
         ),
         None => tracing::info!(
@@ -160,7 +140,6 @@ fn announce(config: &Config) {
         Some(interval) => tracing::info!(
             interval = %humantime::format_duration(interval),
             grace = %humantime::format_duration(initiation.sweep_grace),
-            batch = initiation.sweep_batch,
             "sweeper enabled"
         ),
         None => tracing::info!(
@@ -174,4 +153,145 @@ fn announce(config: &Config) {
 pub fn fingerprint(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `t` as Odoo stores datetimes: UTC, `YYYY-MM-DD HH:MM:SS`.
+fn odoo_datetime(t: SystemTime) -> String {
+    let rfc3339 = humantime::format_rfc3339_seconds(t).to_string();
+    rfc3339
+        .replacen('T', " ", 1)
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
+/// What one initiation did; `Display` is the line `initiate` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// N8N took the request; it is `processing`.
+    Sent {
+        request_id: i64,
+        http_status: u16,
+        attempts: u32,
+    },
+    /// N8N did not take it (or nothing could be sent): `initiation_failed`.
+    Failed {
+        request_id: i64,
+        details: String,
+        attempts: u32,
+    },
+    /// It may or may not have reached N8N: `processing`, not sent again.
+    Unknown {
+        request_id: i64,
+        details: String,
+        attempts: u32,
+    },
+    /// It was not `queued`; nothing was sent.
+    Skipped { request_id: i64, status: String },
+    /// No such request is readable by the bridge's Odoo user.
+    NotFound { request_id: i64 },
+    /// Shutdown stopped the retries after failures N8N surely did not act
+    /// on; it is `queued` again.
+    Deferred { request_id: i64, reason: String },
+}
+
+impl Outcome {
+    /// The metric label of this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+            Self::Skipped { .. } => "skipped",
+            Self::NotFound { .. } => "not_found",
+            Self::Deferred { .. } => "deferred",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sent {
+                request_id,
+                http_status,
+                attempts,
+            } => {
+                write!(
+                    f,
+                    "request {request_id}: sent to N8N (HTTP {http_status}); status processing"
+                )?;
+                if *attempts > 1 {
+                    write!(f, " (after {attempts} attempts)")?;
+                }
+                Ok(())
+            }
+            Self::Failed {
+                request_id,
+                details,
+                ..
+            } => write!(
+                f,
+                "request {request_id}: initiation failed: {details}; status initiation_failed"
+            ),
+            Self::Unknown {
+                request_id,
+                details,
+                ..
+            } => write!(
+                f,
+                "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
+                 started it, so it is not sent again; status processing"
+            ),
+            Self::Skipped { request_id, status } => write!(
+                f,
+                "request {request_id}: skipped: its status is {status}, not queued; nothing sent"
+            ),
+            Self::NotFound { request_id } => write!(
+                f,
+                "request {request_id}: not found (or not readable by the bridge's Odoo user); nothing sent"
+            ),
+            Self::Deferred { request_id, reason } => {
+                write!(f, "request {request_id}: not sent: {reason}; status queued")
+            }
+        }
+    }
+}
+
+/// Why an initiation stopped without a recorded outcome.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitiationError {
+    #[error("cannot read request {request_id} from Odoo: {source}")]
+    Read { request_id: i64, source: OdooError },
+    #[error(
+        "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
+    )]
+    Claim { request_id: i64, source: OdooError },
+    #[error("cannot claim the next queued request in Odoo: {source}; nothing was sent")]
+    ClaimNext { source: OdooError },
+    #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]
+    Record {
+        request_id: i64,
+        what: String,
+        source: OdooError,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(secs: u64) -> String {
+        super::odoo_datetime(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    #[test]
+    fn datetimes_are_odoo_utc_text() {
+        assert_eq!(at(0), "1970-01-01 00:00:00");
+        // The create_date of transcript 11.
+        assert_eq!(at(1_795_955_977), "2026-11-29 12:39:37");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(at(4_107_542_399), "2100-02-28 23:59:59");
+        assert_eq!(at(1_709_251_199), "2024-02-29 23:59:59");
+    }
 }

@@ -2,22 +2,17 @@
 //! background.
 //!
 //! Odoo's "Send Webhook Notification" posts from inside `create()`, before
-//! its transaction commits, and waits 1 s at most. So the route never waits
-//! on Odoo: [`Triggers::submit`] only books a slot and spawns a task, which
-//! then polls Odoo until the record is readable (bounded by
-//! `initiation.trigger_visibility_timeout`) and hands it to the
-//! [`Initiator`]. A record that never appears (Odoo rolled the create back)
-//! is dropped with a log line; the sweeper is the safety net for anything a
-//! trigger misses.
-//!
-//! What must stay true: at most `initiation.max_pending_triggers` triggers
-//! wait or run at once (more are refused, and the route answers 503); a
-//! second trigger for a request that is already pending is folded into the
-//! first; on shutdown, waiting triggers stop and running initiations finish
-//! (within the daemon's stop deadline, see [`super::run`]).
+//! its transaction commits, and waits 1 s at most. So [`Triggers::submit`]
+//! only books a slot and spawns a task, which polls Odoo until the record is
+//! readable (at most [`VISIBILITY_TIMEOUT`]) and hands it to the
+//! [`Initiator`]. A record that never appears (a rolled-back create) is
+//! dropped with a log line: the sweeper is the safety net. At most
+//! [`MAX_PENDING`] triggers wait or run at once (more are answered 503); a
+//! trigger for a request already pending joins it; on shutdown waiting
+//! triggers stop and running initiations finish.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -29,10 +24,17 @@ use tracing::Instrument;
 
 use super::{Initiator, Via};
 use crate::config::Config;
-use crate::odoo::{OdooClient, OdooError, SearchOptions};
+use crate::odoo::SearchOptions;
+use crate::odoo::records::REQUEST_MODEL;
 use crate::retry::Backoff;
 
-/// The pauses between looks for a triggered record not yet committed.
+/// How long a trigger waits for its record: Odoo commits a create within a
+/// second or two, and the sweeper sends whatever commits later.
+const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Triggers waiting or running at once: far above what Odoo creates in
+/// a burst, and a bound on the tasks a flood of triggers can start.
+const MAX_PENDING: usize = 256;
+/// The pauses between looks for a record not yet committed.
 const VISIBILITY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
 
 /// A trigger taken in.
@@ -47,7 +49,7 @@ pub enum Submitted {
 /// Why a trigger was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    #[error("too many triggers are pending (initiation.max_pending_triggers)")]
+    #[error("too many triggers are pending")]
     Full,
     #[error("the bridge is shutting down")]
     ShuttingDown,
@@ -60,6 +62,17 @@ pub struct Triggers {
     pending: Arc<Mutex<HashSet<i64>>>,
     tasks: TaskTracker,
     stop: CancellationToken,
+}
+
+impl Default for Triggers {
+    fn default() -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(MAX_PENDING)),
+            pending: Arc::default(),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        }
+    }
 }
 
 /// Removes a request from the pending set when its task ends, however it ends.
@@ -75,22 +88,12 @@ impl Drop for PendingEntry {
     }
 }
 
-fn lock(pending: &Mutex<HashSet<i64>>) -> std::sync::MutexGuard<'_, HashSet<i64>> {
-    pending
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+// std Mutex: held for a lookup and an insert, never across an await.
+fn lock(pending: &Mutex<HashSet<i64>>) -> MutexGuard<'_, HashSet<i64>> {
+    pending.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Triggers {
-    pub fn new(max_pending: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(max_pending)),
-            pending: Arc::default(),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
-        }
-    }
-
     /// Takes a trigger for request `id`; never waits.
     pub fn submit(
         &self,
@@ -101,7 +104,6 @@ impl Triggers {
         if self.stop.is_cancelled() {
             return Err(Refused::ShuttingDown);
         }
-        // std Mutex: held for a lookup and an insert, never across an await.
         let mut pending = lock(&self.pending);
         if pending.contains(&id) {
             return Ok(Submitted::AlreadyPending);
@@ -116,8 +118,7 @@ impl Triggers {
             id,
             _slot: slot,
         };
-        let initiator = initiator.clone();
-        let stop = self.stop.clone();
+        let (initiator, stop) = (initiator.clone(), self.stop.clone());
         let span = tracing::info_span!("trigger", ai_generation_request_id = id);
         self.tasks.spawn(
             async move {
@@ -143,45 +144,9 @@ impl Triggers {
     }
 }
 
-/// Waits for the record, then sends it.
+/// Polls with a cheap `search` until the record is readable, then sends it.
 async fn work(initiator: &Initiator, config: &Config, id: i64, stop: &CancellationToken) {
-    let timeout = config.initiation.trigger_visibility_timeout;
-    match wait_until_visible(initiator.odoo(), config, id, timeout, stop).await {
-        Visibility::Visible => {
-            // The outcome is logged by the initiator.
-            let _ = initiator.initiate(config, id, Via::Trigger, stop).await;
-        }
-        Visibility::NeverVisible => tracing::warn!(
-            timeout = %humantime::format_duration(timeout),
-            "the triggered request did not become readable in time (Odoo may have rolled the create back); \
-             trigger dropped, the sweeper sends the request if it exists"
-        ),
-        Visibility::Stopped => tracing::info!(
-            "shutting down; trigger dropped, the sweeper sends the request after the next start"
-        ),
-        Visibility::Failed(error) => tracing::warn!(
-            %error,
-            "cannot look the triggered request up in Odoo; trigger dropped, the sweeper sends the request"
-        ),
-    }
-}
-
-enum Visibility {
-    Visible,
-    NeverVisible,
-    Stopped,
-    Failed(OdooError),
-}
-
-/// Polls with a cheap `search` until the record is readable.
-async fn wait_until_visible(
-    odoo: &OdooClient,
-    config: &Config,
-    id: i64,
-    timeout: Duration,
-    stop: &CancellationToken,
-) -> Visibility {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + VISIBILITY_TIMEOUT;
     let domain = json!([["id", "=", id]]);
     let options = SearchOptions {
         limit: Some(1),
@@ -190,42 +155,46 @@ async fn wait_until_visible(
     let mut look = 0;
     loop {
         look += 1;
-        match odoo
-            .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
+        match initiator
+            .odoo()
+            .search(REQUEST_MODEL, &domain, &options)
             .await
         {
             Ok(ids) if !ids.is_empty() => {
-                if look > 1 {
-                    tracing::debug!(looks = look, "the triggered request is readable now");
-                }
-                return Visibility::Visible;
+                // The outcome is logged by the initiator.
+                let _ = initiator.initiate(config, id, Via::Trigger, stop).await;
+                return;
             }
             Ok(_) => tracing::trace!(look, "the triggered request is not readable yet"),
             Err(error) if error.is_transient() => {
                 tracing::debug!(look, %error, "Odoo failed while looking for the triggered request")
             }
-            Err(error) => return Visibility::Failed(error),
+            Err(error) => {
+                return tracing::warn!(%error, "cannot look the triggered request up in Odoo; trigger dropped, the sweeper sends the request");
+            }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Visibility::NeverVisible;
+            return tracing::warn!(
+                timeout = %humantime::format_duration(VISIBILITY_TIMEOUT),
+                "the triggered request did not become readable in time (Odoo may have rolled the create back); \
+                 trigger dropped, the sweeper sends the request if it exists"
+            );
         }
         // Half the ceiling plus jitter: never hammer Odoo with zero pauses.
         let pause = VISIBILITY_BACKOFF.ceiling(look) / 2 + VISIBILITY_BACKOFF.delay(look) / 2;
         tokio::select! {
-            () = stop.cancelled() => return Visibility::Stopped,
+            () = stop.cancelled() => {
+                return tracing::info!("shutting down; trigger dropped, the sweeper sends the request after the next start");
+            }
             () = tokio::time::sleep(pause.min(left)) => {}
         }
     }
 }
 
-/// The request id a trigger body names.
-///
-/// Accepts what Odoo 18's "Send Webhook Notification" sends (`_id`,
-/// `_model`, `id` and the chosen fields, keys sorted) and a minimal
-/// `{"id": N}`; ids may be numbers or digit strings. `_model`, when present,
-/// must be `request_model`. The other fields are a snapshot from before the
-/// commit and are not used: the record is read again.
+/// The request id a trigger body names: Odoo's (`_id`, `_model`, `id` and
+/// fields from before the commit, unused) or a minimal `{"id": N}`; ids may
+/// be numbers or digit strings, and `_model` must be `request_model`.
 pub fn parse_body(body: &[u8], request_model: &str) -> Result<i64, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_owned())?;

@@ -23,7 +23,7 @@ fn config(odoo: &OdooEmulator, n8n: &str) -> Config {
     let text = format!(
         "[server]\npublic_url = \"https://bridge.example.com\"\n\
          [odoo]\nurl = \"{}\"\ndatabase = \"ig\"\nlogin = \"bridge\"\npassword = \"{PASSWORD}\"\n\
-         [n8n]\n{n8n}\n[initiation]\nparameter_cache_ttl = \"60s\"\n",
+         [n8n]\n{n8n}\n\n",
         odoo.url()
     );
     Config::from_toml(

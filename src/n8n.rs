@@ -1,57 +1,101 @@
-//! The outbound side toward N8N: the webhook client and the SDS §4.1 payload.
+//! The outbound side toward N8N: the webhook client and the initiation
+//! payload (`docs/protocol.md#initiation`).
 //!
 //! [`N8nClient`] makes one POST per call and decides nothing about retries:
-//! [`N8nError::delivery`] tells the caller what a failure says about the
-//! workflow. Sending is not idempotent (each accepted POST starts a paid
-//! generation), so only a failure after which N8N surely did not start the
-//! workflow may be retried: no connection (refused, DNS, TLS handshake), or
-//! an answer N8N gives before starting (its "respond immediately" webhook
-//! answers 202 before any node runs, so a 500 or 503 from it means nothing
-//! started; 408 and 429 likewise). A timeout or a connection broken after
-//! the body went out, and a proxy's 502 or 504, leave the outcome unknown.
-//! What must stay true:
+//! [`N8nError::delivery`] says what a failure means for the workflow. Each
+//! accepted POST starts a paid generation, so only a failure after which N8N
+//! surely started nothing may be retried: no connection, or an answer N8N
+//! gives before starting (its "respond immediately" webhook answers 202
+//! before any node runs, so its 500/503, like 408/429, started nothing). A
+//! timeout, a connection broken after the body went out, and a proxy's
+//! 502/504 leave the outcome unknown.
 //!
-//! - the API key travels only in its header (marked sensitive); neither the
-//!   key nor the security token ever appears in an error, even when a server
-//!   echoes them back in its body;
-//! - redirects are not followed (a redirected webhook is a misconfiguration,
-//!   and following it would send the key elsewhere);
-//! - `n8n.timeout` bounds the whole exchange, and at most a few KiB of an
-//!   error body are read.
-
-mod payload;
+//! The API key travels only in its header (marked sensitive); neither it nor
+//! the security token ever appears in an error, even when echoed back.
+//! Redirects are not followed: they would send the key elsewhere.
 
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 use url::Url;
 
-pub use payload::{INITIATION_FIELDS, InitiationPayload, params, request_reference};
+use crate::odoo::records::AiImageRequest;
 
+/// The header of N8N's "Header Auth" credential as its docs name it; no
+/// deployment was seen to need another.
+pub const API_KEY_HEADER: &str = "X-N8N-Api-Key";
 /// Sent on every call, so N8N's logs can tell who is asking.
 const USER_AGENT: &str = concat!("influence-gen-bridge/", env!("CARGO_PKG_VERSION"));
-/// How long opening a connection (TCP and TLS) may take. A connect that
-/// times out surely sent nothing, unlike a timeout later in the exchange.
+/// A connect that times out surely sent nothing, unlike a later timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// At most this much of an error answer is read.
+/// At most this much of an error answer is read…
 const MAX_ERROR_BODY_BYTES: usize = 4096;
-/// At most this many characters of it end up in a message.
+/// …and at most this many characters of it end up in a message.
 const MAX_EXCERPT_CHARS: usize = 300;
 
-/// Where and how to call the webhook.
-#[derive(Debug, Clone, Copy)]
-pub struct Webhook<'a> {
-    pub url: &'a Url,
-    pub api_key_header: &'a HeaderName,
-    pub api_key: &'a SecretString,
-    pub timeout: Duration,
+/// Fields of the request read to build the payload.
+pub const INITIATION_FIELDS: &[&str] = &[
+    "id",
+    "status",
+    "prompt",
+    "negative_prompt",
+    "model_id",
+    "resolution",
+    "aspect_ratio",
+    "seed",
+    "inference_steps",
+    "cfg_scale",
+];
+
+/// The body POSTed to the webhook. `Debug` never shows the token.
+#[derive(Debug, Serialize)]
+pub struct InitiationPayload {
+    /// The Odoo id as a decimal string.
+    pub ai_generation_request_id: String,
+    pub params: Map<String, Value>,
+    pub odoo_callback_url: String,
+    /// The outbound token; an empty string when none is configured.
+    #[serde(serialize_with = "expose")]
+    pub security_token: SecretString,
 }
 
-/// N8N took the request (a 2xx answer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accepted {
-    pub status: u16,
+fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+/// The generation parameters of `request`: only what is set. Odoo answers
+/// `false` for an empty text and `0` for an unfilled number, so empty texts
+/// are left out, and so are a 0 `seed`, `inference_steps` or `cfg_scale`
+/// (never valid, and no seed means a random one).
+pub fn params(request: &AiImageRequest) -> Map<String, Value> {
+    let mut params = Map::new();
+    let texts = [
+        ("prompt", &request.prompt),
+        ("negative_prompt", &request.negative_prompt),
+        ("model_id", &request.model_id),
+        ("resolution", &request.resolution),
+        ("aspect_ratio", &request.aspect_ratio),
+    ];
+    for (name, text) in texts {
+        if let Some(text) = text {
+            params.insert(name.to_owned(), Value::from(text.as_str()));
+        }
+    }
+    for (name, number) in [
+        ("seed", request.seed),
+        ("inference_steps", request.inference_steps),
+    ] {
+        if let Some(number) = number.filter(|n| *n != 0) {
+            params.insert(name.to_owned(), Value::from(number));
+        }
+    }
+    if let Some(scale) = request.cfg_scale.filter(|x| *x != 0.0 && x.is_finite()) {
+        params.insert("cfg_scale".to_owned(), Value::from(scale));
+    }
+    params
 }
 
 /// Why N8N did not take a request.
@@ -61,19 +105,15 @@ pub enum N8nError {
     /// 401/403: N8N's Header Auth answers 403 "Authorization data is wrong!".
     #[error("N8N refused the API key (HTTP {status}){}", excerpt_suffix(.body_excerpt))]
     ApiKeyRefused { status: u16, body_excerpt: String },
-    /// Any other non-2xx answer.
     #[error("N8N answered HTTP {status}{}{}", redirect_hint(*.status), excerpt_suffix(.body_excerpt))]
     Status { status: u16, body_excerpt: String },
-    /// No answer within `n8n.timeout`.
     #[error("N8N did not answer within {} (n8n.timeout)", humantime::format_duration(*.after))]
     Timeout { after: Duration },
-    /// No connection could be made.
     #[error("cannot connect to N8N at {endpoint}: {reason}")]
     Connect { endpoint: String, reason: String },
     /// The exchange broke off after connecting.
     #[error("the call to N8N at {endpoint} failed: {reason}")]
     Send { endpoint: String, reason: String },
-    /// The HTTP client could not be built (TLS setup).
     #[error("cannot set up the N8N client: {0}")]
     ClientSetup(String),
 }
@@ -81,17 +121,15 @@ pub enum N8nError {
 /// What a failed call says about the workflow run it asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// N8N surely did not start it, and the same call may succeed later.
+    /// Surely not started; the same call may succeed later.
     NotStartedTransient,
-    /// N8N surely did not start it, and the same call would fail again.
+    /// Surely not started; the same call would fail again.
     NotStartedPermanent,
-    /// N8N may or may not have started it: repeating the call could start
-    /// a second (paid) generation.
+    /// Maybe started: repeating it could start a second paid generation.
     Unknown,
 }
 
 impl N8nError {
-    /// What this failure says about the workflow run; see the module docs.
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::Connect { .. } => Delivery::NotStartedTransient,
@@ -107,20 +145,6 @@ impl N8nError {
             Self::Status { .. } | Self::ApiKeyRefused { .. } | Self::ClientSetup(_) => {
                 Delivery::NotStartedPermanent
             }
-        }
-    }
-
-    /// Whether another try may succeed without risking a second run: N8N
-    /// surely did not start this one.
-    pub fn is_transient(&self) -> bool {
-        self.delivery() == Delivery::NotStartedTransient
-    }
-
-    /// The HTTP status N8N answered, if it answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::ApiKeyRefused { status, .. } | Self::Status { status, .. } => Some(*status),
-            _ => None,
         }
     }
 }
@@ -156,43 +180,45 @@ impl N8nClient {
             .referer(false)
             .retry(reqwest::retry::never())
             .connect_timeout(CONNECT_TIMEOUT)
-            // A fresh connection per call: a pooled one that N8N closed
-            // meanwhile would turn a harmless failure into an unknown outcome.
+            // A pooled connection that N8N closed meanwhile would turn a
+            // harmless failure into an unknown outcome.
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| N8nError::ClientSetup(e.to_string()))?;
         Ok(Self { client })
     }
 
-    /// POSTs `payload` to the webhook once.
+    /// POSTs `payload` to `url` once, within `timeout`; `Ok` is N8N's 2xx status.
     pub async fn start(
         &self,
-        webhook: Webhook<'_>,
+        url: &Url,
+        api_key: &SecretString,
+        timeout: Duration,
         payload: &InitiationPayload,
-    ) -> Result<Accepted, N8nError> {
-        let endpoint = endpoint(webhook.url);
-        let mut key = HeaderValue::from_str(webhook.api_key.expose_secret()).map_err(|_| {
+    ) -> Result<u16, N8nError> {
+        let endpoint = endpoint(url);
+        let mut key = HeaderValue::from_str(api_key.expose_secret()).map_err(|_| {
             N8nError::ClientSetup("the API key is not a valid HTTP header value".to_owned())
         })?;
         key.set_sensitive(true);
         let sent = self
             .client
-            .post(webhook.url.clone())
-            .header(webhook.api_key_header, key)
-            .timeout(webhook.timeout)
+            .post(url.clone())
+            .header(API_KEY_HEADER, key)
+            .timeout(timeout)
             .json(payload)
             .send()
             .await;
         let mut response = match sent {
             Ok(response) => response,
-            Err(error) => return Err(transport_error(&error, &endpoint, webhook.timeout)),
+            Err(error) => return Err(transport_error(&error, endpoint, timeout)),
         };
         let status = response.status().as_u16();
         if response.status().is_success() {
-            return Ok(Accepted { status });
+            return Ok(status);
         }
         let secrets = [
-            webhook.api_key.expose_secret(),
+            api_key.expose_secret(),
             payload.security_token.expose_secret(),
         ];
         let body_excerpt = excerpt(read_some(&mut response).await, &secrets);
@@ -220,8 +246,7 @@ fn endpoint(url: &Url) -> String {
 
 /// Connecting comes first: a failure there (a connect timeout included)
 /// means nothing was sent.
-fn transport_error(error: &reqwest::Error, endpoint: &str, timeout: Duration) -> N8nError {
-    let endpoint = endpoint.to_owned();
+fn transport_error(error: &reqwest::Error, endpoint: String, timeout: Duration) -> N8nError {
     if error.is_connect() {
         let reason = root_cause(error);
         return N8nError::Connect { endpoint, reason };
@@ -233,8 +258,7 @@ fn transport_error(error: &reqwest::Error, endpoint: &str, timeout: Duration) ->
     N8nError::Send { endpoint, reason }
 }
 
-/// The innermost cause, which says what happened ("connection refused")
-/// rather than what was being done; an I/O error by its kind.
+/// The innermost cause ("connection refused"), an I/O error by its kind.
 fn root_cause(error: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = error;
     while let Some(next) = source.source() {
@@ -249,7 +273,7 @@ fn root_cause(error: &reqwest::Error) -> String {
         .map_or(text.clone(), |(_, reason)| reason.to_owned())
 }
 
-/// Up to [`MAX_ERROR_BODY_BYTES`] of the body; a body that cannot be read is empty.
+/// Up to [`MAX_ERROR_BODY_BYTES`] of the body; an unreadable one is empty.
 async fn read_some(response: &mut reqwest::Response) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < MAX_ERROR_BODY_BYTES {
@@ -281,6 +305,56 @@ fn excerpt(body: Vec<u8>, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn request(value: Value) -> AiImageRequest {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn every_field_set_goes_into_params_with_its_type() {
+        let request = request(json!({
+            "id": 1, "status": "queued", "prompt": "a cat", "negative_prompt": "blurry",
+            "model_id": "sdxl-1.0", "resolution": "1024x1024", "aspect_ratio": "1:1",
+            "seed": 42, "inference_steps": 30, "cfg_scale": 7.0
+        }));
+        let params = Value::Object(params(&request));
+        assert_eq!(
+            params,
+            json!({
+                "prompt": "a cat", "negative_prompt": "blurry", "model_id": "sdxl-1.0",
+                "resolution": "1024x1024", "aspect_ratio": "1:1",
+                "seed": 42, "inference_steps": 30, "cfg_scale": 7.0
+            })
+        );
+        assert!(params["seed"].is_i64());
+        assert!(params.to_string().contains("\"cfg_scale\":7.0"));
+    }
+
+    #[test]
+    fn false_blank_and_zero_are_left_out_but_negative_seeds_stay() {
+        let dog = request(json!({
+            "id": 2, "status": "queued", "prompt": "a dog", "negative_prompt": false,
+            "model_id": "", "resolution": false, "aspect_ratio": "  ",
+            "seed": 0, "inference_steps": 0, "cfg_scale": 0.0
+        }));
+        assert_eq!(Value::Object(params(&dog)), json!({ "prompt": "a dog" }));
+        let negative = request(json!({ "id": 3, "status": "queued", "seed": -1 }));
+        assert_eq!(Value::Object(params(&negative)), json!({ "seed": -1 }));
+    }
+
+    #[test]
+    fn the_payload_serializes_the_token_but_debug_hides_it() {
+        let payload = InitiationPayload {
+            ai_generation_request_id: "7".into(),
+            params: Map::new(),
+            odoo_callback_url: "https://b.example/cb".into(),
+            security_token: SecretString::from("tok-123".to_owned()),
+        };
+        let value = serde_json::to_value(&payload).unwrap();
+        assert_eq!(value["security_token"], "tok-123");
+        assert!(!format!("{payload:?}").contains("tok-123"));
+    }
 
     #[test]
     fn excerpts_are_short_single_lines_without_secrets() {
@@ -304,25 +378,15 @@ mod tests {
             refused.to_string(),
             "N8N refused the API key (HTTP 403): Authorization data is wrong!"
         );
-        assert!(!refused.is_transient());
-        let status = N8nError::Status {
-            status: 503,
+        let status = |status| N8nError::Status {
+            status,
             body_excerpt: String::new(),
         };
-        assert_eq!(status.to_string(), "N8N answered HTTP 503");
-        assert!(status.is_transient());
-        let moved = N8nError::Status {
-            status: 301,
-            body_excerpt: String::new(),
-        };
-        assert!(moved.to_string().contains("redirects are not followed"));
-        assert!(!moved.is_transient());
+        assert_eq!(status(503).to_string(), "N8N answered HTTP 503");
         assert!(
-            N8nError::Status {
-                status: 429,
-                body_excerpt: String::new()
-            }
-            .is_transient()
+            status(301)
+                .to_string()
+                .contains("redirects are not followed")
         );
         let timeout = N8nError::Timeout {
             after: Duration::from_secs(10),
@@ -331,7 +395,6 @@ mod tests {
             timeout.to_string(),
             "N8N did not answer within 10s (n8n.timeout)"
         );
-        assert!(!timeout.is_transient(), "N8N may have started it");
     }
 
     #[test]
@@ -363,9 +426,12 @@ mod tests {
             status(504),
         ] {
             assert_eq!(error.delivery(), Delivery::Unknown, "{error}");
-            assert!(!error.is_transient());
         }
-        for error in [status(404), status(400), status(301), status(501)] {
+        let refused = N8nError::ApiKeyRefused {
+            status: 403,
+            body_excerpt: String::new(),
+        };
+        for error in [refused, status(404), status(400), status(301), status(501)] {
             assert_eq!(error.delivery(), Delivery::NotStartedPermanent, "{error}");
         }
     }
