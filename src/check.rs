@@ -20,7 +20,7 @@ mod api_key;
 mod companion;
 mod initiation;
 
-/// The verdict of one check.
+/// The verdict of one check; `Display` is its tag in the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
@@ -31,54 +31,46 @@ pub enum Verdict {
 
 use Verdict::{Fail, Pass, Skip, Warn};
 
-/// One line of the report.
-#[derive(Debug, Clone)]
-pub struct CheckLine {
-    pub verdict: Verdict,
-    pub name: &'static str,
-    pub detail: String,
-}
-
-impl fmt::Display for CheckLine {
+impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tag = match self.verdict {
+        let tag = match self {
             Pass => "ok  ",
             Warn => "warn",
             Fail => "FAIL",
             Skip => "skip",
         };
-        write!(f, "{tag} {}: {}", self.name, self.detail)
+        f.write_str(tag)
     }
 }
 
-/// The whole report, in the order the checks ran.
+/// The lines of the report (name, verdict, detail), in the order the checks ran.
 #[derive(Debug, Default)]
-pub struct Report {
-    pub lines: Vec<CheckLine>,
-}
+pub struct Report(Vec<(&'static str, Verdict, String)>);
 
 impl Report {
-    /// Adds the line `name` with its verdict and detail.
     fn add(&mut self, name: &'static str, (verdict, detail): (Verdict, String)) {
-        self.lines.push(CheckLine {
-            verdict,
-            name,
-            detail,
-        });
+        self.0.push((name, verdict, detail));
     }
 
     /// True when no check failed (warnings and skips do not fail the run).
     pub fn passed(&self) -> bool {
-        !self.lines.iter().any(|line| line.verdict == Fail)
+        self.failed() == 0
+    }
+
+    fn failed(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|(_, verdict, _)| *verdict == Fail)
+            .count()
     }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for line in &self.lines {
-            writeln!(f, "{line}")?;
+        for (name, verdict, detail) in &self.0 {
+            writeln!(f, "{verdict} {name}: {detail}")?;
         }
-        match self.lines.iter().filter(|l| l.verdict == Fail).count() {
+        match self.failed() {
             0 => write!(f, "all checks passed"),
             failed => write!(f, "{failed} check(s) failed"),
         }
@@ -109,45 +101,35 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
 
 /// Connection, login, models and rights. Returns whether the login worked.
 async fn check_odoo(config: &Config, report: &mut Report) -> bool {
-    let odoo = match OdooClient::new(&config.odoo) {
-        Ok(odoo) => odoo,
-        Err(e) => {
-            report.add("odoo", (Fail, format!("cannot set up the client: {e}")));
-            return false;
-        }
+    let Err((name, detail)) = odoo_lines(config, report).await else {
+        return true;
     };
+    report.add(name, (Fail, detail));
+    if name == "odoo reachable" {
+        report.add("odoo login", (Skip, "Odoo is not reachable".to_owned()));
+    }
+    false
+}
+
+/// The Odoo lines up to the first failure, which is the error.
+async fn odoo_lines(config: &Config, report: &mut Report) -> Result<(), (&'static str, String)> {
+    let odoo = OdooClient::new(&config.odoo)
+        .map_err(|e| ("odoo", format!("cannot set up the client: {e}")))?;
     let url = &config.odoo.url;
-    let version = match odoo.version().await {
-        Ok(version) => version,
-        Err(e) => {
-            report.add("odoo reachable", (Fail, format!("{url} : {}", explain(&e))));
-            report.add("odoo login", (Skip, "Odoo is not reachable".to_owned()));
-            return false;
-        }
-    };
+    let version = odoo.version().await;
+    let version = version.map_err(|e| ("odoo reachable", format!("{url} : {}", explain(&e))))?;
     let answers = format!("Odoo {} answers at {url}", version.server_version);
     report.add("odoo reachable", (Pass, answers));
-    let api = match odoo.api().await {
-        Ok(api) => api,
-        Err(e) => {
-            report.add("odoo api", (Fail, explain(&e)));
-            return false;
-        }
-    };
+    let api = odoo.api().await.map_err(|e| ("odoo api", explain(&e)))?;
     report.add("odoo api", api_key::api_line(config, &version, api));
     let (login, database) = (&config.odoo.login, &config.odoo.database);
-    let uid = match odoo.authenticate().await {
-        Ok(uid) => uid,
-        Err(e @ OdooError::LoginRefused { .. }) => {
+    let uid = odoo.authenticate().await.map_err(|e| match e {
+        OdooError::LoginRefused { .. } => {
             let advice = api_key::refused_login_advice(Some(api));
-            report.add("odoo login", (Fail, format!("{e}; {advice}")));
-            return false;
+            ("odoo login", format!("{e}; {advice}"))
         }
-        Err(e) => {
-            report.add("odoo login", (Fail, explain(&e)));
-            return false;
-        }
-    };
+        e => ("odoo login", explain(&e)),
+    })?;
     if api == Api::Json2 {
         let detail = format!("Odoo accepted the API key (uid {uid}) on database `{database}`");
         report.add("odoo login", (Pass, detail));
@@ -156,17 +138,14 @@ async fn check_odoo(config: &Config, report: &mut Report) -> bool {
         let detail = format!("logged in as `{login}` (uid {uid}) on database `{database}`");
         report.add("odoo login", (Pass, detail));
     }
-    let mut request_fields = REQUEST_FIELDS.to_vec();
-    request_fields.push(&config.odoo.uuid_field);
+    let request_fields = [REQUEST_FIELDS, &[config.odoo.uuid_field.as_str()]].concat();
     let request = check_model(&odoo, REQUEST_MODEL, &request_fields).await;
     report.add("request model", request);
-    report.add(
-        "image model",
-        check_model(&odoo, IMAGE_MODEL, IMAGE_FIELDS).await,
-    );
+    let image = check_model(&odoo, IMAGE_MODEL, IMAGE_FIELDS).await;
+    report.add("image model", image);
     report.add("access rights", check_rights(&odoo, login).await);
     companion::check(&odoo, config, report).await;
-    true
+    Ok(())
 }
 
 /// `model` has the `needed` fields, and its `status` (if any) every value

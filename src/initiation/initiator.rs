@@ -47,44 +47,40 @@ use crate::retry::Backoff;
 /// answering 503 is busy, and seconds let it recover.
 pub const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
 
-/// Sends requests to N8N; cheap to clone.
+/// Sends requests to N8N; a cheap handle on its parts.
 #[derive(Debug, Clone)]
-pub struct Initiator {
-    inner: Arc<Inner>,
-}
+pub struct Initiator(Arc<Parts>);
 
 #[derive(Debug)]
-struct Inner {
-    store: RequestStore,
+pub struct Parts {
+    pub(super) store: RequestStore,
     n8n: N8nClient,
-    parameters: SystemParameters,
-    locks: RequestLocks,
-    journal: Journal,
+    /// The N8N settings in force (TOML, else Odoo's system parameters).
+    pub parameters: SystemParameters,
+    pub(super) locks: RequestLocks,
+    pub(super) journal: Journal,
     /// Calls to N8N in flight (as many as calls to Odoo: each send makes some).
     permits: Semaphore,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
-/// How the N8N exchange ended.
+impl std::ops::Deref for Initiator {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// How the N8N exchange ended, after how many attempts.
 enum Exchange {
-    Accepted {
-        http_status: u16,
-        attempts: u32,
-    },
+    Accepted(u16, u32),
     /// N8N surely did not start it.
-    Refused {
-        error: N8nError,
-        attempts: u32,
-    },
+    Refused(N8nError, u32),
     /// N8N may or may not have started it.
-    Unknown {
-        error: N8nError,
-        attempts: u32,
-    },
+    Unknown(N8nError, u32),
     /// Shutdown, in a pause between tries: N8N surely did not start it.
-    Stopped {
-        error: N8nError,
-    },
+    Stopped(N8nError),
 }
 
 impl Initiator {
@@ -95,42 +91,19 @@ impl Initiator {
         config: &Config,
         metrics: Arc<Metrics>,
     ) -> Result<Self, N8nError> {
-        Ok(Self {
-            inner: Arc::new(Inner {
-                n8n: N8nClient::new()?,
-                parameters: SystemParameters::new(odoo.clone()),
-                store: RequestStore::new(odoo),
-                locks,
-                journal: Journal::default(),
-                permits: Semaphore::new(config.odoo.max_concurrent_calls),
-                metrics,
-            }),
-        })
-    }
-
-    pub(super) fn count(&self, outcome: &'static str) {
-        self.inner.metrics.initiation(outcome);
+        Ok(Self(Arc::new(Parts {
+            n8n: N8nClient::new()?,
+            parameters: SystemParameters::new(odoo.clone()),
+            store: RequestStore::new(odoo),
+            locks,
+            journal: Journal::default(),
+            permits: Semaphore::new(config.odoo.max_concurrent_calls),
+            metrics,
+        })))
     }
 
     pub fn odoo(&self) -> &OdooClient {
-        self.inner.store.odoo()
-    }
-
-    /// The N8N settings in force (TOML, else Odoo's system parameters).
-    pub fn parameters(&self) -> &SystemParameters {
-        &self.inner.parameters
-    }
-
-    pub(super) fn store(&self) -> &RequestStore {
-        &self.inner.store
-    }
-
-    pub(super) fn journal(&self) -> &Journal {
-        &self.inner.journal
-    }
-
-    pub(super) fn locks(&self) -> &RequestLocks {
-        &self.inner.locks
+        self.store.odoo()
     }
 
     /// Sends request `id` to N8N if it is `queued`; `stop` ends the retries
@@ -143,8 +116,8 @@ impl Initiator {
         stop: &CancellationToken,
     ) -> Result<Outcome, InitiationError> {
         self.observed(id, via, async {
-            let _lock = self.inner.locks.lock(id).await;
-            match self.inner.store.claim(id).await? {
+            let _lock = self.locks.lock(id).await;
+            match self.store.claim(id).await? {
                 Claim::Claimed { request } => self.send_claimed(config, &request, stop).await,
                 Claim::UnknownRequest => Ok(Outcome::NotFound { request_id: id }),
                 Claim::NotQueued { status } => Ok(Outcome::Skipped {
@@ -164,12 +137,12 @@ impl Initiator {
         via: Via,
         stop: &CancellationToken,
     ) -> Result<Option<Outcome>, InitiationError> {
-        let Some(request) = self.inner.store.claim_next().await? else {
+        let Some(request) = self.store.claim_next().await? else {
             return Ok(None);
         };
         let outcome = self.observed(request.id, via, async {
             // A callback may be at work on it already (N8N is fast).
-            let _lock = self.inner.locks.lock(request.id).await;
+            let _lock = self.locks.lock(request.id).await;
             self.send_claimed(config, &request, stop).await
         });
         outcome.await.map(Some)
@@ -198,7 +171,8 @@ impl Initiator {
             Ok(outcome) => tracing::info!(%outcome, "nothing to send"),
             Err(error) => tracing::error!(%error, "initiation stopped"),
         });
-        self.count(result.as_ref().map_or("error", Outcome::label));
+        self.metrics
+            .initiation(result.as_ref().map_or("error", Outcome::label));
         result
     }
 
@@ -210,8 +184,8 @@ impl Initiator {
         stop: &CancellationToken,
     ) -> Result<Outcome, InitiationError> {
         let id = request.id;
-        self.inner.journal.note(id, Fact::Claimed);
-        let n8n = self.inner.parameters.effective(config).await;
+        self.journal.note(id, Fact::Claimed);
+        let n8n = self.parameters.effective(config).await;
         let (Some(url), Some(api_key)) = (&n8n.webhook_url, &n8n.api_key) else {
             let details = missing_settings(&n8n);
             return self.fail(id, details, 0).await;
@@ -224,24 +198,17 @@ impl Initiator {
             security_token: token.unwrap_or_else(|| SecretString::from(String::new())),
         };
         let (url, api_key) = (&url.value, &api_key.value);
-        let send = || {
-            self.inner
-                .n8n
-                .start(url, api_key, config.n8n.timeout, &payload)
-        };
+        let send = || self.n8n.start(url, api_key, config.n8n.timeout, &payload);
         match self.exchange(config, send, stop).await {
-            Exchange::Accepted {
-                http_status,
-                attempts,
-            } => {
-                self.inner.journal.note(id, Fact::Accepted { http_status });
+            Exchange::Accepted(http_status, attempts) => {
+                self.journal.note(id, Fact::Accepted { http_status });
                 Ok(Outcome::Sent {
                     request_id: id,
                     http_status,
                     attempts,
                 })
             }
-            Exchange::Refused { error, attempts } => {
+            Exchange::Refused(error, attempts) => {
                 let details = match attempts {
                     1 => error.to_string(),
                     _ => format!("{error} (after {attempts} attempts)"),
@@ -249,15 +216,15 @@ impl Initiator {
                 let fact = Fact::NotStarted {
                     error: details.clone(),
                 };
-                self.inner.journal.note(id, fact);
+                self.journal.note(id, fact);
                 self.fail(id, details, attempts).await
             }
-            Exchange::Unknown { error, attempts } => {
+            Exchange::Unknown(error, attempts) => {
                 let details = error.to_string();
                 let fact = Fact::Unknown {
                     error: details.clone(),
                 };
-                self.inner.journal.note(id, fact);
+                self.journal.note(id, fact);
                 let note = format!(
                     "Sent to N8N, but the outcome is unknown: {details}. N8N may or may not have \
                      started the generation, so the bridge does not send it again. The request stays \
@@ -265,17 +232,17 @@ impl Initiator {
                      initiation_failed.",
                     humantime::format_duration(config.initiation.result_timeout)
                 );
-                self.inner.store.finish(id, Finish::Unknown(&note)).await?;
+                self.store.finish(id, Finish::Unknown(&note)).await?;
                 Ok(Outcome::Unknown {
                     request_id: id,
                     details,
                     attempts,
                 })
             }
-            Exchange::Stopped { error } => {
+            Exchange::Stopped(error) => {
                 let reason = format!("the bridge is stopping and N8N has not taken it ({error})");
-                let finished = self.inner.store.finish(id, Finish::Retry(&reason)).await?;
-                self.inner.journal.forget(id);
+                let finished = self.store.finish(id, Finish::Retry(&reason)).await?;
+                self.journal.forget(id);
                 Ok(match finished {
                     Finished::Written => Outcome::Deferred {
                         request_id: id,
@@ -301,31 +268,26 @@ impl Initiator {
         F: Future<Output = Result<u16, N8nError>>,
     {
         // The semaphore is never closed.
-        let _permit = self.inner.permits.acquire().await.ok();
+        let _permit = self.permits.acquire().await.ok();
         let mut attempts = 0;
         loop {
             attempts += 1;
             let error = match send().await {
-                Ok(http_status) => {
-                    return Exchange::Accepted {
-                        http_status,
-                        attempts,
-                    };
-                }
+                Ok(http_status) => return Exchange::Accepted(http_status, attempts),
                 Err(error) => error,
             };
             match error.delivery() {
-                Delivery::Unknown => return Exchange::Unknown { error, attempts },
+                Delivery::Unknown => return Exchange::Unknown(error, attempts),
                 Delivery::NotStartedTransient if attempts < config.initiation.attempts => {
                     let delay = RETRY_BACKOFF.delay(attempts);
                     let retry_in_ms = delay.as_millis() as u64;
                     tracing::warn!(attempt = attempts, %error, retry_in_ms, "N8N did not take the request; retrying");
                     tokio::select! {
-                        () = stop.cancelled() => return Exchange::Stopped { error },
+                        () = stop.cancelled() => return Exchange::Stopped(error),
                         () = tokio::time::sleep(delay) => {}
                     }
                 }
-                _ => return Exchange::Refused { error, attempts },
+                _ => return Exchange::Refused(error, attempts),
             }
         }
     }
@@ -337,9 +299,9 @@ impl Initiator {
         details: String,
         attempts: u32,
     ) -> Result<Outcome, InitiationError> {
-        let store = &self.inner.store;
+        let store = &self.store;
         store.finish(id, Finish::Failed(&details)).await?;
-        self.inner.journal.forget(id);
+        self.journal.forget(id);
         Ok(Outcome::Failed {
             request_id: id,
             details,

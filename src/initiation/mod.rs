@@ -83,7 +83,7 @@ impl Initiation {
 
     /// The N8N settings in force, including the callback token.
     pub fn parameters(&self) -> &SystemParameters {
-        self.initiator.parameters()
+        &self.initiator.parameters
     }
 
     /// Takes a trigger for request `id` without waiting (see [`trigger`]).

@@ -156,7 +156,7 @@ pub async fn pass(
     waiting: &(dyn Fn(&[&str]) -> bool + Sync),
 ) -> usize {
     let timeout = config.initiation.result_timeout;
-    initiator.journal().prune(timeout * 2);
+    initiator.journal.prune(timeout * 2);
     let cutoff = odoo_datetime(SystemTime::now() - timeout);
     let domain = json!([["status", "=", "processing"], ["write_date", "<=", cutoff]]);
     let options = SearchOptions {
@@ -182,7 +182,7 @@ pub async fn pass(
         match result.instrument(span.clone()).await {
             Ok(Some(reason)) => {
                 gave_up += 1;
-                initiator.count("gave_up");
+                initiator.metrics.initiation("gave_up");
                 span.in_scope(|| tracing::warn!(%reason, "watchdog: no result in time; the request is now initiation_failed"));
             }
             Ok(None) => {}
@@ -201,12 +201,9 @@ async fn give_up(
     cutoff: &str,
     waiting: &(dyn Fn(&[&str]) -> bool + Sync),
 ) -> Result<Option<String>, InitiationError> {
-    let _lock = initiator.locks().lock(id).await;
+    let _lock = initiator.locks.lock(id).await;
     let uuid_field = config.odoo.uuid_field.as_str();
-    let read = initiator
-        .store()
-        .read(id, &["write_date", uuid_field])
-        .await;
+    let read = initiator.store.read(id, &["write_date", uuid_field]).await;
     let read = read.map_err(|source| InitiationError::Read {
         request_id: id,
         source,
@@ -228,13 +225,9 @@ async fn give_up(
         tracing::info!("watchdog: overdue, but its result waits in the spool; left to the spool");
         return Ok(None);
     }
-    let journal = initiator.journal();
+    let journal = &initiator.journal;
     let reason = journal.explain(id, config.initiation.result_timeout, since);
-    match initiator
-        .store()
-        .finish(id, Finish::GaveUp(&reason))
-        .await?
-    {
+    match initiator.store.finish(id, Finish::GaveUp(&reason)).await? {
         Finished::Written => {
             journal.forget(id);
             Ok(Some(reason))
