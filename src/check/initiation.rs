@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls_platform_verifier::ConfigVerifierExt;
-use secrecy::ExposeSecret;
 use tokio::net::TcpStream;
 use url::Url;
 
 use crate::config::Config;
-use crate::initiation::fingerprint;
 use crate::odoo::OdooClient;
 use crate::parameters::{
     API_KEY_PARAMETER, CALLBACK_TOKEN_PARAMETER, EffectiveN8n, OUTBOUND_TOKEN_PARAMETER,
@@ -104,7 +102,8 @@ pub(super) async fn n8n_lines(config: &Config, n8n: Option<&EffectiveN8n>, repor
         ),
     };
     report.add("n8n api key", api_key);
-    ways_in(config, report);
+    let (swept, ways_in) = crate::initiation::ways_in(config);
+    report.add("initiation", (if swept { Pass } else { Warn }, ways_in));
 }
 
 /// Whether the system parameters were read, and what was used from them.
@@ -160,39 +159,6 @@ fn parameters(config: &Config, n8n: &EffectiveN8n) -> (super::Verdict, String) {
             format!("cannot read the influence_gen.* parameters from Odoo: {error}"),
         ),
     }
-}
-
-/// How queued requests reach N8N: the trigger route and the sweeper.
-fn ways_in(config: &Config, report: &mut Report) {
-    let initiation = &config.initiation;
-    let trigger = match &initiation.trigger_secret {
-        Some(secret) => format!(
-            "trigger route on (POST /influence_gen/trigger/<secret>, secret fingerprint {})",
-            fingerprint(secret.expose_secret())
-        ),
-        None => "trigger route off (initiation.trigger_secret is not set)".to_owned(),
-    };
-    let line = match initiation.sweep_interval {
-        Some(interval) => (
-            Pass,
-            format!(
-                "{trigger}; sweeper every {} for requests queued longer than {}",
-                humantime::format_duration(interval),
-                humantime::format_duration(initiation.sweep_grace)
-            ),
-        ),
-        None if initiation.trigger_secret.is_some() => (
-            Warn,
-            format!("{trigger}; sweeper off: a request whose trigger is lost stays queued"),
-        ),
-        None => (
-            Warn,
-            format!(
-                "{trigger}; sweeper off: queued requests are sent only by `influence-gen-bridge initiate`"
-            ),
-        ),
-    };
-    report.add("initiation", line);
 }
 
 /// Resolves `url`'s host, connects, and for https completes a verified TLS

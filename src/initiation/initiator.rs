@@ -201,7 +201,7 @@ impl Initiator {
         let send = || self.n8n.start(url, api_key, config.n8n.timeout, &payload);
         match self.exchange(config, send, stop).await {
             Exchange::Accepted(http_status, attempts) => {
-                self.journal.note(id, Fact::Accepted { http_status });
+                self.journal.note(id, Fact::Accepted(http_status));
                 Ok(Outcome::Sent {
                     request_id: id,
                     http_status,
@@ -213,18 +213,12 @@ impl Initiator {
                     1 => error.to_string(),
                     _ => format!("{error} (after {attempts} attempts)"),
                 };
-                let fact = Fact::NotStarted {
-                    error: details.clone(),
-                };
-                self.journal.note(id, fact);
+                self.journal.note(id, Fact::NotStarted(details.clone()));
                 self.fail(id, details, attempts).await
             }
             Exchange::Unknown(error, attempts) => {
                 let details = error.to_string();
-                let fact = Fact::Unknown {
-                    error: details.clone(),
-                };
-                self.journal.note(id, fact);
+                self.journal.note(id, Fact::Unknown(details.clone()));
                 let note = format!(
                     "Sent to N8N, but the outcome is unknown: {details}. N8N may or may not have \
                      started the generation, so the bridge does not send it again. The request stays \

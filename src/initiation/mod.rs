@@ -98,7 +98,8 @@ impl Initiation {
 /// request `queued` (not claimed yet) or `processing` (for the watchdog):
 /// never back to `queued` once it may have reached N8N.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
-    announce(&app.config());
+    let (_, ways_in) = ways_in(&app.config());
+    tracing::info!("{ways_in}");
     let work = async {
         tokio::join!(
             sweeper::run(Arc::clone(&app), shutdown.clone()),
@@ -123,29 +124,31 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// One log line each for the trigger route and the sweeper.
-fn announce(config: &Config) {
+/// How queued requests reach N8N, in words for the start-up log and
+/// `check`, and whether the sweeper picks up lost triggers.
+pub fn ways_in(config: &Config) -> (bool, String) {
     let initiation = &config.initiation;
-    match &initiation.trigger_secret {
-        Some(secret) => tracing::info!(
-            secret_fingerprint = %fingerprint(secret.expose_secret()),
-            "trigger route enabled: POST /influence_gen/trigger/<initiation.trigger_secret>"
+    let trigger = match &initiation.trigger_secret {
+        Some(secret) => format!(
+            "trigger route enabled (POST /influence_gen/trigger/<secret>, secret fingerprint {})",
+            fingerprint(secret.expose_secret())
         ),
-        None => tracing::info!(
-            "trigger route disabled: initiation.trigger_secret is not set, so /influence_gen/trigger/… answers 404; \
-             the sweeper sends queued requests"
+        None => "trigger route disabled (initiation.trigger_secret is not set)".to_owned(),
+    };
+    let off = "sweeper disabled (initiation.sweep_interval = \"0s\")";
+    let sweeper = match initiation.sweep_interval {
+        Some(interval) => format!(
+            "sweeper enabled every {} for requests queued longer than {}",
+            humantime::format_duration(interval),
+            humantime::format_duration(initiation.sweep_grace)
         ),
-    }
-    match initiation.sweep_interval {
-        Some(interval) => tracing::info!(
-            interval = %humantime::format_duration(interval),
-            grace = %humantime::format_duration(initiation.sweep_grace),
-            "sweeper enabled"
-        ),
-        None => tracing::info!(
-            "sweeper disabled (initiation.sweep_interval = \"0s\"): a request whose trigger is lost stays queued"
-        ),
-    }
+        None if initiation.trigger_secret.is_some() => {
+            format!("{off}: a request whose trigger is lost stays queued")
+        }
+        None => format!("{off}: queued requests are sent only by `influence-gen-bridge initiate`"),
+    };
+    let swept = initiation.sweep_interval.is_some();
+    (swept, format!("{trigger}; {sweeper}"))
 }
 
 /// The first 8 hex digits of a secret's SHA-256: enough to tell two secrets

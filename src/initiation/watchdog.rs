@@ -40,17 +40,12 @@ const MAX_FACTS: usize = 10_000;
 pub enum Fact {
     /// Marked `processing`; the send has not ended yet.
     Claimed,
-    Accepted {
-        http_status: u16,
-    },
-    /// N8N may or may not have started it.
-    Unknown {
-        error: String,
-    },
-    /// N8N surely did not start it; recording `initiation_failed` failed.
-    NotStarted {
-        error: String,
-    },
+    /// N8N took it, with this HTTP status.
+    Accepted(u16),
+    /// N8N may or may not have started it (this error).
+    Unknown(String),
+    /// N8N surely did not start it (this error); recording that failed.
+    NotStarted(String),
 }
 
 /// What this process knows of its sends, by request id.
@@ -94,14 +89,14 @@ impl Journal {
             Some((at, fact)) => {
                 let at = odoo_datetime(at);
                 match fact {
-                    Fact::Accepted { http_status } => format!(
+                    Fact::Accepted(http_status) => format!(
                         "N8N accepted it at {at} UTC (HTTP {http_status}) but its result never arrived"
                     ),
-                    Fact::Unknown { error } => format!(
+                    Fact::Unknown(error) => format!(
                         "the outcome of sending it to N8N at {at} UTC is unknown ({error}): \
                          N8N may or may not have started it, and no result arrived"
                     ),
-                    Fact::NotStarted { error } => format!(
+                    Fact::NotStarted(error) => format!(
                         "N8N did not start it ({error}, at {at} UTC), and Odoo could not be told then"
                     ),
                     Fact::Claimed => format!(
@@ -253,11 +248,10 @@ mod tests {
     #[test]
     fn each_fact_explains_itself() {
         let journal = Journal::default();
-        journal.note(1, Fact::Accepted { http_status: 202 });
-        let error = "N8N did not answer within 10s (n8n.timeout)".into();
-        journal.note(2, Fact::Unknown { error });
-        let error = "N8N answered HTTP 503".into();
-        journal.note(3, Fact::NotStarted { error });
+        journal.note(1, Fact::Accepted(202));
+        let error = "N8N did not answer within 10s (n8n.timeout)";
+        journal.note(2, Fact::Unknown(error.into()));
+        journal.note(3, Fact::NotStarted("N8N answered HTTP 503".into()));
         let one = journal.explain(1, HOUR, Some("2026-12-01 10:00:00"));
         assert!(
             one.starts_with(
