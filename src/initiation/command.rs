@@ -7,14 +7,14 @@
 //! outcome or Odoo unusable, 3 nothing sent (not `queued`, not found,
 //! interrupted).
 
-use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::sweeper::queued_batch;
+use super::sweeper::sweep;
 use super::{InitiationError, Initiator, Outcome, Via};
 use crate::config::Config;
 use crate::locks::RequestLocks;
@@ -123,34 +123,18 @@ async fn resolve(
 
 async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationToken) -> ExitCode {
     let (mut sent, mut failed, mut unknown, mut other) = (0, 0, 0, 0);
-    // Every request is tried once, even if it stays queued.
-    let mut seen: HashSet<i64> = HashSet::new();
-    'batches: loop {
-        let tried: Vec<i64> = seen.iter().copied().collect();
-        let ids = match queued_batch(initiator, json!(["id", "not in", tried])).await {
-            Ok(ids) if !ids.is_empty() => ids,
-            Ok(_) => break,
-            Err(error) => {
-                println!("cannot search for queued requests in Odoo: {error}");
-                failed += 1;
-                break;
-            }
-        };
-        for id in ids {
-            if stop.is_cancelled() {
-                break 'batches;
-            }
-            seen.insert(id);
-            let result = initiator.initiate(config, id, Via::Command, stop).await;
-            match say(result) {
-                Some(Outcome::Sent { .. }) => sent += 1,
-                Some(Outcome::Unknown { .. }) => unknown += 1,
-                Some(Outcome::Failed { .. }) | None => failed += 1,
-                Some(_) => other += 1,
-            }
-        }
+    let each = |result| match say(result) {
+        Some(Outcome::Sent { .. }) => sent += 1,
+        Some(Outcome::Unknown { .. }) => unknown += 1,
+        Some(Outcome::Failed { .. }) | None => failed += 1,
+        Some(_) => other += 1,
+    };
+    let swept = sweep(initiator, config, Duration::ZERO, Via::Command, stop, each).await;
+    if let Err(error) = swept {
+        println!("{error}");
+        failed += 1;
     }
-    if seen.is_empty() && failed == 0 {
+    if sent + failed + unknown + other == 0 {
         println!("no queued requests");
         return ExitCode::SUCCESS;
     }

@@ -272,6 +272,8 @@ pub enum InitiationError {
     Claim { request_id: i64, source: OdooError },
     #[error("cannot claim the next queued request in Odoo: {source}; nothing was sent")]
     ClaimNext { source: OdooError },
+    #[error("cannot search for queued requests in Odoo: {0}")]
+    Search(OdooError),
     #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]
     Record {
         request_id: i64,

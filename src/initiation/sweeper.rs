@@ -16,14 +16,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{Initiator, Outcome, Via, odoo_datetime};
+use super::{InitiationError, Initiator, Outcome, Via, odoo_datetime};
 use crate::app::App;
 use crate::config::Config;
 use crate::odoo::records::REQUEST_MODEL;
-use crate::odoo::{OdooError, Protocol, SearchOptions};
+use crate::odoo::{Protocol, SearchOptions};
 
 /// Requests per search (sweeper, watchdog, `initiate --all-queued`): one
 /// Odoo answer of a few KiB, and short enough to stop promptly.
@@ -43,8 +43,13 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
                 let initiator = app.initiation().initiator();
                 let n8n = initiator.parameters.effective(&config).await;
                 let ready = n8n.webhook_url.is_some() && n8n.api_key.is_some();
+                let grace = config.initiation.sweep_grace;
                 if ready {
-                    sweep(initiator, &config, &shutdown).await;
+                    // Each outcome is logged by the initiator.
+                    let swept = sweep(initiator, &config, grace, Via::Sweeper, &shutdown, drop);
+                    if let Err(error) = swept.await {
+                        tracing::warn!(%error, "sweeper: trying again at the next sweep");
+                    }
                 } else if !said_unconfigured {
                     tracing::warn!(
                         "sweeper: no N8N webhook URL or API key is configured (n8n.webhook_url / n8n.api_key or Odoo's \
@@ -63,57 +68,49 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// The next [`SWEEP_BATCH`] `queued` requests matching `leaf` too, oldest
-/// first (`id` breaks ties within a second).
-pub async fn queued_batch(initiator: &Initiator, leaf: Value) -> Result<Vec<i64>, OdooError> {
-    let domain = json!([["status", "=", "queued"], leaf]);
+/// Sends the `queued` requests older than `grace` (any age with the
+/// companion addon), oldest first (`id` breaks ties within a second), until
+/// none is left or a batch made no progress; `each` sees every request's
+/// outcome. An error finding the next request ends the sweep.
+pub async fn sweep(
+    initiator: &Initiator,
+    config: &Config,
+    grace: Duration,
+    via: Via,
+    stop: &CancellationToken,
+    mut each: impl FnMut(Result<Outcome, InitiationError>),
+) -> Result<(), InitiationError> {
+    let protocol = initiator.odoo().protocol().await;
+    let protocol = protocol.map_err(InitiationError::Search)?;
     let options = SearchOptions {
         limit: Some(SWEEP_BATCH),
         order: Some("create_date asc, id asc".to_owned()),
         ..SearchOptions::default()
     };
-    initiator
-        .odoo()
-        .search(REQUEST_MODEL, &domain, &options)
-        .await
-}
-
-/// One sweep: until no queued request (past the grace, in the generic
-/// protocol) is left.
-async fn sweep(initiator: &Initiator, config: &Config, stop: &CancellationToken) {
-    let companion = match initiator.odoo().protocol().await {
-        Ok(protocol) => matches!(protocol, Protocol::Companion { .. }),
-        Err(error) => {
-            return tracing::warn!(%error, "sweeper: cannot learn Odoo's protocol; trying again at the next sweep");
-        }
-    };
     while !stop.is_cancelled() {
-        if companion {
-            match initiator.initiate_next(config, Via::Sweeper, stop).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "sweeper: trying again at the next sweep"),
+        if let Protocol::Companion { .. } = protocol {
+            match initiator.initiate_next(config, via, stop).await? {
+                Some(outcome) => each(Ok(outcome)),
+                None => return Ok(()),
             }
-            break;
+            continue;
         }
-        let cutoff = odoo_datetime(SystemTime::now() - config.initiation.sweep_grace);
-        let ids = match queued_batch(initiator, json!(["create_date", "<=", cutoff])).await {
-            Ok(ids) => ids,
-            Err(error) => {
-                return tracing::warn!(%error, "sweeper: cannot search for queued requests; trying again at the next sweep");
-            }
-        };
+        let cutoff = odoo_datetime(SystemTime::now() - grace);
+        let domain = json!([["status", "=", "queued"], ["create_date", "<=", cutoff]]);
+        let search = initiator.odoo().search(REQUEST_MODEL, &domain, &options);
+        let ids = search.await.map_err(InitiationError::Search)?;
         let mut progress = 0;
         for &id in &ids {
             if stop.is_cancelled() {
-                return;
+                return Ok(());
             }
-            let outcome = initiator.initiate(config, id, Via::Sweeper, stop).await;
-            progress += usize::from(!matches!(outcome, Ok(Outcome::Deferred { .. }) | Err(_)));
+            let result = initiator.initiate(config, id, via, stop).await;
+            progress += usize::from(!matches!(result, Ok(Outcome::Deferred { .. }) | Err(_)));
+            each(result);
         }
         if ids.len() < SWEEP_BATCH as usize || progress == 0 {
-            break;
+            return Ok(());
         }
     }
-    tracing::debug!("sweeper: no queued request waits");
+    Ok(())
 }
