@@ -28,13 +28,10 @@ const TRIGGER_SECRET: &str = "test-trigger-secret-6a0e4c2b";
 const TRIGGER_PREFIX: &str = "/influence_gen/trigger/";
 const CALLBACK_URL: &str = "http://127.0.0.1:9/influence_gen/ai/callback/image_result";
 
-/// Test settings each test may override by naming the key: short retries,
-/// the sweeper off, the trigger route on.
+/// Test settings each test may override by naming the key: the sweeper
+/// off, a short N8N timeout.
 const DEFAULTS: &[(&str, &str)] = &[
     ("initiation", "sweep_interval = \"0s\""),
-    ("initiation", "retry_backoff = \"10ms\""),
-    ("initiation", "retry_backoff_max = \"20ms\""),
-    ("initiation", "trigger_visibility_timeout = \"10s\""),
     ("n8n", "timeout = \"2s\""),
 ];
 

@@ -104,6 +104,7 @@ async fn a_companion_unknown_outcome_stays_processing_with_the_addons_note() {
 async fn the_companion_watchdog_gives_up_through_the_addon() {
     let (odoo, _n8n, config) = companion(&[
         ("initiation", "result_timeout = \"10s\""),
+        ("initiation", "attempts = 1"),
         ("n8n", "timeout = \"1s\""),
     ])
     .await;

@@ -93,22 +93,18 @@ async fn optional_fields_left_empty_are_left_out() {
 }
 
 #[tokio::test]
-async fn the_uuid_is_sent_when_configured_and_the_header_name_is_configurable() {
-    let (odoo, n8n, config) = setup(&[
-        ("initiation", "send_id_as = \"uuid\""),
-        ("n8n", "api_key_header = \"X-Custom-Key\""),
-    ])
-    .await;
-    n8n.require_api_key("X-Custom-Key", API_KEY);
+async fn a_request_named_by_its_uuid_is_sent_by_its_id_with_the_api_key_header() {
+    let (odoo, n8n, config) = setup(&[]).await;
     let id = odoo.seed_request(json!({ "prompt": "p" }));
     let uuid = record(&odoo, id)["uuid"].as_str().unwrap().to_owned();
-    // The command accepts the uuid too.
     let (output, stdout) = initiate(&config, &[&uuid]).await;
     assert!(output.status.success(), "{stdout}");
     let call = &n8n.received()[0];
-    assert_eq!(call.headers["x-custom-key"], API_KEY);
-    assert!(call.headers.get("x-n8n-api-key").is_none());
-    assert_eq!(call.json()["ai_generation_request_id"], Value::from(uuid));
+    assert_eq!(call.headers["x-n8n-api-key"], API_KEY);
+    assert_eq!(
+        call.json()["ai_generation_request_id"],
+        Value::from(id.to_string())
+    );
 }
 
 #[tokio::test]

@@ -38,7 +38,6 @@ async fn the_sweeper_leaves_young_requests_and_takes_the_oldest_first() {
     let (odoo, n8n, config) = setup(&[
         ("initiation", "sweep_interval = \"100ms\""),
         ("initiation", "sweep_grace = \"1h\""),
-        ("initiation", "sweep_batch = 1"),
     ])
     .await;
     // Ids and ages in opposite orders: the oldest has the highest id.

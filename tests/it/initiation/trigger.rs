@@ -10,6 +10,8 @@ use crate::support::bridge::BridgeProcess;
 use crate::support::config::{TestConfig, assert_no_secret};
 
 const WAIT: Duration = Duration::from_secs(10);
+/// The bridge's bound on triggers waiting or running at once.
+const MAX_PENDING_TRIGGERS: i64 = 256;
 
 async fn post(bridge: &BridgeProcess, secret: &str, body: &Value) -> (u16, Value) {
     let response = http()
@@ -189,12 +191,12 @@ async fn malformed_triggers_are_400() {
 
 #[tokio::test]
 async fn a_trigger_for_a_record_that_never_appears_is_dropped() {
-    let (_odoo, n8n, _config, bridge) =
-        start(&[("initiation", "trigger_visibility_timeout = \"300ms\"")]).await;
+    let (_odoo, n8n, _config, bridge) = start(&[]).await;
     let (status, _) = post(&bridge, TRIGGER_SECRET, &json!({ "id": 999 })).await;
     assert_eq!(status, 202);
+    // It is looked for during the visibility timeout (10 s).
     let line = bridge
-        .wait_for_log("did not become readable in time", WAIT)
+        .wait_for_log("did not become readable in time", 2 * WAIT)
         .await;
     assert!(line.contains("999"), "{line}");
     assert!(n8n.received().is_empty());
@@ -202,10 +204,17 @@ async fn a_trigger_for_a_record_that_never_appears_is_dropped() {
 
 #[tokio::test]
 async fn repeated_triggers_send_once_and_a_full_queue_is_503() {
-    let (odoo, n8n, _config, bridge) = start(&[("initiation", "max_pending_triggers = 1")]).await;
+    let (odoo, n8n, _config, bridge) = start(&[]).await;
     let first = request(&odoo);
     let second = request(&odoo);
-    odoo.hide_record_for(REQUESTS, first, Duration::from_millis(800));
+    odoo.hide_record_for(REQUESTS, first, Duration::from_secs(2));
+    let (status, _) = post(&bridge, TRIGGER_SECRET, &json!({ "id": first })).await;
+    assert_eq!(status, 202);
+    // Triggers for records that never appear take the other 255 slots.
+    for ghost in 1..MAX_PENDING_TRIGGERS {
+        let (status, _) = post(&bridge, TRIGGER_SECRET, &json!({ "id": 100_000 + ghost })).await;
+        assert_eq!(status, 202);
+    }
     // The same request again and again joins the pending trigger…
     let body = json!({ "id": first });
     let answers =
@@ -214,7 +223,7 @@ async fn repeated_triggers_send_once_and_a_full_queue_is_503() {
         answers.iter().all(|(status, _)| *status == 202),
         "{answers:?}"
     );
-    // …while another one finds the only slot taken.
+    // …while another one finds every slot taken.
     let (status, body) = post(&bridge, TRIGGER_SECRET, &json!({ "id": second })).await;
     assert_eq!(status, 503, "{body}");
     assert!(

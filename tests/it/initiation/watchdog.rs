@@ -15,8 +15,9 @@ use crate::support::callbacks::{self, success_inline};
 
 const WAIT: Duration = Duration::from_secs(15);
 /// Short enough for a test, longer than the longest send of these tests
-/// (3 × 1 s plus two 20 ms pauses).
+/// (one attempt of 1 s).
 const RESULT_TIMEOUT: (&str, &str) = ("initiation", "result_timeout = \"10s\"");
+const ONE_ATTEMPT: (&str, &str) = ("initiation", "attempts = 1");
 const N8N_TIMEOUT: (&str, &str) = ("n8n", "timeout = \"1s\"");
 /// Long before any result timeout.
 const LONG_AGO: &str = "2020-01-01 00:00:00";
@@ -51,6 +52,7 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
         ("initiation", "sweep_interval = \"100ms\""),
         ("initiation", "sweep_grace = \"0s\""),
         RESULT_TIMEOUT,
+        ONE_ATTEMPT,
         N8N_TIMEOUT,
     ])
     .await;
@@ -88,7 +90,7 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
 
 #[tokio::test]
 async fn the_watchdog_says_what_is_known_of_the_send() {
-    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, N8N_TIMEOUT]).await;
+    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, ONE_ATTEMPT, N8N_TIMEOUT]).await;
     let bridge = BridgeProcess::start(&config).await;
     let trigger = |id: i64| {
         let url = bridge.url(&format!(
@@ -149,7 +151,7 @@ async fn the_watchdog_says_what_is_known_of_the_send() {
 
 #[tokio::test]
 async fn a_failure_odoo_could_not_record_is_resolved_by_the_watchdog() {
-    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, N8N_TIMEOUT]).await;
+    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, ONE_ATTEMPT, N8N_TIMEOUT]).await;
     n8n.set_default(Reply::Status(404, "webhook not registered".into()));
     let bridge = BridgeProcess::start(&config).await;
     let id = request(&odoo);
@@ -192,6 +194,7 @@ async fn a_failure_odoo_could_not_record_is_resolved_by_the_watchdog() {
 async fn a_request_whose_result_waits_in_the_spool_is_left_to_the_spool() {
     let (odoo, _n8n, config) = setup(&[
         RESULT_TIMEOUT,
+        ONE_ATTEMPT,
         N8N_TIMEOUT,
         ("spool", "retry_initial = \"200ms\""),
         ("spool", "retry_max = \"200ms\""),
