@@ -2,7 +2,7 @@
 //! payload (`docs/protocol.md#initiation`).
 //!
 //! [`N8nClient`] makes one POST per call and decides nothing about retries:
-//! [`N8nError::delivery`] says what a failure means for the workflow. Each
+//! [`N8nError`] says what a failure means for the workflow. Each
 //! accepted POST starts a paid generation, so only a failure after which N8N
 //! surely started nothing may be retried: no connection, or an answer N8N
 //! gives before starting (its "respond immediately" webhook answers 202
@@ -118,34 +118,31 @@ pub enum N8nError {
     ClientSetup(String),
 }
 
-/// What a failed call says about the workflow run it asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Surely not started; the same call may succeed later.
-    NotStartedTransient,
-    /// Surely not started; the same call would fail again.
-    NotStartedPermanent,
-    /// Maybe started: repeating it could start a second paid generation.
-    Unknown,
-}
-
 impl N8nError {
-    pub fn delivery(&self) -> Delivery {
-        match self {
-            Self::Connect { .. } => Delivery::NotStartedTransient,
-            Self::Timeout { .. } | Self::Send { .. } => Delivery::Unknown,
-            // A proxy in front of N8N: the request may have reached it.
-            Self::Status {
-                status: 502 | 504, ..
-            } => Delivery::Unknown,
-            Self::Status {
-                status: 408 | 429 | 500 | 503,
-                ..
-            } => Delivery::NotStartedTransient,
-            Self::Status { .. } | Self::ApiKeyRefused { .. } | Self::ClientSetup(_) => {
-                Delivery::NotStartedPermanent
-            }
-        }
+    /// Whether N8N may have started the workflow (a proxy's 502/504 may
+    /// have passed the request on): repeating it could start a second one.
+    pub fn maybe_started(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout { .. }
+                | Self::Send { .. }
+                | Self::Status {
+                    status: 502 | 504,
+                    ..
+                }
+        )
+    }
+
+    /// Whether N8N surely started nothing and the same call may succeed later.
+    pub fn transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. }
+                | Self::Status {
+                    status: 408 | 429 | 500 | 503,
+                    ..
+                }
+        )
     }
 }
 
@@ -412,7 +409,7 @@ mod tests {
             status(429),
             status(408),
         ] {
-            assert_eq!(error.delivery(), Delivery::NotStartedTransient, "{error}");
+            assert!(error.transient() && !error.maybe_started(), "{error}");
         }
         for error in [
             N8nError::Timeout {
@@ -425,14 +422,14 @@ mod tests {
             status(502),
             status(504),
         ] {
-            assert_eq!(error.delivery(), Delivery::Unknown, "{error}");
+            assert!(error.maybe_started() && !error.transient(), "{error}");
         }
         let refused = N8nError::ApiKeyRefused {
             status: 403,
             body_excerpt: String::new(),
         };
         for error in [refused, status(404), status(400), status(301), status(501)] {
-            assert_eq!(error.delivery(), Delivery::NotStartedPermanent, "{error}");
+            assert!(!error.transient() && !error.maybe_started(), "{error}");
         }
     }
 

@@ -35,7 +35,7 @@ use super::{InitiationError, Outcome, Via};
 use crate::config::Config;
 use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
-use crate::n8n::{self, Delivery, InitiationPayload, N8nClient, N8nError};
+use crate::n8n::{self, InitiationPayload, N8nClient, N8nError};
 use crate::odoo::OdooClient;
 use crate::odoo::records::AiImageRequest;
 use crate::parameters::{
@@ -70,17 +70,6 @@ impl std::ops::Deref for Initiator {
     fn deref(&self) -> &Parts {
         &self.0
     }
-}
-
-/// How the N8N exchange ended, after how many attempts.
-enum Exchange {
-    Accepted(u16, u32),
-    /// N8N surely did not start it.
-    Refused(N8nError, u32),
-    /// N8N may or may not have started it.
-    Unknown(N8nError, u32),
-    /// Shutdown, in a pause between tries: N8N surely did not start it.
-    Stopped(N8nError),
 }
 
 impl Initiator {
@@ -187,8 +176,7 @@ impl Initiator {
         self.journal.note(id, Fact::Claimed);
         let n8n = self.parameters.effective(config).await;
         let (Some(url), Some(api_key)) = (&n8n.webhook_url, &n8n.api_key) else {
-            let details = missing_settings(&n8n);
-            return self.fail(id, details, 0).await;
+            return self.fail(id, missing_settings(&n8n)).await;
         };
         let token = n8n.outbound_token.as_ref().map(|token| token.value.clone());
         let payload = InitiationPayload {
@@ -197,109 +185,85 @@ impl Initiator {
             odoo_callback_url: config.server.callback_url(),
             security_token: token.unwrap_or_else(|| SecretString::from(String::new())),
         };
-        let (url, api_key) = (&url.value, &api_key.value);
-        let send = || self.n8n.start(url, api_key, config.n8n.timeout, &payload);
-        match self.exchange(config, send, stop).await {
-            Exchange::Accepted(http_status, attempts) => {
-                self.journal.note(id, Fact::Accepted(http_status));
-                Ok(Outcome::Sent {
-                    request_id: id,
-                    http_status,
-                    attempts,
-                })
-            }
-            Exchange::Refused(error, attempts) => {
-                let details = match attempts {
-                    1 => error.to_string(),
-                    _ => format!("{error} (after {attempts} attempts)"),
-                };
-                self.journal.note(id, Fact::NotStarted(details.clone()));
-                self.fail(id, details, attempts).await
-            }
-            Exchange::Unknown(error, attempts) => {
-                let details = error.to_string();
-                self.journal.note(id, Fact::Unknown(details.clone()));
-                let note = format!(
-                    "Sent to N8N, but the outcome is unknown: {details}. N8N may or may not have \
-                     started the generation, so the bridge does not send it again. The request stays \
-                     processing until its result arrives; without one within {} it becomes \
-                     initiation_failed.",
-                    humantime::format_duration(config.initiation.result_timeout)
-                );
-                self.store.finish(id, Finish::Unknown(&note)).await?;
-                Ok(Outcome::Unknown {
-                    request_id: id,
-                    details,
-                    attempts,
-                })
-            }
-            Exchange::Stopped(error) => {
-                let reason = format!("the bridge is stopping and N8N has not taken it ({error})");
-                let finished = self.store.finish(id, Finish::Retry(&reason)).await?;
-                self.journal.forget(id);
-                Ok(match finished {
-                    Finished::Written => Outcome::Deferred {
-                        request_id: id,
-                        reason,
-                    },
-                    Finished::MovedOn(status) => Outcome::Skipped {
-                        request_id: id,
-                        status,
-                    },
-                })
-            }
-        }
-    }
-
-    /// Calls `send`, retrying only what N8N surely did not start.
-    async fn exchange<F>(
-        &self,
-        config: &Config,
-        send: impl Fn() -> F,
-        stop: &CancellationToken,
-    ) -> Exchange
-    where
-        F: Future<Output = Result<u16, N8nError>>,
-    {
         // The semaphore is never closed.
         let _permit = self.permits.acquire().await.ok();
         let mut attempts = 0;
-        loop {
+        let error = loop {
             attempts += 1;
-            let error = match send().await {
-                Ok(http_status) => return Exchange::Accepted(http_status, attempts),
+            let sent = self
+                .n8n
+                .start(&url.value, &api_key.value, config.n8n.timeout, &payload);
+            let error = match sent.await {
+                Ok(http_status) => {
+                    self.journal.note(id, Fact::Accepted(http_status));
+                    return Ok(Outcome::Sent {
+                        request_id: id,
+                        http_status,
+                        attempts,
+                    });
+                }
                 Err(error) => error,
             };
-            match error.delivery() {
-                Delivery::Unknown => return Exchange::Unknown(error, attempts),
-                Delivery::NotStartedTransient if attempts < config.initiation.attempts => {
-                    let delay = RETRY_BACKOFF.delay(attempts);
-                    let retry_in_ms = delay.as_millis() as u64;
-                    tracing::warn!(attempt = attempts, %error, retry_in_ms, "N8N did not take the request; retrying");
-                    tokio::select! {
-                        () = stop.cancelled() => return Exchange::Stopped(error),
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                }
-                _ => return Exchange::Refused(error, attempts),
+            if error.maybe_started() || !error.transient() || attempts >= config.initiation.attempts
+            {
+                break error;
             }
+            let delay = RETRY_BACKOFF.delay(attempts);
+            let retry_in_ms = delay.as_millis() as u64;
+            tracing::warn!(attempt = attempts, %error, retry_in_ms, "N8N did not take the request; retrying");
+            tokio::select! {
+                () = stop.cancelled() => return self.defer(id, error).await,
+                () = tokio::time::sleep(delay) => {}
+            }
+        };
+        let details = error.to_string();
+        if !error.maybe_started() {
+            let details = match attempts {
+                1 => details,
+                _ => format!("{details} (after {attempts} attempts)"),
+            };
+            self.journal.note(id, Fact::NotStarted(details.clone()));
+            return self.fail(id, details).await;
         }
+        self.journal.note(id, Fact::Unknown(details.clone()));
+        let note = format!(
+            "Sent to N8N, but the outcome is unknown: {details}. N8N may or may not have \
+             started the generation, so the bridge does not send it again. The request stays \
+             processing until its result arrives; without one within {} it becomes \
+             initiation_failed.",
+            humantime::format_duration(config.initiation.result_timeout)
+        );
+        self.store.finish(id, Finish::Unknown(&note)).await?;
+        Ok(Outcome::Unknown {
+            request_id: id,
+            details,
+        })
+    }
+
+    /// Back to `queued`: the bridge stops, in a pause between tries.
+    async fn defer(&self, id: i64, error: N8nError) -> Result<Outcome, InitiationError> {
+        let reason = format!("the bridge is stopping and N8N has not taken it ({error})");
+        let finished = self.store.finish(id, Finish::Retry(&reason)).await?;
+        self.journal.forget(id);
+        Ok(match finished {
+            Finished::Written => Outcome::Deferred {
+                request_id: id,
+                reason,
+            },
+            Finished::MovedOn(status) => Outcome::Skipped {
+                request_id: id,
+                status,
+            },
+        })
     }
 
     /// `initiation_failed` for a claimed request N8N surely did not start.
-    async fn fail(
-        &self,
-        id: i64,
-        details: String,
-        attempts: u32,
-    ) -> Result<Outcome, InitiationError> {
-        let store = &self.store;
-        store.finish(id, Finish::Failed(&details)).await?;
+    async fn fail(&self, id: i64, details: String) -> Result<Outcome, InitiationError> {
+        self.store.finish(id, Finish::Failed(&details)).await?;
         self.journal.forget(id);
         Ok(Outcome::Failed {
             request_id: id,
             details,
-            attempts,
         })
     }
 }

@@ -177,17 +177,9 @@ pub enum Outcome {
         attempts: u32,
     },
     /// N8N did not take it (or nothing could be sent): `initiation_failed`.
-    Failed {
-        request_id: i64,
-        details: String,
-        attempts: u32,
-    },
+    Failed { request_id: i64, details: String },
     /// It may or may not have reached N8N: `processing`, not sent again.
-    Unknown {
-        request_id: i64,
-        details: String,
-        attempts: u32,
-    },
+    Unknown { request_id: i64, details: String },
     /// It was not `queued`; nothing was sent.
     Skipped { request_id: i64, status: String },
     /// No such request is readable by the bridge's Odoo user.
