@@ -155,13 +155,7 @@ async fn check_model(odoo: &OdooClient, model: &str, needed: &[&str]) -> (Verdic
         Ok(fields) => fields,
         Err(e) => return (Fail, format!("{model}: {}", explain(&e))),
     };
-    let missing: Vec<&str> = needed
-        .iter()
-        .copied()
-        .filter(|f| !fields.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        let missing = missing.join(", ");
+    if let Some(missing) = lacking(needed, |f| fields.contains_key(f)) {
         let advice = "install or upgrade the addon that defines them";
         return (
             Fail,
@@ -169,25 +163,21 @@ async fn check_model(odoo: &OdooClient, model: &str, needed: &[&str]) -> (Verdic
         );
     }
     let selection = fields.get("status").and_then(|s| s.selection.as_ref());
-    if let Some(selection) = selection {
-        let missing: Vec<&str> = REQUEST_STATUSES
-            .iter()
-            .copied()
-            .filter(|value| !selection.iter().any(|(v, _)| v == value))
-            .collect();
-        if !missing.is_empty() {
-            let missing = missing.join(", ");
-            return (
-                Fail,
-                format!("{model}.status lacks the selection value(s) {missing}"),
-            );
-        }
+    let offered = |value: &str| selection.is_none_or(|s| s.iter().any(|(v, _)| v == value));
+    if let Some(missing) = lacking(REQUEST_STATUSES, offered) {
+        return (
+            Fail,
+            format!("{model}.status lacks the selection value(s) {missing}"),
+        );
     }
-    let count = needed.len();
-    (
-        Pass,
-        format!("{model} has all {count} fields the bridge uses"),
-    )
+    let detail = format!("{model} has all {} fields the bridge uses", needed.len());
+    (Pass, detail)
+}
+
+/// The `wanted` items that are not `there`, if any, as a list.
+fn lacking(wanted: &[&str], there: impl Fn(&str) -> bool) -> Option<String> {
+    let missing: Vec<&str> = wanted.iter().copied().filter(|w| !there(w)).collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
 }
 
 /// The rights the bridge's Odoo user has, by access list and record rule.
@@ -198,18 +188,14 @@ async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
         (IMAGE_MODEL, &[Read, Create, Write]),
         (ATTACHMENT_MODEL, &[Read, Create, Write]),
     ];
-    let mut missing = Vec::new();
-    let mut unverified = Vec::new();
+    let (mut missing, mut unverified) = (Vec::new(), Vec::new());
     for (model, operations) in needed {
         for operation in operations {
-            let operation_name = operation.as_str();
+            let right = format!("{} on {model}", operation.as_str());
             match odoo.check_access_rights(model, *operation).await {
                 Ok(true) => {}
-                Ok(false) => missing.push(format!("{operation_name} on {model}")),
-                Err(e) => missing.push(format!(
-                    "{operation_name} on {model} (could not check: {})",
-                    explain(&e)
-                )),
+                Ok(false) => missing.push(right),
+                Err(e) => missing.push(format!("{right} (could not check: {})", explain(&e))),
             }
         }
         // A record rule can still forbid writing: probe one record. An
@@ -228,21 +214,19 @@ async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
         }
     }
     if !missing.is_empty() {
-        let missing = missing.join(", ");
         let advice = "grant them (README: the bridge's Odoo user)";
-        (Fail, format!("`{login}` may not: {missing}; {advice}"))
-    } else if !unverified.is_empty() {
+        let detail = format!("`{login}` may not: {}; {advice}", missing.join(", "));
+        return (Fail, detail);
+    }
+    if !unverified.is_empty() {
         let models = unverified.join(", ");
         let detail = format!(
             "`{login}` has the access rights; record rules could not be checked on {models} (no record yet)"
         );
-        (Warn, detail)
-    } else {
-        (
-            Pass,
-            format!("`{login}` may do everything the bridge needs"),
-        )
+        return (Warn, detail);
     }
+    let detail = format!("`{login}` may do everything the bridge needs");
+    (Pass, detail)
 }
 
 /// `has_access([id], "write")` on one record of `model`; `None` when the

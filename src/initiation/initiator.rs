@@ -1,25 +1,16 @@
-//! Sending one request to N8N, from the claim to the recorded outcome, under
-//! the request's lock (shared with the callback pipeline).
+//! Sending one request to N8N under the request's lock (shared with the
+//! callback pipeline): claim it (`queued → processing`, anything else is
+//! skipped), find the webhook URL and API key, POST, record the outcome.
+//! Each POST N8N accepts starts a paid generation, so only a failure N8N
+//! surely did not start is retried; an unknown outcome (a timeout, a
+//! connection broken after the body went out) stays `processing`, said in
+//! the log and the chatter, for the [`watchdog`](super::watchdog). A stop
+//! between tries puts it back to `queued`; never once N8N may have it.
 //!
-//! 1. **claim** it (`queued → processing`); anything not `queued` is skipped;
-//! 2. find the webhook URL and API key; if one is missing it becomes
-//!    `initiation_failed` at once;
-//! 3. POST the payload. Each POST N8N accepts starts a paid generation, so
-//!    only a failure N8N surely did not start is retried
-//!    (`initiation.attempts`, [`RETRY_BACKOFF`]);
-//! 4. a 2xx leaves it `processing`; a failure N8N surely did not start makes
-//!    it `initiation_failed`; an **unknown outcome** (a timeout or a broken
-//!    connection after the body went out) leaves it `processing`, said in
-//!    the log and the chatter, for the [`watchdog`](super::watchdog). A stop
-//!    in a pause between tries puts it back to `queued`; a stop during a try
-//!    lets the try end, never back to `queued`.
-//!
-//! Why claim before sending: `initiate` on the command line is another
-//! process, where the only guard is the status in Odoo; claiming first
-//! shrinks the window in which two processes both see `queued` to one Odoo
-//! round trip. And N8N's callback, which may beat the 2xx, never finds the
-//! request still `queued`. The cost: a bridge killed between claim and send
-//! leaves it `processing` until the watchdog gives up on it.
+//! The claim comes first because `initiate` is another process, guarded
+//! only by the status in Odoo (a window of one round trip), and so N8N's
+//! callback, which may beat the 2xx, never finds it `queued`. The cost: a
+//! bridge killed between claim and send leaves it to the watchdog.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +38,7 @@ use crate::retry::Backoff;
 /// answering 503 is busy, and seconds let it recover.
 pub const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
 
-/// Sends requests to N8N; a cheap handle on its parts.
+/// Sends requests to N8N; a cheap handle on its [`Parts`].
 #[derive(Debug, Clone)]
 pub struct Initiator(Arc<Parts>);
 

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -55,36 +54,20 @@ pub enum Refused {
     ShuttingDown,
 }
 
-/// The pending triggers of the daemon.
-#[derive(Debug)]
+/// The pending triggers of the daemon, by request id.
+#[derive(Debug, Default)]
 pub struct Triggers {
-    slots: Arc<Semaphore>,
     pending: Arc<Mutex<HashSet<i64>>>,
     tasks: TaskTracker,
     stop: CancellationToken,
 }
 
-impl Default for Triggers {
-    fn default() -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(MAX_PENDING)),
-            pending: Arc::default(),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
-        }
-    }
-}
-
 /// Removes a request from the pending set when its task ends, however it ends.
-struct PendingEntry {
-    pending: Arc<Mutex<HashSet<i64>>>,
-    id: i64,
-    _slot: OwnedSemaphorePermit,
-}
+struct PendingEntry(Arc<Mutex<HashSet<i64>>>, i64);
 
 impl Drop for PendingEntry {
     fn drop(&mut self) {
-        lock(&self.pending).remove(&self.id);
+        lock(&self.0).remove(&self.1);
     }
 }
 
@@ -108,16 +91,11 @@ impl Triggers {
         if pending.contains(&id) {
             return Ok(Submitted::AlreadyPending);
         }
-        let slot = Arc::clone(&self.slots)
-            .try_acquire_owned()
-            .map_err(|_| Refused::Full)?;
+        if pending.len() >= MAX_PENDING {
+            return Err(Refused::Full);
+        }
         pending.insert(id);
-        drop(pending);
-        let entry = PendingEntry {
-            pending: Arc::clone(&self.pending),
-            id,
-            _slot: slot,
-        };
+        let entry = PendingEntry(Arc::clone(&self.pending), id);
         let (initiator, stop) = (initiator.clone(), self.stop.clone());
         let span = tracing::info_span!("trigger", ai_generation_request_id = id);
         self.tasks.spawn(
@@ -194,8 +172,8 @@ async fn work(initiator: &Initiator, config: &Config, id: i64, stop: &Cancellati
 
 /// The request id a trigger body names: Odoo's (`_id`, `_model`, `id` and
 /// fields from before the commit, unused) or a minimal `{"id": N}`; ids may
-/// be numbers or digit strings, and `_model` must be `request_model`.
-pub fn parse_body(body: &[u8], request_model: &str) -> Result<i64, String> {
+/// be numbers or digit strings, and `_model` must be the request model.
+pub fn parse_body(body: &[u8]) -> Result<i64, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_owned())?;
     let object = value
@@ -203,10 +181,10 @@ pub fn parse_body(body: &[u8], request_model: &str) -> Result<i64, String> {
         .ok_or_else(|| "the body must be a JSON object".to_owned())?;
     if let Some(model) = object.get("_model") {
         match model.as_str() {
-            Some(model) if model == request_model => {}
+            Some(REQUEST_MODEL) => {}
             Some(model) => {
                 return Err(format!(
-                    "the trigger is about {model:?}; this bridge sends {request_model:?} requests"
+                    "the trigger is about {model:?}; this bridge sends {REQUEST_MODEL:?} requests"
                 ));
             }
             None => return Err("\"_model\" must be a string".to_owned()),
@@ -227,9 +205,7 @@ fn id_field(object: &Map<String, Value>, key: &str) -> Result<Option<i64>, Strin
     };
     let id = match value {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         _ => None,
     };
     match id {
@@ -241,8 +217,6 @@ fn id_field(object: &Map<String, Value>, key: &str) -> Result<Option<i64>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MODEL: &str = "influence_gen.ai_image_request";
 
     /// Every body the recorded Odoo 18 automation rule sent.
     fn recorded_bodies() -> Vec<(i64, String)> {
@@ -276,21 +250,16 @@ mod tests {
         let bodies = recorded_bodies();
         assert!(bodies.len() >= 5, "{}", bodies.len());
         for (id, raw) in bodies {
-            assert_eq!(parse_body(raw.as_bytes(), MODEL), Ok(id), "{raw}");
+            assert_eq!(parse_body(raw.as_bytes()), Ok(id), "{raw}");
         }
     }
 
     #[test]
     fn a_minimal_body_is_enough() {
-        assert_eq!(parse_body(br#"{"id": 42}"#, MODEL), Ok(42));
-        assert_eq!(parse_body(br#"{"id": "42"}"#, MODEL), Ok(42));
-        assert_eq!(
-            parse_body(
-                br#"{"_id": 7, "_model": "influence_gen.ai_image_request"}"#,
-                MODEL
-            ),
-            Ok(7)
-        );
+        assert_eq!(parse_body(br#"{"id": 42}"#), Ok(42));
+        assert_eq!(parse_body(br#"{"id": "42"}"#), Ok(42));
+        let odoo = br#"{"_id": 7, "_model": "influence_gen.ai_image_request"}"#;
+        assert_eq!(parse_body(odoo), Ok(7));
     }
 
     #[test]
@@ -307,7 +276,7 @@ mod tests {
             (br#"{"_id": 1, "_model": "res.partner"}"#, "res.partner"),
             (br#"{"_id": 1, "_model": 5}"#, "_model"),
         ] {
-            let error = parse_body(body, MODEL).unwrap_err();
+            let error = parse_body(body).unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
     }

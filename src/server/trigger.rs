@@ -73,7 +73,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Ok(body) => body,
         Err(error) => return response::error(error.status(), &error.to_string()),
     };
-    let id = match trigger::parse_body(&body, crate::odoo::records::REQUEST_MODEL) {
+    let id = match trigger::parse_body(&body) {
         Ok(id) => id,
         Err(message) => {
             tracing::info!(%message, "trigger refused");
