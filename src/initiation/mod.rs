@@ -19,13 +19,16 @@ pub mod sweeper;
 pub mod trigger;
 pub mod watchdog;
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 pub use initiator::{Initiator, RETRY_BACKOFF};
 pub use trigger::{Refused, Submitted};
@@ -59,8 +62,11 @@ impl Via {
 /// The daemon's initiation: the initiator and the pending triggers.
 #[derive(Debug)]
 pub struct Initiation {
-    initiator: Initiator,
-    triggers: trigger::Triggers,
+    pub initiator: Initiator,
+    /// The requests whose trigger waits or runs.
+    pending: Arc<Mutex<HashSet<i64>>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl Initiation {
@@ -73,12 +79,10 @@ impl Initiation {
     ) -> Result<Self, N8nError> {
         Ok(Self {
             initiator: Initiator::new(odoo, locks, config, metrics)?,
-            triggers: trigger::Triggers::default(),
+            pending: Arc::default(),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
         })
-    }
-
-    pub fn initiator(&self) -> &Initiator {
-        &self.initiator
     }
 
     /// The N8N settings in force, including the callback token.
@@ -88,7 +92,26 @@ impl Initiation {
 
     /// Takes a trigger for request `id` without waiting (see [`trigger`]).
     pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<Submitted, Refused> {
-        self.triggers.submit(&self.initiator, config, id)
+        if self.stop.is_cancelled() {
+            return Err(Refused::ShuttingDown);
+        }
+        let mut pending = trigger::lock(&self.pending);
+        if pending.contains(&id) {
+            return Ok(Submitted::AlreadyPending);
+        }
+        if pending.len() >= trigger::MAX_PENDING {
+            return Err(Refused::Full);
+        }
+        pending.insert(id);
+        let entry = trigger::PendingEntry(Arc::clone(&self.pending), id);
+        let (initiator, stop) = (self.initiator.clone(), self.stop.clone());
+        let span = tracing::info_span!("trigger", ai_generation_request_id = id);
+        let work = async move {
+            let _entry = entry;
+            trigger::work(&initiator, &config, id, &stop).await;
+        };
+        self.tasks.spawn(work.instrument(span));
+        Ok(Submitted::Queued)
     }
 }
 
@@ -106,7 +129,11 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             watchdog::run(Arc::clone(&app), shutdown.clone()),
             async {
                 shutdown.cancelled().await;
-                app.initiation().triggers.shutdown().await;
+                // New triggers are refused, waiting ones stop, running ones end.
+                let initiation = app.initiation();
+                initiation.stop.cancel();
+                initiation.tasks.close();
+                initiation.tasks.wait().await;
             },
         )
     };
@@ -117,7 +144,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     tokio::select! {
         _ = work => {}
         () = deadline => tracing::warn!(
-            running = app.initiation().triggers.pending(),
+            running = trigger::lock(&app.initiation().pending).len(),
             "initiations still running at the end of the shutdown grace period; stopped where they were \
              (a request already marked processing stays so until its result arrives or the watchdog gives up on it)"
         ),

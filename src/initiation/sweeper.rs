@@ -40,7 +40,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
         let config = app.config();
         let pause = match config.initiation.sweep_interval {
             Some(interval) => {
-                let initiator = app.initiation().initiator();
+                let initiator = &app.initiation().initiator;
                 let n8n = initiator.parameters.effective(&config).await;
                 let ready = n8n.webhook_url.is_some() && n8n.api_key.is_some();
                 let grace = config.initiation.sweep_grace;

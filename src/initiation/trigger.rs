@@ -2,7 +2,7 @@
 //! background.
 //!
 //! Odoo's "Send Webhook Notification" posts from inside `create()`, before
-//! its transaction commits, and waits 1 s at most. So [`Triggers::submit`]
+//! its transaction commits, and waits 1 s at most. So [`Initiation::trigger`](super::Initiation::trigger)
 //! only books a slot and spawns a task, which polls Odoo until the record is
 //! readable (at most [`VISIBILITY_TIMEOUT`]) and hands it to the
 //! [`Initiator`]. A record that never appears (a rolled-back create) is
@@ -18,8 +18,6 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use super::{Initiator, Via};
 use crate::config::Config;
@@ -32,7 +30,7 @@ use crate::retry::Backoff;
 const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Triggers waiting or running at once: far above what Odoo creates in
 /// a burst, and a bound on the tasks a flood of triggers can start.
-const MAX_PENDING: usize = 256;
+pub(super) const MAX_PENDING: usize = 256;
 /// The pauses between looks for a record not yet committed.
 const VISIBILITY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
 
@@ -54,16 +52,8 @@ pub enum Refused {
     ShuttingDown,
 }
 
-/// The pending triggers of the daemon, by request id.
-#[derive(Debug, Default)]
-pub struct Triggers {
-    pending: Arc<Mutex<HashSet<i64>>>,
-    tasks: TaskTracker,
-    stop: CancellationToken,
-}
-
 /// Removes a request from the pending set when its task ends, however it ends.
-struct PendingEntry(Arc<Mutex<HashSet<i64>>>, i64);
+pub(super) struct PendingEntry(pub(super) Arc<Mutex<HashSet<i64>>>, pub(super) i64);
 
 impl Drop for PendingEntry {
     fn drop(&mut self) {
@@ -72,58 +62,17 @@ impl Drop for PendingEntry {
 }
 
 // std Mutex: held for a lookup and an insert, never across an await.
-fn lock(pending: &Mutex<HashSet<i64>>) -> MutexGuard<'_, HashSet<i64>> {
+pub(super) fn lock(pending: &Mutex<HashSet<i64>>) -> MutexGuard<'_, HashSet<i64>> {
     pending.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Triggers {
-    /// Takes a trigger for request `id`; never waits.
-    pub fn submit(
-        &self,
-        initiator: &Initiator,
-        config: Arc<Config>,
-        id: i64,
-    ) -> Result<Submitted, Refused> {
-        if self.stop.is_cancelled() {
-            return Err(Refused::ShuttingDown);
-        }
-        let mut pending = lock(&self.pending);
-        if pending.contains(&id) {
-            return Ok(Submitted::AlreadyPending);
-        }
-        if pending.len() >= MAX_PENDING {
-            return Err(Refused::Full);
-        }
-        pending.insert(id);
-        let entry = PendingEntry(Arc::clone(&self.pending), id);
-        let (initiator, stop) = (initiator.clone(), self.stop.clone());
-        let span = tracing::info_span!("trigger", ai_generation_request_id = id);
-        self.tasks.spawn(
-            async move {
-                let _entry = entry;
-                work(&initiator, &config, id, &stop).await;
-            }
-            .instrument(span),
-        );
-        Ok(Submitted::Queued)
-    }
-
-    /// How many triggers wait or run now.
-    pub fn pending(&self) -> usize {
-        lock(&self.pending).len()
-    }
-
-    /// Refuses new triggers, stops the waiting ones and waits for running
-    /// initiations to finish (the caller bounds the wait).
-    pub async fn shutdown(&self) {
-        self.stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
-    }
-}
-
 /// Polls with a cheap `search` until the record is readable, then sends it.
-async fn work(initiator: &Initiator, config: &Config, id: i64, stop: &CancellationToken) {
+pub(super) async fn work(
+    initiator: &Initiator,
+    config: &Config,
+    id: i64,
+    stop: &CancellationToken,
+) {
     let deadline = Instant::now() + VISIBILITY_TIMEOUT;
     let domain = json!([["id", "=", id]]);
     let options = SearchOptions {

@@ -128,7 +128,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
         let waiting = |refs: &[&str]| spool.holds_result_for(refs);
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = pass(app.initiation().initiator(), &config, &waiting) => {}
+            _ = pass(&app.initiation().initiator, &config, &waiting) => {}
         }
         let pause = pass_interval(config.initiation.result_timeout);
         tokio::select! {
