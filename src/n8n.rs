@@ -103,10 +103,11 @@ pub fn params(request: &AiImageRequest) -> Map<String, Value> {
 #[non_exhaustive]
 pub enum N8nError {
     /// 401/403: N8N's Header Auth answers 403 "Authorization data is wrong!".
-    #[error("N8N refused the API key (HTTP {status}){}", excerpt_suffix(.body_excerpt))]
-    ApiKeyRefused { status: u16, body_excerpt: String },
-    #[error("N8N answered HTTP {status}{}{}", redirect_hint(*.status), excerpt_suffix(.body_excerpt))]
-    Status { status: u16, body_excerpt: String },
+    /// `detail` is a hint and an excerpt of the body, each with its separator.
+    #[error("N8N refused the API key (HTTP {status}){detail}")]
+    ApiKeyRefused { status: u16, detail: String },
+    #[error("N8N answered HTTP {status}{detail}")]
+    Status { status: u16, detail: String },
     #[error("N8N did not answer within {} (n8n.timeout)", humantime::format_duration(*.after))]
     Timeout { after: Duration },
     #[error("cannot connect to N8N at {endpoint}: {reason}")]
@@ -119,46 +120,39 @@ pub enum N8nError {
 }
 
 impl N8nError {
+    /// N8N's answer `status` (not 2xx), with the `excerpt` of its body.
+    fn answered(status: u16, excerpt: &str) -> Self {
+        let hint = match status {
+            300..400 => " (a redirect; redirects are not followed, check the webhook URL)",
+            _ => "",
+        };
+        let detail = match excerpt {
+            "" => hint.to_owned(),
+            excerpt => format!("{hint}: {excerpt}"),
+        };
+        match status {
+            401 | 403 => Self::ApiKeyRefused { status, detail },
+            _ => Self::Status { status, detail },
+        }
+    }
+
     /// Whether N8N may have started the workflow (a proxy's 502/504 may
     /// have passed the request on): repeating it could start a second one.
     pub fn maybe_started(&self) -> bool {
-        matches!(
-            self,
-            Self::Timeout { .. }
-                | Self::Send { .. }
-                | Self::Status {
-                    status: 502 | 504,
-                    ..
-                }
-        )
+        match self {
+            Self::Timeout { .. } | Self::Send { .. } => true,
+            Self::Status { status, .. } => matches!(status, 502 | 504),
+            _ => false,
+        }
     }
 
     /// Whether N8N surely started nothing and the same call may succeed later.
     pub fn transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Connect { .. }
-                | Self::Status {
-                    status: 408 | 429 | 500 | 503,
-                    ..
-                }
-        )
-    }
-}
-
-fn excerpt_suffix(excerpt: &str) -> String {
-    if excerpt.is_empty() {
-        String::new()
-    } else {
-        format!(": {excerpt}")
-    }
-}
-
-fn redirect_hint(status: u16) -> &'static str {
-    if (300..400).contains(&status) {
-        " (a redirect; redirects are not followed, check the webhook URL)"
-    } else {
-        ""
+        match self {
+            Self::Connect { .. } => true,
+            Self::Status { status, .. } => matches!(status, 408 | 429 | 500 | 503),
+            _ => false,
+        }
     }
 }
 
@@ -218,17 +212,8 @@ impl N8nClient {
             api_key.expose_secret(),
             payload.security_token.expose_secret(),
         ];
-        let body_excerpt = excerpt(read_some(&mut response).await, &secrets);
-        Err(match status {
-            401 | 403 => N8nError::ApiKeyRefused {
-                status,
-                body_excerpt,
-            },
-            _ => N8nError::Status {
-                status,
-                body_excerpt,
-            },
-        })
+        let excerpt = excerpt(read_some(&mut response).await, &secrets);
+        Err(N8nError::answered(status, &excerpt))
     }
 }
 
@@ -367,18 +352,12 @@ mod tests {
 
     #[test]
     fn messages_say_what_happened() {
-        let refused = N8nError::ApiKeyRefused {
-            status: 403,
-            body_excerpt: "Authorization data is wrong!".into(),
-        };
+        let refused = N8nError::answered(403, "Authorization data is wrong!");
         assert_eq!(
             refused.to_string(),
             "N8N refused the API key (HTTP 403): Authorization data is wrong!"
         );
-        let status = |status| N8nError::Status {
-            status,
-            body_excerpt: String::new(),
-        };
+        let status = |status| N8nError::answered(status, "");
         assert_eq!(status(503).to_string(), "N8N answered HTTP 503");
         assert!(
             status(301)
@@ -396,10 +375,7 @@ mod tests {
 
     #[test]
     fn only_failures_before_the_start_are_retried() {
-        let status = |status| N8nError::Status {
-            status,
-            body_excerpt: String::new(),
-        };
+        let status = |status| N8nError::answered(status, "");
         let endpoint = "n8n:443".to_owned();
         let reason = "connection refused".to_owned();
         for error in [
@@ -424,11 +400,13 @@ mod tests {
         ] {
             assert!(error.maybe_started() && !error.transient(), "{error}");
         }
-        let refused = N8nError::ApiKeyRefused {
-            status: 403,
-            body_excerpt: String::new(),
-        };
-        for error in [refused, status(404), status(400), status(301), status(501)] {
+        for error in [
+            status(403),
+            status(404),
+            status(400),
+            status(301),
+            status(501),
+        ] {
             assert!(!error.transient() && !error.maybe_started(), "{error}");
         }
     }
