@@ -24,8 +24,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -35,6 +33,7 @@ pub use trigger::{Refused, Submitted};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::config::fingerprint::fingerprint;
 use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
 use crate::n8n::N8nError;
@@ -158,7 +157,7 @@ pub fn ways_in(config: &Config) -> (bool, String) {
     let trigger = match &initiation.trigger_secret {
         Some(secret) => format!(
             "trigger route enabled (POST /influence_gen/trigger/<secret>, secret fingerprint {})",
-            fingerprint(secret.expose_secret())
+            fingerprint(secret)
         ),
         None => "trigger route disabled (initiation.trigger_secret is not set)".to_owned(),
     };
@@ -176,13 +175,6 @@ pub fn ways_in(config: &Config) -> (bool, String) {
     };
     let swept = initiation.sweep_interval.is_some();
     (swept, format!("{trigger}; {sweeper}"))
-}
-
-/// The first 8 hex digits of a secret's SHA-256: enough to tell two secrets
-/// apart in a log, nothing to guess them from.
-pub fn fingerprint(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// `t` as Odoo stores datetimes: UTC, `YYYY-MM-DD HH:MM:SS`.

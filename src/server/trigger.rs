@@ -14,12 +14,13 @@ use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::response::{self, Body};
 use crate::app::App;
 use crate::auth;
-use crate::initiation::{self, Submitted, trigger};
+use crate::config::fingerprint::fingerprint;
+use crate::initiation::{Submitted, trigger};
 
 /// The route's path up to the secret.
 pub const TRIGGER_PATH_PREFIX: &str = "/influence_gen/trigger/";
@@ -54,7 +55,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         .unwrap_or_default();
     if !auth::tokens_match(expected.expose_secret().as_bytes(), presented.as_bytes()) {
         tracing::warn!(
-            presented_fingerprint = %initiation::fingerprint(presented),
+            presented_fingerprint = %fingerprint(&SecretString::from(presented.to_owned())),
             "trigger refused: the secret in the path is wrong"
         );
         return response::error(StatusCode::UNAUTHORIZED, "authentication failed");
