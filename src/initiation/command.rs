@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::sweeper::sweep;
-use super::{InitiationError, Initiator, Outcome, Via};
+use super::{InitiationError, Initiator, Outcome};
 use crate::config::Config;
 use crate::locks::RequestLocks;
 use crate::odoo::records::REQUEST_MODEL;
@@ -79,7 +79,7 @@ pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = initiator.initiate(&config, id, Via::Command, &stop).await;
+    let result = initiator.initiate(&config, id, "command", &stop).await;
     match say(result) {
         Some(Outcome::Sent { .. }) => ExitCode::SUCCESS,
         Some(Outcome::Skipped { .. } | Outcome::NotFound { .. } | Outcome::Deferred { .. }) => {
@@ -129,7 +129,7 @@ async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationT
         Some(Outcome::Failed { .. }) | None => failed += 1,
         Some(_) => other += 1,
     };
-    let swept = sweep(initiator, config, Duration::ZERO, Via::Command, stop, each).await;
+    let swept = sweep(initiator, config, Duration::ZERO, "command", stop, each).await;
     if let Err(error) = swept {
         println!("{error}");
         failed += 1;

@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use super::store::{Claim, Finish, Finished, RequestStore};
 use super::watchdog::{Fact, Journal};
-use super::{InitiationError, Outcome, Via};
+use super::{InitiationError, Outcome};
 use crate::config::Config;
 use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
@@ -88,11 +88,12 @@ impl Initiator {
 
     /// Sends request `id` to N8N if it is `queued`; `stop` ends the retries
     /// early (shutdown).
+    /// `via` names the way in (a log field: trigger, sweeper or command).
     pub async fn initiate(
         &self,
         config: &Config,
         id: i64,
-        via: Via,
+        via: &'static str,
         stop: &CancellationToken,
     ) -> Result<Outcome, InitiationError> {
         self.observed(id, via, async {
@@ -114,7 +115,7 @@ impl Initiator {
     pub async fn initiate_next(
         &self,
         config: &Config,
-        via: Via,
+        via: &'static str,
         stop: &CancellationToken,
     ) -> Result<Option<Outcome>, InitiationError> {
         let Some(request) = self.store.claim_next().await? else {
@@ -132,14 +133,10 @@ impl Initiator {
     async fn observed(
         &self,
         id: i64,
-        via: Via,
+        via: &'static str,
         work: impl Future<Output = Result<Outcome, InitiationError>>,
     ) -> Result<Outcome, InitiationError> {
-        let span = tracing::info_span!(
-            "initiation",
-            ai_generation_request_id = id,
-            via = via.as_str()
-        );
+        let span = tracing::info_span!("initiation", ai_generation_request_id = id, via);
         let result = work.instrument(span.clone()).await;
         span.in_scope(|| match &result {
             Ok(outcome @ Outcome::Sent { .. }) => tracing::info!(%outcome, "initiation done"),

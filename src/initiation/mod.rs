@@ -40,24 +40,6 @@ use crate::n8n::N8nError;
 use crate::odoo::{OdooClient, OdooError};
 use crate::parameters::SystemParameters;
 
-/// Which way a request came in (a log field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Trigger,
-    Sweeper,
-    Command,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trigger => "trigger",
-            Self::Sweeper => "sweeper",
-            Self::Command => "command",
-        }
-    }
-}
-
 /// The daemon's initiation: the initiator and the pending triggers.
 #[derive(Debug)]
 pub struct Initiation {

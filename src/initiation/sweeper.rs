@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{InitiationError, Initiator, Outcome, Via, odoo_datetime};
+use super::{InitiationError, Initiator, Outcome, odoo_datetime};
 use crate::app::App;
 use crate::config::Config;
 use crate::odoo::records::REQUEST_MODEL;
@@ -46,7 +46,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
                 let grace = config.initiation.sweep_grace;
                 if ready {
                     // Each outcome is logged by the initiator.
-                    let swept = sweep(initiator, &config, grace, Via::Sweeper, &shutdown, drop);
+                    let swept = sweep(initiator, &config, grace, "sweeper", &shutdown, drop);
                     if let Err(error) = swept.await {
                         tracing::warn!(%error, "sweeper: trying again at the next sweep");
                     }
@@ -76,7 +76,7 @@ pub async fn sweep(
     initiator: &Initiator,
     config: &Config,
     grace: Duration,
-    via: Via,
+    via: &'static str,
     stop: &CancellationToken,
     mut each: impl FnMut(Result<Outcome, InitiationError>),
 ) -> Result<(), InitiationError> {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Initiator, Via};
+use super::Initiator;
 use crate::config::Config;
 use crate::odoo::SearchOptions;
 use crate::odoo::records::REQUEST_MODEL;
@@ -89,7 +89,7 @@ pub(super) async fn work(
         {
             Ok(ids) if !ids.is_empty() => {
                 // The outcome is logged by the initiator.
-                let _ = initiator.initiate(config, id, Via::Trigger, stop).await;
+                let _ = initiator.initiate(config, id, "trigger", stop).await;
                 return;
             }
             Ok(_) => tracing::trace!(look, "the triggered request is not readable yet"),
