@@ -15,11 +15,11 @@ use crate::config::Config;
 use crate::odoo::OdooClient;
 use crate::parameters::{
     API_KEY_PARAMETER, CALLBACK_TOKEN_PARAMETER, EffectiveN8n, OUTBOUND_TOKEN_PARAMETER,
-    ParameterState, Source, SystemParameters, WEBHOOK_URL_PARAMETER,
+    ParameterState, Source, Sourced, SystemParameters, WEBHOOK_URL_PARAMETER,
 };
 
 use super::Report;
-use super::Verdict::{Fail, Pass, Warn};
+use super::Verdict::{self, Fail, Pass, Warn};
 
 /// The longest a probe of the webhook waits per step.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,58 +107,44 @@ pub(super) async fn n8n_lines(config: &Config, n8n: Option<&EffectiveN8n>, repor
 }
 
 /// Whether the system parameters were read, and what was used from them.
-fn parameters(config: &Config, n8n: &EffectiveN8n) -> (super::Verdict, String) {
-    match &n8n.parameters {
-        ParameterState::NotNeeded => (
-            Pass,
-            "not read: every [n8n] value is in the configuration".to_owned(),
-        ),
+fn parameters(config: &Config, n8n: &EffectiveN8n) -> (Verdict, String) {
+    let login = &config.odoo.login;
+    let detail = match &n8n.parameters {
+        ParameterState::NotNeeded => {
+            "not read: every [n8n] value is in the configuration".to_owned()
+        }
         ParameterState::Read => {
-            let sources = [
-                (
-                    n8n.webhook_url.as_ref().map(|v| v.source),
-                    WEBHOOK_URL_PARAMETER,
-                ),
-                (n8n.api_key.as_ref().map(|v| v.source), API_KEY_PARAMETER),
-                (
-                    n8n.outbound_token.as_ref().map(|v| v.source),
-                    OUTBOUND_TOKEN_PARAMETER,
-                ),
-                (
-                    n8n.callback_token.as_ref().map(|v| v.source),
-                    CALLBACK_TOKEN_PARAMETER,
-                ),
-            ];
-            let from_odoo: Vec<&str> = sources
-                .into_iter()
-                .filter(|(source, _)| *source == Some(Source::Odoo))
-                .map(|(_, key)| key)
-                .collect();
-            if from_odoo.is_empty() {
-                (
-                    Pass,
-                    "read; none of the influence_gen.* values is set in Odoo".to_owned(),
-                )
-            } else {
-                (
-                    Pass,
-                    format!("read; used from Odoo: {}", from_odoo.join(", ")),
-                )
+            let from_odoo: Vec<&str> = [
+                (from_odoo(&n8n.webhook_url), WEBHOOK_URL_PARAMETER),
+                (from_odoo(&n8n.api_key), API_KEY_PARAMETER),
+                (from_odoo(&n8n.outbound_token), OUTBOUND_TOKEN_PARAMETER),
+                (from_odoo(&n8n.callback_token), CALLBACK_TOKEN_PARAMETER),
+            ]
+            .into_iter()
+            .filter_map(|(odoo, key)| odoo.then_some(key))
+            .collect();
+            match from_odoo.as_slice() {
+                [] => "read; none of the influence_gen.* values is set in Odoo".to_owned(),
+                keys => format!("read; used from Odoo: {}", keys.join(", ")),
             }
         }
-        ParameterState::Forbidden => (
-            Warn,
-            format!(
-                "`{}` may not read ir.config_parameter (only Odoo's Settings group can); the influence_gen.* \
-                 parameters are ignored and only the [n8n] values of the configuration are used",
-                config.odoo.login
-            ),
-        ),
-        ParameterState::Unavailable(error) => (
-            Warn,
-            format!("cannot read the influence_gen.* parameters from Odoo: {error}"),
-        ),
-    }
+        ParameterState::Forbidden => {
+            let detail = format!(
+                "`{login}` may not read ir.config_parameter (only Odoo's Settings group can); the influence_gen.* \
+                 parameters are ignored and only the [n8n] values of the configuration are used"
+            );
+            return (Warn, detail);
+        }
+        ParameterState::Unavailable(error) => {
+            let detail = format!("cannot read the influence_gen.* parameters from Odoo: {error}");
+            return (Warn, detail);
+        }
+    };
+    (Pass, detail)
+}
+
+fn from_odoo<T>(value: &Option<Sourced<T>>) -> bool {
+    value.as_ref().is_some_and(|v| v.source == Source::Odoo)
 }
 
 /// Resolves `url`'s host, connects, and for https completes a verified TLS

@@ -86,9 +86,8 @@ impl Initiator {
         self.store.odoo()
     }
 
-    /// Sends request `id` to N8N if it is `queued`; `stop` ends the retries
-    /// early (shutdown).
-    /// `via` names the way in (a log field: trigger, sweeper or command).
+    /// Sends request `id` to N8N if it is `queued`. `via` names the way in
+    /// (a log field), `stop` ends the retries early (shutdown).
     pub async fn initiate(
         &self,
         config: &Config,
