@@ -1,18 +1,11 @@
 //! The outbound side toward N8N: the webhook client and the initiation
-//! payload (`docs/protocol.md#initiation`).
-//!
-//! [`N8nClient`] makes one POST per call and decides nothing about retries:
-//! [`N8nError`] says what a failure means for the workflow. Each
-//! accepted POST starts a paid generation, so only a failure after which N8N
-//! surely started nothing may be retried: no connection, or an answer N8N
-//! gives before starting (its "respond immediately" webhook answers 202
-//! before any node runs, so its 500/503, like 408/429, started nothing). A
-//! timeout, a connection broken after the body went out, and a proxy's
-//! 502/504 leave the outcome unknown.
-//!
-//! The API key travels only in its header (marked sensitive); neither it nor
-//! the security token ever appears in an error, even when echoed back.
-//! Redirects are not followed: they would send the key elsewhere.
+//! payload (`docs/protocol.md#initiation`). Each accepted POST starts a paid
+//! generation, so [`N8nError`] says whether N8N may have started it (a
+//! timeout, a connection broken after the body went out, a proxy's 502/504)
+//! and whether a retry may help (no connection, or N8N's own 408/429/500/503,
+//! which its "respond immediately" webhook gives before any node runs). The
+//! API key travels only in its header, never in an error, nor does the
+//! token; redirects are not followed (they would take the key elsewhere).
 
 use std::time::Duration;
 

@@ -1,16 +1,11 @@
 //! Odoo's system parameters as the fallback of the `[n8n]` keys
-//! (`docs/protocol.md#system-parameters`).
-//!
-//! A TOML value always wins. Only when `n8n.webhook_url`, `api_key`,
-//! `outbound_token` or `callback_token` is unset is `ir.config_parameter`
-//! read (one `search_read` for the four), and the answer reused for
-//! [`CACHE_TTL`]. A value starting with `PLACEHOLDER` (what the addon ships)
-//! counts as unset. Concurrent callers share one read; when Odoo cannot be
-//! asked the last values are kept and the read retried after
-//! [`RETRY_AFTER_ERROR`]; a user without the right (only Odoo's Settings
-//! group has it) is said once and the TOML alone is used. Fail closed: a
-//! callback token only in Odoo is unknown, and every callback refused,
-//! until Odoo first answers.
+//! (`docs/protocol.md#system-parameters`). A TOML value always wins; only
+//! when one of the four is unset is `ir.config_parameter` read (one
+//! `search_read`), shared by concurrent callers and reused for
+//! [`CACHE_TTL`]. A `PLACEHOLDER…` value counts as unset. When Odoo cannot
+//! be asked the last values are kept; a user without the right (only the
+//! Settings group has it) is said once. Fail closed: a callback token only
+//! in Odoo refuses every callback until Odoo first answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,11 +1,8 @@
 //! `influence-gen-bridge initiate`: send one request, or every queued one,
-//! to N8N now, by hand, with the daemon's [`Initiator`] in this process
-//! (against a running daemon, the request's status in Odoo is the guard).
-//!
-//! One line per request on stdout, and for `--all-queued` a summary. Exit
-//! status: 0 sent (or skipped, for `--all-queued`), 1 a failure, an unknown
-//! outcome or Odoo unusable, 3 nothing sent (not `queued`, not found,
-//! interrupted).
+//! to N8N now, with the daemon's [`Initiator`] in this process (the status
+//! in Odoo guards against a running daemon). One line per request, and a
+//! summary for `--all-queued`. Exit status: 0 sent, 1 failed, unknown
+//! outcome or Odoo unusable, 3 nothing sent.
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1,16 +1,12 @@
-//! Initiation: turning each `queued` request in Odoo into one call of the
-//! N8N webhook (`docs/protocol.md#initiation`).
-//!
-//! Three ways in — the trigger route ([`trigger`], Odoo's automation rule on
-//! create), the [`sweeper`] (requests whose trigger was lost) and the
-//! `initiate` [`command`] — all hand a request id to the [`Initiator`],
-//! which claims it (`queued → processing`) before the send and records how
-//! it ended; the [`watchdog`] gives up on requests left `processing`
-//! without a result. A request is sent at most once: never re-sent when
-//! N8N may have started it. With the companion addon each claim is one
-//! atomic Odoo call, so any number of bridges share a database; in the
-//! generic protocol the request's lock (shared with the callback pipeline)
-//! guards within the daemon, and the status in Odoo across processes.
+//! Initiation: each `queued` request in Odoo becomes one call of the N8N
+//! webhook (`docs/protocol.md#initiation`). The ways in — the [`trigger`]
+//! route, the [`sweeper`] and the `initiate` [`command`] — hand a request
+//! to the [`Initiator`], which claims it (`queued → processing`) before the
+//! send; the [`watchdog`] gives up on requests left `processing`. A request
+//! is sent at most once, never again once N8N may have it: with the
+//! companion addon each claim is atomic in Odoo; in the generic protocol the
+//! request's lock (shared with the callback pipeline) guards the daemon,
+//! and the status in Odoo other processes.
 
 pub mod command;
 mod initiator;

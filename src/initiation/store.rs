@@ -1,18 +1,12 @@
 //! The Odoo side of an initiation: claiming a request (`queued →
-//! processing`) and recording how its send ended, in the protocol Odoo
-//! speaks.
-//!
-//! - **companion**: one call each (`bridge_claim`, `bridge_claim_queued`,
-//!   `bridge_finish_initiation`, contract in `examples/odoo/influence_gen_bridge`).
-//!   Odoo takes the row lock before it looks at the status, so any number
-//!   of bridges claim a request exactly once.
-//! - **generic**: read, then write only if the status is still the expected
-//!   one. Callers hold the request's lock, so within the daemon nothing
-//!   changes it in between; across processes the window is one round trip.
-//!
-//! Every call is retried while Odoo's failure is transient. A retried claim
-//! whose first try committed finds the request `processing` and does not
-//! send it: never twice.
+//! processing`) and recording how its send ended. With the companion addon
+//! each is one call (`bridge_claim`, `bridge_claim_queued`,
+//! `bridge_finish_initiation`; contract in `examples/odoo/influence_gen_bridge`)
+//! that takes the row lock first, so any number of bridges claim a request
+//! once. In the generic protocol it reads, then writes only if the status
+//! is still the expected one: the caller's lock guards within the daemon,
+//! across processes the window is one round trip. Transient failures are
+//! retried; a retried claim whose first try committed finds `processing`.
 
 use std::time::Duration;
 

@@ -1,17 +1,11 @@
-//! The sweeper: every `initiation.sweep_interval`, the `queued` requests
-//! older than `initiation.sweep_grace` are sent, oldest first.
-//!
-//! It is the safety net under the trigger route: a lost trigger (the rule
-//! off, the bridge down, Odoo's 1 s wait run out) only delays a request by
-//! one interval; the grace leaves young requests to their trigger. With the
-//! companion addon it claims instead of searching, one atomic
-//! `bridge_claim_queued` per request regardless of the grace, so racing a
-//! trigger or another bridge sends nothing twice.
-//!
-//! It stops between requests on shutdown; a batch that made no progress
-//! ends the sweep (a request Odoo refuses to change cannot make it spin);
-//! and while no webhook URL and API key are known it leaves requests
-//! `queued` (one asked for explicitly fails at once instead).
+//! The sweeper, the safety net under the trigger route: every
+//! `initiation.sweep_interval` it sends the `queued` requests older than
+//! `initiation.sweep_grace` (younger ones are left to their trigger), oldest
+//! first. With the companion addon it claims instead, one atomic
+//! `bridge_claim_queued` per request at any age, so racing a trigger or
+//! another bridge sends nothing twice. A batch without progress ends a sweep
+//! (a request Odoo refuses to change cannot make it spin), and without a
+//! webhook URL and API key requests stay `queued`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

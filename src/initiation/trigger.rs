@@ -1,15 +1,10 @@
 //! Triggers from Odoo's automation rule: accepted at once, worked on in the
-//! background.
-//!
-//! Odoo's "Send Webhook Notification" posts from inside `create()`, before
-//! its transaction commits, and waits 1 s at most. So [`Initiation::trigger`](super::Initiation::trigger)
-//! only books a slot and spawns a task, which polls Odoo until the record is
-//! readable (at most [`VISIBILITY_TIMEOUT`]) and hands it to the
-//! [`Initiator`]. A record that never appears (a rolled-back create) is
-//! dropped with a log line: the sweeper is the safety net. At most
-//! [`MAX_PENDING`] triggers wait or run at once (more are answered 503); a
-//! trigger for a request already pending joins it; on shutdown waiting
-//! triggers stop and running initiations finish.
+//! background. Odoo posts from inside `create()`, before its commit, and
+//! waits 1 s at most, so a trigger only books a slot ([`MAX_PENDING`],
+//! then 503) and spawns a task that polls until the record is readable and
+//! hands it to the [`Initiator`]. A record that never appears (a rolled-back
+//! create) is dropped with a log line, for the sweeper. A trigger for a
+//! request already pending joins it.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,17 +1,13 @@
 //! The watchdog: a request `processing` for longer than
-//! `initiation.result_timeout` without a result becomes `initiation_failed`,
-//! with a reason saying what is known of its send.
-//!
-//! It resolves every way a request is left `processing` with nothing
-//! running: N8N accepted it and never called back, the send's outcome was
-//! unknown, the bridge died between claim and send, or N8N refused it while
-//! Odoo was down. "Since when" is the `write_date` (the claim is its last
-//! write). A request whose result waits in the spool is left alone, the
-//! decision is made on a read under the request's lock, and a result that
-//! arrives later still completes the request.
-//!
-//! What happened on the wire lives in the [`Journal`], in memory: lost on
-//! restart and unknown to other processes, which the reason then says.
+//! `initiation.result_timeout` (since its `write_date`, the claim being its
+//! last write) without a result becomes `initiation_failed`, with a reason
+//! saying what is known of its send: N8N accepted it and never called back,
+//! the outcome was unknown, the bridge died between claim and send, or the
+//! failure could not be recorded. It decides on a read under the request's
+//! lock, leaves a request whose result waits in the spool alone, and a
+//! result arriving later still completes the request. What happened on the
+//! wire is in the [`Journal`], in memory only: lost on restart and unknown
+//! to other processes, which the reason then says.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

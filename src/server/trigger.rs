@@ -1,13 +1,9 @@
 //! `POST /influence_gen/trigger/<secret>`: Odoo's automation rule says a
-//! request was created (`docs/protocol.md#routes`).
-//!
-//! The secret travels in the path because Odoo's "Send Webhook
-//! Notification" cannot send headers, and is never logged (the span shows
-//! `<secret>`, a refusal a short fingerprint). The answer never waits on
-//! Odoo, which calls from inside `create()` and gives up after 1 s: 202 at
-//! once, the record is read in the background ([`crate::initiation::trigger`]).
-//! 400 for a body naming no request, 401 a wrong secret, 404 when
-//! `initiation.trigger_secret` is unset, 503 when full or shutting down.
+//! request was created (`docs/protocol.md#routes`). The secret is in the
+//! path because Odoo's "Send Webhook Notification" cannot send headers; it
+//! is never logged (the span shows `<secret>`). The answer never waits on
+//! Odoo: 202 at once, the record is read in the background
+//! ([`crate::initiation::trigger`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
