@@ -16,7 +16,7 @@ use super::{InitiationError, Initiator, Outcome};
 use crate::config::Config;
 use crate::locks::RequestLocks;
 use crate::odoo::records::REQUEST_MODEL;
-use crate::odoo::{OdooClient, SearchOptions};
+use crate::odoo::{OdooClient, OdooError, SearchOptions};
 
 /// Exit status when nothing was sent and nothing failed.
 const EXIT_NOT_SENT: u8 = 3;
@@ -65,7 +65,8 @@ pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
         return all_queued(&initiator, &config, &stop).await;
     };
     let uuid_field = &config.odoo.uuid_field;
-    let id = match resolve(initiator.odoo(), uuid_field, reference.trim()).await {
+    let id = resolve(initiator.odoo(), uuid_field, reference.trim()).await;
+    let id = match id {
         Ok(Some(id)) => id,
         Ok(None) => {
             println!("no request has the id or {uuid_field} {reference:?}; nothing sent");
@@ -101,19 +102,15 @@ fn say(result: Result<Outcome, InitiationError>) -> Option<Outcome> {
 }
 
 /// Digits are an id; anything else is looked up in the UUID field.
-async fn resolve(
-    odoo: &OdooClient,
-    uuid_field: &str,
-    reference: &str,
-) -> Result<Option<i64>, crate::odoo::OdooError> {
-    if !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_digit()) {
+async fn resolve(odoo: &OdooClient, uuid: &str, reference: &str) -> Result<Option<i64>, OdooError> {
+    if reference.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(reference.parse().ok().filter(|id| *id > 0));
     }
     let options = SearchOptions {
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let domain = json!([[uuid_field, "=", reference]]);
+    let domain = json!([[uuid, "=", reference]]);
     let ids = odoo.search(REQUEST_MODEL, &domain, &options).await?;
     Ok(ids.first().copied())
 }
