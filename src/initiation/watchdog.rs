@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use super::store::{Finish, Finished};
 use super::sweeper::SWEEP_BATCH;
-use super::{InitiationError, Initiator, odoo_datetime};
+use super::{InitiationError, odoo_datetime};
 use crate::app::App;
 use crate::config::Config;
 use crate::odoo::SearchOptions;
@@ -120,11 +120,9 @@ impl Journal {
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         let config = app.config();
-        let spool = app.spool();
-        let waiting = |refs: &[&str]| spool.holds_result_for(refs);
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = pass(&app.initiation().initiator, &config, &waiting) => {}
+            () = pass(&app, &config) => {}
         }
         let pause = pass_interval(config.initiation.result_timeout);
         tokio::select! {
@@ -138,14 +136,9 @@ fn pass_interval(result_timeout: Duration) -> Duration {
     (result_timeout / 10).clamp(MIN_PASS_INTERVAL, MAX_PASS_INTERVAL)
 }
 
-/// One pass over up to [`SWEEP_BATCH`] overdue requests, oldest change
-/// first. `waiting` says whether the spool holds a result for a request's
-/// id or UUID. Returns how many were given up on.
-pub async fn pass(
-    initiator: &Initiator,
-    config: &Config,
-    waiting: &(dyn Fn(&[&str]) -> bool + Sync),
-) -> usize {
+/// One pass over up to [`SWEEP_BATCH`] overdue requests, oldest change first.
+async fn pass(app: &App, config: &Config) {
+    let initiator = &app.initiation().initiator;
     let timeout = config.initiation.result_timeout;
     initiator.journal.prune(timeout * 2);
     let cutoff = odoo_datetime(SystemTime::now() - timeout);
@@ -162,36 +155,24 @@ pub async fn pass(
     {
         Ok(ids) => ids,
         Err(error) => {
-            tracing::warn!(%error, "watchdog: cannot search for overdue processing requests; trying again at the next pass");
-            return 0;
+            return tracing::warn!(%error, "watchdog: cannot search for overdue processing requests; trying again at the next pass");
         }
     };
-    let mut gave_up = 0;
     for id in ids {
         let span = tracing::info_span!("watchdog", ai_generation_request_id = id);
-        let result = give_up(initiator, config, id, &cutoff, waiting);
-        match result.instrument(span.clone()).await {
-            Ok(Some(reason)) => {
-                gave_up += 1;
-                initiator.metrics.initiation("gave_up");
-                span.in_scope(|| tracing::warn!(%reason, "watchdog: no result in time; the request is now initiation_failed"));
-            }
-            Ok(None) => {}
-            Err(error) => span.in_scope(|| tracing::warn!(%error, "watchdog: cannot give up on the request; trying again at the next pass")),
+        let given_up = give_up(app, config, id, &cutoff)
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = given_up {
+            span.in_scope(|| tracing::warn!(%error, "watchdog: cannot give up on the request; trying again at the next pass"));
         }
     }
-    gave_up
 }
 
 /// Gives up on request `id` if, under its lock, it is still `processing`,
-/// unchanged since `cutoff`, and has no result waiting; `Some` is the reason.
-async fn give_up(
-    initiator: &Initiator,
-    config: &Config,
-    id: i64,
-    cutoff: &str,
-    waiting: &(dyn Fn(&[&str]) -> bool + Sync),
-) -> Result<Option<String>, InitiationError> {
+/// unchanged since `cutoff`, and its result does not wait in the spool.
+async fn give_up(app: &App, config: &Config, id: i64, cutoff: &str) -> Result<(), InitiationError> {
+    let initiator = &app.initiation().initiator;
     let _lock = initiator.locks.lock(id).await;
     let uuid_field = config.odoo.uuid_field.as_str();
     let read = initiator.store.read(id, &["write_date", uuid_field]).await;
@@ -200,31 +181,30 @@ async fn give_up(
         source,
     })?;
     let Some(request) = read else {
-        return Ok(None);
+        return Ok(());
     };
     let since = request.extra.get("write_date").and_then(|v| v.as_str());
     // Odoo's datetimes are fixed-width UTC text: they compare as strings.
     if request.status != RequestStatus::Processing || since.is_none_or(|since| since > cutoff) {
-        return Ok(None);
+        return Ok(());
     }
     let id_text = id.to_string();
     let refs: Vec<&str> = [Some(id_text.as_str()), request.uuid(uuid_field)]
         .into_iter()
         .flatten()
         .collect();
-    if waiting(&refs) {
+    if app.spool().holds_result_for(&refs) {
         tracing::info!("watchdog: overdue, but its result waits in the spool; left to the spool");
-        return Ok(None);
+        return Ok(());
     }
     let journal = &initiator.journal;
     let reason = journal.explain(id, config.initiation.result_timeout, since);
-    match initiator.store.finish(id, Finish::GaveUp(&reason)).await? {
-        Finished::Written => {
-            journal.forget(id);
-            Ok(Some(reason))
-        }
-        Finished::MovedOn(_) => Ok(None),
+    if initiator.store.finish(id, Finish::GaveUp(&reason)).await? == Finished::Written {
+        journal.forget(id);
+        initiator.metrics.initiation("gave_up");
+        tracing::warn!(%reason, "watchdog: no result in time; the request is now initiation_failed");
     }
+    Ok(())
 }
 
 #[cfg(test)]
