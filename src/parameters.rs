@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -107,16 +106,8 @@ pub struct SystemParameters {
 struct Cache {
     /// The last real (not placeholder) values Odoo gave, by key.
     values: HashMap<&'static str, SecretString>,
-    state: Option<ParameterState>,
-    /// When the next read is due; `None` before the first.
-    refresh_at: Option<Instant>,
-}
-
-#[derive(Deserialize)]
-struct ParameterRow {
-    key: String,
-    #[serde(default)]
-    value: Value,
+    /// How the last read went, and when the next is due (none before the first).
+    last: Option<(ParameterState, Instant)>,
 }
 
 impl SystemParameters {
@@ -169,35 +160,27 @@ impl SystemParameters {
     async fn read(&self) -> (HashMap<&'static str, SecretString>, ParameterState) {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
-        if let (Some(refresh_at), Some(state)) = (cache.refresh_at, &cache.state)
-            && now < refresh_at
+        if let Some((state, due)) = &cache.last
+            && now < *due
         {
             return (cache.values.clone(), state.clone());
         }
         let domain = json!([["key", "in", PARAMETERS]]);
-        let answer: Result<Vec<ParameterRow>, _> = self
-            .odoo
-            .search_read(
-                CONFIG_PARAMETER_MODEL,
-                &domain,
-                &["key", "value"],
-                &SearchOptions::default(),
-            )
-            .await;
-        let (state, next) = match answer {
+        let fields = ["key", "value"];
+        let options = SearchOptions::default();
+        let rows =
+            self.odoo
+                .search_read::<Value>(CONFIG_PARAMETER_MODEL, &domain, &fields, &options);
+        let (state, next) = match rows.await {
             Ok(rows) => {
                 cache.values = PARAMETERS
                     .into_iter()
                     .filter_map(|key| {
-                        let row = rows.iter().find(|row| row.key == key)?;
-                        let text = row.value.as_str().filter(|text| !is_unset(text))?;
+                        let row = rows.iter().find(|row| row["key"] == key)?;
+                        let text = row["value"].as_str().filter(|text| !is_unset(text))?;
                         Some((key, SecretString::from(text.trim().to_owned())))
                     })
                     .collect();
-                tracing::debug!(
-                    found = cache.values.len(),
-                    "read the influence_gen system parameters from Odoo"
-                );
                 (ParameterState::Read, CACHE_TTL)
             }
             Err(error) if error.server_kind() == Some(ServerErrorKind::AccessError) => {
@@ -213,19 +196,15 @@ impl SystemParameters {
                 (ParameterState::Forbidden, CACHE_TTL)
             }
             Err(error) => {
-                tracing::warn!(
-                    %error,
-                    kept = cache.values.len(),
-                    "cannot read the influence_gen system parameters from Odoo; keeping the last known values"
-                );
+                let kept = cache.values.len();
+                tracing::warn!(%error, kept, "cannot read the influence_gen system parameters from Odoo; keeping the last known values");
                 (
                     ParameterState::Unavailable(error.to_string()),
                     RETRY_AFTER_ERROR,
                 )
             }
         };
-        cache.state = Some(state.clone());
-        cache.refresh_at = Some(now + next);
+        cache.last = Some((state.clone(), now + next));
         (cache.values.clone(), state)
     }
 
