@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 pub use initiator::{Initiator, RETRY_BACKOFF};
-pub use trigger::{Refused, Submitted};
+pub use trigger::Refused;
 
 use crate::app::App;
 use crate::config::Config;
@@ -67,14 +67,15 @@ impl Initiation {
         &self.initiator.parameters
     }
 
-    /// Takes a trigger for request `id` without waiting (see [`trigger`]).
-    pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<Submitted, Refused> {
+    /// Takes a trigger for request `id` without waiting (see [`trigger`]);
+    /// `Ok(true)` when it joined one already pending.
+    pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<bool, Refused> {
         if self.stop.is_cancelled() {
             return Err(Refused::ShuttingDown);
         }
         let mut pending = trigger::lock(&self.pending);
         if pending.contains(&id) {
-            return Ok(Submitted::AlreadyPending);
+            return Ok(true);
         }
         if pending.len() >= trigger::MAX_PENDING {
             return Err(Refused::Full);
@@ -88,7 +89,7 @@ impl Initiation {
             trigger::work(&initiator, &config, id, &stop).await;
         };
         self.tasks.spawn(work.instrument(span));
-        Ok(Submitted::Queued)
+        Ok(false)
     }
 }
 

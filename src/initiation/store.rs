@@ -110,12 +110,7 @@ impl RequestStore {
             let answer = retry("claim", || self.call("bridge_claim", &args)).await;
             return answer.map_err(claim_error);
         }
-        let read = self.read(id, &[]).await;
-        let read = read.map_err(|source| InitiationError::Read {
-            request_id: id,
-            source,
-        })?;
-        let Some(request) = read else {
+        let Some(request) = self.read(id, &[]).await.map_err(claim_error)? else {
             return Ok(Claim::UnknownRequest);
         };
         if request.status != RequestStatus::Queued {
@@ -169,7 +164,7 @@ impl RequestStore {
             }),
             Finish::Retry(_) => json!({ "status": RequestStatus::Queued.as_str() }),
             Finish::Unknown(note) => {
-                self.note(id, note).await;
+                self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
                 return Ok(Finished::Written);
             }
         };
@@ -179,7 +174,9 @@ impl RequestStore {
                 self.write(id, &vals).await.map_err(record)?;
                 if let Finish::GaveUp(reason) = finish {
                     let note = format!("AI image generation given up: {reason}");
-                    self.note(id, &note).await;
+                    self.chatter
+                        .post(&self.odoo, REQUEST_MODEL, id, &note)
+                        .await;
                 }
                 Ok(Finished::Written)
             }
@@ -190,11 +187,6 @@ impl RequestStore {
                     .to_owned(),
             )),
         }
-    }
-
-    /// An internal note on request `id` (a failure is logged, never fatal).
-    pub async fn note(&self, id: i64, note: &str) {
-        self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
     }
 
     async fn write(&self, id: i64, vals: &Value) -> Result<(), OdooError> {

@@ -29,15 +29,6 @@ pub(super) const MAX_PENDING: usize = 256;
 /// The pauses between looks for a record not yet committed.
 const VISIBILITY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
 
-/// A trigger taken in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Submitted {
-    /// A task now waits for the record and sends it.
-    Queued,
-    /// A trigger for the same request is already pending; this one joins it.
-    AlreadyPending,
-}
-
 /// Why a trigger was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {

@@ -16,7 +16,7 @@ use super::response::{self, Body};
 use crate::app::App;
 use crate::auth;
 use crate::config::fingerprint::fingerprint;
-use crate::initiation::{Submitted, trigger};
+use crate::initiation::trigger;
 
 /// The route's path up to the secret.
 pub const TRIGGER_PATH_PREFIX: &str = "/influence_gen/trigger/";
@@ -78,11 +78,10 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         }
     };
     match app.initiation().trigger(Arc::clone(&config), id) {
-        Ok(submitted) => {
-            let pending = submitted == Submitted::AlreadyPending;
+        Ok(already_pending) => {
             tracing::info!(
                 ai_generation_request_id = id,
-                already_pending = pending,
+                already_pending,
                 "trigger accepted; the request is sent once Odoo has committed it"
             );
             let accepted = serde_json::json!({ "status": "accepted" });
