@@ -12,7 +12,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::odoo::records::AiImageRequest;
@@ -64,31 +64,22 @@ fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, 
 /// are left out, and so are a 0 `seed`, `inference_steps` or `cfg_scale`
 /// (never valid, and no seed means a random one).
 pub fn params(request: &AiImageRequest) -> Map<String, Value> {
-    let mut params = Map::new();
-    let texts = [
-        ("prompt", &request.prompt),
-        ("negative_prompt", &request.negative_prompt),
-        ("model_id", &request.model_id),
-        ("resolution", &request.resolution),
-        ("aspect_ratio", &request.aspect_ratio),
-    ];
-    for (name, text) in texts {
-        if let Some(text) = text {
-            params.insert(name.to_owned(), Value::from(text.as_str()));
-        }
-    }
-    for (name, number) in [
-        ("seed", request.seed),
-        ("inference_steps", request.inference_steps),
-    ] {
-        if let Some(number) = number.filter(|n| *n != 0) {
-            params.insert(name.to_owned(), Value::from(number));
-        }
-    }
-    if let Some(scale) = request.cfg_scale.filter(|x| *x != 0.0 && x.is_finite()) {
-        params.insert("cfg_scale".to_owned(), Value::from(scale));
-    }
-    params
+    let nonzero = |n: Option<i64>| n.filter(|n| *n != 0);
+    let cfg_scale = request.cfg_scale.filter(|x| *x != 0.0 && x.is_finite());
+    [
+        ("prompt", json!(request.prompt)),
+        ("negative_prompt", json!(request.negative_prompt)),
+        ("model_id", json!(request.model_id)),
+        ("resolution", json!(request.resolution)),
+        ("aspect_ratio", json!(request.aspect_ratio)),
+        ("seed", json!(nonzero(request.seed))),
+        ("inference_steps", json!(nonzero(request.inference_steps))),
+        ("cfg_scale", json!(cfg_scale)),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_null())
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
 }
 
 /// Why N8N did not take a request.
@@ -280,7 +271,6 @@ fn excerpt(body: Vec<u8>, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn request(value: Value) -> AiImageRequest {
         serde_json::from_value(value).unwrap()

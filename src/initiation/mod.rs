@@ -209,19 +209,16 @@ impl fmt::Display for Outcome {
                 http_status,
                 attempts,
             } => {
-                write!(
-                    f,
-                    "request {request_id}: sent to N8N (HTTP {http_status}); status processing"
-                )?;
-                if *attempts > 1 {
-                    write!(f, " (after {attempts} attempts)")?;
-                }
-                Ok(())
+                let after = match attempts {
+                    1 => String::new(),
+                    n => format!(" (after {n} attempts)"),
+                };
+                let sent = format!("sent to N8N (HTTP {http_status}); status processing{after}");
+                write!(f, "request {request_id}: {sent}")
             }
             Self::Failed {
                 request_id,
                 details,
-                ..
             } => write!(
                 f,
                 "request {request_id}: initiation failed: {details}; status initiation_failed"
@@ -229,7 +226,6 @@ impl fmt::Display for Outcome {
             Self::Unknown {
                 request_id,
                 details,
-                ..
             } => write!(
                 f,
                 "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
