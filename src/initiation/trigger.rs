@@ -68,11 +68,8 @@ pub(super) async fn work(
     let mut look = 0;
     loop {
         look += 1;
-        match initiator
-            .odoo()
-            .search(REQUEST_MODEL, &domain, &options)
-            .await
-        {
+        let search = initiator.odoo().search(REQUEST_MODEL, &domain, &options);
+        match search.await {
             Ok(ids) if !ids.is_empty() => {
                 // The outcome is logged by the initiator.
                 let _ = initiator.initiate(config, id, "trigger", stop).await;
@@ -94,8 +91,7 @@ pub(super) async fn work(
                  trigger dropped, the sweeper sends the request if it exists"
             );
         }
-        // Half the ceiling plus jitter: never hammer Odoo with zero pauses.
-        let pause = VISIBILITY_BACKOFF.ceiling(look) / 2 + VISIBILITY_BACKOFF.delay(look) / 2;
+        let pause = VISIBILITY_BACKOFF.delay(look);
         tokio::select! {
             () = stop.cancelled() => {
                 return tracing::info!("shutting down; trigger dropped, the sweeper sends the request after the next start");
