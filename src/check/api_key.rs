@@ -9,7 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::config::{Config, OdooApi};
 use crate::odoo::value::false_as_none;
@@ -20,7 +20,6 @@ use super::{Report, explain};
 
 /// How long before a key expires the check warns.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
-const NEW_KEY: &str = "put it in odoo.password (README: Odoo 19: API key)";
 
 /// The API in use and how it was chosen.
 pub(super) fn api_line(config: &Config, version: &ServerVersion, api: Api) -> (Verdict, String) {
@@ -59,16 +58,12 @@ pub(super) fn refused_login_advice(api: Option<Api>) -> &'static str {
 
 /// Over `/json/2`: whose key it is, and when it expires.
 pub(super) async fn key_lines(odoo: &OdooClient, config: &Config, uid: i64, report: &mut Report) {
-    #[derive(Deserialize)]
-    struct User {
-        login: String,
-    }
     let login = &config.odoo.login;
-    let found: Result<Vec<User>, _> = odoo.read("res.users", &[uid], &["login"]).await;
+    let found: Result<Vec<Value>, _> = odoo.read("res.users", &[uid], &["login"]).await;
     if let Ok([user]) = found.as_deref()
-        && user.login != *login
+        && let Some(owner) = user["login"].as_str()
+        && owner != login
     {
-        let owner = &user.login;
         let detail = format!(
             "the key belongs to `{owner}`, not to odoo.login `{login}`: over /json/2 the key alone decides the user"
         );
@@ -130,14 +125,12 @@ fn expiry_verdict(login: &str, keys: &[Key], now: SystemTime) -> (Verdict, Strin
         ),
     };
     let detail = format!("accepted; {which} on {date} UTC ({within})");
-    if left < EXPIRY_WARNING {
-        (
-            Warn,
-            format!("{detail}: make a new key before then and {NEW_KEY}"),
-        )
-    } else {
-        (Pass, detail)
+    if left >= EXPIRY_WARNING {
+        return (Pass, detail);
     }
+    let advice =
+        "make a new key before then and put it in odoo.password (README: Odoo 19: API key)";
+    (Warn, format!("{detail}: {advice}"))
 }
 
 /// Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
