@@ -22,13 +22,11 @@ use crate::config::secret::is_unset;
 use crate::odoo::records::CONFIG_PARAMETER_MODEL;
 use crate::odoo::{OdooClient, SearchOptions, ServerErrorKind};
 
-/// `n8n.webhook_url`'s system parameter.
+/// The system parameters of `n8n.webhook_url`, `api_key`, `outbound_token`
+/// and `callback_token`.
 pub const WEBHOOK_URL_PARAMETER: &str = "influence_gen.n8n_webhook_url";
-/// `n8n.api_key`'s system parameter.
 pub const API_KEY_PARAMETER: &str = "influence_gen.n8n_api_key";
-/// `n8n.outbound_token`'s system parameter.
 pub const OUTBOUND_TOKEN_PARAMETER: &str = "influence_gen.odoo_to_n8n_secret_token";
-/// `n8n.callback_token`'s system parameter.
 pub const CALLBACK_TOKEN_PARAMETER: &str = "influence_gen.n8n_callback_token";
 const PARAMETERS: [&str; 4] = [
     WEBHOOK_URL_PARAMETER,
@@ -43,12 +41,11 @@ const CACHE_TTL: Duration = Duration::from_secs(60);
 /// Odoo is known again shortly after Odoo is back.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
-/// Where an effective value came from.
+/// Where an effective value came from: the TOML (or its environment
+/// variable or credential), or Odoo's `ir.config_parameter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// The TOML (or its environment variable, file or credential).
     Config,
-    /// Odoo's `ir.config_parameter`.
     Odoo,
 }
 

@@ -20,7 +20,7 @@ use crate::odoo::{OdooClient, OdooError, Protocol};
 use crate::pipeline::chatter::Chatter;
 use crate::retry::Backoff;
 
-/// Tries of one Odoo call while its failure is transient.
+/// Tries of one Odoo call while its failure is transient, and their pauses.
 const ODOO_ATTEMPTS: u32 = 5;
 const ODOO_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
