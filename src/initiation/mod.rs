@@ -256,8 +256,8 @@ pub enum InitiationError {
         "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
     )]
     Claim { request_id: i64, source: OdooError },
-    #[error("cannot claim the next queued request in Odoo: {source}; nothing was sent")]
-    ClaimNext { source: OdooError },
+    #[error("cannot claim the next queued request in Odoo: {0}; nothing was sent")]
+    ClaimNext(OdooError),
     #[error("cannot search for queued requests in Odoo: {0}")]
     Search(OdooError),
     #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]

@@ -131,7 +131,7 @@ impl RequestStore {
         let claimed: Option<Vec<AiImageRequest>> = self
             .call("bridge_claim_queued", &(1, INITIATION_FIELDS))
             .await
-            .map_err(|source| InitiationError::ClaimNext { source })?;
+            .map_err(InitiationError::ClaimNext)?;
         Ok(claimed.unwrap_or_default().into_iter().next())
     }
 

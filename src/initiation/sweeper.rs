@@ -32,29 +32,26 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let mut said_unconfigured = false;
     loop {
         let config = app.config();
-        let pause = match config.initiation.sweep_interval {
-            Some(interval) => {
-                let initiator = &app.initiation().initiator;
-                let n8n = initiator.parameters.effective(&config).await;
-                let ready = n8n.webhook_url.is_some() && n8n.api_key.is_some();
+        let initiator = &app.initiation().initiator;
+        if config.initiation.sweep_interval.is_some() {
+            let n8n = initiator.parameters.effective(&config).await;
+            let ready = n8n.webhook_url.is_some() && n8n.api_key.is_some();
+            if ready {
+                // Each outcome is logged by the initiator.
                 let grace = config.initiation.sweep_grace;
-                if ready {
-                    // Each outcome is logged by the initiator.
-                    let swept = sweep(initiator, &config, grace, "sweeper", &shutdown, drop);
-                    if let Err(error) = swept.await {
-                        tracing::warn!(%error, "sweeper: trying again at the next sweep");
-                    }
-                } else if !said_unconfigured {
-                    tracing::warn!(
-                        "sweeper: no N8N webhook URL or API key is configured (n8n.webhook_url / n8n.api_key or Odoo's \
-                         influence_gen.n8n_webhook_url / influence_gen.n8n_api_key); queued requests stay queued until one is"
-                    );
+                let swept = sweep(initiator, &config, grace, "sweeper", &shutdown, drop);
+                if let Err(error) = swept.await {
+                    tracing::warn!(%error, "sweeper: trying again at the next sweep");
                 }
-                said_unconfigured = !ready;
-                interval
+            } else if !said_unconfigured {
+                tracing::warn!(
+                    "sweeper: no N8N webhook URL or API key is configured (n8n.webhook_url / n8n.api_key or Odoo's \
+                     influence_gen.n8n_webhook_url / influence_gen.n8n_api_key); queued requests stay queued until one is"
+                );
             }
-            None => OFF_RECHECK,
-        };
+            said_unconfigured = !ready;
+        }
+        let pause = config.initiation.sweep_interval.unwrap_or(OFF_RECHECK);
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
