@@ -75,6 +75,10 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
         )),
         "{details}"
     );
+    // Logged once the note is posted too (the status comes first).
+    restarted
+        .wait_for_log("watchdog: no result in time", WAIT)
+        .await;
     assert!(
         notes(&odoo, id)
             .iter()
@@ -82,9 +86,6 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
         "{:?}",
         notes(&odoo, id)
     );
-    restarted
-        .wait_for_log("watchdog: no result in time", WAIT)
-        .await;
     assert_eq!(n8n.received().len(), 1, "never sent again");
 }
 
