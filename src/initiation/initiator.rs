@@ -32,6 +32,7 @@ use crate::odoo::records::AiImageRequest;
 use crate::parameters::{
     API_KEY_PARAMETER, EffectiveN8n, ParameterState, SystemParameters, WEBHOOK_URL_PARAMETER,
 };
+use crate::pipeline::chatter::Chatter;
 use crate::retry::Backoff;
 
 /// The pauses between tries of a send N8N surely did not start: N8N
@@ -74,7 +75,10 @@ impl Initiator {
         Ok(Self(Arc::new(Parts {
             n8n: N8nClient::new()?,
             parameters: SystemParameters::new(odoo.clone()),
-            store: RequestStore::new(odoo),
+            store: RequestStore {
+                odoo,
+                chatter: Chatter::default(),
+            },
             locks,
             journal: Journal::default(),
             permits: Semaphore::new(config.odoo.max_concurrent_calls),
@@ -83,7 +87,7 @@ impl Initiator {
     }
 
     pub fn odoo(&self) -> &OdooClient {
-        self.store.odoo()
+        &self.store.odoo
     }
 
     /// Sends request `id` to N8N if it is `queued`. `via` names the way in

@@ -24,19 +24,14 @@ use crate::retry::Backoff;
 const ODOO_ATTEMPTS: u32 = 5;
 const ODOO_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
-/// What a claim found.
+/// What a claim found: the request, now `processing` and ours to send; no
+/// such request; or its status, not `queued` (or held by another claim).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Claim {
-    /// Now `processing`, ours to send.
-    Claimed {
-        request: Box<AiImageRequest>,
-    },
+    Claimed { request: Box<AiImageRequest> },
     UnknownRequest,
-    /// Not `queued` (or held by another claim).
-    NotQueued {
-        status: String,
-    },
+    NotQueued { status: String },
 }
 
 /// How a claimed request's send ended.
@@ -72,20 +67,11 @@ pub enum Finished {
 /// Reads and writes requests for the initiation.
 #[derive(Debug)]
 pub struct RequestStore {
-    odoo: OdooClient,
-    chatter: Chatter,
+    pub odoo: OdooClient,
+    pub chatter: Chatter,
 }
 
 impl RequestStore {
-    pub fn new(odoo: OdooClient) -> Self {
-        let chatter = Chatter::default();
-        Self { odoo, chatter }
-    }
-
-    pub fn odoo(&self) -> &OdooClient {
-        &self.odoo
-    }
-
     /// Request `id` with the fields the payload needs and `also`.
     pub async fn read(&self, id: i64, also: &[&str]) -> Result<Option<AiImageRequest>, OdooError> {
         let (ids, fields) = ([id], [INITIATION_FIELDS, also].concat());
