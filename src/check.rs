@@ -83,32 +83,31 @@ pub async fn run(config: &Config, config_source: &str) -> Report {
     report.add("config", (Pass, format!("{config_source} is valid")));
     let n8n = initiation::effective(config).await;
     initiation::callback_token(config, n8n.as_ref(), &mut report);
-    if !check_odoo(config, &mut report).await {
-        let names = [
-            "request model",
-            "image model",
-            "access rights",
-            "companion addon",
-            "protocol",
-        ];
-        for name in names {
-            report.add(name, (Skip, "needs a working Odoo login".to_owned()));
-        }
-    }
+    check_odoo(config, &mut report).await;
     initiation::n8n_lines(config, n8n.as_ref(), &mut report).await;
     report
 }
 
-/// Connection, login, models and rights. Returns whether the login worked.
-async fn check_odoo(config: &Config, report: &mut Report) -> bool {
+/// Connection, login, models and rights; what needs a login is skipped
+/// without one.
+async fn check_odoo(config: &Config, report: &mut Report) {
     let Err((name, detail)) = odoo_lines(config, report).await else {
-        return true;
+        return;
     };
     report.add(name, (Fail, detail));
     if name == "odoo reachable" {
         report.add("odoo login", (Skip, "Odoo is not reachable".to_owned()));
     }
-    false
+    let needs_login = [
+        "request model",
+        "image model",
+        "access rights",
+        "companion addon",
+        "protocol",
+    ];
+    for name in needs_login {
+        report.add(name, (Skip, "needs a working Odoo login".to_owned()));
+    }
 }
 
 /// The Odoo lines up to the first failure, which is the error.

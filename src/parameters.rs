@@ -143,8 +143,7 @@ impl SystemParameters {
         }
     }
 
-    /// The token callbacks must carry: `n8n.callback_token`, else the system
-    /// parameter; `None` refuses every callback.
+    /// `n8n.callback_token`, else Odoo's; `None` refuses every callback.
     pub async fn callback_token(&self, config: &Config) -> Option<SecretString> {
         if let Some(token) = &config.n8n.callback_token {
             return Some(token.clone());

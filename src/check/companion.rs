@@ -31,10 +31,8 @@ pub(super) async fn check(odoo: &OdooClient, config: &Config, report: &mut Repor
             } else {
                 format!("cannot ask for it: {}", explain(&error))
             };
-            report.add(
-                "companion addon",
-                (problem(mode != ProtocolMode::Generic), detail),
-            );
+            let verdict = problem(mode != ProtocolMode::Generic);
+            report.add("companion addon", (verdict, detail));
             let skipped = "the companion addon check failed".to_owned();
             return report.add("protocol", (Skip, skipped));
         }
@@ -108,9 +106,9 @@ fn protocol_line(mode: ProtocolMode, detection: &Detection, config: &Config) -> 
                 humantime::format_duration(config.odoo.unknown_outcome_wait)
             ),
         ),
-        Err(error) => (
-            Fail,
-            format!("{error}: nothing can be applied until it is fixed"),
-        ),
+        Err(error) => {
+            let detail = format!("{error}: nothing can be applied until it is fixed");
+            (Fail, detail)
+        }
     }
 }

@@ -93,11 +93,9 @@ impl Initiation {
     }
 }
 
-/// The daemon's initiation task: runs the sweeper and the watchdog until
-/// `shutdown`, then stops the pending triggers and waits for the running
-/// initiations, at most `server.shutdown_grace`. One cut off leaves its
-/// request `queued` (not claimed yet) or `processing` (for the watchdog):
-/// never back to `queued` once it may have reached N8N.
+/// The daemon's initiation task: the sweeper and the watchdog until
+/// `shutdown`, then the running initiations, for `server.shutdown_grace` at
+/// most (one cut off stays `processing`, for the watchdog).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let (_, ways_in) = ways_in(&app.config());
     tracing::info!("{ways_in}");
@@ -129,8 +127,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// How queued requests reach N8N, in words for the start-up log and
-/// `check`, and whether the sweeper picks up lost triggers.
+/// How requests reach N8N, in words, and whether lost triggers are swept.
 pub fn ways_in(config: &Config) -> (bool, String) {
     let initiation = &config.initiation;
     let trigger = match &initiation.trigger_secret {

@@ -22,12 +22,10 @@ use crate::odoo::{Protocol, SearchOptions};
 /// Requests per search (sweeper, watchdog, `initiate --all-queued`): one
 /// Odoo answer of a few KiB, and short enough to stop promptly.
 pub const SWEEP_BATCH: u32 = 50;
-/// While the sweeper is off, how often the configuration is looked at again
-/// (a reload may turn it on).
+/// How often an off sweeper looks again (a reload may turn it on).
 const OFF_RECHECK: Duration = Duration::from_secs(5);
 
-/// Sweeps until `shutdown`, reading the configuration afresh before each
-/// sweep (`sweep_interval = "0s"` pauses it).
+/// Sweeps until `shutdown`, each time under the configuration of the moment.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let mut said_unconfigured = false;
     loop {

@@ -75,8 +75,7 @@ impl Journal {
             .retain(|_, (at, _)| now.duration_since(*at).unwrap_or_default() <= age);
     }
 
-    /// The `error_details` of a request given up on: no result within
-    /// `timeout` of its last change at `since`, and what is known of its send.
+    /// The `error_details` of a request given up on `timeout` after `since`.
     fn explain(&self, id: i64, timeout: Duration, since: Option<&str>) -> String {
         let timeout = humantime::format_duration(timeout);
         let since = since.map_or_else(String::new, |since| format!(" (since {since} UTC)"));
@@ -115,8 +114,7 @@ impl Journal {
     }
 }
 
-/// Runs passes until `shutdown`, the first at once (a restart resolves
-/// what the last process left behind).
+/// Runs passes until `shutdown`, the first at once (after a restart).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         let config = app.config();
