@@ -247,8 +247,8 @@ impl fmt::Display for Outcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InitiationError {
-    #[error("cannot read request {request_id} from Odoo: {source}")]
-    Read { request_id: i64, source: OdooError },
+    #[error("cannot read request {0} from Odoo: {1}")]
+    Read(i64, #[source] OdooError),
     #[error(
         "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
     )]

@@ -174,11 +174,7 @@ async fn give_up(app: &App, config: &Config, id: i64, cutoff: &str) -> Result<()
     let _lock = initiator.locks.lock(id).await;
     let uuid_field = config.odoo.uuid_field.as_str();
     let read = initiator.store.read(id, &["write_date", uuid_field]).await;
-    let read = read.map_err(|source| InitiationError::Read {
-        request_id: id,
-        source,
-    })?;
-    let Some(request) = read else {
+    let Some(request) = read.map_err(|source| InitiationError::Read(id, source))? else {
         return Ok(());
     };
     let since = request.extra.get("write_date").and_then(|v| v.as_str());
@@ -187,10 +183,8 @@ async fn give_up(app: &App, config: &Config, id: i64, cutoff: &str) -> Result<()
         return Ok(());
     }
     let id_text = id.to_string();
-    let refs: Vec<&str> = [Some(id_text.as_str()), request.uuid(uuid_field)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut refs = vec![id_text.as_str()];
+    refs.extend(request.uuid(uuid_field));
     if app.spool().holds_result_for(&refs) {
         tracing::info!("watchdog: overdue, but its result waits in the spool; left to the spool");
         return Ok(());
