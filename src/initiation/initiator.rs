@@ -178,13 +178,11 @@ impl Initiator {
         };
         // The semaphore is never closed.
         let _permit = self.permits.acquire().await.ok();
+        let (url, api_key, timeout) = (&url.value, &api_key.value, config.n8n.timeout);
         let mut attempts = 0;
         let error = loop {
             attempts += 1;
-            let sent = self
-                .n8n
-                .start(&url.value, &api_key.value, config.n8n.timeout, &payload);
-            let error = match sent.await {
+            let error = match self.n8n.start(url, api_key, timeout, &payload).await {
                 Ok(http_status) => {
                     self.journal.note(id, Fact::Accepted(http_status));
                     return Ok(Outcome::Sent {
@@ -195,8 +193,8 @@ impl Initiator {
                 }
                 Err(error) => error,
             };
-            if error.maybe_started() || !error.transient() || attempts >= config.initiation.attempts
-            {
+            // A transient failure is one N8N surely did not start.
+            if !error.transient() || attempts >= config.initiation.attempts {
                 break error;
             }
             let delay = RETRY_BACKOFF.delay(attempts);
