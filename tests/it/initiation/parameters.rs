@@ -1,4 +1,4 @@
-//! Odoo's SDS §9 system parameters as the fallback of the `[n8n]` keys.
+//! Odoo's system parameters (docs/protocol.md#system-parameters) as the fallback of the `[n8n]` keys.
 
 use std::time::Duration;
 

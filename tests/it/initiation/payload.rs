@@ -1,4 +1,4 @@
-//! What N8N receives (SDS §4.1), field by field, and its headers.
+//! What N8N receives (docs/protocol.md#initiation), field by field, and its headers.
 
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ async fn a_request_with_every_field_is_sent_exactly_as_the_sds_says() {
     assert_eq!(
         keys.len(),
         4,
-        "only the SDS's four top-level fields: {keys:?}"
+        "only the four top-level fields of the payload: {keys:?}"
     );
     assert_eq!(body["ai_generation_request_id"], id.to_string());
     assert_eq!(body["odoo_callback_url"], CALLBACK_URL);
