@@ -2,338 +2,230 @@
 //! configuration works against the real Odoo and N8N before `serve` is
 //! trusted with traffic.
 //!
-//! Each check yields `ok`, `warn` or `FAIL` with a sentence an admin can act
-//! on. Checks that depend on an earlier one (field checks need a login) are
-//! reported as skipped rather than failing noisily. No line ever prints a
-//! secret: only key names, logins, database names and URLs without
-//! credentials (the config refuses URLs that carry any).
+//! Each line is `ok`, `warn`, `FAIL` or `skip` (it needs an earlier check
+//! that failed) with a sentence an admin can act on, and never a secret:
+//! only key names, logins, database names and URLs without credentials.
 
 use std::fmt;
-use std::time::Duration;
+
+use serde_json::json;
 
 use crate::config::Config;
-use crate::odoo::records::{ATTACHMENT_MODEL, IMAGE_FIELDS, REQUEST_FIELDS, REQUEST_STATUSES};
-use crate::odoo::{AccessOperation, Api, FieldInfo, OdooClient, OdooError, SearchOptions};
-use crate::parameters::{API_KEY_PARAMETER, EffectiveN8n, WEBHOOK_URL_PARAMETER};
+use crate::odoo::records::{
+    ATTACHMENT_MODEL, IMAGE_FIELDS, IMAGE_MODEL, REQUEST_FIELDS, REQUEST_MODEL, REQUEST_STATUSES,
+};
+use crate::odoo::{AccessOperation, Api, OdooClient, OdooError, SearchOptions};
 
 mod api_key;
 mod companion;
 mod initiation;
-mod n8n_probe;
 
-/// The verdict of one check.
+/// The verdict of one check; `Display` is its tag in the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    Ok,
+    Pass,
     Warn,
     Fail,
-    Skipped,
+    Skip,
 }
 
-/// One line of the report.
-#[derive(Debug, Clone)]
-pub struct CheckLine {
-    pub verdict: Verdict,
-    pub name: &'static str,
-    pub detail: String,
-}
+use Verdict::{Fail, Pass, Skip, Warn};
 
-impl fmt::Display for CheckLine {
+impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tag = match self.verdict {
-            Verdict::Ok => "ok  ",
-            Verdict::Warn => "warn",
-            Verdict::Fail => "FAIL",
-            Verdict::Skipped => "skip",
+        let tag = match self {
+            Pass => "ok  ",
+            Warn => "warn",
+            Fail => "FAIL",
+            Skip => "skip",
         };
-        write!(f, "{tag} {}: {}", self.name, self.detail)
+        f.write_str(tag)
     }
 }
 
-/// The whole report, in the order the checks ran.
+/// The lines of the report (name, verdict, detail), in the order the checks ran.
 #[derive(Debug, Default)]
-pub struct Report {
-    pub lines: Vec<CheckLine>,
-}
+pub struct Report(Vec<(&'static str, Verdict, String)>);
 
 impl Report {
-    fn push(&mut self, verdict: Verdict, name: &'static str, detail: impl Into<String>) {
-        self.lines.push(CheckLine {
-            verdict,
-            name,
-            detail: detail.into(),
-        });
+    fn add(&mut self, name: &'static str, (verdict, detail): (Verdict, String)) {
+        self.0.push((name, verdict, detail));
     }
 
     /// True when no check failed (warnings and skips do not fail the run).
     pub fn passed(&self) -> bool {
-        !self.lines.iter().any(|line| line.verdict == Verdict::Fail)
+        self.failed() == 0
+    }
+
+    fn failed(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|(_, verdict, _)| *verdict == Fail)
+            .count()
     }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for line in &self.lines {
-            writeln!(f, "{line}")?;
+        for (name, verdict, detail) in &self.0 {
+            writeln!(f, "{verdict} {name}: {detail}")?;
         }
-        let failed = self
-            .lines
-            .iter()
-            .filter(|l| l.verdict == Verdict::Fail)
-            .count();
-        if self.passed() {
-            write!(f, "all checks passed")
-        } else {
-            write!(f, "{failed} check(s) failed")
+        match self.failed() {
+            0 => write!(f, "all checks passed"),
+            failed => write!(f, "{failed} check(s) failed"),
         }
     }
-}
-
-/// The rights the bridge's Odoo user needs, per model.
-fn required_rights(_config: &Config) -> [(&str, &'static [AccessOperation]); 3] {
-    use AccessOperation::{Create, Read, Write};
-    [
-        (crate::odoo::records::REQUEST_MODEL, &[Read, Write]),
-        (crate::odoo::records::IMAGE_MODEL, &[Read, Create, Write]),
-        (ATTACHMENT_MODEL, &[Read, Create, Write]),
-    ]
 }
 
 /// Runs every check against the services `config` names.
 pub async fn run(config: &Config, config_source: &str) -> Report {
     let mut report = Report::default();
-    report.push(Verdict::Ok, "config", format!("{config_source} is valid"));
+    report.add("config", (Pass, format!("{config_source} is valid")));
     let n8n = initiation::effective(config).await;
     initiation::callback_token(config, n8n.as_ref(), &mut report);
-    let odoo_ready = check_odoo(config, &mut report).await;
-    if !odoo_ready {
-        for name in [
-            "request model",
-            "image model",
-            "access rights",
-            "companion addon",
-            "protocol",
-        ] {
-            report.push(Verdict::Skipped, name, "needs a working Odoo login");
-        }
-    }
-    initiation::parameters(config, n8n.as_ref(), &mut report);
-    check_n8n(config, n8n.as_ref(), &mut report).await;
-    initiation::ways_in(config, &mut report);
+    check_odoo(config, &mut report).await;
+    initiation::n8n_lines(config, n8n.as_ref(), &mut report).await;
     report
 }
 
-/// Connection, login, models and rights. Returns whether the login worked.
-async fn check_odoo(config: &Config, report: &mut Report) -> bool {
-    let odoo = match OdooClient::new(&config.odoo) {
-        Ok(odoo) => odoo,
-        Err(e) => {
-            report.push(
-                Verdict::Fail,
-                "odoo",
-                format!("cannot set up the client: {e}"),
-            );
-            return false;
-        }
+/// Connection, login, models and rights; what needs a login is skipped
+/// without one.
+async fn check_odoo(config: &Config, report: &mut Report) {
+    let Err((name, detail)) = odoo_lines(config, report).await else {
+        return;
     };
-    let version = match odoo.version().await {
-        Ok(version) => version,
-        Err(e) => {
-            report.push(
-                Verdict::Fail,
-                "odoo reachable",
-                format!("{} : {}", config.odoo.url, explain(&e)),
-            );
-            report.push(Verdict::Skipped, "odoo login", "Odoo is not reachable");
-            return false;
-        }
-    };
-    report.push(
-        Verdict::Ok,
-        "odoo reachable",
-        format!(
-            "Odoo {} answers at {}",
-            version.server_version, config.odoo.url
-        ),
-    );
-    let api = match odoo.api().await {
-        Ok(api) => api,
-        Err(e) => {
-            report.push(Verdict::Fail, "odoo api", explain(&e));
-            return false;
-        }
-    };
-    api_key::api_line(config, &version, api, report);
-    let uid = match odoo.authenticate().await {
-        Ok(uid) => uid,
-        Err(e) => {
-            let advice = match &e {
-                OdooError::LoginRefused { .. } => {
-                    format!("{e}; {}", api_key::refused_login_advice(Some(api)))
-                }
-                _ => explain(&e),
-            };
-            report.push(Verdict::Fail, "odoo login", advice);
-            return false;
-        }
-    };
-    match api {
-        Api::Json2 => {
-            report.push(
-                Verdict::Ok,
-                "odoo login",
-                format!(
-                    "Odoo accepted the API key (uid {uid}) on database `{}`",
-                    config.odoo.database
-                ),
-            );
-            api_key::key_lines(&odoo, config, uid, report).await;
-        }
-        Api::JsonRpc => report.push(
-            Verdict::Ok,
-            "odoo login",
-            format!(
-                "logged in as `{}` (uid {uid}) on database `{}`",
-                config.odoo.login, config.odoo.database
-            ),
-        ),
+    report.add(name, (Fail, detail));
+    if name == "odoo reachable" {
+        report.add("odoo login", (Skip, "Odoo is not reachable".to_owned()));
     }
-    let mut request_fields: Vec<&str> = REQUEST_FIELDS.to_vec();
-    // Callbacks may name a request by its UUID (the lookup accepts both).
-    request_fields.push(crate::odoo::records::UUID_FIELD);
-    check_model(
-        &odoo,
-        report,
+    let needs_login = [
         "request model",
-        crate::odoo::records::REQUEST_MODEL,
-        &request_fields,
-    )
-    .await;
-    check_model(
-        &odoo,
-        report,
         "image model",
-        crate::odoo::records::IMAGE_MODEL,
-        IMAGE_FIELDS,
-    )
-    .await;
-    check_rights(&odoo, report, config).await;
-    companion::check(&odoo, config, report).await;
-    true
+        "access rights",
+        "companion addon",
+        "protocol",
+    ];
+    for name in needs_login {
+        report.add(name, (Skip, "needs a working Odoo login".to_owned()));
+    }
 }
 
-async fn check_model(
-    odoo: &OdooClient,
-    report: &mut Report,
-    name: &'static str,
-    model: &str,
-    needed: &[&str],
-) {
+/// The Odoo lines up to the first failure, which is the error.
+async fn odoo_lines(config: &Config, report: &mut Report) -> Result<(), (&'static str, String)> {
+    let odoo = OdooClient::new(&config.odoo)
+        .map_err(|e| ("odoo", format!("cannot set up the client: {e}")))?;
+    let url = &config.odoo.url;
+    let version = odoo.version().await;
+    let version = version.map_err(|e| ("odoo reachable", format!("{url} : {}", explain(&e))))?;
+    let answers = format!("Odoo {} answers at {url}", version.server_version);
+    report.add("odoo reachable", (Pass, answers));
+    let api = odoo.api().await.map_err(|e| ("odoo api", explain(&e)))?;
+    report.add("odoo api", api_key::api_line(config, &version, api));
+    let (login, database) = (&config.odoo.login, &config.odoo.database);
+    let uid = odoo.authenticate().await.map_err(|e| match e {
+        OdooError::LoginRefused { .. } => {
+            let advice = api_key::refused_login_advice(Some(api));
+            ("odoo login", format!("{e}; {advice}"))
+        }
+        e => ("odoo login", explain(&e)),
+    })?;
+    if api == Api::Json2 {
+        let detail = format!("Odoo accepted the API key (uid {uid}) on database `{database}`");
+        report.add("odoo login", (Pass, detail));
+        api_key::key_lines(&odoo, config, uid, report).await;
+    } else {
+        let detail = format!("logged in as `{login}` (uid {uid}) on database `{database}`");
+        report.add("odoo login", (Pass, detail));
+    }
+    let request_fields = [REQUEST_FIELDS, &[crate::odoo::records::UUID_FIELD]].concat();
+    let request = check_model(&odoo, REQUEST_MODEL, &request_fields).await;
+    report.add("request model", request);
+    let image = check_model(&odoo, IMAGE_MODEL, IMAGE_FIELDS).await;
+    report.add("image model", image);
+    report.add("access rights", check_rights(&odoo, login).await);
+    companion::check(&odoo, config, report).await;
+    Ok(())
+}
+
+/// `model` has the `needed` fields, and its `status` (if any) every value
+/// the bridge writes.
+async fn check_model(odoo: &OdooClient, model: &str, needed: &[&str]) -> (Verdict, String) {
     let fields = match odoo.fields_get(model).await {
         Ok(fields) => fields,
-        Err(e) => {
-            report.push(Verdict::Fail, name, format!("{model}: {}", explain(&e)));
-            return;
-        }
+        Err(e) => return (Fail, format!("{model}: {}", explain(&e))),
     };
-    let missing: Vec<&str> = needed
-        .iter()
-        .copied()
-        .filter(|f| !fields.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        report.push(
-            Verdict::Fail,
-            name,
-            format!(
-                "{model} lacks the field(s) {}; install or upgrade the addon that defines them",
-                missing.join(", ")
-            ),
+    if let Some(missing) = lacking(needed, |f| fields.contains_key(f)) {
+        let advice = "install or upgrade the addon that defines them";
+        return (
+            Fail,
+            format!("{model} lacks the field(s) {missing}; {advice}"),
         );
-        return;
     }
-    if let Some(problem) = status_selection_problem(fields.get("status")) {
-        report.push(Verdict::Fail, name, format!("{model}.status {problem}"));
-        return;
+    let selection = fields.get("status").and_then(|s| s.selection.as_ref());
+    let offered = |value: &str| selection.is_none_or(|s| s.iter().any(|(v, _)| v == value));
+    if let Some(missing) = lacking(REQUEST_STATUSES, offered) {
+        return (
+            Fail,
+            format!("{model}.status lacks the selection value(s) {missing}"),
+        );
     }
-    report.push(
-        Verdict::Ok,
-        name,
-        format!("{model} has all {} fields the bridge uses", needed.len()),
-    );
+    let detail = format!("{model} has all {} fields the bridge uses", needed.len());
+    (Pass, detail)
 }
 
-/// The request model's `status` must offer every value the bridge writes.
-fn status_selection_problem(status: Option<&FieldInfo>) -> Option<String> {
-    let selection = status?.selection.as_ref()?;
-    let missing: Vec<&str> = REQUEST_STATUSES
-        .iter()
-        .copied()
-        .filter(|value| !selection.iter().any(|(v, _)| v == value))
-        .collect();
-    (!missing.is_empty()).then(|| format!("lacks the selection value(s) {}", missing.join(", ")))
+/// The `wanted` items that are not `there`, if any, as a list.
+fn lacking(wanted: &[&str], there: impl Fn(&str) -> bool) -> Option<String> {
+    let missing: Vec<&str> = wanted.iter().copied().filter(|w| !there(w)).collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
 }
 
-async fn check_rights(odoo: &OdooClient, report: &mut Report, config: &Config) {
-    let mut missing = Vec::new();
-    let mut unverified = Vec::new();
-    for (model, operations) in required_rights(config) {
+/// The rights the bridge's Odoo user has, by access list and record rule.
+async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
+    use AccessOperation::{Create, Read, Write};
+    let needed: [(&str, &[AccessOperation]); 3] = [
+        (REQUEST_MODEL, &[Read, Write]),
+        (IMAGE_MODEL, &[Read, Create, Write]),
+        (ATTACHMENT_MODEL, &[Read, Create, Write]),
+    ];
+    let (mut missing, mut unverified) = (Vec::new(), Vec::new());
+    for (model, operations) in needed {
         for operation in operations {
+            let right = format!("{} on {model}", operation.as_str());
             match odoo.check_access_rights(model, *operation).await {
                 Ok(true) => {}
-                Ok(false) => missing.push(format!("{} on {model}", operation.as_str())),
-                Err(e) => missing.push(format!(
-                    "{} on {model} (could not check: {})",
-                    operation.as_str(),
-                    explain(&e)
-                )),
+                Ok(false) => missing.push(right),
+                Err(e) => missing.push(format!("{right} (could not check: {})", explain(&e))),
             }
         }
-        // check_access_rights sees only the access lists; a record rule can
-        // still forbid writing. Probe one existing record with has_access.
-        // (An attachment's rights follow the record it belongs to, here the
-        // image model, so ir.attachment itself is not probed.)
-        if operations.contains(&AccessOperation::Write) && model != ATTACHMENT_MODEL {
-            match record_rule_allows_write(odoo, model).await {
-                Ok(Some(true)) => {}
-                Ok(Some(false)) => {
-                    missing.push(format!("write on {model} (a record rule forbids it)"))
-                }
-                Ok(None) => unverified.push(model),
-                Err(e) => missing.push(format!(
-                    "write on {model} (could not check record rules: {})",
-                    explain(&e)
-                )),
-            }
+        // A record rule can still forbid writing: probe one record. An
+        // attachment's rights follow its record (the image), so it is not.
+        if model == ATTACHMENT_MODEL {
+            continue;
+        }
+        match record_rule_allows_write(odoo, model).await {
+            Ok(Some(true)) => {}
+            Ok(Some(false)) => missing.push(format!("write on {model} (a record rule forbids it)")),
+            Ok(None) => unverified.push(model),
+            Err(e) => missing.push(format!(
+                "write on {model} (could not check record rules: {})",
+                explain(&e)
+            )),
         }
     }
     if !missing.is_empty() {
-        report.push(
-            Verdict::Fail,
-            "access rights",
-            format!(
-                "`{}` may not: {}; grant them (README: the bridge's Odoo user)",
-                config.odoo.login,
-                missing.join(", ")
-            ),
-        );
-    } else if !unverified.is_empty() {
-        report.push(
-            Verdict::Warn,
-            "access rights",
-            format!(
-                "`{}` has the access rights; record rules could not be checked on {} (no record yet)",
-                config.odoo.login,
-                unverified.join(", ")
-            ),
-        );
-    } else {
-        report.push(
-            Verdict::Ok,
-            "access rights",
-            format!("`{}` may do everything the bridge needs", config.odoo.login),
-        );
+        let advice = "grant them (README: the bridge's Odoo user)";
+        let detail = format!("`{login}` may not: {}; {advice}", missing.join(", "));
+        return (Fail, detail);
     }
+    if !unverified.is_empty() {
+        let models = unverified.join(", ");
+        let detail = format!(
+            "`{login}` has the access rights; record rules could not be checked on {models} (no record yet)"
+        );
+        return (Warn, detail);
+    }
+    let detail = format!("`{login}` may do everything the bridge needs");
+    (Pass, detail)
 }
 
 /// `has_access([id], "write")` on one record of `model`; `None` when the
@@ -346,86 +238,34 @@ async fn record_rule_allows_write(
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let Some(id) = odoo
-        .search(model, &serde_json::json!([]), &options)
-        .await?
-        .first()
-        .copied()
-    else {
+    let Some(&id) = odoo.search(model, &json!([]), &options).await?.first() else {
         return Ok(None);
     };
+    let args = json!([[id], "write"]);
     let allowed: Option<bool> = odoo
-        .execute_kw(
-            model,
-            "has_access",
-            &serde_json::json!([[id], "write"]),
-            &serde_json::json!({}),
-        )
+        .execute_kw(model, "has_access", &args, &json!({}))
         .await?;
     Ok(Some(allowed.unwrap_or(false)))
 }
 
-/// The webhook and API key in force: the TOML's, else Odoo's system parameters.
-async fn check_n8n(config: &Config, n8n: Option<&EffectiveN8n>, report: &mut Report) {
-    match n8n.and_then(|n8n| n8n.webhook_url.as_ref()) {
-        Some(url) => {
-            let origin = url.origin("n8n.webhook_url", WEBHOOK_URL_PARAMETER);
-            let timeout = config.n8n.timeout.min(Duration::from_secs(10));
-            match n8n_probe::probe(&url.value, timeout).await {
-                Ok(detail) => report.push(Verdict::Ok, "n8n webhook", format!("{detail} (from {origin})")),
-                Err(reason) => report.push(Verdict::Fail, "n8n webhook", format!("{reason} (from {origin})")),
-            }
-        }
-        None => report.push(
-            Verdict::Fail,
-            "n8n webhook",
-            format!(
-                "n8n.webhook_url is not set (nor the Odoo system parameter {WEBHOOK_URL_PARAMETER}): \
-                 requests cannot be sent to N8N"
-            ),
-        ),
-    }
-    match n8n.and_then(|n8n| n8n.api_key.as_ref()) {
-        Some(key) => report.push(
-            Verdict::Ok,
-            "n8n api key",
-            format!(
-                "configured ({})",
-                key.origin("n8n.api_key", API_KEY_PARAMETER)
-            ),
-        ),
-        None => report.push(
-            Verdict::Fail,
-            "n8n api key",
-            format!(
-                "n8n.api_key is not set (nor the Odoo system parameter {API_KEY_PARAMETER}): \
-                 N8N's header auth will refuse the bridge"
-            ),
-        ),
-    }
-}
-
 /// An Odoo error as advice for the admin.
 fn explain(error: &OdooError) -> String {
-    match error {
-        OdooError::Unreachable(_) => format!("{error}; is Odoo running and odoo.url right?"),
+    let advice = match error {
+        OdooError::Unreachable(_) => "is Odoo running and odoo.url right?",
         OdooError::Timeout => {
-            format!("{error} (odoo.timeout); is Odoo overloaded or the URL wrong?")
+            return format!("{error} (odoo.timeout); is Odoo overloaded or the URL wrong?");
         }
-        OdooError::Protocol { .. } => format!("{error}; does odoo.url point at Odoo itself?"),
-        OdooError::InvalidResponse(_) | OdooError::NotJsonRpc { .. } => {
-            format!("{error}; does odoo.url point at Odoo itself?")
+        OdooError::Protocol { .. }
+        | OdooError::InvalidResponse(_)
+        | OdooError::NotJsonRpc { .. } => "does odoo.url point at Odoo itself?",
+        OdooError::LoginRefused { .. } => api_key::refused_login_advice(None),
+        OdooError::HttpStatus { status: 404, .. } => {
+            "odoo.api = \"json2\" needs Odoo 19 or later (odoo.api = \"auto\" finds the API)"
         }
-        OdooError::LoginRefused { .. } => {
-            format!("{error}; {}", api_key::refused_login_advice(None))
+        _ => {
+            let text = error.to_string();
+            return text.lines().next().unwrap_or_default().to_owned();
         }
-        OdooError::HttpStatus { status: 404, .. } => format!(
-            "{error}; odoo.api = \"json2\" needs Odoo 19 or later (odoo.api = \"auto\" finds the API)"
-        ),
-        _ => first_line(&error.to_string()).to_owned(),
-    }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
+    };
+    format!("{error}; {advice}")
 }

@@ -1,29 +1,17 @@
-//! The SDS §9 system parameters of Odoo as the fallback of the `[n8n]` keys.
-//!
-//! The TOML value of a key always wins. Only when one of `n8n.webhook_url`,
-//! `n8n.api_key`, `n8n.outbound_token` or `n8n.callback_token` is unset does
-//! the bridge read `ir.config_parameter` (one `search_read` for the four
-//! keys), and then it reuses the answer for [`CACHE_TTL`].
-//! A value starting with `PLACEHOLDER` (what the SDS ships) counts as unset.
-//!
-//! What must stay true:
-//! - concurrent callers share one read (the cache is behind an async mutex);
-//! - when Odoo cannot be asked, the last values it gave are kept, and the
-//!   read is tried again after [`RETRY_AFTER_ERROR`] at the latest;
-//! - a user that may not read system parameters (only Odoo's Settings group
-//!   can) is said once in the log, and the bridge goes on with the TOML;
-//! - the values are held as [`SecretString`]s and never logged.
-//!
-//! Fail closed: a callback token that lives only in Odoo is unknown until
-//! Odoo first answers, and every callback is refused until then. Configuring
-//! it in the TOML is recommended.
+//! Odoo's system parameters as the fallback of the `[n8n]` keys
+//! (`docs/protocol.md#system-parameters`). A TOML value always wins; only
+//! when one of the four is unset is `ir.config_parameter` read (one
+//! `search_read`), shared by concurrent callers and reused for
+//! [`CACHE_TTL`]. A `PLACEHOLDER…` value counts as unset. When Odoo cannot
+//! be asked the last values are kept; a user without the right (only the
+//! Settings group has it) is said once. Fail closed: a callback token only
+//! in Odoo refuses every callback until Odoo first answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -34,17 +22,11 @@ use crate::config::secret::is_unset;
 use crate::odoo::records::CONFIG_PARAMETER_MODEL;
 use crate::odoo::{OdooClient, SearchOptions, ServerErrorKind};
 
-/// `n8n.webhook_url`'s system parameter.
-/// How long values read from Odoo are reused: a changed parameter takes
-/// effect within a minute.
-const CACHE_TTL: Duration = Duration::from_secs(60);
-
+/// The system parameters of `n8n.webhook_url`, `api_key`, `outbound_token`
+/// and `callback_token`.
 pub const WEBHOOK_URL_PARAMETER: &str = "influence_gen.n8n_webhook_url";
-/// `n8n.api_key`'s system parameter.
 pub const API_KEY_PARAMETER: &str = "influence_gen.n8n_api_key";
-/// `n8n.outbound_token`'s system parameter.
 pub const OUTBOUND_TOKEN_PARAMETER: &str = "influence_gen.odoo_to_n8n_secret_token";
-/// `n8n.callback_token`'s system parameter.
 pub const CALLBACK_TOKEN_PARAMETER: &str = "influence_gen.n8n_callback_token";
 const PARAMETERS: [&str; 4] = [
     WEBHOOK_URL_PARAMETER,
@@ -52,17 +34,18 @@ const PARAMETERS: [&str; 4] = [
     OUTBOUND_TOKEN_PARAMETER,
     CALLBACK_TOKEN_PARAMETER,
 ];
-/// After a failed read, the next one is tried this soon (or at the TTL,
-/// whichever comes first), so a token held only in Odoo is known again
-/// shortly after Odoo is back.
+/// How long values read from Odoo are reused: an admin's change takes
+/// effect within a minute, at one small read a minute.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+/// After a failed read the next is due this soon, so a token held only in
+/// Odoo is known again shortly after Odoo is back.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
-/// Where an effective value came from.
+/// Where an effective value came from: the TOML (or its environment
+/// variable or credential), or Odoo's `ir.config_parameter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// The TOML (or its environment variable, file or credential).
     Config,
-    /// Odoo's `ir.config_parameter`.
     Odoo,
 }
 
@@ -120,16 +103,8 @@ pub struct SystemParameters {
 struct Cache {
     /// The last real (not placeholder) values Odoo gave, by key.
     values: HashMap<&'static str, SecretString>,
-    state: Option<ParameterState>,
-    /// When the next read is due; `None` before the first.
-    refresh_at: Option<Instant>,
-}
-
-#[derive(Deserialize)]
-struct ParameterRow {
-    key: String,
-    #[serde(default)]
-    value: Value,
+    /// How the last read went, and when the next is due (none before the first).
+    last: Option<(ParameterState, Instant)>,
 }
 
 impl SystemParameters {
@@ -151,35 +126,16 @@ impl SystemParameters {
             || n8n.outbound_token.is_none()
             || n8n.callback_token.is_none();
         let (values, parameters) = if needed {
-            self.read(CACHE_TTL).await
+            self.read().await
         } else {
             (HashMap::new(), ParameterState::NotNeeded)
         };
-        let secret = |toml: &Option<SecretString>, key: &str| match toml {
-            Some(value) => Some(Sourced {
-                value: value.clone(),
-                source: Source::Config,
-            }),
-            None => values.get(key).map(|value| Sourced {
-                value: value.clone(),
-                source: Source::Odoo,
-            }),
-        };
-        let webhook_url = match &n8n.webhook_url {
-            Some(url) => Some(Sourced {
-                value: url.clone(),
-                source: Source::Config,
-            }),
-            None => values
-                .get(WEBHOOK_URL_PARAMETER)
-                .and_then(|text| self.webhook_url(text.expose_secret()))
-                .map(|url| Sourced {
-                    value: url,
-                    source: Source::Odoo,
-                }),
-        };
+        let secret = |toml: &Option<SecretString>, key| sourced(toml, || values.get(key).cloned());
         EffectiveN8n {
-            webhook_url,
+            webhook_url: sourced(&n8n.webhook_url, || {
+                let text = values.get(WEBHOOK_URL_PARAMETER)?;
+                self.webhook_url(text.expose_secret())
+            }),
             api_key: secret(&n8n.api_key, API_KEY_PARAMETER),
             outbound_token: secret(&n8n.outbound_token, OUTBOUND_TOKEN_PARAMETER),
             callback_token: secret(&n8n.callback_token, CALLBACK_TOKEN_PARAMETER),
@@ -187,50 +143,41 @@ impl SystemParameters {
         }
     }
 
-    /// The token callbacks must carry: `n8n.callback_token`, else the system
-    /// parameter; `None` refuses every callback.
+    /// `n8n.callback_token`, else Odoo's; `None` refuses every callback.
     pub async fn callback_token(&self, config: &Config) -> Option<SecretString> {
         if let Some(token) = &config.n8n.callback_token {
             return Some(token.clone());
         }
-        let (mut values, _) = self.read(CACHE_TTL).await;
+        let (mut values, _) = self.read().await;
         values.remove(CALLBACK_TOKEN_PARAMETER)
     }
 
     /// The cached values, read again from Odoo when due.
-    async fn read(&self, ttl: Duration) -> (HashMap<&'static str, SecretString>, ParameterState) {
+    async fn read(&self) -> (HashMap<&'static str, SecretString>, ParameterState) {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
-        if let (Some(refresh_at), Some(state)) = (cache.refresh_at, &cache.state)
-            && now < refresh_at
+        if let Some((state, due)) = &cache.last
+            && now < *due
         {
             return (cache.values.clone(), state.clone());
         }
         let domain = json!([["key", "in", PARAMETERS]]);
-        let answer: Result<Vec<ParameterRow>, _> = self
-            .odoo
-            .search_read(
-                CONFIG_PARAMETER_MODEL,
-                &domain,
-                &["key", "value"],
-                &SearchOptions::default(),
-            )
-            .await;
-        let (state, next) = match answer {
+        let fields = ["key", "value"];
+        let options = SearchOptions::default();
+        let rows =
+            self.odoo
+                .search_read::<Value>(CONFIG_PARAMETER_MODEL, &domain, &fields, &options);
+        let (state, next) = match rows.await {
             Ok(rows) => {
                 cache.values = PARAMETERS
                     .into_iter()
                     .filter_map(|key| {
-                        let row = rows.iter().find(|row| row.key == key)?;
-                        let text = row.value.as_str().filter(|text| !is_unset(text))?;
+                        let row = rows.iter().find(|row| row["key"] == key)?;
+                        let text = row["value"].as_str().filter(|text| !is_unset(text))?;
                         Some((key, SecretString::from(text.trim().to_owned())))
                     })
                     .collect();
-                tracing::debug!(
-                    found = cache.values.len(),
-                    "read the influence_gen system parameters from Odoo"
-                );
-                (ParameterState::Read, ttl)
+                (ParameterState::Read, CACHE_TTL)
             }
             Err(error) if error.server_kind() == Some(ServerErrorKind::AccessError) => {
                 cache.values.clear();
@@ -242,22 +189,18 @@ impl SystemParameters {
                          only the [n8n] values of the configuration are used"
                     );
                 }
-                (ParameterState::Forbidden, ttl)
+                (ParameterState::Forbidden, CACHE_TTL)
             }
             Err(error) => {
-                tracing::warn!(
-                    %error,
-                    kept = cache.values.len(),
-                    "cannot read the influence_gen system parameters from Odoo; keeping the last known values"
-                );
+                let kept = cache.values.len();
+                tracing::warn!(%error, kept, "cannot read the influence_gen system parameters from Odoo; keeping the last known values");
                 (
                     ParameterState::Unavailable(error.to_string()),
-                    ttl.min(RETRY_AFTER_ERROR),
+                    RETRY_AFTER_ERROR,
                 )
             }
         };
-        cache.state = Some(state.clone());
-        cache.refresh_at = Some(now + next);
+        cache.last = Some((state.clone(), now + next));
         (cache.values.clone(), state)
     }
 
@@ -277,6 +220,20 @@ impl SystemParameters {
             );
         }
         url
+    }
+}
+
+/// The TOML's value, else Odoo's.
+fn sourced<T: Clone>(toml: &Option<T>, odoo: impl FnOnce() -> Option<T>) -> Option<Sourced<T>> {
+    match toml {
+        Some(value) => Some(Sourced {
+            value: value.clone(),
+            source: Source::Config,
+        }),
+        None => odoo().map(|value| Sourced {
+            value,
+            source: Source::Odoo,
+        }),
     }
 }
 

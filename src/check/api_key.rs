@@ -1,60 +1,48 @@
-//! The checks that depend on the API in use: which one, and over `/json/2`
-//! the API key: accepted, whose it is, and when it expires.
+//! The checks that depend on the Odoo API in use: which one, and over
+//! `/json/2` the API key's owner and expiry.
 //!
-//! Odoo lists a user's own keys (`res.users.apikeys`: name and expiration)
-//! but never which one a request carried, so with several keys the line
-//! names the one that expires first. Keys of non-admin users expire (at
-//! most 90 days by default in Odoo 19), so the check warns
-//! [`EXPIRY_WARNING`] ahead: a key that expires stops the bridge with
-//! "Invalid apikey" on every call.
+//! Odoo lists a user's keys (`res.users.apikeys`) but never which one a
+//! request carried, so with several keys the line names the first to
+//! expire. Non-admin keys expire (90 days at most by default in Odoo 19),
+//! and an expired key stops the bridge, so the check warns [`EXPIRY_WARNING`] ahead.
 
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::config::{Config, OdooApi};
 use crate::odoo::value::false_as_none;
 use crate::odoo::{Api, OdooClient, SearchOptions, ServerVersion};
 
-use super::{Report, Verdict, explain};
+use super::Verdict::{self, Pass, Warn};
+use super::{Report, explain};
 
 /// How long before a key expires the check warns.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
-const API_KEY_MODEL: &str = "res.users.apikeys";
 
-/// One line naming the API in use and how it was chosen.
-pub(super) fn api_line(config: &Config, version: &ServerVersion, api: Api, report: &mut Report) {
-    let name = "odoo api";
+/// The API in use and how it was chosen.
+pub(super) fn api_line(config: &Config, version: &ServerVersion, api: Api) -> (Verdict, String) {
     let how = match config.odoo.api {
         OdooApi::Auto => "odoo.api = auto",
         OdooApi::JsonRpc | OdooApi::Json2 => "as odoo.api says",
     };
-    let major = version.major();
-    match api {
-        Api::Json2 => report.push(
-            Verdict::Ok,
-            name,
-            format!("{api} at {} ({how})", config.odoo.endpoint("/json/2/…")),
-        ),
-        Api::JsonRpc if major.is_some_and(|m| m >= crate::odoo::api::FIRST_JSON2_MAJOR) => {
-            report.push(
-                Verdict::Warn,
-                name,
-                format!(
-                    "{api} at {} ({how}): Odoo {} deprecates it and Odoo 20 removes it; set \
-                     odoo.api = \"auto\" with an API key in odoo.password (README: Odoo 19: API key)",
-                    config.odoo.jsonrpc_endpoint(),
-                    version.server_version
-                ),
-            );
-        }
-        Api::JsonRpc => report.push(
-            Verdict::Ok,
-            name,
-            format!("{api} at {} ({how})", config.odoo.jsonrpc_endpoint()),
-        ),
+    let at = match api {
+        Api::Json2 => config.odoo.endpoint("/json/2/…"),
+        Api::JsonRpc => config.odoo.jsonrpc_endpoint(),
+    };
+    let deprecated = version
+        .major()
+        .is_some_and(|m| m >= crate::odoo::api::FIRST_JSON2_MAJOR);
+    if api == Api::JsonRpc && deprecated {
+        let odoo = &version.server_version;
+        let detail = format!(
+            "{api} at {at} ({how}): Odoo {odoo} deprecates it and Odoo 20 removes it; set \
+             odoo.api = \"auto\" with an API key in odoo.password (README: Odoo 19: API key)"
+        );
+        return (Warn, detail);
     }
+    (Pass, format!("{api} at {at} ({how})"))
 }
 
 /// The advice for a login Odoo refused, by API.
@@ -70,28 +58,33 @@ pub(super) fn refused_login_advice(api: Option<Api>) -> &'static str {
 
 /// Over `/json/2`: whose key it is, and when it expires.
 pub(super) async fn key_lines(odoo: &OdooClient, config: &Config, uid: i64, report: &mut Report) {
-    owner_line(odoo, config, uid, report).await;
-    expiry_line(odoo, config, SystemTime::now(), report).await;
-}
-
-async fn owner_line(odoo: &OdooClient, config: &Config, uid: i64, report: &mut Report) {
-    #[derive(Deserialize)]
-    struct User {
-        login: String,
+    let login = &config.odoo.login;
+    let found: Result<Vec<Value>, _> = odoo.read("res.users", &[uid], &["login"]).await;
+    if let Ok([user]) = found.as_deref()
+        && let Some(owner) = user["login"].as_str()
+        && owner != login
+    {
+        let detail = format!(
+            "the key belongs to `{owner}`, not to odoo.login `{login}`: over /json/2 the key alone decides the user"
+        );
+        report.add("odoo api key", (Warn, detail));
     }
-    let found: Result<Vec<User>, _> = odoo.read("res.users", &[uid], &["login"]).await;
-    match found.as_deref() {
-        Ok([user]) if user.login != config.odoo.login => report.push(
-            Verdict::Warn,
-            "odoo api key",
+    let fields = ["name", "expiration_date"];
+    let options = SearchOptions::default();
+    let keys: Result<Vec<Key>, _> = odoo
+        .search_read("res.users.apikeys", &json!([]), &fields, &options)
+        .await;
+    let line = match keys {
+        Ok(keys) => expiry_verdict(login, &keys, SystemTime::now()),
+        Err(error) => (
+            Warn,
             format!(
-                "the key belongs to `{}`, not to odoo.login `{}`: over /json/2 the key alone \
-                 decides the user",
-                user.login, config.odoo.login
+                "accepted; cannot list the keys of `{login}` to see when it expires: {}",
+                explain(&error)
             ),
         ),
-        _ => {}
-    }
+    };
+    report.add("odoo api key", line);
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,82 +94,43 @@ struct Key {
     expiration_date: Option<String>,
 }
 
-async fn expiry_line(odoo: &OdooClient, config: &Config, now: SystemTime, report: &mut Report) {
-    let name = "odoo api key";
-    let keys: Result<Vec<Key>, _> = odoo
-        .search_read(
-            API_KEY_MODEL,
-            &json!([]),
-            &["name", "expiration_date"],
-            &SearchOptions::default(),
-        )
-        .await;
-    match keys {
-        Ok(keys) => {
-            let (verdict, detail) = expiry_verdict(&config.odoo.login, &keys, now);
-            report.push(verdict, name, detail);
-        }
-        Err(error) => report.push(
-            Verdict::Warn,
-            name,
-            format!(
-                "accepted; cannot list the keys of `{}` to see when it expires: {}",
-                config.odoo.login,
-                explain(&error)
-            ),
-        ),
-    }
-}
-
 /// The verdict on the user's keys that are still valid at `now`.
 fn expiry_verdict(login: &str, keys: &[Key], now: SystemTime) -> (Verdict, String) {
-    let valid: Vec<(&Key, Option<SystemTime>)> = keys
+    let expiry = |key: &Key| key.expiration_date.as_deref().and_then(parse_utc);
+    let valid: Vec<&Key> = keys
         .iter()
-        .map(|key| (key, key.expiration_date.as_deref().and_then(parse_utc)))
-        .filter(|(_, expires)| expires.is_none_or(|at| at > now))
+        .filter(|key| expiry(key).is_none_or(|at| at > now))
         .collect();
     let first = valid
         .iter()
-        .filter_map(|(key, expires)| expires.map(|at| (key, at)))
+        .filter_map(|key| Some((key, expiry(key)?)))
         .min_by_key(|(_, at)| *at);
     let Some((key, at)) = first else {
-        return (
-            Verdict::Ok,
-            format!("accepted; Odoo lists no expiry for the keys of `{login}`"),
-        );
+        let detail = format!("accepted; Odoo lists no expiry for the keys of `{login}`");
+        return (Pass, detail);
     };
     let left = at.duration_since(now).unwrap_or_default();
-    let days = left.as_secs() / (24 * 3600);
-    let within = match days {
+    let within = match left.as_secs() / (24 * 3600) {
         0 => "within a day".to_owned(),
         1 => "in 1 day".to_owned(),
         n => format!("in {n} days"),
     };
-    let when = format!(
-        "{} UTC ({within})",
-        key.expiration_date.as_deref().unwrap_or_default()
-    );
-    let which = if valid.len() == 1 {
-        "the key expires".to_owned()
-    } else {
-        format!(
-            "`{login}` has {} keys and Odoo does not say which one this is; the first to \
+    let date = key.expiration_date.as_deref().unwrap_or_default();
+    let which = match valid.len() {
+        1 => "the key expires".to_owned(),
+        n => format!(
+            "`{login}` has {n} keys and Odoo does not say which one this is; the first to \
              expire, `{}`, expires",
-            valid.len(),
             key.name
-        )
+        ),
     };
-    if left < EXPIRY_WARNING {
-        (
-            Verdict::Warn,
-            format!(
-                "accepted; {which} on {when}: make a new key before then and put it in \
-                 odoo.password (README: Odoo 19: API key)"
-            ),
-        )
-    } else {
-        (Verdict::Ok, format!("accepted; {which} on {when}"))
+    let detail = format!("accepted; {which} on {date} UTC ({within})");
+    if left >= EXPIRY_WARNING {
+        return (Pass, detail);
     }
+    let advice =
+        "make a new key before then and put it in odoo.password (README: Odoo 19: API key)";
+    (Warn, format!("{detail}: {advice}"))
 }
 
 /// Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
@@ -206,7 +160,7 @@ mod tests {
             &[key("k", Some("2027-03-01 00:00:00"))],
             at("2026-12-02 12:00:00"),
         );
-        assert_eq!(verdict, Verdict::Ok);
+        assert_eq!(verdict, Verdict::Pass);
         assert_eq!(
             detail,
             "accepted; the key expires on 2027-03-01 00:00:00 UTC (in 88 days)"
@@ -217,7 +171,7 @@ mod tests {
     fn fourteen_days_ahead_it_warns() {
         let now = at("2026-12-02 00:00:00");
         let (verdict, _) = expiry_verdict("bridge", &[key("k", Some("2026-12-16 00:00:01"))], now);
-        assert_eq!(verdict, Verdict::Ok);
+        assert_eq!(verdict, Verdict::Pass);
         let (verdict, detail) =
             expiry_verdict("bridge", &[key("k", Some("2026-12-15 23:59:59"))], now);
         assert_eq!(verdict, Verdict::Warn, "{detail}");
@@ -241,7 +195,7 @@ mod tests {
         assert!(detail.contains("`json2 transcripts (session)`"), "{detail}");
         let (verdict, detail) =
             expiry_verdict("bridge", &[key("forever", None)], at("2026-12-02 08:00:00"));
-        assert_eq!(verdict, Verdict::Ok);
+        assert_eq!(verdict, Verdict::Pass);
         assert!(detail.contains("no expiry"), "{detail}");
     }
 }

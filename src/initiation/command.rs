@@ -1,30 +1,22 @@
 //! `influence-gen-bridge initiate`: send one request, or every queued one,
-//! to N8N now, by hand.
-//!
-//! It does what the daemon does (same [`Initiator`], same checks and
-//! outcomes) in its own process. While a daemon runs against the same Odoo,
-//! the guard against sending a request twice is the request's status in
-//! Odoo: the initiator claims a request (writes `processing`) right after
-//! reading it `queued`, so the two processes can only both send it if both
-//! read it within that one Odoo round trip.
-//!
-//! Output: one line per request on stdout, and for `--all-queued` a summary.
-//! Exit status: 0 sent (every one sent or skipped for `--all-queued`), 1 an
-//! initiation failed, its outcome is unknown (N8N may or may not have
-//! started it; it stays `processing`), or Odoo could not be used, 3 nothing
-//! was sent (not `queued`, not found, or interrupted).
+//! to N8N now, with the daemon's [`Initiator`] in this process (the status
+//! in Odoo guards against a running daemon). One line per request, and a
+//! summary for `--all-queued`. Exit status: 0 sent, 1 failed, unknown
+//! outcome or Odoo unusable, 3 nothing sent.
 
-use std::collections::HashSet;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::sweeper::queued_batch;
-use super::{Initiator, Outcome, Via};
+use super::sweeper::sweep;
+use super::{InitiationError, Initiator, Outcome};
 use crate::config::Config;
 use crate::locks::RequestLocks;
-use crate::odoo::{OdooClient, SearchOptions};
+use crate::odoo::records::REQUEST_MODEL;
+use crate::odoo::{OdooClient, OdooError, SearchOptions};
 
 /// Exit status when nothing was sent and nothing failed.
 const EXIT_NOT_SENT: u8 = 3;
@@ -32,7 +24,7 @@ const EXIT_NOT_SENT: u8 = 3;
 /// Arguments of `initiate`.
 #[derive(Debug, clap::Args)]
 pub struct InitiateArgs {
-    /// The request: its Odoo id (digits) or its UUID (`odoo.uuid_field`).
+    /// The request: its Odoo id (digits) or its UUID.
     #[arg(
         value_name = "ID_OR_UUID",
         required_unless_present = "all_queued",
@@ -47,11 +39,14 @@ pub struct InitiateArgs {
 
 /// Runs `initiate` and returns the exit status.
 pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
-    let initiator = match OdooClient::new(&config.odoo)
+    let metrics = Arc::default();
+    let initiator = OdooClient::new(&config.odoo)
         .map_err(|e| e.to_string())
         .and_then(|odoo| {
-            Initiator::new(odoo, RequestLocks::default(), &config).map_err(|e| e.to_string())
-        }) {
+            let locks = RequestLocks::default();
+            Initiator::new(odoo, locks, &config, metrics).map_err(|e| e.to_string())
+        });
+    let initiator = match initiator {
         Ok(initiator) => initiator,
         Err(error) => {
             eprintln!("error: {error}");
@@ -66,25 +61,15 @@ pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
             on_interrupt.cancel();
         }
     });
-    match args.request {
-        Some(reference) => one(&initiator, &config, &reference, &stop).await,
-        None => all_queued(&initiator, &config, &stop).await,
-    }
-}
-
-async fn one(
-    initiator: &Initiator,
-    config: &Config,
-    reference: &str,
-    stop: &CancellationToken,
-) -> ExitCode {
-    let id = match resolve(initiator.odoo(), config, reference).await {
+    let Some(reference) = args.request else {
+        return all_queued(&initiator, &config, &stop).await;
+    };
+    let uuid_field = crate::odoo::records::UUID_FIELD;
+    let id = resolve(initiator.odoo(), uuid_field, reference.trim()).await;
+    let id = match id {
         Ok(Some(id)) => id,
         Ok(None) => {
-            println!(
-                "no request has the id or {} {reference:?}; nothing sent",
-                crate::odoo::records::UUID_FIELD
-            );
+            println!("no request has the id or {uuid_field} {reference:?}; nothing sent");
             return ExitCode::from(EXIT_NOT_SENT);
         }
         Err(error) => {
@@ -92,94 +77,66 @@ async fn one(
             return ExitCode::FAILURE;
         }
     };
-    match initiator.initiate(config, id, Via::Command, stop).await {
+    let result = initiator.initiate(&config, id, "command", &stop).await;
+    match say(result) {
+        Some(Outcome::Sent { .. }) => ExitCode::SUCCESS,
+        Some(Outcome::Skipped { .. } | Outcome::NotFound { .. } | Outcome::Deferred { .. }) => {
+            ExitCode::from(EXIT_NOT_SENT)
+        }
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Prints what an initiation ended in; `None` for an error.
+fn say(result: Result<Outcome, InitiationError>) -> Option<Outcome> {
+    match result {
         Ok(outcome) => {
             println!("{outcome}");
-            match outcome {
-                Outcome::Sent { .. } => ExitCode::SUCCESS,
-                Outcome::Failed { .. } | Outcome::Unknown { .. } => ExitCode::FAILURE,
-                _ => ExitCode::from(EXIT_NOT_SENT),
-            }
+            Some(outcome)
         }
         Err(error) => {
             println!("{error}");
-            ExitCode::FAILURE
+            None
         }
     }
 }
 
 /// Digits are an id; anything else is looked up in the UUID field.
-async fn resolve(
-    odoo: &OdooClient,
-    _config: &Config,
-    reference: &str,
-) -> Result<Option<i64>, crate::odoo::OdooError> {
-    let reference = reference.trim();
-    if !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_digit()) {
+async fn resolve(odoo: &OdooClient, uuid: &str, reference: &str) -> Result<Option<i64>, OdooError> {
+    if reference.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(reference.parse().ok().filter(|id| *id > 0));
     }
     let options = SearchOptions {
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let domain = json!([[crate::odoo::records::UUID_FIELD, "=", reference]]);
-    let ids = odoo
-        .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
-        .await?;
+    let domain = json!([[uuid, "=", reference]]);
+    let ids = odoo.search(REQUEST_MODEL, &domain, &options).await?;
     Ok(ids.first().copied())
 }
 
 async fn all_queued(initiator: &Initiator, config: &Config, stop: &CancellationToken) -> ExitCode {
-    let (mut sent, mut failed, mut unknown, mut other) = (0usize, 0usize, 0usize, 0usize);
-    // Every request is tried once, even if it stays queued.
-    let mut seen: HashSet<i64> = HashSet::new();
-    'batches: loop {
-        let tried: Vec<i64> = seen.iter().copied().collect();
-        let ids = match queued_batch(initiator, config, json!(["id", "not in", tried])).await {
-            Ok(ids) => ids,
-            Err(error) => {
-                println!("cannot search for queued requests in Odoo: {error}");
-                failed += 1;
-                break;
-            }
-        };
-        if ids.is_empty() {
-            break;
-        }
-        for id in ids {
-            if stop.is_cancelled() {
-                break 'batches;
-            }
-            seen.insert(id);
-            match initiator.initiate(config, id, Via::Command, stop).await {
-                Ok(outcome) => {
-                    println!("{outcome}");
-                    match outcome {
-                        Outcome::Sent { .. } => sent += 1,
-                        Outcome::Failed { .. } => failed += 1,
-                        Outcome::Unknown { .. } => unknown += 1,
-                        _ => other += 1,
-                    }
-                }
-                Err(error) => {
-                    println!("{error}");
-                    failed += 1;
-                }
-            }
-        }
+    let (mut sent, mut failed, mut unknown, mut other) = (0, 0, 0, 0);
+    let each = |result| match say(result) {
+        Some(Outcome::Sent { .. }) => sent += 1,
+        Some(Outcome::Unknown { .. }) => unknown += 1,
+        Some(Outcome::Failed { .. }) | None => failed += 1,
+        Some(_) => other += 1,
+    };
+    let swept = sweep(initiator, config, Duration::ZERO, "command", stop, each).await;
+    if let Err(error) = swept {
+        println!("{error}");
+        failed += 1;
     }
-    if seen.is_empty() && failed == 0 {
+    if sent + failed + unknown + other == 0 {
         println!("no queued requests");
         return ExitCode::SUCCESS;
     }
-    if unknown > 0 {
-        println!("{sent} sent, {failed} failed, {unknown} outcome unknown, {other} not sent");
-    } else {
-        println!("{sent} sent, {failed} failed, {other} not sent");
-    }
-    if failed + unknown > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    let unknown_text = match unknown {
+        0 => String::new(),
+        n => format!("{n} outcome unknown, "),
+    };
+    println!("{sent} sent, {failed} failed, {unknown_text}{other} not sent");
+    // 1 when one failed or may not have been sent.
+    ExitCode::from(u8::from(failed + unknown > 0))
 }

@@ -1,94 +1,53 @@
-//! Initiation: turning each `queued` request in Odoo into one call of the
-//! N8N webhook (SDS §3.6, §4.1).
-//!
-//! Three ways in, one outcome:
-//!
-//! | way | module | when |
-//! |---|---|---|
-//! | `POST /influence_gen/trigger/<secret>` | [`trigger`] (HTTP in `server::trigger`) | Odoo's automation rule, on create |
-//! | the sweeper | [`sweeper`] | every `initiation.sweep_interval`, for requests older than `sweep_grace` |
-//! | `influence-gen-bridge initiate` | [`command`] | by hand |
-//!
-//! All three hand a request id to the [`Initiator`], which sends it only if
-//! it is still `queued` and records `processing` or `initiation_failed`.
-//! The [`watchdog`] gives up on requests left `processing` without a result
-//! for `initiation.result_timeout`.
-//! A request is sent at most once: claimed (`queued → processing`) before
-//! the send, never re-sent when N8N may have started it. With the companion
-//! addon each claim is one atomic Odoo call, so any number of bridges and
-//! commands share a database; in the generic protocol the initiator works
-//! under the request's lock (the same lock map the callback pipeline uses)
-//! and reads the status again under it, and across processes the status in
-//! Odoo is the only guard. See [`initiator`] for why the claim comes before
-//! the send, and [`store`] for both protocols.
+//! Initiation: each `queued` request in Odoo becomes one call of the N8N
+//! webhook (`docs/protocol.md#initiation`). The ways in — the [`trigger`]
+//! route, the [`sweeper`] and the `initiate` [`command`] — hand a request
+//! to the [`Initiator`], which claims it (`queued → processing`) before the
+//! send; the [`watchdog`] gives up on requests left `processing`. A request
+//! is sent at most once, never again once N8N may have it: with the
+//! companion addon each claim is atomic in Odoo; in the generic protocol the
+//! request's lock (shared with the callback pipeline) guards the daemon,
+//! and the status in Odoo other processes.
 
 pub mod command;
-mod companion;
 mod initiator;
-mod journal;
-mod outcome;
 mod store;
 pub mod sweeper;
 pub mod trigger;
 pub mod watchdog;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
-pub use initiator::Initiator;
-pub use outcome::{InitiationError, Outcome};
-pub use trigger::{Refused, Submitted};
+pub use initiator::{Initiator, RETRY_BACKOFF};
+pub use trigger::Refused;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::config::fingerprint::fingerprint;
 use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
 use crate::n8n::N8nError;
-use crate::odoo::OdooClient;
+use crate::odoo::{OdooClient, OdooError};
 use crate::parameters::SystemParameters;
-use crate::retry::Backoff;
-
-/// Requests read per sweeper or watchdog query: a page Odoo answers quickly.
-pub const SWEEP_BATCH: u32 = 50;
-/// Triggers waiting or being sent at once; beyond, the route answers 503.
-pub const MAX_PENDING_TRIGGERS: usize = 256;
-/// Calls to N8N in flight at once: N8N starts a workflow per call.
-pub const MAX_CONCURRENT_SENDS: usize = 4;
-/// The pause between tries toward N8N, 1 s doubling up to 10 s: the few
-/// `initiation.attempts` end within seconds.
-pub const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
-
-/// Which way a request came in (a log field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Trigger,
-    Sweeper,
-    Command,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trigger => "trigger",
-            Self::Sweeper => "sweeper",
-            Self::Command => "command",
-        }
-    }
-}
 
 /// The daemon's initiation: the initiator and the pending triggers.
 #[derive(Debug)]
 pub struct Initiation {
-    initiator: Initiator,
-    triggers: trigger::Triggers,
+    pub initiator: Initiator,
+    /// The requests whose trigger waits or runs.
+    pending: Arc<Mutex<HashSet<i64>>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl Initiation {
-    /// `locks` must be the pipeline's, so a result never races its
-    /// initiation; outcomes are counted in `metrics`.
+    /// `locks` must be the pipeline's, so a result never races its initiation.
     pub fn new(
         odoo: OdooClient,
         locks: RequestLocks,
@@ -96,48 +55,61 @@ impl Initiation {
         metrics: Arc<Metrics>,
     ) -> Result<Self, N8nError> {
         Ok(Self {
-            initiator: Initiator::new(odoo, locks, config)?.observed(metrics),
-            triggers: trigger::Triggers::new(MAX_PENDING_TRIGGERS),
+            initiator: Initiator::new(odoo, locks, config, metrics)?,
+            pending: Arc::default(),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
         })
-    }
-
-    /// Sends requests to N8N.
-    pub fn initiator(&self) -> &Initiator {
-        &self.initiator
     }
 
     /// The N8N settings in force, including the callback token.
     pub fn parameters(&self) -> &SystemParameters {
-        self.initiator.parameters()
+        &self.initiator.parameters
     }
 
-    /// Takes a trigger for request `id` without waiting (see [`trigger`]).
-    pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<Submitted, Refused> {
-        self.triggers.submit(&self.initiator, config, id)
-    }
-
-    /// How many triggers wait or run now.
-    pub fn pending_triggers(&self) -> usize {
-        self.triggers.pending()
+    /// Takes a trigger for request `id` without waiting (see [`trigger`]);
+    /// `Ok(true)` when it joined one already pending.
+    pub fn trigger(&self, config: Arc<Config>, id: i64) -> Result<bool, Refused> {
+        if self.stop.is_cancelled() {
+            return Err(Refused::ShuttingDown);
+        }
+        let mut pending = trigger::lock(&self.pending);
+        if pending.contains(&id) {
+            return Ok(true);
+        }
+        if pending.len() >= trigger::MAX_PENDING {
+            return Err(Refused::Full);
+        }
+        pending.insert(id);
+        let entry = trigger::PendingEntry(Arc::clone(&self.pending), id);
+        let (initiator, stop) = (self.initiator.clone(), self.stop.clone());
+        let span = tracing::info_span!("trigger", ai_generation_request_id = id);
+        let work = async move {
+            let _entry = entry;
+            trigger::work(&initiator, &config, id, &stop).await;
+        };
+        self.tasks.spawn(work.instrument(span));
+        Ok(false)
     }
 }
 
-/// The daemon's initiation task: says how it is set up, runs the sweeper
-/// and the watchdog until `shutdown`, then stops the pending triggers and
-/// waits for the running initiations, at most `server.shutdown_grace`.
-///
-/// An initiation cut off by that deadline leaves its request `queued` (not
-/// claimed yet) or `processing` (claimed; the watchdog resolves it): never
-/// back to `queued` once it may have reached N8N.
+/// The daemon's initiation task: the sweeper and the watchdog until
+/// `shutdown`, then the running initiations, for `server.shutdown_grace` at
+/// most (one cut off stays `processing`, for the watchdog).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
-    announce(&app.config());
+    let (_, ways_in) = ways_in(&app.config());
+    tracing::info!("{ways_in}");
     let work = async {
         tokio::join!(
             sweeper::run(Arc::clone(&app), shutdown.clone()),
             watchdog::run(Arc::clone(&app), shutdown.clone()),
             async {
                 shutdown.cancelled().await;
-                app.initiation().triggers.shutdown().await;
+                // New triggers are refused, waiting ones stop, running ones end.
+                let initiation = app.initiation();
+                initiation.stop.cancel();
+                initiation.tasks.close();
+                initiation.tasks.wait().await;
             },
         )
     };
@@ -148,42 +120,166 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     tokio::select! {
         _ = work => {}
         () = deadline => tracing::warn!(
-            running = app.initiation().pending_triggers(),
+            running = trigger::lock(&app.initiation().pending).len(),
             "initiations still running at the end of the shutdown grace period; stopped where they were \
              (a request already marked processing stays so until its result arrives or the watchdog gives up on it)"
         ),
     }
 }
 
-/// One log line each for the trigger route and the sweeper.
-fn announce(config: &Config) {
+/// How requests reach N8N, in words, and whether lost triggers are swept.
+pub fn ways_in(config: &Config) -> (bool, String) {
     let initiation = &config.initiation;
-    match &initiation.trigger_secret {
-        Some(secret) => tracing::info!(
-            secret_fingerprint = %fingerprint(secrecy::ExposeSecret::expose_secret(secret)),
-            "trigger route enabled: POST /influence_gen/trigger/<initiation.trigger_secret>"
+    let trigger = match &initiation.trigger_secret {
+        Some(secret) => format!(
+            "trigger route enabled (POST /influence_gen/trigger/<secret>, secret fingerprint {})",
+            fingerprint(secret)
         ),
-        None => tracing::info!(
-            "trigger route disabled: initiation.trigger_secret is not set, so /influence_gen/trigger/… answers 404; \
-             the sweeper sends queued requests"
+        None => "trigger route disabled (initiation.trigger_secret is not set)".to_owned(),
+    };
+    let off = "sweeper disabled (initiation.sweep_interval = \"0s\")";
+    let sweeper = match initiation.sweep_interval {
+        Some(interval) => format!(
+            "sweeper enabled every {} for requests queued longer than {}",
+            humantime::format_duration(interval),
+            humantime::format_duration(initiation.sweep_grace)
         ),
-    }
-    match initiation.sweep_interval {
-        Some(interval) => tracing::info!(
-            interval = %humantime::format_duration(interval),
-            grace = %humantime::format_duration(initiation.sweep_grace),
-            batch = SWEEP_BATCH,
-            "sweeper enabled"
-        ),
-        None => tracing::info!(
-            "sweeper disabled (initiation.sweep_interval = \"0s\"): a request whose trigger is lost stays queued"
-        ),
+        None if initiation.trigger_secret.is_some() => {
+            format!("{off}: a request whose trigger is lost stays queued")
+        }
+        None => format!("{off}: queued requests are sent only by `influence-gen-bridge initiate`"),
+    };
+    let swept = initiation.sweep_interval.is_some();
+    (swept, format!("{trigger}; {sweeper}"))
+}
+
+/// `t` as Odoo stores datetimes: UTC, `YYYY-MM-DD HH:MM:SS`.
+fn odoo_datetime(t: SystemTime) -> String {
+    let rfc3339 = humantime::format_rfc3339_seconds(t).to_string();
+    rfc3339
+        .replacen('T', " ", 1)
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
+/// What one initiation did; `Display` is the line `initiate` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// N8N took the request; it is `processing`.
+    Sent {
+        request_id: i64,
+        http_status: u16,
+        attempts: u32,
+    },
+    /// N8N did not take it (or nothing could be sent): `initiation_failed`.
+    Failed { request_id: i64, details: String },
+    /// It may or may not have reached N8N: `processing`, not sent again.
+    Unknown { request_id: i64, details: String },
+    /// It was not `queued`; nothing was sent.
+    Skipped { request_id: i64, status: String },
+    /// No such request is readable by the bridge's Odoo user.
+    NotFound { request_id: i64 },
+    /// Shutdown stopped the retries after failures N8N surely did not act
+    /// on; it is `queued` again.
+    Deferred { request_id: i64, reason: String },
+}
+
+impl Outcome {
+    /// The metric label of this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+            Self::Skipped { .. } => "skipped",
+            Self::NotFound { .. } => "not_found",
+            Self::Deferred { .. } => "deferred",
+        }
     }
 }
 
-/// The first 8 hex digits of a secret's SHA-256: enough to tell two secrets
-/// apart in a log, nothing to guess them from.
-pub fn fingerprint(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sent {
+                request_id,
+                http_status,
+                attempts,
+            } => {
+                let after = match attempts {
+                    1 => String::new(),
+                    n => format!(" (after {n} attempts)"),
+                };
+                let sent = format!("sent to N8N (HTTP {http_status}); status processing{after}");
+                write!(f, "request {request_id}: {sent}")
+            }
+            Self::Failed {
+                request_id,
+                details,
+            } => write!(
+                f,
+                "request {request_id}: initiation failed: {details}; status initiation_failed"
+            ),
+            Self::Unknown {
+                request_id,
+                details,
+            } => write!(
+                f,
+                "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
+                 started it, so it is not sent again; status processing"
+            ),
+            Self::Skipped { request_id, status } => write!(
+                f,
+                "request {request_id}: skipped: its status is {status}, not queued; nothing sent"
+            ),
+            Self::NotFound { request_id } => write!(
+                f,
+                "request {request_id}: not found (or not readable by the bridge's Odoo user); nothing sent"
+            ),
+            Self::Deferred { request_id, reason } => {
+                write!(f, "request {request_id}: not sent: {reason}; status queued")
+            }
+        }
+    }
+}
+
+/// Why an initiation stopped without a recorded outcome.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitiationError {
+    #[error("cannot read request {0} from Odoo: {1}")]
+    Read(i64, #[source] OdooError),
+    #[error(
+        "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
+    )]
+    Claim { request_id: i64, source: OdooError },
+    #[error("cannot claim the next queued request in Odoo: {0}; nothing was sent")]
+    ClaimNext(OdooError),
+    #[error("cannot search for queued requests in Odoo: {0}")]
+    Search(OdooError),
+    #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]
+    Record {
+        request_id: i64,
+        what: String,
+        source: OdooError,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(secs: u64) -> String {
+        super::odoo_datetime(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    #[test]
+    fn datetimes_are_odoo_utc_text() {
+        assert_eq!(at(0), "1970-01-01 00:00:00");
+        // The create_date of transcript 11.
+        assert_eq!(at(1_795_955_977), "2026-11-29 12:39:37");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(at(4_107_542_399), "2100-02-28 23:59:59");
+        assert_eq!(at(1_709_251_199), "2024-02-29 23:59:59");
+    }
 }

@@ -1,47 +1,37 @@
 //! The Odoo side of an initiation: claiming a request (`queued →
-//! processing`), recording how its send ended, and notes in its chatter,
-//! in the protocol Odoo speaks ([`Protocol`]).
-//!
-//! - **companion**: one call each, `bridge_claim` and
-//!   `bridge_finish_initiation` ([`super::companion`]): Odoo decides under
-//!   the row lock, so any number of bridges claim a request exactly once.
-//! - **generic**: a claim reads the request and writes `processing` if it
-//!   is `queued`; a finish reads it again and writes only while it is still
-//!   `processing` (a callback may have completed it meanwhile). The callers
-//!   hold the request's lock, so within the daemon nothing else changes it
-//!   between the read and the write; across processes the window is one
-//!   Odoo round trip.
-//!
-//! Every call is retried while Odoo's failure is transient (a few tries with
-//! backoff). A retried claim whose first try committed finds the request
-//! `processing` and does not send it: never twice.
+//! processing`) and recording how its send ended. With the companion addon
+//! each is one call (`bridge_claim`, `bridge_claim_queued`,
+//! `bridge_finish_initiation`; contract in `examples/odoo/influence_gen_bridge`)
+//! that takes the row lock first, so any number of bridges claim a request
+//! once. In the generic protocol it reads, then writes only if the status
+//! is still the expected one: the caller's lock guards within the daemon,
+//! across processes the window is one round trip. Transient failures are
+//! retried; a retried claim whose first try committed finds `processing`.
 
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::InitiationError;
-use super::companion::{self, ClaimAnswer, FinishAnswer, FinishOutcome};
-use crate::config::Config;
-use crate::n8n;
-use crate::odoo::records::{AiImageRequest, RequestStatus};
+use crate::n8n::INITIATION_FIELDS;
+use crate::odoo::records::{AiImageRequest, REQUEST_MODEL, RequestStatus};
 use crate::odoo::{OdooClient, OdooError, Protocol};
 use crate::pipeline::chatter::Chatter;
 use crate::retry::Backoff;
 
-/// Tries of one Odoo read or status write while its failure is transient.
+/// Tries of one Odoo call while its failure is transient, and their pauses.
 const ODOO_ATTEMPTS: u32 = 5;
-/// The pauses between them.
 const ODOO_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
-/// What a claim found.
-#[derive(Debug)]
+/// What a claim found: the request, now `processing` and ours to send; no
+/// such request; or its status, not `queued` (or held by another claim).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Claim {
-    /// Now `processing`, ours to send.
-    Claimed(Box<AiImageRequest>),
-    NotFound,
-    /// Not `queued` (or held by another claim): its status.
-    NotQueued(String),
+    Claimed { request: Box<AiImageRequest> },
+    UnknownRequest,
+    NotQueued { status: String },
 }
 
 /// How a claimed request's send ended.
@@ -51,20 +41,19 @@ pub enum Finish<'a> {
     Failed(&'a str),
     /// `initiation_failed` by the watchdog, with this reason (and a note).
     GaveUp(&'a str),
-    /// Back to `queued`: N8N surely started nothing (for this reason).
+    /// Back to `queued` (N8N surely started nothing), for this reason.
     Retry(&'a str),
     /// Stays `processing`; this note goes to the chatter.
     Unknown(&'a str),
 }
 
-impl Finish<'_> {
-    fn text(&self) -> &str {
-        match self {
-            Self::Failed(text) | Self::GaveUp(text) | Self::Retry(text) | Self::Unknown(text) => {
-                text
-            }
-        }
-    }
+/// What `bridge_finish_initiation` answered.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+enum FinishAnswer {
+    Finished {},
+    NotProcessing { status: String },
+    UnknownRequest,
 }
 
 /// Whether the finish was recorded.
@@ -78,144 +67,82 @@ pub enum Finished {
 /// Reads and writes requests for the initiation.
 #[derive(Debug)]
 pub struct RequestStore {
-    odoo: OdooClient,
-    chatter: Chatter,
+    pub odoo: OdooClient,
+    pub chatter: Chatter,
 }
 
 impl RequestStore {
-    pub fn new(odoo: OdooClient) -> Self {
-        Self {
-            odoo,
-            chatter: Chatter::default(),
-        }
-    }
-
-    /// The Odoo session.
-    pub fn odoo(&self) -> &OdooClient {
-        &self.odoo
-    }
-
     /// Request `id` with the fields the payload needs and `also`.
-    pub async fn read(
-        &self,
-        config: &Config,
-        id: i64,
-        also: &[&str],
-    ) -> Result<Option<AiImageRequest>, InitiationError> {
-        let fields = payload_fields(config, also);
-        let (model, ids) = (crate::odoo::records::REQUEST_MODEL, [id]);
-        retry_odoo("read", || {
-            self.odoo.read::<AiImageRequest>(model, &ids, &fields)
-        })
-        .await
-        .map(|mut found| found.pop())
-        .map_err(|source| InitiationError::Read {
-            request_id: id,
-            source,
-        })
+    pub async fn read(&self, id: i64, also: &[&str]) -> Result<Option<AiImageRequest>, OdooError> {
+        let (ids, fields) = ([id], [INITIATION_FIELDS, also].concat());
+        let found = retry("read", || self.odoo.read(REQUEST_MODEL, &ids, &fields)).await?;
+        Ok(found.into_iter().next())
     }
 
-    /// Whether Odoo speaks the companion protocol.
     async fn companion(&self) -> Result<bool, OdooError> {
-        Ok(matches!(
-            self.odoo.protocol().await?,
-            Protocol::Companion { .. }
-        ))
+        let protocol = self.odoo.protocol().await?;
+        Ok(matches!(protocol, Protocol::Companion { .. }))
     }
 
-    /// `queued → processing` (clearing an old `error_details`), returning
-    /// the request as the payload needs it.
-    pub async fn claim(&self, config: &Config, id: i64) -> Result<Claim, InitiationError> {
+    /// `queued → processing` (clearing an old `error_details`).
+    pub async fn claim(&self, id: i64) -> Result<Claim, InitiationError> {
         let claim_error = |source| InitiationError::Claim {
             request_id: id,
             source,
         };
-        if !self.companion().await.map_err(claim_error)? {
-            return self.claim_generic(config, id).await;
+        if self.companion().await.map_err(claim_error)? {
+            let reference = json!({ "field": "id", "value": id });
+            let args = (&reference, INITIATION_FIELDS);
+            let answer = retry("claim", || self.call("bridge_claim", &args)).await;
+            return answer.map_err(claim_error);
         }
-        let fields = payload_fields(config, &[]);
-        let model = crate::odoo::records::REQUEST_MODEL;
-        let answer = retry_odoo("claim", || companion::claim(&self.odoo, model, id, &fields))
-            .await
-            .map_err(claim_error)?;
-        Ok(match answer {
-            ClaimAnswer::Claimed { request } => Claim::Claimed(request),
-            ClaimAnswer::UnknownRequest => Claim::NotFound,
-            ClaimAnswer::NotQueued { status } => Claim::NotQueued(status),
+        let Some(request) = self.read(id, &[]).await.map_err(claim_error)? else {
+            return Ok(Claim::UnknownRequest);
+        };
+        if request.status != RequestStatus::Queued {
+            let status = request.status.as_str().to_owned();
+            return Ok(Claim::NotQueued { status });
+        }
+        let vals = json!({ "status": RequestStatus::Processing.as_str(), "error_details": false });
+        self.write(id, &vals).await.map_err(claim_error)?;
+        Ok(Claim::Claimed {
+            request: Box::new(request),
         })
     }
 
-    /// `bridge_claim_queued(1, fields)`: the oldest `queued` request nobody
-    /// else holds, now `processing`. Companion protocol only. Tried once: a
-    /// retry after a lost answer would claim another request and leave the
-    /// first one `processing` unsent (the caller tries again later).
-    pub async fn claim_next(
-        &self,
-        config: &Config,
-    ) -> Result<Option<AiImageRequest>, InitiationError> {
-        let fields = payload_fields(config, &[]);
-        let model = crate::odoo::records::REQUEST_MODEL;
-        let claimed = companion::claim_queued(&self.odoo, model, 1, &fields)
+    /// The oldest `queued` request nobody else holds, now `processing`
+    /// (companion only). Tried once: a retry after a lost answer would claim
+    /// another request and leave the first `processing` unsent.
+    pub async fn claim_next(&self) -> Result<Option<AiImageRequest>, InitiationError> {
+        let claimed: Option<Vec<AiImageRequest>> = self
+            .call("bridge_claim_queued", &(1, INITIATION_FIELDS))
             .await
-            .map_err(|source| InitiationError::ClaimNext { source })?;
-        Ok(claimed.into_iter().next())
-    }
-
-    async fn claim_generic(&self, config: &Config, id: i64) -> Result<Claim, InitiationError> {
-        let Some(request) = self.read(config, id, &[]).await? else {
-            return Ok(Claim::NotFound);
-        };
-        if request.status != RequestStatus::Queued {
-            return Ok(Claim::NotQueued(request.status.as_str().to_owned()));
-        }
-        let vals = json!({ "status": RequestStatus::Processing.as_str(), "error_details": false });
-        self.write(config, id, &vals)
-            .await
-            .map_err(|source| InitiationError::Claim {
-                request_id: id,
-                source,
-            })?;
-        Ok(Claim::Claimed(Box::new(request)))
+            .map_err(InitiationError::ClaimNext)?;
+        Ok(claimed.unwrap_or_default().into_iter().next())
     }
 
     /// Records how the send of claimed request `id` ended, unless something
     /// else moved it on from `processing` meanwhile.
-    pub async fn finish(
-        &self,
-        config: &Config,
-        id: i64,
-        finish: Finish<'_>,
-    ) -> Result<Finished, InitiationError> {
-        let what = finish.text();
-        let record = |source| record_error(id, what, source);
-        if !self.companion().await.map_err(record)? {
-            return self.finish_generic(config, id, finish).await;
-        }
-        let (outcome, details) = match finish {
-            Finish::Failed(details) | Finish::GaveUp(details) => (FinishOutcome::Failed, details),
-            Finish::Retry(reason) => (FinishOutcome::Retry, reason),
-            Finish::Unknown(note) => (FinishOutcome::Unknown, note),
+    pub async fn finish(&self, id: i64, finish: Finish<'_>) -> Result<Finished, InitiationError> {
+        let (outcome, text) = match finish {
+            Finish::Failed(text) | Finish::GaveUp(text) => ("failed", text),
+            Finish::Retry(text) => ("retry", text),
+            Finish::Unknown(text) => ("unknown", text),
         };
-        let model = crate::odoo::records::REQUEST_MODEL;
-        let answer = retry_odoo("finish", || {
-            companion::finish(&self.odoo, model, id, outcome, details)
-        })
-        .await
-        .map_err(record)?;
-        Ok(match answer {
-            FinishAnswer::Finished {} => Finished::Written,
-            FinishAnswer::NotProcessing { status } => moved_on(status),
-            FinishAnswer::UnknownRequest => moved_on("deleted".to_owned()),
-        })
-    }
-
-    async fn finish_generic(
-        &self,
-        config: &Config,
-        id: i64,
-        finish: Finish<'_>,
-    ) -> Result<Finished, InitiationError> {
-        let what = finish.text();
+        let record = |source| InitiationError::Record {
+            request_id: id,
+            what: text.to_owned(),
+            source,
+        };
+        if self.companion().await.map_err(record)? {
+            let args = (id, outcome, text);
+            let answer = retry("finish", || self.call("bridge_finish_initiation", &args)).await;
+            return Ok(match answer.map_err(record)? {
+                FinishAnswer::Finished {} => Finished::Written,
+                FinishAnswer::NotProcessing { status } => moved_on(status),
+                FinishAnswer::UnknownRequest => moved_on("deleted".to_owned()),
+            });
+        }
         let vals = match finish {
             Finish::Failed(details) | Finish::GaveUp(details) => json!({
                 "status": RequestStatus::InitiationFailed.as_str(),
@@ -223,25 +150,19 @@ impl RequestStore {
             }),
             Finish::Retry(_) => json!({ "status": RequestStatus::Queued.as_str() }),
             Finish::Unknown(note) => {
-                self.note(config, id, note).await;
+                self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
                 return Ok(Finished::Written);
             }
         };
-        let current = self
-            .read(config, id, &[])
-            .await
-            .map_err(|error| match error {
-                InitiationError::Read { source, .. } => record_error(id, what, source),
-                other => other,
-            })?;
+        let current = self.read(id, &[]).await.map_err(record)?;
         match current.map(|request| request.status) {
             Some(RequestStatus::Processing) => {
-                self.write(config, id, &vals)
-                    .await
-                    .map_err(|source| record_error(id, what, source))?;
+                self.write(id, &vals).await.map_err(record)?;
                 if let Finish::GaveUp(reason) = finish {
                     let note = format!("AI image generation given up: {reason}");
-                    self.note(config, id, &note).await;
+                    self.chatter
+                        .post(&self.odoo, REQUEST_MODEL, id, &note)
+                        .await;
                 }
                 Ok(Finished::Written)
             }
@@ -254,28 +175,23 @@ impl RequestStore {
         }
     }
 
-    /// An internal note on request `id` (skipped without a chatter; a
-    /// failure is logged, never fatal).
-    pub async fn note(&self, _config: &Config, id: i64, note: &str) {
-        self.chatter
-            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, id, note)
-            .await;
+    async fn write(&self, id: i64, vals: &Value) -> Result<(), OdooError> {
+        let ids = [id];
+        retry("write", || self.odoo.write(REQUEST_MODEL, &ids, vals)).await
     }
 
-    async fn write(&self, _config: &Config, id: i64, vals: &Value) -> Result<(), OdooError> {
-        let (model, ids) = (crate::odoo::records::REQUEST_MODEL, [id]);
-        retry_odoo("write", || self.odoo.write(model, &ids, vals)).await
+    /// A companion addon method on the request model; it always answers.
+    async fn call<T, A>(&self, method: &str, args: &A) -> Result<T, OdooError>
+    where
+        T: serde::de::DeserializeOwned,
+        A: serde::Serialize + Sync,
+    {
+        let answer: Option<T> = self
+            .odoo
+            .execute_kw(REQUEST_MODEL, method, args, &json!({}))
+            .await?;
+        answer.ok_or_else(|| OdooError::InvalidResponse(format!("{method} returned nothing")))
     }
-}
-
-/// The fields the payload needs, and `also`.
-fn payload_fields<'a>(_config: &'a Config, also: &[&'a str]) -> Vec<&'a str> {
-    let mut fields = n8n::INITIATION_FIELDS.to_vec();
-    if n8n::SEND_ID_AS == n8n::SendIdAs::Uuid {
-        fields.push(crate::odoo::records::UUID_FIELD);
-    }
-    fields.extend_from_slice(also);
-    fields
 }
 
 fn moved_on(status: String) -> Finished {
@@ -286,18 +202,9 @@ fn moved_on(status: String) -> Finished {
     Finished::MovedOn(status)
 }
 
-fn record_error(id: i64, what: &str, source: OdooError) -> InitiationError {
-    InitiationError::Record {
-        request_id: id,
-        what: what.to_owned(),
-        source,
-    }
-}
-
 /// Runs `call` until it succeeds, fails for good, or [`ODOO_ATTEMPTS`] ran out.
-async fn retry_odoo<T, F, Fut>(what: &str, mut call: F) -> Result<T, OdooError>
+async fn retry<T, Fut>(what: &str, mut call: impl FnMut() -> Fut) -> Result<T, OdooError>
 where
-    F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, OdooError>>,
 {
     let mut attempt = 0;
@@ -305,11 +212,47 @@ where
         attempt += 1;
         match call().await {
             Err(error) if error.is_transient() && attempt < ODOO_ATTEMPTS => {
-                let delay = ODOO_BACKOFF.delay(attempt);
                 tracing::info!(attempt, %error, "Odoo {what} failed; retrying");
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(ODOO_BACKOFF.delay(attempt)).await;
             }
             result => return result,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_contract_answer_decodes() {
+        let claimed: Claim = serde_json::from_value(json!({
+            "outcome": "claimed",
+            "request": {"id": 7, "status": "processing", "prompt": "a lighthouse"}
+        }))
+        .unwrap();
+        let Claim::Claimed { request } = claimed else {
+            panic!("claimed")
+        };
+        assert_eq!(
+            (request.id, request.prompt.as_deref()),
+            (7, Some("a lighthouse"))
+        );
+        assert!(matches!(
+            serde_json::from_value(json!({"outcome": "unknown_request"})).unwrap(),
+            Claim::UnknownRequest
+        ));
+        let not_queued: Claim =
+            serde_json::from_value(json!({"outcome": "not_queued", "status": "completed"}))
+                .unwrap();
+        assert!(matches!(not_queued, Claim::NotQueued { status } if status == "completed"));
+        let finished: FinishAnswer =
+            serde_json::from_value(json!({"outcome": "finished", "status": "initiation_failed"}))
+                .unwrap();
+        assert!(matches!(finished, FinishAnswer::Finished {}));
+        let not_processing: FinishAnswer =
+            serde_json::from_value(json!({"outcome": "not_processing", "status": "completed"}))
+                .unwrap();
+        assert!(matches!(not_processing, FinishAnswer::NotProcessing { .. }));
     }
 }

@@ -1,52 +1,33 @@
 //! Triggers from Odoo's automation rule: accepted at once, worked on in the
-//! background.
-//!
-//! Odoo's "Send Webhook Notification" posts from inside `create()`, before
-//! its transaction commits, and waits 1 s at most. So the route never waits
-//! on Odoo: [`Triggers::submit`] only books a slot and spawns a task, which
-//! then polls Odoo until the record is readable (bounded by
-//! [`TRIGGER_VISIBILITY_TIMEOUT`]) and hands it to the
-//! [`Initiator`]. A record that never appears (Odoo rolled the create back)
-//! is dropped with a log line; the sweeper is the safety net for anything a
-//! trigger misses.
-//!
-//! What must stay true: at most [`super::MAX_PENDING_TRIGGERS`] triggers
-//! wait or run at once (more are refused, and the route answers 503); a
-//! second trigger for a request that is already pending is folded into the
-//! first; on shutdown, waiting triggers stop and running initiations finish
-//! (within the daemon's stop deadline, see [`super::run`]).
+//! background. Odoo posts from inside `create()`, before its commit, and
+//! waits 1 s at most, so a trigger only books a slot ([`MAX_PENDING`],
+//! then 503) and spawns a task that polls until the record is readable and
+//! hands it to the [`Initiator`]. A record that never appears (a rolled-back
+//! create) is dropped with a log line, for the sweeper. A trigger for a
+//! request already pending joins it.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
-use super::{Initiator, Via};
+use super::Initiator;
 use crate::config::Config;
-use crate::odoo::{OdooClient, OdooError, SearchOptions};
+use crate::odoo::SearchOptions;
+use crate::odoo::records::REQUEST_MODEL;
 use crate::retry::Backoff;
 
-/// Odoo commits a request shortly after its trigger; a trigger whose record
-/// is still invisible after this is dropped (the sweeper is the safety net).
-const TRIGGER_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The pauses between looks for a triggered record not yet committed.
+/// How long a trigger waits for its record: Odoo commits a create within a
+/// second or two, and the sweeper sends whatever commits later.
+const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Triggers waiting or running at once: far above what Odoo creates in
+/// a burst, and a bound on the tasks a flood of triggers can start.
+pub(super) const MAX_PENDING: usize = 256;
+/// The pauses between looks for a record not yet committed.
 const VISIBILITY_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
-
-/// A trigger taken in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Submitted {
-    /// A task now waits for the record and sends it.
-    Queued,
-    /// A trigger for the same request is already pending; this one joins it.
-    AlreadyPending,
-}
 
 /// Why a trigger was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -57,135 +38,28 @@ pub enum Refused {
     ShuttingDown,
 }
 
-/// The pending triggers of the daemon.
-#[derive(Debug)]
-pub struct Triggers {
-    slots: Arc<Semaphore>,
-    pending: Arc<Mutex<HashSet<i64>>>,
-    tasks: TaskTracker,
-    stop: CancellationToken,
-}
-
 /// Removes a request from the pending set when its task ends, however it ends.
-struct PendingEntry {
-    pending: Arc<Mutex<HashSet<i64>>>,
-    id: i64,
-    _slot: OwnedSemaphorePermit,
-}
+pub(super) struct PendingEntry(pub(super) Arc<Mutex<HashSet<i64>>>, pub(super) i64);
 
 impl Drop for PendingEntry {
     fn drop(&mut self) {
-        lock(&self.pending).remove(&self.id);
+        lock(&self.0).remove(&self.1);
     }
 }
 
-fn lock(pending: &Mutex<HashSet<i64>>) -> std::sync::MutexGuard<'_, HashSet<i64>> {
-    pending
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+// std Mutex: held for a lookup and an insert, never across an await.
+pub(super) fn lock(pending: &Mutex<HashSet<i64>>) -> MutexGuard<'_, HashSet<i64>> {
+    pending.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Triggers {
-    pub fn new(max_pending: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(max_pending)),
-            pending: Arc::default(),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
-        }
-    }
-
-    /// Takes a trigger for request `id`; never waits.
-    pub fn submit(
-        &self,
-        initiator: &Initiator,
-        config: Arc<Config>,
-        id: i64,
-    ) -> Result<Submitted, Refused> {
-        if self.stop.is_cancelled() {
-            return Err(Refused::ShuttingDown);
-        }
-        // std Mutex: held for a lookup and an insert, never across an await.
-        let mut pending = lock(&self.pending);
-        if pending.contains(&id) {
-            return Ok(Submitted::AlreadyPending);
-        }
-        let slot = Arc::clone(&self.slots)
-            .try_acquire_owned()
-            .map_err(|_| Refused::Full)?;
-        pending.insert(id);
-        drop(pending);
-        let entry = PendingEntry {
-            pending: Arc::clone(&self.pending),
-            id,
-            _slot: slot,
-        };
-        let initiator = initiator.clone();
-        let stop = self.stop.clone();
-        let span = tracing::info_span!("trigger", ai_generation_request_id = id);
-        self.tasks.spawn(
-            async move {
-                let _entry = entry;
-                work(&initiator, &config, id, &stop).await;
-            }
-            .instrument(span),
-        );
-        Ok(Submitted::Queued)
-    }
-
-    /// How many triggers wait or run now.
-    pub fn pending(&self) -> usize {
-        lock(&self.pending).len()
-    }
-
-    /// Refuses new triggers, stops the waiting ones and waits for running
-    /// initiations to finish (the caller bounds the wait).
-    pub async fn shutdown(&self) {
-        self.stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
-    }
-}
-
-/// Waits for the record, then sends it.
-async fn work(initiator: &Initiator, config: &Config, id: i64, stop: &CancellationToken) {
-    let timeout = TRIGGER_VISIBILITY_TIMEOUT;
-    match wait_until_visible(initiator.odoo(), config, id, timeout, stop).await {
-        Visibility::Visible => {
-            // The outcome is logged by the initiator.
-            let _ = initiator.initiate(config, id, Via::Trigger, stop).await;
-        }
-        Visibility::NeverVisible => tracing::warn!(
-            timeout = %humantime::format_duration(timeout),
-            "the triggered request did not become readable in time (Odoo may have rolled the create back); \
-             trigger dropped, the sweeper sends the request if it exists"
-        ),
-        Visibility::Stopped => tracing::info!(
-            "shutting down; trigger dropped, the sweeper sends the request after the next start"
-        ),
-        Visibility::Failed(error) => tracing::warn!(
-            %error,
-            "cannot look the triggered request up in Odoo; trigger dropped, the sweeper sends the request"
-        ),
-    }
-}
-
-enum Visibility {
-    Visible,
-    NeverVisible,
-    Stopped,
-    Failed(OdooError),
-}
-
-/// Polls with a cheap `search` until the record is readable.
-async fn wait_until_visible(
-    odoo: &OdooClient,
-    _config: &Config,
+/// Polls with a cheap `search` until the record is readable, then sends it.
+pub(super) async fn work(
+    initiator: &Initiator,
+    config: &Config,
     id: i64,
-    timeout: Duration,
     stop: &CancellationToken,
-) -> Visibility {
-    let deadline = Instant::now() + timeout;
+) {
+    let deadline = Instant::now() + VISIBILITY_TIMEOUT;
     let domain = json!([["id", "=", id]]);
     let options = SearchOptions {
         limit: Some(1),
@@ -194,43 +68,43 @@ async fn wait_until_visible(
     let mut look = 0;
     loop {
         look += 1;
-        match odoo
-            .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
-            .await
-        {
+        let search = initiator.odoo().search(REQUEST_MODEL, &domain, &options);
+        match search.await {
             Ok(ids) if !ids.is_empty() => {
-                if look > 1 {
-                    tracing::debug!(looks = look, "the triggered request is readable now");
-                }
-                return Visibility::Visible;
+                // The outcome is logged by the initiator.
+                let _ = initiator.initiate(config, id, "trigger", stop).await;
+                return;
             }
             Ok(_) => tracing::trace!(look, "the triggered request is not readable yet"),
             Err(error) if error.is_transient() => {
                 tracing::debug!(look, %error, "Odoo failed while looking for the triggered request")
             }
-            Err(error) => return Visibility::Failed(error),
+            Err(error) => {
+                return tracing::warn!(%error, "cannot look the triggered request up in Odoo; trigger dropped, the sweeper sends the request");
+            }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Visibility::NeverVisible;
+            return tracing::warn!(
+                timeout = %humantime::format_duration(VISIBILITY_TIMEOUT),
+                "the triggered request did not become readable in time (Odoo may have rolled the create back); \
+                 trigger dropped, the sweeper sends the request if it exists"
+            );
         }
-        // Half the ceiling plus jitter: never hammer Odoo with zero pauses.
-        let pause = VISIBILITY_BACKOFF.ceiling(look) / 2 + VISIBILITY_BACKOFF.delay(look) / 2;
+        let pause = VISIBILITY_BACKOFF.delay(look);
         tokio::select! {
-            () = stop.cancelled() => return Visibility::Stopped,
+            () = stop.cancelled() => {
+                return tracing::info!("shutting down; trigger dropped, the sweeper sends the request after the next start");
+            }
             () = tokio::time::sleep(pause.min(left)) => {}
         }
     }
 }
 
-/// The request id a trigger body names.
-///
-/// Accepts what Odoo 18's "Send Webhook Notification" sends (`_id`,
-/// `_model`, `id` and the chosen fields, keys sorted) and a minimal
-/// `{"id": N}`; ids may be numbers or digit strings. `_model`, when present,
-/// must be `request_model`. The other fields are a snapshot from before the
-/// commit and are not used: the record is read again.
-pub fn parse_body(body: &[u8], request_model: &str) -> Result<i64, String> {
+/// The request id a trigger body names: Odoo's (`_id`, `_model`, `id` and
+/// fields from before the commit, unused) or a minimal `{"id": N}`; ids may
+/// be numbers or digit strings, and `_model` must be the request model.
+pub fn parse_body(body: &[u8]) -> Result<i64, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_owned())?;
     let object = value
@@ -238,10 +112,10 @@ pub fn parse_body(body: &[u8], request_model: &str) -> Result<i64, String> {
         .ok_or_else(|| "the body must be a JSON object".to_owned())?;
     if let Some(model) = object.get("_model") {
         match model.as_str() {
-            Some(model) if model == request_model => {}
+            Some(REQUEST_MODEL) => {}
             Some(model) => {
                 return Err(format!(
-                    "the trigger is about {model:?}; this bridge sends {request_model:?} requests"
+                    "the trigger is about {model:?}; this bridge sends {REQUEST_MODEL:?} requests"
                 ));
             }
             None => return Err("\"_model\" must be a string".to_owned()),
@@ -262,9 +136,7 @@ fn id_field(object: &Map<String, Value>, key: &str) -> Result<Option<i64>, Strin
     };
     let id = match value {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         _ => None,
     };
     match id {
@@ -276,8 +148,6 @@ fn id_field(object: &Map<String, Value>, key: &str) -> Result<Option<i64>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MODEL: &str = "influence_gen.ai_image_request";
 
     /// Every body the recorded Odoo 18 automation rule sent.
     fn recorded_bodies() -> Vec<(i64, String)> {
@@ -311,21 +181,16 @@ mod tests {
         let bodies = recorded_bodies();
         assert!(bodies.len() >= 5, "{}", bodies.len());
         for (id, raw) in bodies {
-            assert_eq!(parse_body(raw.as_bytes(), MODEL), Ok(id), "{raw}");
+            assert_eq!(parse_body(raw.as_bytes()), Ok(id), "{raw}");
         }
     }
 
     #[test]
     fn a_minimal_body_is_enough() {
-        assert_eq!(parse_body(br#"{"id": 42}"#, MODEL), Ok(42));
-        assert_eq!(parse_body(br#"{"id": "42"}"#, MODEL), Ok(42));
-        assert_eq!(
-            parse_body(
-                br#"{"_id": 7, "_model": "influence_gen.ai_image_request"}"#,
-                MODEL
-            ),
-            Ok(7)
-        );
+        assert_eq!(parse_body(br#"{"id": 42}"#), Ok(42));
+        assert_eq!(parse_body(br#"{"id": "42"}"#), Ok(42));
+        let odoo = br#"{"_id": 7, "_model": "influence_gen.ai_image_request"}"#;
+        assert_eq!(parse_body(odoo), Ok(7));
     }
 
     #[test]
@@ -342,7 +207,7 @@ mod tests {
             (br#"{"_id": 1, "_model": "res.partner"}"#, "res.partner"),
             (br#"{"_id": 1, "_model": 5}"#, "_model"),
         ] {
-            let error = parse_body(body, MODEL).unwrap_err();
+            let error = parse_body(body).unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
     }

@@ -23,7 +23,7 @@ fn config(odoo: &OdooEmulator, n8n: &str) -> Config {
     let text = format!(
         "[server]\npublic_url = \"https://bridge.example.com\"\n\
          [odoo]\nurl = \"{}\"\ndatabase = \"ig\"\nlogin = \"bridge\"\npassword = \"{PASSWORD}\"\n\
-         [n8n]\n{n8n}\n",
+         [n8n]\n{n8n}\n\n",
         odoo.url()
     );
     Config::from_toml(
@@ -39,6 +39,13 @@ fn exposed(value: &Option<Sourced<SecretString>>) -> Option<(String, Source)> {
     value
         .as_ref()
         .map(|s| (s.value.expose_secret().to_owned(), s.source))
+}
+
+/// Makes the next question read Odoo again, as time passing would.
+async fn expire(parameters: &SystemParameters) {
+    if let Some((_, due)) = &mut parameters.cache.lock().await.last {
+        *due = Instant::now();
+    }
 }
 
 fn parameter_reads(odoo: &OdooEmulator) -> usize {
@@ -147,7 +154,7 @@ async fn values_are_cached_and_kept_while_odoo_is_down() {
     assert_eq!(parameter_reads(&odoo), 1, "the second question was cached");
 
     // Expire the cache by hand, then take Odoo away: the last values stay.
-    parameters.cache.lock().await.refresh_at = Some(Instant::now());
+    expire(&parameters).await;
     odoo.set_down(true);
     let effective = parameters.effective(&config).await;
     assert!(matches!(
@@ -159,8 +166,8 @@ async fn values_are_cached_and_kept_while_odoo_is_down() {
         Some(("callback-from-odoo".into(), Source::Odoo))
     );
     // The next read is due soon, not only at the TTL.
-    let refresh_at = parameters.cache.lock().await.refresh_at.unwrap();
-    assert!(refresh_at <= Instant::now() + RETRY_AFTER_ERROR);
+    let (_, due) = parameters.cache.lock().await.last.clone().unwrap();
+    assert!(due <= Instant::now() + RETRY_AFTER_ERROR);
 }
 
 #[tokio::test]
@@ -172,7 +179,7 @@ async fn a_token_only_in_odoo_is_unknown_until_odoo_answers() {
     let config = config(&odoo, "");
     assert!(parameters.callback_token(&config).await.is_none());
     odoo.set_down(false);
-    parameters.cache.lock().await.refresh_at = Some(Instant::now());
+    expire(&parameters).await;
     assert!(parameters.callback_token(&config).await.is_some());
 }
 

@@ -1,36 +1,22 @@
 //! `POST /influence_gen/trigger/<secret>`: Odoo's automation rule says a
-//! request was created.
-//!
-//! The secret travels in the path because Odoo's "Send Webhook
-//! Notification" cannot send headers. The answer never waits on Odoo (which
-//! calls from inside `create()`, before its commit, and gives up after 1 s):
-//! the trigger is queued and answered 202 at once; the record is read in the
-//! background ([`crate::initiation::trigger`]).
-//!
-//! | HTTP | body | when |
-//! |---|---|---|
-//! | 202 | `{"status":"accepted"}` | queued (or already pending) |
-//! | 400 | `{"status":"error","message":"…"}` | not JSON, no request id, another model |
-//! | 401 | `{"status":"error","message":"authentication failed"}` | wrong secret |
-//! | 404 | `{"status":"error","message":"no such route"}` | `initiation.trigger_secret` is not set |
-//! | 405 | method not allowed | not a POST (after the secret was checked) |
-//! | 408 / 413 | | body too slow / larger than 64 KiB |
-//! | 503 | `{"status":"error","message":"…"}` | too many pending triggers, or shutting down |
-//!
-//! The secret is never logged: the request span shows the path with the
-//! secret replaced, and a refusal logs only a short fingerprint.
+//! request was created (`docs/protocol.md#routes`). The secret is in the
+//! path because Odoo's "Send Webhook Notification" cannot send headers; it
+//! is never logged (the span shows `<secret>`). The answer never waits on
+//! Odoo: 202 at once, the record is read in the background
+//! ([`crate::initiation::trigger`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::response::{self, Body};
 use crate::app::App;
 use crate::auth;
-use crate::initiation::{self, Refused, Submitted, trigger};
+use crate::config::fingerprint::fingerprint;
+use crate::initiation::trigger;
 
 /// The route's path up to the secret.
 pub const TRIGGER_PATH_PREFIX: &str = "/influence_gen/trigger/";
@@ -65,7 +51,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         .unwrap_or_default();
     if !auth::tokens_match(expected.expose_secret().as_bytes(), presented.as_bytes()) {
         tracing::warn!(
-            presented_fingerprint = %initiation::fingerprint(presented),
+            presented_fingerprint = %fingerprint(&SecretString::from(presented.to_owned())),
             "trigger refused: the secret in the path is wrong"
         );
         return response::error(StatusCode::UNAUTHORIZED, "authentication failed");
@@ -84,7 +70,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         Ok(body) => body,
         Err(error) => return response::error(error.status(), &error.to_string()),
     };
-    let id = match trigger::parse_body(&body, crate::odoo::records::REQUEST_MODEL) {
+    let id = match trigger::parse_body(&body) {
         Ok(id) => id,
         Err(message) => {
             tracing::info!(%message, "trigger refused");
@@ -92,33 +78,19 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         }
     };
     match app.initiation().trigger(Arc::clone(&config), id) {
-        Ok(submitted) => {
-            match submitted {
-                Submitted::Queued => tracing::info!(
-                    ai_generation_request_id = id,
-                    "trigger accepted; the request is sent once Odoo has committed it"
-                ),
-                Submitted::AlreadyPending => tracing::info!(
-                    ai_generation_request_id = id,
-                    "trigger accepted; one for this request is already pending"
-                ),
-            }
-            response::json(
-                StatusCode::ACCEPTED,
-                &serde_json::json!({ "status": "accepted" }),
-            )
+        Ok(already_pending) => {
+            tracing::info!(
+                ai_generation_request_id = id,
+                already_pending,
+                "trigger accepted; the request is sent once Odoo has committed it"
+            );
+            let accepted = serde_json::json!({ "status": "accepted" });
+            response::json(StatusCode::ACCEPTED, &accepted)
         }
         Err(refused) => {
             tracing::warn!(ai_generation_request_id = id, %refused, "trigger refused; the sweeper sends the request later");
-            let message = match refused {
-                Refused::Full => {
-                    "too many triggers are pending; the request will be sent by the sweeper"
-                }
-                Refused::ShuttingDown => {
-                    "the bridge is shutting down; the request will be sent by the sweeper"
-                }
-            };
-            response::error(StatusCode::SERVICE_UNAVAILABLE, message)
+            let message = format!("{refused}; the request will be sent by the sweeper");
+            response::error(StatusCode::SERVICE_UNAVAILABLE, &message)
         }
     }
 }

@@ -29,7 +29,7 @@ const TRIGGER_PREFIX: &str = "/influence_gen/trigger/";
 const CALLBACK_URL: &str = "http://127.0.0.1:9/influence_gen/ai/callback/image_result";
 
 /// Test settings each test may override by naming the key: the sweeper
-/// off, the trigger route on.
+/// off, a short N8N timeout.
 const DEFAULTS: &[(&str, &str)] = &[
     ("initiation", "sweep_interval = \"0s\""),
     ("n8n", "timeout = \"2s\""),

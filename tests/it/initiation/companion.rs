@@ -103,7 +103,8 @@ async fn a_companion_unknown_outcome_stays_processing_with_the_addons_note() {
 #[tokio::test]
 async fn the_companion_watchdog_gives_up_through_the_addon() {
     let (odoo, _n8n, config) = companion(&[
-        ("initiation", "result_timeout = \"30s\""),
+        ("initiation", "result_timeout = \"10s\""),
+        ("initiation", "attempts = 1"),
         ("n8n", "timeout = \"1s\""),
     ])
     .await;
@@ -122,7 +123,7 @@ async fn the_companion_watchdog_gives_up_through_the_addon() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert!(details.starts_with("No result within 30s"), "{details}");
+    assert!(details.starts_with("No result within 10s"), "{details}");
     assert_eq!(odoo.count(REQUESTS, "bridge_finish_initiation"), 1);
 }
 

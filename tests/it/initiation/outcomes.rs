@@ -181,13 +181,14 @@ async fn only_queued_requests_are_sent() {
 #[tokio::test]
 async fn all_queued_sends_each_queued_request_once_and_sums_up() {
     let (odoo, n8n, config) = setup(&[]).await;
-    let queued: Vec<i64> = (0..3).map(|_| request(&odoo)).collect();
+    // More than one batch of 50.
+    let queued: Vec<i64> = (0..51).map(|_| request(&odoo)).collect();
     let done = request(&odoo);
     odoo.update(REQUESTS, done, json!({ "status": "completed" }));
     let (output, stdout) = initiate(&config, &["--all-queued"]).await;
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines.len(), 52, "{stdout}");
     for id in &queued {
         assert!(
             lines.contains(
@@ -197,8 +198,8 @@ async fn all_queued_sends_each_queued_request_once_and_sums_up() {
         );
         assert_eq!(status(&odoo, *id), "processing");
     }
-    assert_eq!(lines[3], "3 sent, 0 failed, 0 not sent");
-    assert_eq!(n8n.received().len(), 3);
+    assert_eq!(lines[51], "51 sent, 0 failed, 0 not sent");
+    assert_eq!(n8n.received().len(), 51);
 
     let (output, stdout) = initiate(&config, &["--all-queued"]).await;
     assert_eq!(output.status.code(), Some(0));

@@ -1,4 +1,4 @@
-//! Odoo's SDS §9 system parameters as the fallback of the `[n8n]` keys.
+//! Odoo's system parameters (docs/protocol.md#system-parameters) as the fallback of the `[n8n]` keys.
 
 use std::time::Duration;
 
@@ -104,7 +104,7 @@ async fn unreadable_parameters_are_said_once_and_the_toml_is_used() {
         UserAccess::User,
     );
     // No outbound or callback token in the TOML: the bridge asks Odoo for
-    // them before every initiation (a refused read is not cached).
+    // them, is refused, and goes on with the TOML.
     let config = TestConfig {
         login: "worker".into(),
         password: "test-worker-password-1e4b".into(),

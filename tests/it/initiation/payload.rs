@@ -1,4 +1,4 @@
-//! What N8N receives (SDS §4.1), field by field, and its headers.
+//! What N8N receives (docs/protocol.md#initiation), field by field, and its headers.
 
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ async fn a_request_with_every_field_is_sent_exactly_as_the_sds_says() {
     assert_eq!(
         keys.len(),
         4,
-        "only the SDS's four top-level fields: {keys:?}"
+        "only the four top-level fields of the payload: {keys:?}"
     );
     assert_eq!(body["ai_generation_request_id"], id.to_string());
     assert_eq!(body["odoo_callback_url"], CALLBACK_URL);
@@ -93,7 +93,7 @@ async fn optional_fields_left_empty_are_left_out() {
 }
 
 #[tokio::test]
-async fn the_command_accepts_a_uuid_and_the_id_and_api_key_are_sent() {
+async fn a_request_named_by_its_uuid_is_sent_by_its_id_with_the_api_key_header() {
     let (odoo, n8n, config) = setup(&[]).await;
     let id = odoo.seed_request(json!({ "prompt": "p" }));
     let uuid = record(&odoo, id)["uuid"].as_str().unwrap().to_owned();

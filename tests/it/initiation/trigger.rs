@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use influence_gen_testkit::{N8nFake, OdooEmulator};
 use serde_json::{Value, json};
 
@@ -10,6 +11,8 @@ use crate::support::bridge::BridgeProcess;
 use crate::support::config::{TestConfig, assert_no_secret};
 
 const WAIT: Duration = Duration::from_secs(10);
+/// The bridge's bound on triggers waiting or running at once.
+const MAX_PENDING_TRIGGERS: i64 = 256;
 
 async fn post(bridge: &BridgeProcess, secret: &str, body: &Value) -> (u16, Value) {
     let response = http()
@@ -192,20 +195,33 @@ async fn a_trigger_for_a_record_that_never_appears_is_dropped() {
     let (_odoo, n8n, _config, bridge) = start(&[]).await;
     let (status, _) = post(&bridge, TRIGGER_SECRET, &json!({ "id": 999 })).await;
     assert_eq!(status, 202);
-    // The visibility timeout is 30 s.
+    // It is looked for during the visibility timeout (10 s).
     let line = bridge
-        .wait_for_log("did not become readable in time", Duration::from_secs(45))
+        .wait_for_log("did not become readable in time", 2 * WAIT)
         .await;
     assert!(line.contains("999"), "{line}");
     assert!(n8n.received().is_empty());
 }
 
 #[tokio::test]
-async fn repeated_triggers_send_once() {
+async fn repeated_triggers_send_once_and_a_full_queue_is_503() {
     let (odoo, n8n, _config, bridge) = start(&[]).await;
     let first = request(&odoo);
-    odoo.hide_record_for(REQUESTS, first, Duration::from_millis(800));
-    // The same request again and again joins the pending trigger…
+    let second = request(&odoo);
+    // Triggers for records that never appear hold 255 of the slots for the
+    // visibility timeout (10 s).
+    let ghosts: Vec<Value> = (1..MAX_PENDING_TRIGGERS)
+        .map(|ghost| json!({ "id": 100_000 + ghost }))
+        .collect();
+    // A few at a time: the bridge takes 64 connections at once.
+    let answers: Vec<(u16, Value)> = futures_util::stream::iter(ghosts.iter())
+        .map(|body| post(&bridge, TRIGGER_SECRET, body))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(answers.iter().all(|(status, _)| *status == 202));
+    // The same request again and again takes the last slot once…
+    odoo.hide_record_for(REQUESTS, first, Duration::from_secs(3));
     let body = json!({ "id": first });
     let answers =
         futures_util::future::join_all((0..5).map(|_| post(&bridge, TRIGGER_SECRET, &body))).await;
@@ -213,6 +229,14 @@ async fn repeated_triggers_send_once() {
         answers.iter().all(|(status, _)| *status == 202),
         "{answers:?}"
     );
+    // …while another one finds every slot taken.
+    let (status, body) = post(&bridge, TRIGGER_SECRET, &json!({ "id": second })).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("sweeper"),
+        "{body}"
+    );
+
     assert!(n8n.wait_for(1, WAIT).await);
     bridge.wait_for_log("initiation done", WAIT).await;
     // A later trigger for the sent request finds it processing.
@@ -220,4 +244,5 @@ async fn repeated_triggers_send_once() {
     assert_eq!(status, 202);
     bridge.wait_for_log("nothing to send", WAIT).await;
     assert_eq!(sent_ids(&n8n), [first.to_string()]);
+    assert_eq!(super::status(&odoo, second), "queued");
 }

@@ -14,9 +14,10 @@ use crate::support::bridge::{BridgeProcess, ConfigFile};
 use crate::support::callbacks::{self, success_inline};
 
 const WAIT: Duration = Duration::from_secs(15);
-/// Longer than the longest send of these tests (3 × 1 s plus two pauses of
-/// at most 10 s); the tests age their records instead of waiting.
-const RESULT_TIMEOUT: (&str, &str) = ("initiation", "result_timeout = \"30s\"");
+/// Short enough for a test, longer than the longest send of these tests
+/// (one attempt of 1 s).
+const RESULT_TIMEOUT: (&str, &str) = ("initiation", "result_timeout = \"10s\"");
+const ONE_ATTEMPT: (&str, &str) = ("initiation", "attempts = 1");
 const N8N_TIMEOUT: (&str, &str) = ("n8n", "timeout = \"1s\"");
 /// Long before any result timeout.
 const LONG_AGO: &str = "2020-01-01 00:00:00";
@@ -51,6 +52,7 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
         ("initiation", "sweep_interval = \"100ms\""),
         ("initiation", "sweep_grace = \"0s\""),
         RESULT_TIMEOUT,
+        ONE_ATTEMPT,
         N8N_TIMEOUT,
     ])
     .await;
@@ -68,27 +70,28 @@ async fn a_request_left_processing_by_a_killed_bridge_becomes_initiation_failed(
     let details = error_details(&odoo, id);
     assert!(
         details.starts_with(&format!(
-            "No result within 30s of becoming processing (since {LONG_AGO} UTC) (initiation.result_timeout): \
+            "No result within 10s of becoming processing (since {LONG_AGO} UTC) (initiation.result_timeout): \
              this bridge process has no record of its send"
         )),
         "{details}"
     );
-    assert!(
-        notes(&odoo, id)
-            .iter()
-            .any(|n| n.contains("AI image generation given up: No result within 30s")),
-        "{:?}",
-        notes(&odoo, id)
-    );
+    // Logged once the note is posted too (the status comes first).
     restarted
         .wait_for_log("watchdog: no result in time", WAIT)
         .await;
+    assert!(
+        notes(&odoo, id)
+            .iter()
+            .any(|n| n.contains("AI image generation given up: No result within 10s")),
+        "{:?}",
+        notes(&odoo, id)
+    );
     assert_eq!(n8n.received().len(), 1, "never sent again");
 }
 
 #[tokio::test]
 async fn the_watchdog_says_what_is_known_of_the_send() {
-    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, N8N_TIMEOUT]).await;
+    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, ONE_ATTEMPT, N8N_TIMEOUT]).await;
     let bridge = BridgeProcess::start(&config).await;
     let trigger = |id: i64| {
         let url = bridge.url(&format!(
@@ -149,7 +152,7 @@ async fn the_watchdog_says_what_is_known_of_the_send() {
 
 #[tokio::test]
 async fn a_failure_odoo_could_not_record_is_resolved_by_the_watchdog() {
-    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, N8N_TIMEOUT]).await;
+    let (odoo, n8n, config) = setup(&[RESULT_TIMEOUT, ONE_ATTEMPT, N8N_TIMEOUT]).await;
     n8n.set_default(Reply::Status(404, "webhook not registered".into()));
     let bridge = BridgeProcess::start(&config).await;
     let id = request(&odoo);
@@ -192,6 +195,7 @@ async fn a_failure_odoo_could_not_record_is_resolved_by_the_watchdog() {
 async fn a_request_whose_result_waits_in_the_spool_is_left_to_the_spool() {
     let (odoo, _n8n, config) = setup(&[
         RESULT_TIMEOUT,
+        ONE_ATTEMPT,
         N8N_TIMEOUT,
         ("spool", "retry_initial = \"200ms\""),
         ("spool", "retry_max = \"200ms\""),
