@@ -13,46 +13,34 @@ use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_IND
 
 use super::ImageError;
 
-/// Decodes base64 `text` into at most `max_bytes` bytes.
-///
-/// ASCII whitespace is ignored. Fails with [`ImageError::TooLarge`] before
-/// decoding, [`ImageError::InvalidBase64`] for anything that is not base64
-/// (a text mixing both alphabets included), [`ImageError::Empty`] for none.
+/// Decodes base64 `text` into at most `max_bytes` bytes, ignoring ASCII
+/// whitespace. A text mixing both alphabets is invalid.
 pub fn decode_base64(text: &str, max_bytes: u64) -> Result<Vec<u8>, ImageError> {
     let data = strip_data_url(text)?.as_bytes();
-    let symbols = data.iter().filter(|b| !b.is_ascii_whitespace());
-    let padding = symbols
-        .clone()
-        .rev()
-        .take(2)
-        .filter(|&&b| b == b'=')
-        .count();
-    let count = symbols.count();
+    let is_symbol = |b: &&u8| !b.is_ascii_whitespace();
+    let count = data.iter().filter(is_symbol).count();
+    let padding = data.trim_ascii_end().iter().rev().take(2);
+    let padding = padding.take_while(|&&b| b == b'=').count();
     if count == 0 {
         return Err(ImageError::Empty);
     }
     // Every symbol but the padding carries 6 bits.
-    let size = (count.saturating_sub(padding) * 6 / 8) as u64;
+    let size = ((count - padding) * 6 / 8) as u64;
     if size > max_bytes {
         return Err(ImageError::TooLarge {
             size: Some(size),
             limit: max_bytes,
         });
     }
-    let clean: Cow<'_, [u8]> = if count == data.len() {
-        Cow::Borrowed(data)
-    } else {
-        data.iter()
-            .filter(|b| !b.is_ascii_whitespace())
-            .copied()
-            .collect()
+    let clean: Cow<'_, [u8]> = match count == data.len() {
+        true => data.into(),
+        false => data.iter().filter(is_symbol).copied().collect(),
     };
-    let engine = if clean.iter().any(|b| matches!(b, b'-' | b'_')) {
-        URL_SAFE_PAD_INDIFFERENT
-    } else {
-        STANDARD_PAD_INDIFFERENT
+    let engine = match clean.iter().any(|b| matches!(b, b'-' | b'_')) {
+        true => URL_SAFE_PAD_INDIFFERENT,
+        false => STANDARD_PAD_INDIFFERENT,
     };
-    engine.decode(&clean).map_err(|e| invalid(&e.to_string()))
+    engine.decode(&clean).map_err(|e| invalid(e.to_string()))
 }
 
 /// The base64 part of a `data:…;base64,` URL, or `text` when it is not one.
@@ -60,27 +48,19 @@ fn strip_data_url(text: &str) -> Result<&str, ImageError> {
     let trimmed = text.trim_start();
     if !trimmed
         .get(..5)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"))
+        .is_some_and(|s| s.eq_ignore_ascii_case("data:"))
     {
         return Ok(text);
     }
-    match trimmed.split_once(',') {
-        Some((header, data))
-            if header
-                .rsplit(';')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("base64")) =>
-        {
-            Ok(data)
-        }
-        _ => Err(invalid("a data URL needs ;base64, before its data")),
+    let (header, data) = trimmed.split_once(',').unwrap_or_default();
+    if !header.to_ascii_lowercase().ends_with(";base64") {
+        return Err(invalid("a data URL needs ;base64, before its data".into()));
     }
+    Ok(data)
 }
 
-fn invalid(reason: &str) -> ImageError {
-    ImageError::InvalidBase64 {
-        reason: reason.to_owned(),
-    }
+fn invalid(reason: String) -> ImageError {
+    ImageError::InvalidBase64 { reason }
 }
 
 #[cfg(test)]

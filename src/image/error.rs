@@ -1,10 +1,7 @@
-//! Everything that can go wrong turning a callback's image into verified
-//! bytes.
-//!
-//! Messages end up in Odoo's `error_details` and in HTTP answers, so they
-//! stay short, may name the host of an `image_url`, and never carry its path
-//! or query (a signed URL's token lives there) nor internal details; those
-//! are logged at `debug` where they happen.
+//! What can go wrong turning a callback's image into verified bytes. The
+//! messages reach Odoo's `error_details` and HTTP answers: short, naming at
+//! most the host of an `image_url`, never its path or query (a signed URL's
+//! token lives there) nor internal details (logged at `debug` instead).
 
 use std::time::Duration;
 
@@ -13,9 +10,7 @@ use super::guard::MAX_REDIRECTS;
 
 /// Why a callback's image could not be turned into a [`super::VerifiedImage`].
 #[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
 pub enum ImageError {
-    /// The inline image data is not base64 (or not a base64 data URL).
     #[error("the image data is not valid base64: {reason}")]
     InvalidBase64 { reason: String },
     #[error("the image data is empty")]
@@ -28,15 +23,14 @@ pub enum ImageError {
     #[error("the data is not a PNG, JPEG or WebP image (the formats accepted)")]
     NotAnImage,
     /// The header or the end of the file is missing or inconsistent.
-    #[error("the {format} image is damaged or incomplete: {reason}")]
+    #[error("the {} image is damaged or incomplete: {reason}", format.extension())]
     Corrupt {
         format: ImageFormat,
         reason: &'static str,
     },
-    /// Width × height above `images.max_pixels` (a decompression bomb, or
-    /// simply too big to store).
+    /// Width × height above `images.max_pixels` (a decompression bomb?).
     #[error("the image is {width}x{height} pixels, more than the limit of {limit} pixels")]
-    TooManyPixels { width: u64, height: u64, limit: u64 },
+    TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("image_url is not a valid URL")]
     InvalidUrl,
     /// The guard refused the URL, a redirect, or every address of the host.
@@ -58,7 +52,6 @@ pub enum ImageError {
     EmptyBody { host: String },
     #[error("the image host {host} redirected in a loop")]
     RedirectLoop { host: String },
-    /// A `Location` the client cannot follow.
     #[error("the image host {host} redirected to an invalid URL")]
     InvalidRedirect { host: String },
     /// The HTTP client could not be built (a TLS setup problem, logged).
@@ -69,9 +62,8 @@ pub enum ImageError {
 }
 
 impl ImageError {
-    /// Whether the same delivery may succeed later: timeouts, DNS and
-    /// connection failures, 5xx/408/429 from the image host. Everything about
-    /// the content, blocked URLs, limits and redirects is permanent.
+    /// Whether the same delivery may succeed later: network trouble and
+    /// 5xx/408/429; the content, blocked URLs, limits and redirects are not.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Dns { .. } | Self::Connect { .. } | Self::Timeout { .. } | Self::ShuttingDown => {
@@ -82,9 +74,8 @@ impl ImageError {
         }
     }
 
-    /// Whether the caller sent malformed data (answered 400); the other
-    /// permanent errors are about an acceptable request whose image is not
-    /// (answered 422).
+    /// Malformed data (answered 400), unlike an acceptable request whose
+    /// image is unusable (answered 422).
     pub fn is_client_error(&self) -> bool {
         matches!(self, Self::InvalidBase64 { .. } | Self::Empty)
     }

@@ -1,15 +1,9 @@
-//! Downloading an `image_url`: guarded, bounded in size and time.
-//!
-//! One [`ImageFetcher`] holds one reqwest client for the daemon's life. What
-//! must stay true:
-//!
-//! - every URL, redirect hop and resolved address passes the [`UrlGuard`]
-//!   (the client has no other resolver and no proxy);
-//! - `images.download_timeout` bounds the whole download, body included;
-//! - at most `images.max_bytes` are kept: a larger `Content-Length` fails at
-//!   once, a longer body as soon as it passes the limit;
-//! - no cookies, no credentials, no `Referer`, no decompression (reqwest is
-//!   built without those features): the bytes verified are the bytes sent.
+//! Downloading an `image_url` with one reqwest client for the daemon's life:
+//! every URL, redirect hop and resolved address passes the [`UrlGuard`] (the
+//! client has no other resolver and no proxy); `images.download_timeout`
+//! bounds the whole download, body included; at most `images.max_bytes` are
+//! kept; no cookies, credentials, `Referer` or decompression (reqwest is
+//! built without those features): the bytes verified are the bytes sent.
 
 use std::error::Error;
 use std::time::Duration;
@@ -37,19 +31,18 @@ impl ImageFetcher {
     pub fn new(config: &ImageConfig) -> Result<Self, ImageError> {
         crate::tls::install_crypto_provider();
         let guard = UrlGuard::new(config);
-        let redirect_guard = guard.clone();
-        let redirect_policy =
-            reqwest::redirect::Policy::custom(move |attempt| {
-                match redirect_guard.check_redirect(attempt.url(), attempt.previous()) {
-                    Ok(()) => attempt.follow(),
-                    Err(refusal) => attempt.error(refusal),
-                }
-            });
+        let redirects = guard.clone();
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            match redirects.check_redirect(attempt.url(), attempt.previous()) {
+                Ok(()) => attempt.follow(),
+                Err(refusal) => attempt.error(refusal),
+            }
+        });
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .dns_resolver(guard.clone())
             .no_proxy()
-            .redirect(redirect_policy)
+            .redirect(policy)
             .referer(false)
             .retry(reqwest::retry::never())
             .timeout(config.download_timeout)
@@ -80,8 +73,6 @@ impl ImageFetcher {
         }
     }
 
-    /// The body, within the client's timeout (DNS, connect, redirects and
-    /// body) and `images.max_bytes`.
     async fn download(&self, url: Url) -> Result<Bytes, ImageError> {
         let host = url.host_str().unwrap_or_default().to_owned();
         let mut response = self

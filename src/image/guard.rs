@@ -1,21 +1,16 @@
-//! The download guard (server-side request forgery protection): without it
-//! a callback could make the bridge fetch `http://169.254.169.254/` (cloud
+//! The download guard against server-side request forgery: without it a
+//! callback could make the bridge fetch `http://169.254.169.254/` (cloud
 //! credentials) or anything on the private network, and hand the answer back
-//! through Odoo.
-//!
-//! [`UrlGuard::check_url`] runs before the first request and on every
-//! redirect hop: scheme, credentials, `images.allowed_ports`,
-//! `images.allowed_hosts`, and the address of an IP literal. The guard is
-//! also the HTTP client's only DNS resolver: it drops every blocked address
-//! a name resolves to, so the client connects only to checked addresses and
-//! DNS rebinding gains nothing. Non-public addresses ([`blocked_range`]) are
-//! blocked unless `images.allow_private_networks` is set. A refusal is
-//! [`ImageError::Blocked`], permanent, and comes before any connection.
+//! through Odoo. [`UrlGuard::check_url`] runs on the URL and every redirect
+//! hop; as the HTTP client's only DNS resolver the guard drops every blocked
+//! address a name resolves to, so DNS rebinding gains nothing. Non-public
+//! addresses ([`blocked_range`]) are blocked unless
+//! `images.allow_private_networks` is set.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use url::{Host, Url};
+use url::Url;
 
 use super::ImageError;
 use crate::config::{HostPattern, ImageConfig};
@@ -24,10 +19,9 @@ use crate::config::{HostPattern, ImageConfig};
 /// one or two; more is a loop or a misconfiguration.
 pub const MAX_REDIRECTS: usize = 3;
 
-/// What kind of non-public address `ip` is, or `None` for a public one.
-///
-/// An IPv6 address carrying an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged
-/// by that IPv4 address: `::ffff:127.0.0.1` is loopback like `127.0.0.1`.
+/// What kind of non-public address `ip` is, or `None` for a public one. An
+/// IPv6 address carrying an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged by
+/// that IPv4 address: `::ffff:127.0.0.1` is loopback like `127.0.0.1`.
 pub fn blocked_range(ip: IpAddr) -> Option<String> {
     let v6 = match ip {
         IpAddr::V4(v4) => return v4_class(v4).map(str::to_owned),
@@ -111,10 +105,9 @@ impl UrlGuard {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(blocked("the URL carries credentials".into()));
         }
-        let (Some(host), Some(port)) = (url.host(), url.port_or_known_default()) else {
+        let (Some(name), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
             return Err(ImageError::InvalidUrl);
         };
-        let name = url.host_str().unwrap_or_default();
         let refusal = if !self.allowed_ports.is_empty() && !self.allowed_ports.contains(&port) {
             Some(format!("port {port} is not in images.allowed_ports"))
         } else if !self.allowed_hosts.is_empty()
@@ -122,11 +115,9 @@ impl UrlGuard {
         {
             Some(format!("the host {name} is not in images.allowed_hosts"))
         } else {
-            match host {
-                Host::Ipv4(ip) => self.refusal(ip.into()),
-                Host::Ipv6(ip) => self.refusal(ip.into()),
-                Host::Domain(_) => None,
-            }
+            // An IP literal: the client connects to it without a resolver.
+            let literal = name.trim_matches(['[', ']']).parse().ok();
+            literal.and_then(|ip| self.refusal(ip))
         };
         refusal.map_or(Ok(()), |reason| Err(blocked(reason)))
     }
@@ -164,15 +155,12 @@ impl UrlGuard {
         if !allowed.is_empty() {
             return Ok(allowed);
         }
-        match refused
-            .first()
-            .and_then(|address| self.refusal(address.ip()))
-        {
-            Some(reason) => Err(blocked(format!(
-                "{host} resolves only to blocked addresses ({reason})"
-            ))),
-            None => Err(ImageError::Dns { host: host.into() }),
-        }
+        let Some(reason) = refused.first().and_then(|a| self.refusal(a.ip())) else {
+            return Err(ImageError::Dns { host: host.into() });
+        };
+        Err(blocked(format!(
+            "{host} resolves only to blocked addresses ({reason})"
+        )))
     }
 
     /// Resolves `host` with the system resolver and keeps the allowed

@@ -1,12 +1,8 @@
 //! A callback's image as verified bytes: inline base64 ([`decode_base64`]) or
-//! a guarded download ([`ImageFetcher`]), then [`verify`] for the format, the
-//! dimensions and the SHA-256.
-//!
-//! What must stay true: the bytes alone decide what an image is (never a
-//! header, a file name or a claim; [`claim_mismatches`] only reports them);
-//! only headers are read, never pixels, so the `[images]` limits hold before
-//! any large allocation; and a download reaches only what [`UrlGuard`]
-//! allows.
+//! a guarded download ([`ImageFetcher`]), then [`verify`]. The bytes alone
+//! decide what an image is, never a header, a file name or a claim; only
+//! headers are read, so the `[images]` limits hold before any large
+//! allocation.
 
 mod decode;
 mod error;

@@ -1,12 +1,9 @@
-//! From bytes to a [`VerifiedImage`]: format, dimensions, SHA-256; and how
-//! a callback's claims about its image compare.
-//!
-//! `imagesize` reads the format and the dimensions from the header alone, so
-//! width × height is checked against `images.max_pixels` before anyone
-//! decodes the image: a small file claiming a gigantic picture is harmless.
-//! PNG, JPEG and WebP cover what AI generators produce; nothing else is
-//! accepted. [`verify`] hashes the whole input (tens of milliseconds at
-//! 40 MB), so async callers run it on a blocking thread.
+//! From bytes to a [`VerifiedImage`] (format, dimensions, SHA-256), and the
+//! callback's claims compared with it. `imagesize` reads the header only, so
+//! `images.max_pixels` holds before anyone decodes a small file claiming a
+//! gigantic picture. PNG, JPEG and WebP cover what AI generators produce.
+//! Hashing 40 MB takes tens of milliseconds: async callers run [`verify`] on
+//! a blocking thread.
 
 use std::fmt;
 
@@ -50,12 +47,6 @@ impl ImageFormat {
             "webp" => Some(Self::WebP),
             _ => None,
         }
-    }
-}
-
-impl fmt::Display for ImageFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.extension())
     }
 }
 
@@ -119,40 +110,35 @@ pub fn verify(bytes: Bytes, limits: &ImageLimits) -> Result<VerifiedImage, Image
     };
     let corrupt = |reason| ImageError::Corrupt { format, reason };
     let size = imagesize::blob_size(&bytes).map_err(|_| corrupt("the header is incomplete"))?;
-    let (width, height) = (size.width as u64, size.height as u64);
+    // The three formats store each dimension in at most 32 bits.
+    let (width, height) = (size.width as u32, size.height as u32);
     if width == 0 || height == 0 {
         return Err(corrupt("the header gives a zero width or height"));
     }
-    let too_many_pixels = || ImageError::TooManyPixels {
-        width,
-        height,
-        limit: limits.max_pixels,
-    };
-    // Both are at most 2^32, so the product cannot overflow a u64.
-    if width * height > limits.max_pixels {
-        return Err(too_many_pixels());
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            limit: limits.max_pixels,
+        });
     }
     if !is_complete(format, &bytes) {
         return Err(corrupt("the file is truncated"));
     }
+    let sha256 = Sha256::digest(&bytes);
     Ok(VerifiedImage {
         format,
-        width: u32::try_from(width).map_err(|_| too_many_pixels())?,
-        height: u32::try_from(height).map_err(|_| too_many_pixels())?,
-        sha256_hex: Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        width,
+        height,
+        sha256_hex: sha256.iter().map(|b| format!("{b:02x}")).collect(),
         bytes,
     })
 }
 
-/// How far from the end a PNG's IEND or a JPEG's EOI may sit; a few
-/// encoders append padding or metadata after them.
+/// How far from the end an IEND or EOI may sit (some encoders append data).
 const END_MARKER_WINDOW_BYTES: usize = 4096;
 
-/// Whether the file ends where its format says: catches the commonest
-/// damage, a transfer cut short.
+/// Whether the file ends where its format says (not cut short in transfer).
 fn is_complete(format: ImageFormat, bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(END_MARKER_WINDOW_BYTES)..];
     let contains = |needle: &[u8]| tail.windows(needle.len()).any(|w| w == needle);
@@ -160,8 +146,7 @@ fn is_complete(format: ImageFormat, bytes: &[u8]) -> bool {
         // The IEND chunk: its type and its fixed CRC.
         ImageFormat::Png => contains(b"IEND\xAE\x42\x60\x82"),
         ImageFormat::Jpeg => contains(&[0xFF, 0xD9]),
-        // The RIFF header (12 bytes, all read by detection) states the size
-        // of what follows it.
+        // The RIFF header, read by detection, states the size that follows.
         ImageFormat::WebP => {
             let riff = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
             u64::from(riff) + 8 <= bytes.len() as u64
@@ -172,10 +157,9 @@ fn is_complete(format: ImageFormat, bytes: &[u8]) -> bool {
 /// A claimed text is echoed at most this long: it comes from outside.
 const MAX_ECHOED_CLAIM_CHARS: usize = 40;
 
-/// How the callback's claims (`mimetype`, `file_format`, `width`, `height`,
-/// `file_size`: hints, see `docs/protocol.md#callback-contract`) disagree with
-/// `image`, one line per claim, so a broken workflow step shows in the logs.
-/// An absent or empty claim is no mismatch.
+/// How the callback's claims (hints, see `docs/protocol.md#callback-contract`)
+/// disagree with `image`, one line each, so a broken workflow step shows in
+/// the logs. An absent or empty claim is no mismatch.
 pub fn claim_mismatches(
     image: &VerifiedImage,
     claimed_mimetype: Option<&str>,
@@ -192,7 +176,6 @@ pub fn claim_mismatches(
         if let Some(claim) = claim.map(str::trim).filter(|c| !c.is_empty())
             && ImageFormat::from_claim(claim) != Some(image.format)
         {
-            // Quoted and cut short: it comes from outside.
             let mut echo: String = claim.chars().take(MAX_ECHOED_CLAIM_CHARS).collect();
             if echo.len() < claim.len() {
                 echo.push('…');

@@ -60,10 +60,10 @@ fn png_header(width: u32, height: u32) -> Vec<u8> {
 #[test]
 fn every_supported_format_is_recognised_with_its_dimensions_and_digest() {
     for (bytes, format, sha256) in SAMPLES {
-        let image = check(bytes).unwrap_or_else(|e| panic!("{format}: {e}"));
+        let image = check(bytes).unwrap_or_else(|e| panic!("{format:?}: {e}"));
         assert_eq!(image.format, format);
-        assert_eq!((image.width, image.height), (3, 2), "{format}");
-        assert_eq!(image.sha256_hex, sha256, "{format}");
+        assert_eq!((image.width, image.height), (3, 2), "{format:?}");
+        assert_eq!(image.sha256_hex, sha256, "{format:?}");
         assert_eq!(image.bytes, bytes);
     }
 }
@@ -133,14 +133,14 @@ fn empty_truncated_and_damaged_files_are_refused() {
     for (bytes, format, _) in SAMPLES {
         // Cut inside the header.
         let result = check(&bytes[..14.min(bytes.len())]);
-        assert!(result.is_err(), "{format} cut at 14 bytes: {result:?}");
+        assert!(result.is_err(), "{format:?} cut at 14 bytes: {result:?}");
     }
     for (bytes, format, _) in SAMPLES {
         // PNG, JPEG and WebP say where they end.
         let cut = &bytes[..bytes.len() - 3];
         assert!(
             matches!(check(cut), Err(ImageError::Corrupt { .. })),
-            "{format} missing its last bytes"
+            "{format:?} missing its last bytes"
         );
     }
     let mut zero_width = png_header(0, 10);
