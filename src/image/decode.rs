@@ -32,13 +32,15 @@ pub fn decode_base64(text: &str, max_bytes: u64) -> Result<Vec<u8>, ImageError> 
             limit: max_bytes,
         });
     }
-    let clean: Cow<'_, [u8]> = match count == data.len() {
-        true => data.into(),
-        false => data.iter().filter(is_symbol).copied().collect(),
+    let clean: Cow<'_, [u8]> = if count == data.len() {
+        data.into()
+    } else {
+        data.iter().filter(is_symbol).copied().collect()
     };
-    let engine = match clean.iter().any(|b| matches!(b, b'-' | b'_')) {
-        true => URL_SAFE_PAD_INDIFFERENT,
-        false => STANDARD_PAD_INDIFFERENT,
+    let engine = if clean.iter().any(|b| matches!(b, b'-' | b'_')) {
+        URL_SAFE_PAD_INDIFFERENT
+    } else {
+        STANDARD_PAD_INDIFFERENT
     };
     engine.decode(&clean).map_err(|e| invalid(e.to_string()))
 }

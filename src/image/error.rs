@@ -8,7 +8,6 @@ use std::time::Duration;
 use super::ImageFormat;
 use super::guard::MAX_REDIRECTS;
 
-/// Why a callback's image could not be turned into a [`super::VerifiedImage`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ImageError {
     #[error("the image data is not valid base64: {reason}")]

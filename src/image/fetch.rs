@@ -27,7 +27,6 @@ pub struct ImageFetcher {
 }
 
 impl ImageFetcher {
-    /// Builds the HTTP client `config` describes.
     pub fn new(config: &ImageConfig) -> Result<Self, ImageError> {
         crate::tls::install_crypto_provider();
         let guard = UrlGuard::new(config);

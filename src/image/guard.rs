@@ -78,8 +78,7 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
-/// The rules an image URL, each of its redirects and each address must pass;
-/// also the HTTP client's DNS resolver.
+/// The rules for a URL, its redirects and its addresses; a DNS resolver too.
 #[derive(Debug, Clone)]
 pub struct UrlGuard {
     allow_private_networks: bool,
