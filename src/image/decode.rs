@@ -1,143 +1,68 @@
 //! Inline image data: base64 text to bytes, bounded before decoding.
 //!
-//! Callers send base64 in every dialect: the standard or the URL-safe
-//! alphabet, with or without `=` padding, wrapped at 76 columns by MIME
-//! encoders, or as a `data:image/png;base64,…` URL. All of these are
-//! accepted; a text mixing both alphabets is not (that is corruption, not a
-//! dialect). The decoded size follows exactly from the number of symbols, so
-//! `images.max_bytes` is enforced before a single byte is allocated for the
-//! result. What the bytes are is decided later, by [`super::verify`].
+//! N8N sends the standard alphabet on one line. Other encoders use the
+//! URL-safe alphabet, leave out the `=` padding, wrap lines at 76 columns or
+//! send a `data:image/png;base64,…` URL: all accepted, so a workflow can
+//! change its encoder. The decoded size follows from the number of symbols,
+//! so `images.max_bytes` holds before anything is allocated for the result.
+
+use std::borrow::Cow;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
 
 use super::ImageError;
 
-/// Decodes base64 `text` into at most `max_bytes` bytes.
-///
-/// ASCII whitespace anywhere is ignored and a `data:…;base64,` prefix is
-/// tolerated. Fails with [`ImageError::TooLarge`] before decoding when the
-/// result would exceed `max_bytes`, with [`ImageError::InvalidBase64`] for
-/// anything that is not base64, and with [`ImageError::Empty`] when no data
-/// remains.
+/// Decodes base64 `text` into at most `max_bytes` bytes, ignoring ASCII
+/// whitespace. A text mixing both alphabets is invalid.
 pub fn decode_base64(text: &str, max_bytes: u64) -> Result<Vec<u8>, ImageError> {
     let data = strip_data_url(text)?.as_bytes();
-    if let Some(bytes) = decode_clean(data, max_bytes) {
-        return Ok(bytes);
-    }
-    decode_any_dialect(data, max_bytes)
-}
-
-/// The common case in one pass: standard alphabet, no whitespace, padded or
-/// not, as N8N and most encoders send it. `None` when the text is anything
-/// else (or would be too large): the careful path then counts, cleans and
-/// explains.
-fn decode_clean(data: &[u8], max_bytes: u64) -> Option<Vec<u8>> {
-    let padding = data
-        .iter()
-        .rev()
-        .take(2)
-        .take_while(|&&b| b == b'=')
-        .count();
-    // Exact for clean text; whitespace would only make the real size smaller.
-    let decoded_size = (data.len() - padding) as u64 * 6 / 8;
-    if decoded_size > max_bytes || data.is_empty() {
-        return None;
-    }
-    STANDARD_PAD_INDIFFERENT
-        .decode(data)
-        .ok()
-        .filter(|bytes| !bytes.is_empty())
-}
-
-/// Every dialect: URL-safe, MIME line breaks, stray whitespace.
-fn decode_any_dialect(data: &[u8], max_bytes: u64) -> Result<Vec<u8>, ImageError> {
-    let mut symbols: u64 = 0;
-    let mut padding: u64 = 0;
-    let (mut standard, mut url_safe) = (false, false);
-    for &b in data {
-        match b {
-            b if b.is_ascii_whitespace() => continue,
-            b'=' => padding += 1,
-            b'+' | b'/' => standard = true,
-            b'-' | b'_' => url_safe = true,
-            _ => {}
-        }
-        symbols += 1;
-    }
-    if standard && url_safe {
-        return Err(invalid("it mixes the standard and the URL-safe alphabet"));
-    }
-    if symbols == 0 {
+    let is_symbol = |b: &&u8| !b.is_ascii_whitespace();
+    let count = data.iter().filter(is_symbol).count();
+    let padding = data.trim_ascii_end().iter().rev().take(2);
+    let padding = padding.take_while(|&&b| b == b'=').count();
+    if count == 0 {
         return Err(ImageError::Empty);
     }
-    // Every symbol carries 6 bits; padding carries none.
-    let decoded_size = (symbols - padding.min(symbols)) * 6 / 8;
-    if decoded_size > max_bytes {
+    // Every symbol but the padding carries 6 bits.
+    let size = ((count - padding) * 6 / 8) as u64;
+    if size > max_bytes {
         return Err(ImageError::TooLarge {
-            size: Some(decoded_size),
+            size: Some(size),
             limit: max_bytes,
         });
     }
-
-    let mut clean = Vec::with_capacity(usize::try_from(symbols).unwrap_or(0));
-    clean.extend(data.iter().filter_map(|&b| match b {
-        b if b.is_ascii_whitespace() => None,
-        b'-' => Some(b'+'),
-        b'_' => Some(b'/'),
-        b => Some(b),
-    }));
-    let bytes = STANDARD_PAD_INDIFFERENT
-        .decode(&clean)
-        .map_err(|e| invalid(&describe(&e)))?;
-    if bytes.is_empty() {
-        return Err(ImageError::Empty);
-    }
-    Ok(bytes)
+    let clean: Cow<'_, [u8]> = if count == data.len() {
+        data.into()
+    } else {
+        data.iter().filter(is_symbol).copied().collect()
+    };
+    let engine = if clean.iter().any(|b| matches!(b, b'-' | b'_')) {
+        URL_SAFE_PAD_INDIFFERENT
+    } else {
+        STANDARD_PAD_INDIFFERENT
+    };
+    engine.decode(&clean).map_err(|e| invalid(e.to_string()))
 }
 
-/// The base64 part of a `data:` URL, or `text` itself when it is not one.
+/// The base64 part of a `data:…;base64,` URL, or `text` when it is not one.
 fn strip_data_url(text: &str) -> Result<&str, ImageError> {
     let trimmed = text.trim_start();
-    let is_data_url = trimmed
+    if !trimmed
         .get(..5)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"));
-    if !is_data_url {
+        .is_some_and(|s| s.eq_ignore_ascii_case("data:"))
+    {
         return Ok(text);
     }
-    let Some((header, data)) = trimmed.split_once(',') else {
-        return Err(invalid("the data URL has no comma before its data"));
-    };
-    let is_base64 = header
-        .rsplit(';')
-        .next()
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("base64"));
-    if !is_base64 {
-        return Err(invalid("the data URL is not marked ;base64"));
+    let (header, data) = trimmed.split_once(',').unwrap_or_default();
+    if !header.to_ascii_lowercase().ends_with(";base64") {
+        return Err(invalid("a data URL needs ;base64, before its data".into()));
     }
     Ok(data)
 }
 
-fn describe(error: &base64::DecodeError) -> String {
-    match error {
-        base64::DecodeError::InvalidByte(_, b) if b.is_ascii_graphic() => {
-            format!("invalid character '{}'", char::from(*b))
-        }
-        base64::DecodeError::InvalidByte(_, b) => format!("invalid byte 0x{b:02X}"),
-        base64::DecodeError::InvalidLength(_) => {
-            "its length is not that of base64 data (truncated?)".into()
-        }
-        base64::DecodeError::InvalidLastSymbol { .. } => {
-            "its last character is impossible (truncated or corrupted)".into()
-        }
-        base64::DecodeError::InvalidPadding => "its padding is wrong or misplaced".into(),
-    }
-}
-
-fn invalid(reason: &str) -> ImageError {
-    ImageError::InvalidBase64 {
-        reason: reason.to_owned(),
-    }
+fn invalid(reason: String) -> ImageError {
+    ImageError::InvalidBase64 { reason }
 }
 
 #[cfg(test)]
@@ -213,11 +138,12 @@ mod tests {
     #[test]
     fn invalid_text_is_a_client_error() {
         for (bad, reason) in [
-            ("abc!defg", "invalid character '!'"),
-            ("ab+d-fgh", "mixes"),
+            ("abc!defg", "Invalid symbol 33"),
+            ("ab+d-fgh", "Invalid symbol 43"),
             ("abcde", "length"),
             ("ab=cdefg", ""),
-            ("aGVs\u{e9}bG8=", "invalid byte 0xC3"),
+            ("aGVs\u{e9}bG8=", "Invalid symbol 195"),
+            ("data:image/png,abcd", ";base64,"),
         ] {
             let error = decode_base64(bad, LIMIT).unwrap_err();
             assert!(error.is_client_error(), "{bad}: {error}");

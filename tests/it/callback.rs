@@ -604,6 +604,29 @@ async fn bytes_that_are_not_an_image_are_422_and_fail_the_request() {
 }
 
 #[tokio::test]
+async fn a_gif_bmp_or_tiff_is_422_naming_the_accepted_formats() {
+    let setup = setup().await;
+    for image in [
+        &include_bytes!("../../src/image/testdata/tiny.gif")[..],
+        include_bytes!("../../src/image/testdata/tiny.bmp"),
+        include_bytes!("../../src/image/testdata/tiny.tiff"),
+    ] {
+        let request = setup.request();
+        let (status, body) = setup
+            .post(&success_inline(request.to_string(), image))
+            .await;
+        assert_eq!(status, 422, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("not a PNG, JPEG or WebP image"),
+            "{message}"
+        );
+        assert_eq!(setup.request_record(request)["status"], "failed");
+        assert!(setup.images_of(request).is_empty());
+    }
+}
+
+#[tokio::test]
 async fn unusable_image_urls_fail_the_request_with_a_reason_and_the_daemon_stays_healthy() {
     // A host that never answers is a transient failure: retried until the
     // entry is older than spool.max_age, then the image counts as unusable

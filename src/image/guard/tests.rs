@@ -1,22 +1,19 @@
-//! The guard's rules without any connection: URLs, redirect hops, DNS
-//! answers. The tests in `fetch/tests.rs` show the same rules holding for
-//! real requests, with a counting loopback server that is never reached.
+//! The guard's rules without any connection: address ranges, URLs, redirect
+//! hops, DNS answers. The tests in `fetch/tests.rs` show the same rules
+//! holding for real requests, with a counting loopback server that is never
+//! reached.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use url::Url;
 
 use super::*;
 
+/// The default ports, 80 and 443.
 fn config(allow_private_networks: bool) -> ImageConfig {
     ImageConfig {
-        max_bytes: 1024 * 1024,
-        max_pixels: 1_000_000,
-        download_timeout: Duration::from_secs(1),
-        allowed_hosts: Vec::new(),
-        allow_private_networks,
         allowed_ports: vec![80, 443],
+        ..crate::image::test_server::config(allow_private_networks)
     }
 }
 
@@ -163,17 +160,15 @@ fn hosts_outside_the_allowlist_are_refused() {
 fn a_redirect_to_a_private_address_is_refused() {
     let guard = UrlGuard::new(&config(false));
     let origin = [url("https://images.example.com/a.png?sig=secret")];
-    let reason = blocked_reason(guard.check_redirect(
-        &url("http://169.254.169.254/latest/meta-data/"),
-        &origin,
-        3,
-    ));
+    let reason = blocked_reason(
+        guard.check_redirect(&url("http://169.254.169.254/latest/meta-data/"), &origin),
+    );
     assert!(reason.contains("link-local (cloud metadata)"), "{reason}");
-    blocked_reason(guard.check_redirect(&url("http://[::ffff:10.1.2.3]/"), &origin, 3));
-    blocked_reason(guard.check_redirect(&url("https://images.example.com:8443/"), &origin, 3));
+    blocked_reason(guard.check_redirect(&url("http://[::ffff:10.1.2.3]/"), &origin));
+    blocked_reason(guard.check_redirect(&url("https://images.example.com:8443/"), &origin));
     assert!(
         guard
-            .check_redirect(&url("https://cdn.example.org/a.png"), &origin, 3)
+            .check_redirect(&url("https://cdn.example.org/a.png"), &origin)
             .is_ok()
     );
 }
@@ -181,26 +176,22 @@ fn a_redirect_to_a_private_address_is_refused() {
 #[test]
 fn redirects_are_counted_and_loops_detected() {
     let guard = UrlGuard::new(&config(false));
-    let hops: Vec<Url> = (0..4)
+    let hops: Vec<Url> = (0..=MAX_REDIRECTS)
         .map(|i| url(&format!("https://images.example.com/{i}?sig=secret")))
         .collect();
     let next = url("https://images.example.com/next");
-    // previous = [original, hop 1, hop 2] → this is the third redirect.
-    assert!(guard.check_redirect(&next, &hops[..3], 3).is_ok());
-    let error = guard.check_redirect(&next, &hops[..4], 3).unwrap_err();
+    // previous = [original, hop 1, …] → this is redirect number MAX_REDIRECTS.
+    assert!(guard.check_redirect(&next, &hops[..MAX_REDIRECTS]).is_ok());
+    let error = guard.check_redirect(&next, &hops).unwrap_err();
     assert!(
-        matches!(error, ImageError::TooManyRedirects { max: 3, .. }),
+        matches!(error, ImageError::TooManyRedirects { .. }),
         "{error:?}"
     );
     assert_eq!(
         error.to_string(),
         "the image host images.example.com redirected more than 3 times"
     );
-    assert!(matches!(
-        guard.check_redirect(&next, &hops[..1], 0),
-        Err(ImageError::TooManyRedirects { max: 0, .. })
-    ));
-    let error = guard.check_redirect(&hops[0], &hops[..2], 3).unwrap_err();
+    let error = guard.check_redirect(&hops[0], &hops[..2]).unwrap_err();
     assert!(
         matches!(error, ImageError::RedirectLoop { .. }),
         "{error:?}"
@@ -236,15 +227,130 @@ fn dns_answers_are_filtered_address_by_address() {
 
 #[tokio::test]
 async fn the_resolver_refuses_a_name_for_loopback() {
-    let resolver = UrlGuard::new(&config(false)).resolver();
-    let error = resolver.resolve_host("localhost").await.unwrap_err();
+    let guard = UrlGuard::new(&config(false));
+    let error = guard.resolve_host("localhost").await.unwrap_err();
     assert!(matches!(error, ImageError::Blocked { .. }), "{error:?}");
     assert!(error.to_string().contains("loopback"), "{error}");
 
-    let resolver = UrlGuard::new(&config(true)).resolver();
-    let addresses = resolver.resolve_host("localhost").await.unwrap();
+    let guard = UrlGuard::new(&config(true));
+    let addresses = guard.resolve_host("localhost").await.unwrap();
     assert!(
         addresses.iter().all(|a| a.ip().is_loopback()),
         "{addresses:?}"
     );
+}
+
+// --- address ranges ------------------------------------------------------------
+
+fn class(text: &str) -> Option<String> {
+    blocked_range(text.parse().unwrap())
+}
+
+#[test]
+fn every_blocked_ipv4_range_is_named() {
+    for (ip, expected) in [
+        ("0.0.0.0", "unspecified"),
+        ("0.1.2.3", "\"this network\" (0.0.0.0/8)"),
+        ("10.0.0.1", "private (RFC 1918)"),
+        ("10.255.255.255", "private (RFC 1918)"),
+        ("100.64.0.1", "shared address space (CGNAT)"),
+        ("100.127.255.255", "shared address space (CGNAT)"),
+        ("127.0.0.1", "loopback"),
+        ("127.255.0.9", "loopback"),
+        ("169.254.169.254", "link-local (cloud metadata)"),
+        ("172.16.0.1", "private (RFC 1918)"),
+        ("172.31.255.255", "private (RFC 1918)"),
+        ("192.0.0.170", "reserved (IETF)"),
+        ("192.88.99.1", "reserved (IETF)"),
+        ("192.0.2.1", "documentation"),
+        ("192.168.1.1", "private (RFC 1918)"),
+        ("198.18.0.1", "benchmarking"),
+        ("198.19.255.255", "benchmarking"),
+        ("198.51.100.7", "documentation"),
+        ("203.0.113.9", "documentation"),
+        ("224.0.0.1", "multicast"),
+        ("239.255.255.250", "multicast"),
+        ("240.0.0.1", "reserved (240.0.0.0/4)"),
+        ("255.255.255.254", "reserved (240.0.0.0/4)"),
+        ("255.255.255.255", "broadcast"),
+    ] {
+        assert_eq!(class(ip).as_deref(), Some(expected), "{ip}");
+    }
+}
+
+#[test]
+fn public_addresses_and_range_edges_pass() {
+    for ip in [
+        "1.1.1.1",
+        "8.8.8.8",
+        "9.255.255.255",
+        "11.0.0.0",
+        "100.63.255.255",
+        "100.128.0.0",
+        "172.15.255.255",
+        "172.32.0.0",
+        "192.0.1.0",
+        "192.167.255.255",
+        "192.169.0.0",
+        "198.17.255.255",
+        "198.20.0.0",
+        "223.255.255.255",
+        "2606:4700:4700::1111",
+        "2a00:1450:4001::200e",
+        "2001:200::1",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ] {
+        assert_eq!(class(ip), None, "{ip}");
+    }
+}
+
+#[test]
+fn every_blocked_ipv6_range_is_named() {
+    for (ip, expected) in [
+        ("::", "unspecified"),
+        ("::1", "loopback"),
+        ("::127.0.0.1", "IPv4-compatible (deprecated)"),
+        ("::8.8.8.8", "IPv4-compatible (deprecated)"),
+        ("fc00::1", "unique-local"),
+        ("fd12:3456::1", "unique-local"),
+        ("fe80::1", "link-local"),
+        ("febf::1", "link-local"),
+        ("fec0::1", "site-local (deprecated)"),
+        ("feff::1", "site-local (deprecated)"),
+        ("ff02::1", "multicast"),
+        ("2001:db8::1", "documentation"),
+        ("2001::1", "reserved (IETF)"),
+        ("2001:2::1", "reserved (IETF)"),
+        ("2001:1ff::1", "reserved (IETF)"),
+        ("100::1", "discard-only"),
+        ("64:ff9b:1::1", "local-use NAT64"),
+    ] {
+        assert_eq!(class(ip).as_deref(), Some(expected), "{ip}");
+    }
+}
+
+#[test]
+fn ipv4_inside_ipv6_is_judged_by_the_ipv4_address() {
+    for (ip, expected) in [
+        ("::ffff:127.0.0.1", "loopback (IPv4-mapped 127.0.0.1)"),
+        (
+            "::ffff:169.254.169.254",
+            "link-local (cloud metadata) (IPv4-mapped 169.254.169.254)",
+        ),
+        (
+            "::ffff:10.0.0.1",
+            "private (RFC 1918) (IPv4-mapped 10.0.0.1)",
+        ),
+        ("64:ff9b::7f00:1", "loopback (NAT64 127.0.0.1)"),
+        (
+            "64:ff9b::a9fe:a9fe",
+            "link-local (cloud metadata) (NAT64 169.254.169.254)",
+        ),
+        ("2002:7f00:1::", "loopback (6to4 127.0.0.1)"),
+        ("2002:c0a8:101::1", "private (RFC 1918) (6to4 192.168.1.1)"),
+    ] {
+        assert_eq!(class(ip).as_deref(), Some(expected), "{ip}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Real tiny files of every format (3×2 pixels, written by ImageMagick and
-//! cwebp, in `src/image/testdata/`), and crafted headers for what must fail.
+//! cwebp, in `src/image/testdata/`), and crafted headers for what must fail;
+//! then formats as claimed and claims compared with the bytes.
 
 use bytes::Bytes;
 
@@ -11,7 +12,7 @@ const LIMITS: ImageLimits = ImageLimits {
 };
 
 /// (file, format, SHA-256 as `sha256sum` prints it)
-const SAMPLES: [(&[u8], ImageFormat, &str); 7] = [
+const SAMPLES: [(&[u8], ImageFormat, &str); 4] = [
     (
         include_bytes!("../testdata/tiny.png"),
         ImageFormat::Png,
@@ -23,11 +24,6 @@ const SAMPLES: [(&[u8], ImageFormat, &str); 7] = [
         "e88b9b5499db17e3e690e8c9ca08b9bdb86a02585d79c1bd299b157e0fad5f4f",
     ),
     (
-        include_bytes!("../testdata/tiny.gif"),
-        ImageFormat::Gif,
-        "85996a9e74f6bde90af12fb7ba09663d6bd4ac8658f5800445f57b3e7e552cae",
-    ),
-    (
         include_bytes!("../testdata/tiny.webp"),
         ImageFormat::WebP,
         "f505c33be10988c5c53f569bf53fa542ca8dd48908461c94281b14579529ac30",
@@ -37,16 +33,13 @@ const SAMPLES: [(&[u8], ImageFormat, &str); 7] = [
         ImageFormat::WebP,
         "76f8d065a10075265b41dbe02b84b0473eddd730c86fafe088eba9ca91382974",
     ),
-    (
-        include_bytes!("../testdata/tiny.bmp"),
-        ImageFormat::Bmp,
-        "bb0f63a50735055d770684eef32e1b9d392793471cef18bad511794e95bfc0e7",
-    ),
-    (
-        include_bytes!("../testdata/tiny.tiff"),
-        ImageFormat::Tiff,
-        "deceb9aa213b16ba77bcdd9b81dfec660a746c9cdd0c981e23d9dfe5263a2551",
-    ),
+];
+
+/// Real images in formats that are not accepted.
+const REFUSED_FORMATS: [(&[u8], &str); 3] = [
+    (include_bytes!("../testdata/tiny.gif"), "gif"),
+    (include_bytes!("../testdata/tiny.bmp"), "bmp"),
+    (include_bytes!("../testdata/tiny.tiff"), "tiff"),
 ];
 
 const TINY_PNG: &[u8] = include_bytes!("../testdata/tiny.png");
@@ -67,21 +60,25 @@ fn png_header(width: u32, height: u32) -> Vec<u8> {
 #[test]
 fn every_supported_format_is_recognised_with_its_dimensions_and_digest() {
     for (bytes, format, sha256) in SAMPLES {
-        let image = check(bytes).unwrap_or_else(|e| panic!("{format}: {e}"));
+        let image = check(bytes).unwrap_or_else(|e| panic!("{format:?}: {e}"));
         assert_eq!(image.format, format);
-        assert_eq!((image.width, image.height), (3, 2), "{format}");
-        assert_eq!(image.sha256_hex, sha256, "{format}");
-        assert_eq!(image.size(), bytes.len() as u64);
+        assert_eq!((image.width, image.height), (3, 2), "{format:?}");
+        assert_eq!(image.sha256_hex, sha256, "{format:?}");
         assert_eq!(image.bytes, bytes);
     }
 }
 
 #[test]
-fn a_top_down_bmp_has_a_positive_height() {
-    let mut bytes = SAMPLES[5].0.to_vec();
-    bytes[22..26].copy_from_slice(&(-2i32).to_le_bytes());
-    let image = check(&bytes).unwrap();
-    assert_eq!((image.width, image.height), (3, 2));
+fn gif_bmp_and_tiff_are_refused_naming_the_accepted_formats() {
+    for (bytes, name) in REFUSED_FORMATS {
+        let error = check(bytes).unwrap_err();
+        assert!(matches!(error, ImageError::NotAnImage), "{name}: {error:?}");
+        assert!(!error.is_transient() && !error.is_client_error(), "{name}");
+        assert_eq!(
+            error.to_string(),
+            "the data is not a PNG, JPEG or WebP image (the formats accepted)"
+        );
+    }
 }
 
 #[test]
@@ -90,7 +87,11 @@ fn text_and_html_are_not_images() {
         &b"<!DOCTYPE html><html><body>404 Not Found</body></html>"[..],
         b"{\"error\": \"expired token\"}",
         b"just some text that is long enough",
-        b"BM but not a bitmap at all, just text",
+        b"BMW is a car brand, not a bitmap",
+        b"RIFF....WAVEfmt ",
+        b"\x89PNG\r\n\x1a\n",
+        b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDX not a header",
+        b"GIF8",
     ] {
         assert!(
             matches!(check(text), Err(ImageError::NotAnImage)),
@@ -132,14 +133,14 @@ fn empty_truncated_and_damaged_files_are_refused() {
     for (bytes, format, _) in SAMPLES {
         // Cut inside the header.
         let result = check(&bytes[..14.min(bytes.len())]);
-        assert!(result.is_err(), "{format} cut at 14 bytes: {result:?}");
+        assert!(result.is_err(), "{format:?} cut at 14 bytes: {result:?}");
     }
-    for (bytes, format, _) in &SAMPLES[..5] {
-        // PNG, JPEG, GIF and WebP say where they end.
+    for (bytes, format, _) in SAMPLES {
+        // PNG, JPEG and WebP say where they end.
         let cut = &bytes[..bytes.len() - 3];
         assert!(
             matches!(check(cut), Err(ImageError::Corrupt { .. })),
-            "{format} missing its last bytes"
+            "{format:?} missing its last bytes"
         );
     }
     let mut zero_width = png_header(0, 10);
@@ -171,4 +172,88 @@ fn debug_output_leaves_out_the_bytes() {
     let debug = format!("{image:?}");
     assert!(debug.contains("size: 84"), "{debug}");
     assert!(!debug.contains("bytes:"), "{debug}");
+}
+
+#[test]
+fn formats_as_claimed() {
+    for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP] {
+        assert_eq!(ImageFormat::from_claim(format.mimetype()), Some(format));
+        assert_eq!(ImageFormat::from_claim(format.extension()), Some(format));
+    }
+    assert_eq!(ImageFormat::Jpeg.extension(), "jpeg");
+    for (claim, format) in [
+        ("jpg", ImageFormat::Jpeg),
+        ("JPG", ImageFormat::Jpeg),
+        (".jpeg", ImageFormat::Jpeg),
+        (" image/JPEG ", ImageFormat::Jpeg),
+        ("image/png; charset=binary", ImageFormat::Png),
+        ("WEBP", ImageFormat::WebP),
+    ] {
+        assert_eq!(ImageFormat::from_claim(claim), Some(format), "{claim}");
+    }
+    for claim in [
+        "",
+        "image/",
+        "gif",
+        "image/tiff",
+        "svg",
+        "text/html",
+        "heic",
+    ] {
+        assert_eq!(ImageFormat::from_claim(claim), None, "{claim}");
+    }
+}
+
+#[test]
+fn matching_and_absent_claims_are_no_mismatch() {
+    let image = check(TINY_PNG).unwrap();
+    assert!(claim_mismatches(&image, None, None, None, None, None).is_empty());
+    let all_right = claim_mismatches(
+        &image,
+        Some("image/png"),
+        Some("PNG"),
+        Some(3),
+        Some(2),
+        Some(84),
+    );
+    assert!(all_right.is_empty(), "{all_right:?}");
+    assert!(claim_mismatches(&image, Some(""), Some(" "), None, None, None).is_empty());
+}
+
+#[test]
+fn each_wrong_claim_is_named_with_the_real_value() {
+    let image = check(TINY_PNG).unwrap();
+    let mismatches = claim_mismatches(
+        &image,
+        Some("image/jpeg"),
+        Some("jpg"),
+        Some(1024),
+        Some(768),
+        Some(5000),
+    );
+    assert_eq!(
+        mismatches,
+        [
+            "mimetype claimed \"image/jpeg\", bytes are image/png",
+            "file_format claimed \"jpg\", bytes are png",
+            "width claimed 1024, image has 3",
+            "height claimed 768, image has 2",
+            "file_size claimed 5000, image has 84",
+        ]
+    );
+}
+
+#[test]
+fn unknown_and_hostile_claims_are_echoed_safely() {
+    let image = check(TINY_PNG).unwrap();
+    let long = format!("image/{}", "x".repeat(200));
+    let mismatches = claim_mismatches(&image, Some(&long), Some("svg\n<script>"), None, None, None);
+    assert_eq!(mismatches.len(), 2);
+    assert!(mismatches[0].len() < 100, "{}", mismatches[0]);
+    assert!(mismatches[0].contains('…'), "{}", mismatches[0]);
+    assert!(
+        mismatches[1].contains("\\n"),
+        "newlines are escaped: {}",
+        mismatches[1]
+    );
 }
