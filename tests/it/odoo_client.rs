@@ -1,4 +1,4 @@
-//! The production Odoo client (jsonrpsee) against the emulator: the login
+//! The production Odoo client against the emulator: the login
 //! and its renewal, Odoo's `None` answers, every error kind, the size limits
 //! and the concurrency bound.
 
@@ -300,13 +300,10 @@ async fn a_url_that_is_not_odoo_is_a_protocol_or_shape_error() {
 #[tokio::test]
 async fn requests_over_the_size_limit_are_not_sent() {
     let (odoo, config) = odoo().await;
-    let config = config
-        .with("odoo", "max_request_bytes = 1048576")
-        .with("images", "max_bytes = 1024");
     let client = client(&config);
     client.authenticate().await.unwrap();
     let before = odoo.calls().len();
-    let big = "x".repeat(2 * 1024 * 1024);
+    let big = "x".repeat(influence_gen_bridge::odoo::transport::MAX_REQUEST_BYTES);
     let error = client
         .create(REQUESTS, &json!({ "prompt": big }))
         .await

@@ -306,8 +306,9 @@ async fn a_forced_api_is_used_as_told() {
 #[tokio::test]
 async fn answers_over_the_size_limit_are_refused() {
     let (odoo, config) = odoo_for(TestApi::Json2).await;
-    let client = client(&config.with("odoo", "max_response_bytes = 65536"));
-    let id = odoo.seed_request(json!({ "prompt": "x".repeat(100_000) }));
+    let client = client(&config);
+    let prompt = "x".repeat(influence_gen_bridge::odoo::transport::MAX_RESPONSE_BYTES);
+    let id = odoo.seed_request(json!({ "prompt": prompt }));
     let error = client
         .read::<Value>(REQUESTS, &[id], &["prompt"])
         .await
