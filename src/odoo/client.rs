@@ -2,27 +2,21 @@
 //! concurrency, and the ORM methods the bridge uses.
 //!
 //! * Callers see one API, `execute_kw(model, method, args, kwargs)`, on both
-//!   wires: over `/json/2` the positional arguments become keyword
-//!   arguments ([`super::json2`]) and `create` of one record still answers
-//!   its id. `odoo.api = "auto"` picks the wire once: `GET /web/version`
-//!   (Odoo 19+, no credentials), else `common.version`; an outage during
-//!   that question settles nothing.
+//!   wires. `odoo.api = "auto"` picks the wire once: `GET /web/version`
+//!   (Odoo 19+), else `common.version`; an outage settles nothing.
 //! * Over `/jsonrpc` the uid from `common.authenticate` is cached; on
 //!   `AccessDenied` (password changed, key rotated, session reset) the
 //!   client logs in again once and repeats the call. Over `/json/2` every
-//!   call carries the API key, and "login" is `res.users.context_get`,
-//!   which proves the key and names its uid. A new password or key
-//!   ([`OdooClient::set_password`], on SIGHUP) is used by the next call.
+//!   call carries the API key, and the "login" `res.users.context_get`
+//!   proves it and names its uid.
 //! * Every outcome updates the standing: whether Odoo refuses the bridge
 //!   itself right now ([`OdooClient::refusal`]).
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`:
 //!   Odoo's workers are few, and beyond them requests only queue.
-//! * Each `execute_kw` is its own Odoo transaction; beyond the re-login
-//!   nothing is retried here, so callers decide what is safe to repeat
-//!   ([`OdooError::is_transient`]).
+//! * Beyond the re-login nothing is retried here: callers decide what is
+//!   safe to repeat ([`OdooError::is_transient`]).
 //! * The protocol ([`Protocol`]) is detected once per session: a login or a
-//!   lost connection starts a new one (an epoch counter), and the next
-//!   [`OdooClient::protocol`] asks again, as an addon may have been
+//!   lost connection starts a new one (an epoch), as an addon may have been
 //!   installed meanwhile.
 
 use std::collections::BTreeMap;
@@ -326,8 +320,9 @@ impl OdooClient {
     }
 
     async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {
-        let version = self.jsonrpc("common", "version", &json!([]), "version").await?;
-        required(version, "common.version")
+        let args = json!([]);
+        let version = self.jsonrpc("common", "version", &args, "version").await?;
+        version.ok_or_else(|| OdooError::InvalidResponse("common.version returned nothing".into()))
     }
 
     async fn web_version(&self) -> Result<ServerVersion, OdooError> {
@@ -338,16 +333,17 @@ impl OdooClient {
 
     /// Logs in now (even if a uid is cached) and caches the new uid.
     pub async fn authenticate(&self) -> Result<Uid, OdooError> {
-        let mut cached = self.inner.uid.lock().await;
-        let uid = self.login_once().await?;
-        *cached = Some(uid);
-        Ok(uid)
+        self.logged_in(true).await
     }
 
     /// The cached uid, logging in first when there is none.
     pub async fn uid(&self) -> Result<Uid, OdooError> {
+        self.logged_in(false).await
+    }
+
+    async fn logged_in(&self, again: bool) -> Result<Uid, OdooError> {
         let mut cached = self.inner.uid.lock().await;
-        if let Some(uid) = *cached {
+        if let Some(uid) = cached.filter(|_| !again) {
             return Ok(uid);
         }
         let uid = self.login_once().await?;
@@ -358,37 +354,33 @@ impl OdooClient {
     async fn login_once(&self) -> Result<Uid, OdooError> {
         let inner = &self.inner;
         let (login, database) = (&inner.caller.login, &inner.caller.database);
-        let uid = if self.api().await? == Api::Json2 {
-            // An authenticated call, so its outcome is the standing too.
-            let (args, kwargs) = (json!([]), json!({}));
-            let context: Result<Option<Value>, _> =
-                self.json2("res.users", "context_get", &args, &kwargs).await;
-            self.observe(&context);
-            match context?.as_ref().and_then(|c| c["uid"].as_i64()) {
-                Some(uid) if uid > 0 => Ok(uid),
-                _ => Err(OdooError::InvalidResponse(
-                    "res.users.context_get answered no uid".to_owned(),
-                )),
-            }
-        } else {
-            let password = inner.password.load();
-            let args = json!([database, login, password.expose_secret(), {}]);
-            let answer = self.jsonrpc("common", "authenticate", &args, "authenticate");
-            match answer.await {
-                Ok(Some(Value::Number(n))) if n.as_i64().is_some_and(|uid| uid > 0) => {
-                    Ok(n.as_i64().unwrap_or_default())
-                }
-                Ok(Some(Value::Bool(false))) => Err(OdooError::LoginRefused {
+        let uid: Result<Uid, OdooError> = async {
+            let (answer, method) = if self.api().await? == Api::Json2 {
+                // An authenticated call, so its outcome is the standing too.
+                let context: Option<Value> =
+                    Box::pin(self.execute_kw("res.users", "context_get", &json!([]), &json!({})))
+                        .await?;
+                (context.map(|c| c["uid"].clone()), "res.users.context_get")
+            } else {
+                let password = inner.password.load();
+                let args = json!([database, login, password.expose_secret(), {}]);
+                let answer = self.jsonrpc("common", "authenticate", &args, "authenticate");
+                (answer.await?, "common.authenticate")
+            };
+            match answer {
+                Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
                     login: login.clone(),
                     database: database.clone(),
                 }),
-                Ok(other) => Err(OdooError::InvalidResponse(format!(
-                    "common.authenticate answered {}",
-                    other.unwrap_or_default()
-                ))),
-                Err(error) => Err(error),
+                answer => (answer.as_ref().and_then(Value::as_i64))
+                    .filter(|uid| *uid > 0)
+                    .ok_or_else(|| {
+                        let answer = answer.unwrap_or_default();
+                        OdooError::InvalidResponse(format!("{method} answered {answer}"))
+                    }),
             }
-        };
+        }
+        .await;
         match &uid {
             Ok(uid) => {
                 tracing::debug!(uid, %login, "logged in to Odoo");
@@ -427,64 +419,44 @@ impl OdooClient {
         R: DeserializeOwned,
     {
         let result = if self.api().await? == Api::Json2 {
-            self.json2(model, method, args, kwargs).await
+            // Built before waiting for a permit: a refused call costs no slot.
+            let body = super::json2::body(model, method, args, kwargs)?;
+            let url = format!("{}/json/2/{model}/{method}", self.inner.url);
+            let key = self.inner.password.load();
+            let call = self.inner.transport.json2(url, body, &key);
+            self.counted(model, method, call).await
         } else {
-            let uid = self.uid().await?;
-            match self.execute_kw_as(uid, model, method, args, kwargs).await {
-                Err(e) if e.server_kind() == Some(ServerErrorKind::AccessDenied) => {
-                    tracing::info!(model, method, "Odoo denied the session; logging in again");
-                    let mut cached = self.inner.uid.lock().await;
-                    if *cached == Some(uid) {
-                        *cached = None;
+            let mut renewed = false;
+            loop {
+                let uid = self.uid().await?;
+                let password = self.inner.password.load();
+                let database = &self.inner.caller.database;
+                let call = (
+                    database,
+                    uid,
+                    password.expose_secret(),
+                    model,
+                    method,
+                    args,
+                    kwargs,
+                );
+                match self.jsonrpc("object", "execute_kw", &call, method).await {
+                    Err(e)
+                        if !renewed && e.server_kind() == Some(ServerErrorKind::AccessDenied) =>
+                    {
+                        tracing::info!(model, method, "Odoo denied the session; logging in again");
+                        let mut cached = self.inner.uid.lock().await;
+                        if *cached == Some(uid) {
+                            *cached = None;
+                        }
+                        renewed = true;
                     }
-                    drop(cached);
-                    let uid = self.uid().await?;
-                    self.execute_kw_as(uid, model, method, args, kwargs).await
+                    result => break result,
                 }
-                result => result,
             }
         };
         self.observe(&result);
         result
-    }
-
-    async fn json2<A, K, R>(
-        &self,
-        model: &str,
-        method: &str,
-        args: &A,
-        kwargs: &K,
-    ) -> Result<Option<R>, OdooError>
-    where
-        A: Serialize + Sync,
-        K: Serialize + Sync,
-        R: DeserializeOwned,
-    {
-        // Built before waiting for a permit: a refused call costs no slot.
-        let body = super::json2::body(model, method, args, kwargs)?;
-        let url = format!("{}/json/2/{model}/{method}", self.inner.url);
-        let key = self.inner.password.load();
-        let call = self.inner.transport.json2(url, body, &key);
-        self.counted(model, method, call).await
-    }
-
-    async fn execute_kw_as<A, K, R>(
-        &self,
-        uid: Uid,
-        model: &str,
-        method: &str,
-        args: &A,
-        kwargs: &K,
-    ) -> Result<Option<R>, OdooError>
-    where
-        A: Serialize + Sync,
-        K: Serialize + Sync,
-        R: DeserializeOwned,
-    {
-        let password = self.inner.password.load();
-        let database = &self.inner.caller.database;
-        let args = (database, uid, password.expose_secret(), model, method, args, kwargs);
-        self.jsonrpc("object", "execute_kw", &args, method).await
     }
 
     async fn jsonrpc<A, R>(
@@ -511,8 +483,8 @@ impl OdooClient {
         label: &str,
         call: impl Future<Output = Result<T, OdooError>>,
     ) -> Result<T, OdooError> {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = self.inner.permits.acquire().await.map_err(|_| OdooError::Timeout)?;
+        // Never closed, so acquiring cannot fail.
+        let _permit = self.inner.permits.acquire().await.ok();
         let started = Instant::now();
         let result = call.await;
         let elapsed = started.elapsed();
@@ -535,6 +507,23 @@ impl OdooClient {
 
     // --- ORM methods ------------------------------------------------------
 
+    /// [`OdooClient::execute_kw`] of a method that never returns `None`.
+    async fn call<A, K, R>(
+        &self,
+        model: &str,
+        method: &str,
+        args: &A,
+        kw: &K,
+    ) -> Result<R, OdooError>
+    where
+        A: Serialize + Sync,
+        K: Serialize + Sync,
+        R: DeserializeOwned,
+    {
+        let value = self.execute_kw(model, method, args, kw).await?;
+        value.ok_or_else(|| OdooError::InvalidResponse(format!("{method} returned nothing")))
+    }
+
     /// `search_read(domain, fields=…, limit/offset/order)`.
     pub async fn search_read<R: DeserializeOwned>(
         &self,
@@ -545,8 +534,8 @@ impl OdooClient {
     ) -> Result<Vec<R>, OdooError> {
         let mut kwargs = serde_json::to_value(options).unwrap_or_else(|_| json!({}));
         kwargs["fields"] = json!(fields);
-        let records = self.execute_kw(model, "search_read", &json!([domain]), &kwargs).await?;
-        required(records, "search_read")
+        self.call(model, "search_read", &json!([domain]), &kwargs)
+            .await
     }
 
     /// `search(domain, limit/offset/order)` → ids.
@@ -556,8 +545,7 @@ impl OdooClient {
         domain: &Value,
         options: &SearchOptions,
     ) -> Result<Vec<i64>, OdooError> {
-        let ids = self.execute_kw(model, "search", &json!([domain]), options).await?;
-        required(ids, "search")
+        self.call(model, "search", &json!([domain]), options).await
     }
 
     /// `read(ids, fields)`; ids that do not exist are silently left out.
@@ -568,8 +556,7 @@ impl OdooClient {
         fields: &[&str],
     ) -> Result<Vec<R>, OdooError> {
         let kwargs = json!({ "fields": fields });
-        let records = self.execute_kw(model, "read", &json!([ids]), &kwargs).await?;
-        required(records, "read")
+        self.call(model, "read", &json!([ids]), &kwargs).await
     }
 
     /// `create(vals)` → the new id.
@@ -578,8 +565,7 @@ impl OdooClient {
         model: &str,
         vals: &V,
     ) -> Result<i64, OdooError> {
-        let id = self.execute_kw(model, "create", &(vals,), &json!({})).await?;
-        required(id, "create")
+        self.call(model, "create", &(vals,), &json!({})).await
     }
 
     /// `create([vals, …])` → the new ids, in order.
@@ -588,8 +574,7 @@ impl OdooClient {
         model: &str,
         vals: &[V],
     ) -> Result<Vec<i64>, OdooError> {
-        let ids = self.execute_kw(model, "create", &(vals,), &json!({})).await?;
-        required(ids, "create")
+        self.call(model, "create", &(vals,), &json!({})).await
     }
 
     /// `write(ids, vals)`.
@@ -599,47 +584,35 @@ impl OdooClient {
         ids: &[i64],
         vals: &V,
     ) -> Result<(), OdooError> {
-        let done = self.execute_kw(model, "write", &(ids, vals), &json!({})).await?;
-        match done {
-            Some(true) => Ok(()),
-            other => Err(OdooError::InvalidResponse(format!(
-                "write answered {other:?}"
-            ))),
+        match self.call(model, "write", &(ids, vals), &json!({})).await? {
+            true => Ok(()),
+            false => Err(OdooError::InvalidResponse("write answered false".into())),
         }
     }
 
     /// `fields_get(attributes=[type, required, relation, selection])`.
     pub async fn fields_get(&self, model: &str) -> Result<BTreeMap<String, FieldInfo>, OdooError> {
         let kwargs = json!({ "attributes": ["type", "required", "relation", "selection"] });
-        let fields = self.execute_kw(model, "fields_get", &json!([]), &kwargs).await?;
-        required(fields, "fields_get")
+        self.call(model, "fields_get", &json!([]), &kwargs).await
     }
 
-    /// Whether the user's access rights (ACL, not record rules) allow
-    /// `operation` on `model`: `check_access_rights(operation,
-    /// raise_exception=False)` over `/jsonrpc`; over `/json/2`, where Odoo
-    /// 19 deprecates it, `has_access(operation)` on no record, which checks
-    /// exactly the ACL.
+    /// Whether the ACL (not record rules) allow `operation` on `model`:
+    /// `check_access_rights(operation, raise_exception=False)` over
+    /// `/jsonrpc`; over `/json/2`, where Odoo 19 deprecates it,
+    /// `has_access(operation)` on no record, which checks exactly the ACL.
     pub async fn check_access_rights(
         &self,
         model: &str,
         operation: AccessOperation,
     ) -> Result<bool, OdooError> {
         let operation = operation.as_str();
-        let allowed = if self.api().await? == Api::Json2 {
+        if self.api().await? == Api::Json2 {
             let no_records: [i64; 0] = [];
             let args = (no_records, operation);
-            self.execute_kw(model, "has_access", &args, &json!({})).await?
+            self.call(model, "has_access", &args, &json!({})).await
         } else {
             let kwargs = json!({ "raise_exception": false });
-            let args = json!([operation]);
-            self.execute_kw(model, "check_access_rights", &args, &kwargs).await?
-        };
-        required(allowed, "check_access_rights")
+            (self.call(model, "check_access_rights", &json!([operation]), &kwargs)).await
+        }
     }
-}
-
-/// Unwraps a result that Odoo must not return as `None`.
-fn required<T>(value: Option<T>, method: &str) -> Result<T, OdooError> {
-    value.ok_or_else(|| OdooError::InvalidResponse(format!("{method} returned nothing")))
 }

@@ -287,7 +287,9 @@ impl Answer {
     }
 
     fn is_json(&self) -> bool {
-        self.content_type.as_ref().is_none_or(|ct| ct.contains("json"))
+        self.content_type
+            .as_ref()
+            .is_none_or(|ct| ct.contains("json"))
     }
 
     /// The error a non-2xx answer stands for (README of ../shared/odoo19
@@ -385,7 +387,9 @@ pub fn bounded_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, OdooErr
     match serde_json::to_writer(&mut out, value) {
         Ok(()) => Ok(out.0),
         Err(e) if e.is_io() => Err(OdooError::RequestTooLarge),
-        Err(e) => Err(OdooError::Unsupported(format!("arguments that are not JSON: {e}"))),
+        Err(e) => Err(OdooError::Unsupported(format!(
+            "arguments that are not JSON: {e}"
+        ))),
     }
 }
 

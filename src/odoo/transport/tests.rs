@@ -93,14 +93,32 @@ fn recorded_jsonrpc_answers_give_results_and_kinds() {
     let error = jsonrpc("05_common_authenticate_wrong_password");
     assert_eq!(error.unwrap(), Some(json!(false)));
     for (name, kind) in [
-        ("30_error_execute_kw_wrong_password", ServerErrorKind::AccessDenied),
+        (
+            "30_error_execute_kw_wrong_password",
+            ServerErrorKind::AccessDenied,
+        ),
         ("31_error_unknown_model", ServerErrorKind::UserError),
-        ("32_error_unknown_field_in_fields", ServerErrorKind::InvalidInput),
-        ("34_error_write_nonexistent_id", ServerErrorKind::MissingError),
-        ("37_error_invalid_selection_create", ServerErrorKind::InvalidInput),
-        ("39_error_missing_required_create", ServerErrorKind::ValidationError),
+        (
+            "32_error_unknown_field_in_fields",
+            ServerErrorKind::InvalidInput,
+        ),
+        (
+            "34_error_write_nonexistent_id",
+            ServerErrorKind::MissingError,
+        ),
+        (
+            "37_error_invalid_selection_create",
+            ServerErrorKind::InvalidInput,
+        ),
+        (
+            "39_error_missing_required_create",
+            ServerErrorKind::ValidationError,
+        ),
         ("43_error_access_viewer_write", ServerErrorKind::AccessError),
-        ("48_error_wrong_database_execute_kw", ServerErrorKind::Database),
+        (
+            "48_error_wrong_database_execute_kw",
+            ServerErrorKind::Database,
+        ),
         ("55_error_unknown_method", ServerErrorKind::NoSuchMethod),
     ] {
         let error = jsonrpc(name).expect_err(name);
