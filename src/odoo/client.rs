@@ -247,7 +247,7 @@ impl OdooClient {
                     "the companion addon answers: one Odoo call per result, claim and initiation"
                 ),
                 Protocol::Generic if inner.protocol_mode == ProtocolMode::Auto => tracing::info!(
-                    reason = %protocol::fallback_reason(&detection),
+                    reason = protocol::fallback_reason(&detection).unwrap_or_default(),
                     "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
                 ),
                 Protocol::Generic => {}
