@@ -24,47 +24,37 @@ use serde_json::value::RawValue;
 use super::OdooError;
 use super::transport::bounded_json;
 
-/// Every method the bridge calls: whether it runs on records (its first
-/// positional argument is `ids`; an `@api.model` method refuses `ids` with
-/// a 422), and its positional parameter names in order.
-pub const SIGNATURES: &[(&str, bool, &[&str])] = &[
-    ("create", false, &["vals_list"]),
-    ("search", false, &["domain", "offset", "limit", "order"]),
+/// Every method the bridge calls, with its positional parameter names in
+/// order. A record method's first is `ids` (an `@api.model` method refuses
+/// `ids` with a 422).
+pub const SIGNATURES: &[(&str, &[&str])] = &[
+    ("create", &["vals_list"]),
+    ("search", &["domain", "offset", "limit", "order"]),
     (
         "search_read",
-        false,
         &["domain", "fields", "offset", "limit", "order"],
     ),
-    ("search_count", false, &["domain", "limit"]),
-    (
-        "name_search",
-        false,
-        &["name", "domain", "operator", "limit"],
-    ),
-    ("fields_get", false, &["allfields", "attributes"]),
-    (
-        "check_access_rights",
-        false,
-        &["operation", "raise_exception"],
-    ),
-    ("default_get", false, &["fields_list"]),
-    ("context_get", false, &[]),
-    ("read", true, &["fields", "load"]),
-    ("write", true, &["vals"]),
-    ("unlink", true, &[]),
-    ("has_access", true, &["operation"]),
-    ("web_read", true, &["specification"]),
-    ("web_save", true, &["vals", "specification", "next_id"]),
-    // Every parameter of message_post is keyword-only.
-    ("message_post", true, &[]),
+    ("search_count", &["domain", "limit"]),
+    ("name_search", &["name", "domain", "operator", "limit"]),
+    ("fields_get", &["allfields", "attributes"]),
+    ("check_access_rights", &["operation", "raise_exception"]),
+    ("default_get", &["fields_list"]),
+    ("context_get", &[]),
+    ("read", &["ids", "fields", "load"]),
+    ("write", &["ids", "vals"]),
+    ("unlink", &["ids"]),
+    ("has_access", &["ids", "operation"]),
+    ("web_read", &["ids", "specification"]),
+    ("web_save", &["ids", "vals", "specification", "next_id"]),
+    // Every other parameter of message_post is keyword-only.
+    ("message_post", &["ids"]),
     // The companion addon.
-    ("bridge_protocol", false, &[]),
-    ("bridge_apply_result", false, &["reference", "result"]),
-    ("bridge_claim_queued", false, &["limit", "fields"]),
-    ("bridge_claim", false, &["reference", "fields"]),
+    ("bridge_protocol", &[]),
+    ("bridge_apply_result", &["reference", "result"]),
+    ("bridge_claim_queued", &["limit", "fields"]),
+    ("bridge_claim", &["reference", "fields"]),
     (
         "bridge_finish_initiation",
-        false,
         &["request_id", "outcome", "details"],
     ),
 ];
@@ -86,8 +76,7 @@ where
 {
     let unsupported =
         |reason: String| OdooError::Unsupported(format!("{model}.{method}: {reason}"));
-    let Some(&(_, on_records, params)) = SIGNATURES.iter().find(|(name, ..)| *name == method)
-    else {
+    let Some(&(_, params)) = SIGNATURES.iter().find(|(name, _)| *name == method) else {
         return Err(unsupported(
             "the bridge does not know this method's parameter names for /json/2".into(),
         ));
@@ -101,25 +90,20 @@ where
         json => serde_json::from_slice(json)
             .map_err(|_| unsupported("the keyword arguments are not an object".into()))?,
     };
-    let mut rest = positional.as_slice();
-    let mut named: Vec<(&str, &RawValue)> = Vec::with_capacity(rest.len() + keywords.len());
-    if on_records {
-        let Some((ids, tail)) = rest.split_first() else {
-            return Err(unsupported(
-                "a record method needs the record ids as its first argument".into(),
-            ));
-        };
-        named.push(("ids", ids));
-        rest = tail;
+    if params.first() == Some(&"ids") && positional.is_empty() {
+        return Err(unsupported(
+            "a record method needs the record ids as its first argument".into(),
+        ));
     }
-    if rest.len() > params.len() {
+    if positional.len() > params.len() {
         return Err(unsupported(format!(
             "{} positional arguments given, it takes {}",
-            rest.len(),
+            positional.len(),
             params.len()
         )));
     }
-    named.extend(params.iter().copied().zip(rest.iter().copied()));
+    let mut named: Vec<(&str, &RawValue)> = Vec::with_capacity(params.len() + keywords.len());
+    named.extend(params.iter().copied().zip(positional.iter().copied()));
     for (name, value) in &keywords {
         if named.iter().any(|(taken, _)| taken == name) {
             return Err(unsupported(format!("`{name}` is given twice")));
