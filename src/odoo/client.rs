@@ -52,8 +52,6 @@ pub struct OdooClient {
 
 struct Inner {
     transport: Transport,
-    /// `odoo.url` without a trailing `/`.
-    url: String,
     /// `odoo.api`, and the API `auto` settled on once asked.
     choice: OdooApi,
     detected: OnceCell<Api>,
@@ -159,8 +157,7 @@ impl OdooClient {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                transport: Transport::new(config.timeout, caller.clone())?,
-                url: config.endpoint(""),
+                transport: Transport::new(config.endpoint(""), config.timeout, caller.clone())?,
                 choice: config.api,
                 detected: OnceCell::new(),
                 caller,
@@ -275,59 +272,43 @@ impl OdooClient {
     }
 
     /// The server's version, asked on the API in use (`GET /web/version`
-    /// for `/json/2`, `common.version` for `/jsonrpc`); needs no
-    /// credentials. With `odoo.api = "auto"` this settles the API.
+    /// or `common.version`); needs no credentials.
     pub async fn version(&self) -> Result<ServerVersion, OdooError> {
-        match self.inner.choice {
-            OdooApi::JsonRpc => self.jsonrpc_version().await,
-            OdooApi::Json2 => self.web_version().await,
-            OdooApi::Auto => {
-                let version = self.detect_api().await?;
-                let _ = self.inner.detected.set(Api::for_major(version.major()));
-                Ok(version)
-            }
+        match self.api().await? {
+            Api::Json2 => self.web_version().await,
+            Api::JsonRpc => self.jsonrpc_version().await,
         }
     }
 
     /// The API in use, asking the server once when `odoo.api = "auto"`.
     pub async fn api(&self) -> Result<Api, OdooError> {
+        let detect = || async {
+            // `/web/version` exists from Odoo 19 on. Only a permanent refusal
+            // (its 404 on Odoo 16-18) falls back: an outage settles nothing.
+            let version = match self.web_version().await {
+                Err(error) if !error.is_transient() => self.jsonrpc_version().await,
+                version => version,
+            }?;
+            let api = Api::for_major(version.major());
+            tracing::info!(odoo_version = %version.server_version, %api, "Odoo answered; choosing its API");
+            Ok::<_, OdooError>(api)
+        };
         match self.inner.choice {
             OdooApi::JsonRpc => Ok(Api::JsonRpc),
             OdooApi::Json2 => Ok(Api::Json2),
-            OdooApi::Auto => {
-                let detected = self.inner.detected.get_or_try_init(|| async {
-                    let version = self.detect_api().await?;
-                    let api = Api::for_major(version.major());
-                    tracing::info!(odoo_version = %version.server_version, %api, "Odoo answered; choosing its API");
-                    Ok::<_, OdooError>(api)
-                });
-                Ok(*detected.await?)
-            }
-        }
-    }
-
-    /// `/web/version` where it exists (Odoo 19+), else `common.version`.
-    /// Only a permanent refusal of `/web/version` (its 404 on Odoo 16-18)
-    /// falls back; an outage is returned, so nothing is settled on it.
-    async fn detect_api(&self) -> Result<ServerVersion, OdooError> {
-        match self.web_version().await {
-            Err(error) if !error.is_transient() => {
-                tracing::debug!(%error, "no /web/version; asking common.version");
-                self.jsonrpc_version().await
-            }
-            version => version,
+            OdooApi::Auto => self.inner.detected.get_or_try_init(detect).await.copied(),
         }
     }
 
     async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {
         let args = json!([]);
-        let version = self.jsonrpc("common", "version", &args, "version").await?;
+        let call = self.inner.transport.jsonrpc("common", "version", &args);
+        let version = self.counted("common", "version", call).await?;
         version.ok_or_else(|| OdooError::InvalidResponse("common.version returned nothing".into()))
     }
 
     async fn web_version(&self) -> Result<ServerVersion, OdooError> {
-        let url = format!("{}/web/version", self.inner.url);
-        let get = self.inner.transport.get(&url);
+        let get = self.inner.transport.get("/web/version");
         self.counted("web", "version", get).await
     }
 
@@ -364,8 +345,14 @@ impl OdooClient {
             } else {
                 let password = inner.password.load();
                 let args = json!([database, login, password.expose_secret(), {}]);
-                let answer = self.jsonrpc("common", "authenticate", &args, "authenticate");
-                (answer.await?, "common.authenticate")
+                let call = self
+                    .inner
+                    .transport
+                    .jsonrpc("common", "authenticate", &args);
+                (
+                    self.counted("common", "authenticate", call).await?,
+                    "common.authenticate",
+                )
             };
             match answer {
                 Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
@@ -421,9 +408,8 @@ impl OdooClient {
         let result = if self.api().await? == Api::Json2 {
             // Built before waiting for a permit: a refused call costs no slot.
             let body = super::json2::body(model, method, args, kwargs)?;
-            let url = format!("{}/json/2/{model}/{method}", self.inner.url);
             let key = self.inner.password.load();
-            let call = self.inner.transport.json2(url, body, &key);
+            let call = self.inner.transport.json2(model, method, body, &key);
             self.counted(model, method, call).await
         } else {
             let mut renewed = false;
@@ -440,7 +426,8 @@ impl OdooClient {
                     args,
                     kwargs,
                 );
-                match self.jsonrpc("object", "execute_kw", &call, method).await {
+                let call = self.inner.transport.jsonrpc("object", "execute_kw", &call);
+                match self.counted(model, method, call).await {
                     Err(e)
                         if !renewed && e.server_kind() == Some(ServerErrorKind::AccessDenied) =>
                     {
@@ -457,22 +444,6 @@ impl OdooClient {
         };
         self.observe(&result);
         result
-    }
-
-    async fn jsonrpc<A, R>(
-        &self,
-        service: &str,
-        method: &str,
-        args: &A,
-        label: &str,
-    ) -> Result<Option<R>, OdooError>
-    where
-        A: Serialize + Sync,
-        R: DeserializeOwned,
-    {
-        let url = format!("{}/jsonrpc", self.inner.url);
-        let call = self.inner.transport.jsonrpc(&url, service, method, args);
-        self.counted(service, label, call).await
     }
 
     /// Runs one call within the concurrency bound, counted in the metrics

@@ -51,12 +51,14 @@ pub struct Caller {
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
+    /// `odoo.url` without a trailing `/`.
+    url: String,
     database: HeaderValue,
     caller: Caller,
 }
 
 impl Transport {
-    pub fn new(timeout: Duration, caller: Caller) -> Result<Self, OdooError> {
+    pub fn new(url: String, timeout: Duration, caller: Caller) -> Result<Self, OdooError> {
         crate::tls::install_crypto_provider();
         let setup = |what: String| OdooError::Unsupported(format!("an HTTP client ({what})"));
         let client = reqwest::Client::builder()
@@ -71,16 +73,16 @@ impl Transport {
             .map_err(|_| setup("odoo.database is not a valid HTTP header value".to_owned()))?;
         Ok(Self {
             client,
+            url,
             database,
             caller,
         })
     }
 
-    /// `service.method(*args)` over `/jsonrpc` at `url`; `Ok(None)` when Odoo
+    /// `service.method(*args)` over `/jsonrpc`; `Ok(None)` when Odoo
     /// returned `None`.
     pub async fn jsonrpc<A: Serialize, R: DeserializeOwned>(
         &self,
-        url: &str,
         service: &str,
         method: &str,
         args: &A,
@@ -109,17 +111,19 @@ impl Transport {
             params,
             id: 1,
         })?;
-        let answer = self.send(self.post(url).body(body)).await?;
+        let url = format!("{}/jsonrpc", self.url);
+        let answer = self.send(self.post(&url).body(body)).await?;
         answer.jsonrpc(&self.caller)
     }
 
-    /// A body built by [`super::json2::body`] to `{base}/<model>/<method>`,
+    /// A body built by [`super::json2::body`] to `/json/2/<model>/<method>`,
     /// with `api_key` as the bearer token (read per call: a reload may
     /// replace it). `single_create`: Odoo 19 answers `[id]` to a create of
     /// one dict where `/jsonrpc` answers `id`, so the list is unwrapped.
     pub async fn json2<R: DeserializeOwned>(
         &self,
-        url: String,
+        model: &str,
+        method: &str,
         body: super::json2::Body,
         api_key: &SecretString,
     ) -> Result<Option<R>, OdooError> {
@@ -131,7 +135,7 @@ impl Transport {
             ));
         };
         authorization.set_sensitive(true);
-        let request = (self.post(&url))
+        let request = (self.post(&format!("{}/json/2/{model}/{method}", self.url)))
             .header(AUTHORIZATION, authorization)
             .header("X-Odoo-Database", self.database.clone())
             .body(body.bytes);
@@ -142,9 +146,11 @@ impl Transport {
         single(answer.result(&self.caller)?)
     }
 
-    /// `GET url` (Odoo 19's `/web/version`); needs no credentials.
-    pub async fn get<R: DeserializeOwned>(&self, url: &str) -> Result<R, OdooError> {
-        let answer = self.send(self.client.get(url)).await?;
+    /// `GET path` (Odoo 19's `/web/version`); needs no credentials.
+    pub async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, OdooError> {
+        let answer = self
+            .send(self.client.get(format!("{}{path}", self.url)))
+            .await?;
         answer.result(&self.caller)
     }
 
