@@ -1,14 +1,13 @@
 //! The Odoo session: the API in use, login, the cached uid, bounded
 //! concurrency, and the ORM methods the bridge uses.
 //!
-//! * Callers see one API, `execute_kw(model, method, args, kwargs)`, on both
-//!   wires. `odoo.api = "auto"` picks the wire once: `GET /web/version`
-//!   (Odoo 19+), else `common.version`; an outage settles nothing.
+//! * Callers see one `execute_kw(model, method, args, kwargs)` on both
+//!   wires; `odoo.api = "auto"` picks the wire once.
 //! * Over `/jsonrpc` the uid from `common.authenticate` is cached; on
 //!   `AccessDenied` (password changed, key rotated, session reset) the
 //!   client logs in again once and repeats the call. Over `/json/2` every
-//!   call carries the API key, and the "login" `res.users.context_get`
-//!   proves it and names its uid.
+//!   call carries the API key; the "login" `res.users.context_get` proves
+//!   it and names its uid.
 //! * Every outcome updates the standing: whether Odoo refuses the bridge
 //!   itself right now ([`OdooClient::refusal`]).
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`:
@@ -52,13 +51,12 @@ pub struct OdooClient {
 
 struct Inner {
     transport: Transport,
-    /// `odoo.api`, and the API `auto` settled on once asked.
+    /// `odoo.api`, and the API `auto` settled on.
     choice: OdooApi,
     detected: OnceCell<Api>,
     caller: Caller,
     password: ArcSwap<SecretString>,
-    /// `None` until logged in; held across a login so that concurrent
-    /// callers wait for one login instead of starting their own.
+    /// Held across a login, so concurrent callers wait for one login.
     uid: Mutex<Option<Uid>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
@@ -73,8 +71,7 @@ struct Inner {
 impl std::fmt::Debug for OdooClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OdooClient")
-            .field("database", &self.inner.caller.database)
-            .field("login", &self.inner.caller.login)
+            .field("caller", &self.inner.caller)
             .finish_non_exhaustive()
     }
 }
@@ -125,8 +122,7 @@ pub struct FieldInfo {
     pub selection: Option<Vec<(String, String)>>,
 }
 
-/// The answer of `common.version`, or of `GET /web/version` (whose keys
-/// are the aliases).
+/// The answer of `common.version`, or of `GET /web/version` (the aliases).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct ServerVersion {
     #[serde(alias = "version")]
@@ -183,8 +179,7 @@ impl OdooClient {
         &self.inner.caller.login
     }
 
-    /// Why Odoo refuses the bridge itself right now, if it does (a refusal
-    /// sets it, an authenticated call that succeeds clears it).
+    /// Why Odoo refuses the bridge itself right now, if it does.
     pub fn refusal(&self) -> Option<Refusal> {
         self.inner.standing.current()
     }
@@ -197,26 +192,9 @@ impl OdooClient {
         tracing::info!(login = %self.inner.caller.login, "odoo.password changed; the next call logs in with it");
     }
 
-    /// Records what an authenticated call says about the standing: any
-    /// answer but a refusal (an exception about the call included) proves
-    /// Odoo accepts the bridge.
-    fn observe<T>(&self, result: &Result<T, OdooError>) {
-        let standing = &self.inner.standing;
-        match result.as_ref().err() {
-            None => standing.accepted(),
-            Some(error) => match error.refusal() {
-                Some(refusal) => standing.refused(refusal),
-                None if matches!(error, OdooError::Server { .. }) => standing.accepted(),
-                None => {}
-            },
-        }
-    }
-
     /// The protocol to speak: `odoo.protocol` applied to what
-    /// `bridge_protocol()` answered, asked once per session. In `companion`
-    /// mode without a usable addon this is
-    /// [`OdooError::CompanionUnavailable`]; in `generic` mode Odoo is never
-    /// asked.
+    /// `bridge_protocol()` answered, asked once per session (never in
+    /// `generic` mode).
     pub async fn protocol(&self) -> Result<Protocol, OdooError> {
         let inner = &self.inner;
         if inner.protocol_mode == ProtocolMode::Generic {
@@ -230,13 +208,8 @@ impl OdooClient {
         }
         let previous = cached.map(|(_, known)| known);
         let detection = protocol::detect(self, REQUEST_MODEL).await?;
-        let protocol = match protocol::choose(inner.protocol_mode, &detection) {
-            Ok(protocol) => protocol,
-            Err(error) => {
-                *cached = None;
-                return Err(error);
-            }
-        };
+        let chosen = protocol::choose(inner.protocol_mode, &detection);
+        let protocol = chosen.inspect_err(|_| *cached = None)?;
         if previous != Some(protocol) {
             match protocol {
                 Protocol::Companion { version } => tracing::info!(
@@ -264,18 +237,20 @@ impl OdooClient {
         if inner.protocol_mode == ProtocolMode::Generic {
             return Some(Protocol::Generic);
         }
-        let cached = inner.protocol.try_lock().ok()?;
+        let cached = *inner.protocol.try_lock().ok()?;
         let epoch = inner.epoch.load(Ordering::Acquire);
         cached
             .filter(|(at, _)| *at == epoch)
             .map(|(_, known)| known)
     }
 
-    /// The server's version, asked on the API in use (`GET /web/version`
-    /// or `common.version`); needs no credentials.
+    /// The server's version over the API in use; needs no credentials.
     pub async fn version(&self) -> Result<ServerVersion, OdooError> {
         match self.api().await? {
-            Api::Json2 => self.web_version().await,
+            Api::Json2 => {
+                let get = self.inner.transport.get("/web/version");
+                self.counted("web", "version", get).await
+            }
             Api::JsonRpc => self.jsonrpc_version().await,
         }
     }
@@ -285,7 +260,8 @@ impl OdooClient {
         let detect = || async {
             // `/web/version` exists from Odoo 19 on. Only a permanent refusal
             // (its 404 on Odoo 16-18) falls back: an outage settles nothing.
-            let version = match self.web_version().await {
+            let web = self.inner.transport.get::<ServerVersion>("/web/version");
+            let version = match self.counted("web", "version", web).await {
                 Err(error) if !error.is_transient() => self.jsonrpc_version().await,
                 version => version,
             }?;
@@ -307,11 +283,6 @@ impl OdooClient {
         version.ok_or_else(|| OdooError::InvalidResponse("common.version returned nothing".into()))
     }
 
-    async fn web_version(&self) -> Result<ServerVersion, OdooError> {
-        let get = self.inner.transport.get("/web/version");
-        self.counted("web", "version", get).await
-    }
-
     /// Logs in now (even if a uid is cached) and caches the new uid.
     pub async fn authenticate(&self) -> Result<Uid, OdooError> {
         self.logged_in(true).await
@@ -327,62 +298,51 @@ impl OdooClient {
         if let Some(uid) = cached.filter(|_| !again) {
             return Ok(uid);
         }
-        let uid = self.login_once().await?;
-        *cached = Some(uid);
-        Ok(uid)
-    }
-
-    async fn login_once(&self) -> Result<Uid, OdooError> {
-        let inner = &self.inner;
-        let (login, database) = (&inner.caller.login, &inner.caller.database);
-        let uid: Result<Uid, OdooError> = async {
-            let (answer, method) = if self.api().await? == Api::Json2 {
-                // An authenticated call, so its outcome is the standing too.
-                let context: Option<Value> =
-                    Box::pin(self.execute_kw("res.users", "context_get", &json!([]), &json!({})))
-                        .await?;
-                (context.map(|c| c["uid"].clone()), "res.users.context_get")
-            } else {
-                let password = inner.password.load();
-                let args = json!([database, login, password.expose_secret(), {}]);
-                let call = self
-                    .inner
-                    .transport
-                    .jsonrpc("common", "authenticate", &args);
-                (
-                    self.counted("common", "authenticate", call).await?,
-                    "common.authenticate",
-                )
-            };
-            match answer {
-                Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
-                    login: login.clone(),
-                    database: database.clone(),
-                }),
-                answer => (answer.as_ref().and_then(Value::as_i64))
-                    .filter(|uid| *uid > 0)
-                    .ok_or_else(|| {
-                        let answer = answer.unwrap_or_default();
-                        OdooError::InvalidResponse(format!("{method} answered {answer}"))
-                    }),
-            }
-        }
-        .await;
+        let uid = self.login_once().await;
         match &uid {
             Ok(uid) => {
-                tracing::debug!(uid, %login, "logged in to Odoo");
+                tracing::debug!(uid, login = %self.inner.caller.login, "logged in to Odoo");
+                *cached = Some(*uid);
                 self.new_session();
             }
             // A login that works proves little (Odoo may still deny the
             // session during a cooldown): only an authenticated call clears
             // a refusal.
-            Err(error) => {
-                if let Some(refusal) = error.refusal() {
-                    inner.standing.refused(refusal);
-                }
-            }
+            Err(error) => error
+                .refusal()
+                .into_iter()
+                .for_each(|refusal| self.inner.standing.refused(refusal)),
         }
         uid
+    }
+
+    async fn login_once(&self) -> Result<Uid, OdooError> {
+        let (inner, caller) = (&self.inner, &self.inner.caller);
+        let (answer, method) = if self.api().await? == Api::Json2 {
+            // An authenticated call, so its outcome is the standing too.
+            let context: Option<Value> =
+                Box::pin(self.execute_kw("res.users", "context_get", &json!([]), &json!({})))
+                    .await?;
+            (context.map(|c| c["uid"].clone()), "res.users.context_get")
+        } else {
+            let password = inner.password.load();
+            let args = json!([caller.database, caller.login, password.expose_secret(), {}]);
+            let call = inner.transport.jsonrpc("common", "authenticate", &args);
+            let answer = self.counted("common", "authenticate", call).await?;
+            (answer, "common.authenticate")
+        };
+        match answer {
+            Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
+                login: caller.login.clone(),
+                database: caller.database.clone(),
+            }),
+            answer => (answer.as_ref().and_then(Value::as_i64))
+                .filter(|uid| *uid > 0)
+                .ok_or_else(|| {
+                    let answer = answer.unwrap_or_default();
+                    OdooError::InvalidResponse(format!("{method} answered {answer}"))
+                }),
+        }
     }
 
     /// Starts a new session for the protocol cache.
@@ -391,8 +351,8 @@ impl OdooClient {
     }
 
     /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,
-    /// `POST /json/2/<model>/<method>` with the same arguments as keywords
-    /// over `/json/2`. `Ok(None)` when the method returned Python `None`.
+    /// or `POST /json/2/<model>/<method>` with the arguments named
+    /// ([`super::json2`]). `Ok(None)` when the method returned `None`.
     pub async fn execute_kw<A, K, R>(
         &self,
         model: &str,
@@ -405,44 +365,41 @@ impl OdooClient {
         K: Serialize + Sync,
         R: DeserializeOwned,
     {
+        let inner = &self.inner;
         let result = if self.api().await? == Api::Json2 {
             // Built before waiting for a permit: a refused call costs no slot.
             let body = super::json2::body(model, method, args, kwargs)?;
-            let key = self.inner.password.load();
-            let call = self.inner.transport.json2(model, method, body, &key);
+            let key = inner.password.load();
+            let call = inner.transport.json2(model, method, body, &key);
             self.counted(model, method, call).await
         } else {
             let mut renewed = false;
             loop {
                 let uid = self.uid().await?;
-                let password = self.inner.password.load();
-                let database = &self.inner.caller.database;
-                let call = (
-                    database,
-                    uid,
-                    password.expose_secret(),
-                    model,
-                    method,
-                    args,
-                    kwargs,
-                );
-                let call = self.inner.transport.jsonrpc("object", "execute_kw", &call);
+                let (password, database) = (inner.password.load(), &inner.caller.database);
+                let secret = password.expose_secret();
+                let call = (database, uid, secret, model, method, args, kwargs);
+                let call = inner.transport.jsonrpc("object", "execute_kw", &call);
                 match self.counted(model, method, call).await {
                     Err(e)
                         if !renewed && e.server_kind() == Some(ServerErrorKind::AccessDenied) =>
                     {
                         tracing::info!(model, method, "Odoo denied the session; logging in again");
-                        let mut cached = self.inner.uid.lock().await;
-                        if *cached == Some(uid) {
-                            *cached = None;
-                        }
+                        let mut cached = inner.uid.lock().await;
+                        *cached = cached.filter(|cached| *cached != uid);
                         renewed = true;
                     }
                     result => break result,
                 }
             }
         };
-        self.observe(&result);
+        // Any answer but a refusal (an exception about the call included)
+        // proves Odoo accepts the bridge.
+        match result.as_ref().map_err(|e| (e.refusal(), e)) {
+            Err((Some(refusal), _)) => inner.standing.refused(refusal),
+            Ok(_) | Err((None, OdooError::Server { .. })) => inner.standing.accepted(),
+            Err(_) => {}
+        }
         result
     }
 
