@@ -1,20 +1,18 @@
 //! The HTTP under both of Odoo's APIs: one reqwest client, one size bound
-//! each way, one timeout, and the mapping of every answer to a result or an
-//! [`OdooError`], the same kinds on both wires.
+//! each way, one timeout, and every answer mapped to a result or to the
+//! same [`OdooError`] kinds on both wires.
 //!
-//! * `/jsonrpc` (Odoo 16-19): a JSON-RPC envelope, method `call`, params
-//!   `{service, method, args}`. Errors come as HTTP 200 with an `error`
-//!   whose `data.name` is the Python exception; a method that returned
-//!   `None` answers with no `result` key at all.
-//! * `/json/2` (Odoo 19+): `POST /json/2/<model>/<method>` with the keyword
-//!   arguments as body ([`super::json2`]), `Authorization: bearer <key>` and
-//!   `X-Odoo-Database` (optional only on a single-database server). The
-//!   answer is the bare result, or an error object (`name`, `message`, …)
-//!   with a real HTTP status.
+//! * `/jsonrpc` (Odoo 16-19): a JSON-RPC `call` of `{service, method,
+//!   args}`; errors come as HTTP 200 with `error.data.name`, the Python
+//!   exception; Python's `None` comes as no `result` key at all.
+//! * `/json/2` (Odoo 19+): `POST /json/2/<model>/<method>` of the named
+//!   arguments ([`super::json2`]) with `Authorization: bearer <key>` and
+//!   `X-Odoo-Database`; the answer is the bare result, or an error object
+//!   (`name`, `message`, …) with a real HTTP status.
 //!
-//! What must stay true: the password travels in the `/jsonrpc` body and the
-//! key in a sensitive header, and neither is ever logged or put in an
-//! error; redirects are not followed (they would carry the key elsewhere).
+//! The password (in the `/jsonrpc` body) and the key (a sensitive header)
+//! are never logged nor put in an error; redirects are not followed (they
+//! would carry the key elsewhere).
 
 use std::io::Write;
 use std::time::Duration;
@@ -37,8 +35,6 @@ pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Characters of a body excerpt shown in messages.
 const EXCERPT_CHARS: usize = 200;
-/// Odoo 19's page for a database header that selects no database.
-const NO_DATABASE_PAGE_MARK: &str = "No database is selected";
 
 /// Who calls, for the messages of refused logins and unknown databases.
 #[derive(Debug, Clone)]
@@ -55,6 +51,57 @@ pub struct Transport {
     url: String,
     database: HeaderValue,
     caller: Caller,
+}
+
+/// `/jsonrpc`'s request.
+#[derive(Serialize)]
+struct Call<'a, A> {
+    jsonrpc: &'a str,
+    method: &'a str,
+    params: Params<'a, A>,
+    id: u32,
+}
+
+#[derive(Serialize)]
+struct Params<'a, A> {
+    service: &'a str,
+    method: &'a str,
+    args: &'a A,
+}
+
+/// `/jsonrpc`'s answer (without a `jsonrpc` key, it is not Odoo).
+#[derive(Deserialize)]
+struct Envelope<R> {
+    #[serde(rename = "jsonrpc")]
+    _version: IgnoredAny,
+    result: Option<R>,
+    error: Option<RpcError>,
+}
+
+#[derive(Deserialize)]
+struct RpcError {
+    #[serde(default)]
+    message: String,
+    data: Option<serde_json::Value>,
+}
+
+/// A Python exception: `/jsonrpc`'s `error.data`, `/json/2`'s error body.
+#[derive(Deserialize)]
+struct Exception {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl Exception {
+    fn into_error(self, kind: Option<ServerErrorKind>) -> OdooError {
+        OdooError::Server {
+            kind: kind.unwrap_or_else(|| ServerErrorKind::from_name(&self.name)),
+            name: self.name,
+            message: self.message,
+        }
+    }
 }
 
 impl Transport {
@@ -79,47 +126,33 @@ impl Transport {
         })
     }
 
-    /// `service.method(*args)` over `/jsonrpc`; `Ok(None)` when Odoo
-    /// returned `None`.
+    /// `service.method(*args)` over `/jsonrpc`; `None` for Python's `None`.
     pub async fn jsonrpc<A: Serialize, R: DeserializeOwned>(
         &self,
         service: &str,
         method: &str,
         args: &A,
     ) -> Result<Option<R>, OdooError> {
-        #[derive(Serialize)]
-        struct Call<'a, A> {
-            jsonrpc: &'a str,
-            method: &'a str,
-            params: Params<'a, A>,
-            id: u32,
-        }
-        #[derive(Serialize)]
-        struct Params<'a, A> {
-            service: &'a str,
-            method: &'a str,
-            args: &'a A,
-        }
         let params = Params {
             service,
             method,
             args,
         };
-        let body = bounded_json(&Call {
+        let call = bounded_json(&Call {
             jsonrpc: "2.0",
             method: "call",
             params,
             id: 1,
         })?;
         let url = format!("{}/jsonrpc", self.url);
-        let answer = self.send(self.post(&url).body(body)).await?;
+        let answer = self.send(self.post(&url).body(call)).await?;
         answer.jsonrpc(&self.caller)
     }
 
-    /// A body built by [`super::json2::body`] to `/json/2/<model>/<method>`,
-    /// with `api_key` as the bearer token (read per call: a reload may
-    /// replace it). `single_create`: Odoo 19 answers `[id]` to a create of
-    /// one dict where `/jsonrpc` answers `id`, so the list is unwrapped.
+    /// A body built by [`super::json2::body`], with `api_key` as the bearer
+    /// token (read per call: a reload may replace it). Odoo 19 answers
+    /// `[id]` to a create of one dict where `/jsonrpc` answers `id`, so the
+    /// list is unwrapped.
     pub async fn json2<R: DeserializeOwned>(
         &self,
         model: &str,
@@ -148,10 +181,8 @@ impl Transport {
 
     /// `GET path` (Odoo 19's `/web/version`); needs no credentials.
     pub async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, OdooError> {
-        let answer = self
-            .send(self.client.get(format!("{}{path}", self.url)))
-            .await?;
-        answer.result(&self.caller)
+        let answer = self.send(self.client.get(format!("{}{path}", self.url)));
+        answer.await?.result(&self.caller)
     }
 
     fn post(&self, url: &str) -> reqwest::RequestBuilder {
@@ -159,17 +190,11 @@ impl Transport {
         self.client.post(url).header(CONTENT_TYPE, json)
     }
 
-    /// Sends `request` and reads its answer, a success up to
-    /// [`MAX_RESPONSE_BYTES`] (beyond it, refused), an error up to
-    /// [`MAX_ERROR_BODY_BYTES`] (beyond it, cut).
+    /// Sends `request` and reads its answer: a success up to
+    /// [`MAX_RESPONSE_BYTES`] (beyond, refused), an error up to
+    /// [`MAX_ERROR_BODY_BYTES`] (beyond, cut).
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, OdooError> {
         let mut response = request.send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase);
         let success = response.status().is_success();
         let limit = if success {
             MAX_RESPONSE_BYTES
@@ -179,7 +204,14 @@ impl Transport {
         if success && response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(OdooError::ResponseTooLarge);
         }
-        let mut body = Vec::new();
+        let mut answer = Answer {
+            status: response.status().as_u16(),
+            content_type: (response.headers().get(CONTENT_TYPE))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase),
+            body: Vec::new(),
+        };
+        let body = &mut answer.body;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
@@ -187,19 +219,14 @@ impl Transport {
                         return Err(OdooError::ResponseTooLarge);
                     }
                     body.extend_from_slice(&chunk[..limit - body.len()]);
-                    break;
+                    return Ok(answer);
                 }
                 Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => break,
+                Ok(None) => return Ok(answer),
                 Err(e) if success => return Err(transport_error(e)),
-                Err(_) => break,
+                Err(_) => return Ok(answer),
             }
         }
-        Ok(Answer {
-            status,
-            content_type,
-            body,
-        })
     }
 }
 
@@ -214,43 +241,6 @@ fn single<R>(ids: Vec<R>) -> Result<Option<R>, OdooError> {
     }
 }
 
-/// A JSON-RPC answer (the `jsonrpc` key is required: anything else is not
-/// Odoo).
-#[derive(Deserialize)]
-struct Envelope<R> {
-    #[serde(rename = "jsonrpc")]
-    _version: IgnoredAny,
-    result: Option<R>,
-    error: Option<RpcError>,
-}
-
-#[derive(Deserialize)]
-struct RpcError {
-    #[serde(default)]
-    message: String,
-    data: Option<serde_json::Value>,
-}
-
-/// A Python exception as Odoo reports it: `/jsonrpc`'s `error.data`, or
-/// the whole error body of `/json/2`.
-#[derive(Deserialize)]
-struct Exception {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    message: String,
-}
-
-impl Exception {
-    fn into_server_error(self) -> OdooError {
-        OdooError::Server {
-            kind: ServerErrorKind::from_name(&self.name),
-            name: self.name,
-            message: self.message,
-        }
-    }
-}
-
 struct Answer {
     status: u16,
     /// Lower-cased.
@@ -260,9 +250,8 @@ struct Answer {
 
 impl Answer {
     /// The result of a 2xx answer, or the error any other answer stands
-    /// for. A 2xx that is not JSON (a maintenance page, a proxy's login
-    /// page) is a [`OdooError::NotJsonRpc`]: a refusal of the bridge, so
-    /// work waits rather than dies.
+    /// for. A 2xx that is not JSON (a maintenance page, a proxy's page) is
+    /// [`OdooError::NotJsonRpc`]: a refusal of the bridge, so work waits.
     fn result<T: DeserializeOwned>(&self, caller: &Caller) -> Result<T, OdooError> {
         if !(200..300).contains(&self.status) {
             return Err(self.error(caller));
@@ -281,80 +270,65 @@ impl Answer {
         let Some(error) = envelope.error else {
             return Ok(envelope.result);
         };
-        let exception: Option<Exception> = error.data.and_then(|d| serde_json::from_value(d).ok());
-        Err(match exception {
-            Some(exception) => exception.into_server_error(),
-            None => OdooError::Server {
-                kind: ServerErrorKind::Other,
-                name: String::new(),
-                message: error.message,
-            },
-        })
+        let data = error.data.and_then(|d| serde_json::from_value(d).ok());
+        let exception = data.unwrap_or(Exception {
+            name: String::new(),
+            message: error.message,
+        });
+        Err(exception.into_error(None))
     }
 
     fn is_json(&self) -> bool {
-        self.content_type
-            .as_ref()
-            .is_none_or(|ct| ct.contains("json"))
+        (self.content_type.as_ref()).is_none_or(|ct| ct.contains("json"))
     }
 
-    /// The error a non-2xx answer stands for (README of ../shared/odoo19
-    /// for the `/json/2` cases):
-    /// - Unauthorized (401: no, unknown, expired or revoked key, or a
-    ///   password as the token) → [`OdooError::LoginRefused`];
-    /// - BadRequest (400: body not JSON), and the HTML 400 of `/jsonrpc` or
-    ///   415 of `/json/2` → [`OdooError::Protocol`];
-    /// - NotFound (404): an unknown model is a `UserError`, an unknown
-    ///   method `NoSuchMethod`, as on `/jsonrpc`;
-    /// - UnprocessableEntity (422: arguments that do not bind) →
-    ///   `InvalidInput`, `/jsonrpc`'s `TypeError`;
-    /// - the HTML 404 "No database is selected" → a permanent `Database`
-    ///   error, as `/jsonrpc`'s OperationalError;
-    /// - any other Odoo exception → [`ServerErrorKind::from_name`]; other
-    ///   werkzeug errors and pages → [`OdooError::HttpStatus`].
+    /// The error a non-2xx answer stands for (the `/json/2` cases are in
+    /// the README of ../shared/odoo19): Unauthorized (401: no, unknown,
+    /// expired or revoked key, or a password as the token) is a refused
+    /// login; BadRequest (400) and the HTML 400 or 415 a malformed request;
+    /// NotFound (404) an unknown model (`UserError`) or method
+    /// (`NoSuchMethod`), and UnprocessableEntity (422) `InvalidInput`, as
+    /// on `/jsonrpc`; the HTML 404 "No database is selected" a permanent
+    /// `Database` error; other werkzeug errors and pages an HTTP status.
     fn error(&self, caller: &Caller) -> OdooError {
-        let exception = self
-            .is_json()
+        let exception = (self.is_json())
             .then(|| serde_json::from_slice::<Exception>(&self.body).ok())
             .flatten()
             .filter(|e| !e.name.is_empty());
         if let Some(exception) = exception {
-            let server = |kind| OdooError::Server {
-                kind,
-                name: exception.name.clone(),
-                message: exception.message.clone(),
-            };
-            return match exception.name.as_str() {
-                "werkzeug.exceptions.Unauthorized" => OdooError::LoginRefused {
-                    login: caller.login.clone(),
-                    database: caller.database.clone(),
-                },
-                "werkzeug.exceptions.BadRequest" => OdooError::Protocol {
-                    body_excerpt: exception.message,
-                },
-                "werkzeug.exceptions.NotFound" if exception.message.starts_with("the model ") => {
-                    server(ServerErrorKind::UserError)
+            let kind = match exception.name.as_str() {
+                "werkzeug.exceptions.Unauthorized" => {
+                    return OdooError::LoginRefused {
+                        login: caller.login.clone(),
+                        database: caller.database.clone(),
+                    };
                 }
-                "werkzeug.exceptions.NotFound" => server(ServerErrorKind::NoSuchMethod),
-                "werkzeug.exceptions.UnprocessableEntity" => server(ServerErrorKind::InvalidInput),
+                "werkzeug.exceptions.BadRequest" => {
+                    return OdooError::Protocol {
+                        body_excerpt: exception.message,
+                    };
+                }
+                "werkzeug.exceptions.NotFound" if exception.message.starts_with("the model ") => {
+                    Some(ServerErrorKind::UserError)
+                }
+                "werkzeug.exceptions.NotFound" => Some(ServerErrorKind::NoSuchMethod),
+                "werkzeug.exceptions.UnprocessableEntity" => Some(ServerErrorKind::InvalidInput),
                 name if name.starts_with("werkzeug.")
                     && ServerErrorKind::from_name(name) == ServerErrorKind::Other =>
                 {
-                    OdooError::HttpStatus {
+                    return OdooError::HttpStatus {
                         status: self.status,
                         body_excerpt: exception.message,
-                    }
+                    };
                 }
-                _ => exception.into_server_error(),
+                _ => None,
             };
+            return exception.into_error(kind);
         }
         let excerpt = clean_excerpt(&self.body);
-        let html = self
-            .content_type
-            .as_ref()
-            .is_some_and(|ct| ct.trim_start().starts_with("text/html"));
+        let html = (self.content_type.as_ref()).is_some_and(|ct| ct.starts_with("text/html"));
         match self.status {
-            404 if html && excerpt.contains(NO_DATABASE_PAGE_MARK) => OdooError::Server {
+            404 if html && excerpt.contains("No database is selected") => OdooError::Server {
                 kind: ServerErrorKind::Database,
                 name: "werkzeug.exceptions.NotFound".to_owned(),
                 message: format!(
