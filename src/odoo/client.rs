@@ -249,7 +249,7 @@ impl OdooClient {
         match self.api().await? {
             Api::Json2 => {
                 let get = self.inner.transport.get("/web/version");
-                self.counted("web", "version", get).await
+                self.counted("version", get).await
             }
             Api::JsonRpc => self.jsonrpc_version().await,
         }
@@ -261,7 +261,7 @@ impl OdooClient {
             // `/web/version` exists from Odoo 19 on. Only a permanent refusal
             // (its 404 on Odoo 16-18) falls back: an outage settles nothing.
             let web = self.inner.transport.get::<ServerVersion>("/web/version");
-            let version = match self.counted("web", "version", web).await {
+            let version = match self.counted("version", web).await {
                 Err(error) if !error.is_transient() => self.jsonrpc_version().await,
                 version => version,
             }?;
@@ -279,7 +279,7 @@ impl OdooClient {
     async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {
         let args = json!([]);
         let call = self.inner.transport.jsonrpc("common", "version", &args);
-        let version = self.counted("common", "version", call).await?;
+        let version = self.counted("version", call).await?;
         version.ok_or_else(|| OdooError::InvalidResponse("common.version returned nothing".into()))
     }
 
@@ -328,7 +328,7 @@ impl OdooClient {
             let password = inner.password.load();
             let args = json!([caller.database, caller.login, password.expose_secret(), {}]);
             let call = inner.transport.jsonrpc("common", "authenticate", &args);
-            let answer = self.counted("common", "authenticate", call).await?;
+            let answer = self.counted("authenticate", call).await?;
             (answer, "common.authenticate")
         };
         match answer {
@@ -371,7 +371,7 @@ impl OdooClient {
             let body = super::json2::body(model, method, args, kwargs)?;
             let key = inner.password.load();
             let call = inner.transport.json2(model, method, body, &key);
-            self.counted(model, method, call).await
+            self.counted(method, call).await
         } else {
             let mut renewed = false;
             loop {
@@ -380,7 +380,7 @@ impl OdooClient {
                 let secret = password.expose_secret();
                 let call = (database, uid, secret, model, method, args, kwargs);
                 let call = inner.transport.jsonrpc("object", "execute_kw", &call);
-                match self.counted(model, method, call).await {
+                match self.counted(method, call).await {
                     Err(e)
                         if !renewed && e.server_kind() == Some(ServerErrorKind::AccessDenied) =>
                     {
@@ -407,7 +407,6 @@ impl OdooClient {
     /// under `label` (the method); a lost connection starts a new session.
     async fn counted<T>(
         &self,
-        target: &str,
         label: &str,
         call: impl Future<Output = Result<T, OdooError>>,
     ) -> Result<T, OdooError> {
@@ -418,9 +417,9 @@ impl OdooClient {
         let elapsed = started.elapsed();
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
         match &result {
-            Ok(_) => tracing::debug!(target, method = label, elapsed_ms, "odoo call"),
+            Ok(_) => tracing::debug!(method = label, elapsed_ms, "odoo call"),
             Err(error) => {
-                tracing::debug!(target, method = label, elapsed_ms, %error, "odoo call failed");
+                tracing::debug!(method = label, elapsed_ms, %error, "odoo call failed");
                 if error.connection_lost() {
                     self.new_session();
                 }

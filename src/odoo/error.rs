@@ -1,14 +1,8 @@
 //! Everything that can go wrong talking to Odoo, sorted into the kinds callers
-//! branch on.
-//!
-//! Odoo reports an exception with its Python class name (`error.data.name`
-//! over `/jsonrpc`, `name` over `/json/2`); [`ServerErrorKind`] is taken
-//! from it. Network failures, timeouts, HTTP statuses and malformed-request
-//! refusals are variants of their own. [`OdooError::is_transient`] answers
-//! what retry loops ask: could the same call succeed later?
-//! [`OdooError::refusal`] picks out the errors that say Odoo refuses the
-//! bridge itself (its credentials, or a page instead of Odoo): the bridge's
-//! problem, never the result's.
+//! branch on: [`ServerErrorKind`] from the Python exception's name, the
+//! rest by what the wire saw. [`OdooError::is_transient`] tells retry loops
+//! whether the same call could succeed later; [`OdooError::refusal`] picks
+//! out what says Odoo refuses the bridge itself: never the result's fault.
 
 use std::fmt;
 
@@ -21,20 +15,17 @@ pub enum OdooError {
     Unreachable(String),
     #[error("Odoo did not answer within the timeout")]
     Timeout,
-    /// Any other HTTP status (typically 502/503/504 from a proxy while Odoo
-    /// restarts).
+    /// Any other status, typically a proxy's 502/503/504 while Odoo restarts.
     #[error("Odoo answered HTTP {status}{}", excerpt_suffix(.body_excerpt))]
     HttpStatus { status: u16, body_excerpt: String },
     /// Odoo's own refusal of a malformed request (HTML 400 of `/jsonrpc`,
     /// 400 or 415 of `/json/2`).
     #[error("Odoo refused the request as malformed{}", excerpt_suffix(.body_excerpt))]
     Protocol { body_excerpt: String },
-    /// Wrong login, password or API key.
     #[error(
         "Odoo refused the login of `{login}` on database `{database}` (wrong login, password or API key)"
     )]
     LoginRefused { login: String, database: String },
-    /// An exception raised inside Odoo.
     #[error("{kind} from Odoo: {message}")]
     Server {
         kind: ServerErrorKind,
@@ -51,16 +42,14 @@ pub enum OdooError {
     /// names, a record method without ids); nothing was sent.
     #[error("cannot call Odoo's {0}")]
     Unsupported(String),
-    /// Not what Odoo sends (wrong URL, or a result of an unexpected shape).
+    /// Not what Odoo sends (a wrong URL, a result of an unexpected shape).
     #[error("unexpected answer from Odoo: {0}")]
     InvalidResponse(String),
-    /// `odoo.protocol = "companion"` and the addon is missing or unusable.
-    /// Transient: the work waits (spooled) until an admin installs or
-    /// upgrades the addon.
+    /// `odoo.protocol = "companion"` and the addon is missing or unusable:
+    /// transient, the work waits until an admin fixes the addon.
     #[error("odoo.protocol is \"companion\" but {0}")]
     CompanionUnavailable(String),
-    /// A successful answer that is not JSON: a maintenance page, or a
-    /// proxy's own page, in place of Odoo.
+    /// A success that is not JSON: a maintenance or proxy page.
     #[error("Odoo answered with a page, not JSON-RPC (maintenance?){}", excerpt_suffix(.body_excerpt))]
     NotJsonRpc { body_excerpt: String },
 }
@@ -114,7 +103,6 @@ pub enum ServerErrorKind {
     AccessDenied,
     /// The user lacks a right (ACL or record rule).
     AccessError,
-    /// The record does not exist (any more).
     MissingError,
     /// A constraint failed (required, unique, …).
     ValidationError,
@@ -183,11 +171,9 @@ impl fmt::Display for ServerErrorKind {
 }
 
 impl OdooError {
-    /// Whether the same call may succeed if tried again later: no
-    /// connection, timeouts, 5xx/408/429, a database that is down,
-    /// concurrency conflicts, and every [`OdooError::refusal`] (the call
-    /// succeeds once the credentials are fixed or Odoo is back). Whatever
-    /// depends on the request itself or on the models is permanent.
+    /// Whether the same call may succeed later: not when it depends on the
+    /// request or the models; yes for outages, conflicts and every
+    /// [`OdooError::refusal`] (fixed credentials or Odoo back end those).
     pub fn is_transient(&self) -> bool {
         match self {
             _ if self.refusal().is_some() => true,
@@ -204,10 +190,9 @@ impl OdooError {
         }
     }
 
-    /// Whether this error says Odoo refuses the bridge itself rather than
-    /// the call: a refused login, `AccessDenied` (the client already logged
-    /// in again once), or a page instead of JSON-RPC. Work that meets one
-    /// waits; it is never given up because of it.
+    /// Whether Odoo refuses the bridge itself rather than the call (a
+    /// refused login, `AccessDenied` after a fresh login, a page instead of
+    /// JSON-RPC): work that meets one waits, never given up.
     pub fn refusal(&self) -> Option<Refusal> {
         match self {
             Self::LoginRefused { .. } => Some(Refusal::LoginRefused),
@@ -220,10 +205,9 @@ impl OdooError {
         }
     }
 
-    /// Whether the call may have reached Odoo and be running or committed
-    /// there although no answer came (a timeout, a connection lost after
-    /// sending, a proxy's 502/503/504): a create that ended so must not be
-    /// repeated before Odoo has finished or killed it.
+    /// Whether the call may be running or committed in Odoo although no
+    /// answer came: a create that ended so must not be repeated before Odoo
+    /// has finished or killed it.
     pub fn outcome_unknown(&self) -> bool {
         match self {
             Self::Timeout => true,
@@ -235,8 +219,8 @@ impl OdooError {
         }
     }
 
-    /// Whether the connection to Odoo was lost (Odoo or its proxy down or
-    /// restarting): what Odoo offers may have changed meanwhile.
+    /// Whether the connection to Odoo was lost: what Odoo offers (its
+    /// addons) may have changed meanwhile.
     pub fn connection_lost(&self) -> bool {
         match self {
             Self::Unreachable(_) => true,

@@ -22,6 +22,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::error::{OdooError, ServerErrorKind};
 
@@ -51,22 +52,6 @@ pub struct Transport {
     url: String,
     database: HeaderValue,
     caller: Caller,
-}
-
-/// `/jsonrpc`'s request.
-#[derive(Serialize)]
-struct Call<'a, A> {
-    jsonrpc: &'a str,
-    method: &'a str,
-    params: Params<'a, A>,
-    id: u32,
-}
-
-#[derive(Serialize)]
-struct Params<'a, A> {
-    service: &'a str,
-    method: &'a str,
-    args: &'a A,
 }
 
 /// `/jsonrpc`'s answer (without a `jsonrpc` key, it is not Odoo).
@@ -133,17 +118,14 @@ impl Transport {
         method: &str,
         args: &A,
     ) -> Result<Option<R>, OdooError> {
-        let params = Params {
-            service,
-            method,
-            args,
-        };
-        let call = bounded_json(&Call {
-            jsonrpc: "2.0",
-            method: "call",
-            params,
-            id: 1,
-        })?;
+        // The arguments are written once, straight into the envelope.
+        let (service, method) = (json!(service), json!(method));
+        let head = format!(
+            r#"{{"jsonrpc":"2.0","method":"call","id":1,"params":{{"service":{service},"method":{method},"args":"#
+        );
+        let mut call = head.into_bytes();
+        call.append(&mut bounded_json(args)?);
+        call.extend_from_slice(b"}}");
         let url = format!("{}/jsonrpc", self.url);
         let answer = self.send(self.post(&url).body(call)).await?;
         answer.jsonrpc(&self.caller)
