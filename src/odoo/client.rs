@@ -247,10 +247,7 @@ impl OdooClient {
     /// The server's version over the API in use; needs no credentials.
     pub async fn version(&self) -> Result<ServerVersion, OdooError> {
         match self.api().await? {
-            Api::Json2 => {
-                let get = self.inner.transport.get("/web/version");
-                self.counted("version", get).await
-            }
+            Api::Json2 => self.web_version().await,
             Api::JsonRpc => self.jsonrpc_version().await,
         }
     }
@@ -260,8 +257,7 @@ impl OdooClient {
         let detect = || async {
             // `/web/version` exists from Odoo 19 on. Only a permanent refusal
             // (its 404 on Odoo 16-18) falls back: an outage settles nothing.
-            let web = self.inner.transport.get::<ServerVersion>("/web/version");
-            let version = match self.counted("version", web).await {
+            let version = match self.web_version().await {
                 Err(error) if !error.is_transient() => self.jsonrpc_version().await,
                 version => version,
             }?;
@@ -274,6 +270,11 @@ impl OdooClient {
             OdooApi::Json2 => Ok(Api::Json2),
             OdooApi::Auto => self.inner.detected.get_or_try_init(detect).await.copied(),
         }
+    }
+
+    async fn web_version(&self) -> Result<ServerVersion, OdooError> {
+        self.counted("version", self.inner.transport.get("/web/version"))
+            .await
     }
 
     async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {

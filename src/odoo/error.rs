@@ -59,18 +59,15 @@ pub enum OdooError {
 pub enum Refusal {
     /// Wrong login, password or API key (or Odoo 18's login cooldown).
     LoginRefused,
-    /// `AccessDenied` even after a fresh login: credentials revoked, or
-    /// Odoo's login cooldown after repeated failures.
+    /// `AccessDenied` even after a fresh login: revoked, or a cooldown.
     AccessDenied,
     /// A page instead of JSON-RPC: Odoo in maintenance, or a proxy answering.
     NotJsonRpc,
 }
 
 impl Refusal {
-    /// Every refusal, for metrics that show all of them.
     pub const ALL: [Refusal; 3] = [Self::LoginRefused, Self::AccessDenied, Self::NotJsonRpc];
 
-    /// A short label for metrics and logs.
     pub fn label(self) -> &'static str {
         match self {
             Self::LoginRefused => "login_refused",
@@ -229,7 +226,6 @@ impl OdooError {
         }
     }
 
-    /// The server error kind, when Odoo raised an exception.
     pub fn server_kind(&self) -> Option<ServerErrorKind> {
         match self {
             Self::Server { kind, .. } => Some(*kind),

@@ -1,16 +1,11 @@
-//! `execute_kw`'s positional arguments as the keyword arguments of `/json/2`.
-//!
-//! `/json/2` has no positional arguments: the body is one JSON object whose
-//! keys are the method's Python parameter names, plus `ids` (the records a
-//! record method runs on) and `context`. The rest of the bridge speaks
-//! `execute_kw(model, method, args, kwargs)`, so each method it calls has
-//! its parameter names here, from Odoo 19's signatures (and the companion
-//! addon's, examples/odoo/influence_gen_bridge).
+//! `execute_kw`'s positional arguments as the keyword arguments of `/json/2`,
+//! whose body is one object keyed by the method's Python parameter names
+//! (Odoo 19's signatures, and the companion addon's), plus `ids` and
+//! `context`.
 //!
 //! What must stay true:
-//! - a record method always gets its first positional argument as `ids`:
-//!   Odoo runs a record method called without `ids` on an empty recordset
-//!   and answers success (`write` → `true`, nothing written);
+//! - a record method always gets `ids`: called without, Odoo runs it on an
+//!   empty recordset and answers success (`write` → `true`, nothing written);
 //! - a method missing from [`SIGNATURES`] is refused before anything is
 //!   sent, rather than guessed at;
 //! - arguments are serialized once and copied once into the body, as raw
@@ -74,61 +69,45 @@ where
     A: Serialize + ?Sized,
     K: Serialize + ?Sized,
 {
-    let unsupported =
-        |reason: String| OdooError::Unsupported(format!("{model}.{method}: {reason}"));
+    let unsupported = |why: &str| OdooError::Unsupported(format!("{model}.{method}: {why}"));
     let Some(&(_, params)) = SIGNATURES.iter().find(|(name, _)| *name == method) else {
         return Err(unsupported(
-            "the bridge does not know this method's parameter names for /json/2".into(),
+            "the bridge does not know this method's parameter names for /json/2",
         ));
     };
     let args_json = bounded_json(args)?;
     let kwargs_json = bounded_json(kwargs)?;
     let positional: Vec<&RawValue> = serde_json::from_slice(&args_json)
-        .map_err(|_| unsupported("the positional arguments are not a list".into()))?;
+        .map_err(|_| unsupported("the positional arguments are not a list"))?;
     let keywords: BTreeMap<String, &RawValue> = match &kwargs_json[..] {
         b"null" => BTreeMap::new(),
         json => serde_json::from_slice(json)
-            .map_err(|_| unsupported("the keyword arguments are not an object".into()))?,
+            .map_err(|_| unsupported("the keyword arguments are not an object"))?,
     };
     if params.first() == Some(&"ids") && positional.is_empty() {
         return Err(unsupported(
-            "a record method needs the record ids as its first argument".into(),
+            "a record method needs the record ids as its first argument",
         ));
     }
     if positional.len() > params.len() {
-        return Err(unsupported(format!(
+        return Err(unsupported(&format!(
             "{} positional arguments given, it takes {}",
             positional.len(),
             params.len()
         )));
     }
-    let mut named: Vec<(&str, &RawValue)> = Vec::with_capacity(params.len() + keywords.len());
-    named.extend(params.iter().copied().zip(positional.iter().copied()));
+    let mut named: BTreeMap<&str, &RawValue> = params.iter().copied().zip(positional).collect();
     for (name, value) in &keywords {
-        if named.iter().any(|(taken, _)| taken == name) {
-            return Err(unsupported(format!("`{name}` is given twice")));
+        if named.insert(name, value).is_some() {
+            return Err(unsupported(&format!("`{name}` is given twice")));
         }
-        named.push((name, value));
     }
     let single_create = method == "create"
         && named
-            .iter()
-            .any(|(name, value)| *name == "vals_list" && value.get().starts_with('{'));
-    // `{"name": raw, …}`, the names escaped as JSON strings.
-    let mut bytes = Vec::with_capacity(args_json.len() + kwargs_json.len() + 16 * named.len());
-    bytes.push(b'{');
-    for (i, (name, value)) in named.iter().enumerate() {
-        if i > 0 {
-            bytes.push(b',');
-        }
-        bytes.extend_from_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
-        bytes.push(b':');
-        bytes.extend_from_slice(value.get().as_bytes());
-    }
-    bytes.push(b'}');
-    if bytes.len() > super::transport::MAX_REQUEST_BYTES {
-        return Err(OdooError::RequestTooLarge);
-    }
+            .get("vals_list")
+            .is_some_and(|vals| vals.get().starts_with('{'));
+    // Raw values are copied as they are: nothing is parsed again.
+    let bytes = bounded_json(&named)?;
     Ok(Body {
         bytes,
         single_create,

@@ -1,15 +1,11 @@
 //! Which protocol the bridge speaks toward Odoo: the companion addon's
 //! one-call-per-unit methods, or generic ORM calls.
 //!
-//! The companion addon (`examples/odoo/influence_gen_bridge`) answers
-//! `bridge_protocol()` on the request model with its name, protocol version
-//! and capabilities; without it Odoo has no such method. `odoo.protocol`
-//! ([`ProtocolMode`]) decides: `generic` never asks; `auto` takes the addon
-//! when it offers what this bridge needs, else generic; `companion` takes
-//! the addon or fails with [`OdooError::CompanionUnavailable`].
-//!
-//! An `AccessError` is never taken for an absent addon: the addon is there
-//! and refuses this user (not in the bridge group), and falling back would
+//! The addon (`examples/odoo/influence_gen_bridge`) answers
+//! `bridge_protocol()` with its name, version and capabilities. `odoo.protocol`
+//! decides: `generic` never asks, `auto` takes a usable addon else generic,
+//! `companion` the addon or [`OdooError::CompanionUnavailable`]. An
+//! `AccessError` is never taken for an absent addon: falling back would
 //! mix protocols between bridges of one database.
 
 use serde::Deserialize;
