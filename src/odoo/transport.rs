@@ -18,7 +18,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use http::HeaderValue;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -142,16 +142,8 @@ impl Transport {
         body: super::json2::Body,
         api_key: &SecretString,
     ) -> Result<Option<R>, OdooError> {
-        let Ok(mut authorization) =
-            HeaderValue::from_bytes(format!("bearer {}", api_key.expose_secret()).as_bytes())
-        else {
-            return Err(OdooError::Unsupported(
-                "/json/2: odoo.password holds a character an HTTP header cannot carry".to_owned(),
-            ));
-        };
-        authorization.set_sensitive(true);
         let request = (self.post(&format!("{}/json/2/{model}/{method}", self.url)))
-            .header(AUTHORIZATION, authorization)
+            .bearer_auth(api_key.expose_secret())
             .header("X-Odoo-Database", self.database.clone())
             .body(body.bytes);
         let answer = self.send(request).await?;
@@ -355,9 +347,9 @@ pub fn bounded_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, OdooErr
     }
 }
 
-/// A reqwest failure: a timeout, or why Odoo could not be reached (the
-/// error chain without the URL, e.g. "client error (Connect): tcp connect
-/// error: Connection refused").
+/// A reqwest failure: a timeout, a request it cannot build (a password no
+/// header can carry), or why Odoo could not be reached (the error chain
+/// without the URL, e.g. "client error (Connect): tcp connect error").
 fn transport_error(error: reqwest::Error) -> OdooError {
     if error.is_timeout() {
         return OdooError::Timeout;
@@ -372,6 +364,9 @@ fn transport_error(error: reqwest::Error) -> OdooError {
             text.push_str(&cause_text);
         }
         source = cause.source();
+    }
+    if error.is_builder() {
+        return OdooError::Unsupported(format!("request ({text})"));
     }
     OdooError::Unreachable(text)
 }

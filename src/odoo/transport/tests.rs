@@ -404,3 +404,21 @@ fn a_success_that_is_not_json_is_a_page_or_an_invalid_response() {
     let error = single::<i64>(ids.unwrap()).unwrap_err();
     assert!(matches!(error, OdooError::InvalidResponse(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_key_no_header_can_carry_is_refused_before_sending() {
+    let transport = Transport::new(
+        "http://127.0.0.1:9".into(),
+        Duration::from_secs(1),
+        caller(),
+    )
+    .unwrap();
+    let body = crate::odoo::json2::body("m", "search", &json!([[]]), &json!({})).unwrap();
+    let key = SecretString::from("line\nbreak");
+    let error = transport
+        .json2::<Value>("m", "search", body, &key)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, OdooError::Unsupported(_)), "{error:?}");
+    assert!(!error.to_string().contains("line"), "{error}");
+}
