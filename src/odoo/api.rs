@@ -1,13 +1,9 @@
-//! Which external API of Odoo the bridge speaks, and how it is chosen.
+//! Which external API of Odoo the bridge speaks.
 //!
 //! Odoo 16-18 have only the JSON-RPC `/jsonrpc`; Odoo 19 adds `/json/2`
 //! (API keys as bearer tokens, keyword arguments, real HTTP statuses) and
-//! deprecates `/jsonrpc`, which Odoo 20 removes. With `odoo.api = "auto"`
-//! the client asks the server once, at its first call: `GET /web/version`
-//! (no credentials; it exists from Odoo 19 on, in the same `rpc` module as
-//! `/json/2`), and where that route is missing, `common.version` over
-//! `/jsonrpc`. A server whose major version is [`FIRST_JSON2_MAJOR`] or
-//! later is spoken to over `/json/2`, any other over `/jsonrpc`.
+//! deprecates `/jsonrpc`, which Odoo 20 removes. A server of major version
+//! [`FIRST_JSON2_MAJOR`] or later is spoken to over `/json/2`.
 
 use std::fmt;
 
@@ -26,8 +22,8 @@ pub enum Api {
 }
 
 impl Api {
-    /// The API for a server of major version `major` (`None`: unknown, the
-    /// legacy API every version up to 19 has).
+    /// The API for a server of major version `major` (unknown: the legacy
+    /// API every version up to 19 has).
     pub fn for_major(major: Option<u32>) -> Self {
         match major {
             Some(major) if major >= FIRST_JSON2_MAJOR => Self::Json2,
@@ -49,21 +45,15 @@ impl fmt::Display for Api {
 /// or `["saas~18", 3, …]` on Odoo's SaaS releases), else in the version
 /// text (`"19.0"`, `"18.0-20250421"`, `"saas~18.3+e"`).
 pub fn major_version(version_info: &[Value], version: &str) -> Option<u32> {
+    let leading_number = |text: &str| {
+        let mut runs = text.split(|c: char| !c.is_ascii_digit());
+        runs.find(|run| !run.is_empty())?.parse().ok()
+    };
     match version_info.first() {
         Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
         Some(Value::String(s)) => leading_number(s),
         _ => leading_number(version),
     }
-}
-
-/// The first run of digits in `text`.
-fn leading_number(text: &str) -> Option<u32> {
-    let start = text.find(|c: char| c.is_ascii_digit())?;
-    let digits: String = text[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
 }
 
 #[cfg(test)]

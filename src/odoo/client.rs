@@ -1,32 +1,25 @@
 //! The Odoo session: the API in use, login, the cached uid, bounded
-//! concurrency, and the ORM methods the bridge uses, over `/jsonrpc`
-//! ([`Transport`]) or `/json/2` ([`Json2Transport`]).
+//! concurrency, and the ORM methods the bridge uses.
 //!
-//! * Callers see one API, `execute_kw(model, method, args, kwargs)`, on both
-//!   wires: over `/json/2` the positional arguments become keyword
-//!   arguments ([`super::json2::keywords`]) and `create` of one record still
-//!   answers its id. `odoo.api = "auto"` picks the wire once ([`super::api`]).
-//! * Over `/jsonrpc` the uid from `common.authenticate` is cached. When a
-//!   call fails with `AccessDenied` (password changed, API key rotated,
-//!   session reset) the client logs in again once and repeats the call; a
-//!   second refusal is returned to the caller. Over `/json/2` every call
-//!   carries the API key; "login" is `res.users.context_get`, which proves
-//!   the key and names the uid. The password or key can be replaced while
-//!   running ([`OdooClient::set_password`], on SIGHUP); the next call uses it.
-//! * Every outcome updates the client's standing: whether Odoo refuses the
-//!   bridge itself right now ([`OdooClient::refusal`]), logged once per
-//!   change.
-//! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`: Odoo's
-//!   workers are few, and beyond them requests only queue in its backlog.
-//! * Every `execute_kw` is its own Odoo transaction; this client adds no
-//!   retries of its own beyond the re-login, so callers decide what is safe to
-//!   repeat (see [`super::OdooError::is_transient`]).
-//! * The protocol ([`super::Protocol`]) is detected once per session and
-//!   cached beside the uid: a login or a lost connection starts a new
-//!   session (an epoch counter), and the next [`OdooClient::protocol`] asks
-//!   Odoo again, since an addon may have been installed meanwhile.
+//! * Callers see one `execute_kw(model, method, args, kwargs)` on both
+//!   wires; `odoo.api = "auto"` picks the wire once.
+//! * Over `/jsonrpc` the uid from `common.authenticate` is cached; on
+//!   `AccessDenied` (password changed, key rotated, session reset) the
+//!   client logs in again once and repeats the call. Over `/json/2` every
+//!   call carries the API key; the "login" `res.users.context_get` proves
+//!   it and names its uid.
+//! * Every outcome updates the standing: whether Odoo refuses the bridge
+//!   itself right now ([`OdooClient::refusal`]).
+//! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`:
+//!   Odoo's workers are few, and beyond them requests only queue.
+//! * Beyond the re-login nothing is retried here: callers decide what is
+//!   safe to repeat ([`OdooError::is_transient`]).
+//! * The protocol ([`Protocol`]) is detected once per session: a login or a
+//!   lost connection starts a new one (an epoch), as an addon may have been
+//!   installed meanwhile.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -40,20 +33,12 @@ use tokio::sync::{Mutex, OnceCell, Semaphore};
 
 use super::api::{Api, major_version};
 use super::error::{OdooError, Refusal, ServerErrorKind};
-use super::json2::{Json2Target, Json2Transport, keywords};
 use super::protocol::{self, Protocol};
+use super::records::REQUEST_MODEL;
 use super::standing::Standing;
-use super::transport::{Transport, TransportLimits};
+use super::transport::{Caller, Transport};
 use crate::config::{OdooApi, OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
-
-/// 128 MiB: Werkzeug 3's own request limit, so the bridge never refuses what
-/// Odoo would take (an image's base64 fits: see `images.max_bytes`).
-const MAX_REQUEST_BYTES: u32 = 128 * 1024 * 1024;
-/// 32 MiB: far above any answer the bridge asks for.
-const MAX_RESPONSE_BYTES: u32 = 32 * 1024 * 1024;
-
-mod choice;
 
 /// An Odoo user id.
 pub type Uid = i64;
@@ -66,42 +51,27 @@ pub struct OdooClient {
 
 struct Inner {
     transport: Transport,
-    json2: Json2Transport,
-    /// `odoo.api`.
+    /// `odoo.api`, and the API `auto` settled on.
     choice: OdooApi,
-    /// The API `auto` settled on, once asked.
     detected: OnceCell<Api>,
-    /// `{odoo.url}/web/version`.
-    web_version_url: String,
-    database: String,
-    login: String,
+    caller: Caller,
     password: ArcSwap<SecretString>,
-    /// `None` until logged in. Held across a login so concurrent callers wait
-    /// for one login instead of starting their own.
+    /// Held across a login, so concurrent callers wait for one login.
     uid: Mutex<Option<Uid>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
     standing: Standing,
     protocol_mode: ProtocolMode,
-    /// The model `bridge_protocol()` is asked on.
-    request_model: String,
     /// Bumped at each login and each lost connection: a new session.
     epoch: AtomicU64,
     /// The protocol detected, and in which session.
-    protocol: Mutex<Option<DetectedProtocol>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct DetectedProtocol {
-    epoch: u64,
-    protocol: Protocol,
+    protocol: Mutex<Option<(u64, Protocol)>>,
 }
 
 impl std::fmt::Debug for OdooClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OdooClient")
-            .field("database", &self.inner.database)
-            .field("login", &self.inner.login)
+            .field("caller", &self.inner.caller)
             .finish_non_exhaustive()
     }
 }
@@ -152,14 +122,13 @@ pub struct FieldInfo {
     pub selection: Option<Vec<(String, String)>>,
 }
 
-/// The answer of `common.version` (or of `GET /web/version`).
+/// The answer of `common.version`, or of `GET /web/version` (the aliases).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct ServerVersion {
+    #[serde(alias = "version")]
     pub server_version: String,
-    #[serde(default)]
-    pub protocol_version: i64,
     /// `[19, 0, 0, "final", 0, ""]`.
-    #[serde(default)]
+    #[serde(default, alias = "version_info")]
     pub server_version_info: Vec<Value>,
 }
 
@@ -178,36 +147,22 @@ impl OdooClient {
 
     /// Like [`OdooClient::new`], counting every call in `metrics`.
     pub fn observed(config: &OdooConfig, metrics: Option<Arc<Metrics>>) -> Result<Self, OdooError> {
-        let limits = TransportLimits {
-            timeout: config.timeout,
-            max_request_bytes: MAX_REQUEST_BYTES,
-            max_response_bytes: MAX_RESPONSE_BYTES,
+        let caller = Caller {
+            login: config.login.clone(),
+            database: config.database.clone(),
         };
-        let transport = Transport::new(&config.jsonrpc_endpoint(), limits)?;
-        let json2 = Json2Transport::new(
-            Json2Target {
-                base: config.endpoint("/json/2"),
-                database: &config.database,
-                login: &config.login,
-            },
-            limits,
-        )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                transport,
-                json2,
+                transport: Transport::new(config.endpoint(""), config.timeout, caller.clone())?,
                 choice: config.api,
                 detected: OnceCell::new(),
-                web_version_url: config.endpoint("/web/version"),
-                database: config.database.clone(),
-                login: config.login.clone(),
+                caller,
                 password: ArcSwap::from_pointee(config.password.clone()),
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
                 standing: Standing::new(metrics.clone()),
                 metrics,
                 protocol_mode: config.protocol,
-                request_model: crate::odoo::records::REQUEST_MODEL.to_owned(),
                 epoch: AtomicU64::new(0),
                 protocol: Mutex::new(None),
             }),
@@ -216,58 +171,30 @@ impl OdooClient {
 
     /// The database this client works on.
     pub fn database(&self) -> &str {
-        &self.inner.database
+        &self.inner.caller.database
     }
 
     /// The login this client acts as.
     pub fn login(&self) -> &str {
-        &self.inner.login
+        &self.inner.caller.login
     }
 
-    /// Why Odoo refuses the bridge itself right now, if it does: learnt from
-    /// the outcome of every call (a refusal sets it, an authenticated call
-    /// that succeeds clears it).
+    /// Why Odoo refuses the bridge itself right now, if it does.
     pub fn refusal(&self) -> Option<Refusal> {
         self.inner.standing.current()
     }
 
-    /// Replaces the password (or API key) the client logs in with; the next
-    /// call logs in again with it.
+    /// Replaces the password (or API key); the next call logs in with it.
     pub async fn set_password(&self, password: SecretString) {
         let mut cached = self.inner.uid.lock().await;
         self.inner.password.store(Arc::new(password));
         *cached = None;
-        tracing::info!(login = %self.inner.login, "odoo.password changed; the next call logs in with it");
+        tracing::info!(login = %self.inner.caller.login, "odoo.password changed; the next call logs in with it");
     }
 
-    /// Records what an authenticated call says about the bridge's standing
-    /// with Odoo: an answer other than a refusal (an exception about the
-    /// call included) proves Odoo accepts the bridge.
-    fn observe<T>(&self, result: &Result<T, OdooError>) {
-        let standing = &self.inner.standing;
-        match result.as_ref().err() {
-            None => standing.accepted(),
-            Some(error) => match error.refusal() {
-                Some(refusal) => standing.refused(refusal),
-                None if matches!(error, OdooError::Server { .. }) => standing.accepted(),
-                None => {}
-            },
-        }
-    }
-
-    /// Logs in now (even if a uid is cached) and caches the new uid.
-    pub async fn authenticate(&self) -> Result<Uid, OdooError> {
-        let mut cached = self.inner.uid.lock().await;
-        let uid = self.login_once().await?;
-        *cached = Some(uid);
-        Ok(uid)
-    }
-
-    /// The protocol to speak (see [`super::protocol`]): `odoo.protocol`
-    /// applied to what `bridge_protocol()` answered in this session, asked
-    /// once per session. In `companion` mode without a usable addon this is
-    /// [`OdooError::CompanionUnavailable`]; in `generic` mode Odoo is never
-    /// asked.
+    /// The protocol to speak: `odoo.protocol` applied to what
+    /// `bridge_protocol()` answered, asked once per session (never in
+    /// `generic` mode).
     pub async fn protocol(&self) -> Result<Protocol, OdooError> {
         let inner = &self.inner;
         if inner.protocol_mode == ProtocolMode::Generic {
@@ -276,19 +203,13 @@ impl OdooClient {
         // Held while detecting, so concurrent callers wait for one answer.
         let mut cached = inner.protocol.lock().await;
         let epoch = inner.epoch.load(Ordering::Acquire);
-        if let Some(known) = cached.filter(|known| known.epoch == epoch) {
-            return Ok(known.protocol);
+        if let Some((_, known)) = cached.filter(|(at, _)| *at == epoch) {
+            return Ok(known);
         }
-        let previous = cached.map(|known| known.protocol);
-        let detection = protocol::detect(self, &inner.request_model).await?;
+        let previous = cached.map(|(_, known)| known);
+        let detection = protocol::detect(self, REQUEST_MODEL).await?;
         let chosen = protocol::choose(inner.protocol_mode, &detection);
-        let protocol = match chosen {
-            Ok(protocol) => protocol,
-            Err(error) => {
-                *cached = None;
-                return Err(error);
-            }
-        };
+        let protocol = chosen.inspect_err(|_| *cached = None)?;
         if previous != Some(protocol) {
             match protocol {
                 Protocol::Companion { version } => tracing::info!(
@@ -296,18 +217,15 @@ impl OdooClient {
                     "the companion addon answers: one Odoo call per result, claim and initiation"
                 ),
                 Protocol::Generic if inner.protocol_mode == ProtocolMode::Auto => tracing::info!(
-                    reason = %protocol::fallback_reason(&detection),
+                    reason = protocol::fallback_reason(&detection).unwrap_or_default(),
                     "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
                 ),
                 Protocol::Generic => {}
             }
         }
-        // The epoch read after detecting: a re-login during `detect` was
-        // followed by the answer, which therefore belongs to the new session.
-        *cached = Some(DetectedProtocol {
-            epoch: inner.epoch.load(Ordering::Acquire),
-            protocol,
-        });
+        // The epoch read after detecting: a re-login during `detect` came
+        // before the answer, which therefore belongs to the new session.
+        *cached = Some((inner.epoch.load(Ordering::Acquire), protocol));
         Ok(protocol)
     }
 
@@ -319,11 +237,113 @@ impl OdooClient {
         if inner.protocol_mode == ProtocolMode::Generic {
             return Some(Protocol::Generic);
         }
-        let cached = inner.protocol.try_lock().ok()?;
+        let cached = *inner.protocol.try_lock().ok()?;
         let epoch = inner.epoch.load(Ordering::Acquire);
         cached
-            .filter(|known| known.epoch == epoch)
-            .map(|known| known.protocol)
+            .filter(|(at, _)| *at == epoch)
+            .map(|(_, known)| known)
+    }
+
+    /// The server's version over the API in use; needs no credentials.
+    pub async fn version(&self) -> Result<ServerVersion, OdooError> {
+        match self.api().await? {
+            Api::Json2 => self.web_version().await,
+            Api::JsonRpc => self.jsonrpc_version().await,
+        }
+    }
+
+    /// The API in use, asking the server once when `odoo.api = "auto"`.
+    pub async fn api(&self) -> Result<Api, OdooError> {
+        let detect = || async {
+            // `/web/version` exists from Odoo 19 on. Only a permanent refusal
+            // (its 404 on Odoo 16-18) falls back: an outage settles nothing.
+            let version = match self.web_version().await {
+                Err(error) if !error.is_transient() => self.jsonrpc_version().await,
+                version => version,
+            }?;
+            let api = Api::for_major(version.major());
+            tracing::info!(odoo_version = %version.server_version, %api, "Odoo answered; choosing its API");
+            Ok::<_, OdooError>(api)
+        };
+        match self.inner.choice {
+            OdooApi::JsonRpc => Ok(Api::JsonRpc),
+            OdooApi::Json2 => Ok(Api::Json2),
+            OdooApi::Auto => self.inner.detected.get_or_try_init(detect).await.copied(),
+        }
+    }
+
+    async fn web_version(&self) -> Result<ServerVersion, OdooError> {
+        self.counted("version", self.inner.transport.get("/web/version"))
+            .await
+    }
+
+    async fn jsonrpc_version(&self) -> Result<ServerVersion, OdooError> {
+        let args = json!([]);
+        let call = self.inner.transport.jsonrpc("common", "version", &args);
+        let version = self.counted("version", call).await?;
+        version.ok_or_else(|| OdooError::InvalidResponse("common.version returned nothing".into()))
+    }
+
+    /// Logs in now (even if a uid is cached) and caches the new uid.
+    pub async fn authenticate(&self) -> Result<Uid, OdooError> {
+        self.logged_in(true).await
+    }
+
+    /// The cached uid, logging in first when there is none.
+    pub async fn uid(&self) -> Result<Uid, OdooError> {
+        self.logged_in(false).await
+    }
+
+    async fn logged_in(&self, again: bool) -> Result<Uid, OdooError> {
+        let mut cached = self.inner.uid.lock().await;
+        if let Some(uid) = cached.filter(|_| !again) {
+            return Ok(uid);
+        }
+        let uid = self.login_once().await;
+        match &uid {
+            Ok(uid) => {
+                tracing::debug!(uid, login = %self.inner.caller.login, "logged in to Odoo");
+                *cached = Some(*uid);
+                self.new_session();
+            }
+            // A login that works proves little (Odoo may still deny the
+            // session during a cooldown): only an authenticated call clears
+            // a refusal.
+            Err(error) => error
+                .refusal()
+                .into_iter()
+                .for_each(|refusal| self.inner.standing.refused(refusal)),
+        }
+        uid
+    }
+
+    async fn login_once(&self) -> Result<Uid, OdooError> {
+        let (inner, caller) = (&self.inner, &self.inner.caller);
+        let (answer, method) = if self.api().await? == Api::Json2 {
+            // An authenticated call, so its outcome is the standing too.
+            let context: Option<Value> =
+                Box::pin(self.execute_kw("res.users", "context_get", &json!([]), &json!({})))
+                    .await?;
+            (context.map(|c| c["uid"].clone()), "res.users.context_get")
+        } else {
+            let password = inner.password.load();
+            let args = json!([caller.database, caller.login, password.expose_secret(), {}]);
+            let call = inner.transport.jsonrpc("common", "authenticate", &args);
+            let answer = self.counted("authenticate", call).await?;
+            (answer, "common.authenticate")
+        };
+        match answer {
+            Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
+                login: caller.login.clone(),
+                database: caller.database.clone(),
+            }),
+            answer => (answer.as_ref().and_then(Value::as_i64))
+                .filter(|uid| *uid > 0)
+                .ok_or_else(|| {
+                    let answer = answer.unwrap_or_default();
+                    OdooError::InvalidResponse(format!("{method} answered {answer}"))
+                }),
+        }
     }
 
     /// Starts a new session for the protocol cache.
@@ -331,76 +351,9 @@ impl OdooClient {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The cached uid, logging in first when there is none.
-    pub async fn uid(&self) -> Result<Uid, OdooError> {
-        let mut cached = self.inner.uid.lock().await;
-        if let Some(uid) = *cached {
-            return Ok(uid);
-        }
-        let uid = self.login_once().await?;
-        *cached = Some(uid);
-        Ok(uid)
-    }
-
-    async fn login_once(&self) -> Result<Uid, OdooError> {
-        if self.api().await? == Api::Json2 {
-            let uid = self.json2_login().await;
-            if uid.is_ok() {
-                self.new_session();
-            }
-            return uid;
-        }
-        let inner = &self.inner;
-        let password = inner.password.load();
-        let args = json!([inner.database, inner.login, password.expose_secret(), {}]);
-        let answer: Result<Option<Value>, OdooError> = self
-            .call_jsonrpc("common", "authenticate", &args, "authenticate")
-            .await;
-        let uid = Self::uid_of(answer, inner);
-        if uid.is_ok() {
-            self.new_session();
-        }
-        // A login that works proves little (Odoo may still deny the session
-        // during a cooldown): only an authenticated call clears a refusal.
-        if let Some(refusal) = uid.as_ref().err().and_then(OdooError::refusal) {
-            self.inner.standing.refused(refusal);
-        }
-        uid
-    }
-
-    fn uid_of(answer: Result<Option<Value>, OdooError>, inner: &Inner) -> Result<Uid, OdooError> {
-        match answer? {
-            Some(Value::Number(n)) if n.as_i64().is_some_and(|uid| uid > 0) => {
-                let uid = n.as_i64().unwrap_or_default();
-                tracing::debug!(uid, login = %inner.login, "logged in to Odoo");
-                Ok(uid)
-            }
-            Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
-                login: inner.login.clone(),
-                database: inner.database.clone(),
-            }),
-            other => Err(OdooError::InvalidResponse(format!(
-                "common.authenticate answered {}",
-                shape_of(&other)
-            ))),
-        }
-    }
-
-    /// Forgets `uid` if it is still the cached one, so the next call logs in.
-    async fn forget_uid(&self, uid: Uid) {
-        let mut cached = self.inner.uid.lock().await;
-        if *cached == Some(uid) {
-            *cached = None;
-        }
-    }
-
     /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,
-    /// `POST /json/2/<model>/<method>` with the same arguments as keywords
-    /// over `/json/2`.
-    ///
-    /// `Ok(None)` when the method returned Python `None`. Over `/jsonrpc`,
-    /// on `AccessDenied` the client logs in again once and repeats the call
-    /// (`/json/2` has no session to renew).
+    /// or `POST /json/2/<model>/<method>` with the arguments named
+    /// ([`super::json2`]). `Ok(None)` when the method returned `None`.
     pub async fn execute_kw<A, K, R>(
         &self,
         model: &str,
@@ -413,136 +366,91 @@ impl OdooClient {
         K: Serialize + Sync,
         R: DeserializeOwned,
     {
-        if self.api().await? == Api::Json2 {
-            let result = self.call_json2(model, method, args, kwargs).await;
-            self.observe(&result);
-            return result;
-        }
-        let uid = self.uid().await?;
-        let result = match self.execute_kw_as(uid, model, method, args, kwargs).await {
-            Err(e) if e.server_kind() == Some(ServerErrorKind::AccessDenied) => {
-                tracing::info!(model, method, "Odoo denied the session; logging in again");
-                self.forget_uid(uid).await;
-                let uid = self.uid().await?;
-                self.execute_kw_as(uid, model, method, args, kwargs).await
-            }
-            result => result,
-        };
-        self.observe(&result);
-        result
-    }
-
-    async fn execute_kw_as<A, K, R>(
-        &self,
-        uid: Uid,
-        model: &str,
-        method: &str,
-        args: &A,
-        kwargs: &K,
-    ) -> Result<Option<R>, OdooError>
-    where
-        A: Serialize + Sync,
-        K: Serialize + Sync,
-        R: DeserializeOwned,
-    {
         let inner = &self.inner;
-        let password = inner.password.load();
-        let call_args = (
-            &inner.database,
-            uid,
-            password.expose_secret(),
-            model,
-            method,
-            args,
-            kwargs,
-        );
-        let started = Instant::now();
-        let result = self
-            .call_jsonrpc("object", "execute_kw", &call_args, method)
-            .await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match &result {
-            Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
-            Err(e) => tracing::debug!(model, method, elapsed_ms, error = %e, "odoo call failed"),
+        let result = if self.api().await? == Api::Json2 {
+            // Built before waiting for a permit: a refused call costs no slot.
+            let body = super::json2::body(model, method, args, kwargs)?;
+            let key = inner.password.load();
+            let call = inner.transport.json2(model, method, body, &key);
+            self.counted(method, call).await
+        } else {
+            let mut renewed = false;
+            loop {
+                let uid = self.uid().await?;
+                let (password, database) = (inner.password.load(), &inner.caller.database);
+                let secret = password.expose_secret();
+                let call = (database, uid, secret, model, method, args, kwargs);
+                let call = inner.transport.jsonrpc("object", "execute_kw", &call);
+                match self.counted(method, call).await {
+                    Err(e)
+                        if !renewed && e.server_kind() == Some(ServerErrorKind::AccessDenied) =>
+                    {
+                        tracing::info!(model, method, "Odoo denied the session; logging in again");
+                        let mut cached = inner.uid.lock().await;
+                        *cached = cached.filter(|cached| *cached != uid);
+                        renewed = true;
+                    }
+                    result => break result,
+                }
+            }
+        };
+        // Any answer but a refusal (an exception about the call included)
+        // proves Odoo accepts the bridge.
+        match result.as_ref().map_err(|e| (e.refusal(), e)) {
+            Err((Some(refusal), _)) => inner.standing.refused(refusal),
+            Ok(_) | Err((None, OdooError::Server { .. })) => inner.standing.accepted(),
+            Err(_) => {}
         }
         result
     }
 
-    /// One JSON-RPC call within the concurrency bound, counted in the
-    /// metrics under `label` (the ORM method, or the `common` method).
-    async fn call_jsonrpc<A, R>(
+    /// Runs one call within the concurrency bound, counted in the metrics
+    /// under `label` (the method); a lost connection starts a new session.
+    async fn counted<T>(
         &self,
-        service: &str,
-        method: &str,
-        args: &A,
         label: &str,
-    ) -> Result<Option<R>, OdooError>
-    where
-        A: Serialize + Sync,
-        R: DeserializeOwned,
-    {
-        let _permit = self.permit().await?;
+        call: impl Future<Output = Result<T, OdooError>>,
+    ) -> Result<T, OdooError> {
+        // Never closed, so acquiring cannot fail.
+        let _permit = self.inner.permits.acquire().await.ok();
         let started = Instant::now();
-        let result = self.inner.transport.call(service, method, args).await;
-        self.after_call(label, &result, started);
-        result
-    }
-
-    /// One `/json/2` call within the concurrency bound, with the current API
-    /// key, counted in the metrics under the method's name.
-    async fn call_json2<A, K, R>(
-        &self,
-        model: &str,
-        method: &str,
-        args: &A,
-        kwargs: &K,
-    ) -> Result<Option<R>, OdooError>
-    where
-        A: Serialize + Sync,
-        K: Serialize + Sync,
-        R: DeserializeOwned,
-    {
-        // Built before waiting for a permit: a refused call costs no slot.
-        let body = keywords::body(model, method, args, kwargs)?;
-        let _permit = self.permit().await?;
-        let started = Instant::now();
-        let key = self.inner.password.load();
-        let result = self.inner.json2.call(model, method, body, &key).await;
-        self.after_call(method, &result, started);
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let result = call.await;
+        let elapsed = started.elapsed();
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
         match &result {
-            Ok(_) => tracing::debug!(model, method, elapsed_ms, "odoo call"),
-            Err(e) => tracing::debug!(model, method, elapsed_ms, error = %e, "odoo call failed"),
+            Ok(_) => tracing::debug!(method = label, elapsed_ms, "odoo call"),
+            Err(error) => {
+                tracing::debug!(method = label, elapsed_ms, %error, "odoo call failed");
+                if error.connection_lost() {
+                    self.new_session();
+                }
+            }
         }
-        result
-    }
-
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, OdooError> {
-        // The semaphore is never closed, so acquiring cannot fail.
-        self.inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| OdooError::Timeout)
-    }
-
-    /// After any call: a lost connection starts a new session; the call is
-    /// counted in the metrics under `label`.
-    fn after_call<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {
-        if result.as_ref().is_err_and(OdooError::connection_lost) {
-            self.new_session();
-        }
-        self.count(label, result, started);
-    }
-
-    fn count<T>(&self, label: &str, result: &Result<T, OdooError>, started: Instant) {
         if let Some(metrics) = &self.inner.metrics {
             let outcome = result.as_ref().map_or_else(OdooError::kind_label, |_| "ok");
-            metrics.odoo_call(label, outcome, started.elapsed());
+            metrics.odoo_call(label, outcome, elapsed);
         }
+        result
     }
 
     // --- ORM methods ------------------------------------------------------
+
+    /// [`OdooClient::execute_kw`] of a method that never returns `None`.
+    async fn call<A, K, R>(
+        &self,
+        model: &str,
+        method: &str,
+        args: &A,
+        kw: &K,
+    ) -> Result<R, OdooError>
+    where
+        A: Serialize + Sync,
+        K: Serialize + Sync,
+        R: DeserializeOwned,
+    {
+        let value = self.execute_kw(model, method, args, kw).await?;
+        value.ok_or_else(|| OdooError::InvalidResponse(format!("{method} returned nothing")))
+    }
 
     /// `search_read(domain, fields=…, limit/offset/order)`.
     pub async fn search_read<R: DeserializeOwned>(
@@ -554,10 +462,8 @@ impl OdooClient {
     ) -> Result<Vec<R>, OdooError> {
         let mut kwargs = serde_json::to_value(options).unwrap_or_else(|_| json!({}));
         kwargs["fields"] = json!(fields);
-        let records = self
-            .execute_kw(model, "search_read", &json!([domain]), &kwargs)
-            .await?;
-        required(records, "search_read")
+        self.call(model, "search_read", &json!([domain]), &kwargs)
+            .await
     }
 
     /// `search(domain, limit/offset/order)` → ids.
@@ -567,10 +473,7 @@ impl OdooClient {
         domain: &Value,
         options: &SearchOptions,
     ) -> Result<Vec<i64>, OdooError> {
-        let ids = self
-            .execute_kw(model, "search", &json!([domain]), options)
-            .await?;
-        required(ids, "search")
+        self.call(model, "search", &json!([domain]), options).await
     }
 
     /// `read(ids, fields)`; ids that do not exist are silently left out.
@@ -580,10 +483,8 @@ impl OdooClient {
         ids: &[i64],
         fields: &[&str],
     ) -> Result<Vec<R>, OdooError> {
-        let records = self
-            .execute_kw(model, "read", &json!([ids]), &json!({ "fields": fields }))
-            .await?;
-        required(records, "read")
+        let kwargs = json!({ "fields": fields });
+        self.call(model, "read", &json!([ids]), &kwargs).await
     }
 
     /// `create(vals)` → the new id.
@@ -592,10 +493,7 @@ impl OdooClient {
         model: &str,
         vals: &V,
     ) -> Result<i64, OdooError> {
-        let id = self
-            .execute_kw(model, "create", &(vals,), &json!({}))
-            .await?;
-        required(id, "create")
+        self.call(model, "create", &(vals,), &json!({})).await
     }
 
     /// `create([vals, …])` → the new ids, in order.
@@ -604,10 +502,7 @@ impl OdooClient {
         model: &str,
         vals: &[V],
     ) -> Result<Vec<i64>, OdooError> {
-        let ids = self
-            .execute_kw(model, "create", &(vals,), &json!({}))
-            .await?;
-        required(ids, "create")
+        self.call(model, "create", &(vals,), &json!({})).await
     }
 
     /// `write(ids, vals)`.
@@ -617,71 +512,35 @@ impl OdooClient {
         ids: &[i64],
         vals: &V,
     ) -> Result<(), OdooError> {
-        let done: Option<bool> = self
-            .execute_kw(model, "write", &(ids, vals), &json!({}))
-            .await?;
-        match done {
-            Some(true) => Ok(()),
-            other => Err(OdooError::InvalidResponse(format!(
-                "write answered {other:?}"
-            ))),
+        match self.call(model, "write", &(ids, vals), &json!({})).await? {
+            true => Ok(()),
+            false => Err(OdooError::InvalidResponse("write answered false".into())),
         }
     }
 
     /// `fields_get(attributes=[type, required, relation, selection])`.
     pub async fn fields_get(&self, model: &str) -> Result<BTreeMap<String, FieldInfo>, OdooError> {
         let kwargs = json!({ "attributes": ["type", "required", "relation", "selection"] });
-        let fields = self
-            .execute_kw(model, "fields_get", &json!([]), &kwargs)
-            .await?;
-        required(fields, "fields_get")
+        self.call(model, "fields_get", &json!([]), &kwargs).await
     }
 
-    /// Whether the user's access rights (ACL, not record rules) allow
-    /// `operation` on `model`: `check_access_rights(operation,
-    /// raise_exception=False)` over `/jsonrpc`; over `/json/2`, where Odoo
-    /// 19 deprecates that method, `has_access(operation)` on no record,
-    /// which checks exactly the ACL.
+    /// Whether the ACL (not record rules) allow `operation` on `model`:
+    /// `check_access_rights(operation, raise_exception=False)` over
+    /// `/jsonrpc`; over `/json/2`, where Odoo 19 deprecates it,
+    /// `has_access(operation)` on no record, which checks exactly the ACL.
     pub async fn check_access_rights(
         &self,
         model: &str,
         operation: AccessOperation,
     ) -> Result<bool, OdooError> {
-        let allowed = if self.api().await? == Api::Json2 {
+        let operation = operation.as_str();
+        if self.api().await? == Api::Json2 {
             let no_records: [i64; 0] = [];
-            self.execute_kw(
-                model,
-                "has_access",
-                &(no_records, operation.as_str()),
-                &json!({}),
-            )
-            .await?
+            let args = (no_records, operation);
+            self.call(model, "has_access", &args, &json!({})).await
         } else {
             let kwargs = json!({ "raise_exception": false });
-            self.execute_kw(
-                model,
-                "check_access_rights",
-                &json!([operation.as_str()]),
-                &kwargs,
-            )
-            .await?
-        };
-        required(allowed, "check_access_rights")
-    }
-}
-
-/// Unwraps a result that Odoo must not return as `None`.
-fn required<T>(value: Option<T>, method: &str) -> Result<T, OdooError> {
-    value.ok_or_else(|| OdooError::InvalidResponse(format!("{method} returned nothing")))
-}
-
-fn shape_of(value: &Option<Value>) -> &'static str {
-    match value {
-        None | Some(Value::Null) => "nothing",
-        Some(Value::Bool(_)) => "a boolean",
-        Some(Value::Number(_)) => "a number that is not a uid",
-        Some(Value::String(_)) => "a string",
-        Some(Value::Array(_)) => "a list",
-        Some(Value::Object(_)) => "an object",
+            (self.call(model, "check_access_rights", &json!([operation]), &kwargs)).await
+        }
     }
 }

@@ -1,14 +1,8 @@
 //! Everything that can go wrong talking to Odoo, sorted into the kinds callers
-//! branch on.
-//!
-//! Odoo reports application errors as JSON-RPC errors (HTTP 200, code 200)
-//! whose `data.name` is the Python exception class; [`ServerErrorKind`] is
-//! taken from that name. Network failures, timeouts, HTTP statuses and Odoo's
-//! HTML protocol errors are separate variants. [`OdooError::is_transient`]
-//! answers the one question retry loops ask: could the same call succeed later?
-//! [`OdooError::refusal`] picks out the errors that say Odoo refuses the
-//! bridge itself (its credentials, or an Odoo that is not serving JSON-RPC
-//! right now): they are the bridge's problem, never the result's.
+//! branch on: [`ServerErrorKind`] from the Python exception's name, the
+//! rest by what the wire saw. [`OdooError::is_transient`] tells retry loops
+//! whether the same call could succeed later; [`OdooError::refusal`] picks
+//! out what says Odoo refuses the bridge itself: never the result's fault.
 
 use std::fmt;
 
@@ -19,52 +13,43 @@ pub enum OdooError {
     /// No connection could be made, or it broke before an answer arrived.
     #[error("Odoo is unreachable: {0}")]
     Unreachable(String),
-    /// No answer within `odoo.timeout`.
     #[error("Odoo did not answer within the timeout")]
     Timeout,
-    /// An HTTP status other than 200 and other than Odoo's protocol 400
-    /// (typically 502/503/504 from a proxy while Odoo restarts).
+    /// Any other status, typically a proxy's 502/503/504 while Odoo restarts.
     #[error("Odoo answered HTTP {status}{}", excerpt_suffix(.body_excerpt))]
     HttpStatus { status: u16, body_excerpt: String },
-    /// Odoo's own refusal of a malformed request: the HTTP 400 `text/html`
-    /// of `/jsonrpc`, or the 400 (body not JSON) and 415 (no JSON
-    /// Content-Type) of `/json/2`.
+    /// Odoo's own refusal of a malformed request (HTML 400 of `/jsonrpc`,
+    /// 400 or 415 of `/json/2`).
     #[error("Odoo refused the request as malformed{}", excerpt_suffix(.body_excerpt))]
     Protocol { body_excerpt: String },
-    /// `common.authenticate` answered `false`: wrong login or password/API key.
     #[error(
         "Odoo refused the login of `{login}` on database `{database}` (wrong login, password or API key)"
     )]
     LoginRefused { login: String, database: String },
-    /// An exception raised inside Odoo, reported in a JSON-RPC error.
     #[error("{kind} from Odoo: {message}")]
     Server {
         kind: ServerErrorKind,
         name: String,
         message: String,
     },
-    /// The request exceeded `odoo.max_request_bytes` and was not sent.
-    #[error("the request to Odoo is larger than the bridge's limit (128 MiB)")]
+    /// Not sent: larger than [`super::transport::MAX_REQUEST_BYTES`].
+    #[error("the request to Odoo is larger than the bridge sends")]
     RequestTooLarge,
-    /// The answer exceeded `odoo.max_response_bytes`.
-    #[error("the answer from Odoo is larger than the bridge's limit (32 MiB)")]
+    /// Larger than [`super::transport::MAX_RESPONSE_BYTES`].
+    #[error("the answer from Odoo is larger than the bridge reads")]
     ResponseTooLarge,
-    /// The bridge cannot express this call in the API in use (a method whose
-    /// `/json/2` parameter names it does not know, a record method without
-    /// ids); nothing was sent.
+    /// A call the API in use cannot express (unknown `/json/2` parameter
+    /// names, a record method without ids); nothing was sent.
     #[error("cannot call Odoo's {0}")]
     Unsupported(String),
-    /// The answer was not the JSON-RPC Odoo sends (wrong URL, a proxy page,
-    /// or a result of an unexpected shape).
+    /// Not what Odoo sends (a wrong URL, a result of an unexpected shape).
     #[error("unexpected answer from Odoo: {0}")]
     InvalidResponse(String),
-    /// `odoo.protocol = "companion"` and the addon is missing or unusable.
-    /// Transient: the work waits (spooled) until an admin installs or
-    /// upgrades the addon; `check` and `/readyz` say so meanwhile.
+    /// `odoo.protocol = "companion"` and the addon is missing or unusable:
+    /// transient, the work waits until an admin fixes the addon.
     #[error("odoo.protocol is \"companion\" but {0}")]
     CompanionUnavailable(String),
-    /// A successful HTTP answer that is not JSON at all: a maintenance page,
-    /// or a proxy's own page, in place of Odoo.
+    /// A success that is not JSON: a maintenance or proxy page.
     #[error("Odoo answered with a page, not JSON-RPC (maintenance?){}", excerpt_suffix(.body_excerpt))]
     NotJsonRpc { body_excerpt: String },
 }
@@ -72,21 +57,17 @@ pub enum OdooError {
 /// Why Odoo refuses the bridge itself (see [`OdooError::refusal`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
-    /// `common.authenticate` answered `false`: wrong login, password or API
-    /// key (and, on Odoo 18, during its login cooldown).
+    /// Wrong login, password or API key (or Odoo 18's login cooldown).
     LoginRefused,
-    /// `AccessDenied` even after a fresh login: the credentials were
-    /// revoked, or Odoo's login cooldown after repeated failures.
+    /// `AccessDenied` even after a fresh login: revoked, or a cooldown.
     AccessDenied,
     /// A page instead of JSON-RPC: Odoo in maintenance, or a proxy answering.
     NotJsonRpc,
 }
 
 impl Refusal {
-    /// Every refusal, for metrics that show all of them.
     pub const ALL: [Refusal; 3] = [Self::LoginRefused, Self::AccessDenied, Self::NotJsonRpc];
 
-    /// A short label for metrics and logs.
     pub fn label(self) -> &'static str {
         match self {
             Self::LoginRefused => "login_refused",
@@ -111,29 +92,28 @@ impl Refusal {
     }
 }
 
-/// The Python exception behind a [`OdooError::Server`], from `error.data.name`.
+/// The Python exception behind a [`OdooError::Server`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerErrorKind {
-    /// `odoo.exceptions.AccessDenied`: the credentials are not (or no longer) valid.
+    /// The credentials are not (or no longer) valid.
     AccessDenied,
-    /// `odoo.exceptions.AccessError`: the user lacks a right (ACL or record rule).
+    /// The user lacks a right (ACL or record rule).
     AccessError,
-    /// `odoo.exceptions.MissingError`: the record does not exist (any more).
     MissingError,
-    /// `odoo.exceptions.ValidationError`: a constraint failed (required, unique, …).
+    /// A constraint failed (required, unique, …).
     ValidationError,
-    /// `odoo.exceptions.UserError`: e.g. an unknown model.
+    /// E.g. an unknown model.
     UserError,
-    /// `builtins.ValueError`: invalid input such as an unknown field or selection value.
+    /// `ValueError`/`TypeError`: an unknown field or selection value, …
     InvalidInput,
-    /// `builtins.AttributeError`/`NameError`/`KeyError`: no such method or service.
+    /// `AttributeError`/`NameError`/`KeyError`: no such method or service.
     NoSuchMethod,
-    /// `psycopg2.OperationalError` and friends: the database is unavailable.
+    /// PostgreSQL is unavailable, or the database does not exist.
     Database,
     /// A serialization failure or deadlock: the transaction can be replayed.
     Concurrency,
-    /// `werkzeug.exceptions.RequestEntityTooLarge` or `MemoryError`: the request is too big for this Odoo.
+    /// The request is too big for this Odoo.
     TooLarge,
     /// Any other exception; its name is in [`OdooError::Server::name`].
     Other,
@@ -162,68 +142,54 @@ impl ServerErrorKind {
             _ => Self::Other,
         }
     }
+
+    /// The metrics label and the words for messages.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::AccessDenied => ("access_denied", "access denied"),
+            Self::AccessError => ("access_error", "access error"),
+            Self::MissingError => ("missing_error", "missing record"),
+            Self::ValidationError => ("validation_error", "validation error"),
+            Self::UserError => ("user_error", "user error"),
+            Self::InvalidInput => ("invalid_input", "invalid input"),
+            Self::NoSuchMethod => ("no_such_method", "no such method"),
+            Self::Database => ("database", "database error"),
+            Self::Concurrency => ("concurrency", "concurrency error"),
+            Self::TooLarge => ("too_large", "request too large"),
+            Self::Other => ("other", "server error"),
+        }
+    }
 }
 
 impl fmt::Display for ServerErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            Self::AccessDenied => "access denied",
-            Self::AccessError => "access error",
-            Self::MissingError => "missing record",
-            Self::ValidationError => "validation error",
-            Self::UserError => "user error",
-            Self::InvalidInput => "invalid input",
-            Self::NoSuchMethod => "no such method",
-            Self::Database => "database error",
-            Self::Concurrency => "concurrency error",
-            Self::TooLarge => "request too large",
-            Self::Other => "server error",
-        };
-        f.write_str(text)
+        f.write_str(self.names().1)
     }
 }
 
 impl OdooError {
-    /// Whether the same call may succeed if tried again later.
-    ///
-    /// Transient: no connection, timeouts, 5xx/408/429, a database that is
-    /// down, concurrency conflicts, and every [`OdooError::refusal`] (the
-    /// same call succeeds once the credentials are fixed or Odoo is back).
-    /// Permanent: everything that depends on the request itself or on the
-    /// models (rights, missing records, invalid values, size limits).
+    /// Whether the same call may succeed later: not when it depends on the
+    /// request or the models; yes for outages, conflicts and every
+    /// [`OdooError::refusal`] (fixed credentials or Odoo back end those).
     pub fn is_transient(&self) -> bool {
-        if self.refusal().is_some() {
-            return true;
-        }
         match self {
+            _ if self.refusal().is_some() => true,
             Self::Unreachable(_) | Self::Timeout | Self::CompanionUnavailable(_) => true,
             Self::HttpStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-            Self::Server {
-                kind: ServerErrorKind::Concurrency,
-                ..
-            } => true,
-            // A database that "does not exist" is a configuration error; any
-            // other OperationalError is PostgreSQL being down or restarting.
-            Self::Server {
-                kind: ServerErrorKind::Database,
-                message,
-                ..
-            } => !message.contains("does not exist"),
-            Self::Protocol { .. }
-            | Self::LoginRefused { .. }
-            | Self::Server { .. }
-            | Self::RequestTooLarge
-            | Self::ResponseTooLarge
-            | Self::Unsupported(_)
-            | Self::InvalidResponse(_)
-            | Self::NotJsonRpc { .. } => false,
+            Self::Server { kind, message, .. } => match kind {
+                ServerErrorKind::Concurrency => true,
+                // A database that "does not exist" is configuration; any
+                // other is PostgreSQL being down or restarting.
+                ServerErrorKind::Database => !message.contains("does not exist"),
+                _ => false,
+            },
+            _ => false,
         }
     }
 
-    /// Whether this error says Odoo refuses the bridge itself rather than
-    /// the call: a refused login, `AccessDenied` (the client already logged
-    /// in again once), or a page instead of JSON-RPC. Work that meets one
-    /// waits; it is never given up because of it.
+    /// Whether Odoo refuses the bridge itself rather than the call (a
+    /// refused login, `AccessDenied` after a fresh login, a page instead of
+    /// JSON-RPC): work that meets one waits, never given up.
     pub fn refusal(&self) -> Option<Refusal> {
         match self {
             Self::LoginRefused { .. } => Some(Refusal::LoginRefused),
@@ -236,21 +202,22 @@ impl OdooError {
         }
     }
 
-    /// Whether the call may have reached Odoo and be running or committed
-    /// there although no answer came: a timeout, a connection lost after the
-    /// request was sent, or a proxy's 502/503/504. A create that ended so
-    /// must not be repeated before Odoo has finished or killed it.
+    /// Whether the call may be running or committed in Odoo although no
+    /// answer came: a create that ended so must not be repeated before Odoo
+    /// has finished or killed it.
     pub fn outcome_unknown(&self) -> bool {
         match self {
             Self::Timeout => true,
-            Self::Unreachable(reason) => !never_connected(reason),
+            // hyper reports a connection never made (refused, DNS) as
+            // `client error (Connect)`: then nothing reached Odoo.
+            Self::Unreachable(reason) => !reason.contains("(Connect)"),
             Self::HttpStatus { status, .. } => matches!(status, 502..=504),
             _ => false,
         }
     }
 
-    /// Whether the connection to Odoo was lost (Odoo or its proxy down or
-    /// restarting): what Odoo offers may have changed meanwhile.
+    /// Whether the connection to Odoo was lost: what Odoo offers (its
+    /// addons) may have changed meanwhile.
     pub fn connection_lost(&self) -> bool {
         match self {
             Self::Unreachable(_) => true,
@@ -259,7 +226,6 @@ impl OdooError {
         }
     }
 
-    /// The server error kind, when Odoo raised an exception.
     pub fn server_kind(&self) -> Option<ServerErrorKind> {
         match self {
             Self::Server { kind, .. } => Some(*kind),
@@ -281,28 +247,9 @@ impl OdooError {
             Self::Unsupported(_) => "unsupported",
             Self::CompanionUnavailable(_) => "companion_unavailable",
             Self::NotJsonRpc { .. } => "not_json_rpc",
-            Self::Server { kind, .. } => match kind {
-                ServerErrorKind::AccessDenied => "access_denied",
-                ServerErrorKind::AccessError => "access_error",
-                ServerErrorKind::MissingError => "missing_error",
-                ServerErrorKind::ValidationError => "validation_error",
-                ServerErrorKind::UserError => "user_error",
-                ServerErrorKind::InvalidInput => "invalid_input",
-                ServerErrorKind::NoSuchMethod => "no_such_method",
-                ServerErrorKind::Database => "database",
-                ServerErrorKind::Concurrency => "concurrency",
-                ServerErrorKind::TooLarge => "too_large",
-                ServerErrorKind::Other => "other",
-            },
+            Self::Server { kind, .. } => kind.names().0,
         }
     }
-}
-
-/// Whether an [`OdooError::Unreachable`] reason says no connection was ever
-/// made (refused, DNS), so the request cannot have reached Odoo. hyper's
-/// client reports those as `client error (Connect)`.
-fn never_connected(reason: &str) -> bool {
-    reason.contains("(Connect)")
 }
 
 fn excerpt_suffix(excerpt: &str) -> String {

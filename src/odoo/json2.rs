@@ -1,236 +1,259 @@
-//! The wire of Odoo 19's `/json/2`: plain JSON over reqwest.
-//!
-//! `POST {odoo.url}/json/2/<model>/<method>` with `Authorization: bearer
-//! <API key>` and `X-Odoo-Database` on every call (the header is optional
-//! only on a server with a single database; sending it always is what works
-//! everywhere). The body is the method's keyword arguments ([`keywords`]);
-//! the answer is the bare result or an error with a real HTTP status
-//! ([`answer`]). There are no sessions: each call carries the key.
+//! `execute_kw`'s positional arguments as the keyword arguments of `/json/2`,
+//! whose body is one object keyed by the method's Python parameter names
+//! (Odoo 19's signatures, and the companion addon's), plus `ids` and
+//! `context`.
 //!
 //! What must stay true:
-//! - the key is a sensitive header value: never logged, never in an error;
-//! - a request larger than `odoo.max_request_bytes` is not sent, an answer
-//!   larger than `odoo.max_response_bytes` is not read to its end;
-//! - redirects are not followed (they would carry the key elsewhere).
+//! - a record method always gets `ids`: called without, Odoo runs it on an
+//!   empty recordset and answers success (`write` → `true`, nothing written);
+//! - a method missing from [`SIGNATURES`] is refused before anything is
+//!   sent, rather than guessed at;
+//! - arguments are serialized once and copied once into the body, as raw
+//!   JSON: an attachment's base64 `datas` is never parsed into a tree.
 
-pub mod answer;
-pub mod keywords;
+use std::collections::BTreeMap;
 
-use std::time::Duration;
-
-use http::HeaderValue;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::OdooError;
-use super::transport::TransportLimits;
-use answer::Caller;
+use super::transport::bounded_json;
 
-/// The header naming the database (Odoo 19).
-const DATABASE_HEADER: &str = "X-Odoo-Database";
-/// How much of an error body is read.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Every method the bridge calls, with its positional parameter names in
+/// order. A record method's first is `ids` (an `@api.model` method refuses
+/// `ids` with a 422).
+pub const SIGNATURES: &[(&str, &[&str])] = &[
+    ("create", &["vals_list"]),
+    ("search", &["domain", "offset", "limit", "order"]),
+    (
+        "search_read",
+        &["domain", "fields", "offset", "limit", "order"],
+    ),
+    ("search_count", &["domain", "limit"]),
+    ("name_search", &["name", "domain", "operator", "limit"]),
+    ("fields_get", &["allfields", "attributes"]),
+    ("check_access_rights", &["operation", "raise_exception"]),
+    ("default_get", &["fields_list"]),
+    ("context_get", &[]),
+    ("read", &["ids", "fields", "load"]),
+    ("write", &["ids", "vals"]),
+    ("unlink", &["ids"]),
+    ("has_access", &["ids", "operation"]),
+    ("web_read", &["ids", "specification"]),
+    ("web_save", &["ids", "vals", "specification", "next_id"]),
+    // Every other parameter of message_post is keyword-only.
+    ("message_post", &["ids"]),
+    // The companion addon.
+    ("bridge_protocol", &[]),
+    ("bridge_apply_result", &["reference", "result"]),
+    ("bridge_claim_queued", &["limit", "fields"]),
+    ("bridge_claim", &["reference", "fields"]),
+    (
+        "bridge_finish_initiation",
+        &["request_id", "outcome", "details"],
+    ),
+];
 
-/// A `/json/2` connection to one Odoo database as the owner of one API key.
-#[derive(Debug, Clone)]
-pub struct Json2Transport {
-    client: reqwest::Client,
-    /// `{odoo.url}/json/2`.
-    base: String,
-    database: HeaderValue,
-    login: String,
-    database_name: String,
-    limits: TransportLimits,
+/// A ready `/json/2` request body.
+#[derive(Debug)]
+pub struct Body {
+    pub bytes: Vec<u8>,
+    /// `create` got one dict: Odoo 19 answers `[id]` where `/jsonrpc`
+    /// answers `id`, so the caller unwraps the list.
+    pub single_create: bool,
 }
 
-/// Where and as whom a [`Json2Transport`] calls.
-pub struct Json2Target<'a> {
-    /// `{odoo.url}/json/2`.
-    pub base: String,
-    pub database: &'a str,
-    /// Only for messages: over `/json/2` the key alone decides the user.
-    pub login: &'a str,
-}
-
-impl Json2Transport {
-    pub fn new(target: Json2Target<'_>, limits: TransportLimits) -> Result<Self, OdooError> {
-        crate::tls::install_crypto_provider();
-        let setup = |what: &str| OdooError::Unsupported(format!("/json/2 ({what})"));
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .retry(reqwest::retry::never())
-            .timeout(limits.timeout)
-            .connect_timeout(limits.timeout)
-            .build()
-            .map_err(|e| setup(&e.to_string()))?;
-        let database = HeaderValue::from_str(target.database)
-            .map_err(|_| setup("odoo.database is not a valid HTTP header value"))?;
-        Ok(Self {
-            client,
-            base: target.base,
-            database,
-            login: target.login.to_owned(),
-            database_name: target.database.to_owned(),
-            limits,
-        })
-    }
-
-    /// Sends a body built by [`keywords::body`] to `model.method`, with
-    /// `api_key` as the bearer token (read per call: a reload may replace it).
-    pub async fn call<R: DeserializeOwned>(
-        &self,
-        model: &str,
-        method: &str,
-        body: keywords::Body,
-        api_key: &SecretString,
-    ) -> Result<Option<R>, OdooError> {
-        if body.bytes.len() > self.limits.max_request_bytes as usize {
-            return Err(OdooError::RequestTooLarge);
-        }
-        let Ok(mut authorization) =
-            HeaderValue::from_bytes(format!("bearer {}", api_key.expose_secret()).as_bytes())
-        else {
-            return Err(OdooError::Unsupported(
-                "/json/2: odoo.password holds a character an HTTP header cannot carry".to_owned(),
-            ));
-        };
-        authorization.set_sensitive(true);
-        let url = format!("{}/{model}/{method}", self.base);
-        let sent = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(AUTHORIZATION, authorization)
-            .header(DATABASE_HEADER, self.database.clone())
-            .body(body.bytes)
-            .send()
-            .await;
-        let mut response = sent.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let success = response.status().is_success();
-        let limit = if success {
-            self.limits.max_response_bytes as usize
-        } else {
-            MAX_ERROR_BODY_BYTES
-        };
-        let bytes = read_body(&mut response, limit, success).await?;
-        let caller = Caller {
-            login: &self.login,
-            database: &self.database_name,
-        };
-        answer::decode(
-            status,
-            content_type.as_deref(),
-            &bytes,
-            body.single_create,
-            caller,
-        )
-    }
-}
-
-/// Reads the body up to `limit` bytes: beyond it a success is refused as
-/// too large, an error is cut (its start says enough).
-async fn read_body(
-    response: &mut reqwest::Response,
-    limit: usize,
-    refuse_beyond: bool,
-) -> Result<Vec<u8>, OdooError> {
-    if refuse_beyond
-        && response
-            .content_length()
-            .is_some_and(|len| len > limit as u64)
-    {
-        return Err(OdooError::ResponseTooLarge);
-    }
-    let capacity = response
-        .content_length()
-        .map_or(0, |len| len as usize)
-        .min(limit);
-    let mut body = Vec::with_capacity(capacity);
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    if refuse_beyond {
-                        return Err(OdooError::ResponseTooLarge);
-                    }
-                    body.extend_from_slice(&chunk[..limit - body.len()]);
-                    return Ok(body);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if refuse_beyond => return Err(transport_error(e)),
-            Err(_) => return Ok(body),
-        }
-    }
-}
-
-/// A reqwest failure as the kind `/jsonrpc`'s transport gives.
-pub fn transport_error(error: reqwest::Error) -> OdooError {
-    if error.is_timeout() {
-        return OdooError::Timeout;
-    }
-    // reqwest's own text names the URL; the chain says what happened.
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    OdooError::Unreachable(text)
-}
-
-/// The answer of `GET /web/version` (Odoo 19 and later; 404 before).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct WebVersion {
-    pub version: String,
-    #[serde(default)]
-    pub version_info: Vec<serde_json::Value>,
-}
-
-/// `GET {odoo.url}/web/version` with `client`; needs no credentials.
-pub async fn web_version(
-    client: &reqwest::Client,
-    url: &str,
-    timeout: Duration,
-) -> Result<WebVersion, OdooError> {
-    let caller = Caller {
-        login: "",
-        database: "",
+/// Builds the body of `model.method(*args, **kwargs)`.
+pub fn body<A, K>(model: &str, method: &str, args: &A, kwargs: &K) -> Result<Body, OdooError>
+where
+    A: Serialize + ?Sized,
+    K: Serialize + ?Sized,
+{
+    let unsupported = |why: &str| OdooError::Unsupported(format!("{model}.{method}: {why}"));
+    let Some(&(_, params)) = SIGNATURES.iter().find(|(name, _)| *name == method) else {
+        return Err(unsupported(
+            "the bridge does not know this method's parameter names for /json/2",
+        ));
     };
-    let mut response = client
-        .get(url)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(transport_error)?;
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = read_body(&mut response, MAX_ERROR_BODY_BYTES, true).await?;
-    answer::decode::<WebVersion>(status, content_type.as_deref(), &bytes, false, caller)?
-        .ok_or_else(|| OdooError::InvalidResponse("/web/version answered null".to_owned()))
+    let args_json = bounded_json(args)?;
+    let kwargs_json = bounded_json(kwargs)?;
+    let positional: Vec<&RawValue> = serde_json::from_slice(&args_json)
+        .map_err(|_| unsupported("the positional arguments are not a list"))?;
+    let keywords: BTreeMap<String, &RawValue> = match &kwargs_json[..] {
+        b"null" => BTreeMap::new(),
+        json => serde_json::from_slice(json)
+            .map_err(|_| unsupported("the keyword arguments are not an object"))?,
+    };
+    if params.first() == Some(&"ids") && positional.is_empty() {
+        return Err(unsupported(
+            "a record method needs the record ids as its first argument",
+        ));
+    }
+    if positional.len() > params.len() {
+        return Err(unsupported(&format!(
+            "{} positional arguments given, it takes {}",
+            positional.len(),
+            params.len()
+        )));
+    }
+    let mut named: BTreeMap<&str, &RawValue> = params.iter().copied().zip(positional).collect();
+    for (name, value) in &keywords {
+        if named.insert(name, value).is_some() {
+            return Err(unsupported(&format!("`{name}` is given twice")));
+        }
+    }
+    let single_create = method == "create"
+        && named
+            .get("vals_list")
+            .is_some_and(|vals| vals.get().starts_with('{'));
+    // Raw values are copied as they are: nothing is parsed again.
+    let bytes = bounded_json(&named)?;
+    Ok(Body {
+        bytes,
+        single_create,
+    })
 }
 
-impl Json2Transport {
-    /// `GET /web/version` through this transport's client.
-    pub async fn web_version(&self, url: &str) -> Result<WebVersion, OdooError> {
-        web_version(&self.client, url, self.limits.timeout).await
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn json_body(method: &str, args: Value, kwargs: Value) -> Value {
+        let body = body("m", method, &args, &kwargs).unwrap();
+        serde_json::from_slice(&body.bytes).unwrap()
+    }
+
+    #[test]
+    fn the_bridges_calls_become_the_recorded_bodies() {
+        // Transcripts 10, 12, 13, 16, 19, 21, 24 and 41 of ../shared/odoo19/json2.
+        assert_eq!(
+            json_body("create", json!([{"prompt": "p"}]), json!({})),
+            json!({"vals_list": {"prompt": "p"}})
+        );
+        assert_eq!(
+            json_body(
+                "search_read",
+                json!([[["status", "in", ["queued"]]]]),
+                json!({"fields": ["id"], "limit": 2, "order": "id desc"})
+            ),
+            json!({"domain": [["status", "in", ["queued"]]], "fields": ["id"], "limit": 2, "order": "id desc"})
+        );
+        assert_eq!(
+            json_body("read", json!([[1], ["status"]]), json!({})),
+            json!({"ids": [1], "fields": ["status"]})
+        );
+        assert_eq!(
+            json_body("read", json!([[1]]), json!({"fields": ["status"]})),
+            json!({"ids": [1], "fields": ["status"]})
+        );
+        assert_eq!(
+            json_body("write", json!([[1], {"status": "processing"}]), json!({})),
+            json!({"ids": [1], "vals": {"status": "processing"}})
+        );
+        assert_eq!(
+            json_body(
+                "web_save",
+                json!([[], {"seed": 7}]),
+                json!({"specification": {"checksum": {}}})
+            ),
+            json!({"ids": [], "vals": {"seed": 7}, "specification": {"checksum": {}}})
+        );
+        assert_eq!(
+            json_body(
+                "message_post",
+                json!([[1]]),
+                json!({"body": "b", "message_type": "comment", "context": {"lang": "en_US"}})
+            ),
+            json!({"ids": [1], "body": "b", "message_type": "comment", "context": {"lang": "en_US"}})
+        );
+        assert_eq!(
+            json_body("fields_get", json!([]), json!({"attributes": ["type"]})),
+            json!({"attributes": ["type"]})
+        );
+        assert_eq!(
+            json_body("has_access", json!([[3], "write"]), json!({})),
+            json!({"ids": [3], "operation": "write"})
+        );
+        assert_eq!(
+            json_body(
+                "check_access_rights",
+                json!(["write"]),
+                json!({"raise_exception": false})
+            ),
+            json!({"operation": "write", "raise_exception": false})
+        );
+    }
+
+    #[test]
+    fn the_companion_methods_take_the_contracts_names() {
+        assert_eq!(
+            json_body(
+                "bridge_apply_result",
+                json!([{"field": "id", "value": 42}, {"kind": "failure"}]),
+                json!({})
+            ),
+            json!({"reference": {"field": "id", "value": 42}, "result": {"kind": "failure"}})
+        );
+        assert_eq!(
+            json_body("bridge_claim_queued", json!([10, ["id"]]), json!({})),
+            json!({"limit": 10, "fields": ["id"]})
+        );
+        assert_eq!(
+            json_body(
+                "bridge_finish_initiation",
+                json!([7, "sent", ""]),
+                json!({})
+            ),
+            json!({"request_id": 7, "outcome": "sent", "details": ""})
+        );
+        assert_eq!(
+            json_body("bridge_protocol", json!([]), json!({})),
+            json!({})
+        );
+    }
+
+    #[test]
+    fn a_record_method_is_never_sent_without_ids() {
+        let error = body("m", "write", &json!([]), &json!({"vals": {}})).unwrap_err();
+        assert!(matches!(error, OdooError::Unsupported(_)), "{error}");
+        assert!(error.to_string().contains("record ids"), "{error}");
+    }
+
+    #[test]
+    fn unknown_methods_and_bad_arguments_are_refused_before_sending() {
+        for (method, args, kwargs) in [
+            ("frobnicate", json!([]), json!({})),
+            ("search", json!([[], 0, 10, "id", "extra"]), json!({})),
+            ("search", json!([[]]), json!({"domain": []})),
+            ("search", json!({"domain": []}), json!({})),
+            ("search", json!([[]]), json!([1])),
+        ] {
+            let error = body("m", method, &args, &kwargs).unwrap_err();
+            assert!(
+                matches!(error, OdooError::Unsupported(_)),
+                "{method}: {error}"
+            );
+            assert!(!error.is_transient());
+        }
+    }
+
+    #[test]
+    fn only_create_with_one_dict_is_unwrapped() {
+        let one = body("m", "create", &json!([{"a": 1}]), &json!({})).unwrap();
+        let many = body("m", "create", &json!([[{"a": 1}]]), &json!({})).unwrap();
+        let named = body("m", "create", &json!([]), &json!({"vals_list": {"a": 1}})).unwrap();
+        assert!(one.single_create && named.single_create && !many.single_create);
+    }
+
+    #[test]
+    fn large_values_are_copied_verbatim() {
+        let datas = "QUJD".repeat(100_000);
+        let vals = json!({"name": "x\"y", "datas": datas});
+        let body = body("ir.attachment", "create", &(&vals,), &json!({})).unwrap();
+        let parsed: Value = serde_json::from_slice(&body.bytes).unwrap();
+        assert_eq!(parsed["vals_list"], vals);
+        assert!(body.bytes.len() < datas.len() + 100);
     }
 }

@@ -1,14 +1,9 @@
 //! Odoo over its external API: the only way the bridge touches Odoo.
 //!
-//! [`OdooClient`] is the session (API choice, login, uid cache, bounded
-//! concurrency, ORM methods) over a jsonrpsee [`transport`] for `/jsonrpc`
-//! (Odoo 16-19) or plain JSON over reqwest for [`json2`] (Odoo 19+), chosen
-//! as [`api`] says; callers never see which. [`OdooError`] sorts failures
-//! into the kinds callers branch on, the same for both wires; the standing
-//! (`standing.rs`) remembers whether Odoo refuses the bridge itself right
-//! now; [`records`] and [`value`] decode what Odoo returns (`false` for
-//! unset, `[id, name]` for many2one) without panicking; [`protocol`] tells
-//! whether Odoo has the companion addon.
+//! [`OdooClient`] (the session) speaks `/jsonrpc` or `/json/2` ([`api`])
+//! over one HTTP [`transport`]; callers never see which. [`OdooError`]
+//! sorts failures the same for both; [`records`] and [`value`] decode what
+//! Odoo returns; [`protocol`] tells whether Odoo has the companion addon.
 
 pub mod api;
 mod client;

@@ -1,23 +1,12 @@
 //! Which protocol the bridge speaks toward Odoo: the companion addon's
 //! one-call-per-unit methods, or generic ORM calls.
 //!
-//! The companion addon (`influence_gen_bridge`, see
-//! `examples/odoo/influence_gen_bridge`) answers `bridge_protocol()` on the
-//! request model with its name, protocol version and capabilities. Without
-//! the addon Odoo raises `AttributeError` ("the method does not exist"),
-//! which means [`Protocol::Generic`]. What the bridge then speaks follows
-//! `odoo.protocol` ([`ProtocolMode`]):
-//!
-//! * `generic`: never asks;
-//! * `auto`: the addon when it answers with what this bridge needs, else
-//!   generic (logged once per change);
-//! * `companion`: the addon or nothing: [`OdooError::CompanionUnavailable`].
-//!
-//! An `AccessError` is never taken for an absent addon: the addon is there
-//! and refuses this user (not in the bridge group). Falling back would mix
-//! protocols between bridges of one database, so it is returned as is.
-//! Detection runs once per Odoo session; [`super::OdooClient::protocol`]
-//! caches it and asks again after a re-login or a lost connection.
+//! The addon (`examples/odoo/influence_gen_bridge`) answers
+//! `bridge_protocol()` with its name, version and capabilities. `odoo.protocol`
+//! decides: `generic` never asks, `auto` takes a usable addon else generic,
+//! `companion` the addon or [`OdooError::CompanionUnavailable`]. An
+//! `AccessError` is never taken for an absent addon: falling back would
+//! mix protocols between bridges of one database.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -44,16 +33,6 @@ pub enum Protocol {
     Generic,
 }
 
-impl Protocol {
-    /// `companion` or `generic`, for logs, metrics and `check`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Companion { .. } => "companion",
-            Self::Generic => "generic",
-        }
-    }
-}
-
 impl std::fmt::Display for Protocol {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -78,32 +57,29 @@ pub struct CompanionInfo {
 impl CompanionInfo {
     /// Why this bridge cannot use the addon, if it cannot.
     pub fn unusable_because(&self) -> Option<String> {
-        if self.name != COMPANION_NAME {
-            return Some(format!(
-                "bridge_protocol() names `{}`, not `{COMPANION_NAME}`",
-                self.name
-            ));
-        }
-        if !SUPPORTED_VERSIONS.contains(&self.version) {
-            return Some(format!(
-                "the addon speaks protocol version {}, this bridge {}..={}",
-                self.version,
-                SUPPORTED_VERSIONS.start(),
-                SUPPORTED_VERSIONS.end()
-            ));
-        }
-        let missing: Vec<&str> = REQUIRED_CAPABILITIES
-            .iter()
-            .copied()
+        let (versions, name) = (SUPPORTED_VERSIONS, &self.name);
+        let missing: Vec<&str> = (REQUIRED_CAPABILITIES.iter().copied())
             .filter(|needed| !self.capabilities.iter().any(|c| c == needed))
             .collect();
-        if !missing.is_empty() {
-            return Some(format!(
+        if *name != COMPANION_NAME {
+            Some(format!(
+                "bridge_protocol() names `{name}`, not `{COMPANION_NAME}`"
+            ))
+        } else if !versions.contains(&self.version) {
+            Some(format!(
+                "the addon speaks protocol version {}, this bridge {}..={}",
+                self.version,
+                versions.start(),
+                versions.end()
+            ))
+        } else if !missing.is_empty() {
+            Some(format!(
                 "the addon lacks the capabilities {}",
                 missing.join(", ")
-            ));
+            ))
+        } else {
+            None
         }
-        None
     }
 }
 
@@ -119,20 +95,11 @@ pub enum Detection {
 /// Asks Odoo for `bridge_protocol()` on `request_model`. Transport errors and
 /// refusals (`AccessError`) are returned; only "no such method" is absence.
 pub async fn detect(odoo: &OdooClient, request_model: &str) -> Result<Detection, OdooError> {
-    let answer: Result<Option<serde_json::Value>, OdooError> = odoo
-        .execute_kw(request_model, PROTOCOL_METHOD, &json!([]), &json!({}))
-        .await;
+    let answer = (odoo.execute_kw(request_model, PROTOCOL_METHOD, &json!([]), &json!({}))).await;
     match answer {
-        Ok(Some(value)) => serde_json::from_value(value)
+        Ok(value) => serde_json::from_value(value.unwrap_or_default())
             .map(Detection::Companion)
-            .map_err(|e| {
-                OdooError::InvalidResponse(format!(
-                    "{PROTOCOL_METHOD}() answered an unknown shape: {e}"
-                ))
-            }),
-        Ok(None) => Err(OdooError::InvalidResponse(format!(
-            "{PROTOCOL_METHOD}() returned nothing"
-        ))),
+            .map_err(|e| OdooError::InvalidResponse(format!("{PROTOCOL_METHOD}() answered {e}"))),
         Err(error) if error.server_kind() == Some(ServerErrorKind::NoSuchMethod) => {
             Ok(Detection::Absent)
         }
@@ -142,32 +109,24 @@ pub async fn detect(odoo: &OdooClient, request_model: &str) -> Result<Detection,
 
 /// The protocol `mode` allows for what was detected.
 pub fn choose(mode: ProtocolMode, detection: &Detection) -> Result<Protocol, OdooError> {
-    let problem = match detection {
-        Detection::Companion(info) => match info.unusable_because() {
-            None => {
-                return Ok(Protocol::Companion {
-                    version: info.version,
-                });
-            }
-            Some(problem) => problem,
-        },
-        Detection::Absent => format!(
-            "the companion addon `{COMPANION_NAME}` is not installed (no {PROTOCOL_METHOD}())"
-        ),
-    };
-    match mode {
-        ProtocolMode::Generic | ProtocolMode::Auto => Ok(Protocol::Generic),
-        ProtocolMode::Companion => Err(OdooError::CompanionUnavailable(problem)),
+    match (fallback_reason(detection), detection) {
+        (None, Detection::Companion(info)) => Ok(Protocol::Companion {
+            version: info.version,
+        }),
+        (Some(problem), _) if mode == ProtocolMode::Companion => {
+            Err(OdooError::CompanionUnavailable(problem))
+        }
+        _ => Ok(Protocol::Generic),
     }
 }
 
-/// Why `auto` fell back to generic, for its one log line.
-pub fn fallback_reason(detection: &Detection) -> String {
+/// Why the addon cannot be used, if it cannot (`auto` logs it once).
+pub fn fallback_reason(detection: &Detection) -> Option<String> {
     match detection {
-        Detection::Companion(info) => info
-            .unusable_because()
-            .unwrap_or_else(|| "the addon is usable".to_owned()),
-        Detection::Absent => format!("the companion addon `{COMPANION_NAME}` is not installed"),
+        Detection::Companion(info) => info.unusable_because(),
+        Detection::Absent => Some(format!(
+            "the companion addon `{COMPANION_NAME}` is not installed (no {PROTOCOL_METHOD}())"
+        )),
     }
 }
 

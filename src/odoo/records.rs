@@ -1,28 +1,24 @@
-//! Typed views of the three models the bridge works with, and the lists of
-//! fields it needs on each (what `check` verifies with `fields_get`).
-//!
-//! Field names are the SDS's. The request's UUID field ([`UUID_FIELD`]) is
-//! not a struct field: it is read into [`AiImageRequest::extra`] and fetched
-//! with [`AiImageRequest::uuid`].
+//! Typed views of the models the bridge works with, and the fields it
+//! needs on each (what `check` verifies with `fields_get`); see
+//! docs/protocol.md#applying-a-result. The request's UUID is not a struct
+//! field: it is read into [`AiImageRequest::extra`] and fetched with
+//! [`AiImageRequest::uuid`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::value::{Many2one, blank_as_none, false_as_none};
 
-/// The request model of the InfluenceGen module (docs/protocol.md#applying-a-result).
+/// The request model of the InfluenceGen module.
 pub const REQUEST_MODEL: &str = "influence_gen.ai_image_request";
 /// The generated image model of the InfluenceGen module.
 pub const IMAGE_MODEL: &str = "influence_gen.generated_image";
-/// The request's UUID field, the SDS's name for it.
+/// The request's UUID field; a callback reference that is not a number names it.
 pub const UUID_FIELD: &str = "uuid";
-/// The attachment model of Odoo (fixed).
 pub const ATTACHMENT_MODEL: &str = "ir.attachment";
-/// The system parameter model of Odoo (fixed).
 pub const CONFIG_PARAMETER_MODEL: &str = "ir.config_parameter";
 
-/// Fields of `influence_gen.ai_image_request` the bridge reads or writes
-/// (SDS §3.6, §3.7 and the instructions' field list).
+/// Fields of the request model the bridge reads or writes.
 pub const REQUEST_FIELDS: &[&str] = &[
     "status",
     "error_details",
@@ -39,7 +35,7 @@ pub const REQUEST_FIELDS: &[&str] = &[
     "cfg_scale",
 ];
 
-/// The `status` values the bridge sets or expects (SDS instructions).
+/// The `status` values the bridge sets or expects (docs/protocol.md#request-states).
 pub const REQUEST_STATUSES: &[&str] = &[
     "queued",
     "processing",
@@ -48,7 +44,7 @@ pub const REQUEST_STATUSES: &[&str] = &[
     "initiation_failed",
 ];
 
-/// Fields of `influence_gen.generated_image` the bridge writes (SDS §3.7).
+/// Fields of the generated image model the bridge writes.
 pub const IMAGE_FIELDS: &[&str] = &[
     "request_id",
     "storage_identifier",
@@ -61,7 +57,7 @@ pub const IMAGE_FIELDS: &[&str] = &[
     "retention_category",
 ];
 
-/// Fields of `ir.attachment` the bridge writes or reads back (SDS §8).
+/// Fields of `ir.attachment` the bridge writes or reads back.
 pub const ATTACHMENT_FIELDS: &[&str] = &[
     "name",
     "datas",
@@ -72,8 +68,8 @@ pub const ATTACHMENT_FIELDS: &[&str] = &[
     "file_size",
 ];
 
-/// The lifecycle of a request (SDS: queued → processing → completed | failed,
-/// or initiation_failed).
+/// The lifecycle of a request: queued → processing → completed | failed, or
+/// initiation_failed (docs/protocol.md#request-states).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
@@ -145,30 +141,6 @@ impl AiImageRequest {
     }
 }
 
-/// An `influence_gen.generated_image` as `read` returns it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct GeneratedImage {
-    pub id: i64,
-    #[serde(default, deserialize_with = "false_as_none")]
-    pub request_id: Option<Many2one>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub storage_identifier: Option<String>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub storage_type: Option<String>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub file_format: Option<String>,
-    #[serde(default, deserialize_with = "false_as_none")]
-    pub file_size: Option<i64>,
-    #[serde(default, deserialize_with = "false_as_none")]
-    pub width: Option<i64>,
-    #[serde(default, deserialize_with = "false_as_none")]
-    pub height: Option<i64>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub hash_value: Option<String>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub retention_category: Option<String>,
-}
-
 /// An `ir.attachment` as `read` returns it (without `datas`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Attachment {
@@ -209,15 +181,6 @@ mod tests {
             Some("81fbb39d-5411-4204-b2af-d6f45dafde7a")
         );
         assert_eq!(request.uuid("x_uuid"), None);
-    }
-
-    #[test]
-    fn a_recorded_generated_image_decodes() {
-        // Transcript 26.
-        let text = r#"{"id": 1, "request_id": [1, "A neon-lit city street at night, cinematic"], "storage_identifier": "ir.attachment,20", "storage_type": "ir.attachment", "file_format": "png", "file_size": 74, "width": 8, "height": 8, "hash_value": "9289badb9ec8fe6b8539295e2561b0c7670dde5b", "retention_category": "standard", "usage_rights": "personal", "attachment_id": [20, "ig_request_1.png"], "display_name": "influence_gen.generated_image,1"}"#;
-        let image: GeneratedImage = serde_json::from_str(text).unwrap();
-        assert_eq!(image.request_id.unwrap().id, 1);
-        assert_eq!(image.file_size, Some(74));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The production Odoo client (jsonrpsee) against the emulator: the login
+//! The production Odoo client against the emulator: the login
 //! and its renewal, Odoo's `None` answers, every error kind, the size limits
 //! and the concurrency bound.
 
@@ -303,8 +303,7 @@ async fn requests_over_the_size_limit_are_not_sent() {
     let client = client(&config);
     client.authenticate().await.unwrap();
     let before = odoo.calls().len();
-    // Over the bridge's 128 MiB limit toward Odoo.
-    let big = "x".repeat(129 * 1024 * 1024);
+    let big = "x".repeat(influence_gen_bridge::odoo::transport::MAX_REQUEST_BYTES);
     let error = client
         .create(REQUESTS, &json!({ "prompt": big }))
         .await
