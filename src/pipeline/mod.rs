@@ -367,7 +367,12 @@ impl Pipeline {
             .await?;
         let note = format!("AI image generation failed: {}", first_line(error_details));
         self.chatter
-            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, request.id, &note)
+            .post(
+                &self.odoo,
+                crate::odoo::records::REQUEST_MODEL,
+                request.id,
+                &note,
+            )
             .await;
         Ok(Applied::FailureRecorded {
             request_id: request.id,
@@ -420,7 +425,12 @@ impl Pipeline {
             &image.sha256_hex[..16.min(image.sha256_hex.len())]
         );
         self.chatter
-            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, request.id, &note)
+            .post(
+                &self.odoo,
+                crate::odoo::records::REQUEST_MODEL,
+                request.id,
+                &note,
+            )
             .await;
         Ok(Applied::Completed {
             request_id: request.id,

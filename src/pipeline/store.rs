@@ -102,7 +102,12 @@ pub async fn discard_orphans(odoo: &OdooClient, config: &OdooConfig, request_id:
         return;
     }
     let done: Result<Option<bool>, _> = odoo
-        .execute_kw(crate::odoo::records::IMAGE_MODEL, "unlink", &json!([ids]), &json!({}))
+        .execute_kw(
+            crate::odoo::records::IMAGE_MODEL,
+            "unlink",
+            &json!([ids]),
+            &json!({}),
+        )
         .await;
     match done {
         Ok(_) => tracing::info!(
@@ -413,7 +418,8 @@ async fn link(
     if let Some(size) = stored_size {
         vals["file_size"] = json!(size);
     }
-    odoo.write(crate::odoo::records::IMAGE_MODEL, &[image_id], &vals).await
+    odoo.write(crate::odoo::records::IMAGE_MODEL, &[image_id], &vals)
+        .await
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -104,3 +104,69 @@ mod tests {
         assert_eq!(sync.lock().durable, 0);
     }
 }
+
+#[cfg(test)]
+mod bench {
+    use std::fs;
+    use std::io::Write;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// What `Store::put` does for a small entry, the fsync of `pending/`
+    /// grouped or one per entry.
+    fn put(root: &Path, n: usize, grouped: Option<&GroupSync>) {
+        let staging = root.join("tmp").join(n.to_string());
+        fs::create_dir(&staging).unwrap();
+        let mut file = fs::File::create(staging.join("meta.json")).unwrap();
+        file.write_all(&[b'x'; 400]).unwrap();
+        file.sync_all().unwrap();
+        File::open(&staging).unwrap().sync_all().unwrap();
+        fs::rename(&staging, root.join("pending").join(n.to_string())).unwrap();
+        match grouped {
+            Some(sync) => sync.sync().unwrap(),
+            None => File::open(root.join("pending"))
+                .unwrap()
+                .sync_all()
+                .unwrap(),
+        }
+    }
+
+    fn run(threads: usize, per_thread: usize, grouped: bool) -> f64 {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let root = Arc::new(dir.path().to_owned());
+        fs::create_dir(root.join("tmp")).unwrap();
+        fs::create_dir(root.join("pending")).unwrap();
+        let sync = Arc::new(GroupSync::new(&root.join("pending")));
+        let start = Instant::now();
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (root, sync) = (Arc::clone(&root), Arc::clone(&sync));
+                std::thread::spawn(move || {
+                    for i in 0..per_thread {
+                        put(&root, t * per_thread + i, grouped.then_some(&*sync));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+    }
+
+    #[test]
+    #[ignore = "benchmark: cargo test --lib group_sync::bench -- --ignored --nocapture"]
+    fn group_commit_against_one_fsync_each() {
+        for threads in [1, 8, 32] {
+            for round in 0..2 {
+                let each = run(threads, 200, false);
+                let grouped = run(threads, 200, true);
+                println!(
+                    "{threads} writers (round {round}): {each:.0}/s one fsync each, {grouped:.0}/s grouped"
+                );
+            }
+        }
+    }
+}
