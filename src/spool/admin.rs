@@ -1,27 +1,24 @@
 //! The `spool` commands an admin runs, beside a running daemon or not:
 //! list, show, retry and purge entries directly in the spool directory.
 //!
-//! `list` and `show` open the spool with [`Store::inspect`]: they create,
-//! lock, clean and write nothing. `retry` and `purge` open it with
-//! [`Store::administer`] (one such command at a time): they change only
-//! dead letters, and `retry` moves a whole entry into `pending/` by one
-//! rename, which the daemon takes at its next poll (`spool.poll_interval`).
-//! Pending entries and `tmp/` belong to the daemon and are never touched.
-//! The commands read only `[spool]` of the configuration, never a secret.
-//! Nothing printed is secret: tokens are never spooled, and image URLs are
-//! shown without their query string (it may carry a signature). An entry
-//! whose metadata cannot be read (damaged, or of another format version) is
-//! listed as such with the reason; it can be purged, not retried.
+//! `list` and `show` open the spool with [`Store::inspect`], `retry` and
+//! `purge` with [`Store::administer`]: they change only dead letters, and
+//! `retry` moves a whole entry into `pending/` by one rename, which the
+//! daemon takes at its next poll. The commands read only `[spool]` of the
+//! configuration, never a secret. Nothing printed is secret: tokens are
+//! never spooled, and image URLs are shown without their query string (it
+//! may carry a signature). An entry whose metadata cannot be read (damaged,
+//! or of another format version) is listed as such with the reason; it can
+//! be purged, not retried.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use clap::{Args, Subcommand};
-
+use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use super::entry::{EntryId, Meta, StoredImage, StoredOutcome, now_ms, time_of};
+use super::entry::{DeadLetter, EntryId, Meta, StoredImage, StoredOutcome, now_ms};
 use super::store::{SpoolError, State, Store};
 
 /// `influence-gen-bridge spool …`
@@ -39,31 +36,26 @@ pub enum SpoolCommand {
         payload: bool,
     },
     /// Move dead letters back to pending, with a fresh attempt count (after fixing the cause).
-    Retry(Selection),
+    Retry {
+        /// The entry's id.
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all_dead: bool,
+    },
     /// Delete dead letters for good.
-    Purge(PurgeSelection),
-}
-
-/// Which dead letters to retry.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct Selection {
-    /// The entry's id.
-    pub id: Option<String>,
-    /// Every dead letter.
-    #[arg(long)]
-    pub all_dead: bool,
-}
-
-/// Which dead letters to purge.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct PurgeSelection {
-    /// The entry's id.
-    pub id: Option<String>,
-    /// Every dead letter that died longer ago than this, e.g. "30days".
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub dead_older_than: Option<Duration>,
+    Purge {
+        /// The entry's id.
+        #[arg(
+            required_unless_present = "dead_older_than",
+            conflicts_with = "dead_older_than"
+        )]
+        id: Option<String>,
+        /// Every dead letter that died longer ago than this, e.g. "30days".
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        dead_older_than: Option<Duration>,
+    },
 }
 
 impl SpoolCommand {
@@ -71,40 +63,14 @@ impl SpoolCommand {
     pub fn run(self, config: &crate::config::SpoolConfig) -> ExitCode {
         let opened = match self {
             Self::List | Self::Show { .. } => Store::inspect(&config.dir),
-            Self::Retry(_) | Self::Purge(_) => Store::administer(&config.dir, config.fsync),
+            _ => Store::administer(&config.dir, config.fsync),
         };
-        let store = match opened {
-            Ok(store) => store,
-            Err(error) => {
-                eprintln!(
-                    "error: cannot open the spool at {}: {error}",
-                    config.dir.display()
-                );
-                return ExitCode::FAILURE;
-            }
-        };
-        // An entry without an image is the file `<id>.json`: its file name is accepted too.
-        let parse = |text: &str| {
-            EntryId::parse(text.strip_suffix(".json").unwrap_or(text)).ok_or_else(|| {
-                SpoolError::NotFound {
-                    state: State::Pending,
-                    id: format!("{text} (not an entry id)"),
-                }
-            })
-        };
-        let result = match self {
-            Self::List => list(&store),
-            Self::Show { id, payload } => parse(&id).and_then(|id| show(&store, &id, payload)),
-            Self::Retry(Selection { id: Some(id), .. }) => {
-                parse(&id).and_then(|id| retry(&store, &id))
-            }
-            Self::Retry(Selection { .. }) => retry_all(&store),
-            Self::Purge(PurgeSelection { id: Some(id), .. }) => {
-                parse(&id).and_then(|id| purge(&store, &id))
-            }
-            Self::Purge(PurgeSelection {
-                dead_older_than, ..
-            }) => purge_older_than(&store, dead_older_than.unwrap_or(Duration::MAX)),
+        let result = match opened {
+            Ok(store) => self.execute(&store),
+            Err(error) => Err(SpoolError::Refused(format!(
+                "cannot open the spool at {}: {error}",
+                config.dir.display()
+            ))),
         };
         match result {
             Ok(text) => {
@@ -117,62 +83,76 @@ impl SpoolCommand {
             }
         }
     }
+
+    fn execute(self, store: &Store) -> Result<String, SpoolError> {
+        let parse = |text: &str| {
+            EntryId::parse(text)
+                .ok_or_else(|| SpoolError::Refused(format!("{text} is not a spool entry id")))
+        };
+        match self {
+            Self::List => list(store),
+            Self::Show { id, payload } => show(store, &parse(&id)?, payload),
+            Self::Retry { id: Some(id), .. } => retry(store, &parse(&id)?),
+            Self::Retry { .. } => retry_all(store),
+            Self::Purge { id: Some(id), .. } => purge(store, &parse(&id)?),
+            Self::Purge {
+                dead_older_than, ..
+            } => purge_older_than(store, dead_older_than.unwrap_or(Duration::MAX)),
+        }
+    }
 }
 
-/// One line of `spool list`, oldest first, pending before dead.
+/// `spool list`: a line per entry, oldest first, pending before dead.
 pub fn list(store: &Store) -> Result<String, SpoolError> {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<8} {:<29} {:>9} {:>8}  {:<10} {:<8} LAST ERROR",
+    let mut out = format!(
+        "{:<8} {:<29} {:>9} {:>8}  {:<10} {:<8} LAST ERROR\n",
         "STATE", "ID", "AGE", "ATTEMPTS", "REQUEST", "KIND"
     );
-    let mut counts = [0usize; 2];
-    for (slot, state) in [State::Pending, State::Dead].into_iter().enumerate() {
+    let mut counts = [0; 2];
+    for (n, state) in [State::Pending, State::Dead].into_iter().enumerate() {
         for id in store.ids(state)? {
-            let meta = match store.meta(state, &id) {
-                Ok(meta) => meta,
+            let (received_ms, attempts, request, kind, error) = match store.meta(state, &id) {
+                Ok(meta) => {
+                    let error = (meta.dead.as_ref().map(|d| &d.reason))
+                        .or(meta.last_error.as_ref())
+                        .map_or("-", String::as_str);
+                    let attempts = meta.attempts.to_string();
+                    let (request, kind) = (shorten(&meta.request_ref, 10), meta.kind());
+                    (
+                        meta.received_at_ms,
+                        attempts,
+                        request,
+                        kind,
+                        shorten(error, 100),
+                    )
+                }
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    counts[slot] += 1;
                     let why = damage(store, &id, &error);
-                    let _ = writeln!(
-                        out,
-                        "{:<8} {id:<29} {:>9} {:>8}  {:<10} {:<8} {}",
-                        state.label(),
-                        age(id.arrived_ms()),
-                        "-",
-                        "-",
+                    let dash = || "-".to_owned();
+                    (
+                        id.arrived_ms(),
+                        dash(),
+                        dash(),
                         "damaged",
                         shorten(&why, 100),
-                    );
-                    continue;
+                    )
                 }
             };
-            counts[slot] += 1;
-            let error = meta
-                .dead
-                .as_ref()
-                .map(|d| d.reason.as_str())
-                .or(meta.last_error.as_deref())
-                .unwrap_or("-");
+            counts[n] += 1;
             let _ = writeln!(
                 out,
-                "{:<8} {id:<29} {:>9} {:>8}  {:<10} {:<8} {}",
+                "{:<8} {id:<29} {:>9} {attempts:>8}  {request:<10} {kind:<8} {error}",
                 state.label(),
-                age(meta.received_at_ms),
-                meta.attempts,
-                shorten(&meta.request_ref, 10),
-                meta.kind(),
-                shorten(error, 100),
+                age(received_ms),
             );
         }
     }
-    let usage = store.refresh_usage()?;
+    let bytes = store.usage().bytes;
     let _ = write!(
         out,
-        "{} pending, {} dead, {} bytes on disk",
-        counts[0], counts[1], usage.bytes
+        "{} pending, {} dead, {bytes} bytes on disk",
+        counts[0], counts[1]
     );
     Ok(out)
 }
@@ -187,101 +167,72 @@ fn damage(store: &Store, id: &EntryId, error: &SpoolError) -> String {
 
 /// `spool show <id>`: the entry's metadata, and its payload on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
-    let (state, meta) = match find(store, id)? {
-        (state, Ok(meta)) => (state, meta),
-        (state, Err(reason)) => return Ok(show_damaged(store, state, id, &reason)),
+    let (state, found) = find(store, id)?;
+    let mut lines = vec![("id", id.to_string()), ("state", state.label().to_owned())];
+    let dead_lines = |dead: &DeadLetter| {
+        [
+            ("dead since", timestamp(dead.at_ms)),
+            ("dead because", dead.reason.clone()),
+        ]
     };
-    let mut out = String::new();
-    let _ = writeln!(out, "id:              {}", meta.id);
-    let _ = writeln!(out, "state:           {}", state.label());
-    let _ = writeln!(out, "request:         {}", meta.request_ref);
-    let _ = writeln!(out, "kind:            {}", meta.kind());
-    let _ = writeln!(
-        out,
-        "received:        {} ({} ago)",
-        timestamp(meta.received_at_ms),
-        age(meta.received_at_ms)
+    let meta = match found {
+        Ok(meta) => meta,
+        Err(reason) => {
+            lines.push(("received", received(id.arrived_ms())));
+            lines.push(("unreadable", reason));
+            lines.extend(store.quarantine_reason(id).iter().flat_map(dead_lines));
+            return Ok(fields(&lines)
+                + "\n(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)");
+        }
+    };
+    lines.extend([
+        ("request", meta.request_ref.clone()),
+        ("kind", meta.kind().to_owned()),
+        ("received", received(meta.received_at_ms)),
+        ("http request id", meta.http_request_id.clone()),
+        ("attempts", meta.attempts.to_string()),
+    ]);
+    lines.extend(
+        meta.last_attempt_at_ms
+            .map(|at| ("last attempt", timestamp(at))),
     );
-    let _ = writeln!(out, "http request id: {}", meta.http_request_id);
-    let _ = writeln!(out, "attempts:        {}", meta.attempts);
-    if let Some(at) = meta.last_attempt_at_ms {
-        let _ = writeln!(out, "last attempt:    {}", timestamp(at));
-    }
     if state == State::Pending {
-        let _ = writeln!(
-            out,
-            "next attempt:    {}",
-            timestamp(meta.next_attempt_at_ms)
-        );
+        lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
     }
-    if let Some(error) = &meta.last_error {
-        let _ = writeln!(out, "last error:      {error}");
+    lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
+    lines.extend(meta.dead.iter().flat_map(dead_lines));
+    if !with_payload {
+        return Ok(fields(&lines) + "\n(payload not shown; add --payload)");
     }
-    if let Some(dead) = &meta.dead {
-        let _ = writeln!(out, "dead since:      {}", timestamp(dead.at_ms));
-        let _ = writeln!(out, "dead because:    {}", dead.reason);
-    }
-    if with_payload {
-        payload(store, state, &meta, &mut out)?;
-    } else {
-        let _ = writeln!(out, "(payload not shown; add --payload)");
-    }
-    Ok(out.trim_end().to_owned())
-}
-
-/// `spool show` of an entry whose metadata cannot be read.
-fn show_damaged(store: &Store, state: State, id: &EntryId, reason: &str) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "id:              {id}");
-    let _ = writeln!(out, "state:           {}", state.label());
-    let _ = writeln!(
-        out,
-        "received:        {} ({} ago)",
-        timestamp(id.arrived_ms()),
-        age(id.arrived_ms())
-    );
-    let _ = writeln!(out, "unreadable:      {reason}");
-    if let Some(dead) = store.quarantine_reason(id) {
-        let _ = writeln!(out, "dead since:      {}", timestamp(dead.at_ms));
-        let _ = writeln!(out, "dead because:    {}", dead.reason);
-    }
-    let _ = write!(
-        out,
-        "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)"
-    );
-    out
-}
-
-fn payload(store: &Store, state: State, meta: &Meta, out: &mut String) -> Result<(), SpoolError> {
     match &meta.outcome {
-        StoredOutcome::Failure { message, details } => {
-            let _ = writeln!(out, "failure message: {message}");
-            let _ = writeln!(
-                out,
-                "failure details: {}",
-                details.as_deref().unwrap_or("-")
-            );
-        }
+        StoredOutcome::Failure { message, details } => lines.extend([
+            ("failure message", message.clone()),
+            (
+                "failure details",
+                details.clone().unwrap_or_else(|| "-".into()),
+            ),
+        ]),
         StoredOutcome::Success { image, claims } => {
-            match image {
+            lines.push(match image {
                 StoredImage::Inline { bytes } => {
-                    let (_, data) = store.load_in(state, &meta.id)?;
-                    let digest = Sha256::digest(data.as_deref().unwrap_or_default());
+                    let (_, data) = store.load(state, id)?;
+                    let digest = Sha256::digest(data.unwrap_or_default());
                     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                    let _ = writeln!(out, "image:           {bytes} bytes inline, sha256 {hex}");
+                    ("image", format!("{bytes} bytes inline, sha256 {hex}"))
                 }
-                StoredImage::Url(url) => {
-                    let _ = writeln!(out, "image url:       {}", without_query(url));
-                }
-                StoredImage::Refused(reason) => {
-                    let _ = writeln!(out, "image refused:   {reason}");
-                }
-            }
-            let claims = serde_json::to_string(claims).unwrap_or_default();
-            let _ = writeln!(out, "claims:          {claims}");
+                StoredImage::Url(url) => ("image url", without_query(url)),
+                StoredImage::Refused(reason) => ("image refused", reason.clone()),
+            });
+            lines.push(("claims", serde_json::to_string(claims).unwrap_or_default()));
         }
     }
-    Ok(())
+    Ok(fields(&lines))
+}
+
+/// `name: value` lines, the values aligned.
+fn fields(lines: &[(&str, String)]) -> String {
+    let line = |(name, value): &(&str, String)| format!("{:<17}{value}", format!("{name}:"));
+    lines.iter().map(line).collect::<Vec<_>>().join("\n")
 }
 
 /// `spool retry <id>`: a dead letter goes back to pending with a fresh
@@ -296,9 +247,9 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     meta.dead = None;
     meta.attempts = 0;
     meta.last_error = None;
-    meta.next_attempt_at_ms = now_ms();
     // A retried entry counts its age from now, or max_age would bury it again.
     meta.received_at_ms = now_ms();
+    meta.next_attempt_at_ms = meta.received_at_ms;
     store.transfer(State::Dead, &meta)?;
     Ok(format!(
         "{id}: back in pending; the daemon applies it at its next poll"
@@ -317,11 +268,12 @@ pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
             Err(error) => refused.push(error.to_string()),
         }
     }
+    let done = format!("{retried} dead letter(s) back in pending");
     if refused.is_empty() {
-        return Ok(format!("{retried} dead letter(s) back in pending"));
+        return Ok(done);
     }
     Err(SpoolError::Refused(format!(
-        "{retried} dead letter(s) back in pending; {} not:\n  {}",
+        "{done}; {} not:\n  {}",
         refused.len(),
         refused.join("\n  ")
     )))
@@ -330,14 +282,10 @@ pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
 /// `spool purge <id>`: deletes a dead letter.
 pub fn purge(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     match store.remove(State::Dead, id) {
-        Err(SpoolError::NotFound { .. }) if store.meta(State::Pending, id).is_ok() => {
-            Err(SpoolError::NotFound {
-                state: State::Dead,
-                id: format!("{id} (it is pending: only dead letters can be purged)"),
-            })
-        }
-        Err(error) => Err(error),
-        Ok(()) => Ok(format!("{id}: purged")),
+        Err(SpoolError::NotFound { .. }) if store.meta(State::Pending, id).is_ok() => Err(
+            SpoolError::Refused(format!("{id} is pending: only dead letters can be purged")),
+        ),
+        removed => removed.map(|()| format!("{id}: purged")),
     }
 }
 
@@ -347,7 +295,7 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
     let mut purged = 0;
     for id in store.ids(State::Dead)? {
         let dead_at = match store.meta(State::Dead, &id) {
-            Ok(meta) => meta.dead.as_ref().map_or(meta.received_at_ms, |d| d.at_ms),
+            Ok(meta) => meta.dead.map_or(meta.received_at_ms, |d| d.at_ms),
             Err(SpoolError::NotFound { .. }) => continue,
             Err(SpoolError::Corrupt { .. }) => store
                 .quarantine_reason(&id)
@@ -375,21 +323,23 @@ fn find(store: &Store, id: &EntryId) -> Result<(State, Result<Meta, String>), Sp
             Err(error) => return Err(error),
         }
     }
-    Err(SpoolError::NotFound {
-        state: State::Dead,
-        id: format!("{id} (nor a pending one)"),
-    })
+    Err(SpoolError::Refused(format!(
+        "no spool entry {id}, pending or dead"
+    )))
 }
 
 fn age(since_ms: u64) -> String {
     let seconds = now_ms().saturating_sub(since_ms) / 1000;
-    humantime::format_duration(Duration::from_secs(seconds))
-        .to_string()
-        .replace(' ', "")
+    let text = humantime::format_duration(Duration::from_secs(seconds)).to_string();
+    text.replace(' ', "")
 }
 
 fn timestamp(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(time_of(ms)).to_string()
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+fn received(ms: u64) -> String {
+    format!("{} ({} ago)", timestamp(ms), age(ms))
 }
 
 fn shorten(text: &str, max_chars: usize) -> String {
@@ -401,19 +351,13 @@ fn shorten(text: &str, max_chars: usize) -> String {
 }
 
 fn without_query(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let had_query = parsed.query().is_some();
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            if had_query {
-                format!("{parsed}?…")
-            } else {
-                parsed.to_string()
-            }
-        }
-        Err(_) => "(not a URL)".to_owned(),
-    }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(not a URL)".to_owned();
+    };
+    let had_query = parsed.query().is_some();
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    format!("{parsed}{}", if had_query { "?…" } else { "" })
 }
 
 #[cfg(test)]

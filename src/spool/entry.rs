@@ -1,13 +1,13 @@
-//! One spooled callback: its id, its metadata, and how a [`CallbackResult`]
-//! is kept on disk (the image bytes in a file of their own, everything else
-//! in a small JSON document that is rewritten after every attempt).
+//! One spooled callback: its id, and how a [`CallbackResult`] is kept on
+//! disk (the image bytes in a file of their own, everything else in a small
+//! JSON document rewritten after every attempt).
 //!
 //! The document carries [`FORMAT_VERSION`]; [`Meta::from_json`] reads only
 //! that version, so an entry written by another version of the bridge is
 //! reported as such instead of being half-understood.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ pub struct EntryId(String);
 
 impl EntryId {
     /// A fresh id for an entry arriving now.
-    pub fn new() -> Self {
+    pub fn now() -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -50,15 +50,9 @@ impl EntryId {
         u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX)
     }
 
-    /// The id as text (also the entry's directory name).
+    /// The id as text, also the name of the entry's directory.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl Default for EntryId {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -70,18 +64,8 @@ impl fmt::Display for EntryId {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX)
-}
-
-/// `ms` as a `SystemTime`.
-pub fn time_of(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH);
+    u64::try_from(elapsed.unwrap_or_default().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Everything known about an entry except its image bytes.
@@ -98,11 +82,6 @@ pub struct Meta {
     pub last_attempt_at_ms: Option<u64>,
     pub next_attempt_at_ms: u64,
     pub last_error: Option<String>,
-    /// Written by earlier builds while an attempt ran; the in-flight marker
-    /// is now a file of its own beside the entry (see the store). Still read,
-    /// so an entry interrupted before an upgrade waits as it should.
-    #[serde(default)]
-    pub in_flight_since_ms: Option<u64>,
     /// When an attempt ended with a create whose outcome is unknown (generic
     /// protocol): Odoo may commit it later, so nothing for this request is
     /// tried before `odoo.unknown_outcome_wait` has passed since then, across
@@ -119,7 +98,7 @@ pub struct DeadLetter {
     pub at_ms: u64,
 }
 
-/// [`Outcome`] with the image bytes replaced by their size (they live in
+/// [`Outcome`] with inline image bytes replaced by their size (they live in
 /// the entry's image file).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -146,25 +125,17 @@ pub enum StoredImage {
     Refused(String),
 }
 
-/// The field every version of the metadata document has.
-#[derive(Deserialize)]
-struct VersionProbe {
-    version: Option<u32>,
-}
-
 impl Meta {
     /// Reads a metadata document, refusing what this bridge cannot read (not
     /// JSON, or another format version) with the reason.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let probe: VersionProbe = serde_json::from_slice(bytes).map_err(|e| {
-            if bytes.is_empty() {
-                "the metadata is empty".to_owned()
-            } else {
-                format!("the metadata is not valid JSON: {e}")
-            }
-        })?;
-        match probe.version {
-            Some(FORMAT_VERSION) => {}
+        if bytes.is_empty() {
+            return Err("the metadata is empty".to_owned());
+        }
+        let document: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the metadata is not valid JSON: {e}"))?;
+        match document.get("version").and_then(serde_json::Value::as_u64) {
+            Some(version) if version == u64::from(FORMAT_VERSION) => {}
             Some(other) => {
                 return Err(format!(
                     "written in spool format version {other}; this bridge reads version {FORMAT_VERSION}"
@@ -172,12 +143,12 @@ impl Meta {
             }
             None => return Err("the metadata has no format version".to_owned()),
         }
-        serde_json::from_slice(bytes).map_err(|e| format!("the metadata is damaged: {e}"))
+        serde_json::from_value(document).map_err(|e| format!("the metadata is damaged: {e}"))
     }
 
     /// Metadata for a result arriving now, and its image bytes if inline.
     pub fn for_result(result: &CallbackResult, http_request_id: &str) -> (Self, Option<Bytes>) {
-        let (outcome, image) = match &result.outcome {
+        let (outcome, bytes) = match &result.outcome {
             Outcome::Failure { message, details } => (
                 StoredOutcome::Failure {
                     message: message.clone(),
@@ -186,7 +157,7 @@ impl Meta {
                 None,
             ),
             Outcome::Success { image, claims } => {
-                let (stored, bytes) = match image {
+                let (image, bytes) = match image {
                     ImagePayload::Inline(bytes) => (
                         StoredImage::Inline {
                             bytes: bytes.len() as u64,
@@ -196,19 +167,14 @@ impl Meta {
                     ImagePayload::Url(url) => (StoredImage::Url(url.clone()), None),
                     ImagePayload::Refused(reason) => (StoredImage::Refused(reason.clone()), None),
                 };
-                (
-                    StoredOutcome::Success {
-                        image: stored,
-                        claims: claims.clone(),
-                    },
-                    bytes,
-                )
+                let claims = claims.clone();
+                (StoredOutcome::Success { image, claims }, bytes)
             }
         };
         let now = now_ms();
         let meta = Self {
             version: FORMAT_VERSION,
-            id: EntryId::new(),
+            id: EntryId::now(),
             received_at_ms: now,
             http_request_id: http_request_id.to_owned(),
             request_ref: result.request_ref.clone(),
@@ -217,11 +183,10 @@ impl Meta {
             last_attempt_at_ms: None,
             next_attempt_at_ms: now,
             last_error: None,
-            in_flight_since_ms: None,
             unknown_outcome_at_ms: None,
             dead: None,
         };
-        (meta, image)
+        (meta, bytes)
     }
 
     /// Rebuilds the result, given the image bytes when the entry has some.
@@ -234,17 +199,14 @@ impl Meta {
             StoredOutcome::Success {
                 image: stored,
                 claims,
-            } => {
-                let payload = match stored {
+            } => Outcome::Success {
+                image: match stored {
                     StoredImage::Inline { .. } => ImagePayload::Inline(image.unwrap_or_default()),
                     StoredImage::Url(url) => ImagePayload::Url(url.clone()),
                     StoredImage::Refused(reason) => ImagePayload::Refused(reason.clone()),
-                };
-                Outcome::Success {
-                    image: payload,
-                    claims: claims.clone(),
-                }
-            }
+                },
+                claims: claims.clone(),
+            },
         };
         CallbackResult {
             request_ref: self.request_ref.clone(),
@@ -252,25 +214,14 @@ impl Meta {
         }
     }
 
-    /// Whether the entry keeps image bytes in a file.
-    pub fn has_image_file(&self) -> bool {
-        matches!(
-            self.outcome,
-            StoredOutcome::Success {
-                image: StoredImage::Inline { .. },
-                ..
-            }
-        )
-    }
-
-    /// Size on disk of the image file (0 without one).
-    pub fn image_bytes(&self) -> u64 {
+    /// The size of the entry's image file, if it has one.
+    pub fn image_bytes(&self) -> Option<u64> {
         match self.outcome {
             StoredOutcome::Success {
                 image: StoredImage::Inline { bytes },
                 ..
-            } => bytes,
-            _ => 0,
+            } => Some(bytes),
+            _ => None,
         }
     }
 
@@ -297,13 +248,15 @@ impl Meta {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
     fn ids_sort_by_arrival_and_parse_back() {
-        let first = EntryId::new();
+        let first = EntryId::now();
         std::thread::sleep(Duration::from_millis(2));
-        let second = EntryId::new();
+        let second = EntryId::now();
         assert!(first < second);
         assert!(now_ms().abs_diff(first.arrived_ms()) < 1000);
         assert_eq!(EntryId::parse(first.as_str()), Some(first));
@@ -358,7 +311,7 @@ mod tests {
             },
         };
         let (meta, image) = Meta::for_result(&result, "req-1");
-        assert_eq!(meta.image_bytes(), 4);
+        assert_eq!(meta.image_bytes(), Some(4));
         let text = serde_json::to_string(&meta).unwrap();
         assert!(
             !text.contains("PNG"),

@@ -1,9 +1,9 @@
 //! The in-memory view of `pending/`: which entries exist, for which request,
-//! when each is due, and who waits for an outcome.
-//!
-//! Only ids, request references and due times are held, never payloads.
-//! The index is rebuilt from disk at start and reconciled on every poll,
-//! because the `spool` CLI (another process) retries and purges entries.
+//! when each is due, and who waits for an outcome. Only ids, request
+//! references and due times are held (and a new entry's payload for its
+//! first attempt, up to [`MAX_FRESH_BYTES`]). The index is rebuilt from disk
+//! at start and reconciled at every poll, because the `spool` CLI (another
+//! process) retries and purges entries.
 //!
 //! Entries of the same request are handed out one at a time in arrival
 //! order; different requests run concurrently. "The same request" means the
@@ -22,15 +22,14 @@
 //!
 //! An entry that cannot be applied as it is on disk (damaged, or written in
 //! another format version) is moved to the dead letters with the reason the
-//! first time it is seen, and logged once; one that cannot be read at all
-//! (an I/O error) stays pending, is logged once and tried at every poll.
-//! [`Queue::gauges`] reports what is on disk, such entries included.
+//! first time it is seen; one that cannot be read at all (an I/O error)
+//! stays pending and is tried at every poll; each is logged once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Notify, oneshot};
 
 use super::entry::{EntryId, Meta, now_ms};
@@ -38,6 +37,11 @@ use super::store::{SpoolError, State, Store};
 use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
+
+/// Image bytes kept in memory for first attempts, at most, so the worker
+/// need not read back what was just written; beyond it (e.g. while Odoo is
+/// down and entries pile up) entries are read back from disk.
+pub const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The end of an entry, as reported to whoever waits for it.
 #[derive(Debug)]
@@ -56,12 +60,14 @@ pub enum RequestKey {
     /// A reference that names no request (applying it answers "unknown").
     Unmatched(String),
     /// The reference as sent, unresolved: the companion protocol needs no
-    /// resolution (Odoo serializes each request under its row lock), so no
-    /// Odoo call is spent on one.
+    /// resolution (Odoo serializes each request under its row lock).
     Reference(String),
 }
 
-#[derive(Debug, Clone)]
+/// An entry as the worker applies it.
+pub type Payload = (Meta, Option<Bytes>);
+
+#[derive(Debug)]
 struct Slot {
     request_ref: String,
     /// `None` until the reference is resolved.
@@ -73,18 +79,23 @@ struct Slot {
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
     received_ms: u64,
-    /// A new entry's metadata and image, kept in memory for its first
-    /// attempt so the worker need not read back what was just written.
+    /// A new entry's payload, for its first attempt.
     fresh: Option<Payload>,
 }
 
-/// An entry as the worker applies it.
-pub type Payload = (Meta, Option<Bytes>);
-
-/// Image bytes kept in memory for first attempts, at most; beyond it the
-/// worker reads entries back from disk (e.g. while Odoo is down and entries
-/// pile up).
-const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
+impl Slot {
+    fn new(meta: &Meta, due_ms: u64) -> Self {
+        Self {
+            request_ref: meta.request_ref.clone(),
+            key: None,
+            resolving: false,
+            resolve_failures: 0,
+            due_ms,
+            received_ms: meta.received_at_ms,
+            fresh: None,
+        }
+    }
+}
 
 /// The queue waits for Odoo to accept the bridge again.
 #[derive(Debug, Clone, Copy)]
@@ -97,12 +108,48 @@ struct Hold {
     probing: bool,
 }
 
+impl Hold {
+    /// Whether one probe may go now.
+    fn may_probe(hold: Option<Self>, now: u64) -> bool {
+        hold.is_some_and(|hold| !hold.probing && now >= hold.until_ms)
+    }
+}
+
 #[derive(Debug, Default)]
 struct Index {
     hold: Option<Hold>,
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
     busy: HashSet<RequestKey>,
+    /// Image bytes of the fresh payloads held.
+    fresh_bytes: u64,
+}
+
+impl Index {
+    /// Takes the fresh payload of `id`, if it has one.
+    fn take_fresh(&mut self, id: &EntryId) -> Option<Payload> {
+        let payload = self.pending.get_mut(id)?.fresh.take()?;
+        self.fresh_bytes -= payload.1.as_ref().map_or(0, |i| i.len() as u64);
+        Some(payload)
+    }
+
+    /// Marks the hold as probing when a probe was handed out.
+    fn probing(&mut self, handed_out: bool) {
+        if let Some(hold) = self.hold.as_mut().filter(|_| handed_out) {
+            hold.probing = true;
+        }
+    }
+
+    /// The entries that may go when due, in arrival order: the oldest entry
+    /// of each request that is not busy, up to the first entry whose
+    /// reference is not resolved yet (it might be any of the requests).
+    fn heads(&self) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
+        let mut seen: HashSet<&RequestKey> = HashSet::new();
+        self.pending
+            .iter()
+            .map_while(|(id, slot)| slot.key.as_ref().map(|key| (id, slot, key)))
+            .filter(move |(_, _, key)| seen.insert(*key) && !self.busy.contains(*key))
+    }
 }
 
 /// The spool as the running daemon uses it.
@@ -112,8 +159,6 @@ pub struct Queue {
     /// How long an entry found in flight (after a crash) waits before it is
     /// tried again: Odoo may still be executing the interrupted call.
     settle_ms: u64,
-    /// Image bytes of fresh payloads held in the index.
-    fresh_bytes: AtomicU64,
     index: Mutex<Index>,
     /// Pending entries that cannot be read (not in the index), each
     /// reported once.
@@ -150,7 +195,7 @@ pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
     pub key: RequestKey,
-    /// The entry itself when it is still in memory (see [`Slot::fresh`]).
+    /// The entry itself when it is still in memory.
     pub payload: Option<Payload>,
 }
 
@@ -161,11 +206,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Queue {
     /// A queue over `store`, indexing what is already pending; entries that
     /// were in flight when the last process stopped wait `settle` first.
-    pub fn new(store: Arc<Store>, settle: std::time::Duration) -> Result<Self, SpoolError> {
+    pub fn new(store: Arc<Store>, settle: Duration) -> Result<Self, SpoolError> {
         let queue = Self {
             store,
             settle_ms: u64::try_from(settle.as_millis()).unwrap_or(u64::MAX),
-            fresh_bytes: AtomicU64::new(0),
             index: Mutex::default(),
             unreadable: Mutex::default(),
             waiters: Mutex::default(),
@@ -180,6 +224,17 @@ impl Queue {
         &self.store
     }
 
+    /// Runs blocking spool I/O off the async workers.
+    pub async fn io<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, SpoolError> + Send + 'static,
+    ) -> Result<T, SpoolError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .unwrap_or_else(|e| Err(SpoolError::Refused(format!("spool I/O task failed: {e}"))))
+    }
+
     /// Writes `result` durably, then queues it. The receiver yields the
     /// entry's [`Final`] outcome (it may never, if the entry stays pending).
     pub async fn submit(
@@ -188,52 +243,24 @@ impl Queue {
         http_request_id: &str,
     ) -> Result<(EntryId, oneshot::Receiver<Final>), SpoolError> {
         let (meta, image) = Meta::for_result(result, http_request_id);
-        let store = Arc::clone(&self.store);
-        let written = {
-            let (meta, image) = (meta.clone(), image.clone());
-            tokio::task::spawn_blocking(move || store.put(&meta, image.as_deref()))
-                .await
-                .map_err(|e| SpoolError::Io {
-                    action: "write",
-                    path: self.store.root().to_owned(),
-                    source: std::io::Error::other(e),
-                })?
-        };
-        written?;
+        let payload = (meta.clone(), image.clone());
+        self.io(move |store| store.put(&meta, image.as_deref()))
+            .await?;
+        let (meta, image) = payload;
         let (sender, receiver) = oneshot::channel();
-        lock(&self.waiters).insert(meta.id.clone(), sender);
         let id = meta.id.clone();
-        let slot = Slot {
-            request_ref: meta.request_ref.clone(),
-            key: None,
-            resolving: false,
-            resolve_failures: 0,
-            due_ms: meta.next_attempt_at_ms,
-            received_ms: meta.received_at_ms,
-            fresh: self.keep_fresh(meta, image),
-        };
-        lock(&self.index).pending.insert(id.clone(), slot);
+        lock(&self.waiters).insert(id.clone(), sender);
+        let mut slot = Slot::new(&meta, meta.next_attempt_at_ms);
+        let mut index = lock(&self.index);
+        let size = image.as_ref().map_or(0, |i| i.len() as u64);
+        if index.fresh_bytes + size <= MAX_FRESH_BYTES {
+            index.fresh_bytes += size;
+            slot.fresh = Some((meta, image));
+        }
+        index.pending.insert(id.clone(), slot);
+        drop(index);
         self.wake.notify_one();
         Ok((id, receiver))
-    }
-
-    /// The payload to keep in memory, if the budget has room for its image.
-    fn keep_fresh(&self, meta: Meta, image: Option<Bytes>) -> Option<Payload> {
-        let size = image.as_ref().map_or(0, |i| i.len() as u64);
-        let kept = self.fresh_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if kept > MAX_FRESH_BYTES {
-            self.fresh_bytes.fetch_sub(size, Ordering::Relaxed);
-            return None;
-        }
-        Some((meta, image))
-    }
-
-    /// Releases the budget of a payload that leaves memory.
-    fn release(&self, payload: &Option<Payload>) {
-        if let Some((_, Some(image))) = payload {
-            self.fresh_bytes
-                .fetch_sub(image.len() as u64, Ordering::Relaxed);
-        }
     }
 
     /// Forgets the waiter of `id` (it stopped waiting).
@@ -286,7 +313,7 @@ impl Queue {
         let mut index = lock(&self.index);
         let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
         // On hold, only what needs no call to Odoo, or one probe.
-        let probe = Self::may_probe(index.hold, now);
+        let probe = Hold::may_probe(index.hold, now);
         let mut room = match index.hold {
             None => max_in_flight.saturating_sub(in_flight),
             Some(_) => usize::from(probe),
@@ -298,9 +325,7 @@ impl Queue {
             }
             if let Some(key) = offline(&slot.request_ref) {
                 slot.key = Some(key);
-                continue;
-            }
-            if room > 0 && slot.due_ms <= now {
+            } else if room > 0 && slot.due_ms <= now {
                 room -= 1;
                 slot.resolving = true;
                 found.push(Unresolved {
@@ -310,20 +335,8 @@ impl Queue {
                 });
             }
         }
-        Self::probing(&mut index, probe && !found.is_empty());
+        index.probing(probe && !found.is_empty());
         found
-    }
-
-    /// Whether a hold lets one probe go now.
-    fn may_probe(hold: Option<Hold>, now: u64) -> bool {
-        hold.is_some_and(|hold| !hold.probing && now >= hold.until_ms)
-    }
-
-    /// Marks the hold as probing when a probe was handed out.
-    fn probing(index: &mut Index, handed_out: bool) {
-        if let Some(hold) = index.hold.as_mut().filter(|_| handed_out) {
-            hold.probing = true;
-        }
     }
 
     /// The entry's reference resolved to `key`.
@@ -352,54 +365,36 @@ impl Queue {
     pub fn take_ready(&self, max: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let probe = Self::may_probe(index.hold, now);
+        let probe = Hold::may_probe(index.hold, now);
         let max = match index.hold {
             None => max,
             Some(_) if probe => max.min(1),
             Some(_) => return Vec::new(),
         };
-        let mut ready = Vec::new();
-        for (id, slot, key) in Self::heads(&index) {
-            if ready.len() >= max {
-                break;
-            }
-            if slot.due_ms <= now {
-                ready.push(Ready {
-                    id: id.clone(),
-                    request_ref: slot.request_ref.clone(),
-                    key: key.clone(),
-                    payload: None,
-                });
-            }
-        }
-        Self::probing(&mut index, probe && !ready.is_empty());
+        let mut ready: Vec<Ready> = index
+            .heads()
+            .filter(|(_, slot, _)| slot.due_ms <= now)
+            .take(max)
+            .map(|(id, slot, key)| Ready {
+                id: id.clone(),
+                request_ref: slot.request_ref.clone(),
+                key: key.clone(),
+                payload: None,
+            })
+            .collect();
+        index.probing(probe && !ready.is_empty());
         for entry in &mut ready {
             index.busy.insert(entry.key.clone());
-            if let Some(slot) = index.pending.get_mut(&entry.id) {
-                entry.payload = slot.fresh.take();
-                self.release(&entry.payload);
-            }
+            entry.payload = index.take_fresh(&entry.id);
         }
         ready
-    }
-
-    /// The entries that may go when due, in arrival order: the oldest
-    /// entry of each request that is not busy, up to the first entry whose
-    /// reference is not resolved yet (it might be any of the requests).
-    fn heads(index: &Index) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
-        let mut seen: HashSet<&RequestKey> = HashSet::new();
-        index
-            .pending
-            .iter()
-            .map_while(|(id, slot)| slot.key.as_ref().map(|key| (id, slot, key)))
-            .filter(move |(_, _, key)| seen.insert(*key) && !index.busy.contains(*key))
     }
 
     /// When the next entry becomes due (ms since the epoch), to be applied
     /// or to have its reference resolved, if any.
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
-        let to_apply = Self::heads(&index).map(|(_, slot, _)| slot.due_ms).min();
+        let to_apply = index.heads().map(|(_, slot, _)| slot.due_ms).min();
         let to_resolve = index
             .pending
             .values()
@@ -427,12 +422,9 @@ impl Queue {
 
     /// The entry left the spool (applied or dead): tells its waiter.
     pub fn finish(&self, ready: &Ready, outcome: Final) {
-        {
-            let mut index = lock(&self.index);
-            index.pending.remove(&ready.id);
-            index.busy.remove(&ready.key);
-        }
-        if let Some(waiter) = lock(&self.waiters).remove(&ready.id) {
+        let waiter = lock(&self.waiters).remove(&ready.id);
+        self.forget(ready);
+        if let Some(waiter) = waiter {
             let _ = waiter.send(outcome);
         }
         self.wake.notify_one();
@@ -440,19 +432,20 @@ impl Queue {
 
     /// The entry stays pending until `due_ms`.
     pub fn reschedule(&self, ready: &Ready, due_ms: u64) {
-        {
-            let mut index = lock(&self.index);
-            if let Some(slot) = index.pending.get_mut(&ready.id) {
-                slot.due_ms = due_ms;
-            }
-            index.busy.remove(&ready.key);
+        let mut index = lock(&self.index);
+        if let Some(slot) = index.pending.get_mut(&ready.id) {
+            slot.due_ms = due_ms;
         }
+        index.busy.remove(&ready.key);
+        drop(index);
         self.wake.notify_one();
     }
 
-    /// The entry vanished from disk (purged by an admin) or cannot be read.
+    /// The entry is no longer pending here (it vanished from disk, or was
+    /// quarantined); its waiter hears nothing.
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
+        index.take_fresh(&ready.id);
         index.pending.remove(&ready.id);
         index.busy.remove(&ready.key);
         drop(index);
@@ -469,197 +462,100 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// Brings the index in line with `pending/` on disk: adds entries the
-    /// CLI revived or that arrived before start, drops entries that are gone.
+    /// Brings the index in line with `pending/` on disk (blocking): adds
+    /// entries the CLI revived or that arrived before start, quarantines
+    /// damaged ones, drops entries that are gone.
     pub fn reconcile(&self) -> Result<(), SpoolError> {
         // Entries in the index now were on disk before the listing below;
         // those submitted meanwhile are not in `known` and are left alone.
         let known: HashSet<EntryId> = lock(&self.index).pending.keys().cloned().collect();
-        let on_disk = self.store.ids(State::Pending)?;
+        let on_disk = self.store.scan()?;
         let mut added = Vec::new();
         for id in on_disk.iter().filter(|id| !known.contains(*id)) {
-            match self.store.meta(State::Pending, id) {
+            let problem = match self.store.meta(State::Pending, id) {
                 Ok(meta) => {
-                    lock(&self.unreadable).remove(id);
-                    let in_flight = meta
-                        .in_flight_since_ms
-                        .or_else(|| self.store.in_flight_since(id));
-                    let due_ms = match in_flight {
-                        Some(since) => {
-                            tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
-                            meta.next_attempt_at_ms
-                                .max(since.saturating_add(self.settle_ms))
-                        }
-                        None => meta.next_attempt_at_ms,
-                    };
-                    added.push((
-                        id.clone(),
-                        Slot {
-                            request_ref: meta.request_ref,
-                            key: None,
-                            resolving: false,
-                            resolve_failures: 0,
-                            due_ms,
-                            received_ms: meta.received_at_ms,
-                            fresh: None,
-                        },
-                    ));
+                    let mut due_ms = meta.next_attempt_at_ms;
+                    if let Some(since) = self.store.in_flight_since(id) {
+                        tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
+                        due_ms = due_ms.max(since.saturating_add(self.settle_ms));
+                    }
+                    added.push((id.clone(), Slot::new(&meta, due_ms)));
+                    None
                 }
                 // Being written or moved by another process right now; next poll.
-                Err(SpoolError::NotFound { .. }) => {}
-                Err(SpoolError::Corrupt { reason, .. }) => self.quarantine_now(id, &reason),
-                Err(error) => {
-                    if lock(&self.unreadable).insert(id.clone()) {
-                        tracing::error!(entry = %id, %error, "cannot read a spool entry; it stays pending and is tried again at every poll");
+                Err(SpoolError::NotFound { .. }) => None,
+                Err(SpoolError::Corrupt { reason, .. }) => match self.store.quarantine(id, &reason)
+                {
+                    Ok(()) => {
+                        tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
+                        None
                     }
+                    Err(error) => Some(error),
+                },
+                Err(error) => Some(error),
+            };
+            match problem {
+                Some(error) if lock(&self.unreadable).insert(id.clone()) => {
+                    tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; it stays pending and is tried again at every poll");
+                }
+                Some(_) => {}
+                None => {
+                    lock(&self.unreadable).remove(id);
                 }
             }
         }
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
         lock(&self.unreadable).retain(|id| on_disk.contains(id));
         let mut index = lock(&self.index);
-        let busy = index.busy.clone();
-        let mut gone = Vec::new();
-        index.pending.retain(|id, slot| {
-            let keep = on_disk.contains(id)
-                || !known.contains(id)
-                || slot.key.as_ref().is_some_and(|key| busy.contains(key));
-            if !keep {
-                gone.push(slot.fresh.take());
-            }
-            keep
-        });
+        let gone: Vec<EntryId> = (index.pending.iter())
+            .filter(|(id, slot)| {
+                known.contains(*id)
+                    && !on_disk.contains(*id)
+                    && !slot
+                        .key
+                        .as_ref()
+                        .is_some_and(|key| index.busy.contains(key))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            index.take_fresh(&id);
+            index.pending.remove(&id);
+        }
         for (id, slot) in added {
             index.pending.entry(id).or_insert(slot);
         }
-        drop(index);
-        for payload in gone {
-            self.release(&payload);
-        }
-        self.store.refresh_usage()?;
-        Ok(())
-    }
-
-    /// Moves pending entry `id`, which cannot be applied as it is, to the
-    /// dead letters with `reason` (blocking). Logged once: a failure to move
-    /// it is tried again at every poll, silently.
-    fn quarantine_now(&self, id: &EntryId, reason: &str) {
-        match self.store.quarantine(id, reason) {
-            Ok(()) => {
-                lock(&self.unreadable).remove(id);
-                tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
-            }
-            Err(SpoolError::NotFound { .. }) => {}
-            Err(error) => {
-                if lock(&self.unreadable).insert(id.clone()) {
-                    tracing::error!(entry = %id, %reason, %error, "spool entry cannot be applied, nor moved to the dead letters; tried again at every poll");
-                }
-            }
-        }
-    }
-
-    /// Quarantines an entry the worker found damaged (see
-    /// [`Store::quarantine`]) and forgets it; on an error it stays pending
-    /// and busy, for the caller to reschedule.
-    pub async fn quarantine(&self, ready: &Ready, reason: String) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = ready.id.clone();
-        match blocking(move || store.quarantine(&id, &reason).map(|()| reason)).await {
-            Ok(reason) => {
-                tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
-            }
-            Err(SpoolError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-        self.forget(ready);
         Ok(())
     }
 
     /// What the spool holds, as of the last change or poll.
     pub fn gauges(&self) -> Gauges {
         let usage = self.store.usage();
-        let index = lock(&self.index);
-        let oldest_indexed = index.pending.values().map(|slot| slot.received_ms).min();
-        drop(index);
+        let oldest_indexed = lock(&self.index)
+            .pending
+            .values()
+            .map(|slot| slot.received_ms)
+            .min();
         let oldest_unreadable = lock(&self.unreadable).first().map(EntryId::arrived_ms);
-        let oldest = match (oldest_indexed, oldest_unreadable) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let oldest = oldest_indexed.into_iter().chain(oldest_unreadable).min();
         Gauges {
-            pending: usage.pending(),
+            pending: usage.pending,
             dead: usage.dead,
             bytes: usage.bytes,
             oldest_age_ms: oldest.map(|ms| now_ms().saturating_sub(ms)),
         }
     }
 
-    /// Loads an entry for applying.
-    pub async fn load(&self, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = id.clone();
-        blocking(move || store.load(&id)).await
-    }
-
-    /// Marks an entry as being applied since `meta.in_flight_since_ms` (or
-    /// now), in a marker file beside it that is never its metadata (see
-    /// [`Store::mark_in_flight`]).
-    pub async fn mark_in_flight(&self, meta: &Meta) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = meta.id.clone();
-        let since_ms = meta.in_flight_since_ms.unwrap_or_else(now_ms);
-        blocking(move || store.mark_in_flight(&id, since_ms)).await
-    }
-
-    /// Since when entry `id` has been marked in flight, if it is: an attempt
-    /// that a crash interrupted.
-    pub async fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
-        let store = Arc::clone(&self.store);
-        let id = id.clone();
-        blocking(move || Ok(store.in_flight_since(&id)))
-            .await
-            .ok()
-            .flatten()
-    }
-
     /// Saves an entry's metadata after an attempt (attempts, last error,
     /// next due time); the attempt is no longer in flight.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
         let meta = meta.clone();
-        blocking(move || {
+        self.io(move |store| {
             store.update(State::Pending, &meta)?;
             store.clear_in_flight(&meta.id)
         })
         .await
     }
-
-    /// Removes an applied entry.
-    pub async fn remove(&self, id: &EntryId) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = id.clone();
-        blocking(move || store.remove(State::Pending, &id)).await
-    }
-
-    /// Moves an entry to the dead letters.
-    pub async fn bury(&self, meta: &Meta) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let meta = meta.clone();
-        blocking(move || store.transfer(State::Pending, &meta)).await
-    }
-}
-
-/// Runs blocking spool I/O off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
-) -> Result<T, SpoolError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(SpoolError::Io {
-            action: "run",
-            path: Default::default(),
-            source: std::io::Error::other(e),
-        })
-    })
 }
 
 #[cfg(test)]

@@ -3,15 +3,19 @@
 //! entry found damaged on disk too, with the reason: see
 //! [`Queue::quarantine`](super::Queue::quarantine)).
 //!
-//! It wakes on new work and also polls (the poll rescans `pending/`, which
-//! the `spool` CLI changes). Entries of one request go in arrival order,
-//! different requests concurrently up to `spool.max_concurrent`; an entry's
-//! request is its resolved Odoo id (see [`super::queue`]), so the worker
-//! first resolves UUID references, as many at once as it applies entries. An entry is
-//! removed only after the pipeline reports it applied, i.e. after Odoo
-//! confirmed the last write. On shutdown no new entry starts; entries being
-//! applied get `server.shutdown_grace` to finish, and whatever is cut off
-//! stays pending and resumes at the next start (every step is idempotent).
+//! It wakes on new work and also polls every [`POLL_INTERVAL`] (the poll
+//! rescans the spool, which the `spool` CLI changes). Entries of one request
+//! go in arrival order, different requests concurrently up to
+//! `odoo.max_concurrent_calls` (more would only wait for a connection); an
+//! entry's request is its resolved Odoo id (see [`super::queue`]), so the
+//! worker first resolves UUID references, as many at once as it applies
+//! entries. An entry is removed only after the pipeline reports it applied,
+//! i.e. after Odoo confirmed the last write. An entry that keeps failing
+//! becomes a dead letter after `spool.max_age` (there is no attempt cap: the
+//! backoff, at most `spool.retry_max`, sets the pace of attempts, the age
+//! bounds the life). On shutdown no new entry starts; entries being applied
+//! get `server.shutdown_grace` to finish, and whatever is cut off stays
+//! pending and resumes at the next start (every step is idempotent).
 //!
 //! Generic protocol: an attempt that ended with a create of unknown outcome
 //! (or that a crash interrupted) holds its request, and every later entry of
@@ -36,23 +40,33 @@ use tracing::Instrument;
 
 use super::entry::{DeadLetter, Meta, now_ms};
 use super::queue::{Final, Ready, RequestKey, Unresolved};
-use super::store::SpoolError;
+use super::store::{SpoolError, State};
 use crate::app::App;
 use crate::config::Config;
 use crate::odoo::OdooError;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
 
+/// How often the spool is rescanned: what the `spool` CLI retried (or an
+/// admin moved in) is picked up within it. A rescan lists `pending/` and
+/// `dead/` and stats each entry, cheap at this pace even for a full spool.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Runs until `shutdown` is cancelled, then drains within the grace period.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let tasks = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(app.config().spool.max_concurrent));
+    let slots = Arc::new(Semaphore::new(app.config().odoo.max_concurrent_calls));
     let mut next_poll = Instant::now();
     while !shutdown.is_cancelled() {
         let config = app.config();
         if Instant::now() >= next_poll {
-            reconcile(&app).await;
-            next_poll = Instant::now() + config.spool.poll_interval;
+            let spool = Arc::clone(app.spool_arc());
+            match tokio::task::spawn_blocking(move || spool.reconcile()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "cannot rescan the spool"),
+                Err(error) => tracing::warn!(%error, "cannot rescan the spool"),
+            }
+            next_poll = Instant::now() + POLL_INTERVAL;
         }
         // Another call (readiness, the sweeper) found Odoo accepting the
         // bridge again: no need to wait for the next probe.
@@ -95,7 +109,7 @@ fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker)
     let pipeline = app.pipeline();
     let unresolved = app
         .spool()
-        .to_resolve(config.spool.max_concurrent, |reference| {
+        .to_resolve(config.odoo.max_concurrent_calls, |reference| {
             if pipeline.speaks_companion() {
                 return Some(RequestKey::Reference(reference.to_owned()));
             }
@@ -145,24 +159,16 @@ fn request_key(found: Option<i64>, reference: &str) -> RequestKey {
     }
 }
 
-async fn reconcile(app: &App) {
-    let spool = Arc::clone(app.spool_arc());
-    match tokio::task::spawn_blocking(move || spool.reconcile()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "cannot rescan the spool"),
-        Err(error) => tracing::warn!(%error, "cannot rescan the spool"),
-    }
-}
-
 /// Applies one entry once and records what happened.
 async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermit) {
     let queue = app.spool();
     let config = app.config();
     let fresh = ready.payload.is_some();
+    let id = ready.id.clone();
     let loaded = match ready.payload.take() {
         // A first attempt right after the callback: it is still in memory.
         Some(payload) => Ok(payload),
-        None => queue.load(&ready.id).await,
+        None => queue.io(move |store| store.load(State::Pending, &id)).await,
     };
     let (mut meta, image) = match loaded {
         Ok(loaded) => loaded,
@@ -171,11 +177,20 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
             return queue.forget(&ready);
         }
         Err(SpoolError::Corrupt { reason, .. }) => {
-            let Err(error) = queue.quarantine(&ready, reason).await else {
-                return;
-            };
-            tracing::error!(%error, "cannot move a damaged spool entry to the dead letters; will try again");
-            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+            let id = ready.id.clone();
+            match queue
+                .io(move |store| store.quarantine(&id, &reason).map(|()| reason))
+                .await
+            {
+                Ok(reason) => {
+                    tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
+                    return queue.forget(&ready);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot move a damaged spool entry to the dead letters; will try again");
+                    return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+                }
+            }
         }
         Err(error) => {
             tracing::error!(%error, "cannot read the spool entry; will try again");
@@ -191,15 +206,14 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
     // Only a success creates records that an interrupted call could
     // duplicate; a failure's writes are simply repeated.
     if meta.creates_records() {
-        meta.in_flight_since_ms = meta.last_attempt_at_ms;
-        if let Err(error) = queue.mark_in_flight(&meta).await {
+        let (id, since) = (meta.id.clone(), now_ms());
+        if let Err(error) = queue.io(move |s| s.mark_in_flight(&id, since)).await {
             tracing::warn!(%error, "cannot mark the spool entry in flight");
         }
-        meta.in_flight_since_ms = None;
     }
     let mut outcome = app.pipeline().apply(&config, &result).await;
     if let Err(PipelineError::ImageUnavailable(error)) = &outcome
-        && exhausted(&meta, &config)
+        && expired(&meta, &config)
     {
         // The image host never recovered: the image is unusable for good.
         let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
@@ -215,7 +229,7 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
         Err(error) if error.refusal().is_some() => wait_for_odoo(&app, &ready, meta, &error).await,
         Ok(applied) => finish_applied(&app, &ready, applied).await,
         Err(error) if !error.is_transient() => bury(&app, &ready, meta, error, None).await,
-        Err(error) if exhausted(&meta, &config) => {
+        Err(error) if expired(&meta, &config) => {
             let reason = format!("gave up after {} attempts: {error}", meta.attempts);
             bury(&app, &ready, meta, error, Some(reason)).await;
         }
@@ -233,10 +247,9 @@ async fn hold_after_unknown_outcome(
     config: &Config,
 ) -> bool {
     // An in-flight marker left behind: a crash interrupted an attempt.
-    let interrupted = match meta.in_flight_since_ms {
-        Some(since) => Some(since),
-        None => app.spool().in_flight_since(&ready.id).await,
-    };
+    let id = ready.id.clone();
+    let interrupted = app.spool().io(move |s| Ok(s.in_flight_since(&id)));
+    let interrupted = interrupted.await.ok().flatten();
     let Some(at_ms) = meta.unknown_outcome_at_ms.or(interrupted) else {
         return false;
     };
@@ -254,7 +267,6 @@ async fn hold_after_unknown_outcome(
         "an earlier call's outcome is unknown; waiting odoo.unknown_outcome_wait before searching again"
     );
     meta.unknown_outcome_at_ms = Some(at_ms);
-    meta.in_flight_since_ms = None;
     meta.next_attempt_at_ms = until_ms;
     if let Err(error) = app.spool().save(meta).await {
         tracing::warn!(%error, "cannot record the wait in the spool");
@@ -285,7 +297,8 @@ fn hold(app: &App, config: &Config, error: &PipelineError) {
 
 async fn finish_applied(app: &App, ready: &Ready, applied: Applied) {
     tracing::info!(outcome = ?applied, "spool entry applied");
-    if let Err(error) = app.spool().remove(&ready.id).await {
+    let id = ready.id.clone();
+    if let Err(error) = app.spool().io(move |s| s.remove(State::Pending, &id)).await {
         // Left on disk it is applied again later, which is a harmless duplicate.
         tracing::warn!(%error, "applied, but cannot remove the spool entry");
     }
@@ -306,7 +319,11 @@ async fn bury(
         reason,
         at_ms: now_ms(),
     });
-    if let Err(store_error) = app.spool().bury(&meta).await {
+    if let Err(store_error) = app
+        .spool()
+        .io(move |s| s.transfer(State::Pending, &meta))
+        .await
+    {
         tracing::error!(error = %store_error, "cannot move the entry to the dead letters; it stays pending");
         return app
             .spool()
@@ -342,10 +359,9 @@ async fn retry_later(
     app.spool().reschedule(ready, meta.next_attempt_at_ms);
 }
 
-/// Too many attempts, or too old.
-fn exhausted(meta: &Meta, config: &Config) -> bool {
-    let age_ms = now_ms().saturating_sub(meta.received_at_ms);
-    meta.attempts >= config.spool.max_attempts || age_ms >= millis(config.spool.max_age)
+/// Older than `spool.max_age`: the entry stops being retried.
+fn expired(meta: &Meta, config: &Config) -> bool {
+    now_ms().saturating_sub(meta.received_at_ms) >= millis(config.spool.max_age)
 }
 
 fn millis(duration: Duration) -> u64 {
