@@ -364,20 +364,10 @@ fn without_query(url: &str) -> String {
 mod tests {
     use super::*;
     use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
-    use crate::spool::entry::DeadLetter;
-    use crate::spool::store::Limits;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path(),
-            false,
-            Limits {
-                max_bytes: 1 << 30,
-                max_entries: 100,
-            },
-        )
-        .unwrap();
+        let store = Store::open(dir.path(), false, 1 << 30).unwrap();
         (dir, store)
     }
 
@@ -446,7 +436,11 @@ mod tests {
     fn a_damaged_dead_letter_is_listed_shown_and_purged_but_not_retried() {
         let (dir, store) = store();
         let meta = dead_entry(&store, "https://x.example/y.png");
-        let file = dir.path().join("dead").join(format!("{}.json", meta.id));
+        let file = dir
+            .path()
+            .join("dead")
+            .join(meta.id.as_str())
+            .join("meta.json");
         std::fs::write(&file, br#"{"version":7}"#).unwrap();
         let listing = list(&store).unwrap();
         assert!(listing.contains("0 pending, 1 dead"), "{listing}");

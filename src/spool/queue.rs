@@ -359,16 +359,18 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// Entries due now, at most `max`, at most one per request, each the
-    /// oldest pending entry of its request, none younger than an entry
-    /// whose reference is not resolved yet. Their requests become busy.
-    pub fn take_ready(&self, max: usize) -> Vec<Ready> {
+    /// Entries due now, so that at most `max_in_flight` are being applied,
+    /// at most one per request, each the oldest pending entry of its
+    /// request, none younger than an entry whose reference is not resolved
+    /// yet. Their requests become busy until the entry is done with.
+    pub fn take_ready(&self, max_in_flight: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
         let probe = Hold::may_probe(index.hold, now);
+        let room = max_in_flight.saturating_sub(index.busy.len());
         let max = match index.hold {
-            None => max,
-            Some(_) if probe => max.min(1),
+            None => room,
+            Some(_) if probe => room.min(1),
             Some(_) => return Vec::new(),
         };
         let mut ready: Vec<Ready> = index

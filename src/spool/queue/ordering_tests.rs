@@ -3,12 +3,8 @@
 
 use super::*;
 use crate::callback::{CallbackResult, Outcome};
-use crate::spool::store::Limits;
 
-const ROOMY: Limits = Limits {
-    max_bytes: 1 << 30,
-    max_entries: 1000,
-};
+const ROOMY: u64 = 1 << 30;
 
 fn failure(reference: &str) -> CallbackResult {
     CallbackResult {
