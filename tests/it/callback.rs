@@ -605,9 +605,10 @@ async fn bytes_that_are_not_an_image_are_422_and_fail_the_request() {
 
 #[tokio::test]
 async fn unusable_image_urls_fail_the_request_with_a_reason_and_the_daemon_stays_healthy() {
-    // A host that never answers is a transient failure: retried once, then
-    // the image counts as unusable for good, all within the wait.
-    let setup = setup_with(|config| config.with("spool", "max_attempts = 2")).await;
+    // A host that never answers is a transient failure: retried until the
+    // entry is older than spool.max_age, then the image counts as unusable
+    // for good, all within the wait.
+    let setup = setup_with(|config| config.with("spool", "max_age = \"1s\"")).await;
     let host = ImageServer::start().await;
     let png = images::png(4, 4);
     let target = host.file("/final.png", "image/png", png);
