@@ -18,8 +18,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use super::entry::{DeadLetter, EntryId, Meta, StoredImage, StoredOutcome, now_ms};
+use super::entry::{DeadLetter, EntryId, Meta, now_ms};
 use super::store::{SpoolError, State, Store};
+use crate::callback::{ImagePayload, Outcome};
 
 /// `influence-gen-bridge spool …`
 #[derive(Debug, Subcommand)]
@@ -104,89 +105,81 @@ impl SpoolCommand {
 
 /// `spool list`: a line per entry, oldest first, pending before dead.
 pub fn list(store: &Store) -> Result<String, SpoolError> {
-    let mut out = format!(
-        "{:<8} {:<29} {:>9} {:>8}  {:<10} {:<8} LAST ERROR\n",
-        "STATE", "ID", "AGE", "ATTEMPTS", "REQUEST", "KIND"
-    );
+    let mut out = String::new();
+    let mut line = |[s, i, a, n, r, k, e]: [&str; 7]| {
+        let _ = writeln!(out, "{s:<8} {i:<29} {a:>9} {n:>8}  {r:<10} {k:<8} {e}");
+    };
+    line([
+        "STATE",
+        "ID",
+        "AGE",
+        "ATTEMPTS",
+        "REQUEST",
+        "KIND",
+        "LAST ERROR",
+    ]);
     let mut counts = [0; 2];
     for (n, state) in [State::Pending, State::Dead].into_iter().enumerate() {
         for id in store.ids(state)? {
-            let (received_ms, attempts, request, kind, error) = match store.meta(state, &id) {
-                Ok(meta) => {
-                    let error = (meta.dead.as_ref().map(|d| &d.reason))
-                        .or(meta.last_error.as_ref())
-                        .map_or("-", String::as_str);
-                    let attempts = meta.attempts.to_string();
-                    let (request, kind) = (shorten(&meta.request_ref, 10), meta.kind());
-                    (
-                        meta.received_at_ms,
-                        attempts,
-                        request,
-                        kind,
-                        shorten(error, 100),
-                    )
-                }
+            let [age, attempts, request, kind, error] = match store.meta(state, &id) {
+                Ok(meta) => [
+                    age(meta.received_at_ms),
+                    meta.attempts.to_string(),
+                    shorten(&meta.result.request_ref, 10),
+                    meta.kind().to_owned(),
+                    shorten(last_error(&meta).unwrap_or("-"), 100),
+                ],
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    let why = damage(store, &id, &error);
-                    let dash = || "-".to_owned();
-                    (
-                        id.arrived_ms(),
-                        dash(),
-                        dash(),
-                        "damaged",
-                        shorten(&why, 100),
-                    )
+                    let (dash, why) = ("-".to_owned(), shorten(&error.to_string(), 100));
+                    [
+                        age(id.arrived_ms()),
+                        dash.clone(),
+                        dash,
+                        "damaged".into(),
+                        why,
+                    ]
                 }
             };
             counts[n] += 1;
-            let _ = writeln!(
-                out,
-                "{:<8} {id:<29} {:>9} {attempts:>8}  {request:<10} {kind:<8} {error}",
+            line([
                 state.label(),
-                age(received_ms),
-            );
+                id.as_str(),
+                &age,
+                &attempts,
+                &request,
+                &kind,
+                &error,
+            ]);
         }
     }
-    let bytes = store.usage().bytes;
-    let _ = write!(
-        out,
-        "{} pending, {} dead, {bytes} bytes on disk",
-        counts[0], counts[1]
-    );
+    let (bytes, [pending, dead]) = (store.usage().bytes, counts);
+    let _ = write!(out, "{pending} pending, {dead} dead, {bytes} bytes on disk");
     Ok(out)
 }
 
-/// Why an entry cannot be read: its quarantine reason when it has one.
-fn damage(store: &Store, id: &EntryId, error: &SpoolError) -> String {
-    match store.quarantine_reason(id) {
-        Some(dead) => dead.reason,
-        None => format!("unreadable: {error}"),
-    }
+fn last_error(meta: &Meta) -> Option<&str> {
+    let reason = meta.dead.as_ref().map(|dead| dead.reason.as_str());
+    reason.or(meta.last_error.as_deref())
 }
 
 /// `spool show <id>`: the entry's metadata, and its payload on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
     let (state, found) = find(store, id)?;
     let mut lines = vec![("id", id.to_string()), ("state", state.label().to_owned())];
-    let dead_lines = |dead: &DeadLetter| {
-        [
-            ("dead since", timestamp(dead.at_ms)),
-            ("dead because", dead.reason.clone()),
-        ]
-    };
     let meta = match found {
         Ok(meta) => meta,
         Err(reason) => {
-            lines.push(("received", received(id.arrived_ms())));
-            lines.push(("unreadable", reason));
-            lines.extend(store.quarantine_reason(id).iter().flat_map(dead_lines));
-            return Ok(fields(&lines)
-                + "\n(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)");
+            lines.extend([
+                ("received", received(id.arrived_ms())),
+                ("unreadable", reason),
+            ]);
+            let hint = "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)";
+            return Ok(fields(&lines) + "\n" + hint);
         }
     };
     lines.extend([
-        ("request", meta.request_ref.clone()),
+        ("request", meta.result.request_ref.clone()),
         ("kind", meta.kind().to_owned()),
         ("received", received(meta.received_at_ms)),
         ("http request id", meta.http_request_id.clone()),
@@ -200,28 +193,39 @@ pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, S
         lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
     }
     lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
-    lines.extend(meta.dead.iter().flat_map(dead_lines));
+    if let Some(DeadLetter { reason, at_ms }) = &meta.dead {
+        lines.extend([
+            ("dead since", timestamp(*at_ms)),
+            ("dead because", reason.clone()),
+        ]);
+    }
     if !with_payload {
         return Ok(fields(&lines) + "\n(payload not shown; add --payload)");
     }
-    match &meta.outcome {
-        StoredOutcome::Failure { message, details } => lines.extend([
-            ("failure message", message.clone()),
-            (
-                "failure details",
-                details.clone().unwrap_or_else(|| "-".into()),
-            ),
-        ]),
-        StoredOutcome::Success { image, claims } => {
+    match &meta.result.outcome {
+        Outcome::Failure { message, details } => {
+            let details = details.clone().unwrap_or_else(|| "-".into());
+            lines.extend([
+                ("failure message", message.clone()),
+                ("failure details", details),
+            ]);
+        }
+        Outcome::Success { image, claims } => {
             lines.push(match image {
-                StoredImage::Inline { bytes } => {
+                ImagePayload::Inline(_) => {
                     let (_, data) = store.load(state, id)?;
-                    let digest = Sha256::digest(data.unwrap_or_default());
-                    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                    ("image", format!("{bytes} bytes inline, sha256 {hex}"))
+                    let data = data.unwrap_or_default();
+                    let hex: String = Sha256::digest(&data)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    (
+                        "image",
+                        format!("{} bytes inline, sha256 {hex}", data.len()),
+                    )
                 }
-                StoredImage::Url(url) => ("image url", without_query(url)),
-                StoredImage::Refused(reason) => ("image refused", reason.clone()),
+                ImagePayload::Url(url) => ("image url", without_query(url)),
+                ImagePayload::Refused(reason) => ("image refused", reason.clone()),
             });
             lines.push(("claims", serde_json::to_string(claims).unwrap_or_default()));
         }
@@ -250,7 +254,7 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     // A retried entry counts its age from now, or max_age would bury it again.
     meta.received_at_ms = now_ms();
     meta.next_attempt_at_ms = meta.received_at_ms;
-    store.transfer(State::Dead, &meta)?;
+    store.transfer(State::Dead, Some(&meta), id)?;
     Ok(format!(
         "{id}: back in pending; the daemon applies it at its next poll"
     ))
@@ -297,9 +301,8 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
         let dead_at = match store.meta(State::Dead, &id) {
             Ok(meta) => meta.dead.map_or(meta.received_at_ms, |d| d.at_ms),
             Err(SpoolError::NotFound { .. }) => continue,
-            Err(SpoolError::Corrupt { .. }) => store
-                .quarantine_reason(&id)
-                .map_or_else(|| id.arrived_ms(), |dead| dead.at_ms),
+            // Unreadable: counted from its arrival.
+            Err(SpoolError::Corrupt { .. }) => id.arrived_ms(),
             Err(error) => return Err(error),
         };
         if dead_at <= cutoff {
@@ -386,7 +389,9 @@ mod tests {
             reason: "unknown request \"42\"".into(),
             at_ms: now_ms(),
         });
-        store.transfer(State::Pending, &meta).unwrap();
+        store
+            .transfer(State::Pending, Some(&meta), &meta.id)
+            .unwrap();
         meta
     }
 

@@ -12,10 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+use crate::callback::{CallbackResult, ImagePayload, Outcome};
 
 /// The format version written into every entry.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// An entry's id: the arrival time in nanoseconds, zero-padded, then a random
 /// suffix, so ids sort in arrival order and never collide.
@@ -76,8 +76,12 @@ pub struct Meta {
     pub received_at_ms: u64,
     /// The `X-Request-Id` of the HTTP request that delivered it.
     pub http_request_id: String,
-    pub request_ref: String,
-    pub outcome: StoredOutcome,
+    /// The callback as validated; an inline image's bytes are in the
+    /// entry's image file, and here an empty string.
+    #[serde(flatten)]
+    pub result: CallbackResult,
+    /// The size of the image file, when the entry has one.
+    pub image_bytes: Option<u64>,
     pub attempts: u32,
     pub last_attempt_at_ms: Option<u64>,
     pub next_attempt_at_ms: u64,
@@ -96,33 +100,6 @@ pub struct Meta {
 pub struct DeadLetter {
     pub reason: String,
     pub at_ms: u64,
-}
-
-/// [`Outcome`] with inline image bytes replaced by their size (they live in
-/// the entry's image file).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum StoredOutcome {
-    Success {
-        image: StoredImage,
-        claims: Claims,
-    },
-    Failure {
-        message: String,
-        details: Option<String>,
-    },
-}
-
-/// [`ImagePayload`] on disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoredImage {
-    /// The bytes are in the entry's image file.
-    Inline {
-        bytes: u64,
-    },
-    Url(String),
-    Refused(String),
 }
 
 impl Meta {
@@ -148,28 +125,13 @@ impl Meta {
 
     /// Metadata for a result arriving now, and its image bytes if inline.
     pub fn for_result(result: &CallbackResult, http_request_id: &str) -> (Self, Option<Bytes>) {
-        let (outcome, bytes) = match &result.outcome {
-            Outcome::Failure { message, details } => (
-                StoredOutcome::Failure {
-                    message: message.clone(),
-                    details: details.clone(),
-                },
-                None,
-            ),
-            Outcome::Success { image, claims } => {
-                let (image, bytes) = match image {
-                    ImagePayload::Inline(bytes) => (
-                        StoredImage::Inline {
-                            bytes: bytes.len() as u64,
-                        },
-                        Some(bytes.clone()),
-                    ),
-                    ImagePayload::Url(url) => (StoredImage::Url(url.clone()), None),
-                    ImagePayload::Refused(reason) => (StoredImage::Refused(reason.clone()), None),
-                };
-                let claims = claims.clone();
-                (StoredOutcome::Success { image, claims }, bytes)
-            }
+        let mut result = result.clone();
+        let image = match &mut result.outcome {
+            Outcome::Success {
+                image: ImagePayload::Inline(bytes),
+                ..
+            } => Some(std::mem::take(bytes)),
+            _ => None,
         };
         let now = now_ms();
         let meta = Self {
@@ -177,8 +139,8 @@ impl Meta {
             id: EntryId::now(),
             received_at_ms: now,
             http_request_id: http_request_id.to_owned(),
-            request_ref: result.request_ref.clone(),
-            outcome,
+            result,
+            image_bytes: image.as_ref().map(|bytes| bytes.len() as u64),
             attempts: 0,
             last_attempt_at_ms: None,
             next_attempt_at_ms: now,
@@ -186,52 +148,29 @@ impl Meta {
             unknown_outcome_at_ms: None,
             dead: None,
         };
-        (meta, bytes)
+        (meta, image)
     }
 
     /// Rebuilds the result, given the image bytes when the entry has some.
     pub fn to_result(&self, image: Option<Bytes>) -> CallbackResult {
-        let outcome = match &self.outcome {
-            StoredOutcome::Failure { message, details } => Outcome::Failure {
-                message: message.clone(),
-                details: details.clone(),
-            },
-            StoredOutcome::Success {
-                image: stored,
-                claims,
-            } => Outcome::Success {
-                image: match stored {
-                    StoredImage::Inline { .. } => ImagePayload::Inline(image.unwrap_or_default()),
-                    StoredImage::Url(url) => ImagePayload::Url(url.clone()),
-                    StoredImage::Refused(reason) => ImagePayload::Refused(reason.clone()),
-                },
-                claims: claims.clone(),
-            },
-        };
-        CallbackResult {
-            request_ref: self.request_ref.clone(),
-            outcome,
+        let mut result = self.result.clone();
+        if let Outcome::Success {
+            image: ImagePayload::Inline(bytes),
+            ..
+        } = &mut result.outcome
+        {
+            *bytes = image.unwrap_or_default();
         }
-    }
-
-    /// The size of the entry's image file, if it has one.
-    pub fn image_bytes(&self) -> Option<u64> {
-        match self.outcome {
-            StoredOutcome::Success {
-                image: StoredImage::Inline { bytes },
-                ..
-            } => Some(bytes),
-            _ => None,
-        }
+        result
     }
 
     /// Whether applying it creates Odoo records (an image and an
     /// attachment), which a repeated, interrupted attempt could duplicate.
     pub fn creates_records(&self) -> bool {
         matches!(
-            self.outcome,
-            StoredOutcome::Success {
-                image: StoredImage::Inline { .. } | StoredImage::Url(_),
+            self.result.outcome,
+            Outcome::Success {
+                image: ImagePayload::Inline(_) | ImagePayload::Url(_),
                 ..
             }
         )
@@ -239,9 +178,9 @@ impl Meta {
 
     /// A one-word summary: `success`, `failure`.
     pub fn kind(&self) -> &'static str {
-        match self.outcome {
-            StoredOutcome::Success { .. } => "success",
-            StoredOutcome::Failure { .. } => "failure",
+        match self.result.outcome {
+            Outcome::Success { .. } => "success",
+            Outcome::Failure { .. } => "failure",
         }
     }
 }
@@ -251,6 +190,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::callback::Claims;
 
     #[test]
     fn ids_sort_by_arrival_and_parse_back() {
@@ -283,16 +223,17 @@ mod tests {
         let (meta, _) = Meta::for_result(&result, "req-1");
         let mut document = serde_json::to_value(&meta).unwrap();
         let text = serde_json::to_vec(&document).unwrap();
-        assert_eq!(Meta::from_json(&text).unwrap().request_ref, "42");
+        assert_eq!(Meta::from_json(&text).unwrap().result.request_ref, "42");
         document["version"] = serde_json::json!(FORMAT_VERSION + 1);
         let error = Meta::from_json(&serde_json::to_vec(&document).unwrap()).unwrap_err();
-        assert!(error.contains("spool format version 2"), "{error}");
+        let newer = format!("spool format version {}", FORMAT_VERSION + 1);
+        assert!(error.contains(&newer), "{error}");
         document.as_object_mut().unwrap().remove("version");
         let error = Meta::from_json(&serde_json::to_vec(&document).unwrap()).unwrap_err();
         assert!(error.contains("no format version"), "{error}");
         assert!(Meta::from_json(b"").unwrap_err().contains("empty"));
         assert!(
-            Meta::from_json(b"{\"version\":1}")
+            Meta::from_json(format!("{{\"version\":{FORMAT_VERSION}}}").as_bytes())
                 .unwrap_err()
                 .contains("damaged")
         );
@@ -311,7 +252,7 @@ mod tests {
             },
         };
         let (meta, image) = Meta::for_result(&result, "req-1");
-        assert_eq!(meta.image_bytes(), Some(4));
+        assert_eq!(meta.image_bytes, Some(4));
         let text = serde_json::to_string(&meta).unwrap();
         assert!(
             !text.contains("PNG"),

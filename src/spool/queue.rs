@@ -1,29 +1,21 @@
 //! The in-memory view of `pending/`: which entries exist, for which request,
-//! when each is due, and who waits for an outcome. Only ids, request
-//! references and due times are held (and a new entry's payload for its
-//! first attempt, up to [`MAX_FRESH_BYTES`]). The index is rebuilt from disk
-//! at start and reconciled at every poll, because the `spool` CLI (another
-//! process) retries and purges entries.
+//! when each is due, and who waits for an outcome. It holds ids, references
+//! and due times (and a new entry's payload for its first attempt, up to
+//! [`MAX_FRESH_BYTES`]), is rebuilt from disk at start and reconciled at
+//! every poll, because the `spool` CLI (another process) changes the spool.
 //!
-//! Entries of the same request are handed out one at a time in arrival
-//! order; different requests run concurrently. "The same request" means the
-//! same Odoo id, not the same reference text: a result sent by id "42" and
-//! one sent by the UUID of request 42 are one request. So each entry's
-//! reference is first resolved to a [`RequestKey`] (at once for an id, by
-//! the worker asking Odoo for a UUID), and no entry is handed out while an
-//! older one is still unresolved: it might be the same request.
+//! Entries of one request are handed out one at a time in arrival order;
+//! different requests run concurrently. "One request" means one Odoo id: a
+//! result sent by id "42" and one sent by the UUID of request 42 are one
+//! request. So each reference is first resolved to a [`RequestKey`] (at
+//! once for an id, by the worker asking Odoo for a UUID), and no entry is
+//! handed out while an older one is unresolved: it might be the same.
 //!
 //! While Odoo refuses the bridge itself (its login, its session, a page in
-//! place of JSON-RPC) the whole queue is on hold: nothing is handed out
-//! until the hold's backoff passed, then one entry probes, so a wrong
-//! password costs one failed login per backoff step, not one per entry.
-//! [`Queue::resume`] lifts the hold at once (a reload, or Odoo accepting
-//! the bridge again).
-//!
-//! An entry that cannot be applied as it is on disk (damaged, or written in
-//! another format version) is moved to the dead letters with the reason the
-//! first time it is seen; one that cannot be read at all (an I/O error)
-//! stays pending and is tried at every poll; each is logged once.
+//! place of JSON-RPC) the queue is on hold: nothing goes until the hold's
+//! backoff passed, then one entry probes, so a wrong password costs one
+//! failed login per backoff step, not one per entry. [`Queue::resume`]
+//! lifts the hold (a reload, or Odoo accepting the bridge again).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,8 +31,8 @@ use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
 
 /// Image bytes kept in memory for first attempts, at most, so the worker
-/// need not read back what was just written; beyond it (e.g. while Odoo is
-/// down and entries pile up) entries are read back from disk.
+/// need not read back what was just written; beyond it (Odoo down, entries
+/// piling up) entries are read back from disk.
 pub const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The end of an entry, as reported to whoever waits for it.
@@ -59,8 +51,8 @@ pub enum RequestKey {
     Id(i64),
     /// A reference that names no request (applying it answers "unknown").
     Unmatched(String),
-    /// The reference as sent, unresolved: the companion protocol needs no
-    /// resolution (Odoo serializes each request under its row lock).
+    /// The reference as sent: the companion protocol needs no resolution
+    /// (Odoo serializes each request under its row lock).
     Reference(String),
 }
 
@@ -79,22 +71,7 @@ struct Slot {
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
     received_ms: u64,
-    /// A new entry's payload, for its first attempt.
     fresh: Option<Payload>,
-}
-
-impl Slot {
-    fn new(meta: &Meta, due_ms: u64) -> Self {
-        Self {
-            request_ref: meta.request_ref.clone(),
-            key: None,
-            resolving: false,
-            resolve_failures: 0,
-            due_ms,
-            received_ms: meta.received_at_ms,
-            fresh: None,
-        }
-    }
 }
 
 /// The queue waits for Odoo to accept the bridge again.
@@ -108,13 +85,6 @@ struct Hold {
     probing: bool,
 }
 
-impl Hold {
-    /// Whether one probe may go now.
-    fn may_probe(hold: Option<Self>, now: u64) -> bool {
-        hold.is_some_and(|hold| !hold.probing && now >= hold.until_ms)
-    }
-}
-
 #[derive(Debug, Default)]
 struct Index {
     hold: Option<Hold>,
@@ -126,18 +96,21 @@ struct Index {
 }
 
 impl Index {
+    /// How many may be handed out now, of `room`, under the hold if any;
+    /// and whether they are the hold's probe.
+    fn allowance(&self, room: usize) -> (usize, bool) {
+        match self.hold {
+            None => (room, false),
+            Some(hold) if !hold.probing && now_ms() >= hold.until_ms => (room.min(1), true),
+            Some(_) => (0, false),
+        }
+    }
+
     /// Takes the fresh payload of `id`, if it has one.
     fn take_fresh(&mut self, id: &EntryId) -> Option<Payload> {
         let payload = self.pending.get_mut(id)?.fresh.take()?;
         self.fresh_bytes -= payload.1.as_ref().map_or(0, |i| i.len() as u64);
         Some(payload)
-    }
-
-    /// Marks the hold as probing when a probe was handed out.
-    fn probing(&mut self, handed_out: bool) {
-        if let Some(hold) = self.hold.as_mut().filter(|_| handed_out) {
-            hold.probing = true;
-        }
     }
 
     /// The entries that may go when due, in arrival order: the oldest entry
@@ -230,9 +203,8 @@ impl Queue {
         work: impl FnOnce(&Store) -> Result<T, SpoolError> + Send + 'static,
     ) -> Result<T, SpoolError> {
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || work(&store))
-            .await
-            .unwrap_or_else(|e| Err(SpoolError::Refused(format!("spool I/O task failed: {e}"))))
+        let done = tokio::task::spawn_blocking(move || work(&store)).await;
+        done.unwrap_or_else(|e| Err(SpoolError::Refused(format!("spool I/O failed: {e}"))))
     }
 
     /// Writes `result` durably, then queues it. The receiver yields the
@@ -246,21 +218,32 @@ impl Queue {
         let payload = (meta.clone(), image.clone());
         self.io(move |store| store.put(&meta, image.as_deref()))
             .await?;
-        let (meta, image) = payload;
         let (sender, receiver) = oneshot::channel();
-        let id = meta.id.clone();
+        let id = payload.0.id.clone();
         lock(&self.waiters).insert(id.clone(), sender);
-        let mut slot = Slot::new(&meta, meta.next_attempt_at_ms);
+        let mut slot = self.slot(&payload.0, payload.0.next_attempt_at_ms);
         let mut index = lock(&self.index);
-        let size = image.as_ref().map_or(0, |i| i.len() as u64);
+        let size = payload.1.as_ref().map_or(0, |image| image.len() as u64);
         if index.fresh_bytes + size <= MAX_FRESH_BYTES {
             index.fresh_bytes += size;
-            slot.fresh = Some((meta, image));
+            slot.fresh = Some(payload);
         }
         index.pending.insert(id.clone(), slot);
         drop(index);
         self.wake.notify_one();
         Ok((id, receiver))
+    }
+
+    fn slot(&self, meta: &Meta, due_ms: u64) -> Slot {
+        Slot {
+            request_ref: meta.result.request_ref.clone(),
+            key: None,
+            resolving: false,
+            resolve_failures: 0,
+            due_ms,
+            received_ms: meta.received_at_ms,
+            fresh: None,
+        }
     }
 
     /// Forgets the waiter of `id` (it stopped waiting).
@@ -279,8 +262,9 @@ impl Queue {
             None => 1,
         };
         let delay = u64::try_from(backoff.delay(rounds).as_millis()).unwrap_or(u64::MAX);
+        let until_ms = now_ms().saturating_add(delay);
         index.hold = Some(Hold {
-            until_ms: now_ms().saturating_add(delay),
+            until_ms,
             rounds,
             probing: false,
         });
@@ -312,12 +296,7 @@ impl Queue {
         let now = now_ms();
         let mut index = lock(&self.index);
         let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
-        // On hold, only what needs no call to Odoo, or one probe.
-        let probe = Hold::may_probe(index.hold, now);
-        let mut room = match index.hold {
-            None => max_in_flight.saturating_sub(in_flight),
-            Some(_) => usize::from(probe),
-        };
+        let (mut room, probe) = index.allowance(max_in_flight.saturating_sub(in_flight));
         let mut found = Vec::new();
         for (id, slot) in index.pending.iter_mut() {
             if slot.key.is_some() || slot.resolving {
@@ -328,14 +307,18 @@ impl Queue {
             } else if room > 0 && slot.due_ms <= now {
                 room -= 1;
                 slot.resolving = true;
+                let (id, request_ref) = (id.clone(), slot.request_ref.clone());
+                let failures = slot.resolve_failures;
                 found.push(Unresolved {
-                    id: id.clone(),
-                    request_ref: slot.request_ref.clone(),
-                    failures: slot.resolve_failures,
+                    id,
+                    request_ref,
+                    failures,
                 });
             }
         }
-        index.probing(probe && !found.is_empty());
+        if let Some(hold) = index.hold.as_mut().filter(|_| probe && !found.is_empty()) {
+            hold.probing = true;
+        }
         found
     }
 
@@ -362,21 +345,14 @@ impl Queue {
     /// Entries due now, so that at most `max_in_flight` are being applied,
     /// at most one per request, each the oldest pending entry of its
     /// request, none younger than an entry whose reference is not resolved
-    /// yet. Their requests become busy until the entry is done with.
+    /// yet. Their requests are busy until the entry is done with.
     pub fn take_ready(&self, max_in_flight: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let probe = Hold::may_probe(index.hold, now);
-        let room = max_in_flight.saturating_sub(index.busy.len());
-        let max = match index.hold {
-            None => room,
-            Some(_) if probe => room.min(1),
-            Some(_) => return Vec::new(),
-        };
-        let mut ready: Vec<Ready> = index
-            .heads()
+        let (room, probe) = index.allowance(max_in_flight.saturating_sub(index.busy.len()));
+        let mut ready: Vec<Ready> = (index.heads())
             .filter(|(_, slot, _)| slot.due_ms <= now)
-            .take(max)
+            .take(room)
             .map(|(id, slot, key)| Ready {
                 id: id.clone(),
                 request_ref: slot.request_ref.clone(),
@@ -384,7 +360,9 @@ impl Queue {
                 payload: None,
             })
             .collect();
-        index.probing(probe && !ready.is_empty());
+        if let Some(hold) = index.hold.as_mut().filter(|_| probe && !ready.is_empty()) {
+            hold.probing = true;
+        }
         for entry in &mut ready {
             index.busy.insert(entry.key.clone());
             entry.payload = index.take_fresh(&entry.id);
@@ -397,10 +375,7 @@ impl Queue {
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
         let to_apply = index.heads().map(|(_, slot, _)| slot.due_ms).min();
-        let to_resolve = index
-            .pending
-            .values()
-            .find(|slot| slot.key.is_none())
+        let to_resolve = (index.pending.values().find(|slot| slot.key.is_none()))
             .filter(|slot| !slot.resolving)
             .map(|slot| slot.due_ms);
         let next = to_apply.into_iter().chain(to_resolve).min();
@@ -416,10 +391,8 @@ impl Queue {
     /// UUID) waits or is being applied: the initiation watchdog leaves such
     /// a request alone, its result has arrived.
     pub fn holds_result_for(&self, refs: &[&str]) -> bool {
-        lock(&self.index)
-            .pending
-            .values()
-            .any(|slot| refs.contains(&slot.request_ref.as_str()))
+        let index = lock(&self.index);
+        (index.pending.values()).any(|slot| refs.contains(&slot.request_ref.as_str()))
     }
 
     /// The entry left the spool (applied or dead): tells its waiter.
@@ -459,14 +432,12 @@ impl Queue {
         self.wake.notified().await;
     }
 
-    /// Wakes the worker (e.g. on shutdown).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
     /// Brings the index in line with `pending/` on disk (blocking): adds
-    /// entries the CLI revived or that arrived before start, quarantines
-    /// damaged ones, drops entries that are gone.
+    /// entries the CLI revived or that arrived before start, drops those
+    /// that are gone. An entry that cannot be applied as it is on disk
+    /// (damaged, or of another format version) goes to the dead letters the
+    /// first time it is seen; one that cannot be read at all (an I/O error)
+    /// stays pending and is tried at every poll; each is logged once.
     pub fn reconcile(&self) -> Result<(), SpoolError> {
         // Entries in the index now were on disk before the listing below;
         // those submitted meanwhile are not in `known` and are left alone.
@@ -481,29 +452,27 @@ impl Queue {
                         tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
                         due_ms = due_ms.max(since.saturating_add(self.settle_ms));
                     }
-                    added.push((id.clone(), Slot::new(&meta, due_ms)));
+                    added.push((id.clone(), self.slot(&meta, due_ms)));
                     None
                 }
-                // Being written or moved by another process right now; next poll.
+                // Being moved by another process right now; next poll.
                 Err(SpoolError::NotFound { .. }) => None,
-                Err(SpoolError::Corrupt { reason, .. }) => match self.store.quarantine(id, &reason)
-                {
-                    Ok(()) => {
+                Err(SpoolError::Corrupt { reason, .. }) => {
+                    let moved = self.store.quarantine(id, &reason);
+                    if moved.is_ok() {
                         tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
-                        None
                     }
-                    Err(error) => Some(error),
-                },
+                    moved.err()
+                }
                 Err(error) => Some(error),
             };
+            let mut unreadable = lock(&self.unreadable);
             match problem {
-                Some(error) if lock(&self.unreadable).insert(id.clone()) => {
+                Some(error) if unreadable.insert(id.clone()) => {
                     tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; it stays pending and is tried again at every poll");
                 }
                 Some(_) => {}
-                None => {
-                    lock(&self.unreadable).remove(id);
-                }
+                None => _ = unreadable.remove(id),
             }
         }
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
@@ -511,12 +480,11 @@ impl Queue {
         let mut index = lock(&self.index);
         let gone: Vec<EntryId> = (index.pending.iter())
             .filter(|(id, slot)| {
-                known.contains(*id)
-                    && !on_disk.contains(*id)
-                    && !slot
-                        .key
-                        .as_ref()
-                        .is_some_and(|key| index.busy.contains(key))
+                let busy = slot
+                    .key
+                    .as_ref()
+                    .is_some_and(|key| index.busy.contains(key));
+                known.contains(*id) && !on_disk.contains(*id) && !busy
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -533,11 +501,9 @@ impl Queue {
     /// What the spool holds, as of the last change or poll.
     pub fn gauges(&self) -> Gauges {
         let usage = self.store.usage();
-        let oldest_indexed = lock(&self.index)
-            .pending
-            .values()
-            .map(|slot| slot.received_ms)
-            .min();
+        let index = lock(&self.index);
+        let oldest_indexed = index.pending.values().map(|slot| slot.received_ms).min();
+        drop(index);
         let oldest_unreadable = lock(&self.unreadable).first().map(EntryId::arrived_ms);
         let oldest = oldest_indexed.into_iter().chain(oldest_unreadable).min();
         Gauges {
@@ -554,7 +520,8 @@ impl Queue {
         let meta = meta.clone();
         self.io(move |store| {
             store.update(State::Pending, &meta)?;
-            store.clear_in_flight(&meta.id)
+            store.clear_in_flight(&meta.id);
+            Ok(())
         })
         .await
     }

@@ -3,38 +3,32 @@
 //!
 //! ```text
 //! <spool dir>/
-//!   serve.lock            held by the one `serve` process
-//!   admin.lock            held by a changing `spool` command while it runs
-//!   tmp/<id>/             being written by `serve`; emptied at its start
-//!   pending/<id>/         accepted, not yet applied:
-//!     meta.json             everything but the image bytes
-//!     image.bin             an inline image, written once
-//!     inflight              while an attempt that creates Odoo records runs
-//!   dead/<id>/            can never apply; kept for an admin, same files, and
-//!     reason.json           why, when meta.json cannot be read
+//!   serve.lock       flock of the one `serve` process (holds its pid)
+//!   admin.lock       flock of a changing `spool` command while it runs
+//!   tmp/<id>/        being written by `serve`; emptied at its start
+//!   pending/<id>/    accepted, not yet applied: meta.json, image.bin (an
+//!                    inline image, written once), inflight (see IN_FLIGHT)
+//!   dead/<id>/       can never apply; kept for an admin
 //! ```
 //!
-//! An entry is written whole under `tmp/` and fsynced (its files, then its
-//! directory), then one `rename` makes it appear in `pending/`, and
-//! `pending/` itself is fsynced: after [`Store::put`] returns, the entry
-//! survives `kill -9` and power loss; a crash before that leaves only debris
-//! in `tmp/`. Metadata is replaced by the rename of a new file that was
-//! fsynced first (with `spool.fsync`), so a power cut leaves the old
-//! metadata or the new, never an empty file. Removal unlinks `meta.json`
-//! first, so the entry ends atomically: a directory without it is debris,
-//! cleared at the next open. Every call is blocking file I/O: async callers
-//! run it on the blocking pool.
+//! An entry is written whole under `tmp/` and fsynced (files, then its
+//! directory), then one rename makes it appear in `pending/`, which is
+//! fsynced: after [`Store::put`] returns, the entry survives `kill -9` and
+//! power loss. Metadata is replaced by the rename of a file fsynced first,
+//! so a power cut leaves the old metadata or the new, never an empty file.
+//! Removal unlinks `meta.json` first: the entry ends atomically, and a
+//! directory without it is debris, cleared at the next start of `serve`.
 //!
-//! Who opens the spool, and how: [`Store::open`] for `serve`, which then
-//! has it alone and is the only one to delete in `tmp/` and `pending/`;
-//! [`Store::inspect`] for `spool list` and `show`, which create, lock,
-//! clean and write nothing; [`Store::administer`] for `spool retry` and
-//! `purge`, one at a time, which change only `dead/` and move whole entries
-//! into `pending/`, so they are safe beside a running daemon (see [`lock`]).
+//! [`Store::open`] is for `serve`, which has the spool alone (a second
+//! `serve` is refused; the kernel drops the lock even on `kill -9`) and is
+//! the only one to delete in `tmp/` and `pending/`. [`Store::inspect`] is
+//! for `spool list` and `show`: no lock, no write. [`Store::administer`] is
+//! for `spool retry` and `purge`, one at a time: they change only `dead/`
+//! and move whole entries into `pending/` by one rename, which the daemon
+//! takes as it finds it, so they need not wait for it. Every call is
+//! blocking file I/O.
 
-pub mod lock;
-
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -48,16 +42,12 @@ use super::entry::{DeadLetter, EntryId, Meta, now_ms};
 const META: &str = "meta.json";
 const IMAGE: &str = "image.bin";
 /// Present while an attempt that creates Odoo records runs: after a crash
-/// it says Odoo may still be executing that attempt's call, so the entry
-/// waits before resuming. Written without fsync, and never the metadata: a
-/// power cut can lose or empty the marker, which only shortens that wait,
-/// but never damages the only copy of an accepted callback. It holds the
-/// attempt's start in ms since the epoch; an unreadable one counts from its
-/// mtime.
+/// it says Odoo may still be executing that call, so the entry waits before
+/// resuming. Written without fsync, and never the metadata: a power cut can
+/// lose or empty it, which only shortens that wait, but cannot damage the
+/// only copy of an accepted callback. It holds the attempt's start (ms); an
+/// unreadable one counts from its mtime.
 const IN_FLIGHT: &str = "inflight";
-/// Why an entry was quarantined, when its metadata cannot say (see
-/// [`Store::quarantine`]).
-const REASON: &str = "reason.json";
 /// Metadata documents are small; anything larger is damaged.
 const MAX_META_BYTES: u64 = 1024 * 1024;
 /// Entries held at most, pending and dead: a bound on inodes and on the
@@ -77,13 +67,6 @@ impl State {
         match self {
             Self::Pending => "pending",
             Self::Dead => "dead",
-        }
-    }
-
-    fn other(self) -> Self {
-        match self {
-            Self::Pending => Self::Dead,
-            Self::Dead => Self::Pending,
         }
     }
 }
@@ -123,8 +106,8 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) 
 }
 
 /// Entries and bytes on disk, pending and dead: the one place they are
-/// counted. Changed by each write and move of this process, recounted by
-/// [`Store::scan`] (the `spool` commands change the spool too).
+/// counted. Each write and move of this process changes them; [`Store::scan`]
+/// counts them again (the `spool` commands change the spool too).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub pending: u64,
@@ -141,24 +124,6 @@ impl Usage {
         *count = count.saturating_add_signed(entries);
         self.bytes = self.bytes.saturating_add_signed(bytes);
     }
-
-    /// Counts a new pending entry of `size` bytes, or refuses it.
-    fn admit(&mut self, size: u64, max_bytes: u64) -> Result<(), SpoolError> {
-        let entries = self.pending + self.dead;
-        if entries >= MAX_ENTRIES {
-            return Err(SpoolError::Full(format!(
-                "{entries} entries, the most it holds"
-            )));
-        }
-        if self.bytes.saturating_add(size) > max_bytes {
-            return Err(SpoolError::Full(format!(
-                "{} + {size} bytes would exceed spool.max_bytes = {max_bytes}",
-                self.bytes
-            )));
-        }
-        self.add(State::Pending, 1, size as i64);
-        Ok(())
-    }
 }
 
 /// The spool directory.
@@ -168,46 +133,50 @@ pub struct Store {
     fsync: bool,
     max_bytes: u64,
     usage: Mutex<Usage>,
-    /// [`lock::serve`] or [`lock::admin`], held as long as the store.
-    _lock: Option<lock::Held>,
+    /// `serve.lock` or `admin.lock`, held as long as the store.
+    _lock: Option<File>,
 }
 
 impl Store {
-    fn new(root: &Path, fsync: bool, max_bytes: u64, lock: Option<lock::Held>) -> Self {
-        Self {
-            root: root.to_owned(),
-            fsync,
-            max_bytes,
-            usage: Mutex::default(),
-            _lock: lock,
-        }
-    }
-
     /// Opens the spool at `root` for `serve` (creating it if needed): takes
     /// it for this process, refusing with [`SpoolError::Busy`] when another
     /// has it, clears what a crash left, and counts what is stored.
     pub fn open(root: &Path, fsync: bool, max_bytes: u64) -> Result<Self, SpoolError> {
         for dir in ["", "tmp", "pending", "dead"] {
             let path = root.join(dir);
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&path)
-                .map_err(io_error("create", &path))?;
+            let mut builder = fs::DirBuilder::new();
+            let created = builder.recursive(true).mode(0o700).create(&path);
+            created.map_err(io_error("create", &path))?;
         }
-        let store = Self::new(root, fsync, max_bytes, Some(lock::serve(root)?));
+        let path = root.join("serve.lock");
+        let mut file = lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = (&file).take(32).read_to_string(&mut pid);
+                let holder = pid.trim().parse().ok();
+                let path = root.to_owned();
+                return Err(SpoolError::Busy { path, holder });
+            }
+            Err(TryLockError::Error(source)) => return Err(io_error("lock", &path)(source)),
+        }
+        file.set_len(0)
+            .and_then(|()| write!(file, "{}", std::process::id()))
+            .map_err(io_error("write", &path))?;
+        let store = Self::new(root, fsync, max_bytes, Some(file));
         let tmp = root.join("tmp");
         for entry in fs::read_dir(&tmp)
             .map_err(io_error("list", &tmp))?
             .flatten()
         {
             let path = entry.path();
-            fs::remove_dir_all(&path)
-                .or_else(|_| fs::remove_file(&path))
-                .map_err(io_error("clean", &path))?;
+            let cleared = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+            cleared.map_err(io_error("clean", &path))?;
         }
-        store.clear_debris(State::Pending)?;
-        store.clear_debris(State::Dead)?;
+        for state in [State::Pending, State::Dead] {
+            store.clear_debris(state)?;
+        }
         store.scan()?;
         Ok(store)
     }
@@ -219,36 +188,49 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing spool for a changing `spool` command: one at a
-    /// time, beside the daemon or not.
+    /// Opens an existing spool for a changing `spool` command, once no
+    /// other such command runs. The lock file is only read (flock needs no
+    /// more), so one created by another user, such as root, is no obstacle.
     pub fn administer(root: &Path, fsync: bool) -> Result<Self, SpoolError> {
         // A wrong `spool.dir` is an error, not a new empty spool.
         Self::inspect(root)?;
-        let store = Self::new(root, fsync, u64::MAX, Some(lock::admin(root)?));
-        store.clear_debris(State::Dead)?;
+        let path = root.join("admin.lock");
+        let file = File::open(&path).or_else(|_| lock_file(&path))?;
+        file.lock().map_err(io_error("lock", &path))?;
+        let store = Self::new(root, fsync, u64::MAX, Some(file));
         store.scan()?;
         Ok(store)
     }
 
-    /// Removes the directories in `state` whose removal a crash cut short
-    /// (no `meta.json`: no entry). An entry in the single-file layout of
-    /// builds before 0.1.0 (`<id>.json`) stops the opening, with what to do:
-    /// it is never taken for debris.
+    fn new(root: &Path, fsync: bool, max_bytes: u64, lock: Option<File>) -> Self {
+        let (root, usage) = (root.to_owned(), Mutex::default());
+        Self {
+            root,
+            fsync,
+            max_bytes,
+            usage,
+            _lock: lock,
+        }
+    }
+
+    /// Removes the directories in `state` that a crash left without
+    /// `meta.json` (no entry). An entry in the single-file layout of builds
+    /// before 0.1.0 (`<id>.json`) stops the start with what to do: it is
+    /// never taken for debris.
     fn clear_debris(&self, state: State) -> Result<(), SpoolError> {
         let dir = self.root.join(state.label());
         for entry in fs::read_dir(&dir)
             .map_err(io_error("list", &dir))?
             .flatten()
         {
-            let path = entry.path();
-            let name = entry.file_name();
+            let (path, name) = (entry.path(), entry.file_name());
             let old = name.to_str().and_then(|n| n.strip_suffix(".json"));
             if let Some(id) = old.and_then(EntryId::parse) {
                 return Err(SpoolError::Refused(format!(
-                    "{} is a spool entry in the layout of an earlier build; move it to {}/{META} \
-                     (mkdir {id} && mv {id}.json {id}/{META} in that directory), then start again",
+                    "{} is a spool entry in the layout of an earlier build: in {}, run \
+                     `mkdir {id} && mv {id}.json {id}/{META}`, then start again",
                     path.display(),
-                    dir.join(id.as_str()).display(),
+                    dir.display(),
                 )));
             }
             if path.is_dir() && !path.join(META).exists() {
@@ -277,7 +259,7 @@ impl Store {
         *self.account()
     }
 
-    /// The pending ids, oldest first, counting every entry's bytes on the way.
+    /// The pending ids, oldest first, counting every entry on the way.
     pub fn scan(&self) -> Result<Vec<EntryId>, SpoolError> {
         let mut usage = Usage::default();
         let mut pending = Vec::new();
@@ -312,11 +294,26 @@ impl Store {
     pub fn put(&self, meta: &Meta, image: Option<&[u8]>) -> Result<(), SpoolError> {
         let bytes = to_json(&meta.id, meta)?;
         let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as i64;
-        self.account().admit(size as u64, self.max_bytes)?;
+        {
+            let mut usage = self.account();
+            let entries = usage.pending + usage.dead;
+            if entries >= MAX_ENTRIES {
+                return Err(SpoolError::Full(format!(
+                    "{entries} entries, the most it holds"
+                )));
+            }
+            if usage.bytes.saturating_add(size as u64) > self.max_bytes {
+                let (used, max) = (usage.bytes, self.max_bytes);
+                let why = format!("{used} + {size} bytes would exceed spool.max_bytes = {max}");
+                return Err(SpoolError::Full(why));
+            }
+            usage.add(State::Pending, 1, size);
+        }
         let staging = self.root.join("tmp").join(meta.id.as_str());
         let target = self.dir(State::Pending, &meta.id);
         let written = (|| {
-            fs::DirBuilder::new()
+            let mut builder = fs::DirBuilder::new();
+            builder
                 .mode(0o700)
                 .create(&staging)
                 .map_err(io_error("create", &staging))?;
@@ -327,14 +324,15 @@ impl Store {
             self.sync(&staging)?;
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
             // One fsync per entry: sharing it between concurrent writers
-            // (group commit) measured no gain on ext4, whose journal already
-            // commits concurrent fsyncs together: 8 writers 2,500–2,900/s
-            // either way (BENCHMARKS.md, "Group-committed fsync").
-            self.sync(&self.root.join(State::Pending.label()))
+            // (group commit) measured no gain on ext4, whose journal commits
+            // concurrent fsyncs together already: 8 writers, 2,500–2,900
+            // entries/s either way (BENCHMARKS.md, "Group-committed fsync").
+            let synced = self.sync(&self.root.join(State::Pending.label()));
+            if synced.is_err() {
                 // Not durable, so not accepted: take it back out.
-                .inspect_err(|_| {
-                    let _ = fs::rename(&target, &staging);
-                })
+                let _ = fs::rename(&target, &staging);
+            }
+            synced
         })();
         if written.is_err() {
             let _ = fs::remove_dir_all(&staging);
@@ -351,54 +349,49 @@ impl Store {
             .and_then(|file| file.take(MAX_META_BYTES + 1).read_to_end(&mut bytes))
             .map_err(|e| missing_or(e, state, id, "read", &path))?;
         if bytes.len() as u64 > MAX_META_BYTES {
-            return Err(corrupt(id, "meta.json is too large"));
+            return Err(corrupt(id, "meta.json is too large".into()));
         }
-        Meta::from_json(&bytes).map_err(|reason| corrupt(id, &reason))
+        Meta::from_json(&bytes).map_err(|reason| corrupt(id, reason))
     }
 
     /// The metadata and image bytes of entry `id` in `state`.
     pub fn load(&self, state: State, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
         let meta = self.meta(state, id)?;
-        let Some(expected) = meta.image_bytes() else {
+        let Some(expected) = meta.image_bytes else {
             return Ok((meta, None));
         };
         let path = self.dir(state, id).join(IMAGE);
         match fs::read(&path) {
             Ok(image) if image.len() as u64 == expected => Ok((meta, Some(Bytes::from(image)))),
-            Ok(_) => Err(corrupt(id, "image.bin has the wrong size")),
+            Ok(_) => Err(corrupt(id, "image.bin has the wrong size".into())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(corrupt(id, "image.bin is missing"))
+                Err(corrupt(id, "image.bin is missing".into()))
             }
             Err(e) => Err(io_error("read", &path)(e)),
         }
     }
 
-    /// Replaces the metadata of an entry in `state`, durably.
+    /// Replaces the metadata of an entry in `state`, durably: a new file,
+    /// fsynced, renamed over the old one, then the directory fsynced.
     pub fn update(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
         let dir = self.dir(state, &meta.id);
         if !dir.join(META).is_file() {
-            return Err(not_found(state, &meta.id));
+            let id = meta.id.to_string();
+            return Err(SpoolError::NotFound { state, id });
         }
-        self.replace(&dir, META, &to_json(&meta.id, meta)?)
-    }
-
-    /// Writes `dir/name` whole by the rename of a file fsynced first, then
-    /// fsyncs `dir`.
-    fn replace(&self, dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolError> {
-        let (staging, target) = (dir.join(format!("{name}.new")), dir.join(name));
+        let (staging, target) = (dir.join("meta.json.new"), dir.join(META));
         let _ = fs::remove_file(&staging);
-        self.write(&staging, bytes)?;
+        self.write(&staging, &to_json(&meta.id, meta)?)?;
         fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
-        self.sync(dir)
+        self.sync(&dir)
     }
 
     /// Removes an entry for good (applied, or purged by an admin).
     pub fn remove(&self, state: State, id: &EntryId) -> Result<(), SpoolError> {
         let dir = self.dir(state, id);
         let bytes = size(&dir).unwrap_or(0);
-        // Unlinking the metadata ends the entry at once. Not fsynced: if the
-        // removal is lost in a crash the entry is applied again, and applying
-        // is idempotent.
+        // Not fsynced: if the removal is lost in a crash the entry is applied
+        // again, and applying is idempotent.
         let meta = dir.join(META);
         fs::remove_file(&meta).map_err(|e| missing_or(e, state, id, "remove", &meta))?;
         let _ = fs::remove_dir_all(&dir);
@@ -406,55 +399,47 @@ impl Store {
         Ok(())
     }
 
-    /// Moves an entry from `from` to the other state, writing `meta` first;
-    /// its in-flight marker or quarantine reason stays behind.
-    pub fn transfer(&self, from: State, meta: &Meta) -> Result<(), SpoolError> {
-        self.update(from, meta)?;
-        self.move_entry(from, &meta.id)
-    }
-
-    fn move_entry(&self, from: State, id: &EntryId) -> Result<(), SpoolError> {
-        let (source, target) = (self.dir(from, id), self.dir(from.other(), id));
+    /// Moves an entry from `from` to the other state, writing `meta` first
+    /// (when given); its in-flight marker stays behind.
+    pub fn transfer(
+        &self,
+        from: State,
+        meta: Option<&Meta>,
+        id: &EntryId,
+    ) -> Result<(), SpoolError> {
+        if let Some(meta) = meta {
+            self.update(from, meta)?;
+        }
+        let to = match from {
+            State::Pending => State::Dead,
+            State::Dead => State::Pending,
+        };
+        let (source, target) = (self.dir(from, id), self.dir(to, id));
         let _ = fs::remove_file(source.join(IN_FLIGHT));
-        let _ = fs::remove_file(source.join(REASON));
-        fs::rename(&source, &target).map_err(io_error("move", &source))?;
+        fs::rename(&source, &target).map_err(|e| missing_or(e, from, id, "move", &source))?;
         let mut usage = self.account();
         usage.add(from, -1, 0);
-        usage.add(from.other(), 1, 0);
+        usage.add(to, 1, 0);
         drop(usage);
-        self.sync(&self.root.join(from.other().label()))?;
+        self.sync(&self.root.join(to.label()))?;
         self.sync(&self.root.join(from.label()))
     }
 
-    /// Moves pending entry `id`, which cannot be applied as it is on disk
-    /// (metadata empty, not JSON or of another format version; an image file
-    /// missing or of the wrong size), to the dead letters once, with the
-    /// reason, instead of skipping it at every poll. Readable metadata takes
-    /// the reason as any dead letter; unreadable metadata is left exactly as
-    /// found (an admin may repair it, or a bridge of its version read it) and
-    /// the reason goes beside it, into `reason.json`.
+    /// Moves pending entry `id`, which cannot be applied as it is on disk,
+    /// to the dead letters once, instead of skipping it at every poll.
+    /// Readable metadata records `reason` as for any dead letter; unreadable
+    /// metadata is kept exactly as found (an admin may repair it, or a
+    /// bridge of its version read it), and reading it again says why.
     pub fn quarantine(&self, id: &EntryId, reason: &str) -> Result<(), SpoolError> {
-        let dead = DeadLetter {
-            reason: reason.to_owned(),
-            at_ms: now_ms(),
-        };
         match self.meta(State::Pending, id) {
             Ok(mut meta) => {
-                meta.dead = Some(dead);
-                self.transfer(State::Pending, &meta)
+                let (reason, at_ms) = (reason.to_owned(), now_ms());
+                meta.dead = Some(DeadLetter { reason, at_ms });
+                self.transfer(State::Pending, Some(&meta), id)
             }
-            Err(SpoolError::Corrupt { .. }) => {
-                self.move_entry(State::Pending, id)?;
-                self.replace(&self.dir(State::Dead, id), REASON, &to_json(id, &dead)?)
-            }
+            Err(SpoolError::Corrupt { .. }) => self.transfer(State::Pending, None, id),
             Err(error) => Err(error),
         }
-    }
-
-    /// Why dead letter `id` was quarantined, when its metadata cannot say.
-    pub fn quarantine_reason(&self, id: &EntryId) -> Option<DeadLetter> {
-        let bytes = fs::read(self.dir(State::Dead, id).join(REASON)).ok()?;
-        serde_json::from_slice(&bytes).ok()
     }
 
     /// Marks pending entry `id` as being applied since `since_ms`.
@@ -463,13 +448,10 @@ impl Store {
         fs::write(&path, since_ms.to_string()).map_err(io_error("write", &path))
     }
 
-    /// The attempt on `id` ended: removes its marker, if any.
-    pub fn clear_in_flight(&self, id: &EntryId) -> Result<(), SpoolError> {
-        let path = self.dir(State::Pending, id).join(IN_FLIGHT);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove", &path)(e)),
-            _ => Ok(()),
-        }
+    /// The attempt on `id` ended: removes its marker, if any (one left
+    /// behind only makes a restart wait longer).
+    pub fn clear_in_flight(&self, id: &EntryId) {
+        let _ = fs::remove_file(self.dir(State::Pending, id).join(IN_FLIGHT));
     }
 
     /// Since when pending entry `id` has been in flight, if it is marked.
@@ -486,21 +468,16 @@ impl Store {
 
     /// Checks that a file can be created and synced in the spool (readiness).
     pub fn probe_writable(&self) -> Result<(), SpoolError> {
-        let path = self
-            .root
-            .join("tmp")
-            .join(format!("probe-{:08x}", fastrand::u32(..)));
+        let name = format!("probe-{:08x}", fastrand::u32(..));
+        let path = self.root.join("tmp").join(name);
         let result = self.write(&path, b"probe");
         let _ = fs::remove_file(&path);
         result
     }
 
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
+        let mut options = OpenOptions::new();
+        let mut file = (options.write(true).create_new(true).mode(0o600).open(path))
             .map_err(io_error("create", path))?;
         file.write_all(bytes).map_err(io_error("write", path))?;
         if self.fsync {
@@ -511,12 +488,21 @@ impl Store {
 
     fn sync(&self, dir: &Path) -> Result<(), SpoolError> {
         if self.fsync {
-            File::open(dir)
-                .and_then(|dir| dir.sync_all())
-                .map_err(io_error("fsync", dir))?;
+            let synced = File::open(dir).and_then(|dir| dir.sync_all());
+            synced.map_err(io_error("fsync", dir))?;
         }
         Ok(())
     }
+}
+
+/// `serve.lock` or `admin.lock`, created if needed.
+fn lock_file(path: &Path) -> Result<File, SpoolError> {
+    let mut options = OpenOptions::new();
+    let options = options.read(true).write(true).create(true).truncate(false);
+    options
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error("open", path))
 }
 
 /// Bytes an entry takes (its metadata and image), `None` if it has no
@@ -526,22 +512,13 @@ fn size(dir: &Path) -> Option<u64> {
     Some(len(META).ok()? + len(IMAGE).unwrap_or(0))
 }
 
-fn to_json(id: &EntryId, value: &impl serde::Serialize) -> Result<Vec<u8>, SpoolError> {
-    serde_json::to_vec(value).map_err(|e| corrupt(id, &e.to_string()))
+fn to_json(id: &EntryId, meta: &Meta) -> Result<Vec<u8>, SpoolError> {
+    serde_json::to_vec(meta).map_err(|e| corrupt(id, e.to_string()))
 }
 
-fn corrupt(id: &EntryId, reason: &str) -> SpoolError {
-    SpoolError::Corrupt {
-        id: id.to_string(),
-        reason: reason.to_owned(),
-    }
-}
-
-fn not_found(state: State, id: &EntryId) -> SpoolError {
-    SpoolError::NotFound {
-        state,
-        id: id.to_string(),
-    }
+fn corrupt(id: &EntryId, reason: String) -> SpoolError {
+    let id = id.to_string();
+    SpoolError::Corrupt { id, reason }
 }
 
 fn missing_or(
@@ -552,7 +529,10 @@ fn missing_or(
     path: &Path,
 ) -> SpoolError {
     match error.kind() {
-        io::ErrorKind::NotFound => not_found(state, id),
+        io::ErrorKind::NotFound => SpoolError::NotFound {
+            state,
+            id: id.to_string(),
+        },
         _ => io_error(action, path)(error),
     }
 }

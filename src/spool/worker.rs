@@ -305,7 +305,7 @@ async fn bury(app: &App, ready: &Ready, mut meta: Meta, error: PipelineError, re
         reason,
         at_ms: now_ms(),
     });
-    let buried = app.spool().io(move |s| s.transfer(State::Pending, &meta));
+    let buried = (app.spool()).io(move |s| s.transfer(State::Pending, Some(&meta), &meta.id));
     if let Err(store_error) = buried.await {
         tracing::error!(error = %store_error, "cannot move the entry to the dead letters; it stays pending");
         let retry_max = app.config().spool.retry_max;

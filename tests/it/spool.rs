@@ -562,10 +562,10 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// The metadata of a failure entry, as format version 1 writes it.
+/// The metadata of a failure entry, as format version 2 writes it.
 fn failure_entry(id: &str, request: i64, received_at_ms: u64) -> Value {
     json!({
-        "version": 1,
+        "version": 2,
         "id": id,
         "received_at_ms": received_at_ms,
         "http_request_id": "rid-hand-made",
@@ -613,7 +613,7 @@ async fn damaged_and_other_version_entries_are_quarantined_once_and_counted_wher
     std::fs::create_dir(pending.join(&future)).unwrap();
     std::fs::write(
         pending.join(&future).join("meta.json"),
-        json!({ "version": 2, "id": future, "whatever": "a later bridge wrote" }).to_string(),
+        json!({ "version": 3, "id": future, "whatever": "a later bridge wrote" }).to_string(),
     )
     .unwrap();
     std::fs::write(pending.join(&future).join("image.bin"), b"IMG").unwrap();
@@ -663,7 +663,7 @@ async fn damaged_and_other_version_entries_are_quarantined_once_and_counted_wher
     let listing = spool_cli(&file, &["spool", "list"]).await;
     assert!(listing.contains("1 pending, 2 dead"), "{listing}");
     assert!(listing.contains("the metadata is empty"), "{listing}");
-    assert!(listing.contains("spool format version 2"), "{listing}");
+    assert!(listing.contains("spool format version 3"), "{listing}");
     let output = bridge::run(&file.path, &["spool", "retry", &future], &[]).await;
     assert!(!output.status.success());
     let refused = String::from_utf8_lossy(&output.stderr);

@@ -102,7 +102,7 @@ async fn unreadable_entries_are_quarantined_and_the_gauges_count_them_where_they
     let future = EntryId::now();
     let future_dir = dir.path().join("pending").join(future.as_str());
     fs::create_dir(&future_dir).unwrap();
-    fs::write(future_dir.join("meta.json"), br#"{"version":2,"id":"x"}"#).unwrap();
+    fs::write(future_dir.join("meta.json"), br#"{"version":3,"id":"x"}"#).unwrap();
     fs::write(future_dir.join("image.bin"), b"IMG").unwrap();
 
     queue.reconcile().unwrap();
@@ -111,23 +111,17 @@ async fn unreadable_entries_are_quarantined_and_the_gauges_count_them_where_they
         queue.store().ids(State::Dead).unwrap(),
         vec![empty.clone(), future.clone()]
     );
-    let reason = queue.store().quarantine_reason(&future).unwrap().reason;
-    assert!(reason.contains("spool format version 2"), "{reason}");
+    // Kept as found: reading it again says why.
     let kept = dir.path().join("dead").join(future.as_str());
     assert_eq!(fs::read(kept.join("image.bin")).unwrap(), b"IMG");
     assert_eq!(
         fs::read(kept.join("meta.json")).unwrap(),
-        br#"{"version":2,"id":"x"}"#,
-        "the entry is kept as found"
+        br#"{"version":3,"id":"x"}"#,
     );
-    assert!(
-        queue
-            .store()
-            .quarantine_reason(&empty)
-            .unwrap()
-            .reason
-            .contains("empty")
-    );
+    for (id, why) in [(&future, "spool format version 3"), (&empty, "empty")] {
+        let error = queue.store().meta(State::Dead, id).unwrap_err().to_string();
+        assert!(error.contains(why), "{error}");
+    }
     // Once: nothing is left to find at the next poll.
     queue.reconcile().unwrap();
     assert_eq!(queue.store().ids(State::Dead).unwrap().len(), 2);

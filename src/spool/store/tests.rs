@@ -36,7 +36,7 @@ fn put_then_load_round_trips_and_leaves_tmp_empty() {
     let meta = put(&store, Some(b"IMAGE"));
     assert_eq!(store.ids(State::Pending).unwrap(), vec![meta.id.clone()]);
     let (loaded, image) = store.load(State::Pending, &meta.id).unwrap();
-    assert_eq!(loaded.request_ref, "7");
+    assert_eq!(loaded.result.request_ref, "7");
     assert_eq!(image.as_deref(), Some(&b"IMAGE"[..]));
     assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     assert_eq!(store.usage().pending, 1);
@@ -114,7 +114,9 @@ fn every_entry_is_a_directory_and_leaves_nothing_behind() {
         at_ms: 1,
     });
     store.mark_in_flight(&plain.id, 1).unwrap();
-    store.transfer(State::Pending, &updated).unwrap();
+    store
+        .transfer(State::Pending, Some(&updated), &updated.id)
+        .unwrap();
     let dead = dir.path().join("dead").join(plain.id.as_str());
     assert!(dead.join("meta.json").is_file());
     assert!(!dead.join("inflight").exists(), "the marker stays behind");
@@ -149,7 +151,14 @@ fn an_entry_in_the_old_layout_stops_serve_with_what_to_do() {
     fs::create_dir(&entry).unwrap();
     fs::rename(&old, entry.join("meta.json")).unwrap();
     let store = Store::open(dir.path(), false, ROOMY).unwrap();
-    assert_eq!(store.meta(State::Dead, &meta.id).unwrap().request_ref, "7");
+    assert_eq!(
+        store
+            .meta(State::Dead, &meta.id)
+            .unwrap()
+            .result
+            .request_ref,
+        "7"
+    );
 }
 
 #[test]
@@ -186,7 +195,9 @@ fn entries_move_to_dead_and_back_and_are_removed() {
         reason: "unknown request".into(),
         at_ms: 1,
     });
-    store.transfer(State::Pending, &meta).unwrap();
+    store
+        .transfer(State::Pending, Some(&meta), &meta.id)
+        .unwrap();
     assert!(store.ids(State::Pending).unwrap().is_empty());
     let dead = store.meta(State::Dead, &meta.id).unwrap();
     assert_eq!(dead.attempts, 3);
@@ -195,7 +206,7 @@ fn entries_move_to_dead_and_back_and_are_removed() {
     assert_eq!(image.as_deref(), Some(&b"IMG"[..]));
 
     meta.dead = None;
-    store.transfer(State::Dead, &meta).unwrap();
+    store.transfer(State::Dead, Some(&meta), &meta.id).unwrap();
     assert_eq!(store.ids(State::Pending).unwrap(), vec![meta.id.clone()]);
     store.remove(State::Pending, &meta.id).unwrap();
     assert!(store.ids(State::Pending).unwrap().is_empty());
@@ -331,23 +342,25 @@ fn inspecting_a_missing_spool_fails_and_creates_nothing() {
 }
 
 #[test]
-fn a_quarantined_entry_keeps_its_files_and_leaves_with_its_reason() {
+fn a_quarantined_entry_keeps_its_files_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), true, ROOMY).unwrap();
     let meta = put(&store, None);
     let path = dir.path().join("pending").join(meta.id.as_str());
-    fs::write(path.join("meta.json"), b"{\"version\":1}").unwrap();
+    fs::write(path.join("meta.json"), b"{\"version\":2}").unwrap();
     store.scan().unwrap();
     store.quarantine(&meta.id, "damaged").unwrap();
     let dead = dir.path().join("dead").join(meta.id.as_str());
     assert_eq!(
         fs::read(dead.join("meta.json")).unwrap(),
-        b"{\"version\":1}"
+        b"{\"version\":2}"
     );
-    assert_eq!(store.quarantine_reason(&meta.id).unwrap().reason, "damaged");
+    let Err(SpoolError::Corrupt { reason, .. }) = store.meta(State::Dead, &meta.id) else {
+        panic!("the damage is not seen");
+    };
+    assert!(reason.contains("damaged"), "{reason}");
     assert_eq!(store.usage().dead, 1);
     store.remove(State::Dead, &meta.id).unwrap();
-    assert!(store.quarantine_reason(&meta.id).is_none());
     assert!(
         fs::read_dir(dir.path().join("dead"))
             .unwrap()
@@ -373,7 +386,6 @@ fn a_quarantined_entry_keeps_its_files_and_leaves_with_its_reason() {
     store.quarantine(&meta.id, &reason).unwrap();
     let dead = store.meta(State::Dead, &meta.id).unwrap();
     assert!(dead.dead.unwrap().reason.contains("wrong size"));
-    assert!(store.quarantine_reason(&meta.id).is_none());
 }
 
 /// Every path under `root` with its size, sorted.
