@@ -1,23 +1,20 @@
 //! The in-memory view of `pending/`: which entries exist, for which request,
-//! when each is due, and who waits for an outcome. It holds ids, references
-//! and due times (and a new entry's payload for its first attempt, up to
-//! [`MAX_FRESH_BYTES`]), is rebuilt from disk at start and reconciled at
-//! every poll, because the `spool` CLI (another process) changes the spool.
+//! when each is due, and who waits for an outcome. Rebuilt from disk at
+//! start and reconciled at every poll (the `spool` CLI changes the spool).
 //!
-//! Entries of one request are handed out one at a time in arrival order;
-//! different requests run concurrently. "One request" means one Odoo id: a
-//! result sent by id "42" and one sent by the UUID of request 42 are one
-//! request. So each reference is first resolved to a [`RequestKey`] (at
-//! once for an id, by the worker asking Odoo for a UUID), and no entry is
-//! handed out while an older one is unresolved: it might be the same.
+//! Entries of one request are handed out one at a time in arrival order,
+//! different requests concurrently. One request is one Odoo id: a result
+//! sent by id "42" and one sent by the UUID of request 42 are one. So each
+//! reference is first resolved to a [`RequestKey`] (at once for an id, by
+//! asking Odoo for a UUID), and nothing is handed out while an older entry
+//! is unresolved: it might be the same request.
 //!
 //! While Odoo refuses the bridge itself (its login, its session, a page in
-//! place of JSON-RPC) the queue is on hold: nothing goes until the hold's
-//! backoff passed, then one entry probes, so a wrong password costs one
-//! failed login per backoff step, not one per entry. [`Queue::resume`]
-//! lifts the hold (a reload, or Odoo accepting the bridge again).
+//! place of JSON-RPC) the queue is on hold: after each backoff step one
+//! entry probes, so a wrong password costs one failed login per step, not
+//! one per entry, until [`Queue::resume`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -30,9 +27,9 @@ use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
 
-/// Image bytes kept in memory for first attempts, at most, so the worker
-/// need not read back what was just written; beyond it (Odoo down, entries
-/// piling up) entries are read back from disk.
+/// Image bytes of new entries kept in memory for their first attempt, so
+/// the worker need not read back what was just written; beyond it (Odoo
+/// down, entries piling up) entries are read from disk.
 pub const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The end of an entry, as reported to whoever waits for it.
@@ -67,7 +64,7 @@ struct Slot {
     /// The worker is resolving the reference right now.
     resolving: bool,
     /// Failed resolutions in a row (for the backoff between them).
-    resolve_failures: u32,
+    failures: u32,
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
     received_ms: u64,
@@ -96,8 +93,8 @@ struct Index {
 }
 
 impl Index {
-    /// How many may be handed out now, of `room`, under the hold if any;
-    /// and whether they are the hold's probe.
+    /// How many of `room` may go now under the hold, if any, and whether
+    /// that one is the hold's probe.
     fn allowance(&self, room: usize) -> (usize, bool) {
         match self.hold {
             None => (room, false),
@@ -106,7 +103,12 @@ impl Index {
         }
     }
 
-    /// Takes the fresh payload of `id`, if it has one.
+    fn probing(&mut self, handed_out: bool) {
+        if let Some(hold) = self.hold.as_mut().filter(|_| handed_out) {
+            hold.probing = true;
+        }
+    }
+
     fn take_fresh(&mut self, id: &EntryId) -> Option<Payload> {
         let payload = self.pending.get_mut(id)?.fresh.take()?;
         self.fresh_bytes -= payload.1.as_ref().map_or(0, |i| i.len() as u64);
@@ -114,8 +116,7 @@ impl Index {
     }
 
     /// The entries that may go when due, in arrival order: the oldest entry
-    /// of each request that is not busy, up to the first entry whose
-    /// reference is not resolved yet (it might be any of the requests).
+    /// of each request that is not busy, up to the first unresolved one.
     fn heads(&self) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
         let mut seen: HashSet<&RequestKey> = HashSet::new();
         self.pending
@@ -129,13 +130,12 @@ impl Index {
 #[derive(Debug)]
 pub struct Queue {
     store: Arc<Store>,
-    /// How long an entry found in flight (after a crash) waits before it is
-    /// tried again: Odoo may still be executing the interrupted call.
+    /// How long an entry found in flight (after a crash) waits: Odoo may
+    /// still be executing the interrupted call.
     settle_ms: u64,
     index: Mutex<Index>,
-    /// Pending entries that cannot be read (not in the index), each
-    /// reported once.
-    unreadable: Mutex<BTreeSet<EntryId>>,
+    /// Pending entries that cannot be read, each logged once.
+    unreadable: Mutex<HashSet<EntryId>>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
 }
@@ -145,16 +145,14 @@ pub struct Queue {
 pub struct Unresolved {
     pub id: EntryId,
     pub request_ref: String,
-    /// Failed resolutions of this entry so far.
+    /// Failed resolutions so far.
     pub failures: u32,
 }
 
 /// The spool's state for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gauges {
-    /// Entries in `pending/`, readable or not.
     pub pending: u64,
-    /// Entries in `dead/`.
     pub dead: u64,
     /// Bytes on disk, pending and dead.
     pub bytes: u64,
@@ -162,7 +160,7 @@ pub struct Gauges {
     pub oldest_age_ms: Option<u64>,
 }
 
-/// What [`Queue::take_ready`] hands out: an entry to apply now.
+/// An entry to apply now (see [`Queue::take_ready`]).
 #[derive(Debug, Clone)]
 pub struct Ready {
     pub id: EntryId,
@@ -177,8 +175,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
-    /// A queue over `store`, indexing what is already pending; entries that
-    /// were in flight when the last process stopped wait `settle` first.
+    /// A queue over `store`, indexing what is pending; entries that were in
+    /// flight when the last process stopped wait `settle` first.
     pub fn new(store: Arc<Store>, settle: Duration) -> Result<Self, SpoolError> {
         let queue = Self {
             store,
@@ -208,7 +206,7 @@ impl Queue {
     }
 
     /// Writes `result` durably, then queues it. The receiver yields the
-    /// entry's [`Final`] outcome (it may never, if the entry stays pending).
+    /// entry's [`Final`] outcome (never, if the entry stays pending).
     pub async fn submit(
         &self,
         result: &CallbackResult,
@@ -222,8 +220,8 @@ impl Queue {
         let id = payload.0.id.clone();
         lock(&self.waiters).insert(id.clone(), sender);
         let mut slot = self.slot(&payload.0, payload.0.next_attempt_at_ms);
-        let mut index = lock(&self.index);
         let size = payload.1.as_ref().map_or(0, |image| image.len() as u64);
+        let mut index = lock(&self.index);
         if index.fresh_bytes + size <= MAX_FRESH_BYTES {
             index.fresh_bytes += size;
             slot.fresh = Some(payload);
@@ -239,7 +237,7 @@ impl Queue {
             request_ref: meta.result.request_ref.clone(),
             key: None,
             resolving: false,
-            resolve_failures: 0,
+            failures: 0,
             due_ms,
             received_ms: meta.received_at_ms,
             fresh: None,
@@ -251,9 +249,9 @@ impl Queue {
         lock(&self.waiters).remove(id);
     }
 
-    /// Odoo refused the bridge: hold the queue for the next step of
-    /// `backoff` (a second refusal from an entry that was already running
-    /// when the hold began changes nothing). Returns the hold's length.
+    /// Odoo refused the bridge: holds the queue for the next step of
+    /// `backoff` and returns it (a refusal met by an entry that was running
+    /// when the hold began changes nothing).
     pub fn hold(&self, backoff: &Backoff) -> Option<u64> {
         let mut index = lock(&self.index);
         let rounds = match index.hold {
@@ -262,9 +260,8 @@ impl Queue {
             None => 1,
         };
         let delay = u64::try_from(backoff.delay(rounds).as_millis()).unwrap_or(u64::MAX);
-        let until_ms = now_ms().saturating_add(delay);
         index.hold = Some(Hold {
-            until_ms,
+            until_ms: now_ms().saturating_add(delay),
             rounds,
             probing: false,
         });
@@ -283,11 +280,9 @@ impl Queue {
         lock(&self.index).hold.is_some()
     }
 
-    /// Resolves what `offline` can (an id needs no call to Odoo), and
-    /// returns the other unresolved entries that are due, oldest first, so
-    /// that at most `max_in_flight` are being resolved at once; they are
-    /// marked as being resolved until [`Queue::resolved`] or
-    /// [`Queue::resolve_later`].
+    /// Resolves what `offline` can (an id needs no call to Odoo) and returns
+    /// the other unresolved entries that are due, oldest first, so that at
+    /// most `max_in_flight` are being resolved; each is until [`Queue::resolved`].
     pub fn to_resolve(
         &self,
         max_in_flight: usize,
@@ -307,52 +302,40 @@ impl Queue {
             } else if room > 0 && slot.due_ms <= now {
                 room -= 1;
                 slot.resolving = true;
-                let (id, request_ref) = (id.clone(), slot.request_ref.clone());
-                let failures = slot.resolve_failures;
                 found.push(Unresolved {
-                    id,
-                    request_ref,
-                    failures,
+                    id: id.clone(),
+                    request_ref: slot.request_ref.clone(),
+                    failures: slot.failures,
                 });
             }
         }
-        if let Some(hold) = index.hold.as_mut().filter(|_| probe && !found.is_empty()) {
-            hold.probing = true;
-        }
+        index.probing(probe && !found.is_empty());
         found
     }
 
-    /// The entry's reference resolved to `key`.
-    pub fn resolved(&self, id: &EntryId, key: RequestKey) {
+    /// The entry's reference resolved to a key, or resolving it failed and
+    /// is tried again at the given time.
+    pub fn resolved(&self, id: &EntryId, key: Result<RequestKey, u64>) {
         if let Some(slot) = lock(&self.index).pending.get_mut(id) {
-            slot.key = Some(key);
             slot.resolving = false;
-            slot.resolve_failures = 0;
+            match key {
+                Ok(key) => (slot.key, slot.failures) = (Some(key), 0),
+                Err(due_ms) => (slot.due_ms, slot.failures) = (due_ms, slot.failures + 1),
+            }
         }
         self.wake.notify_one();
     }
 
-    /// Resolving the entry's reference failed; it is tried again at `due_ms`.
-    pub fn resolve_later(&self, id: &EntryId, due_ms: u64) {
-        if let Some(slot) = lock(&self.index).pending.get_mut(id) {
-            slot.resolving = false;
-            slot.resolve_failures = slot.resolve_failures.saturating_add(1);
-            slot.due_ms = due_ms;
-        }
-        self.wake.notify_one();
-    }
-
-    /// Entries due now, so that at most `max_in_flight` are being applied,
+    /// Entries due now, so that at most `max_in_flight` are being applied:
     /// at most one per request, each the oldest pending entry of its
-    /// request, none younger than an entry whose reference is not resolved
-    /// yet. Their requests are busy until the entry is done with.
+    /// request, none younger than an unresolved entry. Their requests are
+    /// busy until [`Queue::finish`], [`Queue::reschedule`] or [`Queue::forget`].
     pub fn take_ready(&self, max_in_flight: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
         let (room, probe) = index.allowance(max_in_flight.saturating_sub(index.busy.len()));
-        let mut ready: Vec<Ready> = (index.heads())
-            .filter(|(_, slot, _)| slot.due_ms <= now)
-            .take(room)
+        let due = index.heads().filter(|(_, slot, _)| slot.due_ms <= now);
+        let mut ready: Vec<Ready> = (due.take(room))
             .map(|(id, slot, key)| Ready {
                 id: id.clone(),
                 request_ref: slot.request_ref.clone(),
@@ -360,9 +343,7 @@ impl Queue {
                 payload: None,
             })
             .collect();
-        if let Some(hold) = index.hold.as_mut().filter(|_| probe && !ready.is_empty()) {
-            hold.probing = true;
-        }
+        index.probing(probe && !ready.is_empty());
         for entry in &mut ready {
             index.busy.insert(entry.key.clone());
             entry.payload = index.take_fresh(&entry.id);
@@ -371,11 +352,12 @@ impl Queue {
     }
 
     /// When the next entry becomes due (ms since the epoch), to be applied
-    /// or to have its reference resolved, if any.
+    /// or resolved, if any.
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
         let to_apply = index.heads().map(|(_, slot, _)| slot.due_ms).min();
-        let to_resolve = (index.pending.values().find(|slot| slot.key.is_none()))
+        let first_unresolved = index.pending.values().find(|slot| slot.key.is_none());
+        let to_resolve = first_unresolved
             .filter(|slot| !slot.resolving)
             .map(|slot| slot.due_ms);
         let next = to_apply.into_iter().chain(to_resolve).min();
@@ -388,8 +370,7 @@ impl Queue {
     }
 
     /// Whether an entry for a request known by one of `refs` (its id, its
-    /// UUID) waits or is being applied: the initiation watchdog leaves such
-    /// a request alone, its result has arrived.
+    /// UUID) is pending: the initiation watchdog leaves such a request alone.
     pub fn holds_result_for(&self, refs: &[&str]) -> bool {
         let index = lock(&self.index);
         (index.pending.values()).any(|slot| refs.contains(&slot.request_ref.as_str()))
@@ -416,7 +397,7 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// The entry is no longer pending here (it vanished from disk, or was
+    /// The entry is no longer pending (it vanished from disk, or was
     /// quarantined); its waiter hears nothing.
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
@@ -432,15 +413,14 @@ impl Queue {
         self.wake.notified().await;
     }
 
-    /// Brings the index in line with `pending/` on disk (blocking): adds
-    /// entries the CLI revived or that arrived before start, drops those
-    /// that are gone. An entry that cannot be applied as it is on disk
-    /// (damaged, or of another format version) goes to the dead letters the
-    /// first time it is seen; one that cannot be read at all (an I/O error)
-    /// stays pending and is tried at every poll; each is logged once.
+    /// Brings the index in line with `pending/` (blocking): adds what the
+    /// CLI revived or what arrived before start, drops what is gone. An
+    /// entry that cannot be applied as it is on disk (damaged, or of another
+    /// format version) goes to the dead letters when first seen; one that
+    /// cannot be read (an I/O error) is tried at every poll, logged once.
     pub fn reconcile(&self) -> Result<(), SpoolError> {
-        // Entries in the index now were on disk before the listing below;
-        // those submitted meanwhile are not in `known` and are left alone.
+        // Entries indexed now were on disk before the listing below; those
+        // submitted meanwhile are not `known` and are left alone.
         let known: HashSet<EntryId> = lock(&self.index).pending.keys().cloned().collect();
         let on_disk = self.store.scan()?;
         let mut added = Vec::new();
@@ -469,7 +449,7 @@ impl Queue {
             let mut unreadable = lock(&self.unreadable);
             match problem {
                 Some(error) if unreadable.insert(id.clone()) => {
-                    tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; it stays pending and is tried again at every poll");
+                    tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; tried again at every poll");
                 }
                 Some(_) => {}
                 None => _ = unreadable.remove(id),
@@ -502,10 +482,7 @@ impl Queue {
     pub fn gauges(&self) -> Gauges {
         let usage = self.store.usage();
         let index = lock(&self.index);
-        let oldest_indexed = index.pending.values().map(|slot| slot.received_ms).min();
-        drop(index);
-        let oldest_unreadable = lock(&self.unreadable).first().map(EntryId::arrived_ms);
-        let oldest = oldest_indexed.into_iter().chain(oldest_unreadable).min();
+        let oldest = index.pending.values().map(|slot| slot.received_ms).min();
         Gauges {
             pending: usage.pending,
             dead: usage.dead,
@@ -514,8 +491,8 @@ impl Queue {
         }
     }
 
-    /// Saves an entry's metadata after an attempt (attempts, last error,
-    /// next due time); the attempt is no longer in flight.
+    /// Saves an entry's metadata after an attempt; the attempt is no longer
+    /// in flight.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
         let meta = meta.clone();
         self.io(move |store| {

@@ -1,32 +1,28 @@
-//! The spool on disk: a directory per entry, moved between state
-//! directories by atomic renames.
+//! The spool on disk: a directory per entry, moved between states by
+//! atomic renames.
 //!
 //! ```text
 //! <spool dir>/
 //!   serve.lock       flock of the one `serve` process (holds its pid)
 //!   admin.lock       flock of a changing `spool` command while it runs
 //!   tmp/<id>/        being written by `serve`; emptied at its start
-//!   pending/<id>/    accepted, not yet applied: meta.json, image.bin (an
-//!                    inline image, written once), inflight (see IN_FLIGHT)
+//!   pending/<id>/    accepted: meta.json, image.bin (an inline image), inflight
 //!   dead/<id>/       can never apply; kept for an admin
 //! ```
 //!
 //! An entry is written whole under `tmp/` and fsynced (files, then its
-//! directory), then one rename makes it appear in `pending/`, which is
-//! fsynced: after [`Store::put`] returns, the entry survives `kill -9` and
-//! power loss. Metadata is replaced by the rename of a file fsynced first,
-//! so a power cut leaves the old metadata or the new, never an empty file.
-//! Removal unlinks `meta.json` first: the entry ends atomically, and a
-//! directory without it is debris, cleared at the next start of `serve`.
+//! directory), then one rename into `pending/`, fsynced too, makes it
+//! appear: after [`Store::put`] returns it survives `kill -9` and power
+//! loss. Metadata is replaced by the rename of a file fsynced first, never
+//! left empty by a power cut. Removal unlinks `meta.json` first, so the
+//! entry ends at once; a directory without it is debris.
 //!
-//! [`Store::open`] is for `serve`, which has the spool alone (a second
-//! `serve` is refused; the kernel drops the lock even on `kill -9`) and is
-//! the only one to delete in `tmp/` and `pending/`. [`Store::inspect`] is
-//! for `spool list` and `show`: no lock, no write. [`Store::administer`] is
-//! for `spool retry` and `purge`, one at a time: they change only `dead/`
-//! and move whole entries into `pending/` by one rename, which the daemon
-//! takes as it finds it, so they need not wait for it. Every call is
-//! blocking file I/O.
+//! [`Store::open`] is for `serve`, which has the spool alone and is the only
+//! one to delete in `tmp/` and `pending/`; [`Store::inspect`] for `spool
+//! list` and `show`, which lock and write nothing; [`Store::administer`] for
+//! `spool retry` and `purge`, one at a time: they change only `dead/` and
+//! move whole entries into `pending/` by one rename, which the daemon takes
+//! as it finds it, so they need not wait for it. All calls block.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
@@ -41,17 +37,15 @@ use super::entry::{DeadLetter, EntryId, Meta, now_ms};
 
 const META: &str = "meta.json";
 const IMAGE: &str = "image.bin";
-/// Present while an attempt that creates Odoo records runs: after a crash
-/// it says Odoo may still be executing that call, so the entry waits before
-/// resuming. Written without fsync, and never the metadata: a power cut can
-/// lose or empty it, which only shortens that wait, but cannot damage the
-/// only copy of an accepted callback. It holds the attempt's start (ms); an
-/// unreadable one counts from its mtime.
+/// Present while an attempt that creates Odoo records runs: after a crash,
+/// Odoo may still be executing that call, so the entry waits. Not fsynced
+/// and never the metadata: a power cut can lose or empty it, which only
+/// shortens the wait, never damages the only copy of a callback.
 const IN_FLIGHT: &str = "inflight";
 /// Metadata documents are small; anything larger is damaged.
 const MAX_META_BYTES: u64 = 1024 * 1024;
-/// Entries held at most, pending and dead: a bound on inodes and on the
-/// daemon's index (~200 bytes an entry); `spool.max_bytes` bounds the disk.
+/// Entries held at most, pending and dead: bounds inodes and the daemon's
+/// index (~200 bytes an entry), as `spool.max_bytes` bounds the disk.
 pub const MAX_ENTRIES: u64 = 100_000;
 
 /// Where an entry is.
@@ -97,17 +91,20 @@ pub enum SpoolError {
     Refused(String),
 }
 
-fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SpoolError + 'a {
-    move |source| SpoolError::Io {
-        action,
-        path: path.to_owned(),
-        source,
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
+    move |source| {
+        let path = path.to_owned();
+        SpoolError::Io {
+            action,
+            path,
+            source,
+        }
     }
 }
 
 /// Entries and bytes on disk, pending and dead: the one place they are
-/// counted. Each write and move of this process changes them; [`Store::scan`]
-/// counts them again (the `spool` commands change the spool too).
+/// counted. This process's writes and moves change them; [`Store::scan`]
+/// counts again what the `spool` commands changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub pending: u64,
@@ -138,9 +135,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the spool at `root` for `serve` (creating it if needed): takes
-    /// it for this process, refusing with [`SpoolError::Busy`] when another
-    /// has it, clears what a crash left, and counts what is stored.
+    /// Opens the spool at `root` for `serve`, creating it if needed:
+    /// refuses with [`SpoolError::Busy`] while another `serve` has it (the
+    /// kernel drops the lock even on `kill -9`), then clears what a crash
+    /// left and counts what is stored.
     pub fn open(root: &Path, fsync: bool, max_bytes: u64) -> Result<Self, SpoolError> {
         for dir in ["", "tmp", "pending", "dead"] {
             let path = root.join(dir);
@@ -151,94 +149,64 @@ impl Store {
         let path = root.join("serve.lock");
         let mut file = lock_file(&path)?;
         match file.try_lock() {
-            Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut pid = String::new();
-                let _ = (&file).take(32).read_to_string(&mut pid);
-                let holder = pid.trim().parse().ok();
-                let path = root.to_owned();
+                let _ = file.read_to_string(&mut pid);
+                let (path, holder) = (root.to_owned(), pid.trim().parse().ok());
                 return Err(SpoolError::Busy { path, holder });
             }
-            Err(TryLockError::Error(source)) => return Err(io_error("lock", &path)(source)),
+            locked => locked.map_err(|e| io_error("lock", &path)(e.into()))?,
         }
-        file.set_len(0)
-            .and_then(|()| write!(file, "{}", std::process::id()))
-            .map_err(io_error("write", &path))?;
-        let store = Self::new(root, fsync, max_bytes, Some(file));
-        let tmp = root.join("tmp");
-        for entry in fs::read_dir(&tmp)
-            .map_err(io_error("list", &tmp))?
-            .flatten()
-        {
-            let path = entry.path();
-            let cleared = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
-            cleared.map_err(io_error("clean", &path))?;
+        let pid = std::process::id();
+        let written = file.set_len(0).and_then(|()| write!(file, "{pid}"));
+        written.map_err(io_error("write", &path))?;
+        for name in ["tmp", "pending", "dead"] {
+            for entry in list(&root.join(name))? {
+                let (path, file_name) = (entry.path(), entry.file_name());
+                let old = file_name.to_str().and_then(|n| n.strip_suffix(".json"));
+                if let Some(id) = old.and_then(EntryId::parse) {
+                    return Err(SpoolError::Refused(format!(
+                        "{} is a spool entry in the layout of an earlier build: run \
+                         `mkdir {id} && mv {id}.json {id}/{META}` in {name}/, then start again",
+                        path.display()
+                    )));
+                }
+                // Half written, or half removed (no metadata: no entry).
+                // Harmless where it stays: every reader skips it.
+                if name == "tmp" || (path.is_dir() && !path.join(META).exists()) {
+                    let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+                }
+            }
         }
-        for state in [State::Pending, State::Dead] {
-            store.clear_debris(state)?;
-        }
-        store.scan()?;
-        Ok(store)
+        Self::start(root, fsync, max_bytes, Some(file))
     }
 
-    /// Opens an existing spool to read it, changing nothing.
+    /// Opens an existing spool to read it.
     pub fn inspect(root: &Path) -> Result<Self, SpoolError> {
-        let store = Self::new(root, false, u64::MAX, None);
-        store.scan()?;
-        Ok(store)
+        Self::start(root, false, u64::MAX, None)
     }
 
-    /// Opens an existing spool for a changing `spool` command, once no
-    /// other such command runs. The lock file is only read (flock needs no
-    /// more), so one created by another user, such as root, is no obstacle.
+    /// Opens an existing spool (a wrong `spool.dir` is an error, not a new
+    /// spool) for a changing `spool` command, once no other one runs. The
+    /// lock file is only read, so one created by another user is no obstacle.
     pub fn administer(root: &Path, fsync: bool) -> Result<Self, SpoolError> {
-        // A wrong `spool.dir` is an error, not a new empty spool.
         Self::inspect(root)?;
         let path = root.join("admin.lock");
         let file = File::open(&path).or_else(|_| lock_file(&path))?;
         file.lock().map_err(io_error("lock", &path))?;
-        let store = Self::new(root, fsync, u64::MAX, Some(file));
+        Self::start(root, fsync, u64::MAX, Some(file))
+    }
+
+    fn start(root: &Path, fsync: bool, max: u64, lock: Option<File>) -> Result<Self, SpoolError> {
+        let store = Self {
+            root: root.to_owned(),
+            fsync,
+            max_bytes: max,
+            usage: Mutex::default(),
+            _lock: lock,
+        };
         store.scan()?;
         Ok(store)
-    }
-
-    fn new(root: &Path, fsync: bool, max_bytes: u64, lock: Option<File>) -> Self {
-        let (root, usage) = (root.to_owned(), Mutex::default());
-        Self {
-            root,
-            fsync,
-            max_bytes,
-            usage,
-            _lock: lock,
-        }
-    }
-
-    /// Removes the directories in `state` that a crash left without
-    /// `meta.json` (no entry). An entry in the single-file layout of builds
-    /// before 0.1.0 (`<id>.json`) stops the start with what to do: it is
-    /// never taken for debris.
-    fn clear_debris(&self, state: State) -> Result<(), SpoolError> {
-        let dir = self.root.join(state.label());
-        for entry in fs::read_dir(&dir)
-            .map_err(io_error("list", &dir))?
-            .flatten()
-        {
-            let (path, name) = (entry.path(), entry.file_name());
-            let old = name.to_str().and_then(|n| n.strip_suffix(".json"));
-            if let Some(id) = old.and_then(EntryId::parse) {
-                return Err(SpoolError::Refused(format!(
-                    "{} is a spool entry in the layout of an earlier build: in {}, run \
-                     `mkdir {id} && mv {id}.json {id}/{META}`, then start again",
-                    path.display(),
-                    dir.display(),
-                )));
-            }
-            if path.is_dir() && !path.join(META).exists() {
-                // Harmless where it stays: every reader skips it.
-                let _ = fs::remove_dir_all(&path);
-            }
-        }
-        Ok(())
     }
 
     /// The spool directory.
@@ -265,12 +233,11 @@ impl Store {
         let mut pending = Vec::new();
         for state in [State::Pending, State::Dead] {
             for id in self.ids(state)? {
-                if let Some(bytes) = size(&self.dir(state, &id)) {
-                    usage.add(state, 1, bytes as i64);
-                    if state == State::Pending {
-                        pending.push(id);
-                    }
-                }
+                let Some(bytes) = size(&self.dir(state, &id)) else {
+                    continue;
+                };
+                usage.add(state, 1, bytes as i64);
+                pending.extend((state == State::Pending).then_some(id));
             }
         }
         *self.account() = usage;
@@ -279,12 +246,9 @@ impl Store {
 
     /// The ids in `state`, oldest first.
     pub fn ids(&self, state: State) -> Result<Vec<EntryId>, SpoolError> {
-        let dir = self.root.join(state.label());
-        let mut ids: Vec<EntryId> = fs::read_dir(&dir)
-            .map_err(io_error("list", &dir))?
-            .flatten()
-            .filter_map(|entry| EntryId::parse(entry.file_name().to_str()?))
-            .collect();
+        let entries = list(&self.root.join(state.label()))?;
+        let names = entries.iter().map(fs::DirEntry::file_name);
+        let mut ids: Vec<EntryId> = names.filter_map(|n| EntryId::parse(n.to_str()?)).collect();
         ids.sort();
         Ok(ids)
     }
@@ -292,31 +256,24 @@ impl Store {
     /// Writes a new pending entry durably. Refuses with [`SpoolError::Full`]
     /// beyond the limits; on any error nothing is left in `pending/`.
     pub fn put(&self, meta: &Meta, image: Option<&[u8]>) -> Result<(), SpoolError> {
-        let bytes = to_json(&meta.id, meta)?;
-        let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as i64;
-        {
-            let mut usage = self.account();
-            let entries = usage.pending + usage.dead;
-            if entries >= MAX_ENTRIES {
-                return Err(SpoolError::Full(format!(
-                    "{entries} entries, the most it holds"
-                )));
-            }
-            if usage.bytes.saturating_add(size as u64) > self.max_bytes {
-                let (used, max) = (usage.bytes, self.max_bytes);
-                let why = format!("{used} + {size} bytes would exceed spool.max_bytes = {max}");
-                return Err(SpoolError::Full(why));
-            }
-            usage.add(State::Pending, 1, size);
+        let bytes = to_json(meta)?;
+        let size = bytes.len() as u64 + image.map_or(0, |image| image.len() as u64);
+        let mut usage = self.account();
+        let (entries, used) = (usage.pending + usage.dead, usage.bytes);
+        if entries >= MAX_ENTRIES || used.saturating_add(size) > self.max_bytes {
+            let max = self.max_bytes;
+            return Err(SpoolError::Full(format!(
+                "{entries} entries, {used} + {size} bytes; it holds {MAX_ENTRIES} entries and spool.max_bytes = {max}"
+            )));
         }
+        usage.add(State::Pending, 1, size as i64);
+        drop(usage);
         let staging = self.root.join("tmp").join(meta.id.as_str());
         let target = self.dir(State::Pending, &meta.id);
         let written = (|| {
             let mut builder = fs::DirBuilder::new();
-            builder
-                .mode(0o700)
-                .create(&staging)
-                .map_err(io_error("create", &staging))?;
+            let created = builder.mode(0o700).create(&staging);
+            created.map_err(io_error("create", &staging))?;
             if let Some(image) = image {
                 self.write(&staging.join(IMAGE), image)?;
             }
@@ -324,7 +281,7 @@ impl Store {
             self.sync(&staging)?;
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
             // One fsync per entry: sharing it between concurrent writers
-            // (group commit) measured no gain on ext4, whose journal commits
+            // (group commit) measured no gain, ext4's journal commits
             // concurrent fsyncs together already: 8 writers, 2,500–2,900
             // entries/s either way (BENCHMARKS.md, "Group-committed fsync").
             let synced = self.sync(&self.root.join(State::Pending.label()));
@@ -336,7 +293,7 @@ impl Store {
         })();
         if written.is_err() {
             let _ = fs::remove_dir_all(&staging);
-            self.account().add(State::Pending, -1, -size);
+            self.account().add(State::Pending, -1, -(size as i64));
         }
         written
     }
@@ -345,9 +302,9 @@ impl Store {
     pub fn meta(&self, state: State, id: &EntryId) -> Result<Meta, SpoolError> {
         let path = self.dir(state, id).join(META);
         let mut bytes = Vec::new();
-        File::open(&path)
-            .and_then(|file| file.take(MAX_META_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|e| missing_or(e, state, id, "read", &path))?;
+        let file = File::open(&path).map_err(missing_or(state, id, "read", &path))?;
+        let read = file.take(MAX_META_BYTES + 1).read_to_end(&mut bytes);
+        read.map_err(io_error("read", &path))?;
         if bytes.len() as u64 > MAX_META_BYTES {
             return Err(corrupt(id, "meta.json is too large".into()));
         }
@@ -371,36 +328,32 @@ impl Store {
         }
     }
 
-    /// Replaces the metadata of an entry in `state`, durably: a new file,
-    /// fsynced, renamed over the old one, then the directory fsynced.
+    /// Replaces the metadata of an entry in `state`, durably.
     pub fn update(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
         let dir = self.dir(state, &meta.id);
-        if !dir.join(META).is_file() {
-            let id = meta.id.to_string();
-            return Err(SpoolError::NotFound { state, id });
-        }
-        let (staging, target) = (dir.join("meta.json.new"), dir.join(META));
+        let target = dir.join(META);
+        fs::metadata(&target).map_err(missing_or(state, &meta.id, "read", &target))?;
+        let staging = dir.join("meta.json.new");
         let _ = fs::remove_file(&staging);
-        self.write(&staging, &to_json(&meta.id, meta)?)?;
+        self.write(&staging, &to_json(meta)?)?;
         fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
         self.sync(&dir)
     }
 
-    /// Removes an entry for good (applied, or purged by an admin).
+    /// Removes an entry for good (applied, or purged by an admin). Not
+    /// fsynced: a removal lost in a crash only means applying the entry
+    /// again, which is idempotent.
     pub fn remove(&self, state: State, id: &EntryId) -> Result<(), SpoolError> {
         let dir = self.dir(state, id);
-        let bytes = size(&dir).unwrap_or(0);
-        // Not fsynced: if the removal is lost in a crash the entry is applied
-        // again, and applying is idempotent.
-        let meta = dir.join(META);
-        fs::remove_file(&meta).map_err(|e| missing_or(e, state, id, "remove", &meta))?;
+        let (bytes, meta) = (size(&dir).unwrap_or(0), dir.join(META));
+        fs::remove_file(&meta).map_err(missing_or(state, id, "remove", &meta))?;
         let _ = fs::remove_dir_all(&dir);
         self.account().add(state, -1, -(bytes as i64));
         Ok(())
     }
 
     /// Moves an entry from `from` to the other state, writing `meta` first
-    /// (when given); its in-flight marker stays behind.
+    /// if given; an in-flight marker stays behind.
     pub fn transfer(
         &self,
         from: State,
@@ -416,7 +369,7 @@ impl Store {
         };
         let (source, target) = (self.dir(from, id), self.dir(to, id));
         let _ = fs::remove_file(source.join(IN_FLIGHT));
-        fs::rename(&source, &target).map_err(|e| missing_or(e, from, id, "move", &source))?;
+        fs::rename(&source, &target).map_err(missing_or(from, id, "move", &source))?;
         let mut usage = self.account();
         usage.add(from, -1, 0);
         usage.add(to, 1, 0);
@@ -426,10 +379,10 @@ impl Store {
     }
 
     /// Moves pending entry `id`, which cannot be applied as it is on disk,
-    /// to the dead letters once, instead of skipping it at every poll.
-    /// Readable metadata records `reason` as for any dead letter; unreadable
-    /// metadata is kept exactly as found (an admin may repair it, or a
-    /// bridge of its version read it), and reading it again says why.
+    /// to the dead letters, once instead of failing at every poll. Readable
+    /// metadata records `reason`; unreadable metadata is kept as found (an
+    /// admin may repair it, a bridge of its version read it), and reading it
+    /// again says why.
     pub fn quarantine(&self, id: &EntryId, reason: &str) -> Result<(), SpoolError> {
         match self.meta(State::Pending, id) {
             Ok(mut meta) => {
@@ -448,18 +401,18 @@ impl Store {
         fs::write(&path, since_ms.to_string()).map_err(io_error("write", &path))
     }
 
-    /// The attempt on `id` ended: removes its marker, if any (one left
-    /// behind only makes a restart wait longer).
+    /// The attempt on `id` ended (a marker left behind only makes a restart
+    /// wait longer).
     pub fn clear_in_flight(&self, id: &EntryId) {
         let _ = fs::remove_file(self.dir(State::Pending, id).join(IN_FLIGHT));
     }
 
-    /// Since when pending entry `id` has been in flight, if it is marked.
+    /// Since when pending entry `id` has been in flight, if it is marked;
+    /// an emptied or torn marker counts from its mtime.
     pub fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
         let path = self.dir(State::Pending, id).join(IN_FLIGHT);
         let text = fs::read_to_string(&path).ok()?;
         text.trim().parse().ok().or_else(|| {
-            // Emptied by a power cut, or half-written: its mtime says when.
             let modified = fs::metadata(&path).ok()?.modified().ok()?;
             let ms = modified.duration_since(UNIX_EPOCH).ok()?.as_millis();
             u64::try_from(ms).ok()
@@ -468,8 +421,10 @@ impl Store {
 
     /// Checks that a file can be created and synced in the spool (readiness).
     pub fn probe_writable(&self) -> Result<(), SpoolError> {
-        let name = format!("probe-{:08x}", fastrand::u32(..));
-        let path = self.root.join("tmp").join(name);
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("probe-{:08x}", fastrand::u32(..)));
         let result = self.write(&path, b"probe");
         let _ = fs::remove_file(&path);
         result
@@ -477,8 +432,8 @@ impl Store {
 
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
         let mut options = OpenOptions::new();
-        let mut file = (options.write(true).create_new(true).mode(0o600).open(path))
-            .map_err(io_error("create", path))?;
+        let opened = options.write(true).create_new(true).mode(0o600).open(path);
+        let mut file = opened.map_err(io_error("create", path))?;
         file.write_all(bytes).map_err(io_error("write", path))?;
         if self.fsync {
             file.sync_all().map_err(io_error("fsync", path))?;
@@ -487,15 +442,19 @@ impl Store {
     }
 
     fn sync(&self, dir: &Path) -> Result<(), SpoolError> {
-        if self.fsync {
-            let synced = File::open(dir).and_then(|dir| dir.sync_all());
-            synced.map_err(io_error("fsync", dir))?;
-        }
-        Ok(())
+        let synced = match self.fsync {
+            true => File::open(dir).and_then(|dir| dir.sync_all()),
+            false => Ok(()),
+        };
+        synced.map_err(io_error("fsync", dir))
     }
 }
 
-/// `serve.lock` or `admin.lock`, created if needed.
+fn list(dir: &Path) -> Result<Vec<fs::DirEntry>, SpoolError> {
+    let entries = fs::read_dir(dir).map_err(io_error("list", dir))?;
+    Ok(entries.flatten().collect())
+}
+
 fn lock_file(path: &Path) -> Result<File, SpoolError> {
     let mut options = OpenOptions::new();
     let options = options.read(true).write(true).create(true).truncate(false);
@@ -505,15 +464,14 @@ fn lock_file(path: &Path) -> Result<File, SpoolError> {
         .map_err(io_error("open", path))
 }
 
-/// Bytes an entry takes (its metadata and image), `None` if it has no
-/// metadata (being removed, or debris).
+/// Bytes an entry takes, `None` without metadata (being removed, debris).
 fn size(dir: &Path) -> Option<u64> {
     let len = |name| fs::metadata(dir.join(name)).map(|m| m.len());
     Some(len(META).ok()? + len(IMAGE).unwrap_or(0))
 }
 
-fn to_json(id: &EntryId, meta: &Meta) -> Result<Vec<u8>, SpoolError> {
-    serde_json::to_vec(meta).map_err(|e| corrupt(id, e.to_string()))
+fn to_json(meta: &Meta) -> Result<Vec<u8>, SpoolError> {
+    serde_json::to_vec(meta).map_err(|e| corrupt(&meta.id, e.to_string()))
 }
 
 fn corrupt(id: &EntryId, reason: String) -> SpoolError {
@@ -521,18 +479,18 @@ fn corrupt(id: &EntryId, reason: String) -> SpoolError {
     SpoolError::Corrupt { id, reason }
 }
 
+/// [`SpoolError::NotFound`] when the entry is missing, else the I/O error.
 fn missing_or(
-    error: io::Error,
     state: State,
     id: &EntryId,
     action: &'static str,
     path: &Path,
-) -> SpoolError {
-    match error.kind() {
-        io::ErrorKind::NotFound => SpoolError::NotFound {
-            state,
-            id: id.to_string(),
-        },
+) -> impl FnOnce(io::Error) -> SpoolError {
+    move |error| match error.kind() {
+        io::ErrorKind::NotFound => {
+            let id = id.to_string();
+            SpoolError::NotFound { state, id }
+        }
         _ => io_error(action, path)(error),
     }
 }

@@ -124,22 +124,21 @@ async fn resolve(app: Arc<App>, entry: Unresolved) {
         // It may have been the probe of a hold.
         queue.resume();
     }
-    match resolved {
-        Ok(found) => queue.resolved(&entry.id, key(found, &entry.request_ref)),
+    let resolved = match resolved {
+        Ok(found) => Ok(key(found, &entry.request_ref)),
         // Applying the entry meets the same error and decides its fate.
-        Err(error) if !error.is_transient() => {
-            queue.resolved(&entry.id, RequestKey::Unmatched(entry.request_ref));
-        }
+        Err(error) if !error.is_transient() => Ok(RequestKey::Unmatched(entry.request_ref)),
         Err(error) if error.refusal().is_some() => {
             hold(&app, &error);
-            queue.resolve_later(&entry.id, now_ms());
+            Err(now_ms())
         }
         Err(error) => {
             let delay = backoff(&config).delay(entry.failures + 1);
             tracing::info!(retry_in_ms = millis(delay), %error, "cannot resolve the request reference; will retry");
-            queue.resolve_later(&entry.id, now_ms() + millis(delay));
+            Err(now_ms() + millis(delay))
         }
-    }
+    };
+    queue.resolved(&entry.id, resolved);
 }
 
 /// Applies one entry once and records what happened.

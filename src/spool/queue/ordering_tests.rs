@@ -45,7 +45,7 @@ async fn nothing_overtakes_an_older_entry_whose_request_is_not_known_yet() {
         "nothing can go: the worker must not spin"
     );
     // uuid-a is request 42: the entry by id "42" waits for it, 43 does not.
-    queue.resolved(&ids[0], RequestKey::Id(42));
+    queue.resolved(&ids[0], Ok(RequestKey::Id(42)));
     let ready = queue.take_ready(4);
     let taken: Vec<_> = ready.iter().map(|r| r.request_ref.as_str()).collect();
     assert_eq!(taken, ["uuid-a", "43"]);
@@ -64,7 +64,7 @@ async fn resolutions_in_flight_are_bounded_and_retried_later() {
     assert_eq!(queue.to_resolve(2, offline).len(), 2);
     assert!(queue.to_resolve(2, offline).is_empty(), "two are in flight");
     let later = now_ms() + 60_000;
-    queue.resolve_later(&ids[0], later);
+    queue.resolved(&ids[0], Err(later));
     let again = queue.to_resolve(2, offline);
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].request_ref, "u3", "u1 waits for its retry");
@@ -73,8 +73,8 @@ async fn resolutions_in_flight_are_bounded_and_retried_later() {
         Some(later),
         "the next event is u1's retry"
     );
-    queue.resolved(&ids[1], RequestKey::Id(1));
-    queue.resolved(&ids[2], RequestKey::Unmatched("u3".into()));
+    queue.resolved(&ids[1], Ok(RequestKey::Id(1)));
+    queue.resolved(&ids[2], Ok(RequestKey::Unmatched("u3".into())));
     assert!(queue.take_ready(4).is_empty(), "u2 and u3 wait behind u1");
     assert_eq!(queue.next_due_ms(), Some(later));
 }
