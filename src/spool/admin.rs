@@ -1,15 +1,10 @@
-//! The `spool` commands an admin runs, beside a running daemon or not:
-//! list, show, retry and purge entries directly in the spool directory.
-//!
-//! `list` and `show` open the spool with [`Store::inspect`], `retry` and
-//! `purge` with [`Store::administer`]: they change only dead letters, and
-//! `retry` moves a whole entry into `pending/` by one rename, which the
-//! daemon takes at its next poll. The commands read only `[spool]` of the
-//! configuration, never a secret. Nothing printed is secret: tokens are
-//! never spooled, and image URLs are shown without their query string (it
-//! may carry a signature). An entry whose metadata cannot be read (damaged,
-//! or of another format version) is listed as such with the reason; it can
-//! be purged, not retried.
+//! The `spool` commands an admin runs, beside a running daemon or not.
+//! `list` and `show` only read ([`Store::inspect`]); `retry` and `purge`
+//! ([`Store::administer`]) change only dead letters, a retried one going
+//! back into `pending/` by one rename. They read only `[spool]` of the
+//! configuration, and print no secret: tokens are never spooled, image URLs
+//! are shown without their query (it may carry a signature). An entry whose
+//! metadata cannot be read is listed as damaged; it can be purged, not retried.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -18,7 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use super::entry::{DeadLetter, EntryId, Meta, now_ms};
+use super::entry::{EntryId, now_ms};
 use super::store::{SpoolError, State, Store};
 use crate::callback::{ImagePayload, Outcome};
 
@@ -66,91 +61,65 @@ impl SpoolCommand {
             Self::List | Self::Show { .. } => Store::inspect(&config.dir),
             _ => Store::administer(&config.dir, config.fsync),
         };
-        let result = match opened {
-            Ok(store) => self.execute(&store),
-            Err(error) => Err(SpoolError::Refused(format!(
-                "cannot open the spool at {}: {error}",
-                config.dir.display()
-            ))),
-        };
-        match result {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        }
-    }
-
-    fn execute(self, store: &Store) -> Result<String, SpoolError> {
+        let dir = config.dir.display();
+        let store =
+            opened.map_err(|e| SpoolError::Refused(format!("cannot open the spool at {dir}: {e}")));
         let parse = |text: &str| {
             EntryId::parse(text)
                 .ok_or_else(|| SpoolError::Refused(format!("{text} is not a spool entry id")))
         };
-        match self {
-            Self::List => list(store),
-            Self::Show { id, payload } => show(store, &parse(&id)?, payload),
-            Self::Retry { id: Some(id), .. } => retry(store, &parse(&id)?),
-            Self::Retry { .. } => retry_all(store),
-            Self::Purge { id: Some(id), .. } => purge(store, &parse(&id)?),
+        let done = store.and_then(|store| match self {
+            Self::List => list(&store),
+            Self::Show { id, payload } => show(&store, &parse(&id)?, payload),
+            Self::Retry { id: Some(id), .. } => retry(&store, &parse(&id)?),
+            Self::Retry { .. } => retry_all(&store),
+            Self::Purge { id: Some(id), .. } => purge(&store, &parse(&id)?),
             Self::Purge {
                 dead_older_than, ..
-            } => purge_older_than(store, dead_older_than.unwrap_or(Duration::MAX)),
+            } => purge_older_than(&store, dead_older_than.unwrap_or(Duration::MAX)),
+        });
+        match &done {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("error: {error}"),
         }
+        ExitCode::from(u8::from(done.is_err()))
     }
 }
 
 /// `spool list`: a line per entry, oldest first, pending before dead.
 pub fn list(store: &Store) -> Result<String, SpoolError> {
-    let mut out = String::new();
-    let mut line = |[s, i, a, n, r, k, e]: [&str; 7]| {
-        let _ = writeln!(out, "{s:<8} {i:<29} {a:>9} {n:>8}  {r:<10} {k:<8} {e}");
-    };
-    line([
-        "STATE",
-        "ID",
-        "AGE",
-        "ATTEMPTS",
-        "REQUEST",
-        "KIND",
-        "LAST ERROR",
-    ]);
+    let mut out = String::from(
+        "STATE    ID                                  AGE ATTEMPTS  REQUEST    KIND     LAST ERROR\n",
+    );
     let mut counts = [0; 2];
     for (n, state) in [State::Pending, State::Dead].into_iter().enumerate() {
         for id in store.ids(state)? {
-            let [age, attempts, request, kind, error] = match store.meta(state, &id) {
-                Ok(meta) => [
-                    age(meta.received_at_ms),
-                    meta.attempts.to_string(),
-                    shorten(&meta.result.request_ref, 10),
-                    meta.kind().to_owned(),
-                    shorten(last_error(&meta).unwrap_or("-"), 100),
-                ],
+            let (since_ms, attempts, request, kind, error) = match store.meta(state, &id) {
+                Ok(meta) => {
+                    let reason = meta.dead.as_ref().map(|dead| dead.reason.as_str());
+                    let error = reason.or(meta.last_error.as_deref()).unwrap_or("-");
+                    let request = shorten(&meta.result.request_ref, 10);
+                    let attempts = meta.attempts.to_string();
+                    (
+                        meta.received_at_ms,
+                        attempts,
+                        request,
+                        meta.kind(),
+                        shorten(error, 100),
+                    )
+                }
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    let (dash, why) = ("-".to_owned(), shorten(&error.to_string(), 100));
-                    [
-                        age(id.arrived_ms()),
-                        dash.clone(),
-                        dash,
-                        "damaged".into(),
-                        why,
-                    ]
+                    let why = shorten(&error.to_string(), 100);
+                    (id.arrived_ms(), "-".into(), "-".into(), "damaged", why)
                 }
             };
             counts[n] += 1;
-            line([
-                state.label(),
-                id.as_str(),
-                &age,
-                &attempts,
-                &request,
-                &kind,
-                &error,
-            ]);
+            let (state, age) = (state.label(), age(since_ms));
+            let _ = writeln!(
+                out,
+                "{state:<8} {id:<29} {age:>9} {attempts:>8}  {request:<10} {kind:<8} {error}"
+            );
         }
     }
     let (bytes, [pending, dead]) = (store.usage().bytes, counts);
@@ -158,18 +127,17 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
     Ok(out)
 }
 
-fn last_error(meta: &Meta) -> Option<&str> {
-    let reason = meta.dead.as_ref().map(|dead| dead.reason.as_str());
-    reason.or(meta.last_error.as_deref())
-}
-
 /// `spool show <id>`: the entry's metadata, and its payload on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
-    let (state, found) = find(store, id)?;
+    let (state, found) = [State::Pending, State::Dead]
+        .into_iter()
+        .map(|state| (state, store.meta(state, id)))
+        .find(|(_, found)| !matches!(found, Err(SpoolError::NotFound { .. })))
+        .ok_or_else(|| SpoolError::Refused(format!("no spool entry {id}, pending or dead")))?;
     let mut lines = vec![("id", id.to_string()), ("state", state.label().to_owned())];
     let meta = match found {
         Ok(meta) => meta,
-        Err(reason) => {
+        Err(SpoolError::Corrupt { reason, .. }) => {
             lines.extend([
                 ("received", received(id.arrived_ms())),
                 ("unreadable", reason),
@@ -177,6 +145,7 @@ pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, S
             let hint = "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)";
             return Ok(fields(&lines) + "\n" + hint);
         }
+        Err(error) => return Err(error),
     };
     lines.extend([
         ("request", meta.result.request_ref.clone()),
@@ -193,10 +162,10 @@ pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, S
         lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
     }
     lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
-    if let Some(DeadLetter { reason, at_ms }) = &meta.dead {
+    for dead in &meta.dead {
         lines.extend([
-            ("dead since", timestamp(*at_ms)),
-            ("dead because", reason.clone()),
+            ("dead since", timestamp(dead.at_ms)),
+            ("dead because", dead.reason.clone()),
         ]);
     }
     if !with_payload {
@@ -213,8 +182,7 @@ pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, S
         Outcome::Success { image, claims } => {
             lines.push(match image {
                 ImagePayload::Inline(_) => {
-                    let (_, data) = store.load(state, id)?;
-                    let data = data.unwrap_or_default();
+                    let data = store.load(state, id)?.1.unwrap_or_default();
                     let hex: String = Sha256::digest(&data)
                         .iter()
                         .map(|b| format!("{b:02x}"))
@@ -240,7 +208,7 @@ fn fields(lines: &[(&str, String)]) -> String {
 }
 
 /// `spool retry <id>`: a dead letter goes back to pending with a fresh
-/// attempt count. Returns what was done.
+/// attempt count and age (or `spool.max_age` would bury it again).
 pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     let mut meta = store.meta(State::Dead, id).map_err(|error| match error {
         SpoolError::Corrupt { reason, .. } => SpoolError::Refused(format!(
@@ -248,12 +216,8 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
         )),
         error => error,
     })?;
-    meta.dead = None;
-    meta.attempts = 0;
-    meta.last_error = None;
-    // A retried entry counts its age from now, or max_age would bury it again.
-    meta.received_at_ms = now_ms();
-    meta.next_attempt_at_ms = meta.received_at_ms;
+    (meta.dead, meta.attempts, meta.last_error) = (None, 0, None);
+    (meta.received_at_ms, meta.next_attempt_at_ms) = (now_ms(), now_ms());
     store.transfer(State::Dead, Some(&meta), id)?;
     Ok(format!(
         "{id}: back in pending; the daemon applies it at its next poll"
@@ -263,8 +227,7 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
 /// `spool retry --all-dead`: every dead letter that can be retried is; the
 /// others are named in the error.
 pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
-    let mut retried = 0;
-    let mut refused = Vec::new();
+    let (mut retried, mut refused) = (0, Vec::new());
     for id in store.ids(State::Dead)? {
         match retry(store, &id) {
             Ok(_) => retried += 1,
@@ -276,10 +239,9 @@ pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
     if refused.is_empty() {
         return Ok(done);
     }
+    let (count, list) = (refused.len(), refused.join("\n  "));
     Err(SpoolError::Refused(format!(
-        "{done}; {} not:\n  {}",
-        refused.len(),
-        refused.join("\n  ")
+        "{done}; {count} not:\n  {list}"
     )))
 }
 
@@ -293,7 +255,8 @@ pub fn purge(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     }
 }
 
-/// `spool purge --dead-older-than <duration>`.
+/// `spool purge --dead-older-than <duration>`; an unreadable dead letter
+/// counts from its arrival.
 pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, SpoolError> {
     let cutoff = now_ms().saturating_sub(u64::try_from(age_limit.as_millis()).unwrap_or(u64::MAX));
     let mut purged = 0;
@@ -301,7 +264,6 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
         let dead_at = match store.meta(State::Dead, &id) {
             Ok(meta) => meta.dead.map_or(meta.received_at_ms, |d| d.at_ms),
             Err(SpoolError::NotFound { .. }) => continue,
-            // Unreadable: counted from its arrival.
             Err(SpoolError::Corrupt { .. }) => id.arrived_ms(),
             Err(error) => return Err(error),
         };
@@ -310,31 +272,15 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
             purged += 1;
         }
     }
-    Ok(format!(
-        "{purged} dead letter(s) older than {} purged",
-        humantime::format_duration(age_limit)
-    ))
-}
-
-/// Where entry `id` is, and its metadata or why it cannot be read.
-fn find(store: &Store, id: &EntryId) -> Result<(State, Result<Meta, String>), SpoolError> {
-    for state in [State::Pending, State::Dead] {
-        match store.meta(state, id) {
-            Ok(meta) => return Ok((state, Ok(meta))),
-            Err(SpoolError::Corrupt { reason, .. }) => return Ok((state, Err(reason))),
-            Err(SpoolError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Err(SpoolError::Refused(format!(
-        "no spool entry {id}, pending or dead"
-    )))
+    let limit = humantime::format_duration(age_limit);
+    Ok(format!("{purged} dead letter(s) older than {limit} purged"))
 }
 
 fn age(since_ms: u64) -> String {
     let seconds = now_ms().saturating_sub(since_ms) / 1000;
-    let text = humantime::format_duration(Duration::from_secs(seconds)).to_string();
-    text.replace(' ', "")
+    humantime::format_duration(Duration::from_secs(seconds))
+        .to_string()
+        .replace(' ', "")
 }
 
 fn timestamp(ms: u64) -> String {
@@ -366,7 +312,8 @@ fn without_query(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+    use crate::callback::{CallbackResult, Claims};
+    use crate::spool::entry::{DeadLetter, Meta};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
