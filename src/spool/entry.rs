@@ -1,10 +1,7 @@
-//! One spooled callback: its id, and how a [`CallbackResult`] is kept on
-//! disk (the image bytes in a file of their own, everything else in a small
-//! JSON document rewritten after every attempt).
-//!
-//! The document carries [`FORMAT_VERSION`]; [`Meta::from_json`] reads only
-//! that version, so an entry written by another version of the bridge is
-//! reported as such instead of being half-understood.
+//! One spooled callback: its id, and its metadata, a small JSON document
+//! rewritten after every attempt (an inline image's bytes are a file of
+//! their own). [`Meta::from_json`] reads only [`FORMAT_VERSION`], so an
+//! entry of another version of the bridge is reported, not half-understood.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,8 +14,8 @@ use crate::callback::{CallbackResult, ImagePayload, Outcome};
 /// The format version written into every entry.
 pub const FORMAT_VERSION: u32 = 2;
 
-/// An entry's id: the arrival time in nanoseconds, zero-padded, then a random
-/// suffix, so ids sort in arrival order and never collide.
+/// An entry's id: the arrival time in ns, zero-padded, and a random suffix,
+/// so ids sort in arrival order and never collide.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EntryId(String);
@@ -28,9 +25,12 @@ impl EntryId {
     pub fn now() -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        Self(format!("{nanos:020}-{:08x}", fastrand::u32(..)))
+            .unwrap_or_default();
+        Self(format!(
+            "{:020}-{:08x}",
+            nanos.as_nanos(),
+            fastrand::u32(..)
+        ))
     }
 
     /// Parses an id given by an admin or found on disk; `None` if it is not
@@ -86,10 +86,8 @@ pub struct Meta {
     pub last_attempt_at_ms: Option<u64>,
     pub next_attempt_at_ms: u64,
     pub last_error: Option<String>,
-    /// When an attempt ended with a create whose outcome is unknown (generic
-    /// protocol): Odoo may commit it later, so nothing for this request is
-    /// tried before `odoo.unknown_outcome_wait` has passed since then, across
-    /// restarts too.
+    /// When an attempt ended with a create of unknown outcome (generic
+    /// protocol), which Odoo may still commit: see the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_outcome_at_ms: Option<u64>,
     pub dead: Option<DeadLetter>,

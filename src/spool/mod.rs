@@ -1,20 +1,13 @@
 //! Accepted means durable: callbacks are written to a spool on local disk
-//! before anything else, then applied to Odoo by a worker that retries until
-//! Odoo takes them, so nothing accepted is lost to an Odoo restart, an N8N
-//! that retries only three times, or a `kill -9` of the bridge.
-//!
-//! The spool is a directory per entry with atomic renames ([`store`]), not
-//! an embedded database, because the `spool` CLI must list, retry and purge
-//! entries **while the daemon runs** (embedded stores such as redb or sled
-//! lock their file for one process); because payloads reach tens of MB,
-//! each written once into its own file while the small metadata beside it
-//! is replaced on each attempt, and start-up reads only names and metadata;
-//! and because durability is the POSIX recipe (write, fsync file, fsync
-//! directory, rename, fsync parent) that admins can inspect with `ls`.
-//!
-//! [`queue`] is the daemon's in-memory index of pending entries and the
-//! waiters of callbacks answered in-line; [`worker`] applies entries;
-//! [`admin`] is the `spool` command line.
+//! first, then applied to Odoo by a worker that retries until Odoo takes
+//! them, so nothing accepted is lost to an Odoo restart, an N8N that retries
+//! only three times, or a `kill -9` of the bridge. The spool is plain
+//! directories and renames ([`store`]), not an embedded database: the
+//! `spool` CLI works on it while the daemon runs (redb or sled lock their
+//! file for one process), a payload of tens of MB is written once and
+//! never rewritten, and admins can inspect it with `ls`. [`queue`] is the
+//! daemon's index of pending entries, [`worker`] applies them, [`admin`] is
+//! the `spool` command line.
 
 pub mod admin;
 pub mod entry;

@@ -59,11 +59,10 @@ pub type Payload = (Meta, Option<Bytes>);
 #[derive(Debug)]
 struct Slot {
     request_ref: String,
-    /// `None` until the reference is resolved.
+    /// `None` until resolved; `resolving` while the worker asks Odoo, after
+    /// `failures` failed attempts in a row.
     key: Option<RequestKey>,
-    /// The worker is resolving the reference right now.
     resolving: bool,
-    /// Failed resolutions in a row (for the backoff between them).
     failures: u32,
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
@@ -71,14 +70,12 @@ struct Slot {
     fresh: Option<Payload>,
 }
 
-/// The queue waits for Odoo to accept the bridge again.
+/// The queue waits for Odoo to accept the bridge again: nothing goes before
+/// `until_ms`, then one probe (`probing`); `rounds` refusals in a row.
 #[derive(Debug, Clone, Copy)]
 struct Hold {
-    /// Nothing is handed out before this (ms since the epoch).
     until_ms: u64,
-    /// Refusals in a row (for the backoff).
     rounds: u32,
-    /// One entry was handed out to probe; nothing else goes meanwhile.
     probing: bool,
 }
 
@@ -88,13 +85,11 @@ struct Index {
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
     busy: HashSet<RequestKey>,
-    /// Image bytes of the fresh payloads held.
     fresh_bytes: u64,
 }
 
 impl Index {
-    /// How many of `room` may go now under the hold, if any, and whether
-    /// that one is the hold's probe.
+    /// How many of `room` may go now, and whether that one is a probe.
     fn allowance(&self, room: usize) -> (usize, bool) {
         match self.hold {
             None => (room, false),
@@ -130,8 +125,8 @@ impl Index {
 #[derive(Debug)]
 pub struct Queue {
     store: Arc<Store>,
-    /// How long an entry found in flight (after a crash) waits: Odoo may
-    /// still be executing the interrupted call.
+    /// How long an entry found in flight after a crash waits (Odoo may
+    /// still be executing the interrupted call).
     settle_ms: u64,
     index: Mutex<Index>,
     /// Pending entries that cannot be read, each logged once.
@@ -145,28 +140,24 @@ pub struct Queue {
 pub struct Unresolved {
     pub id: EntryId,
     pub request_ref: String,
-    /// Failed resolutions so far.
     pub failures: u32,
 }
 
-/// The spool's state for the metrics.
+/// The spool's state for the metrics (bytes of pending and dead entries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gauges {
     pub pending: u64,
     pub dead: u64,
-    /// Bytes on disk, pending and dead.
     pub bytes: u64,
-    /// Age of the oldest pending entry, if any.
     pub oldest_age_ms: Option<u64>,
 }
 
-/// An entry to apply now (see [`Queue::take_ready`]).
+/// An entry to apply now, and its payload if still in memory.
 #[derive(Debug, Clone)]
 pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
     pub key: RequestKey,
-    /// The entry itself when it is still in memory.
     pub payload: Option<Payload>,
 }
 
@@ -190,7 +181,6 @@ impl Queue {
         Ok(queue)
     }
 
-    /// The store underneath.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -244,7 +234,7 @@ impl Queue {
         }
     }
 
-    /// Forgets the waiter of `id` (it stopped waiting).
+    /// The waiter of `id` stopped waiting.
     pub fn abandon(&self, id: &EntryId) {
         lock(&self.waiters).remove(id);
     }
@@ -275,7 +265,6 @@ impl Queue {
         }
     }
 
-    /// Whether the queue is on hold.
     pub fn is_held(&self) -> bool {
         lock(&self.index).hold.is_some()
     }
@@ -408,7 +397,7 @@ impl Queue {
         lock(&self.waiters).remove(&ready.id);
     }
 
-    /// Waits until new work arrives (or anything else wakes the worker).
+    /// Returns when there is new work (or news) for the worker.
     pub async fn woken(&self) {
         self.wake.notified().await;
     }

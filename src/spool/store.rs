@@ -209,11 +209,6 @@ impl Store {
         Ok(store)
     }
 
-    /// The spool directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn dir(&self, state: State, id: &EntryId) -> PathBuf {
         self.root.join(state.label()).join(id.as_str())
     }

@@ -1,34 +1,19 @@
 //! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters (an
-//! entry found damaged on disk too, with the reason: see
-//! [`Queue::quarantine`](super::Queue::quarantine)).
+//! with backoff, and moves what can never apply to the dead letters. It
+//! wakes on new work and polls every [`POLL_INTERVAL`] for what the `spool`
+//! CLI changed. Entries of one request go in arrival order, different
+//! requests concurrently up to `odoo.max_concurrent_calls` (more would only
+//! wait for a connection). An entry is removed only once Odoo confirmed the
+//! last write; one that keeps failing dies after `spool.max_age` (no attempt
+//! cap: the backoff sets the pace, the age the life). On shutdown entries
+//! being applied get `server.shutdown_grace`; what is cut off stays pending.
 //!
-//! It wakes on new work and also polls every [`POLL_INTERVAL`] (the poll
-//! rescans the spool, which the `spool` CLI changes). Entries of one request
-//! go in arrival order, different requests concurrently up to
-//! `odoo.max_concurrent_calls` (more would only wait for a connection); an
-//! entry's request is its resolved Odoo id (see [`super::queue`]), so the
-//! worker first resolves UUID references, as many at once as it applies
-//! entries. An entry is removed only after the pipeline reports it applied,
-//! i.e. after Odoo confirmed the last write. An entry that keeps failing
-//! becomes a dead letter after `spool.max_age` (there is no attempt cap: the
-//! backoff, at most `spool.retry_max`, sets the pace of attempts, the age
-//! bounds the life). On shutdown no new entry starts; entries being applied
-//! get `server.shutdown_grace` to finish, and whatever is cut off stays
-//! pending and resumes at the next start (every step is idempotent).
-//!
-//! Generic protocol: an attempt that ended with a create of unknown outcome
-//! (or that a crash interrupted) holds its request, and every later entry of
-//! it, until `odoo.unknown_outcome_wait` has passed, recorded in the entry so
-//! a restart honours it; then the pipeline searches again and finds what the
-//! lost call committed.
-//!
-//! When Odoo refuses the bridge itself (see
-//! [`crate::odoo::OdooError::refusal`]: a wrong password, a login cooldown,
-//! a maintenance page) the entry is not the problem: it keeps its attempt
-//! count, is never buried for it, and the queue is put on hold (one probe
-//! per backoff step) until Odoo accepts the bridge again or a reload brings
-//! a new password.
+//! Generic protocol: after a create of unknown outcome (or a crash during
+//! one) nothing more of that request is tried until `odoo.unknown_outcome_wait`
+//! has passed, across restarts; then a search finds what the lost call did.
+//! When Odoo refuses the bridge itself ([`crate::odoo::OdooError::refusal`])
+//! the entry is not the problem: its attempt is not counted, and the queue
+//! holds until Odoo accepts the bridge again or a reload brings a password.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,9 +31,8 @@ use crate::odoo::OdooError;
 use crate::pipeline::PipelineError;
 use crate::retry::Backoff;
 
-/// How often the spool is rescanned: what the `spool` CLI retried (or an
-/// admin moved in) is picked up within it. A rescan lists `pending/` and
-/// `dead/` and stats each entry, cheap at this pace even for a full spool.
+/// How often the spool is rescanned: what an admin retried or moved in is
+/// picked up within it; a rescan only lists and stats entries.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Runs until `shutdown` is cancelled, then drains within the grace period.
