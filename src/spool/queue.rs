@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
 
 use super::entry::{EntryId, Meta, now_ms};
@@ -26,11 +25,6 @@ use super::store::{SpoolError, State, Store};
 use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
-
-/// Image bytes of new entries kept in memory for their first attempt, so
-/// the worker need not read back what was just written; beyond it (Odoo
-/// down, entries piling up) entries are read from disk.
-pub const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The end of an entry, as reported to whoever waits for it.
 #[derive(Debug)]
@@ -53,9 +47,6 @@ pub enum RequestKey {
     Reference(String),
 }
 
-/// An entry as the worker applies it.
-pub type Payload = (Meta, Option<Bytes>);
-
 #[derive(Debug)]
 struct Slot {
     request_ref: String,
@@ -67,7 +58,6 @@ struct Slot {
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
     received_ms: u64,
-    fresh: Option<Payload>,
 }
 
 /// The queue waits for Odoo to accept the bridge again: nothing goes before
@@ -85,7 +75,6 @@ struct Index {
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
     busy: HashSet<RequestKey>,
-    fresh_bytes: u64,
 }
 
 impl Index {
@@ -102,12 +91,6 @@ impl Index {
         if let Some(hold) = self.hold.as_mut().filter(|_| handed_out) {
             hold.probing = true;
         }
-    }
-
-    fn take_fresh(&mut self, id: &EntryId) -> Option<Payload> {
-        let payload = self.pending.get_mut(id)?.fresh.take()?;
-        self.fresh_bytes -= payload.1.as_ref().map_or(0, |i| i.len() as u64);
-        Some(payload)
     }
 
     /// The entries that may go when due, in arrival order: the oldest entry
@@ -152,13 +135,12 @@ pub struct Gauges {
     pub oldest_age_ms: Option<u64>,
 }
 
-/// An entry to apply now, and its payload if still in memory.
+/// An entry to apply now.
 #[derive(Debug, Clone)]
 pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
     pub key: RequestKey,
-    pub payload: Option<Payload>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -203,21 +185,13 @@ impl Queue {
         http_request_id: &str,
     ) -> Result<(EntryId, oneshot::Receiver<Final>), SpoolError> {
         let (meta, image) = Meta::for_result(result, http_request_id);
-        let payload = (meta.clone(), image.clone());
+        let slot = self.slot(&meta, meta.next_attempt_at_ms);
+        let id = meta.id.clone();
         self.io(move |store| store.put(&meta, image.as_deref()))
             .await?;
         let (sender, receiver) = oneshot::channel();
-        let id = payload.0.id.clone();
         lock(&self.waiters).insert(id.clone(), sender);
-        let mut slot = self.slot(&payload.0, payload.0.next_attempt_at_ms);
-        let size = payload.1.as_ref().map_or(0, |image| image.len() as u64);
-        let mut index = lock(&self.index);
-        if index.fresh_bytes + size <= MAX_FRESH_BYTES {
-            index.fresh_bytes += size;
-            slot.fresh = Some(payload);
-        }
-        index.pending.insert(id.clone(), slot);
-        drop(index);
+        lock(&self.index).pending.insert(id.clone(), slot);
         self.wake.notify_one();
         Ok((id, receiver))
     }
@@ -230,7 +204,6 @@ impl Queue {
             failures: 0,
             due_ms,
             received_ms: meta.received_at_ms,
-            fresh: None,
         }
     }
 
@@ -324,19 +297,17 @@ impl Queue {
         let mut index = lock(&self.index);
         let (room, probe) = index.allowance(max_in_flight.saturating_sub(index.busy.len()));
         let due = index.heads().filter(|(_, slot, _)| slot.due_ms <= now);
-        let mut ready: Vec<Ready> = (due.take(room))
+        let ready: Vec<Ready> = (due.take(room))
             .map(|(id, slot, key)| Ready {
                 id: id.clone(),
                 request_ref: slot.request_ref.clone(),
                 key: key.clone(),
-                payload: None,
             })
             .collect();
         index.probing(probe && !ready.is_empty());
-        for entry in &mut ready {
-            index.busy.insert(entry.key.clone());
-            entry.payload = index.take_fresh(&entry.id);
-        }
+        index
+            .busy
+            .extend(ready.iter().map(|entry| entry.key.clone()));
         ready
     }
 
@@ -390,7 +361,6 @@ impl Queue {
     /// quarantined); its waiter hears nothing.
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
-        index.take_fresh(&ready.id);
         index.pending.remove(&ready.id);
         index.busy.remove(&ready.key);
         drop(index);
@@ -458,7 +428,6 @@ impl Queue {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
-            index.take_fresh(&id);
             index.pending.remove(&id);
         }
         for (id, slot) in added {

@@ -15,14 +15,9 @@
 //! appear: after [`Store::put`] returns it survives `kill -9` and power
 //! loss. Metadata is replaced by the rename of a file fsynced first, never
 //! left empty by a power cut. Removal unlinks `meta.json` first, so the
-//! entry ends at once; a directory without it is debris.
-//!
-//! [`Store::open`] is for `serve`, which has the spool alone and is the only
-//! one to delete in `tmp/` and `pending/`; [`Store::inspect`] for `spool
-//! list` and `show`, which lock and write nothing; [`Store::administer`] for
-//! `spool retry` and `purge`, one at a time: they change only `dead/` and
-//! move whole entries into `pending/` by one rename, which the daemon takes
-//! as it finds it, so they need not wait for it. All calls block.
+//! entry ends at once; a directory without it is debris. Only `serve`
+//! deletes in `tmp/` and `pending/`; the `spool` commands change `dead/`
+//! and move whole entries into `pending/` by one rename. All calls block.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
@@ -37,15 +32,14 @@ use super::entry::{DeadLetter, EntryId, Meta, now_ms};
 
 const META: &str = "meta.json";
 const IMAGE: &str = "image.bin";
-/// Present while an attempt that creates Odoo records runs: after a crash,
-/// Odoo may still be executing that call, so the entry waits. Not fsynced
-/// and never the metadata: a power cut can lose or empty it, which only
-/// shortens the wait, never damages the only copy of a callback.
+/// Marks an attempt that creates Odoo records: after a crash Odoo may still
+/// be executing it, so the entry waits. Never the metadata, and not fsynced:
+/// a power cut only shortens the wait, never damages the callback.
 const IN_FLIGHT: &str = "inflight";
 /// Metadata documents are small; anything larger is damaged.
 const MAX_META_BYTES: u64 = 1024 * 1024;
-/// Entries held at most, pending and dead: bounds inodes and the daemon's
-/// index (~200 bytes an entry), as `spool.max_bytes` bounds the disk.
+/// Entries held at most: bounds inodes and the daemon's index (~200 bytes
+/// an entry) as `spool.max_bytes` bounds the disk.
 pub const MAX_ENTRIES: u64 = 100_000;
 
 /// Where an entry is.
@@ -102,9 +96,8 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Spoo
     }
 }
 
-/// Entries and bytes on disk, pending and dead: the one place they are
-/// counted. This process's writes and moves change them; [`Store::scan`]
-/// counts again what the `spool` commands changed.
+/// Entries and bytes on disk: the one place they are counted. This
+/// process's changes add up; [`Store::scan`] counts again (for the CLI's).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub pending: u64,
@@ -130,15 +123,13 @@ pub struct Store {
     fsync: bool,
     max_bytes: u64,
     usage: Mutex<Usage>,
-    /// `serve.lock` or `admin.lock`, held as long as the store.
     _lock: Option<File>,
 }
 
 impl Store {
-    /// Opens the spool at `root` for `serve`, creating it if needed:
-    /// refuses with [`SpoolError::Busy`] while another `serve` has it (the
-    /// kernel drops the lock even on `kill -9`), then clears what a crash
-    /// left and counts what is stored.
+    /// Opens the spool for `serve`, creating it if needed: refuses with
+    /// [`SpoolError::Busy`] while another `serve` has it (the kernel drops
+    /// the lock even on `kill -9`), then clears what a crash left.
     pub fn open(root: &Path, fsync: bool, max_bytes: u64) -> Result<Self, SpoolError> {
         for dir in ["", "tmp", "pending", "dead"] {
             let path = root.join(dir);
@@ -186,9 +177,8 @@ impl Store {
         Self::start(root, false, u64::MAX, None)
     }
 
-    /// Opens an existing spool (a wrong `spool.dir` is an error, not a new
-    /// spool) for a changing `spool` command, once no other one runs. The
-    /// lock file is only read, so one created by another user is no obstacle.
+    /// Opens an existing spool for `spool retry` or `purge`, once no other
+    /// one runs (the lock file is only read: any user's will do).
     pub fn administer(root: &Path, fsync: bool) -> Result<Self, SpoolError> {
         Self::inspect(root)?;
         let path = root.join("admin.lock");
@@ -217,7 +207,6 @@ impl Store {
         self.usage.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Current usage (as of the last change or [`Store::scan`]).
     pub fn usage(&self) -> Usage {
         *self.account()
     }
@@ -248,8 +237,8 @@ impl Store {
         Ok(ids)
     }
 
-    /// Writes a new pending entry durably. Refuses with [`SpoolError::Full`]
-    /// beyond the limits; on any error nothing is left in `pending/`.
+    /// Writes a new pending entry durably, or nothing ([`SpoolError::Full`]
+    /// beyond the limits).
     pub fn put(&self, meta: &Meta, image: Option<&[u8]>) -> Result<(), SpoolError> {
         let bytes = to_json(meta)?;
         let size = bytes.len() as u64 + image.map_or(0, |image| image.len() as u64);
@@ -275,10 +264,9 @@ impl Store {
             self.write(&staging.join(META), &bytes)?;
             self.sync(&staging)?;
             fs::rename(&staging, &target).map_err(io_error("move into pending", &target))?;
-            // One fsync per entry: sharing it between concurrent writers
-            // (group commit) measured no gain, ext4's journal commits
-            // concurrent fsyncs together already: 8 writers, 2,500–2,900
-            // entries/s either way (BENCHMARKS.md, "Group-committed fsync").
+            // Group commit of this fsync measured no gain (ext4 commits
+            // concurrent fsyncs together): 8 writers, 2,500–2,900 entries/s
+            // either way (BENCHMARKS.md, "Group-committed fsync").
             let synced = self.sync(&self.root.join(State::Pending.label()));
             if synced.is_err() {
                 // Not durable, so not accepted: take it back out.
@@ -293,7 +281,6 @@ impl Store {
         written
     }
 
-    /// The metadata of entry `id` in `state`.
     pub fn meta(&self, state: State, id: &EntryId) -> Result<Meta, SpoolError> {
         let path = self.dir(state, id).join(META);
         let mut bytes = Vec::new();
@@ -306,7 +293,7 @@ impl Store {
         Meta::from_json(&bytes).map_err(|reason| corrupt(id, reason))
     }
 
-    /// The metadata and image bytes of entry `id` in `state`.
+    /// The metadata and image bytes of an entry.
     pub fn load(&self, state: State, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
         let meta = self.meta(state, id)?;
         let Some(expected) = meta.image_bytes else {
@@ -373,11 +360,9 @@ impl Store {
         self.sync(&self.root.join(from.label()))
     }
 
-    /// Moves pending entry `id`, which cannot be applied as it is on disk,
-    /// to the dead letters, once instead of failing at every poll. Readable
-    /// metadata records `reason`; unreadable metadata is kept as found (an
-    /// admin may repair it, a bridge of its version read it), and reading it
-    /// again says why.
+    /// Moves a pending entry that cannot be applied as it is on disk to the
+    /// dead letters with `reason`, or, if its metadata cannot be read, as
+    /// found (to repair, or for a bridge of its version; reading says why).
     pub fn quarantine(&self, id: &EntryId, reason: &str) -> Result<(), SpoolError> {
         match self.meta(State::Pending, id) {
             Ok(mut meta) => {
@@ -396,14 +381,12 @@ impl Store {
         fs::write(&path, since_ms.to_string()).map_err(io_error("write", &path))
     }
 
-    /// The attempt on `id` ended (a marker left behind only makes a restart
-    /// wait longer).
     pub fn clear_in_flight(&self, id: &EntryId) {
         let _ = fs::remove_file(self.dir(State::Pending, id).join(IN_FLIGHT));
     }
 
-    /// Since when pending entry `id` has been in flight, if it is marked;
-    /// an emptied or torn marker counts from its mtime.
+    /// Since when pending entry `id` has been in flight, if marked; a torn
+    /// marker counts from its mtime.
     pub fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
         let path = self.dir(State::Pending, id).join(IN_FLIGHT);
         let text = fs::read_to_string(&path).ok()?;
@@ -414,7 +397,7 @@ impl Store {
         })
     }
 
-    /// Checks that a file can be created and synced in the spool (readiness).
+    /// Readiness: a file can be created and synced in the spool.
     pub fn probe_writable(&self) -> Result<(), SpoolError> {
         let path = self
             .root
@@ -459,7 +442,7 @@ fn lock_file(path: &Path) -> Result<File, SpoolError> {
         .map_err(io_error("open", path))
 }
 
-/// Bytes an entry takes, `None` without metadata (being removed, debris).
+/// Bytes an entry takes; `None` without metadata.
 fn size(dir: &Path) -> Option<u64> {
     let len = |name| fs::metadata(dir.join(name)).map(|m| m.len());
     Some(len(META).ok()? + len(IMAGE).unwrap_or(0))

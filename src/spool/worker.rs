@@ -126,17 +126,10 @@ async fn resolve(app: Arc<App>, entry: Unresolved) {
 }
 
 /// Applies one entry once and records what happened.
-async fn apply(app: Arc<App>, mut ready: Ready) {
+async fn apply(app: Arc<App>, ready: Ready) {
     let (queue, config) = (app.spool(), app.config());
-    let fresh = ready.payload.take();
-    let first = fresh.is_some();
     let id = ready.id.clone();
-    let loaded = match fresh {
-        // A first attempt right after the callback: it is still in memory.
-        Some(payload) => Ok(payload),
-        None => queue.io(move |store| store.load(State::Pending, &id)).await,
-    };
-    let (mut meta, image) = match loaded {
+    let (mut meta, image) = match queue.io(move |s| s.load(State::Pending, &id)).await {
         Ok(loaded) => loaded,
         Err(SpoolError::NotFound { .. }) => {
             tracing::info!("the entry left the spool (purged or retried by an admin)");
@@ -144,7 +137,7 @@ async fn apply(app: Arc<App>, mut ready: Ready) {
         }
         Err(error) => return set_aside(&app, &ready, error).await,
     };
-    if !first && wait_for_unknown_outcome(&app, &ready, &mut meta, &config).await {
+    if wait_for_unknown_outcome(&app, &ready, &mut meta, &config).await {
         return;
     }
     let result = meta.to_result(image);
