@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+use bytes::Bytes;
 
 const ROOMY: u64 = 1 << 30;
 const SETTLE: Duration = Duration::from_secs(60);
