@@ -238,10 +238,6 @@ impl Queue {
         }
     }
 
-    pub fn is_held(&self) -> bool {
-        lock(&self.index).hold.is_some()
-    }
-
     /// Resolves what `offline` can (an id needs no call to Odoo) and returns
     /// the other unresolved entries that are due, oldest first, so that at
     /// most `max_in_flight` are being resolved; each is until [`Queue::resolved`].
@@ -416,20 +412,15 @@ impl Queue {
         }
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
         lock(&self.unreadable).retain(|id| on_disk.contains(id));
-        let mut index = lock(&self.index);
-        let gone: Vec<EntryId> = (index.pending.iter())
-            .filter(|(id, slot)| {
-                let busy = slot
-                    .key
-                    .as_ref()
-                    .is_some_and(|key| index.busy.contains(key));
-                known.contains(*id) && !on_disk.contains(*id) && !busy
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in gone {
-            index.pending.remove(&id);
-        }
+        let mut guard = lock(&self.index);
+        let index = &mut *guard;
+        index.pending.retain(|id, slot| {
+            let busy = slot
+                .key
+                .as_ref()
+                .is_some_and(|key| index.busy.contains(key));
+            on_disk.contains(id) || !known.contains(id) || busy
+        });
         for (id, slot) in added {
             index.pending.entry(id).or_insert(slot);
         }

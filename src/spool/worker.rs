@@ -51,7 +51,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
         }
         // Another call (readiness, the sweeper) found Odoo accepting the
         // bridge again: no need to wait for the next probe.
-        if queue.is_held() && app.odoo().refusal().is_none() {
+        if app.odoo().refusal().is_none() {
             queue.resume();
         }
         let pipeline = app.pipeline();
