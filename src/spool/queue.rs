@@ -1,18 +1,14 @@
 //! The in-memory view of `pending/`: which entries exist, for which request,
-//! when each is due, and who waits for an outcome. Rebuilt from disk at
-//! start and reconciled at every poll (the `spool` CLI changes the spool).
+//! when each is due, and who waits for an outcome; reconciled with the disk
+//! at every poll (the `spool` CLI changes it too).
 //!
-//! Entries of one request are handed out one at a time in arrival order,
-//! different requests concurrently. One request is one Odoo id: a result
-//! sent by id "42" and one sent by the UUID of request 42 are one. So each
-//! reference is first resolved to a [`RequestKey`] (at once for an id, by
-//! asking Odoo for a UUID), and nothing is handed out while an older entry
-//! is unresolved: it might be the same request.
-//!
-//! While Odoo refuses the bridge itself (its login, its session, a page in
-//! place of JSON-RPC) the queue is on hold: after each backoff step one
-//! entry probes, so a wrong password costs one failed login per step, not
-//! one per entry, until [`Queue::resume`].
+//! Entries of one request go one at a time in arrival order, different
+//! requests concurrently. One request is one Odoo id (by id "42" or by the
+//! UUID of request 42), so each reference is first resolved to a
+//! [`RequestKey`], and nothing goes while an older entry is unresolved.
+//! While Odoo refuses the bridge itself (login, session, not JSON-RPC) the
+//! queue holds: one entry probes per backoff step, so a wrong password costs
+//! one failed login per step, not one per entry, until [`Queue::resume`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,19 +22,16 @@ use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
 
-/// The end of an entry, as reported to whoever waits for it.
+/// The end of an entry (applied, or a dead letter), for whoever waits.
 #[derive(Debug)]
 pub enum Final {
-    /// Applied to Odoo (and removed from the spool).
     Applied(Applied),
-    /// Moved to the dead letters.
     Dead(PipelineError),
 }
 
 /// Which request an entry is about, as far as ordering goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RequestKey {
-    /// The request's Odoo id.
     Id(i64),
     /// A reference that names no request (applying it answers "unknown").
     Unmatched(String),
@@ -148,8 +141,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
-    /// A queue over `store`, indexing what is pending; entries that were in
-    /// flight when the last process stopped wait `settle` first.
+    /// A queue over `store`; entries in flight when the last process
+    /// stopped wait `settle` first.
     pub fn new(store: Arc<Store>, settle: Duration) -> Result<Self, SpoolError> {
         let queue = Self {
             store,
@@ -177,8 +170,8 @@ impl Queue {
         done.unwrap_or_else(|e| Err(SpoolError::Refused(format!("spool I/O failed: {e}"))))
     }
 
-    /// Writes `result` durably, then queues it. The receiver yields the
-    /// entry's [`Final`] outcome (never, if the entry stays pending).
+    /// Writes `result` durably, then queues it; the receiver yields its
+    /// [`Final`] outcome, if it comes.
     pub async fn submit(
         &self,
         result: &CallbackResult,
@@ -213,8 +206,7 @@ impl Queue {
     }
 
     /// Odoo refused the bridge: holds the queue for the next step of
-    /// `backoff` and returns it (a refusal met by an entry that was running
-    /// when the hold began changes nothing).
+    /// `backoff` (unless it holds already, not probing) and returns it.
     pub fn hold(&self, backoff: &Backoff) -> Option<u64> {
         let mut index = lock(&self.index);
         let rounds = match index.hold {
@@ -238,9 +230,8 @@ impl Queue {
         }
     }
 
-    /// Resolves what `offline` can (an id needs no call to Odoo) and returns
-    /// the other unresolved entries that are due, oldest first, so that at
-    /// most `max_in_flight` are being resolved; each is until [`Queue::resolved`].
+    /// Resolves what `offline` can (an id needs no Odoo call) and hands out
+    /// due unresolved entries to resolve, up to `max_in_flight` at once.
     pub fn to_resolve(
         &self,
         max_in_flight: usize,
@@ -271,8 +262,7 @@ impl Queue {
         found
     }
 
-    /// The entry's reference resolved to a key, or resolving it failed and
-    /// is tried again at the given time.
+    /// The entry's key, or when to try resolving it again.
     pub fn resolved(&self, id: &EntryId, key: Result<RequestKey, u64>) {
         if let Some(slot) = lock(&self.index).pending.get_mut(id) {
             slot.resolving = false;
@@ -284,10 +274,8 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// Entries due now, so that at most `max_in_flight` are being applied:
-    /// at most one per request, each the oldest pending entry of its
-    /// request, none younger than an unresolved entry. Their requests are
-    /// busy until [`Queue::finish`], [`Queue::reschedule`] or [`Queue::forget`].
+    /// Due entries to apply, up to `max_in_flight` at once, one per request
+    /// (busy until [`Queue::finish`], [`Queue::reschedule`], [`Queue::forget`]).
     pub fn take_ready(&self, max_in_flight: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
@@ -307,8 +295,7 @@ impl Queue {
         ready
     }
 
-    /// When the next entry becomes due (ms since the epoch), to be applied
-    /// or resolved, if any.
+    /// When the next entry becomes due, to be applied or resolved.
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
         let to_apply = index.heads().map(|(_, slot, _)| slot.due_ms).min();
@@ -325,8 +312,8 @@ impl Queue {
         }
     }
 
-    /// Whether an entry for a request known by one of `refs` (its id, its
-    /// UUID) is pending: the initiation watchdog leaves such a request alone.
+    /// Whether a result for a request known by one of `refs` is pending (the
+    /// initiation watchdog leaves such a request alone).
     pub fn holds_result_for(&self, refs: &[&str]) -> bool {
         let index = lock(&self.index);
         (index.pending.values()).any(|slot| refs.contains(&slot.request_ref.as_str()))
@@ -353,8 +340,7 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// The entry is no longer pending (it vanished from disk, or was
-    /// quarantined); its waiter hears nothing.
+    /// The entry vanished from disk, or was quarantined.
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
         index.pending.remove(&ready.id);
@@ -368,11 +354,9 @@ impl Queue {
         self.wake.notified().await;
     }
 
-    /// Brings the index in line with `pending/` (blocking): adds what the
-    /// CLI revived or what arrived before start, drops what is gone. An
-    /// entry that cannot be applied as it is on disk (damaged, or of another
-    /// format version) goes to the dead letters when first seen; one that
-    /// cannot be read (an I/O error) is tried at every poll, logged once.
+    /// Brings the index in line with `pending/` (blocking). An entry that
+    /// cannot be applied as it is on disk goes to the dead letters when
+    /// first seen; one that cannot be read (I/O) is logged once, tried again.
     pub fn reconcile(&self) -> Result<(), SpoolError> {
         // Entries indexed now were on disk before the listing below; those
         // submitted meanwhile are not `known` and are left alone.
@@ -440,8 +424,7 @@ impl Queue {
         }
     }
 
-    /// Saves an entry's metadata after an attempt; the attempt is no longer
-    /// in flight.
+    /// Saves an entry's metadata after an attempt, which is over.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
         let meta = meta.clone();
         self.io(move |store| {
