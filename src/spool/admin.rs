@@ -162,7 +162,7 @@ pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, S
         lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
     }
     lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
-    for dead in &meta.dead {
+    if let Some(dead) = &meta.dead {
         lines.extend([
             ("dead since", timestamp(dead.at_ms)),
             ("dead because", dead.reason.clone()),
