@@ -1,28 +1,21 @@
-//! The `spool` commands an admin runs, beside a running daemon or not:
-//! list, show, retry and purge entries directly in the spool directory.
-//!
-//! `list` and `show` open the spool with [`Store::inspect`]: they create,
-//! lock, clean and write nothing. `retry` and `purge` open it with
-//! [`Store::administer`] (one such command at a time): they change only
-//! dead letters, and `retry` moves a whole entry into `pending/` by one
-//! rename, which the daemon takes at its next poll of `pending/`.
-//! Pending entries and `tmp/` belong to the daemon and are never touched.
-//! The commands read only `[spool]` of the configuration, never a secret.
-//! Nothing printed is secret: tokens are never spooled, and image URLs are
-//! shown without their query string (it may carry a signature). An entry
-//! whose metadata cannot be read (damaged, or of another format version) is
-//! listed as such with the reason; it can be purged, not retried.
+//! The `spool` commands an admin runs, beside a running daemon or not.
+//! `list` and `show` only read ([`Store::inspect`]); `retry` and `purge`
+//! ([`Store::administer`]) change only dead letters, a retried one going
+//! back into `pending/` by one rename. They read only `[spool]` of the
+//! configuration, and print no secret: tokens are never spooled, image URLs
+//! are shown without their query (it may carry a signature). An entry whose
+//! metadata cannot be read is listed as damaged; it can be purged, not retried.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use clap::{Args, Subcommand};
-
+use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use super::entry::{EntryId, Meta, StoredImage, StoredOutcome, now_ms, time_of};
+use super::entry::{EntryId, now_ms};
 use super::store::{SpoolError, State, Store};
+use crate::callback::{ImagePayload, Outcome};
 
 /// `influence-gen-bridge spool …`
 #[derive(Debug, Subcommand)]
@@ -39,31 +32,26 @@ pub enum SpoolCommand {
         payload: bool,
     },
     /// Move dead letters back to pending, with a fresh attempt count (after fixing the cause).
-    Retry(Selection),
+    Retry {
+        /// The entry's id.
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all_dead: bool,
+    },
     /// Delete dead letters for good.
-    Purge(PurgeSelection),
-}
-
-/// Which dead letters to retry.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct Selection {
-    /// The entry's id.
-    pub id: Option<String>,
-    /// Every dead letter.
-    #[arg(long)]
-    pub all_dead: bool,
-}
-
-/// Which dead letters to purge.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct PurgeSelection {
-    /// The entry's id.
-    pub id: Option<String>,
-    /// Every dead letter that died longer ago than this, e.g. "30days".
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub dead_older_than: Option<Duration>,
+    Purge {
+        /// The entry's id.
+        #[arg(
+            required_unless_present = "dead_older_than",
+            conflicts_with = "dead_older_than"
+        )]
+        id: Option<String>,
+        /// Every dead letter that died longer ago than this, e.g. "30days".
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        dead_older_than: Option<Duration>,
+    },
 }
 
 impl SpoolCommand {
@@ -71,221 +59,156 @@ impl SpoolCommand {
     pub fn run(self, config: &crate::config::SpoolConfig) -> ExitCode {
         let opened = match self {
             Self::List | Self::Show { .. } => Store::inspect(&config.dir),
-            Self::Retry(_) | Self::Purge(_) => Store::administer(&config.dir, config.fsync),
+            _ => Store::administer(&config.dir, config.fsync),
         };
-        let store = match opened {
-            Ok(store) => store,
-            Err(error) => {
-                eprintln!(
-                    "error: cannot open the spool at {}: {error}",
-                    config.dir.display()
-                );
-                return ExitCode::FAILURE;
-            }
-        };
-        // An entry without an image is the file `<id>.json`: its file name is accepted too.
+        let dir = config.dir.display();
+        let store =
+            opened.map_err(|e| SpoolError::Refused(format!("cannot open the spool at {dir}: {e}")));
         let parse = |text: &str| {
-            EntryId::parse(text.strip_suffix(".json").unwrap_or(text)).ok_or_else(|| {
-                SpoolError::NotFound {
-                    state: State::Pending,
-                    id: format!("{text} (not an entry id)"),
-                }
-            })
+            EntryId::parse(text)
+                .ok_or_else(|| SpoolError::Refused(format!("{text} is not a spool entry id")))
         };
-        let result = match self {
+        let done = store.and_then(|store| match self {
             Self::List => list(&store),
-            Self::Show { id, payload } => parse(&id).and_then(|id| show(&store, &id, payload)),
-            Self::Retry(Selection { id: Some(id), .. }) => {
-                parse(&id).and_then(|id| retry(&store, &id))
-            }
-            Self::Retry(Selection { .. }) => retry_all(&store),
-            Self::Purge(PurgeSelection { id: Some(id), .. }) => {
-                parse(&id).and_then(|id| purge(&store, &id))
-            }
-            Self::Purge(PurgeSelection {
+            Self::Show { id, payload } => show(&store, &parse(&id)?, payload),
+            Self::Retry { id: Some(id), .. } => retry(&store, &parse(&id)?),
+            Self::Retry { .. } => retry_all(&store),
+            Self::Purge { id: Some(id), .. } => purge(&store, &parse(&id)?),
+            Self::Purge {
                 dead_older_than, ..
-            }) => purge_older_than(&store, dead_older_than.unwrap_or(Duration::MAX)),
-        };
-        match result {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
+            } => purge_older_than(&store, dead_older_than.unwrap_or(Duration::MAX)),
+        });
+        match &done {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("error: {error}"),
         }
+        ExitCode::from(u8::from(done.is_err()))
     }
 }
 
-/// One line of `spool list`, oldest first, pending before dead.
+/// `spool list`: a line per entry, oldest first, pending before dead.
 pub fn list(store: &Store) -> Result<String, SpoolError> {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<8} {:<29} {:>9} {:>8}  {:<10} {:<8} LAST ERROR",
-        "STATE", "ID", "AGE", "ATTEMPTS", "REQUEST", "KIND"
+    let mut out = String::from(
+        "STATE    ID                                  AGE ATTEMPTS  REQUEST    KIND     LAST ERROR\n",
     );
-    let mut counts = [0usize; 2];
-    for (slot, state) in [State::Pending, State::Dead].into_iter().enumerate() {
+    let mut counts = [0; 2];
+    for (n, state) in [State::Pending, State::Dead].into_iter().enumerate() {
         for id in store.ids(state)? {
-            let meta = match store.meta(state, &id) {
-                Ok(meta) => meta,
+            let (since_ms, attempts, request, kind, error) = match store.meta(state, &id) {
+                Ok(meta) => {
+                    let reason = meta.dead.as_ref().map(|dead| dead.reason.as_str());
+                    let error = reason.or(meta.last_error.as_deref()).unwrap_or("-");
+                    let request = shorten(&meta.result.request_ref, 10);
+                    let attempts = meta.attempts.to_string();
+                    (
+                        meta.received_at_ms,
+                        attempts,
+                        request,
+                        meta.kind(),
+                        shorten(error, 100),
+                    )
+                }
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    counts[slot] += 1;
-                    let why = damage(store, &id, &error);
-                    let _ = writeln!(
-                        out,
-                        "{:<8} {id:<29} {:>9} {:>8}  {:<10} {:<8} {}",
-                        state.label(),
-                        age(id.arrived_ms()),
-                        "-",
-                        "-",
-                        "damaged",
-                        shorten(&why, 100),
-                    );
-                    continue;
+                    let why = shorten(&error.to_string(), 100);
+                    (id.arrived_ms(), "-".into(), "-".into(), "damaged", why)
                 }
             };
-            counts[slot] += 1;
-            let error = meta
-                .dead
-                .as_ref()
-                .map(|d| d.reason.as_str())
-                .or(meta.last_error.as_deref())
-                .unwrap_or("-");
+            counts[n] += 1;
+            let (state, age) = (state.label(), age(since_ms));
             let _ = writeln!(
                 out,
-                "{:<8} {id:<29} {:>9} {:>8}  {:<10} {:<8} {}",
-                state.label(),
-                age(meta.received_at_ms),
-                meta.attempts,
-                shorten(&meta.request_ref, 10),
-                meta.kind(),
-                shorten(error, 100),
+                "{state:<8} {id:<29} {age:>9} {attempts:>8}  {request:<10} {kind:<8} {error}"
             );
         }
     }
-    let usage = store.refresh_usage()?;
-    let _ = write!(
-        out,
-        "{} pending, {} dead, {} bytes on disk",
-        counts[0], counts[1], usage.bytes
-    );
+    let (bytes, [pending, dead]) = (store.usage().bytes, counts);
+    let _ = write!(out, "{pending} pending, {dead} dead, {bytes} bytes on disk");
     Ok(out)
-}
-
-/// Why an entry cannot be read: its quarantine reason when it has one.
-fn damage(store: &Store, id: &EntryId, error: &SpoolError) -> String {
-    match store.quarantine_reason(id) {
-        Some(dead) => dead.reason,
-        None => format!("unreadable: {error}"),
-    }
 }
 
 /// `spool show <id>`: the entry's metadata, and its payload on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
-    let (state, meta) = match find(store, id)? {
-        (state, Ok(meta)) => (state, meta),
-        (state, Err(reason)) => return Ok(show_damaged(store, state, id, &reason)),
+    let (state, found) = [State::Pending, State::Dead]
+        .into_iter()
+        .map(|state| (state, store.meta(state, id)))
+        .find(|(_, found)| !matches!(found, Err(SpoolError::NotFound { .. })))
+        .ok_or_else(|| SpoolError::Refused(format!("no spool entry {id}, pending or dead")))?;
+    let mut lines = vec![("id", id.to_string()), ("state", state.label().to_owned())];
+    let meta = match found {
+        Ok(meta) => meta,
+        Err(SpoolError::Corrupt { reason, .. }) => {
+            lines.extend([
+                ("received", received(id.arrived_ms())),
+                ("unreadable", reason),
+            ]);
+            let hint = "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)";
+            return Ok(fields(&lines) + "\n" + hint);
+        }
+        Err(error) => return Err(error),
     };
-    let mut out = String::new();
-    let _ = writeln!(out, "id:              {}", meta.id);
-    let _ = writeln!(out, "state:           {}", state.label());
-    let _ = writeln!(out, "request:         {}", meta.request_ref);
-    let _ = writeln!(out, "kind:            {}", meta.kind());
-    let _ = writeln!(
-        out,
-        "received:        {} ({} ago)",
-        timestamp(meta.received_at_ms),
-        age(meta.received_at_ms)
+    lines.extend([
+        ("request", meta.result.request_ref.clone()),
+        ("kind", meta.kind().to_owned()),
+        ("received", received(meta.received_at_ms)),
+        ("http request id", meta.http_request_id.clone()),
+        ("attempts", meta.attempts.to_string()),
+    ]);
+    lines.extend(
+        meta.last_attempt_at_ms
+            .map(|at| ("last attempt", timestamp(at))),
     );
-    let _ = writeln!(out, "http request id: {}", meta.http_request_id);
-    let _ = writeln!(out, "attempts:        {}", meta.attempts);
-    if let Some(at) = meta.last_attempt_at_ms {
-        let _ = writeln!(out, "last attempt:    {}", timestamp(at));
-    }
     if state == State::Pending {
-        let _ = writeln!(
-            out,
-            "next attempt:    {}",
-            timestamp(meta.next_attempt_at_ms)
-        );
+        lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
     }
-    if let Some(error) = &meta.last_error {
-        let _ = writeln!(out, "last error:      {error}");
-    }
+    lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
     if let Some(dead) = &meta.dead {
-        let _ = writeln!(out, "dead since:      {}", timestamp(dead.at_ms));
-        let _ = writeln!(out, "dead because:    {}", dead.reason);
+        lines.extend([
+            ("dead since", timestamp(dead.at_ms)),
+            ("dead because", dead.reason.clone()),
+        ]);
     }
-    if with_payload {
-        payload(store, state, &meta, &mut out)?;
-    } else {
-        let _ = writeln!(out, "(payload not shown; add --payload)");
+    if !with_payload {
+        return Ok(fields(&lines) + "\n(payload not shown; add --payload)");
     }
-    Ok(out.trim_end().to_owned())
-}
-
-/// `spool show` of an entry whose metadata cannot be read.
-fn show_damaged(store: &Store, state: State, id: &EntryId, reason: &str) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "id:              {id}");
-    let _ = writeln!(out, "state:           {}", state.label());
-    let _ = writeln!(
-        out,
-        "received:        {} ({} ago)",
-        timestamp(id.arrived_ms()),
-        age(id.arrived_ms())
-    );
-    let _ = writeln!(out, "unreadable:      {reason}");
-    if let Some(dead) = store.quarantine_reason(id) {
-        let _ = writeln!(out, "dead since:      {}", timestamp(dead.at_ms));
-        let _ = writeln!(out, "dead because:    {}", dead.reason);
-    }
-    let _ = write!(
-        out,
-        "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)"
-    );
-    out
-}
-
-fn payload(store: &Store, state: State, meta: &Meta, out: &mut String) -> Result<(), SpoolError> {
-    match &meta.outcome {
-        StoredOutcome::Failure { message, details } => {
-            let _ = writeln!(out, "failure message: {message}");
-            let _ = writeln!(
-                out,
-                "failure details: {}",
-                details.as_deref().unwrap_or("-")
-            );
+    match &meta.result.outcome {
+        Outcome::Failure { message, details } => {
+            let details = details.clone().unwrap_or_else(|| "-".into());
+            lines.extend([
+                ("failure message", message.clone()),
+                ("failure details", details),
+            ]);
         }
-        StoredOutcome::Success { image, claims } => {
-            match image {
-                StoredImage::Inline { bytes } => {
-                    let (_, data) = store.load_in(state, &meta.id)?;
-                    let digest = Sha256::digest(data.as_deref().unwrap_or_default());
-                    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                    let _ = writeln!(out, "image:           {bytes} bytes inline, sha256 {hex}");
+        Outcome::Success { image, claims } => {
+            lines.push(match image {
+                ImagePayload::Inline(_) => {
+                    let data = store.load(state, id)?.1.unwrap_or_default();
+                    let hex: String = Sha256::digest(&data)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    (
+                        "image",
+                        format!("{} bytes inline, sha256 {hex}", data.len()),
+                    )
                 }
-                StoredImage::Url(url) => {
-                    let _ = writeln!(out, "image url:       {}", without_query(url));
-                }
-                StoredImage::Refused(reason) => {
-                    let _ = writeln!(out, "image refused:   {reason}");
-                }
-            }
-            let claims = serde_json::to_string(claims).unwrap_or_default();
-            let _ = writeln!(out, "claims:          {claims}");
+                ImagePayload::Url(url) => ("image url", without_query(url)),
+                ImagePayload::Refused(reason) => ("image refused", reason.clone()),
+            });
+            lines.push(("claims", serde_json::to_string(claims).unwrap_or_default()));
         }
     }
-    Ok(())
+    Ok(fields(&lines))
+}
+
+/// `name: value` lines, the values aligned.
+fn fields(lines: &[(&str, String)]) -> String {
+    let line = |(name, value): &(&str, String)| format!("{:<17}{value}", format!("{name}:"));
+    lines.iter().map(line).collect::<Vec<_>>().join("\n")
 }
 
 /// `spool retry <id>`: a dead letter goes back to pending with a fresh
-/// attempt count. Returns what was done.
+/// attempt count and age (or `spool.max_age` would bury it again).
 pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     let mut meta = store.meta(State::Dead, id).map_err(|error| match error {
         SpoolError::Corrupt { reason, .. } => SpoolError::Refused(format!(
@@ -293,13 +216,9 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
         )),
         error => error,
     })?;
-    meta.dead = None;
-    meta.attempts = 0;
-    meta.last_error = None;
-    meta.next_attempt_at_ms = now_ms();
-    // A retried entry counts its age from now, or max_age would bury it again.
-    meta.received_at_ms = now_ms();
-    store.transfer(State::Dead, &meta)?;
+    (meta.dead, meta.attempts, meta.last_error) = (None, 0, None);
+    (meta.received_at_ms, meta.next_attempt_at_ms) = (now_ms(), now_ms());
+    store.transfer(State::Dead, Some(&meta), id)?;
     Ok(format!(
         "{id}: back in pending; the daemon applies it at its next poll"
     ))
@@ -308,8 +227,7 @@ pub fn retry(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
 /// `spool retry --all-dead`: every dead letter that can be retried is; the
 /// others are named in the error.
 pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
-    let mut retried = 0;
-    let mut refused = Vec::new();
+    let (mut retried, mut refused) = (0, Vec::new());
     for id in store.ids(State::Dead)? {
         match retry(store, &id) {
             Ok(_) => retried += 1,
@@ -317,41 +235,36 @@ pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
             Err(error) => refused.push(error.to_string()),
         }
     }
+    let done = format!("{retried} dead letter(s) back in pending");
     if refused.is_empty() {
-        return Ok(format!("{retried} dead letter(s) back in pending"));
+        return Ok(done);
     }
+    let (count, list) = (refused.len(), refused.join("\n  "));
     Err(SpoolError::Refused(format!(
-        "{retried} dead letter(s) back in pending; {} not:\n  {}",
-        refused.len(),
-        refused.join("\n  ")
+        "{done}; {count} not:\n  {list}"
     )))
 }
 
 /// `spool purge <id>`: deletes a dead letter.
 pub fn purge(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
     match store.remove(State::Dead, id) {
-        Err(SpoolError::NotFound { .. }) if store.meta(State::Pending, id).is_ok() => {
-            Err(SpoolError::NotFound {
-                state: State::Dead,
-                id: format!("{id} (it is pending: only dead letters can be purged)"),
-            })
-        }
-        Err(error) => Err(error),
-        Ok(()) => Ok(format!("{id}: purged")),
+        Err(SpoolError::NotFound { .. }) if store.meta(State::Pending, id).is_ok() => Err(
+            SpoolError::Refused(format!("{id} is pending: only dead letters can be purged")),
+        ),
+        removed => removed.map(|()| format!("{id}: purged")),
     }
 }
 
-/// `spool purge --dead-older-than <duration>`.
+/// `spool purge --dead-older-than <duration>`; an unreadable dead letter
+/// counts from its arrival.
 pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, SpoolError> {
     let cutoff = now_ms().saturating_sub(u64::try_from(age_limit.as_millis()).unwrap_or(u64::MAX));
     let mut purged = 0;
     for id in store.ids(State::Dead)? {
         let dead_at = match store.meta(State::Dead, &id) {
-            Ok(meta) => meta.dead.as_ref().map_or(meta.received_at_ms, |d| d.at_ms),
+            Ok(meta) => meta.dead.map_or(meta.received_at_ms, |d| d.at_ms),
             Err(SpoolError::NotFound { .. }) => continue,
-            Err(SpoolError::Corrupt { .. }) => store
-                .quarantine_reason(&id)
-                .map_or_else(|| id.arrived_ms(), |dead| dead.at_ms),
+            Err(SpoolError::Corrupt { .. }) => id.arrived_ms(),
             Err(error) => return Err(error),
         };
         if dead_at <= cutoff {
@@ -359,26 +272,8 @@ pub fn purge_older_than(store: &Store, age_limit: Duration) -> Result<String, Sp
             purged += 1;
         }
     }
-    Ok(format!(
-        "{purged} dead letter(s) older than {} purged",
-        humantime::format_duration(age_limit)
-    ))
-}
-
-/// Where entry `id` is, and its metadata or why it cannot be read.
-fn find(store: &Store, id: &EntryId) -> Result<(State, Result<Meta, String>), SpoolError> {
-    for state in [State::Pending, State::Dead] {
-        match store.meta(state, id) {
-            Ok(meta) => return Ok((state, Ok(meta))),
-            Err(SpoolError::Corrupt { reason, .. }) => return Ok((state, Err(reason))),
-            Err(SpoolError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Err(SpoolError::NotFound {
-        state: State::Dead,
-        id: format!("{id} (nor a pending one)"),
-    })
+    let limit = humantime::format_duration(age_limit);
+    Ok(format!("{purged} dead letter(s) older than {limit} purged"))
 }
 
 fn age(since_ms: u64) -> String {
@@ -389,7 +284,11 @@ fn age(since_ms: u64) -> String {
 }
 
 fn timestamp(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(time_of(ms)).to_string()
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+fn received(ms: u64) -> String {
+    format!("{} ({} ago)", timestamp(ms), age(ms))
 }
 
 fn shorten(text: &str, max_chars: usize) -> String {
@@ -401,39 +300,24 @@ fn shorten(text: &str, max_chars: usize) -> String {
 }
 
 fn without_query(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let had_query = parsed.query().is_some();
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            if had_query {
-                format!("{parsed}?…")
-            } else {
-                parsed.to_string()
-            }
-        }
-        Err(_) => "(not a URL)".to_owned(),
-    }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(not a URL)".to_owned();
+    };
+    let had_query = parsed.query().is_some();
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    format!("{parsed}{}", if had_query { "?…" } else { "" })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
-    use crate::spool::entry::DeadLetter;
-    use crate::spool::store::Limits;
+    use crate::callback::{CallbackResult, Claims};
+    use crate::spool::entry::{DeadLetter, Meta};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path(),
-            false,
-            Limits {
-                max_bytes: 1 << 30,
-                max_entries: 100,
-            },
-        )
-        .unwrap();
+        let store = Store::open(dir.path(), false, 1 << 30).unwrap();
         (dir, store)
     }
 
@@ -452,7 +336,9 @@ mod tests {
             reason: "unknown request \"42\"".into(),
             at_ms: now_ms(),
         });
-        store.transfer(State::Pending, &meta).unwrap();
+        store
+            .transfer(State::Pending, Some(&meta), &meta.id)
+            .unwrap();
         meta
     }
 
@@ -502,7 +388,11 @@ mod tests {
     fn a_damaged_dead_letter_is_listed_shown_and_purged_but_not_retried() {
         let (dir, store) = store();
         let meta = dead_entry(&store, "https://x.example/y.png");
-        let file = dir.path().join("dead").join(format!("{}.json", meta.id));
+        let file = dir
+            .path()
+            .join("dead")
+            .join(meta.id.as_str())
+            .join("meta.json");
         std::fs::write(&file, br#"{"version":7}"#).unwrap();
         let listing = list(&store).unwrap();
         assert!(listing.contains("0 pending, 1 dead"), "{listing}");

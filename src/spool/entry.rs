@@ -1,36 +1,36 @@
-//! One spooled callback: its id, its metadata, and how a [`CallbackResult`]
-//! is kept on disk (the image bytes in a file of their own, everything else
-//! in a small JSON document that is rewritten after every attempt).
-//!
-//! The document carries [`FORMAT_VERSION`]; [`Meta::from_json`] reads only
-//! that version, so an entry written by another version of the bridge is
-//! reported as such instead of being half-understood.
+//! One spooled callback: its id, and its metadata, a small JSON document
+//! rewritten after every attempt (an inline image's bytes are a file of
+//! their own). [`Meta::from_json`] reads only [`FORMAT_VERSION`], so an
+//! entry of another version of the bridge is reported, not half-understood.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+use crate::callback::{CallbackResult, ImagePayload, Outcome};
 
 /// The format version written into every entry.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// An entry's id: the arrival time in nanoseconds, zero-padded, then a random
-/// suffix, so ids sort in arrival order and never collide.
+/// An entry's id: the arrival time in ns, zero-padded, and a random suffix,
+/// so ids sort in arrival order and never collide.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EntryId(String);
 
 impl EntryId {
     /// A fresh id for an entry arriving now.
-    pub fn new() -> Self {
+    pub fn now() -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        Self(format!("{nanos:020}-{:08x}", fastrand::u32(..)))
+            .unwrap_or_default();
+        Self(format!(
+            "{:020}-{:08x}",
+            nanos.as_nanos(),
+            fastrand::u32(..)
+        ))
     }
 
     /// Parses an id given by an admin or found on disk; `None` if it is not
@@ -50,15 +50,9 @@ impl EntryId {
         u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX)
     }
 
-    /// The id as text (also the entry's directory name).
+    /// The id as text, also the name of the entry's directory.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl Default for EntryId {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -70,18 +64,8 @@ impl fmt::Display for EntryId {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX)
-}
-
-/// `ms` as a `SystemTime`.
-pub fn time_of(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH);
+    u64::try_from(elapsed.unwrap_or_default().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Everything known about an entry except its image bytes.
@@ -92,21 +76,18 @@ pub struct Meta {
     pub received_at_ms: u64,
     /// The `X-Request-Id` of the HTTP request that delivered it.
     pub http_request_id: String,
-    pub request_ref: String,
-    pub outcome: StoredOutcome,
+    /// The callback as validated; an inline image's bytes are in the
+    /// entry's image file, and here an empty string.
+    #[serde(flatten)]
+    pub result: CallbackResult,
+    /// The size of the image file, when the entry has one.
+    pub image_bytes: Option<u64>,
     pub attempts: u32,
     pub last_attempt_at_ms: Option<u64>,
     pub next_attempt_at_ms: u64,
     pub last_error: Option<String>,
-    /// Written by earlier builds while an attempt ran; the in-flight marker
-    /// is now a file of its own beside the entry (see the store). Still read,
-    /// so an entry interrupted before an upgrade waits as it should.
-    #[serde(default)]
-    pub in_flight_since_ms: Option<u64>,
-    /// When an attempt ended with a create whose outcome is unknown (generic
-    /// protocol): Odoo may commit it later, so nothing for this request is
-    /// tried before `odoo.unknown_outcome_wait` has passed since then, across
-    /// restarts too.
+    /// When an attempt ended with a create of unknown outcome (generic
+    /// protocol), which Odoo may still commit: see the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_outcome_at_ms: Option<u64>,
     pub dead: Option<DeadLetter>,
@@ -119,52 +100,17 @@ pub struct DeadLetter {
     pub at_ms: u64,
 }
 
-/// [`Outcome`] with the image bytes replaced by their size (they live in
-/// the entry's image file).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum StoredOutcome {
-    Success {
-        image: StoredImage,
-        claims: Claims,
-    },
-    Failure {
-        message: String,
-        details: Option<String>,
-    },
-}
-
-/// [`ImagePayload`] on disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoredImage {
-    /// The bytes are in the entry's image file.
-    Inline {
-        bytes: u64,
-    },
-    Url(String),
-    Refused(String),
-}
-
-/// The field every version of the metadata document has.
-#[derive(Deserialize)]
-struct VersionProbe {
-    version: Option<u32>,
-}
-
 impl Meta {
     /// Reads a metadata document, refusing what this bridge cannot read (not
     /// JSON, or another format version) with the reason.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let probe: VersionProbe = serde_json::from_slice(bytes).map_err(|e| {
-            if bytes.is_empty() {
-                "the metadata is empty".to_owned()
-            } else {
-                format!("the metadata is not valid JSON: {e}")
-            }
-        })?;
-        match probe.version {
-            Some(FORMAT_VERSION) => {}
+        if bytes.is_empty() {
+            return Err("the metadata is empty".to_owned());
+        }
+        let document: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the metadata is not valid JSON: {e}"))?;
+        match document.get("version").and_then(serde_json::Value::as_u64) {
+            Some(version) if version == u64::from(FORMAT_VERSION) => {}
             Some(other) => {
                 return Err(format!(
                     "written in spool format version {other}; this bridge reads version {FORMAT_VERSION}"
@@ -172,52 +118,31 @@ impl Meta {
             }
             None => return Err("the metadata has no format version".to_owned()),
         }
-        serde_json::from_slice(bytes).map_err(|e| format!("the metadata is damaged: {e}"))
+        serde_json::from_value(document).map_err(|e| format!("the metadata is damaged: {e}"))
     }
 
     /// Metadata for a result arriving now, and its image bytes if inline.
     pub fn for_result(result: &CallbackResult, http_request_id: &str) -> (Self, Option<Bytes>) {
-        let (outcome, image) = match &result.outcome {
-            Outcome::Failure { message, details } => (
-                StoredOutcome::Failure {
-                    message: message.clone(),
-                    details: details.clone(),
-                },
-                None,
-            ),
-            Outcome::Success { image, claims } => {
-                let (stored, bytes) = match image {
-                    ImagePayload::Inline(bytes) => (
-                        StoredImage::Inline {
-                            bytes: bytes.len() as u64,
-                        },
-                        Some(bytes.clone()),
-                    ),
-                    ImagePayload::Url(url) => (StoredImage::Url(url.clone()), None),
-                    ImagePayload::Refused(reason) => (StoredImage::Refused(reason.clone()), None),
-                };
-                (
-                    StoredOutcome::Success {
-                        image: stored,
-                        claims: claims.clone(),
-                    },
-                    bytes,
-                )
-            }
+        let mut result = result.clone();
+        let image = match &mut result.outcome {
+            Outcome::Success {
+                image: ImagePayload::Inline(bytes),
+                ..
+            } => Some(std::mem::take(bytes)),
+            _ => None,
         };
         let now = now_ms();
         let meta = Self {
             version: FORMAT_VERSION,
-            id: EntryId::new(),
+            id: EntryId::now(),
             received_at_ms: now,
             http_request_id: http_request_id.to_owned(),
-            request_ref: result.request_ref.clone(),
-            outcome,
+            result,
+            image_bytes: image.as_ref().map(|bytes| bytes.len() as u64),
             attempts: 0,
             last_attempt_at_ms: None,
             next_attempt_at_ms: now,
             last_error: None,
-            in_flight_since_ms: None,
             unknown_outcome_at_ms: None,
             dead: None,
         };
@@ -226,61 +151,24 @@ impl Meta {
 
     /// Rebuilds the result, given the image bytes when the entry has some.
     pub fn to_result(&self, image: Option<Bytes>) -> CallbackResult {
-        let outcome = match &self.outcome {
-            StoredOutcome::Failure { message, details } => Outcome::Failure {
-                message: message.clone(),
-                details: details.clone(),
-            },
-            StoredOutcome::Success {
-                image: stored,
-                claims,
-            } => {
-                let payload = match stored {
-                    StoredImage::Inline { .. } => ImagePayload::Inline(image.unwrap_or_default()),
-                    StoredImage::Url(url) => ImagePayload::Url(url.clone()),
-                    StoredImage::Refused(reason) => ImagePayload::Refused(reason.clone()),
-                };
-                Outcome::Success {
-                    image: payload,
-                    claims: claims.clone(),
-                }
-            }
-        };
-        CallbackResult {
-            request_ref: self.request_ref.clone(),
-            outcome,
+        let mut result = self.result.clone();
+        if let Outcome::Success {
+            image: ImagePayload::Inline(bytes),
+            ..
+        } = &mut result.outcome
+        {
+            *bytes = image.unwrap_or_default();
         }
-    }
-
-    /// Whether the entry keeps image bytes in a file.
-    pub fn has_image_file(&self) -> bool {
-        matches!(
-            self.outcome,
-            StoredOutcome::Success {
-                image: StoredImage::Inline { .. },
-                ..
-            }
-        )
-    }
-
-    /// Size on disk of the image file (0 without one).
-    pub fn image_bytes(&self) -> u64 {
-        match self.outcome {
-            StoredOutcome::Success {
-                image: StoredImage::Inline { bytes },
-                ..
-            } => bytes,
-            _ => 0,
-        }
+        result
     }
 
     /// Whether applying it creates Odoo records (an image and an
     /// attachment), which a repeated, interrupted attempt could duplicate.
     pub fn creates_records(&self) -> bool {
         matches!(
-            self.outcome,
-            StoredOutcome::Success {
-                image: StoredImage::Inline { .. } | StoredImage::Url(_),
+            self.result.outcome,
+            Outcome::Success {
+                image: ImagePayload::Inline(_) | ImagePayload::Url(_),
                 ..
             }
         )
@@ -288,22 +176,25 @@ impl Meta {
 
     /// A one-word summary: `success`, `failure`.
     pub fn kind(&self) -> &'static str {
-        match self.outcome {
-            StoredOutcome::Success { .. } => "success",
-            StoredOutcome::Failure { .. } => "failure",
+        match self.result.outcome {
+            Outcome::Success { .. } => "success",
+            Outcome::Failure { .. } => "failure",
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::callback::Claims;
 
     #[test]
     fn ids_sort_by_arrival_and_parse_back() {
-        let first = EntryId::new();
+        let first = EntryId::now();
         std::thread::sleep(Duration::from_millis(2));
-        let second = EntryId::new();
+        let second = EntryId::now();
         assert!(first < second);
         assert!(now_ms().abs_diff(first.arrived_ms()) < 1000);
         assert_eq!(EntryId::parse(first.as_str()), Some(first));
@@ -330,16 +221,17 @@ mod tests {
         let (meta, _) = Meta::for_result(&result, "req-1");
         let mut document = serde_json::to_value(&meta).unwrap();
         let text = serde_json::to_vec(&document).unwrap();
-        assert_eq!(Meta::from_json(&text).unwrap().request_ref, "42");
+        assert_eq!(Meta::from_json(&text).unwrap().result.request_ref, "42");
         document["version"] = serde_json::json!(FORMAT_VERSION + 1);
         let error = Meta::from_json(&serde_json::to_vec(&document).unwrap()).unwrap_err();
-        assert!(error.contains("spool format version 2"), "{error}");
+        let newer = format!("spool format version {}", FORMAT_VERSION + 1);
+        assert!(error.contains(&newer), "{error}");
         document.as_object_mut().unwrap().remove("version");
         let error = Meta::from_json(&serde_json::to_vec(&document).unwrap()).unwrap_err();
         assert!(error.contains("no format version"), "{error}");
         assert!(Meta::from_json(b"").unwrap_err().contains("empty"));
         assert!(
-            Meta::from_json(b"{\"version\":1}")
+            Meta::from_json(format!("{{\"version\":{FORMAT_VERSION}}}").as_bytes())
                 .unwrap_err()
                 .contains("damaged")
         );
@@ -358,7 +250,7 @@ mod tests {
             },
         };
         let (meta, image) = Meta::for_result(&result, "req-1");
-        assert_eq!(meta.image_bytes(), 4);
+        assert_eq!(meta.image_bytes, Some(4));
         let text = serde_json::to_string(&meta).unwrap();
         assert!(
             !text.contains("PNG"),

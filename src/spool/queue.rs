@@ -1,36 +1,19 @@
 //! The in-memory view of `pending/`: which entries exist, for which request,
-//! when each is due, and who waits for an outcome.
+//! when each is due, and who waits for an outcome; reconciled with the disk
+//! at every poll (the `spool` CLI changes it too).
 //!
-//! Only ids, request references and due times are held, never payloads.
-//! The index is rebuilt from disk at start and reconciled on every poll,
-//! because the `spool` CLI (another process) retries and purges entries.
-//!
-//! Entries of the same request are handed out one at a time in arrival
-//! order; different requests run concurrently. "The same request" means the
-//! same Odoo id, not the same reference text: a result sent by id "42" and
-//! one sent by the UUID of request 42 are one request. So each entry's
-//! reference is first resolved to a [`RequestKey`] (at once for an id, by
-//! the worker asking Odoo for a UUID), and no entry is handed out while an
-//! older one is still unresolved: it might be the same request.
-//!
-//! While Odoo refuses the bridge itself (its login, its session, a page in
-//! place of JSON-RPC) the whole queue is on hold: nothing is handed out
-//! until the hold's backoff passed, then one entry probes, so a wrong
-//! password costs one failed login per backoff step, not one per entry.
-//! [`Queue::resume`] lifts the hold at once (a reload, or Odoo accepting
-//! the bridge again).
-//!
-//! An entry that cannot be applied as it is on disk (damaged, or written in
-//! another format version) is moved to the dead letters with the reason the
-//! first time it is seen, and logged once; one that cannot be read at all
-//! (an I/O error) stays pending, is logged once and tried at every poll.
-//! [`Queue::gauges`] reports what is on disk, such entries included.
+//! Entries of one request go one at a time in arrival order, different
+//! requests concurrently. One request is one Odoo id (by id "42" or by the
+//! UUID of request 42), so each reference is first resolved to a
+//! [`RequestKey`], and nothing goes while an older entry is unresolved.
+//! While Odoo refuses the bridge itself (login, session, not JSON-RPC) the
+//! queue holds: one entry probes per backoff step, so a wrong password costs
+//! one failed login per step, not one per entry, until [`Queue::resume`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use bytes::Bytes;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Notify, oneshot};
 
 use super::entry::{EntryId, Meta, now_ms};
@@ -39,61 +22,43 @@ use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
 use crate::retry::Backoff;
 
-/// The end of an entry, as reported to whoever waits for it.
+/// The end of an entry (applied, or a dead letter), for whoever waits.
 #[derive(Debug)]
 pub enum Final {
-    /// Applied to Odoo (and removed from the spool).
     Applied(Applied),
-    /// Moved to the dead letters.
     Dead(PipelineError),
 }
 
 /// Which request an entry is about, as far as ordering goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RequestKey {
-    /// The request's Odoo id.
     Id(i64),
     /// A reference that names no request (applying it answers "unknown").
     Unmatched(String),
-    /// The reference as sent, unresolved: the companion protocol needs no
-    /// resolution (Odoo serializes each request under its row lock), so no
-    /// Odoo call is spent on one.
+    /// The reference as sent: the companion protocol needs no resolution
+    /// (Odoo serializes each request under its row lock).
     Reference(String),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Slot {
     request_ref: String,
-    /// `None` until the reference is resolved.
+    /// `None` until resolved; `resolving` while the worker asks Odoo, after
+    /// `failures` failed attempts in a row.
     key: Option<RequestKey>,
-    /// The worker is resolving the reference right now.
     resolving: bool,
-    /// Failed resolutions in a row (for the backoff between them).
-    resolve_failures: u32,
+    failures: u32,
     due_ms: u64,
     /// When it arrived (or was retried by an admin), for the age gauge.
     received_ms: u64,
-    /// A new entry's metadata and image, kept in memory for its first
-    /// attempt so the worker need not read back what was just written.
-    fresh: Option<Payload>,
 }
 
-/// An entry as the worker applies it.
-pub type Payload = (Meta, Option<Bytes>);
-
-/// Image bytes kept in memory for first attempts, at most; beyond it the
-/// worker reads entries back from disk (e.g. while Odoo is down and entries
-/// pile up).
-const MAX_FRESH_BYTES: u64 = 64 * 1024 * 1024;
-
-/// The queue waits for Odoo to accept the bridge again.
+/// The queue waits for Odoo to accept the bridge again: nothing goes before
+/// `until_ms`, then one probe (`probing`); `rounds` refusals in a row.
 #[derive(Debug, Clone, Copy)]
 struct Hold {
-    /// Nothing is handed out before this (ms since the epoch).
     until_ms: u64,
-    /// Refusals in a row (for the backoff).
     rounds: u32,
-    /// One entry was handed out to probe; nothing else goes meanwhile.
     probing: bool,
 }
 
@@ -105,19 +70,43 @@ struct Index {
     busy: HashSet<RequestKey>,
 }
 
+impl Index {
+    /// How many of `room` may go now, and whether that one is a probe.
+    fn allowance(&self, room: usize) -> (usize, bool) {
+        match self.hold {
+            None => (room, false),
+            Some(hold) if !hold.probing && now_ms() >= hold.until_ms => (room.min(1), true),
+            Some(_) => (0, false),
+        }
+    }
+
+    fn probing(&mut self, handed_out: bool) {
+        if let Some(hold) = self.hold.as_mut().filter(|_| handed_out) {
+            hold.probing = true;
+        }
+    }
+
+    /// The entries that may go when due, in arrival order: the oldest entry
+    /// of each request that is not busy, up to the first unresolved one.
+    fn heads(&self) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
+        let mut seen: HashSet<&RequestKey> = HashSet::new();
+        self.pending
+            .iter()
+            .map_while(|(id, slot)| slot.key.as_ref().map(|key| (id, slot, key)))
+            .filter(move |(_, _, key)| seen.insert(*key) && !self.busy.contains(*key))
+    }
+}
+
 /// The spool as the running daemon uses it.
 #[derive(Debug)]
 pub struct Queue {
     store: Arc<Store>,
-    /// How long an entry found in flight (after a crash) waits before it is
-    /// tried again: Odoo may still be executing the interrupted call.
+    /// How long an entry found in flight after a crash waits (Odoo may
+    /// still be executing the interrupted call).
     settle_ms: u64,
-    /// Image bytes of fresh payloads held in the index.
-    fresh_bytes: AtomicU64,
     index: Mutex<Index>,
-    /// Pending entries that cannot be read (not in the index), each
-    /// reported once.
-    unreadable: Mutex<BTreeSet<EntryId>>,
+    /// Pending entries that cannot be read, each logged once.
+    unreadable: Mutex<HashSet<EntryId>>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
 }
@@ -127,31 +116,24 @@ pub struct Queue {
 pub struct Unresolved {
     pub id: EntryId,
     pub request_ref: String,
-    /// Failed resolutions of this entry so far.
     pub failures: u32,
 }
 
-/// The spool's state for the metrics.
+/// The spool's state for the metrics (bytes of pending and dead entries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gauges {
-    /// Entries in `pending/`, readable or not.
     pub pending: u64,
-    /// Entries in `dead/`.
     pub dead: u64,
-    /// Bytes on disk, pending and dead.
     pub bytes: u64,
-    /// Age of the oldest pending entry, if any.
     pub oldest_age_ms: Option<u64>,
 }
 
-/// What [`Queue::take_ready`] hands out: an entry to apply now.
+/// An entry to apply now.
 #[derive(Debug, Clone)]
 pub struct Ready {
     pub id: EntryId,
     pub request_ref: String,
     pub key: RequestKey,
-    /// The entry itself when it is still in memory (see [`Slot::fresh`]).
-    pub payload: Option<Payload>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,13 +141,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
-    /// A queue over `store`, indexing what is already pending; entries that
-    /// were in flight when the last process stopped wait `settle` first.
-    pub fn new(store: Arc<Store>, settle: std::time::Duration) -> Result<Self, SpoolError> {
+    /// A queue over `store`; entries in flight when the last process
+    /// stopped wait `settle` first.
+    pub fn new(store: Arc<Store>, settle: Duration) -> Result<Self, SpoolError> {
         let queue = Self {
             store,
             settle_ms: u64::try_from(settle.as_millis()).unwrap_or(u64::MAX),
-            fresh_bytes: AtomicU64::new(0),
             index: Mutex::default(),
             unreadable: Mutex::default(),
             waiters: Mutex::default(),
@@ -175,75 +156,57 @@ impl Queue {
         Ok(queue)
     }
 
-    /// The store underneath.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 
-    /// Writes `result` durably, then queues it. The receiver yields the
-    /// entry's [`Final`] outcome (it may never, if the entry stays pending).
+    /// Runs blocking spool I/O off the async workers.
+    pub async fn io<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, SpoolError> + Send + 'static,
+    ) -> Result<T, SpoolError> {
+        let store = Arc::clone(&self.store);
+        let done = tokio::task::spawn_blocking(move || work(&store)).await;
+        done.unwrap_or_else(|e| Err(SpoolError::Refused(format!("spool I/O failed: {e}"))))
+    }
+
+    /// Writes `result` durably, then queues it; the receiver yields its
+    /// [`Final`] outcome, if it comes.
     pub async fn submit(
         &self,
         result: &CallbackResult,
         http_request_id: &str,
     ) -> Result<(EntryId, oneshot::Receiver<Final>), SpoolError> {
         let (meta, image) = Meta::for_result(result, http_request_id);
-        let store = Arc::clone(&self.store);
-        let written = {
-            let (meta, image) = (meta.clone(), image.clone());
-            tokio::task::spawn_blocking(move || store.put(&meta, image.as_deref()))
-                .await
-                .map_err(|e| SpoolError::Io {
-                    action: "write",
-                    path: self.store.root().to_owned(),
-                    source: std::io::Error::other(e),
-                })?
-        };
-        written?;
-        let (sender, receiver) = oneshot::channel();
-        lock(&self.waiters).insert(meta.id.clone(), sender);
+        let slot = self.slot(&meta, meta.next_attempt_at_ms);
         let id = meta.id.clone();
-        let slot = Slot {
-            request_ref: meta.request_ref.clone(),
-            key: None,
-            resolving: false,
-            resolve_failures: 0,
-            due_ms: meta.next_attempt_at_ms,
-            received_ms: meta.received_at_ms,
-            fresh: self.keep_fresh(meta, image),
-        };
+        self.io(move |store| store.put(&meta, image.as_deref()))
+            .await?;
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.waiters).insert(id.clone(), sender);
         lock(&self.index).pending.insert(id.clone(), slot);
         self.wake.notify_one();
         Ok((id, receiver))
     }
 
-    /// The payload to keep in memory, if the budget has room for its image.
-    fn keep_fresh(&self, meta: Meta, image: Option<Bytes>) -> Option<Payload> {
-        let size = image.as_ref().map_or(0, |i| i.len() as u64);
-        let kept = self.fresh_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if kept > MAX_FRESH_BYTES {
-            self.fresh_bytes.fetch_sub(size, Ordering::Relaxed);
-            return None;
-        }
-        Some((meta, image))
-    }
-
-    /// Releases the budget of a payload that leaves memory.
-    fn release(&self, payload: &Option<Payload>) {
-        if let Some((_, Some(image))) = payload {
-            self.fresh_bytes
-                .fetch_sub(image.len() as u64, Ordering::Relaxed);
+    fn slot(&self, meta: &Meta, due_ms: u64) -> Slot {
+        Slot {
+            request_ref: meta.result.request_ref.clone(),
+            key: None,
+            resolving: false,
+            failures: 0,
+            due_ms,
+            received_ms: meta.received_at_ms,
         }
     }
 
-    /// Forgets the waiter of `id` (it stopped waiting).
+    /// The waiter of `id` stopped waiting.
     pub fn abandon(&self, id: &EntryId) {
         lock(&self.waiters).remove(id);
     }
 
-    /// Odoo refused the bridge: hold the queue for the next step of
-    /// `backoff` (a second refusal from an entry that was already running
-    /// when the hold began changes nothing). Returns the hold's length.
+    /// Odoo refused the bridge: holds the queue for the next step of
+    /// `backoff` (unless it holds already, not probing) and returns it.
     pub fn hold(&self, backoff: &Backoff) -> Option<u64> {
         let mut index = lock(&self.index);
         let rounds = match index.hold {
@@ -267,16 +230,8 @@ impl Queue {
         }
     }
 
-    /// Whether the queue is on hold.
-    pub fn is_held(&self) -> bool {
-        lock(&self.index).hold.is_some()
-    }
-
-    /// Resolves what `offline` can (an id needs no call to Odoo), and
-    /// returns the other unresolved entries that are due, oldest first, so
-    /// that at most `max_in_flight` are being resolved at once; they are
-    /// marked as being resolved until [`Queue::resolved`] or
-    /// [`Queue::resolve_later`].
+    /// Resolves what `offline` can (an id needs no Odoo call) and hands out
+    /// due unresolved entries to resolve, up to `max_in_flight` at once.
     pub fn to_resolve(
         &self,
         max_in_flight: usize,
@@ -285,12 +240,7 @@ impl Queue {
         let now = now_ms();
         let mut index = lock(&self.index);
         let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
-        // On hold, only what needs no call to Odoo, or one probe.
-        let probe = Self::may_probe(index.hold, now);
-        let mut room = match index.hold {
-            None => max_in_flight.saturating_sub(in_flight),
-            Some(_) => usize::from(probe),
-        };
+        let (mut room, probe) = index.allowance(max_in_flight.saturating_sub(in_flight));
         let mut found = Vec::new();
         for (id, slot) in index.pending.iter_mut() {
             if slot.key.is_some() || slot.resolving {
@@ -298,112 +248,59 @@ impl Queue {
             }
             if let Some(key) = offline(&slot.request_ref) {
                 slot.key = Some(key);
-                continue;
-            }
-            if room > 0 && slot.due_ms <= now {
+            } else if room > 0 && slot.due_ms <= now {
                 room -= 1;
                 slot.resolving = true;
                 found.push(Unresolved {
                     id: id.clone(),
                     request_ref: slot.request_ref.clone(),
-                    failures: slot.resolve_failures,
+                    failures: slot.failures,
                 });
             }
         }
-        Self::probing(&mut index, probe && !found.is_empty());
+        index.probing(probe && !found.is_empty());
         found
     }
 
-    /// Whether a hold lets one probe go now.
-    fn may_probe(hold: Option<Hold>, now: u64) -> bool {
-        hold.is_some_and(|hold| !hold.probing && now >= hold.until_ms)
-    }
-
-    /// Marks the hold as probing when a probe was handed out.
-    fn probing(index: &mut Index, handed_out: bool) {
-        if let Some(hold) = index.hold.as_mut().filter(|_| handed_out) {
-            hold.probing = true;
-        }
-    }
-
-    /// The entry's reference resolved to `key`.
-    pub fn resolved(&self, id: &EntryId, key: RequestKey) {
+    /// The entry's key, or when to try resolving it again.
+    pub fn resolved(&self, id: &EntryId, key: Result<RequestKey, u64>) {
         if let Some(slot) = lock(&self.index).pending.get_mut(id) {
-            slot.key = Some(key);
             slot.resolving = false;
-            slot.resolve_failures = 0;
+            match key {
+                Ok(key) => (slot.key, slot.failures) = (Some(key), 0),
+                Err(due_ms) => (slot.due_ms, slot.failures) = (due_ms, slot.failures + 1),
+            }
         }
         self.wake.notify_one();
     }
 
-    /// Resolving the entry's reference failed; it is tried again at `due_ms`.
-    pub fn resolve_later(&self, id: &EntryId, due_ms: u64) {
-        if let Some(slot) = lock(&self.index).pending.get_mut(id) {
-            slot.resolving = false;
-            slot.resolve_failures = slot.resolve_failures.saturating_add(1);
-            slot.due_ms = due_ms;
-        }
-        self.wake.notify_one();
-    }
-
-    /// Entries due now, at most `max`, at most one per request, each the
-    /// oldest pending entry of its request, none younger than an entry
-    /// whose reference is not resolved yet. Their requests become busy.
-    pub fn take_ready(&self, max: usize) -> Vec<Ready> {
+    /// Due entries to apply, up to `max_in_flight` at once, one per request
+    /// (busy until [`Queue::finish`], [`Queue::reschedule`], [`Queue::forget`]).
+    pub fn take_ready(&self, max_in_flight: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let probe = Self::may_probe(index.hold, now);
-        let max = match index.hold {
-            None => max,
-            Some(_) if probe => max.min(1),
-            Some(_) => return Vec::new(),
-        };
-        let mut ready = Vec::new();
-        for (id, slot, key) in Self::heads(&index) {
-            if ready.len() >= max {
-                break;
-            }
-            if slot.due_ms <= now {
-                ready.push(Ready {
-                    id: id.clone(),
-                    request_ref: slot.request_ref.clone(),
-                    key: key.clone(),
-                    payload: None,
-                });
-            }
-        }
-        Self::probing(&mut index, probe && !ready.is_empty());
-        for entry in &mut ready {
-            index.busy.insert(entry.key.clone());
-            if let Some(slot) = index.pending.get_mut(&entry.id) {
-                entry.payload = slot.fresh.take();
-                self.release(&entry.payload);
-            }
-        }
+        let (room, probe) = index.allowance(max_in_flight.saturating_sub(index.busy.len()));
+        let due = index.heads().filter(|(_, slot, _)| slot.due_ms <= now);
+        let ready: Vec<Ready> = (due.take(room))
+            .map(|(id, slot, key)| Ready {
+                id: id.clone(),
+                request_ref: slot.request_ref.clone(),
+                key: key.clone(),
+            })
+            .collect();
+        index.probing(probe && !ready.is_empty());
+        index
+            .busy
+            .extend(ready.iter().map(|entry| entry.key.clone()));
         ready
     }
 
-    /// The entries that may go when due, in arrival order: the oldest
-    /// entry of each request that is not busy, up to the first entry whose
-    /// reference is not resolved yet (it might be any of the requests).
-    fn heads(index: &Index) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
-        let mut seen: HashSet<&RequestKey> = HashSet::new();
-        index
-            .pending
-            .iter()
-            .map_while(|(id, slot)| slot.key.as_ref().map(|key| (id, slot, key)))
-            .filter(move |(_, _, key)| seen.insert(*key) && !index.busy.contains(*key))
-    }
-
-    /// When the next entry becomes due (ms since the epoch), to be applied
-    /// or to have its reference resolved, if any.
+    /// When the next entry becomes due, to be applied or resolved.
     pub fn next_due_ms(&self) -> Option<u64> {
         let index = lock(&self.index);
-        let to_apply = Self::heads(&index).map(|(_, slot, _)| slot.due_ms).min();
-        let to_resolve = index
-            .pending
-            .values()
-            .find(|slot| slot.key.is_none())
+        let to_apply = index.heads().map(|(_, slot, _)| slot.due_ms).min();
+        let first_unresolved = index.pending.values().find(|slot| slot.key.is_none());
+        let to_resolve = first_unresolved
             .filter(|slot| !slot.resolving)
             .map(|slot| slot.due_ms);
         let next = to_apply.into_iter().chain(to_resolve).min();
@@ -415,24 +312,18 @@ impl Queue {
         }
     }
 
-    /// Whether an entry for a request known by one of `refs` (its id, its
-    /// UUID) waits or is being applied: the initiation watchdog leaves such
-    /// a request alone, its result has arrived.
+    /// Whether a result for a request known by one of `refs` is pending (the
+    /// initiation watchdog leaves such a request alone).
     pub fn holds_result_for(&self, refs: &[&str]) -> bool {
-        lock(&self.index)
-            .pending
-            .values()
-            .any(|slot| refs.contains(&slot.request_ref.as_str()))
+        let index = lock(&self.index);
+        (index.pending.values()).any(|slot| refs.contains(&slot.request_ref.as_str()))
     }
 
     /// The entry left the spool (applied or dead): tells its waiter.
     pub fn finish(&self, ready: &Ready, outcome: Final) {
-        {
-            let mut index = lock(&self.index);
-            index.pending.remove(&ready.id);
-            index.busy.remove(&ready.key);
-        }
-        if let Some(waiter) = lock(&self.waiters).remove(&ready.id) {
+        let waiter = lock(&self.waiters).remove(&ready.id);
+        self.forget(ready);
+        if let Some(waiter) = waiter {
             let _ = waiter.send(outcome);
         }
         self.wake.notify_one();
@@ -440,17 +331,16 @@ impl Queue {
 
     /// The entry stays pending until `due_ms`.
     pub fn reschedule(&self, ready: &Ready, due_ms: u64) {
-        {
-            let mut index = lock(&self.index);
-            if let Some(slot) = index.pending.get_mut(&ready.id) {
-                slot.due_ms = due_ms;
-            }
-            index.busy.remove(&ready.key);
+        let mut index = lock(&self.index);
+        if let Some(slot) = index.pending.get_mut(&ready.id) {
+            slot.due_ms = due_ms;
         }
+        index.busy.remove(&ready.key);
+        drop(index);
         self.wake.notify_one();
     }
 
-    /// The entry vanished from disk (purged by an admin) or cannot be read.
+    /// The entry vanished from disk, or was quarantined.
     pub fn forget(&self, ready: &Ready) {
         let mut index = lock(&self.index);
         index.pending.remove(&ready.id);
@@ -459,119 +349,65 @@ impl Queue {
         lock(&self.waiters).remove(&ready.id);
     }
 
-    /// Waits until new work arrives (or anything else wakes the worker).
+    /// Returns when there is new work (or news) for the worker.
     pub async fn woken(&self) {
         self.wake.notified().await;
     }
 
-    /// Wakes the worker (e.g. on shutdown).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Brings the index in line with `pending/` on disk: adds entries the
-    /// CLI revived or that arrived before start, drops entries that are gone.
+    /// Brings the index in line with `pending/` (blocking). An entry that
+    /// cannot be applied as it is on disk goes to the dead letters when
+    /// first seen; one that cannot be read (I/O) is logged once, tried again.
     pub fn reconcile(&self) -> Result<(), SpoolError> {
-        // Entries in the index now were on disk before the listing below;
-        // those submitted meanwhile are not in `known` and are left alone.
+        // Entries indexed now were on disk before the listing below; those
+        // submitted meanwhile are not `known` and are left alone.
         let known: HashSet<EntryId> = lock(&self.index).pending.keys().cloned().collect();
-        let on_disk = self.store.ids(State::Pending)?;
+        let on_disk = self.store.scan()?;
         let mut added = Vec::new();
         for id in on_disk.iter().filter(|id| !known.contains(*id)) {
-            match self.store.meta(State::Pending, id) {
+            let problem = match self.store.meta(State::Pending, id) {
                 Ok(meta) => {
-                    lock(&self.unreadable).remove(id);
-                    let in_flight = meta
-                        .in_flight_since_ms
-                        .or_else(|| self.store.in_flight_since(id));
-                    let due_ms = match in_flight {
-                        Some(since) => {
-                            tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
-                            meta.next_attempt_at_ms
-                                .max(since.saturating_add(self.settle_ms))
-                        }
-                        None => meta.next_attempt_at_ms,
-                    };
-                    added.push((
-                        id.clone(),
-                        Slot {
-                            request_ref: meta.request_ref,
-                            key: None,
-                            resolving: false,
-                            resolve_failures: 0,
-                            due_ms,
-                            received_ms: meta.received_at_ms,
-                            fresh: None,
-                        },
-                    ));
-                }
-                // Being written or moved by another process right now; next poll.
-                Err(SpoolError::NotFound { .. }) => {}
-                Err(SpoolError::Corrupt { reason, .. }) => self.quarantine_now(id, &reason),
-                Err(error) => {
-                    if lock(&self.unreadable).insert(id.clone()) {
-                        tracing::error!(entry = %id, %error, "cannot read a spool entry; it stays pending and is tried again at every poll");
+                    let mut due_ms = meta.next_attempt_at_ms;
+                    if let Some(since) = self.store.in_flight_since(id) {
+                        tracing::info!(entry = %id, "resuming an entry that was being applied when the bridge stopped");
+                        due_ms = due_ms.max(since.saturating_add(self.settle_ms));
                     }
+                    added.push((id.clone(), self.slot(&meta, due_ms)));
+                    None
                 }
+                // Being moved by another process right now; next poll.
+                Err(SpoolError::NotFound { .. }) => None,
+                Err(SpoolError::Corrupt { reason, .. }) => {
+                    let moved = self.store.quarantine(id, &reason);
+                    if moved.is_ok() {
+                        tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
+                    }
+                    moved.err()
+                }
+                Err(error) => Some(error),
+            };
+            let mut unreadable = lock(&self.unreadable);
+            match problem {
+                Some(error) if unreadable.insert(id.clone()) => {
+                    tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; tried again at every poll");
+                }
+                Some(_) => {}
+                None => _ = unreadable.remove(id),
             }
         }
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
         lock(&self.unreadable).retain(|id| on_disk.contains(id));
-        let mut index = lock(&self.index);
-        let busy = index.busy.clone();
-        let mut gone = Vec::new();
+        let mut guard = lock(&self.index);
+        let index = &mut *guard;
         index.pending.retain(|id, slot| {
-            let keep = on_disk.contains(id)
-                || !known.contains(id)
-                || slot.key.as_ref().is_some_and(|key| busy.contains(key));
-            if !keep {
-                gone.push(slot.fresh.take());
-            }
-            keep
+            let busy = slot
+                .key
+                .as_ref()
+                .is_some_and(|key| index.busy.contains(key));
+            on_disk.contains(id) || !known.contains(id) || busy
         });
         for (id, slot) in added {
             index.pending.entry(id).or_insert(slot);
         }
-        drop(index);
-        for payload in gone {
-            self.release(&payload);
-        }
-        self.store.refresh_usage()?;
-        Ok(())
-    }
-
-    /// Moves pending entry `id`, which cannot be applied as it is, to the
-    /// dead letters with `reason` (blocking). Logged once: a failure to move
-    /// it is tried again at every poll, silently.
-    fn quarantine_now(&self, id: &EntryId, reason: &str) {
-        match self.store.quarantine(id, reason) {
-            Ok(()) => {
-                lock(&self.unreadable).remove(id);
-                tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
-            }
-            Err(SpoolError::NotFound { .. }) => {}
-            Err(error) => {
-                if lock(&self.unreadable).insert(id.clone()) {
-                    tracing::error!(entry = %id, %reason, %error, "spool entry cannot be applied, nor moved to the dead letters; tried again at every poll");
-                }
-            }
-        }
-    }
-
-    /// Quarantines an entry the worker found damaged (see
-    /// [`Store::quarantine`]) and forgets it; on an error it stays pending
-    /// and busy, for the caller to reschedule.
-    pub async fn quarantine(&self, ready: &Ready, reason: String) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = ready.id.clone();
-        match blocking(move || store.quarantine(&id, &reason).map(|()| reason)).await {
-            Ok(reason) => {
-                tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
-            }
-            Err(SpoolError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-        self.forget(ready);
         Ok(())
     }
 
@@ -579,87 +415,25 @@ impl Queue {
     pub fn gauges(&self) -> Gauges {
         let usage = self.store.usage();
         let index = lock(&self.index);
-        let oldest_indexed = index.pending.values().map(|slot| slot.received_ms).min();
-        drop(index);
-        let oldest_unreadable = lock(&self.unreadable).first().map(EntryId::arrived_ms);
-        let oldest = match (oldest_indexed, oldest_unreadable) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let oldest = index.pending.values().map(|slot| slot.received_ms).min();
         Gauges {
-            pending: usage.pending(),
+            pending: usage.pending,
             dead: usage.dead,
             bytes: usage.bytes,
             oldest_age_ms: oldest.map(|ms| now_ms().saturating_sub(ms)),
         }
     }
 
-    /// Loads an entry for applying.
-    pub async fn load(&self, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = id.clone();
-        blocking(move || store.load(&id)).await
-    }
-
-    /// Marks an entry as being applied since `meta.in_flight_since_ms` (or
-    /// now), in a marker file beside it that is never its metadata (see
-    /// [`Store::mark_in_flight`]).
-    pub async fn mark_in_flight(&self, meta: &Meta) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = meta.id.clone();
-        let since_ms = meta.in_flight_since_ms.unwrap_or_else(now_ms);
-        blocking(move || store.mark_in_flight(&id, since_ms)).await
-    }
-
-    /// Since when entry `id` has been marked in flight, if it is: an attempt
-    /// that a crash interrupted.
-    pub async fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
-        let store = Arc::clone(&self.store);
-        let id = id.clone();
-        blocking(move || Ok(store.in_flight_since(&id)))
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Saves an entry's metadata after an attempt (attempts, last error,
-    /// next due time); the attempt is no longer in flight.
+    /// Saves an entry's metadata after an attempt, which is over.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
         let meta = meta.clone();
-        blocking(move || {
+        self.io(move |store| {
             store.update(State::Pending, &meta)?;
-            store.clear_in_flight(&meta.id)
+            store.clear_in_flight(&meta.id);
+            Ok(())
         })
         .await
     }
-
-    /// Removes an applied entry.
-    pub async fn remove(&self, id: &EntryId) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let id = id.clone();
-        blocking(move || store.remove(State::Pending, &id)).await
-    }
-
-    /// Moves an entry to the dead letters.
-    pub async fn bury(&self, meta: &Meta) -> Result<(), SpoolError> {
-        let store = Arc::clone(&self.store);
-        let meta = meta.clone();
-        blocking(move || store.transfer(State::Pending, &meta)).await
-    }
-}
-
-/// Runs blocking spool I/O off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
-) -> Result<T, SpoolError> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
-        Err(SpoolError::Io {
-            action: "run",
-            path: Default::default(),
-            source: std::io::Error::other(e),
-        })
-    })
 }
 
 #[cfg(test)]

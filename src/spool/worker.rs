@@ -1,85 +1,82 @@
 //! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters (an
-//! entry found damaged on disk too, with the reason: see
-//! [`Queue::quarantine`](super::Queue::quarantine)).
+//! with backoff, and moves what can never apply to the dead letters. It
+//! wakes on new work and polls every [`POLL_INTERVAL`] for what the `spool`
+//! CLI changed. Entries of one request go in arrival order, different
+//! requests concurrently up to `odoo.max_concurrent_calls` (more would only
+//! wait for a connection). An entry is removed only once Odoo confirmed the
+//! last write; one that keeps failing dies after `spool.max_age` (no attempt
+//! cap: the backoff sets the pace, the age the life). On shutdown entries
+//! being applied get `server.shutdown_grace`; what is cut off stays pending.
 //!
-//! It wakes on new work and also polls (the poll rescans `pending/`, which
-//! the `spool` CLI changes). Entries of one request go in arrival order,
-//! different requests concurrently up to `odoo.max_concurrent_calls`; an entry's
-//! request is its resolved Odoo id (see [`super::queue`]), so the worker
-//! first resolves UUID references, as many at once as it applies entries. An entry is
-//! removed only after the pipeline reports it applied, i.e. after Odoo
-//! confirmed the last write. On shutdown no new entry starts; entries being
-//! applied get `server.shutdown_grace` to finish, and whatever is cut off
-//! stays pending and resumes at the next start (every step is idempotent).
-//!
-//! Generic protocol: an attempt that ended with a create of unknown outcome
-//! (or that a crash interrupted) holds its request, and every later entry of
-//! it, until `odoo.unknown_outcome_wait` has passed, recorded in the entry so
-//! a restart honours it; then the pipeline searches again and finds what the
-//! lost call committed.
-//!
-//! When Odoo refuses the bridge itself (see
-//! [`crate::odoo::OdooError::refusal`]: a wrong password, a login cooldown,
-//! a maintenance page) the entry is not the problem: it keeps its attempt
-//! count, is never buried for it, and the queue is put on hold (one probe
-//! per backoff step) until Odoo accepts the bridge again or a reload brings
-//! a new password.
+//! Generic protocol: after a create of unknown outcome (or a crash during
+//! one) nothing more of that request is tried until `odoo.unknown_outcome_wait`
+//! has passed, across restarts; then a search finds what the lost call did.
+//! When Odoo refuses the bridge itself ([`crate::odoo::OdooError::refusal`])
+//! the entry is not the problem: its attempt is not counted, and the queue
+//! holds until Odoo accepts the bridge again or a reload brings a password.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::entry::{DeadLetter, Meta, now_ms};
 use super::queue::{Final, Ready, RequestKey, Unresolved};
-use super::store::SpoolError;
+use super::store::{SpoolError, State};
 use crate::app::App;
 use crate::config::Config;
 use crate::odoo::OdooError;
-use crate::pipeline::{Applied, PipelineError};
+use crate::pipeline::PipelineError;
 use crate::retry::Backoff;
 
-/// How often the worker rescans `pending/` (the `spool` CLI changes it).
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the spool is rescanned: what an admin retried or moved in is
+/// picked up within it; a rescan only lists and stats entries.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Runs until `shutdown` is cancelled, then drains within the grace period.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let tasks = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(app.config().odoo.max_concurrent_calls));
     let mut next_poll = Instant::now();
     while !shutdown.is_cancelled() {
         let config = app.config();
+        let queue = app.spool();
         if Instant::now() >= next_poll {
-            reconcile(&app).await;
+            let spool = Arc::clone(app.spool_arc());
+            if let Ok(Err(error)) = tokio::task::spawn_blocking(move || spool.reconcile()).await {
+                tracing::warn!(%error, "cannot rescan the spool");
+            }
             next_poll = Instant::now() + POLL_INTERVAL;
         }
         // Another call (readiness, the sweeper) found Odoo accepting the
         // bridge again: no need to wait for the next probe.
-        if app.spool().is_held() && app.odoo().refusal().is_none() {
-            app.spool().resume();
+        if app.odoo().refusal().is_none() {
+            queue.resume();
         }
-        resolve_references(&app, &config, &tasks);
-        for ready in app.spool().take_ready(slots.available_permits()) {
-            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-                break;
-            };
+        let pipeline = app.pipeline();
+        let offline = |reference: &str| match pipeline.speaks_companion() {
+            true => Some(RequestKey::Reference(reference.to_owned())),
+            false => {
+                (pipeline.resolve_offline(&config, reference)).map(|found| key(found, reference))
+            }
+        };
+        let most = config.odoo.max_concurrent_calls;
+        for entry in queue.to_resolve(most, offline) {
+            let span = tracing::info_span!("spool_entry", entry = %entry.id, ai_generation_request_id = %entry.request_ref);
+            tasks.spawn(resolve(Arc::clone(&app), entry).instrument(span));
+        }
+        for ready in queue.take_ready(most) {
             let span = tracing::info_span!("spool_entry", entry = %ready.id, ai_generation_request_id = %ready.request_ref);
-            tasks.spawn(apply_entry(Arc::clone(&app), ready, permit).instrument(span));
+            tasks.spawn(apply(Arc::clone(&app), ready).instrument(span));
         }
-        let until_due = app
-            .spool()
-            .next_due_ms()
-            .map(|due| Duration::from_millis(due.saturating_sub(now_ms())));
         let until_poll = next_poll.saturating_duration_since(Instant::now());
-        let pause = until_due.map_or(until_poll, |due| due.min(until_poll));
+        let until_due =
+            (queue.next_due_ms()).map(|due| Duration::from_millis(due.saturating_sub(now_ms())));
         tokio::select! {
             () = shutdown.cancelled() => {}
-            () = app.spool().woken() => {}
-            () = tokio::time::sleep(pause) => {}
+            () = queue.woken() => {}
+            () = tokio::time::sleep(until_due.map_or(until_poll, |due| due.min(until_poll))) => {}
         }
     }
     tasks.close();
@@ -92,100 +89,55 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// Gives every new entry its [`RequestKey`]: at once for an id, by asking
-/// Odoo (in a task) for a UUID.
-fn resolve_references(app: &Arc<App>, config: &Arc<Config>, tasks: &TaskTracker) {
-    let pipeline = app.pipeline();
-    let unresolved = app
-        .spool()
-        .to_resolve(config.odoo.max_concurrent_calls, |reference| {
-            if pipeline.speaks_companion() {
-                return Some(RequestKey::Reference(reference.to_owned()));
-            }
-            pipeline
-                .resolve_offline(config, reference)
-                .map(|found| request_key(found, reference))
-        });
-    for entry in unresolved {
-        let span = tracing::info_span!("spool_entry", entry = %entry.id, ai_generation_request_id = %entry.request_ref);
-        tasks.spawn(resolve_reference(Arc::clone(app), entry).instrument(span));
-    }
+fn key(found: Option<i64>, reference: &str) -> RequestKey {
+    found.map_or_else(
+        || RequestKey::Unmatched(reference.to_owned()),
+        RequestKey::Id,
+    )
 }
 
-async fn resolve_reference(app: Arc<App>, entry: Unresolved) {
-    let config = app.config();
+fn backoff(config: &Config) -> Backoff {
+    Backoff::new(config.spool.retry_initial, config.spool.retry_max)
+}
+
+/// Asks Odoo which request a UUID reference names.
+async fn resolve(app: Arc<App>, entry: Unresolved) {
+    let (queue, config) = (app.spool(), app.config());
     let resolved = app.pipeline().resolve(&config, &entry.request_ref).await;
     if !matches!(&resolved, Err(error) if error.refusal().is_some()) {
         // It may have been the probe of a hold.
-        app.spool().resume();
+        queue.resume();
     }
-    match resolved {
-        Ok(found) => app
-            .spool()
-            .resolved(&entry.id, request_key(found, &entry.request_ref)),
+    let resolved = match resolved {
+        Ok(found) => Ok(key(found, &entry.request_ref)),
         // Applying the entry meets the same error and decides its fate.
-        Err(error) if !error.is_transient() => app
-            .spool()
-            .resolved(&entry.id, RequestKey::Unmatched(entry.request_ref)),
+        Err(error) if !error.is_transient() => Ok(RequestKey::Unmatched(entry.request_ref)),
         Err(error) if error.refusal().is_some() => {
-            hold(&app, &config, &error);
-            app.spool().resolve_later(&entry.id, now_ms());
+            hold(&app, &error);
+            Err(now_ms())
         }
         Err(error) => {
-            let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
-            let delay = backoff.delay(entry.failures + 1);
+            let delay = backoff(&config).delay(entry.failures + 1);
             tracing::info!(retry_in_ms = millis(delay), %error, "cannot resolve the request reference; will retry");
-            app.spool()
-                .resolve_later(&entry.id, now_ms() + millis(delay));
+            Err(now_ms() + millis(delay))
         }
-    }
-}
-
-fn request_key(found: Option<i64>, reference: &str) -> RequestKey {
-    match found {
-        Some(id) => RequestKey::Id(id),
-        None => RequestKey::Unmatched(reference.to_owned()),
-    }
-}
-
-async fn reconcile(app: &App) {
-    let spool = Arc::clone(app.spool_arc());
-    match tokio::task::spawn_blocking(move || spool.reconcile()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "cannot rescan the spool"),
-        Err(error) => tracing::warn!(%error, "cannot rescan the spool"),
-    }
+    };
+    queue.resolved(&entry.id, resolved);
 }
 
 /// Applies one entry once and records what happened.
-async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermit) {
-    let queue = app.spool();
-    let config = app.config();
-    let fresh = ready.payload.is_some();
-    let loaded = match ready.payload.take() {
-        // A first attempt right after the callback: it is still in memory.
-        Some(payload) => Ok(payload),
-        None => queue.load(&ready.id).await,
-    };
-    let (mut meta, image) = match loaded {
+async fn apply(app: Arc<App>, ready: Ready) {
+    let (queue, config) = (app.spool(), app.config());
+    let id = ready.id.clone();
+    let (mut meta, image) = match queue.io(move |s| s.load(State::Pending, &id)).await {
         Ok(loaded) => loaded,
         Err(SpoolError::NotFound { .. }) => {
             tracing::info!("the entry left the spool (purged or retried by an admin)");
             return queue.forget(&ready);
         }
-        Err(SpoolError::Corrupt { reason, .. }) => {
-            let Err(error) = queue.quarantine(&ready, reason).await else {
-                return;
-            };
-            tracing::error!(%error, "cannot move a damaged spool entry to the dead letters; will try again");
-            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
-        }
-        Err(error) => {
-            tracing::error!(%error, "cannot read the spool entry; will try again");
-            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
-        }
+        Err(error) => return set_aside(&app, &ready, error).await,
     };
-    if !fresh && hold_after_unknown_outcome(&app, &ready, &mut meta, &config).await {
+    if wait_for_unknown_outcome(&app, &ready, &mut meta, &config).await {
         return;
     }
     let result = meta.to_result(image);
@@ -194,53 +146,99 @@ async fn apply_entry(app: Arc<App>, mut ready: Ready, _slot: OwnedSemaphorePermi
     // Only a success creates records that an interrupted call could
     // duplicate; a failure's writes are simply repeated.
     if meta.creates_records() {
-        meta.in_flight_since_ms = meta.last_attempt_at_ms;
-        if let Err(error) = queue.mark_in_flight(&meta).await {
+        let (id, since) = (meta.id.clone(), now_ms());
+        if let Err(error) = queue.io(move |s| s.mark_in_flight(&id, since)).await {
             tracing::warn!(%error, "cannot mark the spool entry in flight");
         }
-        meta.in_flight_since_ms = None;
     }
     let mut outcome = app.pipeline().apply(&config, &result).await;
+    let expired = now_ms().saturating_sub(meta.received_at_ms) >= millis(config.spool.max_age);
     if let Err(PipelineError::ImageUnavailable(error)) = &outcome
-        && exhausted(&meta, &config)
+        && expired
     {
         // The image host never recovered: the image is unusable for good.
         let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
-        outcome = app
-            .pipeline()
-            .reject(&config, &result.request_ref, &reason)
-            .await;
+        let pipeline = app.pipeline();
+        outcome = pipeline.reject(&config, &result.request_ref, &reason).await;
     }
-    if !matches!(&outcome, Err(error) if error.refusal().is_some()) {
+    let refusal = matches!(&outcome, Err(error) if error.refusal().is_some());
+    if !refusal {
         queue.resume();
     }
-    match outcome {
-        Err(error) if error.refusal().is_some() => wait_for_odoo(&app, &ready, meta, &error).await,
-        Ok(applied) => finish_applied(&app, &ready, applied).await,
-        Err(error) if !error.is_transient() => bury(&app, &ready, meta, error, None).await,
-        Err(error) if exhausted(&meta, &config) => {
-            let reason = format!("gave up after {} attempts: {error}", meta.attempts);
-            bury(&app, &ready, meta, error, Some(reason)).await;
+    let error = match outcome {
+        Ok(applied) => {
+            tracing::info!(outcome = ?applied, "spool entry applied");
+            let id = ready.id.clone();
+            if let Err(error) = queue.io(move |s| s.remove(State::Pending, &id)).await {
+                // Left on disk it is applied again later: a harmless duplicate.
+                tracing::warn!(%error, "applied, but cannot remove the spool entry");
+            }
+            return queue.finish(&ready, Final::Applied(applied));
         }
-        Err(error) => retry_later(&app, &ready, meta, &config, &error).await,
+        Err(error) => error,
+    };
+    meta.last_error = Some(error.to_string());
+    if refusal {
+        // Odoo refused the bridge itself: the entry waits, its attempt not
+        // counted, and the queue holds (the standing logged the reason once).
+        meta.attempts -= 1;
+        hold(&app, &error);
+        later(&app, &ready, meta, now_ms()).await;
+    } else if !error.is_transient() || expired {
+        let reason = match error.is_transient() {
+            true => format!("gave up after {} attempts: {error}", meta.attempts),
+            false => error.to_string(),
+        };
+        bury(&app, &ready, meta, error, reason).await;
+    } else {
+        let mut delay = backoff(&config).delay(meta.attempts);
+        if let PipelineError::OutcomeUnknown(_) = error {
+            // Odoo may still commit the create whose answer was lost;
+            // repeating it before then would create a second image.
+            meta.unknown_outcome_at_ms = Some(now_ms());
+            delay = delay.max(config.odoo.unknown_outcome_wait);
+        } else if matches!(error, PipelineError::Odoo(OdooError::Timeout)) {
+            // Odoo may still be executing the call that timed out.
+            delay = delay.max(config.odoo.timeout);
+        }
+        tracing::info!(attempts = meta.attempts, retry_in_ms = millis(delay), %error, "transient failure; will retry");
+        later(&app, &ready, meta, now_ms() + millis(delay)).await;
     }
 }
 
+/// An entry that cannot be read: quarantined when it is damaged, else tried
+/// again later.
+async fn set_aside(app: &App, ready: &Ready, mut error: SpoolError) {
+    let queue = app.spool();
+    if let SpoolError::Corrupt { reason, .. } = error {
+        let id = ready.id.clone();
+        match queue
+            .io(move |s| s.quarantine(&id, &reason).map(|()| reason))
+            .await
+        {
+            Ok(reason) => {
+                tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
+                return queue.forget(ready);
+            }
+            Err(failed) => error = failed,
+        }
+    }
+    tracing::error!(%error, "cannot read the spool entry, or move it to the dead letters; will try again");
+    queue.reschedule(ready, now_ms() + millis(app.config().spool.retry_max));
+}
+
 /// Generic protocol: keeps the entry waiting while a call of an earlier
-/// attempt (interrupted by an unknown outcome or a crash) may still commit.
-/// True when the entry was rescheduled instead of applied.
-async fn hold_after_unknown_outcome(
+/// attempt (interrupted by an unknown outcome or a crash, which left the
+/// in-flight marker) may still commit. True when the entry waits.
+async fn wait_for_unknown_outcome(
     app: &App,
     ready: &Ready,
     meta: &mut Meta,
     config: &Config,
 ) -> bool {
-    // An in-flight marker left behind: a crash interrupted an attempt.
-    let interrupted = match meta.in_flight_since_ms {
-        Some(since) => Some(since),
-        None => app.spool().in_flight_since(&ready.id).await,
-    };
-    let Some(at_ms) = meta.unknown_outcome_at_ms.or(interrupted) else {
+    let id = ready.id.clone();
+    let interrupted = app.spool().io(move |s| Ok(s.in_flight_since(&id))).await;
+    let Some(at_ms) = meta.unknown_outcome_at_ms.or(interrupted.ok().flatten()) else {
         return false;
     };
     let Some(wait) = app.pipeline().unknown_outcome_hold(config).await else {
@@ -257,97 +255,39 @@ async fn hold_after_unknown_outcome(
         "an earlier call's outcome is unknown; waiting odoo.unknown_outcome_wait before searching again"
     );
     meta.unknown_outcome_at_ms = Some(at_ms);
-    meta.in_flight_since_ms = None;
-    meta.next_attempt_at_ms = until_ms;
-    if let Err(error) = app.spool().save(meta).await {
-        tracing::warn!(%error, "cannot record the wait in the spool");
-    }
-    app.spool().reschedule(ready, until_ms);
+    later(app, ready, meta.clone(), until_ms).await;
     true
 }
 
-/// Odoo refused the bridge itself: the entry waits, its attempt not
-/// counted, and the queue holds (the standing logged the reason once).
-async fn wait_for_odoo(app: &App, ready: &Ready, mut meta: Meta, error: &PipelineError) {
-    meta.attempts = meta.attempts.saturating_sub(1);
-    meta.last_error = Some(error.to_string());
-    if let Err(store_error) = app.spool().save(&meta).await {
-        tracing::warn!(error = %store_error, "cannot record the attempt in the spool");
-    }
-    hold(app, &app.config(), error);
-    app.spool().reschedule(ready, now_ms());
-}
-
-/// Puts the queue on hold after a refusal.
-fn hold(app: &App, config: &Config, error: &PipelineError) {
-    let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
-    if let Some(delay_ms) = app.spool().hold(&backoff) {
+/// Puts the queue on hold after Odoo refused the bridge.
+fn hold(app: &App, error: &PipelineError) {
+    if let Some(delay_ms) = app.spool().hold(&backoff(&app.config())) {
         tracing::debug!(%error, probe_in_ms = delay_ms, "Odoo refuses the bridge; the spool waits");
     }
 }
 
-async fn finish_applied(app: &App, ready: &Ready, applied: Applied) {
-    tracing::info!(outcome = ?applied, "spool entry applied");
-    if let Err(error) = app.spool().remove(&ready.id).await {
-        // Left on disk it is applied again later, which is a harmless duplicate.
-        tracing::warn!(%error, "applied, but cannot remove the spool entry");
+/// Records the attempt; the entry stays pending until `due_ms`.
+async fn later(app: &App, ready: &Ready, mut meta: Meta, due_ms: u64) {
+    meta.next_attempt_at_ms = due_ms;
+    if let Err(error) = app.spool().save(&meta).await {
+        tracing::warn!(%error, "cannot record the attempt in the spool");
     }
-    app.spool().finish(ready, Final::Applied(applied));
+    app.spool().reschedule(ready, due_ms);
 }
 
-async fn bury(
-    app: &App,
-    ready: &Ready,
-    mut meta: Meta,
-    error: PipelineError,
-    reason: Option<String>,
-) {
-    let reason = reason.unwrap_or_else(|| error.to_string());
+async fn bury(app: &App, ready: &Ready, mut meta: Meta, error: PipelineError, reason: String) {
     tracing::warn!(attempts = meta.attempts, %reason, "spool entry moved to the dead letters");
-    meta.last_error = Some(error.to_string());
     meta.dead = Some(DeadLetter {
         reason,
         at_ms: now_ms(),
     });
-    if let Err(store_error) = app.spool().bury(&meta).await {
+    let buried = (app.spool()).io(move |s| s.transfer(State::Pending, Some(&meta), &meta.id));
+    if let Err(store_error) = buried.await {
         tracing::error!(error = %store_error, "cannot move the entry to the dead letters; it stays pending");
-        return app
-            .spool()
-            .reschedule(ready, now_ms() + millis(app.config().spool.retry_max));
+        let retry_max = app.config().spool.retry_max;
+        return app.spool().reschedule(ready, now_ms() + millis(retry_max));
     }
     app.spool().finish(ready, Final::Dead(error));
-}
-
-async fn retry_later(
-    app: &App,
-    ready: &Ready,
-    mut meta: Meta,
-    config: &Config,
-    error: &PipelineError,
-) {
-    let backoff = Backoff::new(config.spool.retry_initial, config.spool.retry_max);
-    let mut delay = backoff.delay(meta.attempts);
-    if let PipelineError::OutcomeUnknown(_) = error {
-        // Odoo may still commit the create whose answer was lost; repeating
-        // it before then would create a second image.
-        meta.unknown_outcome_at_ms = Some(now_ms());
-        delay = delay.max(config.odoo.unknown_outcome_wait);
-    } else if matches!(error, PipelineError::Odoo(OdooError::Timeout)) {
-        // Odoo may still be executing the call that timed out.
-        delay = delay.max(config.odoo.timeout);
-    }
-    tracing::info!(attempts = meta.attempts, retry_in_ms = millis(delay), %error, "transient failure; will retry");
-    meta.last_error = Some(error.to_string());
-    meta.next_attempt_at_ms = now_ms() + millis(delay);
-    if let Err(store_error) = app.spool().save(&meta).await {
-        tracing::warn!(error = %store_error, "cannot record the attempt in the spool");
-    }
-    app.spool().reschedule(ready, meta.next_attempt_at_ms);
-}
-
-/// Older than `spool.max_age`, which bounds an entry's life.
-fn exhausted(meta: &Meta, config: &Config) -> bool {
-    now_ms().saturating_sub(meta.received_at_ms) >= millis(config.spool.max_age)
 }
 
 fn millis(duration: Duration) -> u64 {

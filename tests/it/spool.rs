@@ -23,6 +23,8 @@ fn test_config(config: TestConfig) -> TestConfig {
         .with("images", "allow_private_networks = true")
         .with("images", "allowed_ports = []")
         .with("odoo", "max_concurrent_calls = 8")
+        // Bursts from one address on purpose: no per-client rate limit.
+        .with("limits", "rate_limit_per_minute = 0")
 }
 
 /// What a request must look like once its callback was applied exactly once.
@@ -67,37 +69,22 @@ async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> boo
     }
 }
 
-/// Entries in `pending/`: `<id>.json` files and `<id>/` directories. The
-/// worker's scratch files beside them (metadata being replaced,
-/// `….json.new`; in-flight markers) come and go and are no entries.
+/// Entries in `pending/`: a directory `<id>/` each.
 fn pending_entries(file: &ConfigFile) -> usize {
-    entries_in(&file.spool_dir.join("pending"))
+    ids_in(file, "pending").len()
 }
 
-fn entries_in(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .filter(|entry| {
-                    let name = entry.file_name();
-                    let name = name.to_string_lossy();
-                    EntryId::parse(name.strip_suffix(".json").unwrap_or(&name)).is_some()
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-#[test]
-fn pending_entries_counts_entries_not_the_workers_scratch_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let pending = dir.path().join("pending");
-    std::fs::create_dir_all(pending.join("01795962708147190573-3a8347d1")).unwrap();
-    std::fs::write(pending.join("01795962708147190574-3a8347d2.json"), b"{}").unwrap();
-    // What the worker writes beside entries while it applies them.
-    std::fs::write(pending.join("01795962708147190574-3a8347d2.json.new"), b"{").unwrap();
-    std::fs::write(pending.join("01795962708147190573-3a8347d1.inflight"), b"").unwrap();
-    assert_eq!(entries_in(&pending), 2);
+/// The ids of the entries in `pending` or `dead`.
+fn ids_in(file: &ConfigFile, state: &str) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(file.spool_dir.join(state))
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| EntryId::parse(name).is_some())
+        .collect();
+    ids.sort();
+    ids
 }
 
 fn queued_left(odoo: &OdooEmulator, requests: &[i64]) -> usize {
@@ -427,17 +414,8 @@ async fn a_dead_letter_can_be_listed_retried_after_the_fix_and_purged() {
     assert_no_secret(&bridge.log_text(), &config.secrets(), "bridge logs");
 }
 
-/// The names of the dead letters (`<id>.json` or `<id>`), without the
-/// quarantine reasons and scratch files beside them.
 fn dead_ids(file: &ConfigFile) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(file.spool_dir.join("dead"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| EntryId::parse(name.strip_suffix(".json").unwrap_or(name)).is_some())
-        .collect();
-    ids.sort();
-    ids
+    ids_in(file, "dead")
 }
 
 async fn spool_cli(file: &ConfigFile, args: &[&str]) -> String {
@@ -456,8 +434,9 @@ async fn a_full_spool_is_503_and_nothing_is_half_written() {
     let (odoo, config) = odoo().await;
     let config = test_config(config)
         .with("spool", "wait = \"0s\"")
-        // Two entries of a 400 kB image fit in 1 MiB, a third does not.
         .with("spool", "max_bytes = 1048576");
+    // Two of these fit in a MiB, the third does not.
+    let image = images::png_of_size(400 * 1024);
     let file = ConfigFile::write(&config);
     let bridge = BridgeProcess::start_with_file(&file.path, &[]).await;
     let http = client();
@@ -465,7 +444,6 @@ async fn a_full_spool_is_503_and_nothing_is_half_written() {
     let requests: Vec<i64> = (0..3)
         .map(|n| odoo.seed_request(json!({ "prompt": format!("{n}") })))
         .collect();
-    let image = images::png_of_size(400_000);
     let mut statuses = Vec::new();
     for request in &requests {
         statuses.push(
@@ -584,10 +562,10 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// The metadata of a failure entry, as format version 1 writes it.
+/// The metadata of a failure entry, as format version 2 writes it.
 fn failure_entry(id: &str, request: i64, received_at_ms: u64) -> Value {
     json!({
-        "version": 1,
+        "version": 2,
         "id": id,
         "received_at_ms": received_at_ms,
         "http_request_id": "rid-hand-made",
@@ -629,19 +607,21 @@ async fn damaged_and_other_version_entries_are_quarantined_once_and_counted_wher
     let pending = file.spool_dir.join("pending");
     std::fs::create_dir_all(&pending).unwrap();
     let empty = entry_id(Duration::from_secs(7200), 1);
-    std::fs::write(pending.join(format!("{empty}.json")), b"").unwrap();
+    std::fs::create_dir(pending.join(&empty)).unwrap();
+    std::fs::write(pending.join(&empty).join("meta.json"), b"").unwrap();
     let future = entry_id(Duration::from_secs(7100), 2);
     std::fs::create_dir(pending.join(&future)).unwrap();
     std::fs::write(
         pending.join(&future).join("meta.json"),
-        json!({ "version": 2, "id": future, "whatever": "a later bridge wrote" }).to_string(),
+        json!({ "version": 3, "id": future, "whatever": "a later bridge wrote" }).to_string(),
     )
     .unwrap();
     std::fs::write(pending.join(&future).join("image.bin"), b"IMG").unwrap();
     let request = odoo.seed_request(json!({ "prompt": "waits for Odoo" }));
     let good = entry_id(Duration::from_secs(3600), 3);
+    std::fs::create_dir(pending.join(&good)).unwrap();
     std::fs::write(
-        pending.join(format!("{good}.json")),
+        pending.join(&good).join("meta.json"),
         failure_entry(&good, request, now_ms() - 3_600_000).to_string(),
     )
     .unwrap();
@@ -683,20 +663,14 @@ async fn damaged_and_other_version_entries_are_quarantined_once_and_counted_wher
     let listing = spool_cli(&file, &["spool", "list"]).await;
     assert!(listing.contains("1 pending, 2 dead"), "{listing}");
     assert!(listing.contains("the metadata is empty"), "{listing}");
-    assert!(listing.contains("spool format version 2"), "{listing}");
+    assert!(listing.contains("spool format version 3"), "{listing}");
     let output = bridge::run(&file.path, &["spool", "retry", &future], &[]).await;
     assert!(!output.status.success());
     let refused = String::from_utf8_lossy(&output.stderr);
     assert!(refused.contains("cannot be retried"), "{refused}");
     let purged = spool_cli(&file, &["spool", "purge", &empty]).await;
     assert!(purged.contains("purged"), "{purged}");
-    assert!(
-        !file
-            .spool_dir
-            .join("dead")
-            .join(format!("{empty}.reason"))
-            .exists()
-    );
+    assert!(!file.spool_dir.join("dead").join(&empty).exists());
 
     odoo.set_down(false);
     eventually(
@@ -770,25 +744,21 @@ async fn the_spool_cli_needs_no_secret_and_leaves_a_running_daemons_files_alone(
         .await
         .unwrap();
     assert_eq!(status, 202);
-    let id = std::fs::read_dir(file.spool_dir.join("pending"))
-        .unwrap()
-        .flatten()
-        .find_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".json").map(str::to_owned)
-        })
-        .expect("a pending entry");
-    // Stand-ins for what the daemon has under way at any moment.
+    let id = ids_in(&file, "pending").pop().expect("a pending entry");
+    // Stand-ins for what the daemon has under way at any moment: an entry
+    // being written, and one being removed (its metadata gone already).
     let writing = file
         .spool_dir
         .join("tmp")
         .join(format!("{}-00000001", &id[..20]));
     std::fs::write(&writing, b"half an entry").unwrap();
-    let replacing = file
+    let removing = file
         .spool_dir
         .join("pending")
-        .join(format!("{}-00000002.json.new", &id[..20]));
-    std::fs::write(&replacing, b"{").unwrap();
+        .join(format!("{}-00000002", &id[..20]));
+    std::fs::create_dir(&removing).unwrap();
+    let replacing = removing.join("image.bin");
+    std::fs::write(&replacing, b"IMG").unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let bare = dir.path().join("spool-only.toml");
@@ -825,11 +795,11 @@ async fn the_spool_cli_needs_no_secret_and_leaves_a_running_daemons_files_alone(
         assert!(writing.exists(), "{args:?} deleted an entry being written");
         assert!(
             replacing.exists(),
-            "{args:?} deleted metadata being replaced"
+            "{args:?} deleted an entry being removed"
         );
     }
     std::fs::remove_file(&writing).unwrap();
-    std::fs::remove_file(&replacing).unwrap();
+    std::fs::remove_dir_all(&removing).unwrap();
     odoo.set_down(false);
     eventually("the entry to apply", Duration::from_secs(20), || {
         odoo.record(REQUESTS, request).unwrap()["status"] == "failed"

@@ -3,12 +3,8 @@
 
 use super::*;
 use crate::callback::{CallbackResult, Outcome};
-use crate::spool::store::Limits;
 
-const ROOMY: Limits = Limits {
-    max_bytes: 1 << 30,
-    max_entries: 1000,
-};
+const ROOMY: u64 = 1 << 30;
 
 fn failure(reference: &str) -> CallbackResult {
     CallbackResult {
@@ -49,7 +45,7 @@ async fn nothing_overtakes_an_older_entry_whose_request_is_not_known_yet() {
         "nothing can go: the worker must not spin"
     );
     // uuid-a is request 42: the entry by id "42" waits for it, 43 does not.
-    queue.resolved(&ids[0], RequestKey::Id(42));
+    queue.resolved(&ids[0], Ok(RequestKey::Id(42)));
     let ready = queue.take_ready(4);
     let taken: Vec<_> = ready.iter().map(|r| r.request_ref.as_str()).collect();
     assert_eq!(taken, ["uuid-a", "43"]);
@@ -68,7 +64,7 @@ async fn resolutions_in_flight_are_bounded_and_retried_later() {
     assert_eq!(queue.to_resolve(2, offline).len(), 2);
     assert!(queue.to_resolve(2, offline).is_empty(), "two are in flight");
     let later = now_ms() + 60_000;
-    queue.resolve_later(&ids[0], later);
+    queue.resolved(&ids[0], Err(later));
     let again = queue.to_resolve(2, offline);
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].request_ref, "u3", "u1 waits for its retry");
@@ -77,8 +73,8 @@ async fn resolutions_in_flight_are_bounded_and_retried_later() {
         Some(later),
         "the next event is u1's retry"
     );
-    queue.resolved(&ids[1], RequestKey::Id(1));
-    queue.resolved(&ids[2], RequestKey::Unmatched("u3".into()));
+    queue.resolved(&ids[1], Ok(RequestKey::Id(1)));
+    queue.resolved(&ids[2], Ok(RequestKey::Unmatched("u3".into())));
     assert!(queue.take_ready(4).is_empty(), "u2 and u3 wait behind u1");
     assert_eq!(queue.next_due_ms(), Some(later));
 }
@@ -115,7 +111,10 @@ async fn a_hold_lets_one_probe_go_per_step_until_resumed() {
     queue.reschedule(&probe[0], now_ms());
     assert_eq!(queue.take_ready(4).len(), 1);
     queue.resume();
-    assert!(!queue.is_held());
+    assert!(
+        queue.hold(&at_once).is_some(),
+        "a new hold, not a next step"
+    );
 }
 
 #[tokio::test]

@@ -8,12 +8,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
-use crate::spool::store::Limits;
+use bytes::Bytes;
 
-const ROOMY: Limits = Limits {
-    max_bytes: 1 << 30,
-    max_entries: 1000,
-};
+const ROOMY: u64 = 1 << 30;
 const SETTLE: Duration = Duration::from_secs(60);
 
 fn success(image: &'static [u8]) -> CallbackResult {
@@ -57,10 +54,7 @@ async fn the_in_flight_marker_never_replaces_the_metadata() {
             .join("meta.json");
         let before = fs::metadata(&meta_path).unwrap();
         let bytes = fs::read(&meta_path).unwrap();
-        let mut meta = queue.store().meta(State::Pending, &id).unwrap();
-        meta.attempts = 1;
-        meta.in_flight_since_ms = Some(now_ms());
-        queue.mark_in_flight(&meta).await.unwrap();
+        queue.store().mark_in_flight(&id, now_ms()).unwrap();
         let after = fs::metadata(&meta_path).unwrap();
         assert_eq!(
             (before.ino(), before.len()),
@@ -89,7 +83,7 @@ async fn a_torn_in_flight_marker_still_counts_from_its_mtime() {
     let dir = tempfile::tempdir().unwrap();
     let queue = open(dir.path());
     let (id, _) = queue.submit(&failure(), "rid").await.unwrap();
-    fs::write(dir.path().join(format!("pending/{id}.inflight")), b"").unwrap();
+    fs::write(dir.path().join(format!("pending/{id}/inflight")), b"").unwrap();
     let since = queue.store().in_flight_since(&id).unwrap();
     assert!(now_ms().abs_diff(since) < 5_000);
 }
@@ -103,12 +97,13 @@ async fn unreadable_entries_are_quarantined_and_the_gauges_count_them_where_they
     let (good, _) = queue.submit(&failure(), "rid").await.unwrap();
     // Damage written behind the daemon's back: an empty metadata file (a
     // power cut) and a document of a future format version.
-    let empty = EntryId::new();
-    fs::write(dir.path().join(format!("pending/{empty}.json")), b"").unwrap();
-    let future = EntryId::new();
+    let empty = EntryId::now();
+    fs::create_dir(dir.path().join(format!("pending/{empty}"))).unwrap();
+    fs::write(dir.path().join(format!("pending/{empty}/meta.json")), b"").unwrap();
+    let future = EntryId::now();
     let future_dir = dir.path().join("pending").join(future.as_str());
     fs::create_dir(&future_dir).unwrap();
-    fs::write(future_dir.join("meta.json"), br#"{"version":2,"id":"x"}"#).unwrap();
+    fs::write(future_dir.join("meta.json"), br#"{"version":3,"id":"x"}"#).unwrap();
     fs::write(future_dir.join("image.bin"), b"IMG").unwrap();
 
     queue.reconcile().unwrap();
@@ -117,23 +112,17 @@ async fn unreadable_entries_are_quarantined_and_the_gauges_count_them_where_they
         queue.store().ids(State::Dead).unwrap(),
         vec![empty.clone(), future.clone()]
     );
-    let reason = queue.store().quarantine_reason(&future).unwrap().reason;
-    assert!(reason.contains("spool format version 2"), "{reason}");
+    // Kept as found: reading it again says why.
     let kept = dir.path().join("dead").join(future.as_str());
     assert_eq!(fs::read(kept.join("image.bin")).unwrap(), b"IMG");
     assert_eq!(
         fs::read(kept.join("meta.json")).unwrap(),
-        br#"{"version":2,"id":"x"}"#,
-        "the entry is kept as found"
+        br#"{"version":3,"id":"x"}"#,
     );
-    assert!(
-        queue
-            .store()
-            .quarantine_reason(&empty)
-            .unwrap()
-            .reason
-            .contains("empty")
-    );
+    for (id, why) in [(&future, "spool format version 3"), (&empty, "empty")] {
+        let error = queue.store().meta(State::Dead, id).unwrap_err().to_string();
+        assert!(error.contains(why), "{error}");
+    }
     // Once: nothing is left to find at the next poll.
     queue.reconcile().unwrap();
     assert_eq!(queue.store().ids(State::Dead).unwrap().len(), 2);

@@ -2,11 +2,9 @@
 
 use super::*;
 use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
+use crate::spool::entry::DeadLetter;
 
-const ROOMY: Limits = Limits {
-    max_bytes: 1 << 30,
-    max_entries: 1000,
-};
+const ROOMY: u64 = 1 << 30;
 
 fn result(image: Option<&'static [u8]>) -> CallbackResult {
     let outcome = match image {
@@ -37,11 +35,11 @@ fn put_then_load_round_trips_and_leaves_tmp_empty() {
     let store = Store::open(dir.path(), true, ROOMY).unwrap();
     let meta = put(&store, Some(b"IMAGE"));
     assert_eq!(store.ids(State::Pending).unwrap(), vec![meta.id.clone()]);
-    let (loaded, image) = store.load(&meta.id).unwrap();
-    assert_eq!(loaded.request_ref, "7");
+    let (loaded, image) = store.load(State::Pending, &meta.id).unwrap();
+    assert_eq!(loaded.result.request_ref, "7");
     assert_eq!(image.as_deref(), Some(&b"IMAGE"[..]));
     assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-    assert_eq!(store.usage().entries, 1);
+    assert_eq!(store.usage().pending, 1);
 }
 
 #[test]
@@ -61,44 +59,20 @@ fn debris_in_tmp_is_cleaned_at_open_and_counted_usage_is_recomputed() {
     .unwrap();
     let store = Store::open(dir.path(), false, ROOMY).unwrap();
     assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-    assert_eq!(store.usage().entries, 2);
+    assert_eq!(store.usage().pending, 2);
     assert!(store.usage().bytes > 5);
 }
 
 #[test]
-fn limits_refuse_without_leaving_anything_behind() {
+fn max_bytes_refuses_without_leaving_anything_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        false,
-        Limits {
-            max_bytes: 1 << 20,
-            max_entries: 1,
-        },
-    )
-    .unwrap();
-    put(&store, None);
-    let (meta, _) = Meta::for_result(&result(None), "rid");
-    assert!(matches!(
-        store.put(&meta, None),
-        Err(SpoolError::Full { .. })
-    ));
-    assert_eq!(store.ids(State::Pending).unwrap().len(), 1);
-
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        false,
-        Limits {
-            max_bytes: 100,
-            max_entries: 10,
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), false, 100).unwrap();
     let (meta, image) = Meta::for_result(&result(Some(&[0u8; 200])), "rid");
     let error = store.put(&meta, image.as_deref()).unwrap_err();
+    assert!(matches!(error, SpoolError::Full(_)), "{error:?}");
     assert!(error.to_string().contains("spool.max_bytes"), "{error}");
     assert!(store.ids(State::Pending).unwrap().is_empty());
+    assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     assert_eq!(store.usage(), Usage::default());
 }
 
@@ -106,11 +80,7 @@ fn limits_refuse_without_leaving_anything_behind() {
 fn an_unwritable_spool_fails_and_leaves_nothing_in_pending() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false, ROOMY).unwrap();
-    // Something where the entry must be staged makes the write fail, for
-    // both layouts (a file for an entry without image, a directory with one).
-    let (meta, _) = Meta::for_result(&result(None), "rid");
-    fs::create_dir(dir.path().join("tmp").join(format!("{}.json", meta.id))).unwrap();
-    assert!(matches!(store.put(&meta, None), Err(SpoolError::Io { .. })));
+    // Something where the entry must be staged makes the write fail.
     let (meta, image) = Meta::for_result(&result(Some(b"IMG")), "rid");
     fs::write(dir.path().join("tmp").join(meta.id.as_str()), b"in the way").unwrap();
     assert!(matches!(
@@ -122,59 +92,73 @@ fn an_unwritable_spool_fails_and_leaves_nothing_in_pending() {
 }
 
 #[test]
-fn entries_without_an_image_are_single_files() {
+fn every_entry_is_a_directory_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), true, ROOMY).unwrap();
     let plain = put(&store, None);
     let with_image = put(&store, Some(b"IMG"));
-    assert!(
-        dir.path()
-            .join("pending")
-            .join(format!("{}.json", plain.id))
-            .is_file()
-    );
-    assert!(
-        dir.path()
-            .join("pending")
-            .join(with_image.id.as_str())
-            .join("meta.json")
-            .is_file()
+    let pending = dir.path().join("pending");
+    assert!(pending.join(plain.id.as_str()).join("meta.json").is_file());
+    assert!(!pending.join(plain.id.as_str()).join("image.bin").exists());
+    assert_eq!(
+        fs::read(pending.join(with_image.id.as_str()).join("image.bin")).unwrap(),
+        b"IMG"
     );
     assert_eq!(
         store.ids(State::Pending).unwrap(),
         vec![plain.id.clone(), with_image.id.clone()]
     );
     let mut updated = plain.clone();
-    updated.attempts = 4;
-    store.update(State::Pending, &updated).unwrap();
-    assert_eq!(store.meta(State::Pending, &plain.id).unwrap().attempts, 4);
-    updated.dead = Some(super::super::entry::DeadLetter {
+    updated.dead = Some(DeadLetter {
         reason: "r".into(),
         at_ms: 1,
     });
-    store.transfer(State::Pending, &updated).unwrap();
-    assert!(
-        dir.path()
-            .join("dead")
-            .join(format!("{}.json", plain.id))
-            .is_file()
-    );
+    store.mark_in_flight(&plain.id, 1).unwrap();
+    store
+        .transfer(State::Pending, Some(&updated), &updated.id)
+        .unwrap();
+    let dead = dir.path().join("dead").join(plain.id.as_str());
+    assert!(dead.join("meta.json").is_file());
+    assert!(!dead.join("inflight").exists(), "the marker stays behind");
     store.remove(State::Dead, &plain.id).unwrap();
     store.remove(State::Pending, &with_image.id).unwrap();
-    assert!(
-        fs::read_dir(dir.path().join("pending"))
-            .unwrap()
-            .next()
-            .is_none(),
-        "nothing left behind"
-    );
-    assert!(
-        fs::read_dir(dir.path().join("dead"))
-            .unwrap()
-            .next()
-            .is_none()
-    );
+    for state in ["pending", "dead", "tmp"] {
+        let left: Vec<_> = fs::read_dir(dir.path().join(state)).unwrap().collect();
+        assert!(left.is_empty(), "{state}: {left:?}");
+    }
     assert_eq!(store.usage(), Usage::default());
+}
+
+/// No installed base has the single-file layout of earlier builds
+/// (`<id>.json`), but one found must never be taken for debris.
+#[test]
+fn an_entry_in_the_old_layout_stops_serve_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), false, ROOMY).unwrap());
+    let (meta, _) = Meta::for_result(&result(None), "rid");
+    let old = dir.path().join("dead").join(format!("{}.json", meta.id));
+    fs::write(&old, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let error = Store::open(dir.path(), false, ROOMY)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("layout of an earlier build") && error.contains("meta.json"),
+        "{error}"
+    );
+    assert!(old.is_file(), "the entry is kept");
+    // Moved as the message says, it is an entry again.
+    let entry = dir.path().join("dead").join(meta.id.as_str());
+    fs::create_dir(&entry).unwrap();
+    fs::rename(&old, entry.join("meta.json")).unwrap();
+    let store = Store::open(dir.path(), false, ROOMY).unwrap();
+    assert_eq!(
+        store
+            .meta(State::Dead, &meta.id)
+            .unwrap()
+            .result
+            .request_ref,
+        "7"
+    );
 }
 
 #[test]
@@ -191,21 +175,13 @@ fn a_removal_cut_short_is_cleared_at_the_next_open() {
                 .join("meta.json"),
         )
         .unwrap();
-        fs::write(
-            dir.path()
-                .join("pending")
-                .join("00000000000000000001-00000000.json.new"),
-            b"{",
-        )
-        .unwrap();
+        // And an entry's directory left without anything.
+        fs::create_dir(dir.path().join("dead/00000000000000000001-00000000")).unwrap();
     }
     let store = Store::open(dir.path(), false, ROOMY).unwrap();
-    assert!(
-        fs::read_dir(dir.path().join("pending"))
-            .unwrap()
-            .next()
-            .is_none()
-    );
+    for state in ["pending", "dead"] {
+        assert_eq!(fs::read_dir(dir.path().join(state)).unwrap().count(), 0);
+    }
     assert_eq!(store.usage(), Usage::default());
 }
 
@@ -215,20 +191,22 @@ fn entries_move_to_dead_and_back_and_are_removed() {
     let store = Store::open(dir.path(), true, ROOMY).unwrap();
     let mut meta = put(&store, Some(b"IMG"));
     meta.attempts = 3;
-    meta.dead = Some(super::super::entry::DeadLetter {
+    meta.dead = Some(DeadLetter {
         reason: "unknown request".into(),
         at_ms: 1,
     });
-    store.transfer(State::Pending, &meta).unwrap();
+    store
+        .transfer(State::Pending, Some(&meta), &meta.id)
+        .unwrap();
     assert!(store.ids(State::Pending).unwrap().is_empty());
     let dead = store.meta(State::Dead, &meta.id).unwrap();
     assert_eq!(dead.attempts, 3);
     assert_eq!(dead.dead.unwrap().reason, "unknown request");
-    let (_, image) = store.load_in(State::Dead, &meta.id).unwrap();
+    let (_, image) = store.load(State::Dead, &meta.id).unwrap();
     assert_eq!(image.as_deref(), Some(&b"IMG"[..]));
 
     meta.dead = None;
-    store.transfer(State::Dead, &meta).unwrap();
+    store.transfer(State::Dead, Some(&meta), &meta.id).unwrap();
     assert_eq!(store.ids(State::Pending).unwrap(), vec![meta.id.clone()]);
     store.remove(State::Pending, &meta.id).unwrap();
     assert!(store.ids(State::Pending).unwrap().is_empty());
@@ -260,7 +238,12 @@ fn damage_is_reported_not_panicked_on() {
     let entry = dir.path().join("pending").join(meta.id.as_str());
     fs::write(entry.join("image.bin"), b"IMA").unwrap();
     assert!(matches!(
-        store.load(&meta.id),
+        store.load(State::Pending, &meta.id),
+        Err(SpoolError::Corrupt { .. })
+    ));
+    fs::remove_file(entry.join("image.bin")).unwrap();
+    assert!(matches!(
+        store.load(State::Pending, &meta.id),
         Err(SpoolError::Corrupt { .. })
     ));
     fs::write(entry.join("meta.json"), b"not json").unwrap();
@@ -268,7 +251,7 @@ fn damage_is_reported_not_panicked_on() {
         store.meta(State::Pending, &meta.id),
         Err(SpoolError::Corrupt { .. })
     ));
-    let missing = EntryId::new();
+    let missing = EntryId::now();
     assert!(matches!(
         store.meta(State::Pending, &missing),
         Err(SpoolError::NotFound { .. })
@@ -280,6 +263,7 @@ fn names_that_are_not_ids_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false, ROOMY).unwrap();
     fs::create_dir(dir.path().join("pending/lost+found")).unwrap();
+    fs::write(dir.path().join("pending/notes.txt"), b"").unwrap();
     put(&store, None);
     assert_eq!(store.ids(State::Pending).unwrap().len(), 1);
 }
@@ -323,17 +307,8 @@ fn inspecting_and_administering_leave_the_daemons_files_alone() {
     // being replaced, an attempt in flight.
     let writing = dir.path().join("tmp").join("00000000000000000009-00000000");
     fs::create_dir(&writing).unwrap();
-    let replacing = dir
-        .path()
-        .join("pending")
-        .join(meta.id.as_str())
-        .join("meta.json.new");
-    fs::write(&replacing, b"{").unwrap();
-    let replacing_file = dir
-        .path()
-        .join("pending")
-        .join("00000000000000000008-00000000.json.new");
-    fs::write(&replacing_file, b"{").unwrap();
+    let replacing = dir.path().join("pending").join(meta.id.as_str());
+    fs::write(replacing.join("meta.json.new"), b"{").unwrap();
     daemon.mark_in_flight(&meta.id, 1).unwrap();
     let snapshot = || tree(dir.path());
     let before = snapshot();
@@ -344,7 +319,7 @@ fn inspecting_and_administering_leave_the_daemons_files_alone() {
         vec![meta.id.clone()]
     );
     inspected.meta(State::Pending, &meta.id).unwrap();
-    inspected.refresh_usage().unwrap();
+    inspected.scan().unwrap();
     drop(inspected);
     assert_eq!(snapshot(), before, "inspecting changed the spool");
 
@@ -367,20 +342,25 @@ fn inspecting_a_missing_spool_fails_and_creates_nothing() {
 }
 
 #[test]
-fn a_quarantined_entry_keeps_its_files_and_leaves_with_its_reason() {
+fn a_quarantined_entry_keeps_its_files_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), true, ROOMY).unwrap();
     let meta = put(&store, None);
-    let path = dir.path().join("pending").join(format!("{}.json", meta.id));
-    fs::write(&path, b"{\"version\":1}").unwrap();
-    store.refresh_usage().unwrap();
+    let path = dir.path().join("pending").join(meta.id.as_str());
+    fs::write(path.join("meta.json"), b"{\"version\":2}").unwrap();
+    store.scan().unwrap();
     store.quarantine(&meta.id, "damaged").unwrap();
-    let dead = dir.path().join("dead").join(format!("{}.json", meta.id));
-    assert_eq!(fs::read(&dead).unwrap(), b"{\"version\":1}");
-    assert_eq!(store.quarantine_reason(&meta.id).unwrap().reason, "damaged");
+    let dead = dir.path().join("dead").join(meta.id.as_str());
+    assert_eq!(
+        fs::read(dead.join("meta.json")).unwrap(),
+        b"{\"version\":2}"
+    );
+    let Err(SpoolError::Corrupt { reason, .. }) = store.meta(State::Dead, &meta.id) else {
+        panic!("the damage is not seen");
+    };
+    assert!(reason.contains("damaged"), "{reason}");
     assert_eq!(store.usage().dead, 1);
     store.remove(State::Dead, &meta.id).unwrap();
-    assert!(store.quarantine_reason(&meta.id).is_none());
     assert!(
         fs::read_dir(dir.path().join("dead"))
             .unwrap()
@@ -400,13 +380,12 @@ fn a_quarantined_entry_keeps_its_files_and_leaves_with_its_reason() {
         b"IMA",
     )
     .unwrap();
-    let Err(SpoolError::Corrupt { reason, .. }) = store.load(&meta.id) else {
+    let Err(SpoolError::Corrupt { reason, .. }) = store.load(State::Pending, &meta.id) else {
         panic!("the damage is not seen");
     };
     store.quarantine(&meta.id, &reason).unwrap();
     let dead = store.meta(State::Dead, &meta.id).unwrap();
     assert!(dead.dead.unwrap().reason.contains("wrong size"));
-    assert!(store.quarantine_reason(&meta.id).is_none());
 }
 
 /// Every path under `root` with its size, sorted.
