@@ -18,6 +18,8 @@
 
 use std::borrow::Cow;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -67,7 +69,13 @@ pub enum Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum ImagePayload {
     /// Decoded from `image_data`.
-    Inline(#[serde(with = "bytes_as_base64")] Bytes),
+    Inline(
+        #[serde(
+            serialize_with = "serialize_base64",
+            deserialize_with = "deserialize_base64"
+        )]
+        Bytes,
+    ),
     /// To be downloaded from `image_url`.
     Url(String),
     /// `image_data` was valid base64 but cannot be used (too large); the
@@ -396,24 +404,23 @@ impl From<ImageError> for InvalidCallback {
     }
 }
 
-/// Serializes image bytes as base64 text (used where a result is persisted).
-mod bytes_as_base64 {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use bytes::Bytes;
-    use serde::{Deserialize, Deserializer, Serializer};
+/// Serializes bytes as base64 text, without an intermediate string.
+pub(crate) fn serialize_base64<B: AsRef<[u8]>, S: serde::Serializer>(
+    bytes: &B,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let display = base64::display::Base64Display::new(bytes.as_ref(), &STANDARD);
+    serializer.collect_str(&display)
+}
 
-    pub fn serialize<S: Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map(Bytes::from)
-            .map_err(serde::de::Error::custom)
-    }
+fn deserialize_base64<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Bytes, D::Error> {
+    let text = <Cow<'de, str>>::deserialize(deserializer)?;
+    STANDARD
+        .decode(text.as_bytes())
+        .map(Bytes::from)
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         match app.odoo().authenticate().await {
             Ok(uid) => {
-                if let Err(error) = app.pipeline().prepare(&app.config()).await {
+                if let Err(error) = app.pipeline().prepare().await {
                     tracing::warn!(%error, "cannot read the image model's fields yet; the first result will");
                 }
                 tracing::info!(

@@ -1,20 +1,26 @@
-//! Finding the request a callback is about (SDS §3.7 `process_n8n_callback`).
+//! Finding the request a callback names: `ai_generation_request_id` is the
+//! Odoo id when it is all digits, else the request's [`UUID_FIELD`].
 //!
-//! `ai_generation_request_id` is the Odoo id in decimal, or the value of the
-//! request's UUID field, as `odoo.lookup` says. Finding it is two steps:
-//! [`resolve`] turns the reference into the Odoo id (no call for an id, one
-//! `search` for a UUID), and [`read`] reads the fields the pipeline decides
-//! on. The pipeline reads only while it holds the request's lock, so every
-//! decision rests on a read no other delivery of this process can overtake.
+//! A UUID is resolved to the id with one `search`, and the answer is
+//! remembered ([`References`]): a request's UUID never changes (the addon
+//! makes it read-only and unique), so a result and its redeliveries cost one
+//! search, not one each. The pipeline reads the request itself ([`read`])
+//! only while it holds the request's lock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use serde_json::json;
 
-use crate::config::{OdooConfig, RequestLookup};
-use crate::odoo::records::AiImageRequest;
+use crate::odoo::records::{AiImageRequest, REQUEST_MODEL};
 use crate::odoo::{OdooClient, OdooError, SearchOptions};
 
+/// The request's UUID field: the example addon's, and the only one N8N is
+/// ever sent, so it is not worth a key.
+pub const UUID_FIELD: &str = "uuid";
+
 /// Fields read with the request.
-pub const LOOKUP_FIELDS: &[&str] = &[
+const LOOKUP_FIELDS: &[&str] = &[
     "id",
     "status",
     "error_details",
@@ -22,84 +28,68 @@ pub const LOOKUP_FIELDS: &[&str] = &[
     "campaign_id",
 ];
 
-/// How a reference is looked up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
-    Id(i64),
-    Uuid(String),
-    /// The reference cannot name a request under the configured mode
-    /// (e.g. a UUID when `odoo.lookup = "id"`).
-    Impossible,
+/// References remembered at most; then the memory starts over.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// The Odoo id `reference` is, when it is a positive decimal number.
+pub fn as_id(reference: &str) -> Option<i64> {
+    reference
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| reference.parse().ok())
+        .flatten()
+        .filter(|id| *id > 0)
 }
 
-/// Decides how `reference` is looked up under `mode`.
-pub fn plan(mode: RequestLookup, reference: &str) -> Lookup {
-    let as_id = reference
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0 && reference.bytes().all(|b| b.is_ascii_digit()));
-    match (mode, as_id) {
-        (RequestLookup::Id | RequestLookup::Both, Some(id)) => Lookup::Id(id),
-        (RequestLookup::Id, None) => Lookup::Impossible,
-        (RequestLookup::Uuid, _) | (RequestLookup::Both, None) => {
-            Lookup::Uuid(reference.to_owned())
-        }
-    }
-}
-
-/// The Odoo id `reference` names, when that needs no call: `Some(Some(id))`
-/// for an id, `Some(None)` when the reference can name no request, `None`
-/// for a UUID (Odoo must be asked).
-pub fn resolve_offline(mode: RequestLookup, reference: &str) -> Option<Option<i64>> {
-    match plan(mode, reference) {
-        Lookup::Id(id) => Some(Some(id)),
-        Lookup::Impossible => Some(None),
-        Lookup::Uuid(_) => None,
-    }
-}
-
-/// The Odoo id of the request `reference` names; `Ok(None)` when there is none.
-pub async fn resolve(
-    odoo: &OdooClient,
-    config: &OdooConfig,
-    reference: &str,
-) -> Result<Option<i64>, OdooError> {
-    let uuid = match plan(config.lookup, reference) {
-        Lookup::Id(id) => return Ok(Some(id)),
-        Lookup::Impossible => return Ok(None),
-        Lookup::Uuid(uuid) => uuid,
-    };
+/// The Odoo id of the request whose UUID is `uuid`; `Ok(None)` when none.
+pub async fn search_uuid(odoo: &OdooClient, uuid: &str) -> Result<Option<i64>, OdooError> {
     let options = SearchOptions {
         limit: Some(1),
         ..SearchOptions::default()
     };
-    let domain = json!([[config.uuid_field, "=", uuid]]);
-    let ids = odoo
-        .search(crate::odoo::records::REQUEST_MODEL, &domain, &options)
-        .await?;
+    let domain = json!([[UUID_FIELD, "=", uuid]]);
+    let ids = odoo.search(REQUEST_MODEL, &domain, &options).await?;
     Ok(ids.first().copied())
 }
 
 /// Reads request `id`; `Ok(None)` when it does not exist (a `search_read`,
 /// so a missing id is an empty answer, not Odoo's `MissingError`).
-pub async fn read(
-    odoo: &OdooClient,
-    config: &OdooConfig,
-    id: i64,
-) -> Result<Option<AiImageRequest>, OdooError> {
+pub async fn read(odoo: &OdooClient, id: i64) -> Result<Option<AiImageRequest>, OdooError> {
     let options = SearchOptions {
         limit: Some(1),
         ..SearchOptions::default()
     };
+    let domain = json!([["id", "=", id]]);
     let mut found: Vec<AiImageRequest> = odoo
-        .search_read(
-            crate::odoo::records::REQUEST_MODEL,
-            &json!([["id", "=", id]]),
-            LOOKUP_FIELDS,
-            &options,
-        )
+        .search_read(REQUEST_MODEL, &domain, LOOKUP_FIELDS, &options)
         .await?;
     Ok(found.pop())
+}
+
+/// UUID → Odoo id, as resolved before. Only found ids are remembered: a
+/// request may be created after a result naming it arrived.
+#[derive(Debug, Default)]
+pub struct References {
+    // std Mutex: never held across an await.
+    ids: Mutex<HashMap<String, i64>>,
+}
+
+impl References {
+    pub fn get(&self, reference: &str) -> Option<i64> {
+        self.lock().get(reference).copied()
+    }
+
+    pub fn remember(&self, reference: &str, id: i64) {
+        let mut ids = self.lock();
+        if ids.len() >= MAX_REMEMBERED && !ids.contains_key(reference) {
+            ids.clear();
+        }
+        ids.insert(reference.to_owned(), id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[cfg(test)]
@@ -107,23 +97,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digits_are_ids_where_ids_are_allowed() {
-        assert_eq!(plan(RequestLookup::Id, "42"), Lookup::Id(42));
-        assert_eq!(plan(RequestLookup::Both, "42"), Lookup::Id(42));
-        assert_eq!(plan(RequestLookup::Uuid, "42"), Lookup::Uuid("42".into()));
+    fn digits_are_ids_and_anything_else_a_uuid() {
+        assert_eq!(as_id("42"), Some(42));
+        for uuid in ["81fbb39d-5411-4204-b2af-d6f45dafde7a", "0", "+5", "-3", ""] {
+            assert_eq!(as_id(uuid), None, "{uuid}");
+        }
+        assert_eq!(as_id("99999999999999999999"), None);
     }
 
     #[test]
-    fn anything_else_is_a_uuid_or_impossible() {
-        let uuid = "81fbb39d-5411-4204-b2af-d6f45dafde7a";
-        assert_eq!(plan(RequestLookup::Both, uuid), Lookup::Uuid(uuid.into()));
-        assert_eq!(plan(RequestLookup::Uuid, uuid), Lookup::Uuid(uuid.into()));
-        assert_eq!(plan(RequestLookup::Id, uuid), Lookup::Impossible);
-        assert_eq!(plan(RequestLookup::Id, "0"), Lookup::Impossible);
-        assert_eq!(plan(RequestLookup::Id, "+5"), Lookup::Impossible);
-        assert_eq!(
-            plan(RequestLookup::Id, "99999999999999999999"),
-            Lookup::Impossible
-        );
+    fn remembers_until_full_then_starts_over() {
+        let references = References::default();
+        references.remember("a", 1);
+        assert_eq!(references.get("a"), Some(1));
+        assert_eq!(references.get("b"), None);
+        for n in 0..MAX_REMEMBERED as i64 {
+            references.remember(&format!("r{n}"), n);
+        }
+        assert!(references.lock().len() <= MAX_REMEMBERED);
+        assert_eq!(references.get("a"), None, "the memory started over");
     }
 }

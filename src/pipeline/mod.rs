@@ -1,60 +1,38 @@
-//! Applying a callback's result to Odoo (SDS §3.7, §8): the heart of the
-//! bridge, called the same way by the callback route and by the spool.
+//! Applying a callback's result to Odoo (docs/protocol.md#applying-a-result),
+//! called the same way by the callback route and by the spool.
 //!
 //! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
-//! at once, creates one generated image. A failure never overwrites a
-//! completed request. Two protocols ([`crate::odoo::Protocol`]):
+//! at once, creates one generated image, and a failure never overwrites a
+//! completed request. Two protocols ([`Protocol`]):
 //!
 //! * **companion** ([`companion`]): one `bridge_apply_result` call per
-//!   result, whatever the outcome; Odoo decides and writes under a row lock
-//!   in one transaction, so this holds across retries and bridges.
-//! * **generic** (the rest of this module): deliveries for the same request
-//!   are serialized by a per-request lock keyed by the Odoo id (a reference
-//!   by id and one by UUID take the same lock), and every decision rests on
-//!   a read taken while holding it; each Odoo write is a separate
-//!   transaction, so every step first finds what an earlier, interrupted
-//!   attempt made ([`store`]). A create whose outcome is unknown (timeout,
-//!   lost connection, 502/503/504) ends the attempt with
-//!   [`PipelineError::OutcomeUnknown`]: the spool then repeats nothing for
-//!   that request before `odoo.unknown_outcome_wait`, when Odoo has
-//!   committed or killed the call and a search sees the truth.
-//!
-//! Generic Odoo calls per outcome (the lookup is always first; it is the
-//! read under the lock, plus one `search` the first time a UUID reference is
-//! seen):
-//!
-//! | outcome | calls |
-//! |---|---|
-//! | success, new | lookup, image search (the idempotency check), image create, attachment create and read-back (one `web_save`), image link, request write, chatter note = 7 |
-//! | success, duplicate | lookup, image search = 2 |
-//! | failure | lookup, request write, chatter note = 3 |
-//! | failure, duplicate | lookup = 1 |
-//! | unusable image | lookup, request write, chatter note = 3 |
-//! | unknown request | lookup = 1 |
-//! | conflict (result for a completed request) | lookup (+ image search for a success) |
+//!   result; Odoo decides and writes under a row lock in one transaction.
+//! * **generic** ([`store`]): deliveries for one request are serialized by a
+//!   per-request lock keyed by the Odoo id, and every decision rests on a read
+//!   taken while holding it. Each Odoo write is its own transaction, so every
+//!   step first finds what an interrupted attempt made. A create whose outcome
+//!   is unknown ends the attempt with [`PipelineError::OutcomeUnknown`]: the
+//!   spool repeats nothing for that request before `odoo.unknown_outcome_wait`,
+//!   when a search sees the truth.
 
-pub(crate) mod chatter;
-use crate::locks;
+pub mod chatter;
 mod companion;
-mod lookup;
-mod references;
+pub mod lookup;
 mod store;
+
+pub use lookup::UUID_FIELD;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-
-use serde_json::json;
+use sha1::{Digest, Sha1};
 
 use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
 use crate::config::Config;
 use crate::image::{self, ImageError, ImageFetcher, ImageLimits, VerifiedImage};
+use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
-use crate::odoo::records::{AiImageRequest, RequestStatus};
 use crate::odoo::{OdooClient, OdooError, Protocol};
-
-use chatter::Chatter;
-use locks::RequestLocks;
 
 /// What applying a result did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +45,7 @@ pub enum Applied {
         size: u64,
         sha256_hex: String,
     },
-    /// The failure is recorded: the request is `failed`.
+    /// The request is `failed` with the reported failure.
     FailureRecorded { request_id: i64 },
     /// This exact result was already applied; nothing changed.
     Duplicate { request_id: i64 },
@@ -91,7 +69,6 @@ impl Applied {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
-    /// No request matches `ai_generation_request_id`.
     #[error("no AI image request matches {0:?}")]
     UnknownRequest(String),
     /// The request is completed and this result would change it.
@@ -100,23 +77,20 @@ pub enum PipelineError {
         request_id: i64,
         reason: &'static str,
     },
-    /// The image could not be fetched for a reason that may pass (a
-    /// timeout, a 503 from the image host); worth another attempt.
+    /// The image host failed in a way that may pass (timeout, 503).
     #[error("the image is not available yet: {0}")]
     ImageUnavailable(ImageError),
-    /// Generic protocol: a create may have reached Odoo and commit later
-    /// (timeout, lost connection, 502/503/504). Transient, but nothing may
-    /// repeat it before `odoo.unknown_outcome_wait` has passed.
+    /// Generic protocol: a create may have reached Odoo and commit later.
+    /// Transient, but nothing may repeat it before `odoo.unknown_outcome_wait`.
     #[error("Odoo may still commit a create whose answer was lost: {0}")]
     OutcomeUnknown(OdooError),
-    /// Odoo failed; see [`OdooError::is_transient`].
     #[error(transparent)]
     Odoo(#[from] OdooError),
 }
 
 impl PipelineError {
-    /// Whether Odoo refused the bridge itself (see [`OdooError::refusal`]):
-    /// not the result's fault, so it waits and is never given up for it.
+    /// Whether Odoo refused the bridge itself ([`OdooError::refusal`]): not
+    /// the result's fault, so it waits and is never given up for it.
     pub fn refusal(&self) -> Option<crate::odoo::Refusal> {
         match self {
             Self::Odoo(error) => error.refusal(),
@@ -134,14 +108,71 @@ impl PipelineError {
     }
 }
 
+fn unknown(reference: &str) -> PipelineError {
+    PipelineError::UnknownRequest(reference.to_owned())
+}
+
+/// Which kind of result is applied, and so which conflict it can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Success,
+    Failure,
+    /// An unusable image: recorded as a failure.
+    Rejected,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// The conflict of this result with a completed request.
+    fn conflict(self, request_id: i64) -> PipelineError {
+        let reason = match self {
+            Self::Success => "a different image",
+            Self::Failure => "an image; a failure cannot replace it",
+            Self::Rejected => "an image; an unusable one cannot replace it",
+        };
+        PipelineError::Conflict { request_id, reason }
+    }
+}
+
+/// What a completion stored, as Odoo reports it.
+struct Stored {
+    request_id: i64,
+    image_id: i64,
+    attachment_id: i64,
+    stored_size: u64,
+    altered_by_odoo: bool,
+}
+
+impl Stored {
+    /// Whether Odoo kept other bytes than `image` (it resized them).
+    fn altered(image: &VerifiedImage, stored_size: u64, checksum: Option<&str>) -> bool {
+        stored_size != image.bytes.len() as u64
+            || checksum.is_some_and(|checksum| checksum != sha1_hex(&image.bytes))
+    }
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Applies results to Odoo.
 #[derive(Debug)]
 pub struct Pipeline {
     odoo: OdooClient,
     fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
-    references: references::References,
-    chatter: Chatter,
+    references: lookup::References,
+    chatter: chatter::Chatter,
     learnt: store::Learnt,
     metrics: Arc<Metrics>,
 }
@@ -153,21 +184,17 @@ impl Pipeline {
             odoo,
             fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
-            references: references::References::default(),
-            chatter: Chatter::default(),
+            references: lookup::References::default(),
+            chatter: chatter::Chatter::default(),
             learnt: store::Learnt::default(),
             metrics,
         }
     }
 
-    /// Learns what the Odoo models offer (called after the login, so the
-    /// first result does not pay for it); what is not learnt here is
-    /// learnt at first use.
-    pub async fn prepare(&self, config: &Config) -> Result<(), PipelineError> {
-        self.learnt
-            .image_model
-            .learn(&self.odoo, &config.odoo)
-            .await?;
+    /// Learns what the image model offers, after the login, so the first
+    /// result does not pay for it.
+    pub async fn prepare(&self) -> Result<(), PipelineError> {
+        self.learnt.learn_image_model(&self.odoo).await?;
         Ok(())
     }
 
@@ -176,76 +203,16 @@ impl Pipeline {
         self.fetcher.store(Arc::new(fetcher));
     }
 
-    async fn download(&self, url: &str) -> Result<VerifiedImage, ImageError> {
-        let started = std::time::Instant::now();
-        let fetcher = self.fetcher.load_full();
-        let image = fetcher.fetch(url).await?;
-        self.metrics
-            .image_download_bytes
-            .inc_by(image.bytes.len() as u64);
-        self.metrics
-            .image_download_duration
-            .observe(started.elapsed().as_secs_f64());
-        Ok(image)
+    /// A handle on the per-request locks: the initiation takes the same
+    /// lock, so a result never races the initiation of its request.
+    pub fn request_locks(&self) -> RequestLocks {
+        self.locks.clone()
     }
 
-    /// Applies `result` under `config`.
-    pub async fn apply(
-        &self,
-        config: &Config,
-        result: &CallbackResult,
-    ) -> Result<Applied, PipelineError> {
-        match &result.outcome {
-            Outcome::Failure { message, details } => {
-                let error_details = failure_details(message, details.as_deref());
-                self.record_failure(config, &result.request_ref, &error_details, false)
-                    .await
-            }
-            Outcome::Success { image, claims } => {
-                let limits = ImageLimits::from(&config.images);
-                let verified = match image {
-                    ImagePayload::Inline(bytes) => image::verify(bytes.clone(), &limits),
-                    ImagePayload::Url(url) => self.download(url).await,
-                    ImagePayload::Refused(reason) => {
-                        return self.reject(config, &result.request_ref, reason).await;
-                    }
-                };
-                match verified {
-                    Ok(verified) => {
-                        self.complete(config, &result.request_ref, verified, claims)
-                            .await
-                    }
-                    Err(error) if error.is_transient() => {
-                        Err(PipelineError::ImageUnavailable(error))
-                    }
-                    Err(error) => {
-                        self.reject(config, &result.request_ref, &error.to_string())
-                            .await
-                    }
-                }
-            }
-        }
-    }
-
-    /// Marks the request failed because its image is unusable. Also what the
-    /// caller does when an [`PipelineError::ImageUnavailable`] never passes.
-    pub async fn reject(
-        &self,
-        config: &Config,
-        reference: &str,
-        reason: &str,
-    ) -> Result<Applied, PipelineError> {
-        let error_details = format!("Image unusable: {reason}");
-        match self
-            .record_failure(config, reference, &error_details, true)
-            .await?
-        {
-            Applied::FailureRecorded { request_id } => Ok(Applied::ImageRejected {
-                request_id,
-                reason: reason.to_owned(),
-            }),
-            other => Ok(other),
-        }
+    /// Whether this session speaks the companion protocol, as far as is
+    /// known without asking Odoo (false while unknown).
+    pub fn speaks_companion(&self) -> bool {
+        matches!(self.odoo.known_protocol(), Some(Protocol::Companion { .. }))
     }
 
     /// How long an entry waits after a call of unknown outcome: the
@@ -259,274 +226,160 @@ impl Pipeline {
         }
     }
 
-    /// A handle on the per-request locks, for the rest of the daemon: the
-    /// initiation takes the same lock, so a result never races the
-    /// initiation of its request.
-    pub fn request_locks(&self) -> RequestLocks {
-        self.locks.clone()
-    }
-
-    /// Whether this session speaks the companion protocol, as far as is
-    /// known without asking Odoo (false while unknown).
-    pub fn speaks_companion(&self) -> bool {
-        matches!(self.odoo.known_protocol(), Some(Protocol::Companion { .. }))
-    }
-
-    /// The Odoo id of the request `reference` names, when that needs no
-    /// call to Odoo (an id, or a UUID resolved before): `Some(Some(id))`;
-    /// `Some(None)` when the reference can name no request; `None` when
-    /// Odoo must be asked ([`Pipeline::resolve`]).
-    pub fn resolve_offline(&self, config: &Config, reference: &str) -> Option<Option<i64>> {
-        lookup::resolve_offline(config.odoo.lookup, reference)
-            .or_else(|| self.references.get(reference).map(Some))
+    /// The Odoo id of the request `reference` names when that needs no call
+    /// (an id, or a UUID resolved before); `None` when Odoo must be asked.
+    /// (The outer `Option` and `_config` keep the spool's call shape.)
+    pub fn resolve_offline(&self, _config: &Config, reference: &str) -> Option<Option<i64>> {
+        self.known_id(reference).map(Some)
     }
 
     /// The Odoo id of the request `reference` names; `Ok(None)` when no
-    /// request has it. The spool orders its entries by this id, so a result
-    /// sent by id and one sent by UUID for the same request never overtake
-    /// each other.
+    /// request has it. The spool orders its entries by this id, so results
+    /// sent by id and by UUID for one request never overtake each other.
     pub async fn resolve(
         &self,
-        config: &Config,
+        _config: &Config,
         reference: &str,
     ) -> Result<Option<i64>, PipelineError> {
-        if let Some(known) = self.resolve_offline(config, reference) {
-            return Ok(known);
+        self.id_of(reference).await
+    }
+
+    fn known_id(&self, reference: &str) -> Option<i64> {
+        lookup::as_id(reference).or_else(|| self.references.get(reference))
+    }
+
+    async fn id_of(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
+        if let Some(id) = self.known_id(reference) {
+            return Ok(Some(id));
         }
-        let found = lookup::resolve(&self.odoo, &config.odoo, reference).await?;
+        let found = lookup::search_uuid(&self.odoo, reference).await?;
         if let Some(id) = found {
             self.references.remember(reference, id);
         }
         Ok(found)
     }
 
-    /// The request, read while its lock is held: every decision rests on a
-    /// read taken after any other delivery of this request (in this
-    /// process) finished, never on one that may have overlapped it.
-    async fn locked_request(
+    /// Applies `result` under `config`.
+    pub async fn apply(
         &self,
         config: &Config,
+        result: &CallbackResult,
+    ) -> Result<Applied, PipelineError> {
+        let reference = result.request_ref.as_str();
+        let (image, claims) = match &result.outcome {
+            Outcome::Failure { message, details } => {
+                let error_details = match details {
+                    Some(details) => format!("{message}\n\n{details}"),
+                    None => message.clone(),
+                };
+                return self
+                    .record_failure(reference, &error_details, Kind::Failure)
+                    .await;
+            }
+            Outcome::Success { image, claims } => (image, claims),
+        };
+        let verified = match image {
+            ImagePayload::Inline(bytes) => {
+                image::verify(bytes.clone(), &ImageLimits::from(&config.images))
+            }
+            ImagePayload::Url(url) => self.download(url).await,
+            ImagePayload::Refused(reason) => return self.reject(config, reference, reason).await,
+        };
+        match verified {
+            Ok(verified) => self.complete(reference, verified, claims).await,
+            Err(error) if error.is_transient() => Err(PipelineError::ImageUnavailable(error)),
+            Err(error) => self.reject(config, reference, &error.to_string()).await,
+        }
+    }
+
+    /// Marks the request failed because its image is unusable; also what
+    /// the spool does when an [`PipelineError::ImageUnavailable`] never passes.
+    /// (`_config` keeps the spool's call shape.)
+    pub async fn reject(
+        &self,
+        _config: &Config,
         reference: &str,
-    ) -> Result<(AiImageRequest, locks::RequestGuard), PipelineError> {
-        let unknown = || PipelineError::UnknownRequest(reference.to_owned());
-        let id = self.resolve(config, reference).await?.ok_or_else(unknown)?;
-        let guard = self.locks.lock(id).await;
-        let request = lookup::read(&self.odoo, &config.odoo, id)
-            .await?
-            .ok_or_else(unknown)?;
-        Ok((request, guard))
+        reason: &str,
+    ) -> Result<Applied, PipelineError> {
+        let error_details = format!("Image unusable: {reason}");
+        let applied = self
+            .record_failure(reference, &error_details, Kind::Rejected)
+            .await?;
+        Ok(match applied {
+            Applied::FailureRecorded { request_id } => Applied::ImageRejected {
+                request_id,
+                reason: reason.to_owned(),
+            },
+            other => other,
+        })
+    }
+
+    async fn download(&self, url: &str) -> Result<VerifiedImage, ImageError> {
+        let started = std::time::Instant::now();
+        let image = self.fetcher.load_full().fetch(url).await?;
+        let metrics = &self.metrics;
+        metrics
+            .image_download_bytes
+            .inc_by(image.bytes.len() as u64);
+        metrics
+            .image_download_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(image)
     }
 
     async fn record_failure(
         &self,
-        config: &Config,
         reference: &str,
         error_details: &str,
-        image_rejected: bool,
+        kind: Kind,
     ) -> Result<Applied, PipelineError> {
-        if let Protocol::Companion { .. } = self.odoo.protocol().await? {
-            let kind = if image_rejected {
-                companion::Kind::Rejected
-            } else {
-                companion::Kind::Failure
-            };
-            let done =
-                companion::apply_failure(&self.odoo, &config.odoo, reference, error_details, kind)
-                    .await?;
-            return Ok(match done {
-                companion::Done::Duplicate { request_id } => Applied::Duplicate { request_id },
-                companion::Done::FailureRecorded { request_id }
-                | companion::Done::Completed(companion::Stored { request_id, .. }) => {
-                    Applied::FailureRecorded { request_id }
-                }
-            });
+        match self.odoo.protocol().await? {
+            Protocol::Companion { .. } => {
+                self.companion_failure(reference, error_details, kind).await
+            }
+            Protocol::Generic => self.generic_failure(reference, error_details, kind).await,
         }
-        let (request, _guard) = self.locked_request(config, reference).await?;
-        if request.status == RequestStatus::Completed {
-            let reason = if image_rejected {
-                "an image; an unusable one cannot replace it"
-            } else {
-                "an image; a failure cannot replace it"
-            };
-            return Err(PipelineError::Conflict {
-                request_id: request.id,
-                reason,
-            });
-        }
-        if request.status == RequestStatus::Failed
-            && request.error_details.as_deref() == Some(error_details)
-        {
-            return Ok(Applied::Duplicate {
-                request_id: request.id,
-            });
-        }
-        let vals =
-            json!({ "status": RequestStatus::Failed.as_str(), "error_details": error_details });
-        self.odoo
-            .write(crate::odoo::records::REQUEST_MODEL, &[request.id], &vals)
-            .await?;
-        let note = format!("AI image generation failed: {}", first_line(error_details));
-        self.chatter
-            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, request.id, &note)
-            .await;
-        Ok(Applied::FailureRecorded {
-            request_id: request.id,
-        })
     }
 
     async fn complete(
         &self,
-        config: &Config,
         reference: &str,
         image: VerifiedImage,
         claims: &Claims,
     ) -> Result<Applied, PipelineError> {
-        warn_about_claims(reference, &image, claims);
-        if let Protocol::Companion { .. } = self.odoo.protocol().await? {
-            return self.complete_in_one_call(config, reference, image).await;
-        }
-        let (request, _guard) = self.locked_request(config, reference).await?;
-        let found =
-            store::find_images(&self.odoo, &config.odoo, request.id, &image.sha256_hex).await?;
-        if request.status == RequestStatus::Completed {
-            return self.settle_completed(config, &request, found).await;
-        }
-        // An image of an interrupted attempt is finished, not made again.
-        let existing = found.into_iter().next();
-        let retention = retention_category(&request);
-        let stored = store::store(
-            &self.odoo,
-            &config.odoo,
-            request.id,
-            &retention,
+        for mismatch in image::claim_mismatches(
             &image,
-            existing,
-            &self.learnt,
-        )
-        .await?;
-        if stored.altered_by_odoo {
-            self.altered_by_odoo(request.id, &image, stored.stored_size);
+            claims.mimetype.as_deref(),
+            claims.file_format.as_deref(),
+            claims.width,
+            claims.height,
+            claims.file_size,
+        ) {
+            tracing::warn!(ai_generation_request_id = %reference, %mismatch, "the callback's metadata does not match the image; storing the real values");
         }
-        let vals = json!({ "status": RequestStatus::Completed.as_str(), "generated_image_id": stored.image_id, "error_details": false });
-        self.odoo
-            .write(crate::odoo::records::REQUEST_MODEL, &[request.id], &vals)
-            .await?;
-        let note = format!(
-            "AI image stored: {}×{} {}, {} bytes, SHA-256 {}",
-            image.width,
-            image.height,
-            image.format.extension().to_uppercase(),
-            image.bytes.len(),
-            &image.sha256_hex[..16.min(image.sha256_hex.len())]
-        );
-        self.chatter
-            .post(&self.odoo, crate::odoo::records::REQUEST_MODEL, request.id, &note)
-            .await;
-        Ok(Applied::Completed {
-            request_id: request.id,
+        match self.odoo.protocol().await? {
+            Protocol::Companion { .. } => self.companion_success(reference, image).await,
+            Protocol::Generic => self.generic_success(reference, image).await,
+        }
+    }
+
+    /// The answer to a completion, warning when Odoo altered the bytes.
+    fn completed(&self, image: VerifiedImage, stored: Stored) -> Applied {
+        if stored.altered_by_odoo {
+            self.metrics.images_altered_by_odoo.inc();
+            tracing::warn!(
+                ai_generation_request_id = stored.request_id,
+                sent_bytes = image.bytes.len(),
+                stored_bytes = stored.stored_size,
+                "Odoo stored different bytes than sent (base.image_autoresize_max_px resized it); hash_value keeps the original's SHA-256"
+            );
+        }
+        Applied::Completed {
+            request_id: stored.request_id,
             image_id: stored.image_id,
             attachment_id: stored.attachment_id,
             size: image.bytes.len() as u64,
             sha256_hex: image.sha256_hex,
-        })
-    }
-
-    /// A success for a completed request: a duplicate only when its image is
-    /// the one linked to the request; images of this result that are not
-    /// linked are orphans of an interrupted attempt, and are deleted.
-    async fn settle_completed(
-        &self,
-        config: &Config,
-        request: &AiImageRequest,
-        found: Vec<store::ExistingImage>,
-    ) -> Result<Applied, PipelineError> {
-        let linked = request.generated_image_id.as_ref().map(|image| image.id);
-        let (applied, orphans): (Vec<_>, Vec<_>) = found
-            .into_iter()
-            .map(|image| image.id)
-            .partition(|id| Some(*id) == linked);
-        store::discard_orphans(&self.odoo, &config.odoo, request.id, &orphans).await;
-        if applied.is_empty() {
-            return Err(PipelineError::Conflict {
-                request_id: request.id,
-                reason: "a different image",
-            });
-        }
-        Ok(Applied::Duplicate {
-            request_id: request.id,
-        })
-    }
-}
-
-impl Pipeline {
-    /// The companion protocol's completion: one call does it all.
-    async fn complete_in_one_call(
-        &self,
-        config: &Config,
-        reference: &str,
-        image: VerifiedImage,
-    ) -> Result<Applied, PipelineError> {
-        match companion::apply_success(&self.odoo, &config.odoo, reference, &image).await? {
-            companion::Done::Completed(stored) => {
-                if stored.altered_by_odoo {
-                    self.altered_by_odoo(stored.request_id, &image, stored.stored_size);
-                }
-                Ok(Applied::Completed {
-                    request_id: stored.request_id,
-                    image_id: stored.image_id,
-                    attachment_id: stored.attachment_id,
-                    size: image.bytes.len() as u64,
-                    sha256_hex: image.sha256_hex,
-                })
-            }
-            companion::Done::Duplicate { request_id }
-            | companion::Done::FailureRecorded { request_id } => {
-                Ok(Applied::Duplicate { request_id })
-            }
         }
     }
-
-    fn altered_by_odoo(&self, request_id: i64, image: &VerifiedImage, stored_size: u64) {
-        self.metrics.images_altered_by_odoo.inc();
-        tracing::warn!(
-            ai_generation_request_id = request_id,
-            sent_bytes = image.bytes.len(),
-            stored_bytes = stored_size,
-            "Odoo stored different bytes than sent (base.image_autoresize_max_px resized it); hash_value keeps the original's SHA-256"
-        );
-    }
-}
-
-/// Logs where the callback's claims about the image differ from the image.
-fn warn_about_claims(reference: &str, image: &VerifiedImage, claims: &Claims) {
-    for mismatch in image::claim_mismatches(
-        image,
-        claims.mimetype.as_deref(),
-        claims.file_format.as_deref(),
-        claims.width,
-        claims.height,
-        claims.file_size,
-    ) {
-        tracing::warn!(ai_generation_request_id = %reference, %mismatch, "the callback's metadata does not match the image; storing the real values");
-    }
-}
-
-/// SDS §3.7: `personal_generation`, or `campaign_asset_<id>` for a campaign.
-fn retention_category(request: &AiImageRequest) -> String {
-    match &request.campaign_id {
-        Some(campaign) => format!("campaign_asset_{}", campaign.id),
-        None => "personal_generation".to_owned(),
-    }
-}
-
-/// The request's `error_details`: the message, then the details.
-fn failure_details(message: &str, details: Option<&str>) -> String {
-    match details {
-        Some(details) => format!("{message}\n\n{details}"),
-        None => message.to_owned(),
-    }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
