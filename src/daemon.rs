@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppError};
 use crate::config::Config;
-use crate::server::{self, Surface};
+use crate::server;
 use crate::{spool, systemd};
 
 /// First pause between login attempts while Odoo is unavailable.
@@ -45,8 +45,6 @@ pub enum DaemonError {
     App(#[from] AppError),
     #[error("cannot read the listener's address: {0}")]
     Listener(std::io::Error),
-    #[error("cannot listen on server.metrics_listen: {0}")]
-    MetricsListener(std::io::Error),
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, taking over every
@@ -58,44 +56,19 @@ pub async fn run(
     reloads: mpsc::Receiver<Config>,
 ) -> Result<(), DaemonError> {
     let address = listener.local_addr().map_err(DaemonError::Listener)?;
-    let metrics_listener = match config.server.metrics_listen {
-        Some(address) => Some(
-            TcpListener::bind(address)
-                .await
-                .map_err(DaemonError::MetricsListener)?,
-        ),
-        None => None,
-    };
     crate::config::fingerprint::log_configured_secrets(&config);
     let tls = config.tls.is_some();
     let app = Arc::new(App::new(config)?);
     let tasks = TaskTracker::new();
     // The address line is also how tests and scripts learn an ephemeral port.
     tracing::info!(%address, tls, version = env!("CARGO_PKG_VERSION"), "influence-gen-bridge listening");
-    let surface = match metrics_listener {
-        Some(metrics_listener) => {
-            let metrics_address = metrics_listener
-                .local_addr()
-                .map_err(DaemonError::Listener)?;
-            tracing::info!(address = %metrics_address, "metrics listening");
-            let (app, shutdown) = (Arc::clone(&app), shutdown.clone());
-            tasks.spawn(server::run(
-                metrics_listener,
-                app,
-                Surface::MetricsOnly,
-                shutdown,
-            ));
-            Surface::AllButMetrics
-        }
-        None => Surface::All,
-    };
     tasks.spawn(apply_reloads(Arc::clone(&app), reloads, shutdown.clone()));
     tasks.spawn(systemd::feed_watchdog(shutdown.clone()));
     tasks.spawn(crate::initiation::run(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(become_ready(Arc::clone(&app), shutdown.clone()));
     tasks.spawn(spool::worker::run(Arc::clone(&app), shutdown.clone()));
     let serve_then_drain = async {
-        server::run(listener, Arc::clone(&app), surface, shutdown.clone()).await;
+        server::run(listener, Arc::clone(&app), shutdown.clone()).await;
         systemd::notify_stopping();
         tasks.close();
         tasks.wait().await;

@@ -10,19 +10,17 @@
 //!
 //! In `either`, a callback that carries signature headers is judged by them
 //! alone, as a token header outranks the body's token: a wrong credential is
-//! never rescued by another one. A verified signature also reserves the
-//! callback's `webhook-id` against replays ([`replay`]); the caller settles
-//! that reservation with the answer it gave ([`Authenticated::settle`]).
+//! never rescued by another one. There is no replay memory: applying a result
+//! is idempotent, and `auth.timestamp_tolerance` bounds how late a copy of a
+//! signed callback can come.
 //!
 //! What must stay true: every comparison is constant-time; no refusal says
 //! more than "authentication failed" to the caller (the reason is logged);
 //! nothing here logs or returns a secret.
 
-mod replay;
 pub mod signature;
 mod token;
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
@@ -30,7 +28,6 @@ use secrecy::SecretString;
 
 use crate::config::{AuthConfig, AuthMode, Config};
 
-pub use replay::{ReplayCache, ReplayError, Reservation};
 pub use signature::{SignatureError, SignedHeaders, SigningSecret};
 pub use token::{AuthError, TOKEN_HEADER, TokenSource, check_token, header_token, tokens_match};
 
@@ -51,27 +48,10 @@ pub enum Proof {
     TokenAndSignature(TokenSource),
 }
 
-/// A callback that passed. Hand it the final HTTP status with
-/// [`Authenticated::settle`]; dropped unsettled, it counts as not accepted.
+/// A callback that passed.
 #[derive(Debug)]
-#[must_use = "settle the replay reservation with the answer's status"]
 pub struct Authenticated {
     pub proof: Proof,
-    reservation: Option<Reservation>,
-}
-
-impl Authenticated {
-    /// Records the answer: a 2xx keeps the `webhook-id` so copies are
-    /// refused; anything else forgets it so the sender's retry is handled.
-    pub fn settle(self, status: StatusCode) {
-        if let Some(reservation) = self.reservation {
-            if status.is_success() {
-                reservation.accept();
-            } else {
-                reservation.release();
-            }
-        }
-    }
 }
 
 /// Why a callback was refused.
@@ -82,8 +62,6 @@ pub enum Refusal {
     Token(#[from] AuthError),
     #[error(transparent)]
     Signature(#[from] SignatureError),
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
 }
 
 impl Refusal {
@@ -92,52 +70,25 @@ impl Refusal {
         match self {
             Self::Token(error) => error.label(),
             Self::Signature(error) => error.label(),
-            Self::Replay(error) => error.label(),
         }
     }
 
-    /// The HTTP status of the answer: 401 for a bad credential, 409 for a
-    /// copy of a signed callback, 503 when replay protection is saturated.
+    /// The HTTP status of the answer: 401 for every bad credential.
     pub fn status(self) -> StatusCode {
-        match self {
-            Self::Token(_) | Self::Signature(_) => StatusCode::UNAUTHORIZED,
-            Self::Replay(ReplayError::AlreadyAccepted | ReplayError::InFlight) => {
-                StatusCode::CONFLICT
-            }
-            Self::Replay(ReplayError::Full) => StatusCode::SERVICE_UNAVAILABLE,
-        }
+        StatusCode::UNAUTHORIZED
     }
 
     /// The message for the caller: it never says which check failed.
     pub fn public_message(self) -> &'static str {
-        match self {
-            Self::Token(_) | Self::Signature(_) => "authentication failed",
-            Self::Replay(ReplayError::AlreadyAccepted) => {
-                "replay refused: a callback with this webhook-id was already accepted"
-            }
-            Self::Replay(ReplayError::InFlight) => {
-                "a callback with this webhook-id is being handled; try again later"
-            }
-            Self::Replay(ReplayError::Full) => "too many recent callbacks; try again later",
-        }
+        "authentication failed"
     }
 }
 
-/// Checks callbacks against the current configuration; holds the replay
-/// memory for the daemon's life.
+/// Checks callbacks against the current configuration.
 #[derive(Debug, Default)]
-pub struct Authenticator {
-    replay: Arc<ReplayCache>,
-}
+pub struct Authenticator;
 
 impl Authenticator {
-    /// An authenticator whose replay memory holds at most `capacity` ids.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            replay: Arc::new(ReplayCache::new(capacity)),
-        }
-    }
-
     /// Authenticates a callback under `config`, now, against the callback
     /// token in force (`n8n.callback_token`, or Odoo's system parameter).
     pub fn authenticate(
@@ -170,7 +121,6 @@ impl Authenticator {
         match auth.mode {
             AuthMode::Token => Ok(Authenticated {
                 proof: Proof::Token(check_token()?),
-                reservation: None,
             }),
             AuthMode::Signature => self.signature(auth, presented, now),
             AuthMode::Either => {
@@ -179,16 +129,14 @@ impl Authenticator {
                 } else {
                     Ok(Authenticated {
                         proof: Proof::Token(check_token()?),
-                        reservation: None,
                     })
                 }
             }
             AuthMode::Both => {
                 let source = check_token()?;
-                let signed = self.signature(auth, presented, now)?;
+                self.signature(auth, presented, now)?;
                 Ok(Authenticated {
                     proof: Proof::TokenAndSignature(source),
-                    ..signed
                 })
             }
         }
@@ -206,12 +154,8 @@ impl Authenticator {
             return Err(SignatureError::OutsideTolerance.into());
         }
         signed.verify(&auth.signing_secrets, presented.body)?;
-        let tolerance = i64::try_from(auth.timestamp_tolerance.as_secs()).unwrap_or(i64::MAX);
-        let expires = signed.timestamp.saturating_add(tolerance);
-        let reservation = self.replay.reserve(signed.id, expires, now)?;
         Ok(Authenticated {
             proof: Proof::Signature,
-            reservation: Some(reservation),
         })
     }
 }

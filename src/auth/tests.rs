@@ -78,7 +78,6 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
     let auth = Authenticator::default();
     let proof = check(&auth, AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
     assert_eq!(proof.proof, Proof::Signature);
-    proof.settle(StatusCode::OK);
     // A wrong token header does not matter in this mode.
     let headers = with_token(signed("msg_2", NOW, BODY), "wrong");
     assert!(check(&auth, AuthMode::Signature, &headers, NOW).is_ok());
@@ -159,43 +158,6 @@ fn both_mode_needs_token_and_signature() {
 }
 
 #[test]
-fn a_replay_of_an_accepted_callback_is_refused_and_a_retry_after_an_error_is_not() {
-    let auth = Authenticator::default();
-    let headers = signed("msg_1", NOW, BODY);
-
-    // First delivery answered 503: the retry (same headers) is handled.
-    check(&auth, AuthMode::Signature, &headers, NOW)
-        .unwrap()
-        .settle(StatusCode::SERVICE_UNAVAILABLE);
-    let retry = check(&auth, AuthMode::Signature, &headers, NOW + 1).unwrap();
-
-    // While it is being handled, a copy is refused as in flight.
-    assert_eq!(
-        refusal(check(&auth, AuthMode::Signature, &headers, NOW + 1)),
-        Refusal::Replay(ReplayError::InFlight)
-    );
-    retry.settle(StatusCode::OK);
-
-    // Accepted: every copy within the window is refused with 409.
-    let replay = refusal(check(&auth, AuthMode::Signature, &headers, NOW + 299));
-    assert_eq!(replay, Refusal::Replay(ReplayError::AlreadyAccepted));
-    assert_eq!(replay.status(), StatusCode::CONFLICT);
-    // After the window the timestamp check refuses it by itself.
-    assert_eq!(
-        refusal(check(&auth, AuthMode::Signature, &headers, NOW + 301)),
-        Refusal::Signature(SignatureError::OutsideTolerance)
-    );
-}
-
-#[test]
-fn an_unsettled_authentication_releases_its_id() {
-    let auth = Authenticator::default();
-    let headers = signed("msg_1", NOW, BODY);
-    drop(check(&auth, AuthMode::Signature, &headers, NOW).unwrap());
-    assert!(check(&auth, AuthMode::Signature, &headers, NOW).is_ok());
-}
-
-#[test]
 fn refusals_say_nothing_specific_to_the_caller() {
     for refusal in [
         Refusal::Token(AuthError::Mismatch),
@@ -207,8 +169,4 @@ fn refusals_say_nothing_specific_to_the_caller() {
         assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(refusal.public_message(), "authentication failed");
     }
-    assert_eq!(
-        Refusal::Replay(ReplayError::Full).status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
 }

@@ -3,9 +3,8 @@
 //!
 //! The order of the checks is deliberate: cheap refusals first (415, 413),
 //! then the body is read within `server.body_read_timeout` (408), parsed
-//! (400; nothing decoded yet), authenticated (401, or 409 for a replayed
-//! signed callback: before any field is validated, any image decoded or
-//! Odoo touched, unless the callback token is only in Odoo; see
+//! (400; nothing decoded yet), authenticated (401: before any field is
+//! validated, any image decoded or Odoo touched, unless the callback token is only in Odoo; see
 //! [`crate::auth`]), validated and its image decoded (400), written to the spool
 //! (503 if it cannot be), and applied by the spool's worker while the caller
 //! waits up to `spool.wait` (202 after that). See the README's response
@@ -108,18 +107,16 @@ pub async fn handle(
     // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
     let expected = app.initiation().parameters().callback_token(&config).await;
     let token = parsed.security_token.as_deref();
-    let authenticated =
-        match app
-            .auth()
-            .authenticate(&config, expected.as_ref(), &parts.headers, &body, token)
-        {
-            Ok(authenticated) => authenticated,
-            Err(refusal) => {
-                tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
-                return Answer::error(refusal.status(), refusal.public_message())
-                    .into_response(&style);
-            }
-        };
+    match app
+        .auth()
+        .authenticate(&config, expected.as_ref(), &parts.headers, &body, token)
+    {
+        Ok(_) => {}
+        Err(refusal) => {
+            tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
+            return Answer::error(refusal.status(), refusal.public_message()).into_response(&style);
+        }
+    };
     let result = validate(&app, &parsed, &config);
     // The image is decoded: the body's (base64) text is not needed while
     // the result is spooled and applied.
@@ -135,7 +132,6 @@ pub async fn handle(
         }
         Err(invalid) => Answer::error(StatusCode::BAD_REQUEST, &invalid.0),
     };
-    authenticated.settle(answer.status);
     answer.into_response(&style)
 }
 

@@ -15,13 +15,10 @@
 mod body;
 mod callback;
 mod connection;
-pub mod rate_limit;
 mod request_id;
 mod response;
 mod routes;
 mod trigger;
-
-pub use routes::Surface;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,16 +33,11 @@ use connection::Connections;
 
 /// Serves `listener` until `shutdown` is cancelled, then drains open
 /// connections for at most `server.shutdown_grace`.
-pub async fn run(
-    listener: TcpListener,
-    app: Arc<App>,
-    surface: Surface,
-    shutdown: CancellationToken,
-) {
+pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let config = app.config();
     let grace = config.server.shutdown_grace;
-    let connections = Arc::new(Connections::new(&config, surface));
+    let connections = Arc::new(Connections::new(&config));
     let permits = Arc::new(Semaphore::new(config.limits.max_connections));
     drop(config);
     loop {

@@ -18,19 +18,8 @@ use super::{callback, request_id};
 use crate::app::App;
 use crate::config::CALLBACK_PATH;
 
-/// Which routes a listener serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// Everything (the main listener).
-    All,
-    /// Everything but `/metrics` (when metrics have a listener of their own).
-    AllButMetrics,
-    /// Only `/metrics` (the separate metrics listener).
-    MetricsOnly,
-}
-
 /// Answers one request.
-pub async fn handle(app: Arc<App>, surface: Surface, request: Request<Incoming>) -> Response<Body> {
+pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let id = request_id::from_headers(request.headers());
     let path = request.uri().path().to_owned();
@@ -40,9 +29,7 @@ pub async fn handle(app: Arc<App>, surface: Surface, request: Request<Incoming>)
         method = %request.method(),
         path = %super::trigger::loggable_path(&path),
     );
-    let mut response = route(&app, surface, request, &id)
-        .instrument(span.clone())
-        .await;
+    let mut response = route(&app, request, &id).instrument(span.clone()).await;
     let outcome = Outcome::of(&response);
     if let Some(route) = counted_route(&path) {
         app.metrics()
@@ -73,14 +60,10 @@ fn counted_route(path: &str) -> Option<&'static str> {
 
 async fn route(
     app: &Arc<App>,
-    surface: Surface,
     request: Request<Incoming>,
     request_id: &HeaderValue,
 ) -> Response<Body> {
     let path = request.uri().path();
-    if surface == Surface::MetricsOnly && path != "/metrics" {
-        return response::not_found();
-    }
     match (request.method(), path) {
         (&Method::POST, CALLBACK_PATH) => {
             callback::handle(
@@ -98,7 +81,6 @@ async fn route(
         (_, "/healthz") => response::method_not_allowed("GET, HEAD"),
         (&Method::GET | &Method::HEAD, "/readyz") => readyz(app).await,
         (_, "/readyz") => response::method_not_allowed("GET, HEAD"),
-        (_, "/metrics") if surface == Surface::AllButMetrics => response::not_found(),
         (&Method::GET | &Method::HEAD, "/metrics") => metrics(app),
         (_, "/metrics") => response::method_not_allowed("GET, HEAD"),
         _ => response::not_found(),

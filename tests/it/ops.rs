@@ -180,28 +180,6 @@ async fn metrics_count_every_callback_outcome() {
 }
 
 #[tokio::test]
-async fn metrics_can_have_a_listener_of_their_own() {
-    let (_odoo, config) = odoo().await;
-    let config = config.with("server", "metrics_listen = \"127.0.0.1:0\"");
-    let bridge = BridgeProcess::start(&config).await;
-    let line = bridge
-        .wait_for_log("metrics listening", Duration::from_secs(5))
-        .await;
-    let address = serde_json::from_str::<Value>(&line).unwrap()["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let http = client();
-    let (status, _) = get(&http, &bridge.url("/metrics")).await;
-    assert_eq!(status, 404, "the main listener no longer serves metrics");
-    let (status, text) = get(&http, &format!("http://{address}/metrics")).await;
-    assert_eq!(status, 200);
-    assert!(text.contains("influence_gen_bridge_build_info"));
-    let (status, _) = get(&http, &format!("http://{address}/healthz")).await;
-    assert_eq!(status, 404, "the metrics listener serves only /metrics");
-}
-
-#[tokio::test]
 async fn json_logs_carry_the_request_id_that_is_returned() {
     let (odoo, config) = odoo().await;
     let bridge = BridgeProcess::start(&config).await;

@@ -4,9 +4,9 @@
 //! | file | proves |
 //! |---|---|
 //! | `guard` | every blocked class of `image_url` is refused (422, request failed) before any connection |
-//! | `signature` | Standard Webhooks signatures in every mode, rotation, replays, and the N8N recipe |
+//! | `signature` | Standard Webhooks signatures in every mode, rotation, copies, and the N8N recipe |
 //! | `decoding` | an inline image is decoded only after the caller is authenticated |
-//! | `limits` | slowloris, endless bodies, oversized headers, the connection limit, the rate limit |
+//! | `limits` | slowloris, endless bodies, oversized headers, the connection limit |
 //! | `tls` | the optional HTTPS listener |
 //! | `properties` | random and truncated bodies and headers always get a 4xx JSON answer |
 //! | `seeds` | the fuzz targets' checks on the committed seed corpus (stable Rust) |
