@@ -1,5 +1,5 @@
 //! Callback authentication: the shared token, Standard Webhooks signatures,
-//! or both, as `[auth] mode` says; one entry point, [`Authenticator::authenticate`].
+//! or both, as `[auth] mode` says; one entry point, [`authenticate`].
 //!
 //! | mode | a callback passes when |
 //! |---|---|
@@ -26,19 +26,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{HeaderMap, StatusCode};
 use secrecy::SecretString;
 
-use crate::config::{AuthConfig, AuthMode, Config};
+use crate::config::{AuthConfig, AuthMode};
 
 pub use signature::{SignatureError, SignedHeaders, SigningSecret};
 pub use token::{AuthError, TOKEN_HEADER, TokenSource, check_token, header_token, tokens_match};
-
-/// What a callback presented: its headers, the exact body bytes, and the
-/// body's `security_token` if it had one.
-#[derive(Debug, Clone, Copy)]
-pub struct Presented<'a> {
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    pub body_token: Option<&'a str>,
-}
 
 /// How a callback proved itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +37,6 @@ pub enum Proof {
     Token(TokenSource),
     Signature,
     TokenAndSignature(TokenSource),
-}
-
-/// A callback that passed.
-#[derive(Debug)]
-pub struct Authenticated {
-    pub proof: Proof,
 }
 
 /// Why a callback was refused.
@@ -84,80 +69,40 @@ impl Refusal {
     }
 }
 
-/// Checks callbacks against the current configuration.
-#[derive(Debug, Default)]
-pub struct Authenticator;
-
-impl Authenticator {
-    /// Authenticates a callback under `config`, now, against the callback
-    /// token in force (`n8n.callback_token`, or Odoo's system parameter).
-    pub fn authenticate(
-        &self,
-        config: &Config,
-        token: Option<&SecretString>,
-        headers: &HeaderMap,
-        body: &[u8],
-        body_token: Option<&str>,
-    ) -> Result<Authenticated, Refusal> {
-        let presented = Presented {
-            headers,
-            body,
-            body_token,
-        };
-        self.authenticate_at(&config.auth, token, &presented, unix_now())
-    }
-
-    /// [`Self::authenticate`] at `now` (unix seconds), with the parts of the
-    /// configuration it reads.
-    pub fn authenticate_at(
-        &self,
-        auth: &AuthConfig,
-        token: Option<&SecretString>,
-        presented: &Presented<'_>,
-        now: i64,
-    ) -> Result<Authenticated, Refusal> {
-        let check_token =
-            || check_token(token, header_token(presented.headers), presented.body_token);
-        match auth.mode {
-            AuthMode::Token => Ok(Authenticated {
-                proof: Proof::Token(check_token()?),
-            }),
-            AuthMode::Signature => self.signature(auth, presented, now),
-            AuthMode::Either => {
-                if SignedHeaders::from_headers(presented.headers)?.is_some() {
-                    self.signature(auth, presented, now)
-                } else {
-                    Ok(Authenticated {
-                        proof: Proof::Token(check_token()?),
-                    })
-                }
-            }
-            AuthMode::Both => {
-                let source = check_token()?;
-                self.signature(auth, presented, now)?;
-                Ok(Authenticated {
-                    proof: Proof::TokenAndSignature(source),
-                })
-            }
-        }
-    }
-
-    fn signature(
-        &self,
-        auth: &AuthConfig,
-        presented: &Presented<'_>,
-        now: i64,
-    ) -> Result<Authenticated, Refusal> {
-        let signed =
-            SignedHeaders::from_headers(presented.headers)?.ok_or(SignatureError::Missing)?;
+/// Authenticates a callback (its headers, exact body bytes and the body's
+/// `security_token`) at `now` (unix seconds) against `token`, the callback
+/// token in force (`n8n.callback_token`, or Odoo's system parameter).
+pub fn authenticate(
+    auth: &AuthConfig,
+    token: Option<&SecretString>,
+    headers: &HeaderMap,
+    body: &[u8],
+    body_token: Option<&str>,
+    now: i64,
+) -> Result<Proof, Refusal> {
+    let check_token = || check_token(token, header_token(headers), body_token);
+    let check_signature = || -> Result<(), Refusal> {
+        let signed = SignedHeaders::from_headers(headers)?.ok_or(SignatureError::Missing)?;
         if !signed.is_fresh(now, auth.timestamp_tolerance) {
             return Err(SignatureError::OutsideTolerance.into());
         }
-        signed.verify(&auth.signing_secrets, presented.body)?;
-        Ok(Authenticated {
-            proof: Proof::Signature,
-        })
-    }
+        Ok(signed.verify(&auth.signing_secrets, body)?)
+    };
+    Ok(match auth.mode {
+        AuthMode::Token => Proof::Token(check_token()?),
+        AuthMode::Either if SignedHeaders::from_headers(headers)?.is_none() => {
+            Proof::Token(check_token()?)
+        }
+        AuthMode::Signature | AuthMode::Either => {
+            check_signature()?;
+            Proof::Signature
+        }
+        AuthMode::Both => {
+            let source = check_token()?;
+            check_signature()?;
+            Proof::TokenAndSignature(source)
+        }
+    })
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

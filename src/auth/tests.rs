@@ -38,52 +38,39 @@ fn with_token(mut headers: HeaderMap, token: &str) -> HeaderMap {
     headers
 }
 
-fn check(
-    authenticator: &Authenticator,
-    mode: AuthMode,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<Authenticated, Refusal> {
+fn check(mode: AuthMode, headers: &HeaderMap, now: i64) -> Result<Proof, Refusal> {
     let token = SecretString::from(TOKEN);
-    let presented = Presented {
-        headers,
-        body: BODY,
-        body_token: None,
-    };
-    authenticator.authenticate_at(&config(mode), Some(&token), &presented, now)
+    authenticate(&config(mode), Some(&token), headers, BODY, None, now)
 }
 
-fn refusal(result: Result<Authenticated, Refusal>) -> Refusal {
+fn refusal(result: Result<Proof, Refusal>) -> Refusal {
     match result {
-        Ok(authenticated) => panic!("should be refused: {:?}", authenticated.proof),
+        Ok(proof) => panic!("should be refused: {proof:?}"),
         Err(refusal) => refusal,
     }
 }
 
 #[test]
 fn token_mode_ignores_signatures() {
-    let auth = Authenticator::default();
     let token_only = with_token(HeaderMap::new(), TOKEN);
-    let proof = check(&auth, AuthMode::Token, &token_only, NOW).unwrap();
-    assert_eq!(proof.proof, Proof::Token(TokenSource::Header));
+    let proof = check(AuthMode::Token, &token_only, NOW).unwrap();
+    assert_eq!(proof, Proof::Token(TokenSource::Header));
     let signature_only = signed("msg_1", NOW, BODY);
     assert_eq!(
-        refusal(check(&auth, AuthMode::Token, &signature_only, NOW)),
+        refusal(check(AuthMode::Token, &signature_only, NOW)),
         Refusal::Token(AuthError::Missing)
     );
 }
 
 #[test]
 fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
-    let auth = Authenticator::default();
-    let proof = check(&auth, AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
-    assert_eq!(proof.proof, Proof::Signature);
+    let proof = check(AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
+    assert_eq!(proof, Proof::Signature);
     // A wrong token header does not matter in this mode.
     let headers = with_token(signed("msg_2", NOW, BODY), "wrong");
-    assert!(check(&auth, AuthMode::Signature, &headers, NOW).is_ok());
+    assert!(check(AuthMode::Signature, &headers, NOW).is_ok());
     assert_eq!(
         refusal(check(
-            &auth,
             AuthMode::Signature,
             &with_token(HeaderMap::new(), TOKEN),
             NOW
@@ -92,7 +79,6 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
     );
     assert_eq!(
         refusal(check(
-            &auth,
             AuthMode::Signature,
             &signed("msg_3", NOW, b"{}"),
             NOW
@@ -102,7 +88,6 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
     for skew in [-301, 301] {
         assert_eq!(
             refusal(check(
-                &auth,
                 AuthMode::Signature,
                 &signed("msg_4", NOW + skew, BODY),
                 NOW
@@ -115,40 +100,32 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
 
 #[test]
 fn either_mode_judges_a_signed_callback_by_its_signature_alone() {
-    let auth = Authenticator::default();
     let token_only = with_token(HeaderMap::new(), TOKEN);
-    assert!(check(&auth, AuthMode::Either, &token_only, NOW).is_ok());
-    assert!(check(&auth, AuthMode::Either, &signed("msg_1", NOW, BODY), NOW).is_ok());
+    assert!(check(AuthMode::Either, &token_only, NOW).is_ok());
+    assert!(check(AuthMode::Either, &signed("msg_1", NOW, BODY), NOW).is_ok());
     // A bad signature is not rescued by a good token.
     let bad_signature = with_token(signed("msg_2", NOW, b"other"), TOKEN);
     assert_eq!(
-        refusal(check(&auth, AuthMode::Either, &bad_signature, NOW)),
+        refusal(check(AuthMode::Either, &bad_signature, NOW)),
         Refusal::Signature(SignatureError::Mismatch)
     );
     assert_eq!(
-        refusal(check(&auth, AuthMode::Either, &HeaderMap::new(), NOW)),
+        refusal(check(AuthMode::Either, &HeaderMap::new(), NOW)),
         Refusal::Token(AuthError::Missing)
     );
 }
 
 #[test]
 fn both_mode_needs_token_and_signature() {
-    let auth = Authenticator::default();
     let both = with_token(signed("msg_1", NOW, BODY), TOKEN);
-    let proof = check(&auth, AuthMode::Both, &both, NOW).unwrap();
-    assert_eq!(proof.proof, Proof::TokenAndSignature(TokenSource::Header));
+    let proof = check(AuthMode::Both, &both, NOW).unwrap();
+    assert_eq!(proof, Proof::TokenAndSignature(TokenSource::Header));
     assert_eq!(
-        refusal(check(
-            &auth,
-            AuthMode::Both,
-            &signed("msg_2", NOW, BODY),
-            NOW
-        )),
+        refusal(check(AuthMode::Both, &signed("msg_2", NOW, BODY), NOW)),
         Refusal::Token(AuthError::Missing)
     );
     assert_eq!(
         refusal(check(
-            &auth,
             AuthMode::Both,
             &with_token(HeaderMap::new(), TOKEN),
             NOW
