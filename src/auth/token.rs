@@ -1,19 +1,16 @@
-//! The shared token of SDS §3.9, one of the two ways a callback proves
-//! where it comes from (see [`super`]).
-//!
-//! The token arrives in the `X-N8N-Webhook-Token` header (any case) or in
-//! the body's `security_token`. A header, when present, is authoritative: a
-//! wrong header is refused even if the body holds the right token. The
-//! comparison hashes both sides with SHA-256 and compares the digests in
-//! constant time (`constant_time_eq`), so neither the content nor the length
-//! of the expected token leaks through timing. With no token configured every
-//! callback is refused: the bridge fails closed.
+//! The shared token (docs/protocol.md#callback-contract): in the
+//! `X-N8N-Webhook-Token` header or the body's `security_token`. A header,
+//! when present, is authoritative: a wrong one is refused even if the body
+//! holds the right token. Both sides are hashed with SHA-256 and the digests
+//! compared in constant time, so neither the content nor the length of the
+//! token leaks through timing. With no token configured every callback is
+//! refused: the bridge fails closed.
 
 use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-/// The header N8N sends the token in (HTTP header names are case-insensitive).
+/// The header N8N sends the token in.
 pub const TOKEN_HEADER: &str = "x-n8n-webhook-token";
 
 /// Where an accepted token was found.
@@ -23,8 +20,7 @@ pub enum TokenSource {
     Body,
 }
 
-/// Why a callback was refused. Every variant is answered 401 with the same
-/// message; the variants exist for logs and metrics.
+/// Why a token was refused (all answered 401 alike; for logs and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("no callback token is configured; every callback is refused")]

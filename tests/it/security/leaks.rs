@@ -1,7 +1,7 @@
 //! One daemon with every secret configured, logging at trace level, driven
 //! through every scenario of this suite: good and bad tokens (in the header
-//! and in the body), good, bad and replayed signatures, a blocked download,
-//! an endless body, a rate-limited client, a shutdown. Afterwards its output
+//! and in the body), good, bad and copied signatures, a blocked download,
+//! an endless body, a shutdown. Afterwards its output
 //! holds each secret's fingerprint and none of the secrets.
 
 use std::time::Duration;
@@ -19,13 +19,7 @@ use crate::support::config::{API_KEY, CALLBACK_TOKEN, ODOO_PASSWORD, OUTBOUND_TO
 
 #[tokio::test]
 async fn no_secret_reaches_the_log_in_any_scenario() {
-    let mut setup = start(|config| {
-        signed_mode(config, "either")
-            .with("limits", "rate_limit_per_minute = 60")
-            .with("limits", "rate_limit_burst = 20")
-            .with("server", "body_read_timeout = \"1s\"")
-    })
-    .await;
+    let mut setup = start(|config| signed_mode(config, "either")).await;
 
     // Tokens: right and wrong, in the header and in the body.
     let request = setup.request();
@@ -87,13 +81,6 @@ async fn no_secret_reaches_the_log_in_any_scenario() {
     slow.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     drop(slow);
-
-    // A client over the rate limit.
-    let mut limited = false;
-    for _ in 0..30 {
-        limited |= setup.post(b"{}", &[token_header()]).await.status == 429;
-    }
-    assert!(limited, "the rate limit never answered 429");
 
     setup.bridge.signal("TERM");
     assert!(

@@ -1,6 +1,5 @@
-//! Limits and timeouts, with short values so each test takes a few seconds
-//! (2 s timeouts: long enough that "served meanwhile" means something on a
-//! loaded CI machine, short enough to keep the suite fast):
+//! Limits and timeouts, with the server's own values (header timeout 10 s,
+//! body timeout 30 s, 16 KiB of headers):
 //! a client trickling its headers (slowloris) and one whose body never
 //! ends are cut off while others are served; oversized headers get 431;
 //! connections over `limits.max_connections` wait.
@@ -12,16 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{CALLBACK, Setup, start};
-use crate::support::config::{CALLBACK_TOKEN, TestConfig};
+use crate::support::config::CALLBACK_TOKEN;
 
-/// The header and body timeouts of these tests.
-const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn short_timeouts(config: TestConfig) -> TestConfig {
-    config
-        .with("limits", "header_read_timeout = \"2s\"")
-        .with("server", "body_read_timeout = \"2s\"")
-}
+/// The server's header timeout (a constant of the server).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server's body timeout (a constant of the server).
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Writes `bytes` one at a time, `pause` apart, until the peer closes.
 async fn trickle(mut writer: tokio::net::tcp::OwnedWriteHalf, bytes: Vec<u8>, pause: Duration) {
@@ -62,7 +57,7 @@ async fn others_are_served_meanwhile(setup: &Setup) {
         let started = Instant::now();
         assert!(setup.healthy().await);
         assert!(
-            started.elapsed() < TIMEOUT / 2,
+            started.elapsed() < Duration::from_secs(1),
             "healthz took {:?}",
             started.elapsed()
         );
@@ -76,12 +71,12 @@ async fn connect(address: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
-    let setup = start(short_timeouts).await;
+    let setup = start(|config| config).await;
     let (reader, writer) = connect(setup.bridge.address).await.into_split();
     let request = format!(
         "POST {CALLBACK} HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n\
          X-N8N-Webhook-Token: {CALLBACK_TOKEN}\r\nX-Padding: {}\r\n\r\n",
-        "a".repeat(200)
+        "a".repeat(300)
     );
     let slow = tokio::spawn(trickle(
         writer,
@@ -89,10 +84,11 @@ async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
         Duration::from_millis(50),
     ));
     others_are_served_meanwhile(&setup).await;
-    let (received, closed_after) = read_until_closed(reader, Duration::from_secs(10)).await;
+    let (received, closed_after) = read_until_closed(reader, HEADER_TIMEOUT * 3).await;
     // Closed by the header timeout: not before it, and not much after.
     assert!(
-        closed_after >= TIMEOUT - Duration::from_millis(700) && closed_after < TIMEOUT * 3,
+        closed_after >= HEADER_TIMEOUT - Duration::from_millis(700)
+            && closed_after < HEADER_TIMEOUT * 2,
         "closed after {closed_after:?}"
     );
     assert!(
@@ -106,7 +102,7 @@ async fn headers_sent_byte_by_byte_are_cut_off_by_the_header_timeout() {
 
 #[tokio::test]
 async fn a_body_that_never_ends_is_answered_408() {
-    let setup = start(short_timeouts).await;
+    let setup = start(|config| config).await;
     for framing in ["Content-Length: 1000000", "Transfer-Encoding: chunked"] {
         let (reader, mut writer) = connect(setup.bridge.address).await.into_split();
         let head = format!(
@@ -132,7 +128,7 @@ async fn a_body_that_never_ends_is_answered_408() {
         };
         let slow = tokio::spawn(trickle(writer, body, Duration::from_millis(20)));
         others_are_served_meanwhile(&setup).await;
-        let (received, closed_after) = read_until_closed(reader, Duration::from_secs(10)).await;
+        let (received, closed_after) = read_until_closed(reader, BODY_TIMEOUT * 2).await;
         assert!(
             received.starts_with("HTTP/1.1 408"),
             "{framing}: {received}"
@@ -144,7 +140,7 @@ async fn a_body_that_never_ends_is_answered_408() {
             body,
             serde_json::json!({"status": "error", "message": "the body did not arrive in time"})
         );
-        assert!(closed_after < TIMEOUT * 3, "{closed_after:?}");
+        assert!(closed_after < BODY_TIMEOUT * 2, "{closed_after:?}");
         slow.abort();
     }
     assert!(setup.healthy().await);
@@ -153,12 +149,13 @@ async fn a_body_that_never_ends_is_answered_408() {
 
 #[tokio::test]
 async fn oversized_headers_are_431() {
-    let setup = start(|config| config.with("limits", "max_header_bytes = 2048")).await;
+    // The server takes 16 KiB of headers.
+    let setup = start(|config| config).await;
     let response = setup
         .http
         .post(setup.bridge.url(CALLBACK))
         .header("content-type", "application/json")
-        .header("x-padding", "a".repeat(4096))
+        .header("x-padding", "a".repeat(20_000))
         .body("{}")
         .send()
         .await
@@ -179,22 +176,31 @@ async fn oversized_headers_are_431() {
 
 #[tokio::test]
 async fn connections_over_the_limit_wait_for_a_free_slot() {
-    let setup = start(|config| short_timeouts(config).with("limits", "max_connections = 2")).await;
+    let setup = start(|config| config.with("server", "max_connections = 2")).await;
     // Two clients that connect and say nothing hold both slots until the
-    // header timeout (2 s) closes them.
+    // header timeout closes them.
     let idle = [
         connect(setup.bridge.address).await,
         connect(setup.bridge.address).await,
     ];
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    assert!(setup.healthy().await, "the waiting client was not served");
+    let waiting = setup
+        .http
+        .get(setup.bridge.url("/healthz"))
+        .timeout(HEADER_TIMEOUT * 3)
+        .send()
+        .await;
+    assert!(
+        waiting.is_ok_and(|response| response.status() == 200),
+        "the waiting client was not served"
+    );
     let waited = started.elapsed();
     assert!(
-        waited >= TIMEOUT / 2,
+        waited >= HEADER_TIMEOUT / 2,
         "served at once ({waited:?}): the limit did not hold"
     );
-    assert!(waited < TIMEOUT * 3, "{waited:?}");
+    assert!(waited < HEADER_TIMEOUT * 3, "{waited:?}");
     drop(idle);
     setup.assert_no_leak();
 }
