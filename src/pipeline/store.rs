@@ -1,30 +1,15 @@
-//! The generic protocol: applying a result with plain `search`, `create` and
-//! `write` calls, one idempotent step at a time
-//! (docs/protocol.md#applying-a-result).
-//!
-//! Every `execute_kw` is its own Odoo transaction, so a stop between two
-//! calls leaves the earlier ones committed, and each step first finds what
-//! an earlier attempt made:
-//!
-//! 1. the `generated_image` of this request with this SHA-256 (the
-//!    idempotency check). A result counts as applied only when that image is
-//!    the request's `generated_image_id`; one that is not linked is an orphan
-//!    of an interrupted attempt, finished while the request is open, deleted
-//!    once another image completed it;
-//! 2. otherwise the image is created with all its metadata;
-//! 3. the `ir.attachment` is created already pointing at the image, with
-//!    `image_no_postprocess` so Odoo keeps the bytes as sent, and its
-//!    `checksum` and `file_size` read back in the same `web_save` call (an
-//!    Odoo that alters the bytes anyway is detected from the checksum);
-//! 4. the image gets `storage_identifier` (the attachment id) and, when the
-//!    image model has it, `attachment_id`.
-//!
-//! A search cannot see a row that a timed-out create commits later, so a
-//! create whose outcome is unknown ends the attempt with
-//! [`PipelineError::OutcomeUnknown`] and the spool waits before retrying.
+//! The generic protocol: a result applied with plain `search`, `create` and
+//! `write` calls (docs/protocol.md#applying-a-result). Each call is its own
+//! Odoo transaction, so each step first finds what an interrupted attempt
+//! made: (1) the request's `generated_image` with this SHA-256, which counts
+//! as applied only when it is the request's `generated_image_id` (unlinked,
+//! it is an orphan: finished while the request is open, deleted once another
+//! image completed it); (2) else a new image; (3) its `ir.attachment`, created
+//! pointing at the image with `image_no_postprocess` and read back in the same
+//! `web_save` (an Odoo that alters the bytes anyway shows in the checksum);
+//! (4) the link, `storage_identifier` (and `attachment_id` if the model has it).
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use serde_json::json;
@@ -35,7 +20,7 @@ use crate::locks::RequestGuard;
 use crate::odoo::records::{
     ATTACHMENT_MODEL, AiImageRequest, Attachment, IMAGE_MODEL, REQUEST_MODEL, RequestStatus,
 };
-use crate::odoo::{OdooClient, OdooError, SearchOptions, ServerErrorKind};
+use crate::odoo::{OdooClient, OdooError, SearchOptions};
 
 /// Images of one request with the same hash, at most; more would take as
 /// many interrupted attempts, each waiting out `odoo.timeout`.
@@ -49,12 +34,9 @@ struct ExistingImage {
     storage_identifier: Option<String>,
 }
 
-/// What this Odoo offers, learnt on first use.
+/// Whether the image model has an `attachment_id` many2one, learnt once.
 #[derive(Debug, Default)]
 pub struct Learnt {
-    /// Odoo < 17 has no `web_save`: create, then read back.
-    no_web_save: AtomicBool,
-    /// Whether the image model has an `attachment_id` many2one.
     attachment_field: OnceLock<bool>,
 }
 
@@ -318,8 +300,8 @@ impl Pipeline {
         Ok(ids.first().copied())
     }
 
-    /// Creates the attachment and reads back what Odoo stored: one
-    /// `web_save`, or `create` then `read` where `web_save` does not exist.
+    /// Creates the attachment and reads back what Odoo stored, in one call
+    /// and one transaction (`web_save`, Odoo 17+).
     async fn create_attachment(
         &self,
         request_id: i64,
@@ -333,40 +315,22 @@ impl Pipeline {
             res_model: IMAGE_MODEL,
             res_id: image_id,
         };
-        // Without it Odoo resizes (and re-encodes) images larger than
-        // `base.image_autoresize_max_px`, 1920 px by default.
-        let context = json!({ "image_no_postprocess": true });
-        if !self.learnt.no_web_save.load(Ordering::Relaxed) {
-            let kwargs = json!({
-                "specification": { "checksum": {}, "file_size": {} },
-                "context": context,
-            });
-            let saved: Result<Option<Vec<Attachment>>, _> = self
-                .odoo
-                .execute_kw(ATTACHMENT_MODEL, "web_save", &(json!([]), &vals), &kwargs)
-                .await;
-            match saved {
-                Ok(Some(mut rows)) if rows.len() == 1 => return Ok(rows.remove(0)),
-                Ok(other) => {
-                    let message = format!("web_save answered {other:?}");
-                    return Err(OdooError::InvalidResponse(message));
-                }
-                Err(error) if error.server_kind() == Some(ServerErrorKind::NoSuchMethod) => {
-                    tracing::info!(
-                        "this Odoo has no web_save; attachments are created and read back in two calls"
-                    );
-                    self.learnt.no_web_save.store(true, Ordering::Relaxed);
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        let kwargs = json!({ "context": context });
-        let id: Option<i64> = self
+        // Without `image_no_postprocess` Odoo resizes (and re-encodes) images
+        // larger than `base.image_autoresize_max_px`, 1920 px by default.
+        let kwargs = json!({
+            "specification": { "checksum": {}, "file_size": {} },
+            "context": { "image_no_postprocess": true },
+        });
+        let saved: Option<Vec<Attachment>> = self
             .odoo
-            .execute_kw(ATTACHMENT_MODEL, "create", &(&vals,), &kwargs)
+            .execute_kw(ATTACHMENT_MODEL, "web_save", &(json!([]), &vals), &kwargs)
             .await?;
-        let id = id.ok_or_else(|| OdooError::InvalidResponse("create returned nothing".into()))?;
-        self.read_back(id).await
+        match saved {
+            Some(mut rows) if rows.len() == 1 => Ok(rows.remove(0)),
+            other => Err(OdooError::InvalidResponse(format!(
+                "web_save answered {other:?}"
+            ))),
+        }
     }
 
     async fn read_back(&self, id: i64) -> Result<Attachment, OdooError> {
