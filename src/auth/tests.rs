@@ -147,3 +147,69 @@ fn refusals_say_nothing_specific_to_the_caller() {
         assert_eq!(refusal.public_message(), "authentication failed");
     }
 }
+
+fn secret(text: &str) -> SecretString {
+    SecretString::from(text.to_owned())
+}
+
+#[test]
+fn the_right_token_passes_from_header_or_body() {
+    let expected = secret("s3cret");
+    assert_eq!(
+        check_token(Some(&expected), Some(b"s3cret"), None),
+        Ok(TokenSource::Header)
+    );
+    assert_eq!(
+        check_token(Some(&expected), None, Some("s3cret")),
+        Ok(TokenSource::Body)
+    );
+}
+
+#[test]
+fn a_wrong_header_is_not_rescued_by_the_body() {
+    let expected = secret("s3cret");
+    assert_eq!(
+        check_token(Some(&expected), Some(b"nope"), Some("s3cret")),
+        Err(AuthError::Mismatch)
+    );
+}
+
+#[test]
+fn missing_wrong_and_unconfigured_are_refused() {
+    let expected = secret("s3cret");
+    assert_eq!(
+        check_token(Some(&expected), None, None),
+        Err(AuthError::Missing)
+    );
+    assert_eq!(
+        check_token(Some(&expected), None, Some("s3cre")),
+        Err(AuthError::Mismatch)
+    );
+    assert_eq!(
+        check_token(Some(&expected), None, Some("s3cret ")),
+        Err(AuthError::Mismatch)
+    );
+    assert_eq!(
+        check_token(None, Some(b"anything"), None),
+        Err(AuthError::NotConfigured)
+    );
+    assert_eq!(check_token(None, None, None), Err(AuthError::NotConfigured));
+}
+
+#[test]
+fn header_lookup_ignores_case() {
+    let mut headers = HeaderMap::new();
+    headers.insert("X-N8N-Webhook-Token", "abc".parse().unwrap());
+    assert_eq!(header_token(&headers), Some(&b"abc"[..]));
+}
+
+#[test]
+fn errors_never_contain_the_token() {
+    for error in [
+        AuthError::NotConfigured,
+        AuthError::Missing,
+        AuthError::Mismatch,
+    ] {
+        assert!(!error.to_string().contains("s3cret"));
+    }
+}

@@ -1,13 +1,10 @@
 //! `POST /influence_gen/ai/callback/image_result`: N8N's result, from the
 //! HTTP request to the answer (docs/protocol.md#callback-answers).
 //!
-//! The order of the checks is deliberate: cheap refusals first (415, 413),
-//! then the body is read within [`super::body::READ_TIMEOUT`] (408), parsed
-//! without decoding anything (400), authenticated (401) before any field is
-//! validated, image decoded or Odoo touched (unless the callback token is only
-//! in Odoo), validated with its image decoded (400), written to the spool (503
-//! if it cannot be), and applied by the spool's worker while the caller waits
-//! up to `spool.wait` (202 after that).
+//! The order is deliberate: cheap refusals first (415, 413, 408), parsing
+//! without decoding (400), authentication (401) before any field is validated,
+//! image decoded or Odoo touched; then validation (400), the spool (503 if it
+//! cannot store), and the worker's outcome within `spool.wait` (else 202).
 
 use std::sync::Arc;
 
@@ -24,23 +21,14 @@ use crate::config::Config;
 use crate::pipeline::{Applied, PipelineError};
 use crate::spool::{Final, SpoolError};
 
-/// An answer, before it is wrapped in the caller's body style.
-struct Answer {
-    status: StatusCode,
-    body: serde_json::Value,
-    /// The outcome label for metrics and logs.
-    outcome: &'static str,
-}
+/// An answer before it is wrapped in the caller's body style: status, body
+/// and the outcome label for metrics and logs.
+struct Answer(StatusCode, serde_json::Value, &'static str);
 
 impl Answer {
     fn error(status: StatusCode, message: &str) -> Self {
         let body = json!({ "status": "error", "message": message });
-        let outcome = Outcome::of_status(status).0;
-        Self {
-            status,
-            body,
-            outcome,
-        }
+        Self(status, body, Outcome::of_status(status).0)
     }
 }
 
@@ -50,13 +38,13 @@ pub async fn handle(
     request: Request<Incoming>,
     http_request_id: &str,
 ) -> Response<Body> {
-    let (answer, style) = answer(&app, request, http_request_id).await;
+    let (Answer(status, body, outcome), style) = answer(&app, request, http_request_id).await;
     let body = match style {
-        BodyStyle::Bare => answer.body,
-        BodyStyle::JsonRpc { id } => json!({ "jsonrpc": "2.0", "id": id, "result": answer.body }),
+        BodyStyle::Bare => body,
+        BodyStyle::JsonRpc { id } => json!({ "jsonrpc": "2.0", "id": id, "result": body }),
     };
-    let mut response = response::json(answer.status, &body);
-    response.extensions_mut().insert(Outcome(answer.outcome));
+    let mut response = response::json(status, &body);
+    response.extensions_mut().insert(Outcome(outcome));
     response
 }
 
@@ -159,12 +147,11 @@ async fn apply(app: &App, config: &Config, result: &CallbackResult, request_id: 
         Ok(Err(_)) | Err(_) => {
             app.spool().abandon(&id);
             tracing::info!(entry = %id, "not applied yet; accepted into the spool");
-            let body = json!({ "status": "accepted" });
-            Answer {
-                status: StatusCode::ACCEPTED,
-                body,
-                outcome: "accepted",
-            }
+            Answer(
+                StatusCode::ACCEPTED,
+                json!({ "status": "accepted" }),
+                "accepted",
+            )
         }
     }
 }
@@ -187,12 +174,7 @@ fn applied_answer(applied: Applied) -> Answer {
             return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, &message);
         }
     };
-    let status = StatusCode::OK;
-    Answer {
-        status,
-        body,
-        outcome,
-    }
+    Answer(StatusCode::OK, body, outcome)
 }
 
 fn error_answer(reference: &str, error: PipelineError) -> Answer {

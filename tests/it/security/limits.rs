@@ -176,7 +176,7 @@ async fn oversized_headers_are_431() {
 
 #[tokio::test]
 async fn connections_over_the_limit_wait_for_a_free_slot() {
-    let setup = start(|config| config.with("server", "max_connections = 2")).await;
+    let setup = start(|config| config.with("limits", "max_connections = 2")).await;
     // Two clients that connect and say nothing hold both slots until the
     // header timeout closes them.
     let idle = [
