@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Applied, Kind, Pipeline, PipelineError, Stored, lookup, unknown};
+use super::{Applied, Kind, Pipeline, PipelineError, Stored, unknown};
 use crate::image::VerifiedImage;
 use crate::odoo::OdooError;
 use crate::odoo::records::REQUEST_MODEL;
@@ -24,9 +24,9 @@ pub const APPLY_METHOD: &str = "bridge_apply_result";
 /// `{"field": "id", "value": 42}` or `{"field": "uuid", "value": "…"}`, so
 /// the addon needs no configuration.
 fn reference_of(reference: &str) -> serde_json::Value {
-    match lookup::as_id(reference) {
+    match super::as_id(reference) {
         Some(id) => json!({ "field": "id", "value": id }),
-        None => json!({ "field": lookup::UUID_FIELD, "value": reference }),
+        None => json!({ "field": super::UUID_FIELD, "value": reference }),
     }
 }
 

@@ -14,17 +14,20 @@
 //!   is unknown ends the attempt with [`PipelineError::OutcomeUnknown`]: the
 //!   spool repeats nothing for that request before `odoo.unknown_outcome_wait`,
 //!   when a search sees the truth.
+//!
+//! `ai_generation_request_id` names the request by its Odoo id when it is all
+//! digits, else by its [`UUID_FIELD`]; a UUID's id is searched once and
+//! remembered ([`References`]): the addon makes it read-only and unique.
 
 pub mod chatter;
 mod companion;
-pub mod lookup;
 mod store;
 
-pub use lookup::UUID_FIELD;
-
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use serde_json::json;
 use sha1::{Digest, Sha1};
 
 use crate::callback::{CallbackResult, Claims, ImagePayload, Outcome};
@@ -32,7 +35,8 @@ use crate::config::Config;
 use crate::image::{self, ImageError, ImageFetcher, ImageLimits, VerifiedImage};
 use crate::locks::RequestLocks;
 use crate::metrics::Metrics;
-use crate::odoo::{OdooClient, OdooError, Protocol};
+use crate::odoo::records::REQUEST_MODEL;
+use crate::odoo::{OdooClient, OdooError, Protocol, SearchOptions};
 
 /// What applying a result did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,13 +169,56 @@ fn sha1_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The request's UUID field: the example addon's, and the only one N8N is
+/// ever sent, so it is not worth a key.
+pub const UUID_FIELD: &str = "uuid";
+
+/// References remembered at most; then the memory starts over.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// The Odoo id `reference` is, when it is a positive decimal number.
+pub fn as_id(reference: &str) -> Option<i64> {
+    reference
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| reference.parse().ok())
+        .flatten()
+        .filter(|id| *id > 0)
+}
+
+/// UUID → Odoo id, as resolved before. Only found ids are remembered: a
+/// request may be created after a result naming it arrived.
+#[derive(Debug, Default)]
+pub struct References {
+    // std Mutex: never held across an await.
+    ids: Mutex<HashMap<String, i64>>,
+}
+
+impl References {
+    pub fn get(&self, reference: &str) -> Option<i64> {
+        self.lock().get(reference).copied()
+    }
+
+    pub fn remember(&self, reference: &str, id: i64) {
+        let mut ids = self.lock();
+        if ids.len() >= MAX_REMEMBERED && !ids.contains_key(reference) {
+            ids.clear();
+        }
+        ids.insert(reference.to_owned(), id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Applies results to Odoo.
 #[derive(Debug)]
 pub struct Pipeline {
     odoo: OdooClient,
     fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
-    references: lookup::References,
+    references: References,
     chatter: chatter::Chatter,
     learnt: store::Learnt,
     metrics: Arc<Metrics>,
@@ -184,7 +231,7 @@ impl Pipeline {
             odoo,
             fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
-            references: lookup::References::default(),
+            references: References::default(),
             chatter: chatter::Chatter::default(),
             learnt: store::Learnt::default(),
             metrics,
@@ -245,14 +292,20 @@ impl Pipeline {
     }
 
     fn known_id(&self, reference: &str) -> Option<i64> {
-        lookup::as_id(reference).or_else(|| self.references.get(reference))
+        as_id(reference).or_else(|| self.references.get(reference))
     }
 
     async fn id_of(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
         if let Some(id) = self.known_id(reference) {
             return Ok(Some(id));
         }
-        let found = lookup::search_uuid(&self.odoo, reference).await?;
+        let options = SearchOptions {
+            limit: Some(1),
+            ..SearchOptions::default()
+        };
+        let domain = json!([[UUID_FIELD, "=", reference]]);
+        let ids = self.odoo.search(REQUEST_MODEL, &domain, &options).await?;
+        let found = ids.first().copied();
         if let Some(id) = found {
             self.references.remember(reference, id);
         }
@@ -381,5 +434,32 @@ impl Pipeline {
             size: image.bytes.len() as u64,
             sha256_hex: image.sha256_hex,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_are_ids_and_anything_else_a_uuid() {
+        assert_eq!(as_id("42"), Some(42));
+        for uuid in ["81fbb39d-5411-4204-b2af-d6f45dafde7a", "0", "+5", "-3", ""] {
+            assert_eq!(as_id(uuid), None, "{uuid}");
+        }
+        assert_eq!(as_id("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn remembers_until_full_then_starts_over() {
+        let references = References::default();
+        references.remember("a", 1);
+        assert_eq!(references.get("a"), Some(1));
+        assert_eq!(references.get("b"), None);
+        for n in 0..MAX_REMEMBERED as i64 {
+            references.remember(&format!("r{n}"), n);
+        }
+        assert!(references.lock().len() <= MAX_REMEMBERED);
+        assert_eq!(references.get("a"), None, "the memory started over");
     }
 }

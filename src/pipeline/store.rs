@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Applied, Kind, Pipeline, PipelineError, Stored, lookup, unknown};
+use super::{Applied, Kind, Pipeline, PipelineError, Stored, unknown};
 use crate::image::VerifiedImage;
 use crate::locks::RequestGuard;
 use crate::odoo::records::{
@@ -91,8 +91,24 @@ impl Pipeline {
         let id = self.id_of(reference).await?;
         let id = id.ok_or_else(|| unknown(reference))?;
         let guard = self.locks.lock(id).await;
-        let request = lookup::read(&self.odoo, id).await?;
-        Ok((request.ok_or_else(|| unknown(reference))?, guard))
+        // A `search_read`: a missing id is an empty answer, not a MissingError.
+        let domain = json!([["id", "=", id]]);
+        let fields = [
+            "id",
+            "status",
+            "error_details",
+            "generated_image_id",
+            "campaign_id",
+        ];
+        let options = SearchOptions {
+            limit: Some(1),
+            ..SearchOptions::default()
+        };
+        let mut found: Vec<AiImageRequest> = self
+            .odoo
+            .search_read(REQUEST_MODEL, &domain, &fields, &options)
+            .await?;
+        Ok((found.pop().ok_or_else(|| unknown(reference))?, guard))
     }
 
     pub(super) async fn generic_failure(
