@@ -106,14 +106,6 @@ impl std::fmt::Debug for ParsedCallback<'_> {
     }
 }
 
-impl ParsedCallback<'_> {
-    /// Validates the contract and decodes `image_data` (at most
-    /// `max_image_bytes`): call it only once the caller is authenticated.
-    pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
-        validate(&self.contract, max_image_bytes)
-    }
-}
-
 /// Why a callback body can never be applied (answered 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -215,33 +207,29 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
     })
 }
 
-fn validate(
-    contract: &WireContract<'_>,
-    max_image_bytes: u64,
-) -> Result<CallbackResult, InvalidCallback> {
-    let request_ref = request_ref(contract.ai_generation_request_id)?;
-    let raw_payload = contract
-        .result_payload
-        .ok_or_else(|| invalid("missing result_payload"))?;
-    let payload: WirePayload<'_> = serde_json::from_str(raw_payload.get())
-        .map_err(|_| invalid("result_payload must be an object"))?;
-    let status = payload
-        .status
-        .as_deref()
-        .ok_or_else(|| invalid("missing result_payload.status"))?;
-    let outcome = match status {
-        "success" => success(payload.data, max_image_bytes)?,
-        "failure" | "failed" | "error" => failure(payload.error_data)?,
-        _ => {
-            return Err(invalid(
-                "result_payload.status must be \"success\" or \"failure\"",
-            ));
-        }
-    };
-    Ok(CallbackResult {
-        request_ref,
-        outcome,
-    })
+impl ParsedCallback<'_> {
+    /// Validates the contract and decodes `image_data` (at most
+    /// `max_image_bytes`): call it only once the caller is authenticated.
+    pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
+        let request_ref = request_ref(self.contract.ai_generation_request_id)?;
+        let raw_payload =
+            (self.contract.result_payload).ok_or_else(|| invalid("missing result_payload"))?;
+        let payload: WirePayload<'_> = serde_json::from_str(raw_payload.get())
+            .map_err(|_| invalid("result_payload must be an object"))?;
+        let outcome = match payload.status.as_deref() {
+            None => return Err(invalid("missing result_payload.status")),
+            Some("success") => success(payload.data, max_image_bytes)?,
+            Some("failure" | "failed" | "error") => failure(payload.error_data)?,
+            Some(_) => {
+                let message = "result_payload.status must be \"success\" or \"failure\"";
+                return Err(invalid(message));
+            }
+        };
+        Ok(CallbackResult {
+            request_ref,
+            outcome,
+        })
+    }
 }
 
 fn request_ref(raw: Option<&RawValue>) -> Result<String, InvalidCallback> {

@@ -33,7 +33,7 @@ fn reference_of(reference: &str) -> serde_json::Value {
 /// The success payload; `image_base64` is written straight from the bytes.
 #[derive(Serialize)]
 struct SuccessResult<'a> {
-    kind: &'static str,
+    kind: Kind,
     #[serde(serialize_with = "crate::callback::serialize_base64")]
     image_base64: &'a [u8],
     sha256: &'a str,
@@ -77,7 +77,7 @@ impl Pipeline {
         image: VerifiedImage,
     ) -> Result<Applied, PipelineError> {
         let result = SuccessResult {
-            kind: Kind::Success.as_str(),
+            kind: Kind::Success,
             image_base64: &image.bytes,
             sha256: &image.sha256_hex,
             mimetype: image.format.mimetype(),
@@ -97,7 +97,7 @@ impl Pipeline {
         error_details: &str,
         kind: Kind,
     ) -> Result<Applied, PipelineError> {
-        let result = json!({ "kind": kind.as_str(), "error_details": error_details });
+        let result = json!({ "kind": kind, "error_details": error_details });
         let answer = self.companion_call(reference, &result).await?;
         self.companion_answer(reference, answer, kind, None)
     }
@@ -151,8 +151,7 @@ impl Pipeline {
                 Ok(self.completed(image, stored))
             }
             (other, _) => Err(OdooError::InvalidResponse(format!(
-                "{APPLY_METHOD} answered {other:?} to a {} result",
-                kind.as_str()
+                "{APPLY_METHOD} answered {other:?} to a {kind:?} result"
             ))
             .into()),
         }
@@ -217,7 +216,7 @@ mod tests {
     #[test]
     fn the_image_travels_as_base64_of_the_bytes() {
         let result = SuccessResult {
-            kind: "success",
+            kind: Kind::Success,
             image_base64: b"\x89PNG",
             sha256: "00",
             mimetype: "image/png",

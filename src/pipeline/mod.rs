@@ -117,7 +117,8 @@ fn unknown(reference: &str) -> PipelineError {
 }
 
 /// Which kind of result is applied, and so which conflict it can meet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 enum Kind {
     Success,
     Failure,
@@ -126,14 +127,6 @@ enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Failure => "failure",
-            Self::Rejected => "rejected",
-        }
-    }
-
     /// The conflict of this result with a completed request.
     fn conflict(self, request_id: i64) -> PipelineError {
         let reason = match self {
@@ -220,7 +213,7 @@ pub struct Pipeline {
     locks: RequestLocks,
     references: References,
     chatter: chatter::Chatter,
-    learnt: store::Learnt,
+    attachment_field: std::sync::OnceLock<bool>,
     metrics: Arc<Metrics>,
 }
 
@@ -233,7 +226,7 @@ impl Pipeline {
             locks: RequestLocks::default(),
             references: References::default(),
             chatter: chatter::Chatter::default(),
-            learnt: store::Learnt::default(),
+            attachment_field: std::sync::OnceLock::new(),
             metrics,
         }
     }
@@ -241,7 +234,7 @@ impl Pipeline {
     /// Learns what the image model offers, after the login, so the first
     /// result does not pay for it.
     pub async fn prepare(&self) -> Result<(), PipelineError> {
-        self.learnt.learn_image_model(&self.odoo).await?;
+        self.has_attachment_field().await?;
         Ok(())
     }
 

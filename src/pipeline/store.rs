@@ -9,8 +9,6 @@
 //! `web_save` (an Odoo that alters the bytes anyway shows in the checksum);
 //! (4) the link, `storage_identifier` (and `attachment_id` if the model has it).
 
-use std::sync::OnceLock;
-
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,7 +18,7 @@ use crate::locks::RequestGuard;
 use crate::odoo::records::{
     ATTACHMENT_MODEL, AiImageRequest, Attachment, IMAGE_MODEL, REQUEST_MODEL, RequestStatus,
 };
-use crate::odoo::{OdooClient, OdooError, SearchOptions};
+use crate::odoo::{OdooError, SearchOptions};
 
 /// Images of one request with the same hash, at most; more would take as
 /// many interrupted attempts, each waiting out `odoo.timeout`.
@@ -34,19 +32,14 @@ struct ExistingImage {
     storage_identifier: Option<String>,
 }
 
-/// Whether the image model has an `attachment_id` many2one, learnt once.
-#[derive(Debug, Default)]
-pub struct Learnt {
-    attachment_field: OnceLock<bool>,
-}
-
-impl Learnt {
-    /// Asks Odoo whether the image model has `attachment_id`.
-    pub async fn learn_image_model(&self, odoo: &OdooClient) -> Result<bool, OdooError> {
+impl Pipeline {
+    /// Whether the image model has an `attachment_id` many2one (the example
+    /// addon's), asked once.
+    pub(super) async fn has_attachment_field(&self) -> Result<bool, OdooError> {
         if let Some(known) = self.attachment_field.get() {
             return Ok(*known);
         }
-        let fields = odoo.fields_get(IMAGE_MODEL).await?;
+        let fields = self.odoo.fields_get(IMAGE_MODEL).await?;
         let present = fields.get("attachment_id").is_some_and(|field| {
             field.field_type == "many2one" && field.relation.as_deref() == Some(ATTACHMENT_MODEL)
         });
@@ -259,7 +252,7 @@ impl Pipeline {
             || Stored::altered(image, stored_size, attachment.checksum.as_deref());
         if linked_attachment.is_none() || altered_by_odoo {
             let mut vals = json!({ "storage_identifier": attachment.id.to_string() });
-            if self.learnt.learn_image_model(&self.odoo).await? {
+            if self.has_attachment_field().await? {
                 vals["attachment_id"] = json!(attachment.id);
             }
             if altered_by_odoo {

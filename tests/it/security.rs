@@ -23,7 +23,6 @@ mod tls;
 
 use std::time::Duration;
 
-use http::HeaderMap;
 use influence_gen_testkit::OdooEmulator;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -48,7 +47,7 @@ pub struct Setup {
 
 /// Starts a daemon on the emulator's Odoo with `adjust` applied to its
 /// configuration (which starts as the test default: token auth, default
-/// `[images]`, `[limits]` and `[auth]`).
+/// `[images]`, `[server]` and `[auth]`).
 pub async fn start(adjust: impl FnOnce(TestConfig) -> TestConfig) -> Setup {
     let (odoo, config) = odoo().await;
     let config = adjust(config);
@@ -76,10 +75,9 @@ pub fn signed_mode(config: TestConfig, mode: &str) -> TestConfig {
     )
 }
 
-/// An answer: status, headers and the JSON body (panics if it is not JSON).
+/// An answer: status and the JSON body (panics if it is not JSON).
 pub struct Answer {
     pub status: u16,
-    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -120,17 +118,12 @@ impl Setup {
     }
 }
 
-pub async fn answer(response: reqwest::Response) -> Answer {
+async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
-    let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("a body");
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| panic!("{status}: not JSON: {}", String::from_utf8_lossy(&bytes)));
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer { status, body }
 }
 
 /// The token header, as N8N's Header Auth credential sends it.
