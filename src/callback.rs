@@ -5,13 +5,11 @@
 //! bare contract object and Odoo's JSON-RPC envelope (`params` holds the
 //! contract); the caller is answered in its style ([`BodyStyle`]).
 //!
-//! Parsing is two steps so that an unauthenticated caller costs no more than
-//! reading its body: [`parse`] finds the style, the token and the contract's
-//! parts, borrowing the (possibly tens of MB) base64 `image_data` without
-//! decoding it; [`ParsedCallback::validate`], called once the caller is
-//! authenticated, checks the contract and decodes the image once. Validation
-//! refuses only what can never be applied (400); whether an image is usable
-//! is the pipeline's call, because an unusable image still fails the request.
+//! An unauthenticated caller costs no more than reading its body: [`parse`]
+//! finds the style, the token and the contract's parts, borrowing the base64
+//! `image_data`; [`ParsedCallback::validate`], once the caller is
+//! authenticated, refuses what can never be applied (400) and decodes the
+//! image once. Whether an image is usable is the pipeline's call.
 
 use std::borrow::Cow;
 

@@ -5,11 +5,9 @@
 //! The server answers from the first moment; readiness (systemd's `READY=1`)
 //! waits for Odoo's login unless `server.start_degraded` says otherwise.
 //!
-//! The stop is bounded: every part drains within `server.shutdown_grace`, and
-//! [`run`] returns at most [`STOP_MARGIN`] later, below the systemd unit's
-//! `TimeoutStopSec` (checked by a test). What is cut off stays resumable:
-//! spool entries stay pending, a request being sent stays `queued` or
-//! `processing` (see [`crate::initiation::watchdog`]).
+//! The stop is bounded by `server.shutdown_grace` + [`STOP_MARGIN`], below the
+//! unit's `TimeoutStopSec` (a test checks); what is cut off stays resumable
+//! (spool entries pending, requests `queued` or `processing`).
 
 use std::sync::Arc;
 use std::time::Duration;

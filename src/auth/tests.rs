@@ -1,4 +1,4 @@
-//! The modes of [`Authenticator`], with a fixed clock.
+//! The modes of [`authenticate`] and the token check, with a fixed clock.
 
 use std::time::Duration;
 

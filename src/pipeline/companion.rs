@@ -1,13 +1,10 @@
 //! Applying a result through the companion addon: one `bridge_apply_result`
 //! call, one Odoo transaction, whatever the outcome.
 //!
-//! Odoo locks the request row, decides duplicate / conflict / apply by the
-//! same rules as the generic steps and writes everything (attachment byte for
-//! byte, generated image, request status, chatter note) before it commits. A
-//! retry of a call whose answer was lost waits on the row lock and answers
-//! `duplicate`, so the bridge needs neither its own lock nor a wait after an
-//! unknown outcome. The contract is in the addon
-//! (`examples/odoo/influence_gen_bridge`).
+//! Odoo locks the request row, decides by the generic steps' rules and writes
+//! everything before it commits, so a retry of a call whose answer was lost
+//! answers `duplicate`: no bridge lock, no wait after an unknown outcome. The
+//! contract is in the addon (`examples/odoo/influence_gen_bridge`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;

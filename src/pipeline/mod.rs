@@ -3,17 +3,10 @@
 //!
 //! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
 //! at once, creates one generated image, and a failure never overwrites a
-//! completed request. Two protocols ([`Protocol`]):
-//!
-//! * **companion** ([`companion`]): one `bridge_apply_result` call per
-//!   result; Odoo decides and writes under a row lock in one transaction.
-//! * **generic** ([`store`]): deliveries for one request are serialized by a
-//!   per-request lock keyed by the Odoo id, and every decision rests on a read
-//!   taken while holding it. Each Odoo write is its own transaction, so every
-//!   step first finds what an interrupted attempt made. A create whose outcome
-//!   is unknown ends the attempt with [`PipelineError::OutcomeUnknown`]: the
-//!   spool repeats nothing for that request before `odoo.unknown_outcome_wait`,
-//!   when a search sees the truth.
+//! completed request. The companion protocol ([`companion`]) applies a result
+//! in one Odoo transaction under a row lock; the generic one ([`store`])
+//! serializes deliveries with a per-request lock, decides on a read taken
+//! under it, and makes every step find what an interrupted attempt made.
 //!
 //! `ai_generation_request_id` names the request by its Odoo id when it is all
 //! digits, else by its [`UUID_FIELD`]; a UUID's id is searched once and
@@ -231,8 +224,7 @@ impl Pipeline {
         }
     }
 
-    /// Learns what the image model offers, after the login, so the first
-    /// result does not pay for it.
+    /// Learns the image model's fields after the login, not at the first result.
     pub async fn prepare(&self) -> Result<(), PipelineError> {
         self.has_attachment_field().await?;
         Ok(())
@@ -249,16 +241,14 @@ impl Pipeline {
         self.locks.clone()
     }
 
-    /// Whether this session speaks the companion protocol, as far as is
-    /// known without asking Odoo (false while unknown).
+    /// Whether the session speaks the companion protocol (false while unknown).
     pub fn speaks_companion(&self) -> bool {
         matches!(self.odoo.known_protocol(), Some(Protocol::Companion { .. }))
     }
 
-    /// How long an entry waits after a call of unknown outcome: the
-    /// configured wait in the generic protocol (also when the protocol cannot
-    /// be learnt now: fail closed), nothing in the companion protocol, whose
-    /// retries Odoo answers `duplicate` under its row lock.
+    /// How long an entry waits after a call of unknown outcome: none in the
+    /// companion protocol (Odoo answers a retry `duplicate`), else (also when
+    /// the protocol is unknown: fail closed) `odoo.unknown_outcome_wait`.
     pub async fn unknown_outcome_hold(&self, config: &Config) -> Option<std::time::Duration> {
         match self.odoo.protocol().await {
             Ok(Protocol::Companion { .. }) => None,
@@ -273,9 +263,8 @@ impl Pipeline {
         self.known_id(reference).map(Some)
     }
 
-    /// The Odoo id of the request `reference` names; `Ok(None)` when no
-    /// request has it. The spool orders its entries by this id, so results
-    /// sent by id and by UUID for one request never overtake each other.
+    /// The Odoo id of the request `reference` names, `Ok(None)` when none;
+    /// the spool orders its entries by it.
     pub async fn resolve(
         &self,
         _config: &Config,

@@ -3,13 +3,10 @@
 //! them on shutdown as hyper-util's graceful example does: stop accepting,
 //! let each connection finish its request within the grace period.
 //!
-//! What bounds a connection's cost: at most `limits.max_connections` are
-//! served at once (the loop stops accepting while all permits are taken, so
-//! a burst waits in the listen backlog instead of being refused);
-//! [`HEADER_READ_TIMEOUT`] bounds the TLS handshake, the headers (slowloris)
-//! and the idle time between kept-alive requests; [`MAX_HEADER_BYTES`] bounds
-//! the headers (431 beyond); the routes bound the body (`server.max_body_bytes`,
-//! [`body::READ_TIMEOUT`]).
+//! At most `limits.max_connections` are served at once (a burst waits in the
+//! listen backlog instead of being refused); [`HEADER_READ_TIMEOUT`] bounds the
+//! TLS handshake, the headers and keep-alive idling, [`MAX_HEADER_BYTES`] the
+//! headers (431), the routes the body.
 
 mod body;
 mod callback;
