@@ -197,7 +197,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
             },
         ),
     };
-    let security_token = contract.security_token.and_then(string_value);
+    // Borrowed when the JSON string has no escapes.
+    let security_token = (contract.security_token)
+        .and_then(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok());
     Ok(ParsedCallback {
         style,
         security_token,
@@ -339,11 +341,6 @@ fn claim_number(value: Option<Value>, key: &str) -> Result<Option<u64>, InvalidC
             "result_payload.data.{key} must be a non-negative integer"
         ))),
     }
-}
-
-/// A JSON string as its text, borrowed when it has no escapes.
-fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<Cow<'_, str>>(raw.get()).ok()
 }
 
 /// A JSON string as its text; any other JSON value as compact JSON text.

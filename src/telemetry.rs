@@ -10,6 +10,7 @@
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -41,27 +42,18 @@ pub fn init(level: &str, format: LogFormat) {
     // <https://no-color.org>
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let colour = !no_color && std::io::stderr().is_terminal();
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(colour)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_ansi(false)
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(true)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => layer.with_ansi(colour).boxed(),
+        LogFormat::Json => (layer.json().with_ansi(false).flatten_event(true))
+            .with_current_span(false)
+            .with_span_list(true)
+            .boxed(),
     };
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init();
     // Err only if a subscriber exists already (tests): keep that one.
     if result.is_ok() && !from_env {
         let _ = FILTER.set(handle);

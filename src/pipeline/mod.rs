@@ -260,7 +260,9 @@ impl Pipeline {
     /// (an id, or a UUID resolved before); `None` when Odoo must be asked.
     /// (The outer `Option` and `_config` keep the spool's call shape.)
     pub fn resolve_offline(&self, _config: &Config, reference: &str) -> Option<Option<i64>> {
-        self.known_id(reference).map(Some)
+        as_id(reference)
+            .or_else(|| self.references.get(reference))
+            .map(Some)
     }
 
     /// The Odoo id of the request `reference` names, `Ok(None)` when none;
@@ -273,12 +275,8 @@ impl Pipeline {
         self.id_of(reference).await
     }
 
-    fn known_id(&self, reference: &str) -> Option<i64> {
-        as_id(reference).or_else(|| self.references.get(reference))
-    }
-
     async fn id_of(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
-        if let Some(id) = self.known_id(reference) {
+        if let Some(id) = as_id(reference).or_else(|| self.references.get(reference)) {
             return Ok(Some(id));
         }
         let options = SearchOptions {
@@ -317,7 +315,19 @@ impl Pipeline {
             ImagePayload::Inline(bytes) => {
                 image::verify(bytes.clone(), &ImageLimits::from(&config.images))
             }
-            ImagePayload::Url(url) => self.download(url).await,
+            ImagePayload::Url(url) => {
+                let started = std::time::Instant::now();
+                let fetched = self.fetcher.load_full().fetch(url).await;
+                if let Ok(image) = &fetched {
+                    let metrics = &self.metrics;
+                    metrics
+                        .image_download_bytes
+                        .inc_by(image.bytes.len() as u64);
+                    let elapsed = started.elapsed().as_secs_f64();
+                    metrics.image_download_duration.observe(elapsed);
+                }
+                fetched
+            }
             ImagePayload::Refused(reason) => return self.reject(config, reference, reason).await,
         };
         match verified {
@@ -347,19 +357,6 @@ impl Pipeline {
             },
             other => other,
         })
-    }
-
-    async fn download(&self, url: &str) -> Result<VerifiedImage, ImageError> {
-        let started = std::time::Instant::now();
-        let image = self.fetcher.load_full().fetch(url).await?;
-        let metrics = &self.metrics;
-        metrics
-            .image_download_bytes
-            .inc_by(image.bytes.len() as u64);
-        metrics
-            .image_download_duration
-            .observe(started.elapsed().as_secs_f64());
-        Ok(image)
     }
 
     async fn record_failure(
