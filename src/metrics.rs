@@ -95,6 +95,12 @@ metrics! {
         "spool", "Bytes on disk in the spool", Bytes;
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
     /// Counts one answer of `route` with `outcome`, after `elapsed`.
     pub fn callback_answered(&self, route: &'static str, outcome: &'static str, elapsed: Duration) {
