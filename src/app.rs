@@ -1,19 +1,17 @@
 //! The state every part of the running daemon shares: the configuration and
-//! the clients built from it.
+//! the clients built from it, as `Arc<App>`.
 //!
-//! Built once at start by [`App::new`]; handlers get it as `Arc<App>`. The
-//! configuration is held in an [`ArcSwap`] so a reload (SIGHUP) can replace
+//! The configuration sits in an [`ArcSwap`] so a reload (SIGHUP) can replace
 //! it while requests run: each unit of work takes one snapshot with
-//! [`App::config`] and uses it throughout, so it never sees half of an old
-//! and half of a new configuration.
+//! [`App::config`], so it never sees half of an old and half of a new one.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::image::{ImageError, ImageFetcher};
+use crate::initiation::Initiation;
 use crate::metrics::Metrics;
 use crate::odoo::{OdooClient, OdooError};
 use crate::pipeline::Pipeline;
@@ -26,12 +24,11 @@ use crate::{reload, telemetry};
 pub struct App {
     config: ArcSwap<Config>,
     odoo: OdooClient,
-    initiation: crate::initiation::Initiation,
+    initiation: Initiation,
     pipeline: Pipeline,
     spool: Arc<Queue>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
-    auth: Authenticator,
 }
 
 /// Why the shared state could not be built.
@@ -55,32 +52,21 @@ impl App {
         let odoo = OdooClient::observed(&config.odoo, Some(Arc::clone(&metrics)))?;
         let fetcher = ImageFetcher::new(&config.images)?;
         let pipeline = Pipeline::new(odoo.clone(), fetcher, Arc::clone(&metrics));
-        let spool = Arc::new(Queue::new(
-            Arc::new(spool::open(&config.spool)?),
-            config.odoo.timeout,
-        )?);
+        let store = Arc::new(spool::open(&config.spool)?);
+        let spool = Arc::new(Queue::new(store, config.odoo.timeout)?);
+        // The initiation shares the pipeline's locks, so a result never
+        // races the initiation of its request.
+        let locks = pipeline.request_locks();
+        let initiation = Initiation::new(odoo.clone(), locks, &config, Arc::clone(&metrics))?;
         Ok(Self {
-            // First: it borrows what the fields below take over. It shares
-            // the pipeline's locks, so a result never races its initiation.
-            initiation: crate::initiation::Initiation::new(
-                odoo.clone(),
-                pipeline.request_locks(),
-                &config,
-                Arc::clone(&metrics),
-            )?,
             config: ArcSwap::from_pointee(config),
             odoo,
+            initiation,
             pipeline,
             spool,
             metrics,
             readiness: Readiness::default(),
-            auth: Authenticator,
         })
-    }
-
-    /// Sends queued requests to N8N; holds the N8N settings in force.
-    pub fn initiation(&self) -> &crate::initiation::Initiation {
-        &self.initiation
     }
 
     /// A snapshot of the current configuration.
@@ -88,30 +74,28 @@ impl App {
         self.config.load_full()
     }
 
-    /// Takes over a new configuration (SIGHUP): everything that can change
-    /// at run time changes now; the keys that need a restart are returned
-    /// (and keep their running values). A new Odoo password is logged in
-    /// with at the next call, and spool entries waiting because Odoo
-    /// refused the bridge are tried again at once.
+    /// Takes over a new configuration (SIGHUP) and returns the keys that
+    /// keep their running value until a restart. A new Odoo password is used
+    /// at the next call, and spool entries held because Odoo refused the
+    /// bridge are tried again at once.
     pub async fn reload(&self, new: Config) -> Vec<&'static str> {
         let old = self.config();
         let plan = reload::plan(&old, new);
-        if reload::password_changed(&old, &plan.effective) {
-            self.odoo
-                .set_password(plan.effective.odoo.password.clone())
-                .await;
+        let new = &plan.effective;
+        if reload::password_changed(&old, new) {
+            self.odoo.set_password(new.odoo.password.clone()).await;
             self.spool.resume();
         }
-        if reload::images_changed(&old, &plan.effective) {
-            match ImageFetcher::new(&plan.effective.images) {
+        if reload::images_changed(&old, new) {
+            match ImageFetcher::new(&new.images) {
                 Ok(fetcher) => self.pipeline.set_fetcher(fetcher),
                 Err(error) => {
                     tracing::error!(%error, "cannot rebuild the image downloader; keeping the old one")
                 }
             }
         }
-        if plan.effective.log.level != old.log.level
-            && let Err(error) = telemetry::set_level(&plan.effective.log.level)
+        if new.log.level != old.log.level
+            && let Err(error) = telemetry::set_level(&new.log.level)
         {
             tracing::error!(%error, "cannot change the log level");
         }
@@ -119,38 +103,36 @@ impl App {
         plan.needs_restart
     }
 
-    /// The Odoo session.
-    pub fn odoo(&self) -> &OdooClient {
-        &self.odoo
-    }
-
     /// Whether the daemon can do its job now (cached briefly).
     pub async fn readiness(&self) -> readiness::Report {
-        self.readiness
-            .check(&self.odoo, crate::odoo::records::REQUEST_MODEL, &self.spool)
-            .await
+        self.readiness.check(&self.odoo, &self.spool).await
     }
 
-    /// The daemon's metrics, with the spool's gauges brought up to date.
+    /// The metrics text, with the spool's gauges brought up to date.
     pub fn metrics_text(&self) -> String {
         let spool = self.spool.gauges();
-        let metrics = &self.metrics;
         let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        let metrics = &self.metrics;
         metrics.spool_pending.set(gauge(spool.pending));
-        metrics
-            .spool_oldest_age
-            .set(gauge(spool.oldest_age_ms.unwrap_or(0) / 1000));
+        let oldest_age = spool.oldest_age_ms.unwrap_or(0) / 1000;
+        metrics.spool_oldest_age.set(gauge(oldest_age));
         metrics.spool_bytes.set(gauge(spool.bytes));
         metrics.spool_dead.set(gauge(spool.dead));
         metrics.encode()
     }
 
-    /// The daemon's metrics.
+    pub fn initiation(&self) -> &Initiation {
+        &self.initiation
+    }
+
+    pub fn odoo(&self) -> &OdooClient {
+        &self.odoo
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
-    /// The spool of accepted callbacks.
     pub fn spool(&self) -> &Queue {
         &self.spool
     }
@@ -160,12 +142,6 @@ impl App {
         &self.spool
     }
 
-    /// Authenticates callbacks; remembers signed ones against replays.
-    pub fn auth(&self) -> &Authenticator {
-        &self.auth
-    }
-
-    /// Applies callback results to Odoo.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }

@@ -1,28 +1,26 @@
-//! The inbound contract: what N8N posts to the callback route (SDS §4.2),
-//! parsed in one pass and validated into a [`CallbackResult`].
+//! The inbound contract (docs/protocol.md#callback-contract): what N8N
+//! posts to the callback route, parsed and validated into a [`CallbackResult`].
 //!
-//! Two body styles are accepted, as the Odoo `type='json'` controller of the
-//! SDS accepted them: the bare contract object, and Odoo's JSON-RPC envelope
-//! `{"jsonrpc":"2.0","method":"call","params":{…contract…},"id":…}`. The
-//! caller is answered in the style it used ([`BodyStyle`]).
+//! Two body styles are accepted, as Odoo's `type='json'` controller did: the
+//! bare contract object and Odoo's JSON-RPC envelope (`params` holds the
+//! contract); the caller is answered in its style ([`BodyStyle`]).
 //!
-//! Parsing borrows the (possibly tens of MB) base64 `image_data` from the
-//! request body instead of copying it. It is two steps, so that an
-//! unauthenticated caller costs no more than reading its body: [`parse`]
-//! finds the style, the token and the contract's parts without decoding
-//! anything; [`ParsedCallback::validate`], called only once the caller is
-//! authenticated, checks the contract and decodes the image once into bytes.
-//! Validation here needs no Odoo: it only refuses what can never be applied
-//! (400). Whether an image is usable is decided by the pipeline, because an
-//! unusable image still marks the request `failed` in Odoo.
+//! An unauthenticated caller costs no more than reading its body: [`parse`]
+//! finds the style, the token and the contract's parts, borrowing the base64
+//! `image_data`; [`ParsedCallback::validate`], once the caller is
+//! authenticated, refuses what can never be applied (400) and decodes the
+//! image once. Whether an image is usable is the pipeline's call.
 
 use std::borrow::Cow;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::image::{self, ImageError};
+use crate::image;
 
 /// Longest `ai_generation_request_id` accepted (a UUID is 36 characters).
 const MAX_REQUEST_REF_CHARS: usize = 128;
@@ -67,7 +65,13 @@ pub enum Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum ImagePayload {
     /// Decoded from `image_data`.
-    Inline(#[serde(with = "bytes_as_base64")] Bytes),
+    Inline(
+        #[serde(
+            serialize_with = "serialize_base64",
+            deserialize_with = "deserialize_base64"
+        )]
+        Bytes,
+    ),
     /// To be downloaded from `image_url`.
     Url(String),
     /// `image_data` was valid base64 but cannot be used (too large); the
@@ -85,8 +89,7 @@ pub struct Claims {
     pub file_size: Option<u64>,
 }
 
-/// A parsed body, with the token it carried (if any); the contract is
-/// validated by [`ParsedCallback::validate`].
+/// A parsed body and the token it carried, if any.
 pub struct ParsedCallback<'a> {
     pub style: BodyStyle,
     pub security_token: Option<Cow<'a, str>>,
@@ -101,15 +104,6 @@ impl std::fmt::Debug for ParsedCallback<'_> {
     }
 }
 
-impl ParsedCallback<'_> {
-    /// Validates the contract and decodes `image_data` (bounded by
-    /// `max_image_bytes`). Decoding costs memory and time in proportion to
-    /// the body: call this only after the caller is authenticated.
-    pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
-        validate(&self.contract, max_image_bytes)
-    }
-}
-
 /// Why a callback body can never be applied (answered 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -119,8 +113,6 @@ pub struct InvalidCallback(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MalformedBody(pub String);
-
-// --- the wire shapes ------------------------------------------------------
 
 /// Both styles at once, so the body is parsed a single time.
 #[derive(Deserialize)]
@@ -165,32 +157,22 @@ struct WireData<'a> {
     image_data: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     image_url: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    file_format: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    mimetype: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    width: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    height: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    file_size: Option<&'a RawValue>,
+    file_format: Option<Value>,
+    mimetype: Option<Value>,
+    width: Option<Value>,
+    height: Option<Value>,
+    file_size: Option<Value>,
 }
 
 #[derive(Deserialize)]
-struct WireErrorData<'a> {
-    #[serde(borrow, default)]
-    message: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    details: Option<&'a RawValue>,
+struct WireErrorData {
+    message: Option<Value>,
+    details: Option<Value>,
 }
 
-/// Parses `body` in either style, decoding nothing.
-///
-/// Returns [`MalformedBody`] when the body is not a JSON object at all; a
-/// JSON object that breaks the contract parses, so the caller can still
-/// authenticate it and answer in its style, and
-/// [`ParsedCallback::validate`] says what is wrong.
+/// Parses `body` in either style, decoding nothing. Only a body that is not
+/// a JSON object is [`MalformedBody`]: a broken contract still parses, so
+/// the caller is authenticated and answered in its style.
 pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
     let text = std::str::from_utf8(body)
         .map_err(|_| MalformedBody("the body is not UTF-8 text".into()))?;
@@ -215,7 +197,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
             },
         ),
     };
-    let security_token = contract.security_token.and_then(string_value);
+    // Borrowed when the JSON string has no escapes.
+    let security_token = (contract.security_token)
+        .and_then(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok());
     Ok(ParsedCallback {
         style,
         security_token,
@@ -223,40 +207,36 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
     })
 }
 
-fn validate(
-    contract: &WireContract<'_>,
-    max_image_bytes: u64,
-) -> Result<CallbackResult, InvalidCallback> {
-    let request_ref = request_ref(contract.ai_generation_request_id)?;
-    let raw_payload = contract
-        .result_payload
-        .ok_or_else(|| invalid("missing result_payload"))?;
-    let payload: WirePayload<'_> = serde_json::from_str(raw_payload.get())
-        .map_err(|_| invalid("result_payload must be an object"))?;
-    let status = payload
-        .status
-        .as_deref()
-        .ok_or_else(|| invalid("missing result_payload.status"))?;
-    let outcome = match status {
-        "success" => success(payload.data, max_image_bytes)?,
-        "failure" | "failed" | "error" => failure(payload.error_data)?,
-        _ => {
-            return Err(invalid(
-                "result_payload.status must be \"success\" or \"failure\"",
-            ));
-        }
-    };
-    Ok(CallbackResult {
-        request_ref,
-        outcome,
-    })
+impl ParsedCallback<'_> {
+    /// Validates the contract and decodes `image_data` (at most
+    /// `max_image_bytes`): call it only once the caller is authenticated.
+    pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
+        let request_ref = request_ref(self.contract.ai_generation_request_id)?;
+        let raw_payload =
+            (self.contract.result_payload).ok_or_else(|| invalid("missing result_payload"))?;
+        let payload: WirePayload<'_> = serde_json::from_str(raw_payload.get())
+            .map_err(|_| invalid("result_payload must be an object"))?;
+        let outcome = match payload.status.as_deref() {
+            None => return Err(invalid("missing result_payload.status")),
+            Some("success") => success(payload.data, max_image_bytes)?,
+            Some("failure" | "failed" | "error") => failure(payload.error_data)?,
+            Some(_) => {
+                let message = "result_payload.status must be \"success\" or \"failure\"";
+                return Err(invalid(message));
+            }
+        };
+        Ok(CallbackResult {
+            request_ref,
+            outcome,
+        })
+    }
 }
 
 fn request_ref(raw: Option<&RawValue>) -> Result<String, InvalidCallback> {
     let raw = raw.ok_or_else(|| invalid("missing ai_generation_request_id"))?;
-    let value = match serde_json::from_str::<serde_json::Value>(raw.get()) {
-        Ok(serde_json::Value::String(s)) => s.trim().to_owned(),
-        Ok(serde_json::Value::Number(n)) if n.is_u64() => n.to_string(),
+    let value = match serde_json::from_str::<Value>(raw.get()) {
+        Ok(Value::String(s)) => s.trim().to_owned(),
+        Ok(Value::Number(n)) if n.is_u64() => n.to_string(),
         _ => {
             return Err(invalid(
                 "ai_generation_request_id must be a string or a positive integer",
@@ -324,7 +304,7 @@ fn failure(error_data: Option<&RawValue>) -> Result<Outcome, InvalidCallback> {
             details: None,
         });
     };
-    let error: WireErrorData<'_> = serde_json::from_str(raw.get())
+    let error: WireErrorData = serde_json::from_str(raw.get())
         .map_err(|_| invalid("result_payload.error_data must be an object"))?;
     let message = error
         .message
@@ -341,40 +321,33 @@ fn failure(error_data: Option<&RawValue>) -> Result<Outcome, InvalidCallback> {
     })
 }
 
-fn claim_text(raw: Option<&RawValue>, key: &str) -> Result<Option<String>, InvalidCallback> {
-    match raw.map(|raw| serde_json::from_str::<serde_json::Value>(raw.get())) {
-        None | Some(Ok(serde_json::Value::Null)) => Ok(None),
-        Some(Ok(serde_json::Value::String(s))) if s.trim().is_empty() => Ok(None),
-        Some(Ok(serde_json::Value::String(s))) if s.len() <= 100 => Ok(Some(s.trim().to_owned())),
+fn claim_text(value: Option<Value>, key: &str) -> Result<Option<String>, InvalidCallback> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) if s.len() <= 100 => Ok(Some(s.trim().to_owned())),
         _ => Err(invalid(&format!(
             "result_payload.data.{key} must be a short string"
         ))),
     }
 }
 
-fn claim_number(raw: Option<&RawValue>, key: &str) -> Result<Option<u64>, InvalidCallback> {
-    match raw.map(|raw| serde_json::from_str::<serde_json::Value>(raw.get())) {
-        None | Some(Ok(serde_json::Value::Null)) => Ok(None),
-        Some(Ok(serde_json::Value::Number(n))) if n.is_u64() => Ok(n.as_u64()),
-        Some(Ok(serde_json::Value::String(s))) if s.trim().parse::<u64>().is_ok() => {
-            Ok(s.trim().parse().ok())
-        }
+fn claim_number(value: Option<Value>, key: &str) -> Result<Option<u64>, InvalidCallback> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => Ok(n.as_u64()),
+        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().ok()),
         _ => Err(invalid(&format!(
             "result_payload.data.{key} must be a non-negative integer"
         ))),
     }
 }
 
-/// A JSON string as its text, borrowed when it has no escapes.
-fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<Cow<'_, str>>(raw.get()).ok()
-}
-
 /// A JSON string as its text; any other JSON value as compact JSON text.
-fn text_or_json(raw: &RawValue) -> Option<String> {
-    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s),
+fn text_or_json(value: Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s),
         other => Some(other.to_string()),
     }
 }
@@ -390,30 +363,23 @@ fn invalid(message: &str) -> InvalidCallback {
     InvalidCallback(message.to_owned())
 }
 
-impl From<ImageError> for InvalidCallback {
-    fn from(error: ImageError) -> Self {
-        InvalidCallback(error.to_string())
-    }
+/// Serializes bytes as base64 text, without an intermediate string.
+pub(crate) fn serialize_base64<B: AsRef<[u8]>, S: serde::Serializer>(
+    bytes: &B,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let display = base64::display::Base64Display::new(bytes.as_ref(), &STANDARD);
+    serializer.collect_str(&display)
 }
 
-/// Serializes image bytes as base64 text (used where a result is persisted).
-mod bytes_as_base64 {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use bytes::Bytes;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&base64::display::Base64Display::new(bytes, &STANDARD))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map(Bytes::from)
-            .map_err(serde::de::Error::custom)
-    }
+fn deserialize_base64<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Bytes, D::Error> {
+    let text = <Cow<'de, str>>::deserialize(deserializer)?;
+    STANDARD
+        .decode(text.as_bytes())
+        .map(Bytes::from)
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

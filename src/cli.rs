@@ -4,14 +4,15 @@
 //! error; 2 the configuration could not be loaded (clap's own usage errors
 //! also exit 2).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat, SpoolConfig};
-use crate::{check, daemon, initiation, telemetry};
+use crate::{check, daemon, initiation, systemd, telemetry};
 
 /// Connects Odoo 18 to an N8N AI image-generation workflow.
 ///
@@ -55,49 +56,48 @@ pub enum Command {
 
 /// Runs the parsed command line and returns the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    // The spool commands read `[spool]` alone: no secret is needed to
-    // manage the spool, and they log nothing.
-    let command = match cli.command {
-        Command::Spool(command) => return run_spool(command, &cli.config),
-        command => command,
-    };
+    // The spool commands read `[spool]` alone: managing the spool needs no
+    // secret, and they log nothing.
+    if let Command::Spool(command) = cli.command {
+        return match SpoolConfig::load(&cli.config) {
+            Ok(spool) => command.run(&spool),
+            Err(error) => usage_error(error),
+        };
+    }
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return usage_error(error),
     };
     telemetry::init(
         &config.log.level,
         cli.log_format.unwrap_or(config.log.format),
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match command {
+    match cli.command {
         Command::Spool(command) => command.run(&config.spool),
-        Command::Serve => runtime.block_on(serve(config, cli.config.clone())),
-        Command::Check => runtime.block_on(run_check(config, &cli.config)),
+        Command::Serve => runtime.block_on(serve(config, cli.config)),
         Command::Initiate(args) => runtime.block_on(initiation::command::run(config, args)),
+        Command::Check => {
+            let report = runtime.block_on(check::run(&config, &cli.config.display().to_string()));
+            println!("{report}");
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 
-fn run_spool(command: crate::spool::admin::SpoolCommand, path: &Path) -> ExitCode {
-    match SpoolConfig::load(path) {
-        Ok(spool) => command.run(&spool),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }
-    }
+fn usage_error(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(2)
 }
 
 async fn serve(config: Config, path: PathBuf) -> ExitCode {
@@ -124,7 +124,6 @@ async fn serve(config: Config, path: PathBuf) -> ExitCode {
 
 /// Cancels `shutdown` on the first SIGTERM or SIGINT.
 async fn cancel_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -140,20 +139,17 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// On every SIGHUP, reads and validates the configuration file again and
-/// hands it to the daemon; an invalid file is refused and logged, and the
-/// running configuration stays.
+/// On every SIGHUP, loads the configuration file again and hands it to the
+/// daemon; an invalid file is logged and the running configuration stays.
 async fn reload_on_sighup(path: PathBuf, reloads: tokio::sync::mpsc::Sender<Config>) {
-    use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::error!("cannot install the SIGHUP handler; reloading needs a restart");
         return;
     };
     while hangups.recv().await.is_some() {
-        crate::systemd::notify_reloading();
-        let path_for_load = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || Config::load(&path_for_load)).await;
-        match loaded {
+        systemd::notify_reloading();
+        let path = path.clone();
+        match tokio::task::spawn_blocking(move || Config::load(&path)).await {
             Ok(Ok(config)) => {
                 if reloads.send(config).await.is_err() {
                     return;
@@ -161,19 +157,9 @@ async fn reload_on_sighup(path: PathBuf, reloads: tokio::sync::mpsc::Sender<Conf
             }
             Ok(Err(error)) => {
                 tracing::error!(%error, "reload refused; the running configuration stays");
-                crate::systemd::notify_ready("serving; the last reload was refused");
+                systemd::notify_ready("serving; the last reload was refused");
             }
             Err(error) => tracing::error!(%error, "reload failed"),
         }
-    }
-}
-
-async fn run_check(config: Config, path: &Path) -> ExitCode {
-    let report = check::run(&config, &path.display().to_string()).await;
-    println!("{report}");
-    if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }

@@ -1,19 +1,13 @@
 //! The running daemon: everything `serve` starts, and its orderly stop.
 //!
-//! [`run`] is what the binary and the in-process tests both call, so tests
-//! exercise the production path. It takes an already-bound listener and a
-//! cancellation token; cancelling the token stops accepting and drains.
+//! [`run`] is what the binary and the in-process tests both call, on an
+//! already-bound listener; cancelling the token stops accepting and drains.
+//! The server answers from the first moment; readiness (systemd's `READY=1`)
+//! waits for Odoo's login unless `server.start_degraded` says otherwise.
 //!
-//! The server answers from the first moment; readiness (systemd's
-//! `READY=1`) waits until Odoo accepted the login, unless
-//! `server.start_degraded` allows reporting ready without it. The login is
-//! retried with capped backoff for as long as it takes.
-//!
-//! The stop is bounded: every part drains within `server.shutdown_grace`,
-//! and [`run`] returns at most [`STOP_MARGIN`] later whatever still runs,
-//! below the systemd unit's `TimeoutStopSec` (checked by a test). What is
-//! cut off stays resumable: spool entries stay pending, a request being
-//! sent stays `queued` or `processing` (see [`crate::initiation::watchdog`]).
+//! The stop is bounded by `server.shutdown_grace` + [`STOP_MARGIN`], below the
+//! unit's `TimeoutStopSec` (a test checks); what is cut off stays resumable
+//! (spool entries pending, requests `queued` or `processing`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,16 +19,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppError};
 use crate::config::Config;
-use crate::server;
-use crate::{spool, systemd};
+use crate::{server, spool, systemd};
 
-/// First pause between login attempts while Odoo is unavailable.
+/// Pauses between login attempts while Odoo is unavailable, doubling.
 const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
-/// Longest pause between login attempts.
 const LOGIN_RETRY_MAX: Duration = Duration::from_secs(30);
-/// After `server.shutdown_grace`, how long the stop may still take (tasks
-/// noticing the deadline, the last log lines). The whole stop, grace plus
-/// this, must stay below the systemd unit's `TimeoutStopSec`.
+/// How long the stop may take after `server.shutdown_grace` (tasks noticing
+/// the deadline, the last log lines).
 pub const STOP_MARGIN: Duration = Duration::from_secs(2);
 
 /// Why the daemon could not start.
@@ -73,8 +64,7 @@ pub async fn run(
         tasks.close();
         tasks.wait().await;
     };
-    // Each part drains within the grace period on its own; this bounds the
-    // whole stop from the signal on, whatever a part does.
+    // Bounds the whole stop from the signal on, whatever a part does.
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(app.config().server.shutdown_grace + STOP_MARGIN).await;
@@ -96,14 +86,7 @@ async fn apply_reloads(
     mut reloads: mpsc::Receiver<Config>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let config = tokio::select! {
-            () = shutdown.cancelled() => return,
-            received = reloads.recv() => match received {
-                Some(config) => config,
-                None => return,
-            },
-        };
+    while let Some(Some(config)) = shutdown.run_until_cancelled(reloads.recv()).await {
         let needs_restart = app.reload(config).await;
         if needs_restart.is_empty() {
             tracing::info!("configuration reloaded");
@@ -119,48 +102,53 @@ async fn apply_reloads(
 
 /// Logs in to Odoo (retrying with backoff) and reports readiness to systemd.
 async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
-    if app.config().server.start_degraded {
+    let degraded = app.config().server.start_degraded;
+    if degraded {
         systemd::notify_ready("serving (ready without waiting for Odoo: server.start_degraded)");
     }
     let mut pause = LOGIN_RETRY_INITIAL;
     loop {
         match app.odoo().authenticate().await {
             Ok(uid) => {
-                if let Err(error) = app.pipeline().prepare(&app.config()).await {
+                if let Err(error) = app.pipeline().prepare().await {
                     tracing::warn!(%error, "cannot read the image model's fields yet; the first result will");
                 }
+                let odoo = app.odoo();
                 tracing::info!(
                     uid,
-                    login = app.odoo().login(),
-                    database = app.odoo().database(),
+                    login = odoo.login(),
+                    database = odoo.database(),
                     "logged in to Odoo"
                 );
-                // Detected now so the log says at start which protocol runs;
-                // the client asks again after a re-login or reconnect.
-                match app.odoo().protocol().await {
+                // Asked now so the log says at start which protocol runs.
+                match odoo.protocol().await {
                     Ok(protocol) => tracing::info!(protocol = %protocol, "Odoo protocol"),
                     Err(error) => tracing::error!(%error, "the Odoo protocol is not usable"),
                 }
-                if !app.config().server.start_degraded {
-                    systemd::notify_ready("serving; Odoo login ok");
-                } else {
+                if degraded {
                     systemd::notify_status("serving; Odoo login ok");
+                } else {
+                    systemd::notify_ready("serving; Odoo login ok");
                 }
                 return;
             }
-            // A refusal is logged once by the Odoo client's standing.
-            Err(error) if error.refusal().is_some() => {
-                tracing::debug!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");
-                systemd::notify_status(&format!("waiting for Odoo: {error}"));
-            }
             Err(error) => {
-                tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "Odoo login failed; retrying");
+                let retry_in_ms = pause.as_millis() as u64;
+                // A refusal is logged once by the Odoo client's standing.
+                if error.refusal().is_some() {
+                    tracing::debug!(%error, retry_in_ms, "Odoo login failed; retrying");
+                } else {
+                    tracing::warn!(%error, retry_in_ms, "Odoo login failed; retrying");
+                }
                 systemd::notify_status(&format!("waiting for Odoo: {error}"));
             }
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+        if shutdown
+            .run_until_cancelled(tokio::time::sleep(pause))
+            .await
+            .is_none()
+        {
+            return;
         }
         pause = (pause * 2).min(LOGIN_RETRY_MAX);
     }

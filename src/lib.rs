@@ -11,15 +11,15 @@
 //! | [`cli`] | the command line and its dispatch |
 //! | [`config`] | TOML, environment and credential files, validated once |
 //! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
-//! | [`n8n`] | the webhook client toward N8N and its SDS §4.1 payload |
-//! | [`parameters`] | Odoo's SDS §9 system parameters as the fallback of `[n8n]` |
+//! | [`n8n`] | the webhook client toward N8N and its payload (docs/protocol.md#initiation) |
+//! | [`parameters`] | Odoo's system parameters as the fallback of `[n8n]` (docs/protocol.md#system-parameters) |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
-//! | [`server`] | the hyper server, routes and answers; connection limits, rate limits, TLS |
+//! | [`server`] | the hyper server, routes and answers; connection limits, TLS |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`readiness`] | the `/readyz` verdict |
 //! | [`reload`] | what a SIGHUP reload changes, and what needs a restart |
-//! | [`auth`] | callback authentication: the shared token, Standard Webhooks signatures, replay memory |
-//! | [`callback`] | the inbound contract (SDS §4.2): parsing and validation |
+//! | [`auth`] | callback authentication: the shared token, Standard Webhooks signatures |
+//! | [`callback`] | the inbound contract (docs/protocol.md#callback-contract): parsing and validation |
 //! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
 //! | [`initiation`] | sending queued requests to N8N: trigger route, sweeper, `initiate` |
 //! | [`locks`] | one lock per Odoo request, shared by the pipeline and the initiation |

@@ -1,14 +1,11 @@
-//! One async lock per Odoo request, shared by everything in the daemon that
-//! changes a request: two deliveries of the same result (N8N retries, or ten
-//! at once) apply one after the other, the trigger route, the sweeper and a
-//! result callback never work on the same request at the same time, so a
-//! request is sent to N8N once and a fast callback waits until its
-//! initiation has been recorded.
+//! One async lock per Odoo request, shared by everything that changes a
+//! request: deliveries of the same result apply one after the other, and the
+//! trigger route, the sweeper and a result never work on one request at once
+//! (so a request is sent to N8N once, and a fast callback waits until its
+//! initiation is recorded). Within this process only: one bridge per database.
 //!
-//! Locks are created on demand and dropped when nobody holds or waits for
-//! them: the map holds `Weak` references and prunes dead ones as it grows.
-//! [`RequestLocks`] is a handle: its clones share one map. They serialize
-//! within this process only; one bridge per Odoo database.
+//! Locks are created on demand; the map holds `Weak` references and prunes
+//! dead ones as it grows. Clones of [`RequestLocks`] share one map.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -25,8 +22,8 @@ pub struct RequestLocks {
     locks: Arc<Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>>,
 }
 
-/// A held lock. Whoever holds it reads the request after taking it: a read
-/// taken before may be older than the last holder's writes.
+/// A held lock. Read the request after taking it: an earlier read may be
+/// older than the last holder's writes.
 pub struct RequestGuard {
     _guard: OwnedMutexGuard<()>,
 }

@@ -1,17 +1,16 @@
-//! Readiness: can this daemon do its job right now? Odoo accepts its login,
-//! the spool is writable, the configuration is loaded.
+//! Readiness (`/readyz`): Odoo accepts the login and the spool is writable
+//! (the configuration is loaded, or the process would not run).
 //!
-//! Probes come often (load balancers, systemd, monitoring), so a verdict is
-//! cached for [`CACHE_FOR`] and Odoo is asked at most that often. The report
-//! names what is not ready in words that reveal no address, path or secret;
-//! when Odoo refuses the bridge itself (its login, its session, or a page
-//! instead of JSON-RPC) it says which and what to do.
+//! A verdict is cached for [`CACHE_FOR`], so frequent probes ask Odoo at most
+//! that often. The report names what is not ready without an address, path
+//! or secret; when Odoo refuses the bridge itself it says which way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+use crate::odoo::records::REQUEST_MODEL;
 use crate::odoo::{AccessOperation, OdooClient, OdooError};
 use crate::spool::Queue;
 
@@ -24,7 +23,7 @@ const ODOO_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     pub ready: bool,
-    /// One line per check that failed, e.g. "odoo: the login is refused".
+    /// One line per failing check, e.g. "odoo: the login is refused".
     pub failing: Vec<String>,
 }
 
@@ -36,12 +35,7 @@ pub struct Readiness {
 
 impl Readiness {
     /// The current verdict (cached for [`CACHE_FOR`]).
-    pub async fn check(
-        &self,
-        odoo: &OdooClient,
-        request_model: &str,
-        spool: &Arc<Queue>,
-    ) -> Report {
+    pub async fn check(&self, odoo: &OdooClient, spool: &Arc<Queue>) -> Report {
         let mut cached = self.cached.lock().await;
         if let Some((at, report)) = cached.as_ref()
             && at.elapsed() < CACHE_FOR
@@ -49,7 +43,7 @@ impl Readiness {
             return report.clone();
         }
         let mut failing = Vec::new();
-        if let Some(problem) = odoo_problem(odoo, request_model).await {
+        if let Some(problem) = odoo_problem(odoo).await {
             failing.push(format!("odoo: {problem}"));
         }
         let store = Arc::clone(spool.store());
@@ -66,13 +60,13 @@ impl Readiness {
     }
 }
 
-/// An authenticated, read-only, cheap call proves the login and the database;
-/// the protocol (cached per session) proves the companion addon where
+/// A cheap authenticated read proves the login and the database; the
+/// protocol (cached per session) proves the companion addon where
 /// `odoo.protocol = "companion"` requires it.
-async fn odoo_problem(odoo: &OdooClient, request_model: &str) -> Option<&'static str> {
+async fn odoo_problem(odoo: &OdooClient) -> Option<&'static str> {
     let probe = async {
         let readable = odoo
-            .check_access_rights(request_model, AccessOperation::Read)
+            .check_access_rights(REQUEST_MODEL, AccessOperation::Read)
             .await?;
         if readable {
             odoo.protocol().await?;

@@ -1,9 +1,6 @@
-//! Exponential backoff with jitter, for every retry loop in the bridge.
-//!
-//! The delay before retry *n* (counting from 1) is a random duration in
-//! `[c/2, c]` where `c = min(max, initial · 2ⁿ⁻¹)` ("equal jitter", AWS
-//! architecture blog): retries of many callbacks after an Odoo restart spread
-//! out instead of arriving together, and no retry comes back at once.
+//! Exponential backoff with "equal jitter": the delay before retry *n* is
+//! random in `[c/2, c]`, `c = min(max, initial · 2ⁿ⁻¹)`, so retries of many
+//! callbacks after an Odoo restart spread out and none comes back at once.
 
 use std::time::Duration;
 

@@ -1,9 +1,6 @@
-//! Talking to systemd: readiness, status lines and the watchdog.
-//!
-//! All of it is a no-op outside systemd (no `NOTIFY_SOCKET`), so the same
-//! binary runs under a terminal, a container or a test harness. Failures to
-//! notify are logged, never fatal: the daemon's work matters more than its
-//! bookkeeping.
+//! Talking to systemd: readiness, status lines and the watchdog. A no-op
+//! outside systemd (no `NOTIFY_SOCKET`); a failure to notify is logged, never
+//! fatal.
 
 use std::time::Duration;
 
@@ -27,8 +24,7 @@ pub fn notify_stopping() {
 
 /// Tells systemd a configuration reload has started (SIGHUP handling).
 pub fn notify_reloading() {
-    let now = sd_notify::NotifyState::monotonic_usec_now();
-    match now {
+    match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now]),
         Err(_) => send(&[NotifyState::Reloading]),
     }
@@ -46,12 +42,7 @@ pub async fn feed_watchdog(shutdown: CancellationToken) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
-    let period = (interval / 2).max(Duration::from_millis(100));
-    tracing::debug!(
-        interval_ms = interval.as_millis() as u64,
-        "feeding the systemd watchdog"
-    );
-    let mut ticker = tokio::time::interval(period);
+    let mut ticker = tokio::time::interval((interval / 2).max(Duration::from_millis(100)));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,

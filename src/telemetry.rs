@@ -1,21 +1,16 @@
-//! Logging setup: `tracing` to stderr, as text for terminals or JSON for
-//! journald and log shippers.
-//!
-//! Text is coloured only when stderr is a terminal and `NO_COLOR` is unset
-//! or empty (<https://no-color.org>): logs redirected to a file or read by a
-//! supervisor without a TTY carry no ANSI escape codes.
+//! Logging: `tracing` to stderr, as text (coloured only on a terminal
+//! without `NO_COLOR`) or JSON lines carrying the fields of every enclosing
+//! span, so each line about a request has its `request_id` and each line
+//! about a callback its `ai_generation_request_id`.
 //!
 //! The filter comes from `RUST_LOG` when set, else from `[log] level`, and
-//! can be changed at run time ([`set_level`], on SIGHUP). JSON lines carry
-//! the fields of every enclosing span (`spans`), so each line about a request
-//! has its `request_id`, and each line about a callback its
-//! `ai_generation_request_id`. Nothing in the bridge logs a secret; values
-//! that could carry one (Odoo call arguments, request bodies) are never
-//! logged at any level.
+//! can be changed on reload ([`set_level`]). Nothing logs a secret: values
+//! that could carry one (Odoo call arguments, request bodies) are never logged.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -24,10 +19,8 @@ use crate::config::LogFormat;
 
 static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
-/// jsonrpsee writes every response body it reads at TRACE under the target
-/// `jsonrpsee-http`: Odoo's answers carry system parameter values (the
-/// `influence_gen.*` secrets) and whole images. That target is capped at
-/// DEBUG whatever the filter says.
+/// jsonrpsee logs every response body at TRACE, and Odoo's answers carry
+/// the `influence_gen.*` secrets and whole images: capped at DEBUG always.
 const RESPONSE_BODY_CAP: &str = "jsonrpsee-http=debug";
 
 fn cap_response_bodies(filter: EnvFilter) -> EnvFilter {
@@ -35,13 +28,6 @@ fn cap_response_bodies(filter: EnvFilter) -> EnvFilter {
         Ok(cap) => filter.add_directive(cap),
         Err(_) => filter,
     }
-}
-
-/// Whether text logs may be coloured: on a terminal, unless `NO_COLOR` asks
-/// otherwise.
-fn colour() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    !no_color && std::io::stderr().is_terminal()
 }
 
 /// Installs the global subscriber. Call once, before anything logs.
@@ -53,27 +39,21 @@ pub fn init(level: &str, format: LogFormat) {
         EnvFilter::new(level)
     };
     let (filter, handle) = reload::Layer::new(cap_response_bodies(filter));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(colour())
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_ansi(false)
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(true)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
+    // <https://no-color.org>
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let colour = !no_color && std::io::stderr().is_terminal();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => layer.with_ansi(colour).boxed(),
+        LogFormat::Json => (layer.json().with_ansi(false).flatten_event(true))
+            .with_current_span(false)
+            .with_span_list(true)
+            .boxed(),
     };
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init();
     // Err only if a subscriber exists already (tests): keep that one.
     if result.is_ok() && !from_env {
         let _ = FILTER.set(handle);

@@ -1,9 +1,9 @@
 //! Callback authentication: the shared token, Standard Webhooks signatures,
-//! or both, as `[auth] mode` says; one entry point, [`Authenticator::authenticate`].
+//! or both, as `[auth] mode` says; one entry point, [`authenticate`].
 //!
 //! | mode | a callback passes when |
 //! |---|---|
-//! | `token` (default) | its token matches `n8n.callback_token` ([`token`]) |
+//! | `token` (default) | its token matches `n8n.callback_token` |
 //! | `signature` | its signature matches one of `auth.signing_secrets` ([`signature`]); a token is ignored |
 //! | `either` | signed: the signature matches; unsigned: the token matches |
 //! | `both` | the token matches **and** the signature matches |
@@ -14,30 +14,90 @@
 //! is idempotent, and `auth.timestamp_tolerance` bounds how late a copy of a
 //! signed callback can come.
 //!
-//! What must stay true: every comparison is constant-time; no refusal says
-//! more than "authentication failed" to the caller (the reason is logged);
-//! nothing here logs or returns a secret.
+//! The token comes in the `X-N8N-Webhook-Token` header or the body's
+//! `security_token` (docs/protocol.md#callback-contract); a header, when
+//! present, is authoritative. With no token configured every callback is
+//! refused: the bridge fails closed.
+//!
+//! What must stay true: every comparison is constant-time (a token's SHA-256
+//! digests are compared, so not even its length leaks); no refusal says more
+//! than "authentication failed" to the caller (the reason is logged); nothing
+//! here logs or returns a secret.
 
 pub mod signature;
-mod token;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
-use crate::config::{AuthConfig, AuthMode, Config};
+use crate::config::{AuthConfig, AuthMode};
 
 pub use signature::{SignatureError, SignedHeaders, SigningSecret};
-pub use token::{AuthError, TOKEN_HEADER, TokenSource, check_token, header_token, tokens_match};
 
-/// What a callback presented: its headers, the exact body bytes, and the
-/// body's `security_token` if it had one.
-#[derive(Debug, Clone, Copy)]
-pub struct Presented<'a> {
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    pub body_token: Option<&'a str>,
+/// The header N8N sends the token in.
+pub const TOKEN_HEADER: &str = "x-n8n-webhook-token";
+
+/// Where an accepted token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Header,
+    Body,
+}
+
+/// Why a token was refused (all answered 401 alike; for logs and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no callback token is configured; every callback is refused")]
+    NotConfigured,
+    #[error("the callback carried no token")]
+    Missing,
+    #[error("the callback's token does not match")]
+    Mismatch,
+}
+
+impl AuthError {
+    /// A short label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotConfigured => "not_configured",
+            Self::Missing => "missing",
+            Self::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// The token the header carries, if any (non-UTF-8 values count as present
+/// but wrong).
+pub fn header_token(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(TOKEN_HEADER).map(|value| value.as_bytes())
+}
+
+/// Checks the presented token against `expected`.
+pub fn check_token(
+    expected: Option<&SecretString>,
+    header: Option<&[u8]>,
+    body: Option<&str>,
+) -> Result<TokenSource, AuthError> {
+    let expected = expected.ok_or(AuthError::NotConfigured)?;
+    let (presented, source) = match (header, body) {
+        (Some(header), _) => (header, TokenSource::Header),
+        (None, Some(body)) => (body.as_bytes(), TokenSource::Body),
+        (None, None) => return Err(AuthError::Missing),
+    };
+    if tokens_match(expected.expose_secret().as_bytes(), presented) {
+        Ok(source)
+    } else {
+        Err(AuthError::Mismatch)
+    }
+}
+
+/// Constant-time equality of two secrets of any lengths.
+pub fn tokens_match(expected: &[u8], presented: &[u8]) -> bool {
+    let expected: [u8; 32] = Sha256::digest(expected).into();
+    let presented: [u8; 32] = Sha256::digest(presented).into();
+    constant_time_eq::constant_time_eq_32(&expected, &presented)
 }
 
 /// How a callback proved itself.
@@ -46,12 +106,6 @@ pub enum Proof {
     Token(TokenSource),
     Signature,
     TokenAndSignature(TokenSource),
-}
-
-/// A callback that passed.
-#[derive(Debug)]
-pub struct Authenticated {
-    pub proof: Proof,
 }
 
 /// Why a callback was refused.
@@ -84,80 +138,40 @@ impl Refusal {
     }
 }
 
-/// Checks callbacks against the current configuration.
-#[derive(Debug, Default)]
-pub struct Authenticator;
-
-impl Authenticator {
-    /// Authenticates a callback under `config`, now, against the callback
-    /// token in force (`n8n.callback_token`, or Odoo's system parameter).
-    pub fn authenticate(
-        &self,
-        config: &Config,
-        token: Option<&SecretString>,
-        headers: &HeaderMap,
-        body: &[u8],
-        body_token: Option<&str>,
-    ) -> Result<Authenticated, Refusal> {
-        let presented = Presented {
-            headers,
-            body,
-            body_token,
-        };
-        self.authenticate_at(&config.auth, token, &presented, unix_now())
-    }
-
-    /// [`Self::authenticate`] at `now` (unix seconds), with the parts of the
-    /// configuration it reads.
-    pub fn authenticate_at(
-        &self,
-        auth: &AuthConfig,
-        token: Option<&SecretString>,
-        presented: &Presented<'_>,
-        now: i64,
-    ) -> Result<Authenticated, Refusal> {
-        let check_token =
-            || check_token(token, header_token(presented.headers), presented.body_token);
-        match auth.mode {
-            AuthMode::Token => Ok(Authenticated {
-                proof: Proof::Token(check_token()?),
-            }),
-            AuthMode::Signature => self.signature(auth, presented, now),
-            AuthMode::Either => {
-                if SignedHeaders::from_headers(presented.headers)?.is_some() {
-                    self.signature(auth, presented, now)
-                } else {
-                    Ok(Authenticated {
-                        proof: Proof::Token(check_token()?),
-                    })
-                }
-            }
-            AuthMode::Both => {
-                let source = check_token()?;
-                self.signature(auth, presented, now)?;
-                Ok(Authenticated {
-                    proof: Proof::TokenAndSignature(source),
-                })
-            }
-        }
-    }
-
-    fn signature(
-        &self,
-        auth: &AuthConfig,
-        presented: &Presented<'_>,
-        now: i64,
-    ) -> Result<Authenticated, Refusal> {
-        let signed =
-            SignedHeaders::from_headers(presented.headers)?.ok_or(SignatureError::Missing)?;
+/// Authenticates a callback (its headers, exact body bytes and the body's
+/// `security_token`) at `now` (unix seconds) against `token`, the callback
+/// token in force (`n8n.callback_token`, or Odoo's system parameter).
+pub fn authenticate(
+    auth: &AuthConfig,
+    token: Option<&SecretString>,
+    headers: &HeaderMap,
+    body: &[u8],
+    body_token: Option<&str>,
+    now: i64,
+) -> Result<Proof, Refusal> {
+    let check_token = || check_token(token, header_token(headers), body_token);
+    let check_signature = || -> Result<(), Refusal> {
+        let signed = SignedHeaders::from_headers(headers)?.ok_or(SignatureError::Missing)?;
         if !signed.is_fresh(now, auth.timestamp_tolerance) {
             return Err(SignatureError::OutsideTolerance.into());
         }
-        signed.verify(&auth.signing_secrets, presented.body)?;
-        Ok(Authenticated {
-            proof: Proof::Signature,
-        })
-    }
+        Ok(signed.verify(&auth.signing_secrets, body)?)
+    };
+    Ok(match auth.mode {
+        AuthMode::Token => Proof::Token(check_token()?),
+        AuthMode::Either if SignedHeaders::from_headers(headers)?.is_none() => {
+            Proof::Token(check_token()?)
+        }
+        AuthMode::Signature | AuthMode::Either => {
+            check_signature()?;
+            Proof::Signature
+        }
+        AuthMode::Both => {
+            let source = check_token()?;
+            check_signature()?;
+            Proof::TokenAndSignature(source)
+        }
+    })
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -1,24 +1,16 @@
 //! Signed callbacks in the [Standard Webhooks](https://www.standardwebhooks.com/)
-//! format: an HMAC-SHA256 over the exact bytes received.
+//! format: `webhook-id`, `webhook-timestamp` (unix seconds) and
+//! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")> [v1,<…> …]`
+//! over the exact bytes received.
 //!
-//! A signed callback carries three headers:
-//!
-//! ```text
-//! webhook-id:        msg_2b7c…            (unique per message; kept against replays)
-//! webhook-timestamp: 1717171717           (unix seconds)
-//! webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")> [v1,<…> …]
-//! ```
-//!
-//! The key is configured as `whsec_<base64>` (the `whsec_` prefix is
-//! optional) and the HMAC key is its decoded bytes. Several keys may be
-//! configured and the header may hold several space-separated signatures,
-//! so a key can be rotated without a moment where sender and receiver
-//! disagree: the callback passes when any signature matches any key.
+//! A key is configured as `whsec_<base64>` (prefix optional). Several keys
+//! and several signatures may be present, so a key rotates without a moment
+//! where sender and receiver disagree: any signature matching any key passes.
 //!
 //! What must stay true: the comparison is constant-time (`Mac::verify_slice`);
-//! the timestamp is checked in both directions before any HMAC is computed;
-//! the work per request is bounded ([`MAX_SIGNATURES`] × the configured keys,
-//! headers of bounded length); no error or `Debug` output carries a key.
+//! the timestamp is checked before any HMAC is computed; the work per request
+//! is bounded ([`MAX_SIGNATURES`] × the keys, headers of bounded length); no
+//! error or `Debug` output carries a key.
 
 use std::time::Duration;
 
@@ -29,29 +21,22 @@ use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha2::Sha256;
 
-/// The message id header; also the replay-protection key.
 pub const ID_HEADER: &str = "webhook-id";
-/// The unix-seconds timestamp header.
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
-/// The space-separated list of `v1,<base64>` signatures.
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
-/// The prefix of a Standard Webhooks secret.
 pub const SECRET_PREFIX: &str = "whsec_";
-/// The shortest key accepted, in bytes (the Standard Webhooks lower bound).
+/// Key lengths accepted, in bytes (the Standard Webhooks bounds).
 pub const MIN_KEY_BYTES: usize = 24;
-/// The longest key accepted, in bytes (the Standard Webhooks upper bound).
 pub const MAX_KEY_BYTES: usize = 64;
 /// Signatures looked at per request; more are ignored (bounds the work).
 pub const MAX_SIGNATURES: usize = 8;
-/// Longest `webhook-id` accepted, in bytes (it is kept in memory).
 pub const MAX_ID_BYTES: usize = 256;
-/// Longest `webhook-signature` header accepted, in bytes.
 pub const MAX_SIGNATURE_HEADER_BYTES: usize = 2048;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// One configured signing secret: its text as configured (for the
-/// fingerprint) and the decoded HMAC key. Both are zeroized on drop.
+/// One configured signing secret: its text (for the fingerprint) and the
+/// decoded HMAC key, both zeroized on drop.
 #[derive(Debug, Clone)]
 pub struct SigningSecret {
     text: SecretString,
@@ -92,32 +77,25 @@ impl SigningSecret {
         &self.text
     }
 
-    fn mac(&self) -> HmacSha256 {
-        // HMAC takes keys of any length; the length was checked when parsed.
-        <HmacSha256 as KeyInit>::new_from_slice(self.key.expose_secret())
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"))
+    /// The HMAC over `{id}.{timestamp}.{body}`.
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
+        // HMAC takes keys of any length.
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.key.expose_secret())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        mac
     }
 
-    /// `v1,<base64>` for `id`, `timestamp` and `body`: what a sender puts in
-    /// [`SIGNATURE_HEADER`]. The bridge only verifies; tests, tools and the
-    /// documentation's examples sign.
+    /// `v1,<base64>`: what a sender puts in [`SIGNATURE_HEADER`] (the bridge
+    /// only verifies; tests, tools and the docs' examples sign).
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = self.mac();
-        feed(&mut mac, id, timestamp, body);
+        let mac = self.mac(id, timestamp, body);
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
 }
 
-fn feed(mac: &mut HmacSha256, id: &str, timestamp: i64, body: &[u8]) {
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-}
-
-/// Why a signature was refused. Every variant is answered 401 with the same
-/// message; the variants exist for logs and metrics.
+/// Why a signature was refused (all answered 401 alike; for logs and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
@@ -159,10 +137,12 @@ impl<'a> SignedHeaders<'a> {
     /// `None` when the request carries none of the three headers; an error
     /// when it carries some but not all, or any is malformed.
     pub fn from_headers(headers: &'a HeaderMap) -> Result<Option<Self>, SignatureError> {
-        let id = headers.get(ID_HEADER).map(|v| v.as_bytes());
-        let timestamp = headers.get(TIMESTAMP_HEADER).map(|v| v.as_bytes());
-        let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
-        match (id, timestamp, signature) {
+        let get = |name| {
+            headers
+                .get(name)
+                .map(|v: &'a http::HeaderValue| v.as_bytes())
+        };
+        match (get(ID_HEADER), get(TIMESTAMP_HEADER), get(SIGNATURE_HEADER)) {
             (None, None, None) => Ok(None),
             (Some(id), Some(timestamp), Some(signature)) => {
                 Self::parse(id, timestamp, signature).map(Some)
@@ -182,21 +162,18 @@ impl<'a> SignedHeaders<'a> {
         })
     }
 
-    /// Whether the timestamp is within `tolerance` of `now` (unix seconds),
-    /// in either direction.
+    /// Whether the timestamp is within `tolerance` of `now`, either way.
     pub fn is_fresh(&self, now: i64, tolerance: Duration) -> bool {
         self.timestamp.abs_diff(now) <= tolerance.as_secs()
     }
 
-    /// Checks the signatures against `secrets`: passes when any signature
-    /// matches any secret. Constant-time per comparison.
+    /// Passes when any signature matches any secret.
     pub fn verify(&self, secrets: &[SigningSecret], body: &[u8]) -> Result<(), SignatureError> {
         if secrets.is_empty() {
             return Err(SignatureError::NotConfigured);
         }
         for secret in secrets {
-            let mut mac = secret.mac();
-            feed(&mut mac, self.id, self.timestamp, body);
+            let mac = secret.mac(self.id, self.timestamp, body);
             // Every signature is compared, even after a match, so the time
             // taken does not tell which one matched.
             let mut matched = false;
@@ -213,17 +190,12 @@ impl<'a> SignedHeaders<'a> {
 
 /// A `webhook-id`: 1 to [`MAX_ID_BYTES`] visible ASCII characters.
 pub fn parse_id(value: &[u8]) -> Result<&str, SignatureError> {
-    if value.is_empty() || value.len() > MAX_ID_BYTES {
-        return Err(SignatureError::Malformed(
-            "webhook-id must have 1 to 256 characters",
-        ));
+    let malformed =
+        SignatureError::Malformed("webhook-id must be 1 to 256 visible ASCII characters");
+    if value.is_empty() || value.len() > MAX_ID_BYTES || !value.iter().all(u8::is_ascii_graphic) {
+        return Err(malformed);
     }
-    if !value.iter().all(|b| b.is_ascii_graphic()) {
-        return Err(SignatureError::Malformed(
-            "webhook-id must be visible ASCII",
-        ));
-    }
-    std::str::from_utf8(value).map_err(|_| SignatureError::Malformed("webhook-id is not ASCII"))
+    std::str::from_utf8(value).map_err(|_| malformed)
 }
 
 /// A `webhook-timestamp`: unix seconds, 1 to 12 decimal digits.
@@ -238,10 +210,9 @@ pub fn parse_timestamp(value: &[u8]) -> Result<i64, SignatureError> {
         .ok_or(malformed)
 }
 
-/// A `webhook-signature`: space-separated `version,base64` entries. Entries
-/// of other versions (`v1a` is the asymmetric variant) are skipped; `v1`
-/// entries must be base64 of 32 bytes. At least one `v1` entry is required;
-/// entries past [`MAX_SIGNATURES`] are ignored.
+/// A `webhook-signature`: space-separated `version,base64` entries. Other
+/// versions (`v1a` is the asymmetric variant) are skipped; `v1` entries must
+/// be base64 of 32 bytes, and at least one is required.
 pub fn parse_signatures(value: &[u8]) -> Result<Vec<Vec<u8>>, SignatureError> {
     if value.len() > MAX_SIGNATURE_HEADER_BYTES {
         return Err(SignatureError::Malformed("webhook-signature is too long"));
@@ -250,11 +221,9 @@ pub fn parse_signatures(value: &[u8]) -> Result<Vec<Vec<u8>>, SignatureError> {
         .map_err(|_| SignatureError::Malformed("webhook-signature is not ASCII"))?;
     let mut signatures = Vec::new();
     for entry in text.split(' ').filter(|entry| !entry.is_empty()) {
-        let Some((version, encoded)) = entry.split_once(',') else {
-            return Err(SignatureError::Malformed(
-                "webhook-signature entries are `v1,<base64>`",
-            ));
-        };
+        let (version, encoded) = entry.split_once(',').ok_or(SignatureError::Malformed(
+            "webhook-signature entries are `v1,<base64>`",
+        ))?;
         if version != "v1" {
             continue;
         }

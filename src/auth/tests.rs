@@ -1,4 +1,4 @@
-//! The modes of [`Authenticator`], with a fixed clock.
+//! The modes of [`authenticate`] and the token check, with a fixed clock.
 
 use std::time::Duration;
 
@@ -39,52 +39,39 @@ fn with_token(mut headers: HeaderMap, token: &str) -> HeaderMap {
     headers
 }
 
-fn check(
-    authenticator: &Authenticator,
-    mode: AuthMode,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<Authenticated, Refusal> {
+fn check(mode: AuthMode, headers: &HeaderMap, now: i64) -> Result<Proof, Refusal> {
     let token = SecretString::from(TOKEN);
-    let presented = Presented {
-        headers,
-        body: BODY,
-        body_token: None,
-    };
-    authenticator.authenticate_at(&config(mode), Some(&token), &presented, now)
+    authenticate(&config(mode), Some(&token), headers, BODY, None, now)
 }
 
-fn refusal(result: Result<Authenticated, Refusal>) -> Refusal {
+fn refusal(result: Result<Proof, Refusal>) -> Refusal {
     match result {
-        Ok(authenticated) => panic!("should be refused: {:?}", authenticated.proof),
+        Ok(proof) => panic!("should be refused: {proof:?}"),
         Err(refusal) => refusal,
     }
 }
 
 #[test]
 fn token_mode_ignores_signatures() {
-    let auth = Authenticator;
     let token_only = with_token(HeaderMap::new(), TOKEN);
-    let proof = check(&auth, AuthMode::Token, &token_only, NOW).unwrap();
-    assert_eq!(proof.proof, Proof::Token(TokenSource::Header));
+    let proof = check(AuthMode::Token, &token_only, NOW).unwrap();
+    assert_eq!(proof, Proof::Token(TokenSource::Header));
     let signature_only = signed("msg_1", NOW, BODY);
     assert_eq!(
-        refusal(check(&auth, AuthMode::Token, &signature_only, NOW)),
+        refusal(check(AuthMode::Token, &signature_only, NOW)),
         Refusal::Token(AuthError::Missing)
     );
 }
 
 #[test]
 fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
-    let auth = Authenticator;
-    let proof = check(&auth, AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
-    assert_eq!(proof.proof, Proof::Signature);
+    let proof = check(AuthMode::Signature, &signed("msg_1", NOW, BODY), NOW).unwrap();
+    assert_eq!(proof, Proof::Signature);
     // A wrong token header does not matter in this mode.
     let headers = with_token(signed("msg_2", NOW, BODY), "wrong");
-    assert!(check(&auth, AuthMode::Signature, &headers, NOW).is_ok());
+    assert!(check(AuthMode::Signature, &headers, NOW).is_ok());
     assert_eq!(
         refusal(check(
-            &auth,
             AuthMode::Signature,
             &with_token(HeaderMap::new(), TOKEN),
             NOW
@@ -93,7 +80,6 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
     );
     assert_eq!(
         refusal(check(
-            &auth,
             AuthMode::Signature,
             &signed("msg_3", NOW, b"{}"),
             NOW
@@ -103,7 +89,6 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
     for skew in [-301, 301] {
         assert_eq!(
             refusal(check(
-                &auth,
                 AuthMode::Signature,
                 &signed("msg_4", NOW + skew, BODY),
                 NOW
@@ -116,40 +101,32 @@ fn signature_mode_needs_a_valid_fresh_signature_and_ignores_tokens() {
 
 #[test]
 fn either_mode_judges_a_signed_callback_by_its_signature_alone() {
-    let auth = Authenticator;
     let token_only = with_token(HeaderMap::new(), TOKEN);
-    assert!(check(&auth, AuthMode::Either, &token_only, NOW).is_ok());
-    assert!(check(&auth, AuthMode::Either, &signed("msg_1", NOW, BODY), NOW).is_ok());
+    assert!(check(AuthMode::Either, &token_only, NOW).is_ok());
+    assert!(check(AuthMode::Either, &signed("msg_1", NOW, BODY), NOW).is_ok());
     // A bad signature is not rescued by a good token.
     let bad_signature = with_token(signed("msg_2", NOW, b"other"), TOKEN);
     assert_eq!(
-        refusal(check(&auth, AuthMode::Either, &bad_signature, NOW)),
+        refusal(check(AuthMode::Either, &bad_signature, NOW)),
         Refusal::Signature(SignatureError::Mismatch)
     );
     assert_eq!(
-        refusal(check(&auth, AuthMode::Either, &HeaderMap::new(), NOW)),
+        refusal(check(AuthMode::Either, &HeaderMap::new(), NOW)),
         Refusal::Token(AuthError::Missing)
     );
 }
 
 #[test]
 fn both_mode_needs_token_and_signature() {
-    let auth = Authenticator;
     let both = with_token(signed("msg_1", NOW, BODY), TOKEN);
-    let proof = check(&auth, AuthMode::Both, &both, NOW).unwrap();
-    assert_eq!(proof.proof, Proof::TokenAndSignature(TokenSource::Header));
+    let proof = check(AuthMode::Both, &both, NOW).unwrap();
+    assert_eq!(proof, Proof::TokenAndSignature(TokenSource::Header));
     assert_eq!(
-        refusal(check(
-            &auth,
-            AuthMode::Both,
-            &signed("msg_2", NOW, BODY),
-            NOW
-        )),
+        refusal(check(AuthMode::Both, &signed("msg_2", NOW, BODY), NOW)),
         Refusal::Token(AuthError::Missing)
     );
     assert_eq!(
         refusal(check(
-            &auth,
             AuthMode::Both,
             &with_token(HeaderMap::new(), TOKEN),
             NOW
@@ -169,5 +146,71 @@ fn refusals_say_nothing_specific_to_the_caller() {
     ] {
         assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(refusal.public_message(), "authentication failed");
+    }
+}
+
+fn secret(text: &str) -> SecretString {
+    SecretString::from(text.to_owned())
+}
+
+#[test]
+fn the_right_token_passes_from_header_or_body() {
+    let expected = secret("s3cret");
+    assert_eq!(
+        check_token(Some(&expected), Some(b"s3cret"), None),
+        Ok(TokenSource::Header)
+    );
+    assert_eq!(
+        check_token(Some(&expected), None, Some("s3cret")),
+        Ok(TokenSource::Body)
+    );
+}
+
+#[test]
+fn a_wrong_header_is_not_rescued_by_the_body() {
+    let expected = secret("s3cret");
+    assert_eq!(
+        check_token(Some(&expected), Some(b"nope"), Some("s3cret")),
+        Err(AuthError::Mismatch)
+    );
+}
+
+#[test]
+fn missing_wrong_and_unconfigured_are_refused() {
+    let expected = secret("s3cret");
+    assert_eq!(
+        check_token(Some(&expected), None, None),
+        Err(AuthError::Missing)
+    );
+    assert_eq!(
+        check_token(Some(&expected), None, Some("s3cre")),
+        Err(AuthError::Mismatch)
+    );
+    assert_eq!(
+        check_token(Some(&expected), None, Some("s3cret ")),
+        Err(AuthError::Mismatch)
+    );
+    assert_eq!(
+        check_token(None, Some(b"anything"), None),
+        Err(AuthError::NotConfigured)
+    );
+    assert_eq!(check_token(None, None, None), Err(AuthError::NotConfigured));
+}
+
+#[test]
+fn header_lookup_ignores_case() {
+    let mut headers = HeaderMap::new();
+    headers.insert("X-N8N-Webhook-Token", "abc".parse().unwrap());
+    assert_eq!(header_token(&headers), Some(&b"abc"[..]));
+}
+
+#[test]
+fn errors_never_contain_the_token() {
+    for error in [
+        AuthError::NotConfigured,
+        AuthError::Missing,
+        AuthError::Mismatch,
+    ] {
+        assert!(!error.to_string().contains("s3cret"));
     }
 }

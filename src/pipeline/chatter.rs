@@ -1,37 +1,23 @@
-//! A short note of the outcome in the request's chatter (SDS §3.7 step 5).
-//!
-//! Optional by nature: when the request model has no chatter (`message_post`
-//! does not exist) notes are skipped silently from then on; any other error
-//! is logged and never fails the callback, whose real work is already done.
+//! A short note of the outcome in the request's chatter. Optional by nature:
+//! without a chatter (`message_post` does not exist) notes are skipped from
+//! then on; any other error is logged and never fails the work already done.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
 use crate::odoo::{OdooClient, ServerErrorKind};
 
-const UNKNOWN: u8 = 0;
-const PRESENT: u8 = 1;
-const ABSENT: u8 = 2;
-
-/// Posts notes, remembering whether the model has a chatter at all.
-#[derive(Debug)]
+/// Posts notes, remembering whether the model has no chatter.
+#[derive(Debug, Default)]
 pub struct Chatter {
-    state: AtomicU8,
-}
-
-impl Default for Chatter {
-    fn default() -> Self {
-        Self {
-            state: AtomicU8::new(UNKNOWN),
-        }
-    }
+    absent: AtomicBool,
 }
 
 impl Chatter {
-    /// Posts `note` as an internal note on request `id` of `model`.
+    /// Posts `note` as an internal note on record `id` of `model`.
     pub async fn post(&self, odoo: &OdooClient, model: &str, id: i64, note: &str) {
-        if self.state.load(Ordering::Relaxed) == ABSENT {
+        if self.absent.load(Ordering::Relaxed) {
             return;
         }
         let kwargs =
@@ -40,13 +26,10 @@ impl Chatter {
             .execute_kw(model, "message_post", &json!([[id]]), &kwargs)
             .await;
         match result {
-            Ok(_) => self.state.store(PRESENT, Ordering::Relaxed),
+            Ok(_) => {}
             Err(error) if error.server_kind() == Some(ServerErrorKind::NoSuchMethod) => {
-                tracing::info!(
-                    model,
-                    "the request model has no chatter; outcome notes are skipped"
-                );
-                self.state.store(ABSENT, Ordering::Relaxed);
+                tracing::info!(model, "the model has no chatter; outcome notes are skipped");
+                self.absent.store(true, Ordering::Relaxed);
             }
             Err(error) => {
                 tracing::warn!(ai_generation_request_id = id, %error, "could not post the outcome note")

@@ -1,10 +1,7 @@
-//! Reading a request body: bounded in size and in time, into one buffer.
-//!
-//! hyper delivers a body in frames of a few KiB to a few hundred KiB.
-//! Collecting them and then joining them holds a large body twice (13 MB of
-//! base64 for a 10 MB inline image); here each frame is copied into one
-//! buffer, sized from `Content-Length` (already checked against the limit),
-//! and dropped at once. A body that arrives in one frame is kept as it is.
+//! Reading a request body, bounded in size and time, into one buffer: each
+//! frame is copied into a buffer sized from `Content-Length` and dropped at
+//! once, so a large body is not held twice (collect, then join). A body that
+//! arrives in one frame is kept as it is.
 
 use std::time::Duration;
 

@@ -1,35 +1,42 @@
-//! The HTTP server: accepts connections on an already-bound listener, serves
-//! them with hyper, and drains them on shutdown.
+//! The HTTP server: accepts connections on an already-bound listener (so
+//! tests bind port 0 and learn it first), serves them with hyper, and drains
+//! them on shutdown as hyper-util's graceful example does: stop accepting,
+//! let each connection finish its request within the grace period.
 //!
-//! [`run`] takes the listener from its caller (as mini-redis does) so tests
-//! bind `127.0.0.1:0` and learn the port before the server starts. Shutdown
-//! follows hyper-util's graceful example: stop accepting, let each connection
-//! finish its in-flight request within the grace period, then return.
-//!
-//! At most `server.max_connections` connections are served at once: the
-//! loop stops accepting while all permits are taken, so further clients
-//! wait in the kernel's listen backlog rather than being refused (a burst of
-//! N8N callbacks is delayed, not lost). Each connection is bounded in time
-//! and size by [`connection`].
+//! At most `limits.max_connections` are served at once (a burst waits in the
+//! listen backlog instead of being refused); [`HEADER_READ_TIMEOUT`] bounds the
+//! TLS handshake, the headers and keep-alive idling, [`MAX_HEADER_BYTES`] the
+//! headers (431), the routes the body.
 
 mod body;
 mod callback;
-mod connection;
-mod request_id;
 mod response;
 mod routes;
 mod trigger;
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use connection::Connections;
+
+/// Time for a client to send a request's headers: N8N and Odoo send theirs
+/// at once, a slowloris client is cut off.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// 16 KiB: N8N's and Odoo's requests carry a few hundred bytes of headers;
+/// nginx's default buffers hold 8 KiB per header line.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Serves `listener` until `shutdown` is cancelled, then drains open
 /// connections for at most `server.shutdown_grace`.
@@ -37,7 +44,13 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
     let graceful = GracefulShutdown::new();
     let config = app.config();
     let grace = config.server.shutdown_grace;
-    let connections = Arc::new(Connections::new(&config));
+    let mut http = http1::Builder::new();
+    // hyper answers 431 past `max_header_size`; its read buffer stays larger,
+    // so the body is still read in large chunks.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_header_size(MAX_HEADER_BYTES);
+    let tls = (config.tls.as_ref()).map(|tls| TlsAcceptor::from(Arc::clone(&tls.server_config)));
     let permits = Arc::new(Semaphore::new(config.server.max_connections));
     drop(config);
     loop {
@@ -60,7 +73,23 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
                 }
             },
         };
-        connections.spawn(stream, peer, permit, graceful.watcher(), Arc::clone(&app));
+        let (http, tls, watcher, app) = (
+            http.clone(),
+            tls.clone(),
+            graceful.watcher(),
+            Arc::clone(&app),
+        );
+        tokio::spawn(async move {
+            let _permit = permit;
+            let Some(acceptor) = tls else {
+                return serve(&http, stream, peer, watcher, app).await;
+            };
+            match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve(&http, tls, peer, watcher, app).await,
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
     }
     drop(listener);
     tracing::info!(grace = %humantime::format_duration(grace), "stopped accepting; draining connections");
@@ -69,5 +98,25 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
+}
+
+/// Serves one connection until it closes or the server drains it.
+async fn serve<S>(
+    http: &http1::Builder,
+    stream: S,
+    peer: SocketAddr,
+    watcher: Watcher,
+    app: Arc<App>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(routes::handle(app, request).await) }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }

@@ -1,8 +1,6 @@
-//! The shapes of the bridge's HTTP answers.
-//!
-//! Every answer is JSON. Errors are `{"status":"error","message":"…"}`, the
-//! contract of the SDS; messages are short, written for the caller, and never
-//! carry secrets or internal addresses.
+//! The shapes of the bridge's HTTP answers: JSON, errors as
+//! `{"status":"error","message":"…"}` (docs/protocol.md#callback-answers) with
+//! short messages for the caller that never carry secrets or addresses.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};

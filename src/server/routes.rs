@@ -1,115 +1,124 @@
-//! Routing: which handler answers which method and path.
-//!
-//! A plain `match` on method and path: the bridge has a handful of fixed
-//! routes, and a table this small reads better than a router dependency.
-//! Every request runs in a span carrying its request id, which is also
-//! returned in `X-Request-Id`; its end is logged once, with the status and
-//! the outcome, and counted in the metrics for the routes N8N and Odoo call.
+//! Routing: a plain `match` on method and path (a handful of fixed routes
+//! reads better than a router dependency). Every request runs in a span
+//! with its request id, also returned in `X-Request-Id` so an admin can match
+//! an N8N execution to the log; the answers of the routes N8N and Odoo call
+//! are logged once and counted in the metrics.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+use serde_json::json;
 use tracing::Instrument;
 
 use super::response::{self, Body, Outcome};
-use super::{callback, request_id};
+use super::{callback, trigger};
 use crate::app::App;
 use crate::config::CALLBACK_PATH;
+
+/// The header carrying the request id, both ways.
+const REQUEST_ID: &str = "x-request-id";
 
 /// Answers one request.
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    let id = request_id::from_headers(request.headers());
+    let id = request_id(request.headers());
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!(
         "http",
         request_id = %id.to_str().unwrap_or_default(),
         method = %request.method(),
-        path = %super::trigger::loggable_path(&path),
+        path = %trigger::loggable_path(&path),
     );
     let mut response = route(&app, request, &id).instrument(span.clone()).await;
-    let outcome = Outcome::of(&response);
-    if let Some(route) = counted_route(&path) {
-        app.metrics()
-            .callback_answered(route, outcome.0, started.elapsed());
-        span.in_scope(|| {
-            tracing::info!(
-                status = response.status().as_u16(),
-                outcome = outcome.0,
-                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "answered"
-            );
-        });
-    }
-    response.headers_mut().insert(request_id::HEADER, id);
-    response
-}
-
-/// The metrics label of the routes whose answers are counted.
-fn counted_route(path: &str) -> Option<&'static str> {
-    if path == CALLBACK_PATH {
+    let counted = if path == CALLBACK_PATH {
         Some("callback")
     } else if path.starts_with("/influence_gen/trigger") {
         Some("trigger")
     } else {
         None
+    };
+    if let Some(route) = counted {
+        let outcome = Outcome::of(&response).0;
+        let elapsed = started.elapsed();
+        app.metrics().callback_answered(route, outcome, elapsed);
+        let status = response.status().as_u16();
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        span.in_scope(|| tracing::info!(status, outcome, elapsed_ms, "answered"));
     }
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
 }
 
-async fn route(
-    app: &Arc<App>,
-    request: Request<Incoming>,
-    request_id: &HeaderValue,
-) -> Response<Body> {
-    let path = request.uri().path();
-    match (request.method(), path) {
+/// The caller's (a reverse proxy's) request id when it is short and sane,
+/// else 16 random bytes as 32 hex digits.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let sane = |value: &&HeaderValue| {
+        let bytes = value.as_bytes();
+        (1..=64).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    };
+    headers
+        .get(REQUEST_ID)
+        .filter(sane)
+        .cloned()
+        .unwrap_or_else(|| {
+            let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+            HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        })
+}
+
+async fn route(app: &Arc<App>, request: Request<Incoming>, id: &HeaderValue) -> Response<Body> {
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    match (request.method(), request.uri().path()) {
         (&Method::POST, CALLBACK_PATH) => {
-            callback::handle(
-                Arc::clone(app),
-                request,
-                request_id.to_str().unwrap_or_default(),
-            )
-            .await
+            let id = id.to_str().unwrap_or_default();
+            callback::handle(Arc::clone(app), request, id).await
         }
         (_, CALLBACK_PATH) => response::method_not_allowed("POST"),
-        (_, path) if super::trigger::is_trigger_path(path) => {
-            super::trigger::handle(Arc::clone(app), request).await
+        (_, path) if trigger::is_trigger_path(path) => {
+            trigger::handle(Arc::clone(app), request).await
         }
-        (&Method::GET | &Method::HEAD, "/healthz") => healthz(),
-        (_, "/healthz") => response::method_not_allowed("GET, HEAD"),
-        (&Method::GET | &Method::HEAD, "/readyz") => readyz(app).await,
-        (_, "/readyz") => response::method_not_allowed("GET, HEAD"),
-        (&Method::GET | &Method::HEAD, "/metrics") => metrics(app),
-        (_, "/metrics") => response::method_not_allowed("GET, HEAD"),
+        // Liveness: the process serves HTTP; says nothing about Odoo.
+        (_, "/healthz") if read => response::json(StatusCode::OK, &json!({ "status": "ok" })),
+        (_, "/readyz") if read => {
+            let report = app.readiness().await;
+            if report.ready {
+                response::json(StatusCode::OK, &json!({ "status": "ready" }))
+            } else {
+                let body = json!({ "status": "not ready", "failing": report.failing });
+                response::json(StatusCode::SERVICE_UNAVAILABLE, &body)
+            }
+        }
+        (_, "/metrics") if read => {
+            let mut response = Response::new(Body::from(app.metrics_text()));
+            let content_type = HeaderValue::from_static(crate::metrics::CONTENT_TYPE);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
+            response
+        }
+        (_, "/healthz" | "/readyz" | "/metrics") => response::method_not_allowed("GET, HEAD"),
         _ => response::not_found(),
     }
 }
 
-/// Liveness: the process runs and serves HTTP. Says nothing about Odoo.
-fn healthz() -> Response<Body> {
-    response::json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Readiness: Odoo accepts the login, the spool is writable, the
-/// configuration is loaded (it is, or the process would not run).
-async fn readyz(app: &App) -> Response<Body> {
-    let report = app.readiness().await;
-    if report.ready {
-        response::json(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
-    } else {
-        let body = serde_json::json!({ "status": "not ready", "failing": report.failing });
-        response::json(StatusCode::SERVICE_UNAVAILABLE, &body)
+    #[test]
+    fn sane_ids_are_kept_and_others_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&headers), "abc-123");
+        headers.insert(REQUEST_ID, HeaderValue::from_static("has space"));
+        assert_eq!(request_id(&headers).len(), 32);
+        headers.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(65)).unwrap());
+        assert_eq!(request_id(&headers).len(), 32);
+        assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
     }
-}
-
-/// The Prometheus text exposition.
-fn metrics(app: &App) -> Response<Body> {
-    let mut response = Response::new(Body::from(app.metrics_text()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
-    );
-    response
 }

@@ -923,39 +923,6 @@ async fn each_outcome_costs_the_documented_number_of_odoo_calls() {
 }
 
 #[tokio::test]
-async fn without_web_save_the_attachment_is_created_then_read_back() {
-    let setup = setup().await;
-    setup.odoo.remove_method(ATTACHMENTS, "web_save");
-    // Beyond the autoresize limit: create too passes `image_no_postprocess`.
-    setup
-        .odoo
-        .set_param("base.image_autoresize_max_px", "64x64");
-    let request = setup.request();
-    let png = images::png(130, 70);
-    let since = setup.odoo.calls().len();
-    let (status, _) = setup.post(&success_inline(request.to_string(), &png)).await;
-    assert_eq!(status, 200);
-    assert_completed(&setup, request, &png, 130, 70);
-    let calls = object_calls(&setup.odoo, since);
-    assert!(
-        calls.contains(&"ir.attachment.create".to_owned())
-            && calls.contains(&"ir.attachment.read".to_owned()),
-        "{calls:?}"
-    );
-    // Learnt once: the next image goes straight to create.
-    let second = setup.request();
-    let since = setup.odoo.calls().len();
-    assert_eq!(
-        setup
-            .post(&success_inline(second.to_string(), &images::png(3, 3)))
-            .await
-            .0,
-        200
-    );
-    assert!(!object_calls(&setup.odoo, since).contains(&"ir.attachment.web_save".to_owned()));
-}
-
-#[tokio::test]
 async fn an_image_model_without_attachment_id_is_linked_by_storage_identifier_alone() {
     let (odoo, config) = odoo().await;
     odoo.remove_field(IMAGES, "attachment_id");
