@@ -124,10 +124,12 @@ impl RequestStore {
     /// Records how the send of claimed request `id` ended, unless something
     /// else moved it on from `processing` meanwhile.
     pub async fn finish(&self, id: i64, finish: Finish<'_>) -> Result<Finished, InitiationError> {
-        let (outcome, text) = match finish {
-            Finish::Failed(text) | Finish::GaveUp(text) => ("failed", text),
-            Finish::Retry(text) => ("retry", text),
-            Finish::Unknown(text) => ("unknown", text),
+        let (outcome, text, status) = match finish {
+            Finish::Failed(text) | Finish::GaveUp(text) => {
+                ("failed", text, RequestStatus::InitiationFailed)
+            }
+            Finish::Retry(text) => ("retry", text, RequestStatus::Queued),
+            Finish::Unknown(text) => ("unknown", text, RequestStatus::Processing),
         };
         let record = |source| InitiationError::Record {
             request_id: id,
@@ -139,40 +141,32 @@ impl RequestStore {
             let answer = retry("finish", || self.call("bridge_finish_initiation", &args)).await;
             return Ok(match answer.map_err(record)? {
                 FinishAnswer::Finished {} => Finished::Written,
-                FinishAnswer::NotProcessing { status } => moved_on(status),
-                FinishAnswer::UnknownRequest => moved_on("deleted".to_owned()),
+                FinishAnswer::NotProcessing { status } => moved_on(&status),
+                FinishAnswer::UnknownRequest => moved_on("deleted"),
             });
         }
-        let vals = match finish {
-            Finish::Failed(details) | Finish::GaveUp(details) => json!({
-                "status": RequestStatus::InitiationFailed.as_str(),
-                "error_details": details,
-            }),
-            Finish::Retry(_) => json!({ "status": RequestStatus::Queued.as_str() }),
-            Finish::Unknown(note) => {
-                self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
-                return Ok(Finished::Written);
-            }
-        };
-        let current = self.read(id, &[]).await.map_err(record)?;
-        match current.map(|request| request.status) {
-            Some(RequestStatus::Processing) => {
-                self.write(id, &vals).await.map_err(record)?;
-                if let Finish::GaveUp(reason) = finish {
-                    let note = format!("AI image generation given up: {reason}");
-                    self.chatter
-                        .post(&self.odoo, REQUEST_MODEL, id, &note)
-                        .await;
-                }
-                Ok(Finished::Written)
-            }
-            other => Ok(moved_on(
-                other
-                    .as_ref()
-                    .map_or("deleted", RequestStatus::as_str)
-                    .to_owned(),
-            )),
+        if let Finish::Unknown(note) = finish {
+            self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
+            return Ok(Finished::Written);
         }
+        let current = self.read(id, &[]).await.map_err(record)?.map(|r| r.status);
+        if current != Some(RequestStatus::Processing) {
+            return Ok(moved_on(
+                current.as_ref().map_or("deleted", RequestStatus::as_str),
+            ));
+        }
+        let mut vals = json!({ "status": status.as_str() });
+        if status == RequestStatus::InitiationFailed {
+            vals["error_details"] = json!(text);
+        }
+        self.write(id, &vals).await.map_err(record)?;
+        if let Finish::GaveUp(reason) = finish {
+            let note = format!("AI image generation given up: {reason}");
+            self.chatter
+                .post(&self.odoo, REQUEST_MODEL, id, &note)
+                .await;
+        }
+        Ok(Finished::Written)
     }
 
     async fn write(&self, id: i64, vals: &Value) -> Result<(), OdooError> {
@@ -194,12 +188,12 @@ impl RequestStore {
     }
 }
 
-fn moved_on(status: String) -> Finished {
+fn moved_on(status: &str) -> Finished {
     tracing::warn!(
         status,
         "the request moved on from processing meanwhile; left as it is"
     );
-    Finished::MovedOn(status)
+    Finished::MovedOn(status.to_owned())
 }
 
 /// Runs `call` until it succeeds, fails for good, or [`ODOO_ATTEMPTS`] ran out.
