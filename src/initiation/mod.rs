@@ -1,12 +1,9 @@
 //! Initiation: each `queued` request in Odoo becomes one call of the N8N
-//! webhook (`docs/protocol.md#initiation`). The ways in — the [`trigger`]
-//! route, the [`sweeper`] and the `initiate` [`command`] — hand a request
-//! to the [`Initiator`], which claims it (`queued → processing`) before the
-//! send; the [`watchdog`] gives up on requests left `processing`. A request
-//! is sent at most once, never again once N8N may have it: with the
-//! companion addon each claim is atomic in Odoo; in the generic protocol the
-//! request's lock (shared with the callback pipeline) guards the daemon,
-//! and the status in Odoo other processes.
+//! webhook (`docs/protocol.md#initiation`). The [`trigger`] route, the
+//! [`sweeper`] and the `initiate` [`command`] hand requests to the
+//! [`Initiator`], which claims each (`queued → processing`) before the send,
+//! so it is sent at most once; the [`watchdog`] gives up on requests left
+//! `processing`.
 
 pub mod command;
 mod initiator;
@@ -47,7 +44,7 @@ pub struct Initiation {
 }
 
 impl Initiation {
-    /// `locks` must be the pipeline's, so a result never races its initiation.
+    /// `locks` is the pipeline's, so a result never races its initiation.
     pub fn new(
         odoo: OdooClient,
         locks: RequestLocks,
@@ -93,9 +90,8 @@ impl Initiation {
     }
 }
 
-/// The daemon's initiation task: the sweeper and the watchdog until
-/// `shutdown`, then the running initiations, for `server.shutdown_grace` at
-/// most (one cut off stays `processing`, for the watchdog).
+/// The sweeper and the watchdog until `shutdown`, then the running
+/// initiations for `server.shutdown_grace` at most.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let (_, ways_in) = ways_in(&app.config());
     tracing::info!("{ways_in}");
@@ -165,7 +161,7 @@ fn odoo_datetime(t: SystemTime) -> String {
 /// What one initiation did; `Display` is the line `initiate` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// N8N took the request; it is `processing`.
+    /// N8N took it; it is `processing`.
     Sent {
         request_id: i64,
         http_status: u16,
@@ -179,8 +175,7 @@ pub enum Outcome {
     Skipped { request_id: i64, status: String },
     /// No such request is readable by the bridge's Odoo user.
     NotFound { request_id: i64 },
-    /// Shutdown stopped the retries after failures N8N surely did not act
-    /// on; it is `queued` again.
+    /// Shutdown stopped the retries (N8N surely started nothing): `queued`.
     Deferred { request_id: i64, reason: String },
 }
 
@@ -206,12 +201,11 @@ impl fmt::Display for Outcome {
                 http_status,
                 attempts,
             } => {
-                let after = match attempts {
-                    1 => String::new(),
-                    n => format!(" (after {n} attempts)"),
-                };
-                let sent = format!("sent to N8N (HTTP {http_status}); status processing{after}");
-                write!(f, "request {request_id}: {sent}")
+                let sent = format!("sent to N8N (HTTP {http_status}); status processing");
+                match attempts {
+                    1 => write!(f, "request {request_id}: {sent}"),
+                    n => write!(f, "request {request_id}: {sent} (after {n} attempts)"),
+                }
             }
             Self::Failed {
                 request_id,
