@@ -1,23 +1,20 @@
 //! `influence-gen-bridge check`: proves, one line per check, that the
-//! configuration works against the real Odoo and N8N before `serve` is
-//! trusted with traffic.
-//!
-//! Each line is `ok`, `warn`, `FAIL` or `skip` (it needs an earlier check
-//! that failed) with a sentence an admin can act on, and never a secret:
-//! only key names, logins, database names and URLs without credentials.
+//! configuration works against the real Odoo and N8N. Each line is `ok`,
+//! `warn`, `FAIL` or `skip` (an earlier check failed) with a sentence an
+//! admin can act on, and never a secret.
 
 use std::fmt;
 
 use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{Config, ProtocolMode};
+use crate::odoo::protocol::{self, COMPANION_NAME, Detection, Protocol};
 use crate::odoo::records::{
     ATTACHMENT_MODEL, IMAGE_FIELDS, IMAGE_MODEL, REQUEST_FIELDS, REQUEST_MODEL, REQUEST_STATUSES,
 };
-use crate::odoo::{AccessOperation, Api, OdooClient, OdooError, SearchOptions};
+use crate::odoo::{AccessOperation, Api, OdooClient, OdooError, SearchOptions, ServerErrorKind};
 
 mod api_key;
-mod companion;
 mod initiation;
 
 /// The verdict of one check; `Display` is its tag in the report.
@@ -129,13 +126,14 @@ async fn odoo_lines(config: &Config, report: &mut Report) -> Result<(), (&'stati
         }
         e => ("odoo login", explain(&e)),
     })?;
+    let who = match api {
+        Api::Json2 => "Odoo accepted the API key".to_owned(),
+        Api::JsonRpc => format!("logged in as `{login}`"),
+    };
+    let detail = format!("{who} (uid {uid}) on database `{database}`");
+    report.add("odoo login", (Pass, detail));
     if api == Api::Json2 {
-        let detail = format!("Odoo accepted the API key (uid {uid}) on database `{database}`");
-        report.add("odoo login", (Pass, detail));
         api_key::key_lines(&odoo, config, uid, report).await;
-    } else {
-        let detail = format!("logged in as `{login}` (uid {uid}) on database `{database}`");
-        report.add("odoo login", (Pass, detail));
     }
     let request_fields = [REQUEST_FIELDS, &[crate::odoo::records::UUID_FIELD]].concat();
     let request = check_model(&odoo, REQUEST_MODEL, &request_fields).await;
@@ -143,7 +141,7 @@ async fn odoo_lines(config: &Config, report: &mut Report) -> Result<(), (&'stati
     let image = check_model(&odoo, IMAGE_MODEL, IMAGE_FIELDS).await;
     report.add("image model", image);
     report.add("access rights", check_rights(&odoo, login).await);
-    companion::check(&odoo, config, report).await;
+    check_companion(&odoo, config, report).await;
     Ok(())
 }
 
@@ -197,25 +195,25 @@ async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
                 Err(e) => missing.push(format!("{right} (could not check: {})", explain(&e))),
             }
         }
-        // A record rule can still forbid writing: probe one record. An
-        // attachment's rights follow its record (the image), so it is not.
+        // A record rule can still forbid writing: probe one record (an
+        // attachment's rights follow its record, the image).
         if model == ATTACHMENT_MODEL {
             continue;
         }
+        let write = format!("write on {model}");
         match record_rule_allows_write(odoo, model).await {
             Ok(Some(true)) => {}
-            Ok(Some(false)) => missing.push(format!("write on {model} (a record rule forbids it)")),
+            Ok(Some(false)) => missing.push(format!("{write} (a record rule forbids it)")),
             Ok(None) => unverified.push(model),
-            Err(e) => missing.push(format!(
-                "write on {model} (could not check record rules: {})",
-                explain(&e)
-            )),
+            Err(e) => missing.push(format!("{write} (could not check: {})", explain(&e))),
         }
     }
     if !missing.is_empty() {
         let advice = "grant them (README: the bridge's Odoo user)";
-        let detail = format!("`{login}` may not: {}; {advice}", missing.join(", "));
-        return (Fail, detail);
+        return (
+            Fail,
+            format!("`{login}` may not: {}; {advice}", missing.join(", ")),
+        );
     }
     if !unverified.is_empty() {
         let models = unverified.join(", ");
@@ -224,8 +222,10 @@ async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
         );
         return (Warn, detail);
     }
-    let detail = format!("`{login}` may do everything the bridge needs");
-    (Pass, detail)
+    (
+        Pass,
+        format!("`{login}` may do everything the bridge needs"),
+    )
 }
 
 /// `has_access([id], "write")` on one record of `model`; `None` when the
@@ -246,6 +246,111 @@ async fn record_rule_allows_write(
         .execute_kw(model, "has_access", &args, &json!({}))
         .await?;
     Ok(Some(allowed.unwrap_or(false)))
+}
+
+const ADDON_PATH: &str = "examples/odoo/influence_gen_bridge";
+/// The group whose members may call the addon.
+const BRIDGE_GROUP: &str = "influence_gen_base_models.group_influence_gen_bridge";
+
+/// The two lines `companion addon` and `protocol`: is the companion addon
+/// installed and callable, and which protocol `serve` will speak, with what
+/// the generic one gives up.
+async fn check_companion(odoo: &OdooClient, config: &Config, report: &mut Report) {
+    let (mode, login) = (config.odoo.protocol, &config.odoo.login);
+    // Fails when the addon is wanted, warns when it is optional.
+    let problem = |required: bool| if required { Fail } else { Warn };
+    let detection = match protocol::detect(odoo, REQUEST_MODEL).await {
+        Ok(detection) => detection,
+        Err(error) => {
+            let detail = if error.server_kind() == Some(ServerErrorKind::AccessError) {
+                format!(
+                    "installed, but `{login}` may not call it: add the user to the group \
+                     {BRIDGE_GROUP} ({})",
+                    explain(&error)
+                )
+            } else {
+                format!("cannot ask for it: {}", explain(&error))
+            };
+            let verdict = problem(mode != ProtocolMode::Generic);
+            report.add("companion addon", (verdict, detail));
+            let skipped = "the companion addon check failed".to_owned();
+            return report.add("protocol", (Skip, skipped));
+        }
+    };
+    let addon = match &detection {
+        Detection::Companion(info) => {
+            let module_version = info.module_version.as_deref().unwrap_or("?");
+            let installed = format!("{COMPANION_NAME} {module_version} installed");
+            match info.unusable_because() {
+                None => (
+                    Pass,
+                    format!(
+                        "{installed} (protocol version {}), callable by `{login}`",
+                        info.version
+                    ),
+                ),
+                Some(why) => (
+                    problem(mode == ProtocolMode::Companion),
+                    format!("{installed} but not usable by this bridge: {why}"),
+                ),
+            }
+        }
+        Detection::Absent => {
+            let advice = format!("install {ADDON_PATH} (it depends on influence_gen_base_models)");
+            match mode {
+                ProtocolMode::Companion => (
+                    Fail,
+                    format!(
+                        "not installed, and odoo.protocol = \"companion\" requires it: {advice}"
+                    ),
+                ),
+                ProtocolMode::Auto => (
+                    Warn,
+                    format!(
+                        "not installed: {advice} for one Odoo call per result and several bridges"
+                    ),
+                ),
+                ProtocolMode::Generic => (
+                    Pass,
+                    "not installed (odoo.protocol = \"generic\" does not use it)".to_owned(),
+                ),
+            }
+        }
+    };
+    report.add("companion addon", addon);
+    report.add("protocol", protocol_line(mode, &detection, config));
+}
+
+fn protocol_line(mode: ProtocolMode, detection: &Detection, config: &Config) -> (Verdict, String) {
+    let mode_name = mode.as_str();
+    match protocol::choose(mode, detection) {
+        Ok(Protocol::Companion { version }) => (
+            Pass,
+            format!(
+                "companion, version {version} (odoo.protocol = \"{mode_name}\"): one Odoo call per \
+                 result, claim and finished initiation, each one transaction under a row lock; any \
+                 number of bridges may share the database"
+            ),
+        ),
+        Ok(Protocol::Generic) => (
+            if mode == ProtocolMode::Generic {
+                Pass
+            } else {
+                Warn
+            },
+            format!(
+                "generic (odoo.protocol = \"{mode_name}\"), which gives up: exactly-once across bridges \
+                 (run ONE bridge per database); up to 7 Odoo calls per result; after a call of \
+                 unknown outcome (timeout, lost connection, 502/503/504) no create is repeated for \
+                 odoo.unknown_outcome_wait = {}, which must exceed Odoo's limit_time_real",
+                humantime::format_duration(config.odoo.unknown_outcome_wait)
+            ),
+        ),
+        Err(error) => {
+            let detail = format!("{error}: nothing can be applied until it is fixed");
+            (Fail, detail)
+        }
+    }
 }
 
 /// An Odoo error as advice for the admin.

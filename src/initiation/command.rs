@@ -1,8 +1,6 @@
 //! `influence-gen-bridge initiate`: send one request, or every queued one,
-//! to N8N now, with the daemon's [`Initiator`] in this process (the status
-//! in Odoo guards against a running daemon). One line per request, and a
-//! summary for `--all-queued`. Exit status: 0 sent, 1 failed, unknown
-//! outcome or Odoo unusable, 3 nothing sent.
+//! to N8N now (the status in Odoo guards against a running daemon). Exit
+//! status: 0 sent, 1 failed, unknown outcome or Odoo unusable, 3 nothing sent.
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1,12 +1,9 @@
 //! The Odoo side of an initiation: claiming a request (`queued →
 //! processing`) and recording how its send ended. With the companion addon
-//! each is one call (`bridge_claim`, `bridge_claim_queued`,
-//! `bridge_finish_initiation`; contract in `examples/odoo/influence_gen_bridge`)
-//! that takes the row lock first, so any number of bridges claim a request
-//! once. In the generic protocol it reads, then writes only if the status
-//! is still the expected one: the caller's lock guards within the daemon,
-//! across processes the window is one round trip. Transient failures are
-//! retried; a retried claim whose first try committed finds `processing`.
+//! each is one call under Odoo's row lock, so any number of bridges claim a
+//! request once. In the generic protocol it reads, then writes only if the
+//! status is still the expected one (across processes the window is one
+//! round trip). Transient failures are retried.
 
 use std::time::Duration;
 
@@ -24,8 +21,7 @@ use crate::retry::Backoff;
 const ODOO_ATTEMPTS: u32 = 5;
 const ODOO_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
-/// What a claim found: the request, now `processing` and ours to send; no
-/// such request; or its status, not `queued` (or held by another claim).
+/// What a claim found: the request, now ours to send; none; or its status.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Claim {
@@ -34,16 +30,14 @@ pub enum Claim {
     NotQueued { status: String },
 }
 
-/// How a claimed request's send ended.
+/// How a claimed request's send ended: `initiation_failed` with these
+/// `error_details` (given up by the watchdog: also a chatter note), back to
+/// `queued` for this reason, or `processing` with this chatter note.
 #[derive(Debug, Clone, Copy)]
 pub enum Finish<'a> {
-    /// `initiation_failed` with these `error_details`.
     Failed(&'a str),
-    /// `initiation_failed` by the watchdog, with this reason (and a note).
     GaveUp(&'a str),
-    /// Back to `queued` (N8N surely started nothing), for this reason.
     Retry(&'a str),
-    /// Stays `processing`; this note goes to the chatter.
     Unknown(&'a str),
 }
 
@@ -56,11 +50,11 @@ enum FinishAnswer {
     UnknownRequest,
 }
 
-/// Whether the finish was recorded.
+/// Whether the finish was recorded, or the request had moved on from
+/// `processing` (or is gone) to this status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
     Written,
-    /// The request had moved on from `processing` (or is gone): its status.
     MovedOn(String),
 }
 
@@ -110,9 +104,8 @@ impl RequestStore {
         })
     }
 
-    /// The oldest `queued` request nobody else holds, now `processing`
-    /// (companion only). Tried once: a retry after a lost answer would claim
-    /// another request and leave the first `processing` unsent.
+    /// The oldest `queued` request, now `processing` (companion only). Tried
+    /// once: a retry after a lost answer would claim another request.
     pub async fn claim_next(&self) -> Result<Option<AiImageRequest>, InitiationError> {
         let claimed: Option<Vec<AiImageRequest>> = self
             .call("bridge_claim_queued", &(1, INITIATION_FIELDS))
