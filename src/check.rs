@@ -262,23 +262,24 @@ async fn check_companion(odoo: &OdooClient, config: &Config, report: &mut Report
     let detection = match protocol::detect(odoo, REQUEST_MODEL).await {
         Ok(detection) => detection,
         Err(error) => {
-            let detail = if error.server_kind() == Some(ServerErrorKind::AccessError) {
-                format!(
-                    "installed, but `{login}` may not call it: add the user to the group \
-                     {BRIDGE_GROUP} ({})",
-                    explain(&error)
-                )
-            } else {
-                format!("cannot ask for it: {}", explain(&error))
+            let detail = match error.server_kind() {
+                Some(ServerErrorKind::AccessError) => format!(
+                    "installed, but `{login}` may not call it: add the user to the group {BRIDGE_GROUP}"
+                ),
+                _ => "cannot ask for it".to_owned(),
             };
-            let verdict = problem(mode != ProtocolMode::Generic);
-            report.add("companion addon", (verdict, detail));
+            let detail = format!("{detail} ({})", explain(&error));
+            report.add(
+                "companion addon",
+                (problem(mode != ProtocolMode::Generic), detail),
+            );
             let skipped = "the companion addon check failed".to_owned();
             return report.add("protocol", (Skip, skipped));
         }
     };
-    let addon = match &detection {
-        Detection::Companion(info) => {
+    let advice = format!("install {ADDON_PATH} (it depends on influence_gen_base_models)");
+    let addon = match (&detection, mode) {
+        (Detection::Companion(info), _) => {
             let module_version = info.module_version.as_deref().unwrap_or("?");
             let installed = format!("{COMPANION_NAME} {module_version} installed");
             match info.unusable_because() {
@@ -295,35 +296,22 @@ async fn check_companion(odoo: &OdooClient, config: &Config, report: &mut Report
                 ),
             }
         }
-        Detection::Absent => {
-            let advice = format!("install {ADDON_PATH} (it depends on influence_gen_base_models)");
-            match mode {
-                ProtocolMode::Companion => (
-                    Fail,
-                    format!(
-                        "not installed, and odoo.protocol = \"companion\" requires it: {advice}"
-                    ),
-                ),
-                ProtocolMode::Auto => (
-                    Warn,
-                    format!(
-                        "not installed: {advice} for one Odoo call per result and several bridges"
-                    ),
-                ),
-                ProtocolMode::Generic => (
-                    Pass,
-                    "not installed (odoo.protocol = \"generic\" does not use it)".to_owned(),
-                ),
-            }
-        }
+        (Detection::Absent, ProtocolMode::Companion) => (
+            Fail,
+            format!("not installed, and odoo.protocol = \"companion\" requires it: {advice}"),
+        ),
+        (Detection::Absent, ProtocolMode::Auto) => (
+            Warn,
+            format!("not installed: {advice} for one Odoo call per result and several bridges"),
+        ),
+        (Detection::Absent, ProtocolMode::Generic) => (
+            Pass,
+            "not installed (odoo.protocol = \"generic\" does not use it)".to_owned(),
+        ),
     };
     report.add("companion addon", addon);
-    report.add("protocol", protocol_line(mode, &detection, config));
-}
-
-fn protocol_line(mode: ProtocolMode, detection: &Detection, config: &Config) -> (Verdict, String) {
     let mode_name = mode.as_str();
-    match protocol::choose(mode, detection) {
+    let line = match protocol::choose(mode, &detection) {
         Ok(Protocol::Companion { version }) => (
             Pass,
             format!(
@@ -346,11 +334,12 @@ fn protocol_line(mode: ProtocolMode, detection: &Detection, config: &Config) -> 
                 humantime::format_duration(config.odoo.unknown_outcome_wait)
             ),
         ),
-        Err(error) => {
-            let detail = format!("{error}: nothing can be applied until it is fixed");
-            (Fail, detail)
-        }
-    }
+        Err(error) => (
+            Fail,
+            format!("{error}: nothing can be applied until it is fixed"),
+        ),
+    };
+    report.add("protocol", line);
 }
 
 /// An Odoo error as advice for the admin.

@@ -104,11 +104,7 @@ async fn resolve(odoo: &OdooClient, uuid: &str, reference: &str) -> Result<Optio
     if reference.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(reference.parse().ok().filter(|id| *id > 0));
     }
-    let options = SearchOptions {
-        limit: Some(1),
-        ..SearchOptions::default()
-    };
-    let domain = json!([[uuid, "=", reference]]);
+    let (domain, options) = (json!([[uuid, "=", reference]]), SearchOptions::default());
     let ids = odoo.search(REQUEST_MODEL, &domain, &options).await?;
     Ok(ids.first().copied())
 }

@@ -58,11 +58,7 @@ pub(super) async fn work(
     stop: &CancellationToken,
 ) {
     let deadline = Instant::now() + VISIBILITY_TIMEOUT;
-    let domain = json!([["id", "=", id]]);
-    let options = SearchOptions {
-        limit: Some(1),
-        ..SearchOptions::default()
-    };
+    let (domain, options) = (json!([["id", "=", id]]), SearchOptions::default());
     let mut look = 0;
     loop {
         look += 1;
