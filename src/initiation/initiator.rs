@@ -96,11 +96,8 @@ impl Initiator {
             let _lock = self.locks.lock(id).await;
             match self.store.claim(id).await? {
                 Claim::Claimed { request } => self.send_claimed(config, &request, stop).await,
-                Claim::UnknownRequest => Ok(Outcome::NotFound { request_id: id }),
-                Claim::NotQueued { status } => Ok(Outcome::Skipped {
-                    request_id: id,
-                    status,
-                }),
+                Claim::UnknownRequest => Ok(Outcome::NotFound { id }),
+                Claim::NotQueued { status } => Ok(Outcome::Skipped { id, status }),
             }
         })
         .await
@@ -179,7 +176,7 @@ impl Initiator {
                 Ok(http_status) => {
                     self.journal.note(id, Fact::Accepted(http_status));
                     return Ok(Outcome::Sent {
-                        request_id: id,
+                        id,
                         http_status,
                         attempts,
                     });
@@ -216,10 +213,7 @@ impl Initiator {
             humantime::format_duration(config.initiation.result_timeout)
         );
         self.store.finish(id, Finish::Unknown(&note)).await?;
-        Ok(Outcome::Unknown {
-            request_id: id,
-            details,
-        })
+        Ok(Outcome::Unknown { id, details })
     }
 
     /// Back to `queued`: the bridge stops, in a pause between tries.
@@ -228,14 +222,8 @@ impl Initiator {
         let finished = self.store.finish(id, Finish::Retry(&reason)).await?;
         self.journal.forget(id);
         Ok(match finished {
-            Finished::Written => Outcome::Deferred {
-                request_id: id,
-                reason,
-            },
-            Finished::MovedOn(status) => Outcome::Skipped {
-                request_id: id,
-                status,
-            },
+            Finished::Written => Outcome::Deferred { id, reason },
+            Finished::MovedOn(status) => Outcome::Skipped { id, status },
         })
     }
 
@@ -243,10 +231,7 @@ impl Initiator {
     async fn fail(&self, id: i64, details: String) -> Result<Outcome, InitiationError> {
         self.store.finish(id, Finish::Failed(&details)).await?;
         self.journal.forget(id);
-        Ok(Outcome::Failed {
-            request_id: id,
-            details,
-        })
+        Ok(Outcome::Failed { id, details })
     }
 }
 

@@ -163,20 +163,20 @@ fn odoo_datetime(t: SystemTime) -> String {
 pub enum Outcome {
     /// N8N took it; it is `processing`.
     Sent {
-        request_id: i64,
+        id: i64,
         http_status: u16,
         attempts: u32,
     },
     /// N8N did not take it (or nothing could be sent): `initiation_failed`.
-    Failed { request_id: i64, details: String },
+    Failed { id: i64, details: String },
     /// It may or may not have reached N8N: `processing`, not sent again.
-    Unknown { request_id: i64, details: String },
+    Unknown { id: i64, details: String },
     /// It was not `queued`; nothing was sent.
-    Skipped { request_id: i64, status: String },
+    Skipped { id: i64, status: String },
     /// No such request is readable by the bridge's Odoo user.
-    NotFound { request_id: i64 },
+    NotFound { id: i64 },
     /// Shutdown stopped the retries (N8N surely started nothing): `queued`.
-    Deferred { request_id: i64, reason: String },
+    Deferred { id: i64, reason: String },
 }
 
 impl Outcome {
@@ -197,41 +197,35 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sent {
-                request_id,
+                id,
                 http_status,
                 attempts,
             } => {
                 let sent = format!("sent to N8N (HTTP {http_status}); status processing");
                 match attempts {
-                    1 => write!(f, "request {request_id}: {sent}"),
-                    n => write!(f, "request {request_id}: {sent} (after {n} attempts)"),
+                    1 => write!(f, "request {id}: {sent}"),
+                    n => write!(f, "request {id}: {sent} (after {n} attempts)"),
                 }
             }
-            Self::Failed {
-                request_id,
-                details,
-            } => write!(
+            Self::Failed { id, details } => write!(
                 f,
-                "request {request_id}: initiation failed: {details}; status initiation_failed"
+                "request {id}: initiation failed: {details}; status initiation_failed"
             ),
-            Self::Unknown {
-                request_id,
-                details,
-            } => write!(
+            Self::Unknown { id, details } => write!(
                 f,
-                "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
+                "request {id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
                  started it, so it is not sent again; status processing"
             ),
-            Self::Skipped { request_id, status } => write!(
+            Self::Skipped { id, status } => write!(
                 f,
-                "request {request_id}: skipped: its status is {status}, not queued; nothing sent"
+                "request {id}: skipped: its status is {status}, not queued; nothing sent"
             ),
-            Self::NotFound { request_id } => write!(
+            Self::NotFound { id } => write!(
                 f,
-                "request {request_id}: not found (or not readable by the bridge's Odoo user); nothing sent"
+                "request {id}: not found (or not readable by the bridge's Odoo user); nothing sent"
             ),
-            Self::Deferred { request_id, reason } => {
-                write!(f, "request {request_id}: not sent: {reason}; status queued")
+            Self::Deferred { id, reason } => {
+                write!(f, "request {id}: not sent: {reason}; status queued")
             }
         }
     }
@@ -244,16 +238,16 @@ pub enum InitiationError {
     #[error("cannot read request {0} from Odoo: {1}")]
     Read(i64, #[source] OdooError),
     #[error(
-        "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
+        "cannot mark request {id} as processing in Odoo: {source}; nothing was sent and it stays queued"
     )]
-    Claim { request_id: i64, source: OdooError },
+    Claim { id: i64, source: OdooError },
     #[error("cannot claim the next queued request in Odoo: {0}; nothing was sent")]
     ClaimNext(OdooError),
     #[error("cannot search for queued requests in Odoo: {0}")]
     Search(OdooError),
-    #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]
+    #[error("request {id}: {what}, but Odoo did not record it: {source}")]
     Record {
-        request_id: i64,
+        id: i64,
         what: String,
         source: OdooError,
     },

@@ -80,10 +80,7 @@ impl RequestStore {
 
     /// `queued → processing` (clearing an old `error_details`).
     pub async fn claim(&self, id: i64) -> Result<Claim, InitiationError> {
-        let claim_error = |source| InitiationError::Claim {
-            request_id: id,
-            source,
-        };
+        let claim_error = |source| InitiationError::Claim { id, source };
         if self.companion().await.map_err(claim_error)? {
             let reference = json!({ "field": "id", "value": id });
             let args = (&reference, INITIATION_FIELDS);
@@ -125,7 +122,7 @@ impl RequestStore {
             Finish::Unknown(text) => ("unknown", text, RequestStatus::Processing),
         };
         let record = |source| InitiationError::Record {
-            request_id: id,
+            id,
             what: text.to_owned(),
             source,
         };
