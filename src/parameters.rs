@@ -156,12 +156,11 @@ impl SystemParameters {
         {
             return (cache.values.clone(), state.clone());
         }
-        let domain = json!([["key", "in", PARAMETERS]]);
-        let fields = ["key", "value"];
-        let options = SearchOptions::default();
-        let rows =
-            self.odoo
-                .search_read::<Value>(CONFIG_PARAMETER_MODEL, &domain, &fields, &options);
+        let (domain, fields) = (json!([["key", "in", PARAMETERS]]), ["key", "value"]);
+        let (model, options) = (CONFIG_PARAMETER_MODEL, SearchOptions::default());
+        let rows = self
+            .odoo
+            .search_read::<Value>(model, &domain, &fields, &options);
         let (state, next) = match rows.await {
             Ok(rows) => {
                 cache.values = PARAMETERS

@@ -154,13 +154,11 @@ fn from_odoo<T>(value: &Option<Sourced<T>>) -> bool {
 async fn probe(url: &Url, timeout: Duration) -> Result<String, String> {
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
-    let addresses: Vec<_> = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
+    let first = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
         .await
         .map_err(|_| format!("resolving {host} timed out"))?
         .map_err(|e| format!("{host} does not resolve: {e}"))?
-        .collect();
-    let first = addresses
-        .first()
+        .next()
         .ok_or_else(|| format!("{host} resolves to no address"))?;
     let stream = tokio::time::timeout(timeout, TcpStream::connect(first))
         .await

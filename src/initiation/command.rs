@@ -37,11 +37,10 @@ pub struct InitiateArgs {
 
 /// Runs `initiate` and returns the exit status.
 pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
-    let metrics = Arc::default();
     let initiator = OdooClient::new(&config.odoo)
         .map_err(|e| e.to_string())
         .and_then(|odoo| {
-            let locks = RequestLocks::default();
+            let (locks, metrics) = (RequestLocks::default(), Arc::default());
             Initiator::new(odoo, locks, &config, metrics).map_err(|e| e.to_string())
         });
     let initiator = match initiator {

@@ -145,8 +145,10 @@ pub fn ways_in(config: &Config) -> (bool, String) {
         }
         None => format!("{off}: queued requests are sent only by `influence-gen-bridge initiate`"),
     };
-    let swept = initiation.sweep_interval.is_some();
-    (swept, format!("{trigger}; {sweeper}"))
+    (
+        initiation.sweep_interval.is_some(),
+        format!("{trigger}; {sweeper}"),
+    )
 }
 
 /// `t` as Odoo stores datetimes: UTC, `YYYY-MM-DD HH:MM:SS`.
