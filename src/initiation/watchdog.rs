@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::odoo::SearchOptions;
 use crate::odoo::records::{REQUEST_MODEL, RequestStatus};
 
-/// The pause between passes is a tenth of the timeout, within these bounds.
+/// A pass starts every tenth of the timeout (or as the last ends), within these bounds.
 const MIN_PASS_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_PASS_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -105,14 +105,10 @@ impl Journal {
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         let config = app.config();
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = pass(&app, &config) => {}
-        }
         let pause = pass_interval(config.initiation.result_timeout);
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+        let pass = async { tokio::join!(pass(&app, &config), tokio::time::sleep(pause)) };
+        if shutdown.run_until_cancelled(pass).await.is_none() {
+            return;
         }
     }
 }
