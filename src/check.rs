@@ -154,18 +154,14 @@ async fn check_model(odoo: &OdooClient, model: &str, needed: &[&str]) -> (Verdic
     };
     if let Some(missing) = lacking(needed, |f| fields.contains_key(f)) {
         let advice = "install or upgrade the addon that defines them";
-        return (
-            Fail,
-            format!("{model} lacks the field(s) {missing}; {advice}"),
-        );
+        let detail = format!("{model} lacks the field(s) {missing}; {advice}");
+        return (Fail, detail);
     }
     let selection = fields.get("status").and_then(|s| s.selection.as_ref());
     let offered = |value: &str| selection.is_none_or(|s| s.iter().any(|(v, _)| v == value));
     if let Some(missing) = lacking(REQUEST_STATUSES, offered) {
-        return (
-            Fail,
-            format!("{model}.status lacks the selection value(s) {missing}"),
-        );
+        let detail = format!("{model}.status lacks the selection value(s) {missing}");
+        return (Fail, detail);
     }
     let detail = format!("{model} has all {} fields the bridge uses", needed.len());
     (Pass, detail)
@@ -269,10 +265,8 @@ async fn check_companion(odoo: &OdooClient, config: &Config, report: &mut Report
                 _ => "cannot ask for it".to_owned(),
             };
             let detail = format!("{detail} ({})", explain(&error));
-            report.add(
-                "companion addon",
-                (problem(mode != ProtocolMode::Generic), detail),
-            );
+            let verdict = problem(mode != ProtocolMode::Generic);
+            report.add("companion addon", (verdict, detail));
             let skipped = "the companion addon check failed".to_owned();
             return report.add("protocol", (Skip, skipped));
         }
