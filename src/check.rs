@@ -218,10 +218,8 @@ async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
         );
         return (Warn, detail);
     }
-    (
-        Pass,
-        format!("`{login}` may do everything the bridge needs"),
-    )
+    let detail = format!("`{login}` may do everything the bridge needs");
+    (Pass, detail)
 }
 
 /// `has_access([id], "write")` on one record of `model`; `None` when the

@@ -231,11 +231,10 @@ fn root_cause(error: &reqwest::Error) -> String {
 /// Up to [`MAX_ERROR_BODY_BYTES`] of the body; an unreadable one is empty.
 async fn read_some(response: &mut reqwest::Response) -> Vec<u8> {
     let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
+    while body.len() < MAX_ERROR_BODY_BYTES
+        && let Ok(Some(chunk)) = response.chunk().await
+    {
+        body.extend_from_slice(&chunk);
     }
     body.truncate(MAX_ERROR_BODY_BYTES);
     body

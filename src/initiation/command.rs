@@ -86,16 +86,11 @@ pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
 
 /// Prints what an initiation ended in; `None` for an error.
 fn say(result: Result<Outcome, InitiationError>) -> Option<Outcome> {
-    match result {
-        Ok(outcome) => {
-            println!("{outcome}");
-            Some(outcome)
-        }
-        Err(error) => {
-            println!("{error}");
-            None
-        }
+    match &result {
+        Ok(outcome) => println!("{outcome}"),
+        Err(error) => println!("{error}"),
     }
+    result.ok()
 }
 
 /// Digits are an id; anything else is looked up in the UUID field.
