@@ -73,13 +73,11 @@ pub(super) async fn key_lines(odoo: &OdooClient, config: &Config, uid: i64, repo
         .await;
     let line = match keys {
         Ok(keys) => expiry_verdict(login, &keys, SystemTime::now()),
-        Err(error) => (
-            Warn,
-            format!(
-                "accepted; cannot list the keys of `{login}` to see when it expires: {}",
-                explain(&error)
-            ),
-        ),
+        Err(error) => {
+            let why = explain(&error);
+            let keys = format!("cannot list the keys of `{login}` to see when it expires");
+            (Warn, format!("accepted; {keys}: {why}"))
+        }
     };
     report.add("odoo api key", line);
 }

@@ -154,10 +154,7 @@ pub fn ways_in(config: &Config) -> (bool, String) {
 /// `t` as Odoo stores datetimes: UTC, `YYYY-MM-DD HH:MM:SS`.
 fn odoo_datetime(t: SystemTime) -> String {
     let rfc3339 = humantime::format_rfc3339_seconds(t).to_string();
-    rfc3339
-        .replacen('T', " ", 1)
-        .trim_end_matches('Z')
-        .to_owned()
+    rfc3339.replacen('T', " ", 1).replace('Z', "")
 }
 
 /// What one initiation did; `Display` is the line `initiate` prints.
