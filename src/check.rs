@@ -1,23 +1,20 @@
 //! `influence-gen-bridge check`: proves, one line per check, that the
-//! configuration works against the real Odoo and N8N before `serve` is
-//! trusted with traffic.
-//!
-//! Each line is `ok`, `warn`, `FAIL` or `skip` (it needs an earlier check
-//! that failed) with a sentence an admin can act on, and never a secret:
-//! only key names, logins, database names and URLs without credentials.
+//! configuration works against the real Odoo and N8N. Each line is `ok`,
+//! `warn`, `FAIL` or `skip` (an earlier check failed) with a sentence an
+//! admin can act on, and never a secret.
 
 use std::fmt;
 
 use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{Config, ProtocolMode};
+use crate::odoo::protocol::{self, COMPANION_NAME, Detection, Protocol};
 use crate::odoo::records::{
     ATTACHMENT_MODEL, IMAGE_FIELDS, IMAGE_MODEL, REQUEST_FIELDS, REQUEST_MODEL, REQUEST_STATUSES,
 };
-use crate::odoo::{AccessOperation, Api, OdooClient, OdooError, SearchOptions};
+use crate::odoo::{AccessOperation, Api, OdooClient, OdooError, SearchOptions, ServerErrorKind};
 
 mod api_key;
-mod companion;
 mod initiation;
 
 /// The verdict of one check; `Display` is its tag in the report.
@@ -129,13 +126,14 @@ async fn odoo_lines(config: &Config, report: &mut Report) -> Result<(), (&'stati
         }
         e => ("odoo login", explain(&e)),
     })?;
+    let who = match api {
+        Api::Json2 => "Odoo accepted the API key".to_owned(),
+        Api::JsonRpc => format!("logged in as `{login}`"),
+    };
+    let detail = format!("{who} (uid {uid}) on database `{database}`");
+    report.add("odoo login", (Pass, detail));
     if api == Api::Json2 {
-        let detail = format!("Odoo accepted the API key (uid {uid}) on database `{database}`");
-        report.add("odoo login", (Pass, detail));
         api_key::key_lines(&odoo, config, uid, report).await;
-    } else {
-        let detail = format!("logged in as `{login}` (uid {uid}) on database `{database}`");
-        report.add("odoo login", (Pass, detail));
     }
     let request_fields = [REQUEST_FIELDS, &[crate::odoo::records::UUID_FIELD]].concat();
     let request = check_model(&odoo, REQUEST_MODEL, &request_fields).await;
@@ -143,7 +141,7 @@ async fn odoo_lines(config: &Config, report: &mut Report) -> Result<(), (&'stati
     let image = check_model(&odoo, IMAGE_MODEL, IMAGE_FIELDS).await;
     report.add("image model", image);
     report.add("access rights", check_rights(&odoo, login).await);
-    companion::check(&odoo, config, report).await;
+    check_companion(&odoo, config, report).await;
     Ok(())
 }
 
@@ -156,18 +154,14 @@ async fn check_model(odoo: &OdooClient, model: &str, needed: &[&str]) -> (Verdic
     };
     if let Some(missing) = lacking(needed, |f| fields.contains_key(f)) {
         let advice = "install or upgrade the addon that defines them";
-        return (
-            Fail,
-            format!("{model} lacks the field(s) {missing}; {advice}"),
-        );
+        let detail = format!("{model} lacks the field(s) {missing}; {advice}");
+        return (Fail, detail);
     }
     let selection = fields.get("status").and_then(|s| s.selection.as_ref());
     let offered = |value: &str| selection.is_none_or(|s| s.iter().any(|(v, _)| v == value));
     if let Some(missing) = lacking(REQUEST_STATUSES, offered) {
-        return (
-            Fail,
-            format!("{model}.status lacks the selection value(s) {missing}"),
-        );
+        let detail = format!("{model}.status lacks the selection value(s) {missing}");
+        return (Fail, detail);
     }
     let detail = format!("{model} has all {} fields the bridge uses", needed.len());
     (Pass, detail)
@@ -197,25 +191,25 @@ async fn check_rights(odoo: &OdooClient, login: &str) -> (Verdict, String) {
                 Err(e) => missing.push(format!("{right} (could not check: {})", explain(&e))),
             }
         }
-        // A record rule can still forbid writing: probe one record. An
-        // attachment's rights follow its record (the image), so it is not.
+        // A record rule can still forbid writing: probe one record (an
+        // attachment's rights follow its record, the image).
         if model == ATTACHMENT_MODEL {
             continue;
         }
+        let write = format!("write on {model}");
         match record_rule_allows_write(odoo, model).await {
             Ok(Some(true)) => {}
-            Ok(Some(false)) => missing.push(format!("write on {model} (a record rule forbids it)")),
+            Ok(Some(false)) => missing.push(format!("{write} (a record rule forbids it)")),
             Ok(None) => unverified.push(model),
-            Err(e) => missing.push(format!(
-                "write on {model} (could not check record rules: {})",
-                explain(&e)
-            )),
+            Err(e) => missing.push(format!("{write} (could not check: {})", explain(&e))),
         }
     }
     if !missing.is_empty() {
         let advice = "grant them (README: the bridge's Odoo user)";
-        let detail = format!("`{login}` may not: {}; {advice}", missing.join(", "));
-        return (Fail, detail);
+        return (
+            Fail,
+            format!("`{login}` may not: {}; {advice}", missing.join(", ")),
+        );
     }
     if !unverified.is_empty() {
         let models = unverified.join(", ");
@@ -246,6 +240,98 @@ async fn record_rule_allows_write(
         .execute_kw(model, "has_access", &args, &json!({}))
         .await?;
     Ok(Some(allowed.unwrap_or(false)))
+}
+
+const ADDON_PATH: &str = "examples/odoo/influence_gen_bridge";
+/// The group whose members may call the addon.
+const BRIDGE_GROUP: &str = "influence_gen_base_models.group_influence_gen_bridge";
+
+/// The two lines `companion addon` and `protocol`: is the companion addon
+/// installed and callable, and which protocol `serve` will speak, with what
+/// the generic one gives up.
+async fn check_companion(odoo: &OdooClient, config: &Config, report: &mut Report) {
+    let (mode, login) = (config.odoo.protocol, &config.odoo.login);
+    // Fails when the addon is wanted, warns when it is optional.
+    let problem = |required: bool| if required { Fail } else { Warn };
+    let detection = match protocol::detect(odoo, REQUEST_MODEL).await {
+        Ok(detection) => detection,
+        Err(error) => {
+            let detail = match error.server_kind() {
+                Some(ServerErrorKind::AccessError) => format!(
+                    "installed, but `{login}` may not call it: add the user to the group {BRIDGE_GROUP}"
+                ),
+                _ => "cannot ask for it".to_owned(),
+            };
+            let detail = format!("{detail} ({})", explain(&error));
+            let verdict = problem(mode != ProtocolMode::Generic);
+            report.add("companion addon", (verdict, detail));
+            let skipped = "the companion addon check failed".to_owned();
+            return report.add("protocol", (Skip, skipped));
+        }
+    };
+    let advice = format!("install {ADDON_PATH} (it depends on influence_gen_base_models)");
+    let addon = match (&detection, mode) {
+        (Detection::Companion(info), _) => {
+            let module_version = info.module_version.as_deref().unwrap_or("?");
+            let installed = format!("{COMPANION_NAME} {module_version} installed");
+            match info.unusable_because() {
+                None => (
+                    Pass,
+                    format!(
+                        "{installed} (protocol version {}), callable by `{login}`",
+                        info.version
+                    ),
+                ),
+                Some(why) => (
+                    problem(mode == ProtocolMode::Companion),
+                    format!("{installed} but not usable by this bridge: {why}"),
+                ),
+            }
+        }
+        (Detection::Absent, ProtocolMode::Companion) => (
+            Fail,
+            format!("not installed, and odoo.protocol = \"companion\" requires it: {advice}"),
+        ),
+        (Detection::Absent, ProtocolMode::Auto) => (
+            Warn,
+            format!("not installed: {advice} for one Odoo call per result and several bridges"),
+        ),
+        (Detection::Absent, ProtocolMode::Generic) => (
+            Pass,
+            "not installed (odoo.protocol = \"generic\" does not use it)".to_owned(),
+        ),
+    };
+    report.add("companion addon", addon);
+    let mode_name = mode.as_str();
+    let line = match protocol::choose(mode, &detection) {
+        Ok(Protocol::Companion { version }) => (
+            Pass,
+            format!(
+                "companion, version {version} (odoo.protocol = \"{mode_name}\"): one Odoo call per \
+                 result, claim and finished initiation, each one transaction under a row lock; any \
+                 number of bridges may share the database"
+            ),
+        ),
+        Ok(Protocol::Generic) => (
+            if mode == ProtocolMode::Generic {
+                Pass
+            } else {
+                Warn
+            },
+            format!(
+                "generic (odoo.protocol = \"{mode_name}\"), which gives up: exactly-once across bridges \
+                 (run ONE bridge per database); up to 7 Odoo calls per result; after a call of \
+                 unknown outcome (timeout, lost connection, 502/503/504) no create is repeated for \
+                 odoo.unknown_outcome_wait = {}, which must exceed Odoo's limit_time_real",
+                humantime::format_duration(config.odoo.unknown_outcome_wait)
+            ),
+        ),
+        Err(error) => (
+            Fail,
+            format!("{error}: nothing can be applied until it is fixed"),
+        ),
+    };
+    report.add("protocol", line);
 }
 
 /// An Odoo error as advice for the admin.

@@ -1,11 +1,8 @@
-//! The outbound side toward N8N: the webhook client and the initiation
-//! payload (`docs/protocol.md#initiation`). Each accepted POST starts a paid
-//! generation, so [`N8nError`] says whether N8N may have started it (a
-//! timeout, a connection broken after the body went out, a proxy's 502/504)
-//! and whether a retry may help (no connection, or N8N's own 408/429/500/503,
-//! which its "respond immediately" webhook gives before any node runs). The
-//! API key travels only in its header, never in an error, nor does the
-//! token; redirects are not followed (they would take the key elsewhere).
+//! The N8N webhook client and the initiation payload
+//! (`docs/protocol.md#initiation`). Each accepted POST starts a paid
+//! generation, so [`N8nError`] says whether N8N may have started it and
+//! whether a retry may help. The API key and token never appear in an
+//! error; redirects are not followed (they would take the key elsewhere).
 
 use std::time::Duration;
 
@@ -24,9 +21,8 @@ pub const API_KEY_HEADER: &str = "X-N8N-Api-Key";
 const USER_AGENT: &str = concat!("influence-gen-bridge/", env!("CARGO_PKG_VERSION"));
 /// A connect that times out surely sent nothing, unlike a later timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// At most this much of an error answer is read…
+/// How much of an error answer is read, and how much goes into a message.
 const MAX_ERROR_BODY_BYTES: usize = 4096;
-/// …and at most this many characters of it end up in a message.
 const MAX_EXCERPT_CHARS: usize = 300;
 
 /// Fields of the request read to build the payload.
@@ -59,10 +55,9 @@ fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, 
     serializer.serialize_str(secret.expose_secret())
 }
 
-/// The generation parameters of `request`: only what is set. Odoo answers
-/// `false` for an empty text and `0` for an unfilled number, so empty texts
-/// are left out, and so are a 0 `seed`, `inference_steps` or `cfg_scale`
-/// (never valid, and no seed means a random one).
+/// The generation parameters `request` sets. Odoo answers `false` for an
+/// empty text and `0` for an unfilled number: both are left out (a 0 is
+/// never valid, and no seed means a random one).
 pub fn params(request: &AiImageRequest) -> Map<String, Value> {
     let nonzero = |n: Option<i64>| n.filter(|n| *n != 0);
     let cfg_scale = request.cfg_scale.filter(|x| *x != 0.0 && x.is_finite());
@@ -86,8 +81,8 @@ pub fn params(request: &AiImageRequest) -> Map<String, Value> {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum N8nError {
-    /// 401/403: N8N's Header Auth answers 403 "Authorization data is wrong!".
-    /// `detail` is a hint and an excerpt of the body, each with its separator.
+    /// 401/403 ("Authorization data is wrong!"). `detail` is a hint and an
+    /// excerpt of the body, each with its separator.
     #[error("N8N refused the API key (HTTP {status}){detail}")]
     ApiKeyRefused { status: u16, detail: String },
     #[error("N8N answered HTTP {status}{detail}")]
@@ -120,8 +115,8 @@ impl N8nError {
         }
     }
 
-    /// Whether N8N may have started the workflow (a proxy's 502/504 may
-    /// have passed the request on): repeating it could start a second one.
+    /// Whether N8N may have started the workflow: a timeout, a connection
+    /// broken after the body went out, a proxy's 502/504.
     pub fn maybe_started(&self) -> bool {
         match self {
             Self::Timeout { .. } | Self::Send { .. } => true,
@@ -130,7 +125,8 @@ impl N8nError {
         }
     }
 
-    /// Whether N8N surely started nothing and the same call may succeed later.
+    /// Whether N8N surely started nothing and a retry may succeed: no
+    /// connection, or the 408/429/500/503 its webhook gives before any node runs.
     pub fn transient(&self) -> bool {
         match self {
             Self::Connect { .. } => true,
@@ -184,10 +180,7 @@ impl N8nClient {
             .json(payload)
             .send()
             .await;
-        let mut response = match sent {
-            Ok(response) => response,
-            Err(error) => return Err(transport_error(&error, endpoint, timeout)),
-        };
+        let mut response = sent.map_err(|e| transport_error(&e, endpoint, timeout))?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(status);
@@ -203,15 +196,11 @@ impl N8nClient {
 
 /// `host:port` of `url`, for messages (the path may be a secret).
 fn endpoint(url: &Url) -> String {
-    match (url.host_str(), url.port_or_known_default()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        _ => "the configured URL".to_owned(),
-    }
+    let host = url.host_str().unwrap_or_default();
+    format!("{host}:{}", url.port_or_known_default().unwrap_or_default())
 }
 
-/// Connecting comes first: a failure there (a connect timeout included)
-/// means nothing was sent.
+/// A failure to connect (a connect timeout included) sent nothing.
 fn transport_error(error: &reqwest::Error, endpoint: String, timeout: Duration) -> N8nError {
     if error.is_connect() {
         let reason = root_cause(error);
@@ -242,11 +231,10 @@ fn root_cause(error: &reqwest::Error) -> String {
 /// Up to [`MAX_ERROR_BODY_BYTES`] of the body; an unreadable one is empty.
 async fn read_some(response: &mut reqwest::Response) -> Vec<u8> {
     let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
+    while body.len() < MAX_ERROR_BODY_BYTES
+        && let Ok(Some(chunk)) = response.chunk().await
+    {
+        body.extend_from_slice(&chunk);
     }
     body.truncate(MAX_ERROR_BODY_BYTES);
     body

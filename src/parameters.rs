@@ -1,11 +1,9 @@
 //! Odoo's system parameters as the fallback of the `[n8n]` keys
-//! (`docs/protocol.md#system-parameters`). A TOML value always wins; only
-//! when one of the four is unset is `ir.config_parameter` read (one
-//! `search_read`), shared by concurrent callers and reused for
-//! [`CACHE_TTL`]. A `PLACEHOLDER…` value counts as unset. When Odoo cannot
-//! be asked the last values are kept; a user without the right (only the
-//! Settings group has it) is said once. Fail closed: a callback token only
-//! in Odoo refuses every callback until Odoo first answers.
+//! (`docs/protocol.md#system-parameters`). A TOML value always wins; when
+//! one is unset `ir.config_parameter` is read once for all callers and
+//! reused for [`CACHE_TTL`] (a `PLACEHOLDER…` value counts as unset). When
+//! Odoo cannot be asked the last values are kept. Fail closed: a callback
+//! token only in Odoo refuses every callback until Odoo first answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,8 +39,8 @@ const CACHE_TTL: Duration = Duration::from_secs(60);
 /// Odoo is known again shortly after Odoo is back.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
-/// Where an effective value came from: the TOML (or its environment
-/// variable or credential), or Odoo's `ir.config_parameter`.
+/// Where a value came from: the TOML (or its environment variable or
+/// credential), or Odoo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Config,
@@ -77,16 +75,14 @@ pub struct EffectiveN8n {
     pub parameters: ParameterState,
 }
 
-/// The outcome of the last read of the system parameters.
+/// The outcome of the last read: not needed (every value is in the TOML),
+/// read, forbidden to the bridge's Odoo user, or failed (the last values
+/// Odoo gave, if any, are used).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParameterState {
-    /// Every value is in the configuration; Odoo was not asked.
     NotNeeded,
-    /// Read from Odoo (now or within the cache's lifetime).
     Read,
-    /// The bridge's Odoo user may not read `ir.config_parameter`.
     Forbidden,
-    /// Odoo could not be asked; the last values it gave (if any) are used.
     Unavailable(String),
 }
 
@@ -148,8 +144,7 @@ impl SystemParameters {
         if let Some(token) = &config.n8n.callback_token {
             return Some(token.clone());
         }
-        let (mut values, _) = self.read().await;
-        values.remove(CALLBACK_TOKEN_PARAMETER)
+        self.read().await.0.remove(CALLBACK_TOKEN_PARAMETER)
     }
 
     /// The cached values, read again from Odoo when due.
@@ -161,12 +156,11 @@ impl SystemParameters {
         {
             return (cache.values.clone(), state.clone());
         }
-        let domain = json!([["key", "in", PARAMETERS]]);
-        let fields = ["key", "value"];
-        let options = SearchOptions::default();
-        let rows =
-            self.odoo
-                .search_read::<Value>(CONFIG_PARAMETER_MODEL, &domain, &fields, &options);
+        let (domain, fields) = (json!([["key", "in", PARAMETERS]]), ["key", "value"]);
+        let (model, options) = (CONFIG_PARAMETER_MODEL, SearchOptions::default());
+        let rows = self
+            .odoo
+            .search_read::<Value>(model, &domain, &fields, &options);
         let (state, next) = match rows.await {
             Ok(rows) => {
                 cache.values = PARAMETERS
@@ -225,16 +219,10 @@ impl SystemParameters {
 
 /// The TOML's value, else Odoo's.
 fn sourced<T: Clone>(toml: &Option<T>, odoo: impl FnOnce() -> Option<T>) -> Option<Sourced<T>> {
-    match toml {
-        Some(value) => Some(Sourced {
-            value: value.clone(),
-            source: Source::Config,
-        }),
-        None => odoo().map(|value| Sourced {
-            value,
-            source: Source::Odoo,
-        }),
-    }
+    let from = |source| move |value| Sourced { value, source };
+    toml.clone()
+        .map(from(Source::Config))
+        .or_else(|| odoo().map(from(Source::Odoo)))
 }
 
 #[cfg(test)]

@@ -1,10 +1,7 @@
 //! The checks that depend on the Odoo API in use: which one, and over
-//! `/json/2` the API key's owner and expiry.
-//!
-//! Odoo lists a user's keys (`res.users.apikeys`) but never which one a
-//! request carried, so with several keys the line names the first to
-//! expire. Non-admin keys expire (90 days at most by default in Odoo 19),
-//! and an expired key stops the bridge, so the check warns [`EXPIRY_WARNING`] ahead.
+//! `/json/2` the API key's owner and expiry. Odoo never says which of a
+//! user's keys a request carried, so with several the line names the first
+//! to expire. An expired key stops the bridge, hence [`EXPIRY_WARNING`].
 
 use std::time::{Duration, SystemTime};
 
@@ -76,13 +73,11 @@ pub(super) async fn key_lines(odoo: &OdooClient, config: &Config, uid: i64, repo
         .await;
     let line = match keys {
         Ok(keys) => expiry_verdict(login, &keys, SystemTime::now()),
-        Err(error) => (
-            Warn,
-            format!(
-                "accepted; cannot list the keys of `{login}` to see when it expires: {}",
-                explain(&error)
-            ),
-        ),
+        Err(error) => {
+            let why = explain(&error);
+            let keys = format!("cannot list the keys of `{login}` to see when it expires");
+            (Warn, format!("accepted; {keys}: {why}"))
+        }
     };
     report.add("odoo api key", line);
 }
@@ -96,7 +91,8 @@ struct Key {
 
 /// The verdict on the user's keys that are still valid at `now`.
 fn expiry_verdict(login: &str, keys: &[Key], now: SystemTime) -> (Verdict, String) {
-    let expiry = |key: &Key| key.expiration_date.as_deref().and_then(parse_utc);
+    // Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
+    let expiry = |key: &Key| humantime::parse_rfc3339_weak(key.expiration_date.as_deref()?).ok();
     let valid: Vec<&Key> = keys
         .iter()
         .filter(|key| expiry(key).is_none_or(|at| at > now))
@@ -133,11 +129,6 @@ fn expiry_verdict(login: &str, keys: &[Key], now: SystemTime) -> (Verdict, Strin
     (Warn, format!("{detail}: {advice}"))
 }
 
-/// Odoo's `YYYY-MM-DD HH:MM:SS` (UTC).
-fn parse_utc(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(text).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,7 +141,7 @@ mod tests {
     }
 
     fn at(text: &str) -> SystemTime {
-        parse_utc(text).unwrap()
+        humantime::parse_rfc3339_weak(text).unwrap()
     }
 
     #[test]

@@ -54,12 +54,10 @@ pub(super) fn callback_token(config: &Config, n8n: Option<&EffectiveN8n>, report
             Pass,
             format!("not set; auth.mode = {mode} accepts signed callbacks only"),
         ),
-        None => (
-            Fail,
-            format!(
-                "n8n.callback_token is not set (nor the Odoo system parameter {CALLBACK_TOKEN_PARAMETER}): \
-                 every callback will be refused (fail closed); set it or INFLUENCE_GEN_BRIDGE_N8N_CALLBACK_TOKEN"
-            ),
+        None => unset(
+            "callback_token",
+            CALLBACK_TOKEN_PARAMETER,
+            "every callback will be refused (fail closed); set it or INFLUENCE_GEN_BRIDGE_N8N_CALLBACK_TOKEN",
         ),
     };
     report.add("callback token", line);
@@ -73,18 +71,15 @@ pub(super) async fn n8n_lines(config: &Config, n8n: Option<&EffectiveN8n>, repor
     let webhook = match n8n.and_then(|n8n| n8n.webhook_url.as_ref()) {
         Some(url) => {
             let origin = url.origin("n8n.webhook_url", WEBHOOK_URL_PARAMETER);
-            let timeout = config.n8n.timeout.min(PROBE_TIMEOUT);
-            match probe(&url.value, timeout).await {
+            match probe(&url.value, config.n8n.timeout.min(PROBE_TIMEOUT)).await {
                 Ok(detail) => (Pass, format!("{detail} (from {origin})")),
                 Err(reason) => (Fail, format!("{reason} (from {origin})")),
             }
         }
-        None => (
-            Fail,
-            format!(
-                "n8n.webhook_url is not set (nor the Odoo system parameter {WEBHOOK_URL_PARAMETER}): \
-                 requests cannot be sent to N8N"
-            ),
+        None => unset(
+            "webhook_url",
+            WEBHOOK_URL_PARAMETER,
+            "requests cannot be sent to N8N",
         ),
     };
     report.add("n8n webhook", webhook);
@@ -93,12 +88,10 @@ pub(super) async fn n8n_lines(config: &Config, n8n: Option<&EffectiveN8n>, repor
             let origin = key.origin("n8n.api_key", API_KEY_PARAMETER);
             (Pass, format!("configured ({origin})"))
         }
-        None => (
-            Fail,
-            format!(
-                "n8n.api_key is not set (nor the Odoo system parameter {API_KEY_PARAMETER}): \
-                 N8N's header auth will refuse the bridge"
-            ),
+        None => unset(
+            "api_key",
+            API_KEY_PARAMETER,
+            "N8N's header auth will refuse the bridge",
         ),
     };
     report.add("n8n api key", api_key);
@@ -106,41 +99,49 @@ pub(super) async fn n8n_lines(config: &Config, n8n: Option<&EffectiveN8n>, repor
     report.add("initiation", (if swept { Pass } else { Warn }, ways_in));
 }
 
+/// The failure of an `[n8n]` `key` set neither in the TOML nor in Odoo.
+fn unset(key: &str, parameter: &str, consequence: &str) -> (Verdict, String) {
+    let detail =
+        format!("n8n.{key} is not set (nor the Odoo system parameter {parameter}): {consequence}");
+    (Fail, detail)
+}
+
 /// Whether the system parameters were read, and what was used from them.
 fn parameters(config: &Config, n8n: &EffectiveN8n) -> (Verdict, String) {
-    let login = &config.odoo.login;
-    let detail = match &n8n.parameters {
-        ParameterState::NotNeeded => {
-            "not read: every [n8n] value is in the configuration".to_owned()
+    let used: Vec<&str> = [
+        (from_odoo(&n8n.webhook_url), WEBHOOK_URL_PARAMETER),
+        (from_odoo(&n8n.api_key), API_KEY_PARAMETER),
+        (from_odoo(&n8n.outbound_token), OUTBOUND_TOKEN_PARAMETER),
+        (from_odoo(&n8n.callback_token), CALLBACK_TOKEN_PARAMETER),
+    ]
+    .into_iter()
+    .filter_map(|(odoo, key)| odoo.then_some(key))
+    .collect();
+    match (&n8n.parameters, used.as_slice()) {
+        (ParameterState::NotNeeded, _) => (
+            Pass,
+            "not read: every [n8n] value is in the configuration".to_owned(),
+        ),
+        (ParameterState::Read, []) => (
+            Pass,
+            "read; none of the influence_gen.* values is set in Odoo".to_owned(),
+        ),
+        (ParameterState::Read, keys) => {
+            (Pass, format!("read; used from Odoo: {}", keys.join(", ")))
         }
-        ParameterState::Read => {
-            let from_odoo: Vec<&str> = [
-                (from_odoo(&n8n.webhook_url), WEBHOOK_URL_PARAMETER),
-                (from_odoo(&n8n.api_key), API_KEY_PARAMETER),
-                (from_odoo(&n8n.outbound_token), OUTBOUND_TOKEN_PARAMETER),
-                (from_odoo(&n8n.callback_token), CALLBACK_TOKEN_PARAMETER),
-            ]
-            .into_iter()
-            .filter_map(|(odoo, key)| odoo.then_some(key))
-            .collect();
-            match from_odoo.as_slice() {
-                [] => "read; none of the influence_gen.* values is set in Odoo".to_owned(),
-                keys => format!("read; used from Odoo: {}", keys.join(", ")),
-            }
-        }
-        ParameterState::Forbidden => {
-            let detail = format!(
-                "`{login}` may not read ir.config_parameter (only Odoo's Settings group can); the influence_gen.* \
-                 parameters are ignored and only the [n8n] values of the configuration are used"
-            );
-            return (Warn, detail);
-        }
-        ParameterState::Unavailable(error) => {
-            let detail = format!("cannot read the influence_gen.* parameters from Odoo: {error}");
-            return (Warn, detail);
-        }
-    };
-    (Pass, detail)
+        (ParameterState::Forbidden, _) => (
+            Warn,
+            format!(
+                "`{}` may not read ir.config_parameter (only Odoo's Settings group can); the influence_gen.* \
+                 parameters are ignored and only the [n8n] values of the configuration are used",
+                config.odoo.login
+            ),
+        ),
+        (ParameterState::Unavailable(error), _) => (
+            Warn,
+            format!("cannot read the influence_gen.* parameters from Odoo: {error}"),
+        ),
+    }
 }
 
 fn from_odoo<T>(value: &Option<Sourced<T>>) -> bool {
@@ -153,13 +154,11 @@ fn from_odoo<T>(value: &Option<Sourced<T>>) -> bool {
 async fn probe(url: &Url, timeout: Duration) -> Result<String, String> {
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
-    let addresses: Vec<_> = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
+    let first = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
         .await
         .map_err(|_| format!("resolving {host} timed out"))?
         .map_err(|e| format!("{host} does not resolve: {e}"))?
-        .collect();
-    let first = addresses
-        .first()
+        .next()
         .ok_or_else(|| format!("{host} resolves to no address"))?;
     let stream = tokio::time::timeout(timeout, TcpStream::connect(first))
         .await

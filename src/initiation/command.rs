@@ -1,8 +1,6 @@
 //! `influence-gen-bridge initiate`: send one request, or every queued one,
-//! to N8N now, with the daemon's [`Initiator`] in this process (the status
-//! in Odoo guards against a running daemon). One line per request, and a
-//! summary for `--all-queued`. Exit status: 0 sent, 1 failed, unknown
-//! outcome or Odoo unusable, 3 nothing sent.
+//! to N8N now (the status in Odoo guards against a running daemon). Exit
+//! status: 0 sent, 1 failed, unknown outcome or Odoo unusable, 3 nothing sent.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,11 +37,10 @@ pub struct InitiateArgs {
 
 /// Runs `initiate` and returns the exit status.
 pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
-    let metrics = Arc::default();
     let initiator = OdooClient::new(&config.odoo)
         .map_err(|e| e.to_string())
         .and_then(|odoo| {
-            let locks = RequestLocks::default();
+            let (locks, metrics) = (RequestLocks::default(), Arc::default());
             Initiator::new(odoo, locks, &config, metrics).map_err(|e| e.to_string())
         });
     let initiator = match initiator {
@@ -89,16 +86,11 @@ pub async fn run(config: Config, args: InitiateArgs) -> ExitCode {
 
 /// Prints what an initiation ended in; `None` for an error.
 fn say(result: Result<Outcome, InitiationError>) -> Option<Outcome> {
-    match result {
-        Ok(outcome) => {
-            println!("{outcome}");
-            Some(outcome)
-        }
-        Err(error) => {
-            println!("{error}");
-            None
-        }
+    match &result {
+        Ok(outcome) => println!("{outcome}"),
+        Err(error) => println!("{error}"),
     }
+    result.ok()
 }
 
 /// Digits are an id; anything else is looked up in the UUID field.
@@ -106,11 +98,7 @@ async fn resolve(odoo: &OdooClient, uuid: &str, reference: &str) -> Result<Optio
     if reference.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(reference.parse().ok().filter(|id| *id > 0));
     }
-    let options = SearchOptions {
-        limit: Some(1),
-        ..SearchOptions::default()
-    };
-    let domain = json!([[uuid, "=", reference]]);
+    let (domain, options) = (json!([[uuid, "=", reference]]), SearchOptions::default());
     let ids = odoo.search(REQUEST_MODEL, &domain, &options).await?;
     Ok(ids.first().copied())
 }

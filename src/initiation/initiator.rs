@@ -1,21 +1,15 @@
 //! Sending one request to N8N under the request's lock (shared with the
-//! callback pipeline): claim it (`queued → processing`, anything else is
-//! skipped), find the webhook URL and API key, POST, record the outcome.
-//! Each POST N8N accepts starts a paid generation, so only a failure N8N
-//! surely did not start is retried; an unknown outcome (a timeout, a
-//! connection broken after the body went out) stays `processing`, said in
-//! the log and the chatter, for the [`watchdog`](super::watchdog). A stop
-//! between tries puts it back to `queued`; never once N8N may have it.
-//!
-//! The claim comes first because `initiate` is another process, guarded
-//! only by the status in Odoo (a window of one round trip), and so N8N's
-//! callback, which may beat the 2xx, never finds it `queued`. The cost: a
-//! bridge killed between claim and send leaves it to the watchdog.
+//! callback pipeline): claim it (`queued → processing`), POST, record the
+//! outcome. Each accepted POST starts a paid generation, so only a failure
+//! N8N surely did not start is retried; an unknown outcome stays
+//! `processing` for the [`watchdog`](super::watchdog), and a stop between
+//! tries puts it back to `queued`. The claim comes first so that `initiate`
+//! (another process) and N8N's callback (which may beat the 2xx) never find
+//! it `queued`; a bridge killed between claim and send leaves it to the watchdog.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -35,8 +29,8 @@ use crate::parameters::{
 use crate::pipeline::chatter::Chatter;
 use crate::retry::Backoff;
 
-/// The pauses between tries of a send N8N surely did not start: N8N
-/// answering 503 is busy, and seconds let it recover.
+/// The pauses between tries of a send N8N surely did not start: a busy N8N
+/// recovers in seconds.
 pub const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
 
 /// Sends requests to N8N; a cheap handle on its [`Parts`].
@@ -65,7 +59,6 @@ impl std::ops::Deref for Initiator {
 }
 
 impl Initiator {
-    /// `locks` is the daemon's shared lock map (a fresh one on the command line).
     pub fn new(
         odoo: OdooClient,
         locks: RequestLocks,
@@ -103,11 +96,8 @@ impl Initiator {
             let _lock = self.locks.lock(id).await;
             match self.store.claim(id).await? {
                 Claim::Claimed { request } => self.send_claimed(config, &request, stop).await,
-                Claim::UnknownRequest => Ok(Outcome::NotFound { request_id: id }),
-                Claim::NotQueued { status } => Ok(Outcome::Skipped {
-                    request_id: id,
-                    status,
-                }),
+                Claim::UnknownRequest => Ok(Outcome::NotFound { id }),
+                Claim::NotQueued { status } => Ok(Outcome::Skipped { id, status }),
             }
         })
         .await
@@ -169,12 +159,12 @@ impl Initiator {
         let (Some(url), Some(api_key)) = (&n8n.webhook_url, &n8n.api_key) else {
             return self.fail(id, missing_settings(&n8n)).await;
         };
-        let token = n8n.outbound_token.as_ref().map(|token| token.value.clone());
         let payload = InitiationPayload {
             ai_generation_request_id: id.to_string(),
             params: n8n::params(request),
             odoo_callback_url: config.server.callback_url(),
-            security_token: token.unwrap_or_else(|| SecretString::from(String::new())),
+            security_token: (n8n.outbound_token.as_ref())
+                .map_or_else(|| String::new().into(), |token| token.value.clone()),
         };
         // The semaphore is never closed.
         let _permit = self.permits.acquire().await.ok();
@@ -186,7 +176,7 @@ impl Initiator {
                 Ok(http_status) => {
                     self.journal.note(id, Fact::Accepted(http_status));
                     return Ok(Outcome::Sent {
-                        request_id: id,
+                        id,
                         http_status,
                         attempts,
                     });
@@ -223,10 +213,7 @@ impl Initiator {
             humantime::format_duration(config.initiation.result_timeout)
         );
         self.store.finish(id, Finish::Unknown(&note)).await?;
-        Ok(Outcome::Unknown {
-            request_id: id,
-            details,
-        })
+        Ok(Outcome::Unknown { id, details })
     }
 
     /// Back to `queued`: the bridge stops, in a pause between tries.
@@ -235,14 +222,8 @@ impl Initiator {
         let finished = self.store.finish(id, Finish::Retry(&reason)).await?;
         self.journal.forget(id);
         Ok(match finished {
-            Finished::Written => Outcome::Deferred {
-                request_id: id,
-                reason,
-            },
-            Finished::MovedOn(status) => Outcome::Skipped {
-                request_id: id,
-                status,
-            },
+            Finished::Written => Outcome::Deferred { id, reason },
+            Finished::MovedOn(status) => Outcome::Skipped { id, status },
         })
     }
 
@@ -250,10 +231,7 @@ impl Initiator {
     async fn fail(&self, id: i64, details: String) -> Result<Outcome, InitiationError> {
         self.store.finish(id, Finish::Failed(&details)).await?;
         self.journal.forget(id);
-        Ok(Outcome::Failed {
-            request_id: id,
-            details,
-        })
+        Ok(Outcome::Failed { id, details })
     }
 }
 

@@ -1,12 +1,9 @@
 //! Initiation: each `queued` request in Odoo becomes one call of the N8N
-//! webhook (`docs/protocol.md#initiation`). The ways in — the [`trigger`]
-//! route, the [`sweeper`] and the `initiate` [`command`] — hand a request
-//! to the [`Initiator`], which claims it (`queued → processing`) before the
-//! send; the [`watchdog`] gives up on requests left `processing`. A request
-//! is sent at most once, never again once N8N may have it: with the
-//! companion addon each claim is atomic in Odoo; in the generic protocol the
-//! request's lock (shared with the callback pipeline) guards the daemon,
-//! and the status in Odoo other processes.
+//! webhook (`docs/protocol.md#initiation`). The [`trigger`] route, the
+//! [`sweeper`] and the `initiate` [`command`] hand requests to the
+//! [`Initiator`], which claims each (`queued → processing`) before the send,
+//! so it is sent at most once; the [`watchdog`] gives up on requests left
+//! `processing`.
 
 pub mod command;
 mod initiator;
@@ -47,7 +44,7 @@ pub struct Initiation {
 }
 
 impl Initiation {
-    /// `locks` must be the pipeline's, so a result never races its initiation.
+    /// `locks` is the pipeline's, so a result never races its initiation.
     pub fn new(
         odoo: OdooClient,
         locks: RequestLocks,
@@ -93,9 +90,8 @@ impl Initiation {
     }
 }
 
-/// The daemon's initiation task: the sweeper and the watchdog until
-/// `shutdown`, then the running initiations, for `server.shutdown_grace` at
-/// most (one cut off stays `processing`, for the watchdog).
+/// The sweeper and the watchdog until `shutdown`, then the running
+/// initiations for `server.shutdown_grace` at most.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let (_, ways_in) = ways_in(&app.config());
     tracing::info!("{ways_in}");
@@ -149,39 +145,37 @@ pub fn ways_in(config: &Config) -> (bool, String) {
         }
         None => format!("{off}: queued requests are sent only by `influence-gen-bridge initiate`"),
     };
-    let swept = initiation.sweep_interval.is_some();
-    (swept, format!("{trigger}; {sweeper}"))
+    (
+        initiation.sweep_interval.is_some(),
+        format!("{trigger}; {sweeper}"),
+    )
 }
 
 /// `t` as Odoo stores datetimes: UTC, `YYYY-MM-DD HH:MM:SS`.
 fn odoo_datetime(t: SystemTime) -> String {
     let rfc3339 = humantime::format_rfc3339_seconds(t).to_string();
-    rfc3339
-        .replacen('T', " ", 1)
-        .trim_end_matches('Z')
-        .to_owned()
+    rfc3339.replacen('T', " ", 1).replace('Z', "")
 }
 
 /// What one initiation did; `Display` is the line `initiate` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// N8N took the request; it is `processing`.
+    /// N8N took it; it is `processing`.
     Sent {
-        request_id: i64,
+        id: i64,
         http_status: u16,
         attempts: u32,
     },
     /// N8N did not take it (or nothing could be sent): `initiation_failed`.
-    Failed { request_id: i64, details: String },
+    Failed { id: i64, details: String },
     /// It may or may not have reached N8N: `processing`, not sent again.
-    Unknown { request_id: i64, details: String },
+    Unknown { id: i64, details: String },
     /// It was not `queued`; nothing was sent.
-    Skipped { request_id: i64, status: String },
+    Skipped { id: i64, status: String },
     /// No such request is readable by the bridge's Odoo user.
-    NotFound { request_id: i64 },
-    /// Shutdown stopped the retries after failures N8N surely did not act
-    /// on; it is `queued` again.
-    Deferred { request_id: i64, reason: String },
+    NotFound { id: i64 },
+    /// Shutdown stopped the retries (N8N surely started nothing): `queued`.
+    Deferred { id: i64, reason: String },
 }
 
 impl Outcome {
@@ -202,42 +196,35 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sent {
-                request_id,
+                id,
                 http_status,
                 attempts,
             } => {
-                let after = match attempts {
-                    1 => String::new(),
-                    n => format!(" (after {n} attempts)"),
-                };
-                let sent = format!("sent to N8N (HTTP {http_status}); status processing{after}");
-                write!(f, "request {request_id}: {sent}")
+                let sent = format!("sent to N8N (HTTP {http_status}); status processing");
+                match attempts {
+                    1 => write!(f, "request {id}: {sent}"),
+                    n => write!(f, "request {id}: {sent} (after {n} attempts)"),
+                }
             }
-            Self::Failed {
-                request_id,
-                details,
-            } => write!(
+            Self::Failed { id, details } => write!(
                 f,
-                "request {request_id}: initiation failed: {details}; status initiation_failed"
+                "request {id}: initiation failed: {details}; status initiation_failed"
             ),
-            Self::Unknown {
-                request_id,
-                details,
-            } => write!(
+            Self::Unknown { id, details } => write!(
                 f,
-                "request {request_id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
+                "request {id}: sent to N8N, outcome unknown: {details}; N8N may or may not have \
                  started it, so it is not sent again; status processing"
             ),
-            Self::Skipped { request_id, status } => write!(
+            Self::Skipped { id, status } => write!(
                 f,
-                "request {request_id}: skipped: its status is {status}, not queued; nothing sent"
+                "request {id}: skipped: its status is {status}, not queued; nothing sent"
             ),
-            Self::NotFound { request_id } => write!(
+            Self::NotFound { id } => write!(
                 f,
-                "request {request_id}: not found (or not readable by the bridge's Odoo user); nothing sent"
+                "request {id}: not found (or not readable by the bridge's Odoo user); nothing sent"
             ),
-            Self::Deferred { request_id, reason } => {
-                write!(f, "request {request_id}: not sent: {reason}; status queued")
+            Self::Deferred { id, reason } => {
+                write!(f, "request {id}: not sent: {reason}; status queued")
             }
         }
     }
@@ -250,16 +237,16 @@ pub enum InitiationError {
     #[error("cannot read request {0} from Odoo: {1}")]
     Read(i64, #[source] OdooError),
     #[error(
-        "cannot mark request {request_id} as processing in Odoo: {source}; nothing was sent and it stays queued"
+        "cannot mark request {id} as processing in Odoo: {source}; nothing was sent and it stays queued"
     )]
-    Claim { request_id: i64, source: OdooError },
+    Claim { id: i64, source: OdooError },
     #[error("cannot claim the next queued request in Odoo: {0}; nothing was sent")]
     ClaimNext(OdooError),
     #[error("cannot search for queued requests in Odoo: {0}")]
     Search(OdooError),
-    #[error("request {request_id}: {what}, but Odoo did not record it: {source}")]
+    #[error("request {id}: {what}, but Odoo did not record it: {source}")]
     Record {
-        request_id: i64,
+        id: i64,
         what: String,
         source: OdooError,
     },

@@ -1,12 +1,9 @@
 //! The Odoo side of an initiation: claiming a request (`queued →
 //! processing`) and recording how its send ended. With the companion addon
-//! each is one call (`bridge_claim`, `bridge_claim_queued`,
-//! `bridge_finish_initiation`; contract in `examples/odoo/influence_gen_bridge`)
-//! that takes the row lock first, so any number of bridges claim a request
-//! once. In the generic protocol it reads, then writes only if the status
-//! is still the expected one: the caller's lock guards within the daemon,
-//! across processes the window is one round trip. Transient failures are
-//! retried; a retried claim whose first try committed finds `processing`.
+//! each is one call under Odoo's row lock, so any number of bridges claim a
+//! request once. In the generic protocol it reads, then writes only if the
+//! status is still the expected one (across processes the window is one
+//! round trip). Transient failures are retried.
 
 use std::time::Duration;
 
@@ -24,8 +21,7 @@ use crate::retry::Backoff;
 const ODOO_ATTEMPTS: u32 = 5;
 const ODOO_BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
-/// What a claim found: the request, now `processing` and ours to send; no
-/// such request; or its status, not `queued` (or held by another claim).
+/// What a claim found: the request, now ours to send; none; or its status.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Claim {
@@ -34,16 +30,14 @@ pub enum Claim {
     NotQueued { status: String },
 }
 
-/// How a claimed request's send ended.
+/// How a claimed request's send ended: `initiation_failed` with these
+/// `error_details` (given up by the watchdog: also a chatter note), back to
+/// `queued` for this reason, or `processing` with this chatter note.
 #[derive(Debug, Clone, Copy)]
 pub enum Finish<'a> {
-    /// `initiation_failed` with these `error_details`.
     Failed(&'a str),
-    /// `initiation_failed` by the watchdog, with this reason (and a note).
     GaveUp(&'a str),
-    /// Back to `queued` (N8N surely started nothing), for this reason.
     Retry(&'a str),
-    /// Stays `processing`; this note goes to the chatter.
     Unknown(&'a str),
 }
 
@@ -56,11 +50,11 @@ enum FinishAnswer {
     UnknownRequest,
 }
 
-/// Whether the finish was recorded.
+/// Whether the finish was recorded, or the request had moved on from
+/// `processing` (or is gone) to this status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
     Written,
-    /// The request had moved on from `processing` (or is gone): its status.
     MovedOn(String),
 }
 
@@ -86,10 +80,7 @@ impl RequestStore {
 
     /// `queued → processing` (clearing an old `error_details`).
     pub async fn claim(&self, id: i64) -> Result<Claim, InitiationError> {
-        let claim_error = |source| InitiationError::Claim {
-            request_id: id,
-            source,
-        };
+        let claim_error = |source| InitiationError::Claim { id, source };
         if self.companion().await.map_err(claim_error)? {
             let reference = json!({ "field": "id", "value": id });
             let args = (&reference, INITIATION_FIELDS);
@@ -110,9 +101,8 @@ impl RequestStore {
         })
     }
 
-    /// The oldest `queued` request nobody else holds, now `processing`
-    /// (companion only). Tried once: a retry after a lost answer would claim
-    /// another request and leave the first `processing` unsent.
+    /// The oldest `queued` request, now `processing` (companion only). Tried
+    /// once: a retry after a lost answer would claim another request.
     pub async fn claim_next(&self) -> Result<Option<AiImageRequest>, InitiationError> {
         let claimed: Option<Vec<AiImageRequest>> = self
             .call("bridge_claim_queued", &(1, INITIATION_FIELDS))
@@ -124,13 +114,15 @@ impl RequestStore {
     /// Records how the send of claimed request `id` ended, unless something
     /// else moved it on from `processing` meanwhile.
     pub async fn finish(&self, id: i64, finish: Finish<'_>) -> Result<Finished, InitiationError> {
-        let (outcome, text) = match finish {
-            Finish::Failed(text) | Finish::GaveUp(text) => ("failed", text),
-            Finish::Retry(text) => ("retry", text),
-            Finish::Unknown(text) => ("unknown", text),
+        let (outcome, text, status) = match finish {
+            Finish::Failed(text) | Finish::GaveUp(text) => {
+                ("failed", text, RequestStatus::InitiationFailed)
+            }
+            Finish::Retry(text) => ("retry", text, RequestStatus::Queued),
+            Finish::Unknown(text) => ("unknown", text, RequestStatus::Processing),
         };
         let record = |source| InitiationError::Record {
-            request_id: id,
+            id,
             what: text.to_owned(),
             source,
         };
@@ -139,40 +131,32 @@ impl RequestStore {
             let answer = retry("finish", || self.call("bridge_finish_initiation", &args)).await;
             return Ok(match answer.map_err(record)? {
                 FinishAnswer::Finished {} => Finished::Written,
-                FinishAnswer::NotProcessing { status } => moved_on(status),
-                FinishAnswer::UnknownRequest => moved_on("deleted".to_owned()),
+                FinishAnswer::NotProcessing { status } => moved_on(&status),
+                FinishAnswer::UnknownRequest => moved_on("deleted"),
             });
         }
-        let vals = match finish {
-            Finish::Failed(details) | Finish::GaveUp(details) => json!({
-                "status": RequestStatus::InitiationFailed.as_str(),
-                "error_details": details,
-            }),
-            Finish::Retry(_) => json!({ "status": RequestStatus::Queued.as_str() }),
-            Finish::Unknown(note) => {
-                self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
-                return Ok(Finished::Written);
-            }
-        };
-        let current = self.read(id, &[]).await.map_err(record)?;
-        match current.map(|request| request.status) {
-            Some(RequestStatus::Processing) => {
-                self.write(id, &vals).await.map_err(record)?;
-                if let Finish::GaveUp(reason) = finish {
-                    let note = format!("AI image generation given up: {reason}");
-                    self.chatter
-                        .post(&self.odoo, REQUEST_MODEL, id, &note)
-                        .await;
-                }
-                Ok(Finished::Written)
-            }
-            other => Ok(moved_on(
-                other
-                    .as_ref()
-                    .map_or("deleted", RequestStatus::as_str)
-                    .to_owned(),
-            )),
+        if let Finish::Unknown(note) = finish {
+            self.chatter.post(&self.odoo, REQUEST_MODEL, id, note).await;
+            return Ok(Finished::Written);
         }
+        let current = self.read(id, &[]).await.map_err(record)?.map(|r| r.status);
+        if current != Some(RequestStatus::Processing) {
+            return Ok(moved_on(
+                current.as_ref().map_or("deleted", RequestStatus::as_str),
+            ));
+        }
+        let mut vals = json!({ "status": status.as_str() });
+        if status == RequestStatus::InitiationFailed {
+            vals["error_details"] = json!(text);
+        }
+        self.write(id, &vals).await.map_err(record)?;
+        if let Finish::GaveUp(reason) = finish {
+            let note = format!("AI image generation given up: {reason}");
+            self.chatter
+                .post(&self.odoo, REQUEST_MODEL, id, &note)
+                .await;
+        }
+        Ok(Finished::Written)
     }
 
     async fn write(&self, id: i64, vals: &Value) -> Result<(), OdooError> {
@@ -194,12 +178,12 @@ impl RequestStore {
     }
 }
 
-fn moved_on(status: String) -> Finished {
+fn moved_on(status: &str) -> Finished {
     tracing::warn!(
         status,
         "the request moved on from processing meanwhile; left as it is"
     );
-    Finished::MovedOn(status)
+    Finished::MovedOn(status.to_owned())
 }
 
 /// Runs `call` until it succeeds, fails for good, or [`ODOO_ATTEMPTS`] ran out.

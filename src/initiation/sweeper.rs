@@ -1,11 +1,7 @@
 //! The sweeper, the safety net under the trigger route: every
 //! `initiation.sweep_interval` it sends the `queued` requests older than
-//! `initiation.sweep_grace` (younger ones are left to their trigger), oldest
-//! first. With the companion addon it claims instead, one atomic
-//! `bridge_claim_queued` per request at any age, so racing a trigger or
-//! another bridge sends nothing twice. A batch without progress ends a sweep
-//! (a request Odoo refuses to change cannot make it spin), and without a
-//! webhook URL and API key requests stay `queued`.
+//! `initiation.sweep_grace`, oldest first; with the companion addon it
+//! claims them one atomic `bridge_claim_queued` at a time, at any age.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -57,10 +53,9 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// Sends the `queued` requests older than `grace` (any age with the
-/// companion addon), oldest first (`id` breaks ties within a second), until
-/// none is left or a batch made no progress; `each` sees every request's
-/// outcome. An error finding the next request ends the sweep.
+/// Sends the `queued` requests older than `grace`, until none is left or a
+/// batch made no progress (a request Odoo refuses to change cannot make it
+/// spin); `each` sees every outcome. An error finding the next one ends it.
 pub async fn sweep(
     initiator: &Initiator,
     config: &Config,

@@ -1,10 +1,8 @@
-//! Triggers from Odoo's automation rule: accepted at once, worked on in the
-//! background. Odoo posts from inside `create()`, before its commit, and
-//! waits 1 s at most, so a trigger only books a slot ([`MAX_PENDING`],
-//! then 503) and spawns a task that polls until the record is readable and
-//! hands it to the [`Initiator`]. A record that never appears (a rolled-back
-//! create) is dropped with a log line, for the sweeper. A trigger for a
-//! request already pending joins it.
+//! Triggers from Odoo's automation rule. Odoo posts from inside `create()`,
+//! before its commit, and waits 1 s at most, so a trigger only books a slot
+//! ([`MAX_PENDING`], then 503; one already pending is joined) and spawns a
+//! task that polls until the record is readable and hands it to the
+//! [`Initiator`]. A record that never appears is left to the sweeper.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,11 +58,7 @@ pub(super) async fn work(
     stop: &CancellationToken,
 ) {
     let deadline = Instant::now() + VISIBILITY_TIMEOUT;
-    let domain = json!([["id", "=", id]]);
-    let options = SearchOptions {
-        limit: Some(1),
-        ..SearchOptions::default()
-    };
+    let (domain, options) = (json!([["id", "=", id]]), SearchOptions::default());
     let mut look = 0;
     loop {
         look += 1;
@@ -110,16 +104,13 @@ pub fn parse_body(body: &[u8]) -> Result<i64, String> {
     let object = value
         .as_object()
         .ok_or_else(|| "the body must be a JSON object".to_owned())?;
-    if let Some(model) = object.get("_model") {
-        match model.as_str() {
-            Some(REQUEST_MODEL) => {}
-            Some(model) => {
-                return Err(format!(
-                    "the trigger is about {model:?}; this bridge sends {REQUEST_MODEL:?} requests"
-                ));
-            }
-            None => return Err("\"_model\" must be a string".to_owned()),
+    match object.get("_model").map(Value::as_str) {
+        None | Some(Some(REQUEST_MODEL)) => {}
+        Some(Some(model)) => {
+            let ours = format!("this bridge sends {REQUEST_MODEL:?} requests");
+            return Err(format!("the trigger is about {model:?}; {ours}"));
         }
+        Some(None) => return Err("\"_model\" must be a string".to_owned()),
     }
     let id = id_field(object, "_id")?;
     let plain = id_field(object, "id")?;

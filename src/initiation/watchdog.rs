@@ -1,13 +1,9 @@
 //! The watchdog: a request `processing` for longer than
 //! `initiation.result_timeout` (since its `write_date`, the claim being its
 //! last write) without a result becomes `initiation_failed`, with a reason
-//! saying what is known of its send: N8N accepted it and never called back,
-//! the outcome was unknown, the bridge died between claim and send, or the
-//! failure could not be recorded. It decides on a read under the request's
-//! lock, leaves a request whose result waits in the spool alone, and a
-//! result arriving later still completes the request. What happened on the
-//! wire is in the [`Journal`], in memory only: lost on restart and unknown
-//! to other processes, which the reason then says.
+//! saying what the [`Journal`] (in memory, this process only) knows of its
+//! send. It decides under the request's lock, leaves a request whose result
+//! waits in the spool alone, and a later result still completes it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,11 +21,9 @@ use crate::config::Config;
 use crate::odoo::SearchOptions;
 use crate::odoo::records::{REQUEST_MODEL, RequestStatus};
 
-/// The pause between passes is a tenth of the timeout, within these bounds.
+/// A pass starts every tenth of the timeout (or as the last ends), within these bounds.
 const MIN_PASS_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_PASS_INTERVAL: Duration = Duration::from_secs(60);
-/// At most this many requests are remembered, the oldest dropped first.
-const MAX_FACTS: usize = 10_000;
 
 /// The last thing this process did with a request it claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +38,8 @@ pub enum Fact {
     NotStarted(String),
 }
 
-/// What this process knows of its sends, by request id.
+/// What this process knows of its sends, by request id; each watchdog pass
+/// drops what is older than twice the result timeout.
 #[derive(Debug, Default)]
 pub struct Journal {
     // std Mutex: never held across an await.
@@ -53,15 +48,7 @@ pub struct Journal {
 
 impl Journal {
     pub fn note(&self, id: i64, fact: Fact) {
-        let mut facts = self.lock();
-        if facts.len() >= MAX_FACTS && !facts.contains_key(&id) {
-            let oldest = facts
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(id, _)| *id);
-            facts.remove(&oldest.unwrap_or_default());
-        }
-        facts.insert(id, (SystemTime::now(), fact));
+        self.lock().insert(id, (SystemTime::now(), fact));
     }
 
     /// Forgets request `id` (its initiation ended for good).
@@ -118,14 +105,10 @@ impl Journal {
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         let config = app.config();
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = pass(&app, &config) => {}
-        }
         let pause = pass_interval(config.initiation.result_timeout);
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+        let pass = async { tokio::join!(pass(&app, &config), tokio::time::sleep(pause)) };
+        if shutdown.run_until_cancelled(pass).await.is_none() {
+            return;
         }
     }
 }
@@ -245,14 +228,14 @@ mod tests {
     }
 
     #[test]
-    fn the_journal_is_bounded() {
+    fn the_journal_forgets_and_prunes() {
         let journal = Journal::default();
-        for id in 0..(MAX_FACTS as i64 + 5) {
+        for id in 0..5 {
             journal.note(id, Fact::Claimed);
         }
-        assert_eq!(journal.lock().len(), MAX_FACTS);
-        journal.forget(MAX_FACTS as i64);
-        assert!(!journal.lock().contains_key(&(MAX_FACTS as i64)));
+        journal.forget(4);
+        assert!(!journal.lock().contains_key(&4));
+        assert_eq!(journal.lock().len(), 4);
         journal.prune(Duration::ZERO);
         std::thread::sleep(Duration::from_millis(2));
         journal.prune(Duration::ZERO);

@@ -1,9 +1,7 @@
 //! `POST /influence_gen/trigger/<secret>`: Odoo's automation rule says a
 //! request was created (`docs/protocol.md#routes`). The secret is in the
-//! path because Odoo's "Send Webhook Notification" cannot send headers; it
-//! is never logged (the span shows `<secret>`). The answer never waits on
-//! Odoo: 202 at once, the record is read in the background
-//! ([`crate::initiation::trigger`]).
+//! path (Odoo's webhook action cannot send headers) and never logged. The
+//! answer is 202 at once; [`crate::initiation::trigger`] reads the record.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,6 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::body;
 use super::response::{self, Body};
 use crate::app::App;
 use crate::auth;
@@ -21,7 +20,7 @@ use crate::initiation::trigger;
 /// The route's path up to the secret.
 pub const TRIGGER_PATH_PREFIX: &str = "/influence_gen/trigger/";
 /// Odoo's payload is a few hundred bytes; this leaves room for many fields.
-const MAX_TRIGGER_BODY_BYTES: u64 = 64 * 1024;
+const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// Whether `path` belongs to the trigger route.
 pub fn is_trigger_path(path: &str) -> bool {
@@ -60,12 +59,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         return response::method_not_allowed("POST");
     }
     let (parts, body) = request.into_parts();
-    let read = super::body::read(
-        body,
-        &parts.headers,
-        MAX_TRIGGER_BODY_BYTES,
-        super::body::READ_TIMEOUT,
-    );
+    let read = body::read(body, &parts.headers, MAX_BODY_BYTES, body::READ_TIMEOUT);
     let body = match read.await {
         Ok(body) => body,
         Err(error) => return response::error(error.status(), &error.to_string()),

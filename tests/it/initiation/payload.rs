@@ -6,7 +6,7 @@ use super::{CALLBACK_URL, REQUESTS, WEBHOOK_PATH, initiate, record, setup};
 use crate::support::config::{API_KEY, OUTBOUND_TOKEN};
 
 #[tokio::test]
-async fn a_request_with_every_field_is_sent_exactly_as_the_sds_says() {
+async fn a_request_with_every_field_is_sent_as_docs_protocol_initiation_says() {
     let (odoo, n8n, config) = setup(&[]).await;
     let id = odoo.seed_request(json!({
         "prompt": "A neon-lit city street at night, cinematic",

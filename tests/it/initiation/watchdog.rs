@@ -135,6 +135,17 @@ async fn the_watchdog_says_what_is_known_of_the_send() {
         details.contains("is unknown (N8N did not answer within 1s (n8n.timeout))"),
         "{details}"
     );
+    // The status is written before the note and the count: wait for both.
+    let given_up = || {
+        let logs = bridge.logs();
+        logs.iter()
+            .filter(|l| l.contains("watchdog: no result in time"))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while given_up() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let metrics = super::http()
         .get(bridge.url("/metrics"))
         .send()
