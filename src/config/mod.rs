@@ -55,7 +55,7 @@ pub struct Config {
     #[serde(skip)]
     pub tls: Option<TlsConfig>,
     #[serde(rename = "tls", default)]
-    tls_files: TlsFiles,
+    tls_files: Option<TlsFiles>,
 }
 
 /// Why the configuration could not be loaded.

@@ -191,7 +191,7 @@ impl Default for N8nConfig {
 
 /// `[images]`: bounds on the image a callback delivers, and where an
 /// `image_url` may be downloaded from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImageConfig {
     pub max_bytes: u64,
@@ -222,53 +222,38 @@ impl Default for ImageConfig {
     }
 }
 
-/// One entry of `images.allowed_hosts`: an exact host, or `*.example.com`
-/// for every subdomain of `example.com` (not `example.com` itself).
-///
-/// Hosts are kept in the form [`url::Url::host_str`] gives them: lower
-/// case, international names in punycode, IPv6 in brackets, no trailing dot.
+/// One entry of `images.allowed_hosts`: a host, or `*.example.com` for its
+/// subdomains (not `example.com` itself), kept as [`url::Url::host_str`]
+/// gives hosts: lower case, punycode, IPv6 in brackets, no trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub enum HostPattern {
-    Exact(String),
-    /// The parent domain, without the `*.`.
-    Subdomains(String),
+pub struct HostPattern {
+    host: String,
+    subdomains: bool,
 }
 
 impl HostPattern {
     /// Parses `example.com`, `*.example.com`, `10.0.0.5` or `[fd00::5]`.
     pub fn parse(text: &str) -> Option<Self> {
-        let (wildcard, host) = match text.trim().strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, text.trim()),
-        };
+        let text = text.trim();
+        let (subdomains, host) = text.strip_prefix("*.").map_or((false, text), |h| (true, h));
         let host = host.strip_suffix('.').unwrap_or(host);
-        if host.is_empty() || host.contains('*') {
-            return None;
-        }
-        match url::Host::parse(host).ok()? {
-            url::Host::Domain(domain) if wildcard => Some(Self::Subdomains(domain)),
-            url::Host::Domain(domain) => Some(Self::Exact(domain)),
-            _ if wildcard => None,
-            ip => Some(Self::Exact(ip.to_string())),
-        }
+        let host = match url::Host::parse(host).ok()? {
+            _ if host.contains('*') => return None,
+            url::Host::Domain(domain) => domain,
+            ip if !subdomains => ip.to_string(),
+            _ => return None,
+        };
+        Some(Self { host, subdomains })
     }
 
     /// Whether `host` (as [`url::Url::host_str`] gives it) matches.
     pub fn matches(&self, host: &str) -> bool {
-        let host = host.strip_suffix('.').unwrap_or(host);
-        match self {
-            Self::Exact(exact) => host.eq_ignore_ascii_case(exact),
-            Self::Subdomains(parent) => {
-                // `cut` is where ".example.com" starts; a label must precede it.
-                let Some(cut) = host.len().checked_sub(parent.len() + 1) else {
-                    return false;
-                };
-                cut > 0
-                    && host.get(cut..).is_some_and(|tail| {
-                        tail.starts_with('.') && tail[1..].eq_ignore_ascii_case(parent)
-                    })
-            }
+        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        match host.strip_suffix(&self.host) {
+            Some(label) if self.subdomains => label.len() > 1 && label.ends_with('.'),
+            Some(rest) => rest.is_empty(),
+            None => false,
         }
     }
 }
@@ -280,15 +265,6 @@ impl TryFrom<String> for HostPattern {
         Self::parse(&text).ok_or_else(|| {
             format!("`{text}` is not a host name, an IP address or a pattern such as *.example.com")
         })
-    }
-}
-
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exact(host) => f.write_str(host),
-            Self::Subdomains(parent) => write!(f, "*.{parent}"),
-        }
     }
 }
 
@@ -420,16 +396,15 @@ impl fmt::Display for AuthMode {
     }
 }
 
-/// `[tls]` as written: both files or neither.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[tls]` as written.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TlsFiles {
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
-/// `[tls]`: serve HTTPS directly, with the certificate and key of
-/// `tls.cert_file` and `tls.key_file`, checked (the key fits) when loaded.
+/// `[tls]`: serve HTTPS directly, the key checked to fit the certificate.
 #[derive(Clone)]
 pub struct TlsConfig {
     pub server_config: Arc<rustls::ServerConfig>,

@@ -33,8 +33,6 @@ const MAX_SIGNING_SECRETS: usize = 8;
 const TRIGGER_SECRET_CHARS: RangeInclusive<usize> = 16..=256;
 /// The value the example addon ships in its automation rule's URL.
 const ADDON_PLACEHOLDER_SECRET: &str = "CHANGE-ME-SECRET";
-/// Certificate and key files larger than this are refused before reading.
-const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Each `key` of `section` (its value in `$values`) must lie in its range.
 macro_rules! within {
@@ -63,7 +61,7 @@ pub fn validate(
     check.secrets(&mut config);
     check.bounds(&config);
     check.cross_field(&config);
-    config.tls = check.tls(std::mem::take(&mut config.tls_files));
+    config.tls = config.tls_files.take().and_then(|files| check.tls(files));
     check.spool(&mut config.spool);
     check.problems.or(config)
 }
@@ -263,59 +261,39 @@ impl Check<'_> {
     }
 
     fn tls(&mut self, files: TlsFiles) -> Option<TlsConfig> {
-        let (cert_file, key_file) = match (files.cert_file, files.key_file) {
-            (None, None) => return None,
-            (Some(cert), Some(key)) => (self.base_dir.join(cert), self.base_dir.join(key)),
-            (cert, _) => {
-                let (missing, set) = match cert {
-                    Some(_) => ("tls.key_file", "tls.cert_file"),
-                    None => ("tls.cert_file", "tls.key_file"),
-                };
-                self.problems
-                    .push(missing, format!("is required when {set} is set"));
-                return None;
+        let cert_file = self.base_dir.join(files.cert_file);
+        let certs = CertificateDer::pem_file_iter(&cert_file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .ok()
+            .filter(|certs| !certs.is_empty());
+        let key_file = self.base_dir.join(files.key_file);
+        let key = PrivateKeyDer::from_pem_file(&key_file).ok();
+        for (key, path, what, ok) in [
+            ("tls.cert_file", &cert_file, "certificate", certs.is_some()),
+            ("tls.key_file", &key_file, "private key", key.is_some()),
+        ] {
+            if !ok {
+                let message = format!("{}: no readable PEM {what}", path.display());
+                self.problems.push(key, message);
             }
-        };
-        let certs = self.pem(("tls.cert_file", "PEM certificate"), &cert_file, |pem| {
-            let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>();
-            certs.ok().filter(|certs| !certs.is_empty())
-        });
-        let key = self.pem(("tls.key_file", "PEM private key"), &key_file, |pem| {
-            PrivateKeyDer::from_pem_slice(pem).ok()
-        });
+        }
         let (certs, key) = (certs?, key?);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // rustls checks that the key belongs to the certificate.
         let built = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key));
-        let mut server_config = match built {
-            Ok(server_config) => server_config,
+        match built {
+            Ok(mut server_config) => {
+                server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                let server_config = Arc::new(server_config);
+                Some(TlsConfig { server_config })
+            }
             Err(e) => {
                 let message = format!("does not fit the certificate of tls.cert_file: {e}");
                 self.problems.push("tls.key_file", message);
-                return None;
+                None
             }
-        };
-        server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let server_config = Arc::new(server_config);
-        Some(TlsConfig { server_config })
-    }
-
-    /// Reads a PEM file of bounded size and parses it with `parse`.
-    fn pem<T>(
-        &mut self,
-        (key, what): (&str, &str),
-        path: &Path,
-        parse: impl FnOnce(&[u8]) -> Option<T>,
-    ) -> Option<T> {
-        let bytes = super::read_bounded(path, MAX_PEM_FILE_BYTES);
-        let parsed = bytes.and_then(|bytes| parse(&bytes).ok_or(format!("holds no {what}")));
-        parsed
-            .map_err(|reason| {
-                self.problems
-                    .push(key, format!("{}: {reason}", path.display()))
-            })
-            .ok()
+        }
     }
 }
