@@ -212,9 +212,24 @@ fn key_at(text: &str, at: usize) -> (Option<String>, Option<String>) {
     (section, key)
 }
 
-/// `n` seconds, for defaults and bounds.
+/// `n` seconds, for bounds.
 const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// `N` seconds, as a serde default: `default = "seconds::<30>"`.
+fn seconds<const N: u64>() -> Duration {
+    secs(N)
+}
+
+/// `N` as a serde default for an integer key: `default = "int::<64, _>"`.
+fn int<const N: u64, T: TryFrom<u64, Error: fmt::Debug>>() -> T {
+    T::try_from(N).expect("the default fits the key's type")
+}
+
+/// A section left out: each key takes its default.
+fn absent<T: serde::de::DeserializeOwned>() -> T {
+    toml::from_str("").expect("every key of the section has a default")
 }
 
 /// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.

@@ -1,7 +1,7 @@
 //! The sections of the configuration file, each a serde struct whose field
-//! names are the keys (`config.example.toml` documents each key once).
-//! Defaults are the named functions next to each section; bounds and
-//! cross-field rules are in [`super::validate`].
+//! names are the keys and whose `default`s sit next to them
+//! (`config.example.toml` documents each key once, with the why of its
+//! default). Bounds and cross-field rules are in [`super::validate`].
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::secret::Source;
-use super::{duration, optional_url, secs, url};
+use super::{absent, duration, int, optional_url, seconds, secs, url};
 use crate::auth::SigningSecret;
 
 const MIB: u64 = 1024 * 1024;
@@ -27,9 +27,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     #[serde(deserialize_with = "url")]
     pub public_url: Url,
-    #[serde(default = "default_max_body_bytes")]
+    #[serde(default = "int::<{ 64 * MIB }, _>")]
     pub max_body_bytes: u64,
-    #[serde(default = "default_max_connections")]
+    #[serde(default = "int::<64, _>")]
     pub max_connections: usize,
     #[serde(default = "default_shutdown_grace", deserialize_with = "duration")]
     pub shutdown_grace: Duration,
@@ -39,14 +39,6 @@ pub struct ServerConfig {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8787))
-}
-/// 64 MiB: a 40 MiB image as base64 plus the JSON around it.
-fn default_max_body_bytes() -> u64 {
-    64 * MIB
-}
-/// With 64 MiB bodies, 64 connections hold at most 4 GiB of bodies at once.
-fn default_max_connections() -> usize {
-    64
 }
 /// Fits the systemd unit's `TimeoutStopSec` with the daemon's stop margin.
 pub fn default_shutdown_grace() -> Duration {
@@ -76,31 +68,14 @@ pub struct OdooConfig {
     pub password: SecretString,
     #[serde(rename = "password", default)]
     pub(crate) password_source: Option<Source<SecretString>>,
-    #[serde(default = "default_odoo_timeout", deserialize_with = "duration")]
+    #[serde(default = "seconds::<30>", deserialize_with = "duration")]
     pub timeout: Duration,
-    #[serde(default = "default_max_concurrent_calls")]
+    #[serde(default = "int::<4, _>")]
     pub max_concurrent_calls: usize,
     #[serde(default)]
     pub protocol: ProtocolMode,
-    #[serde(
-        default = "default_unknown_outcome_wait",
-        deserialize_with = "duration"
-    )]
+    #[serde(default = "seconds::<150>", deserialize_with = "duration")]
     pub unknown_outcome_wait: Duration,
-}
-
-fn default_odoo_timeout() -> Duration {
-    secs(30)
-}
-/// Odoo's prefork default is a handful of workers; more concurrent calls than
-/// workers only queue up in its listen backlog (see DESIGN.md).
-fn default_max_concurrent_calls() -> usize {
-    4
-}
-/// Longer than Odoo's default `limit_time_real` (120 s): by then a call whose
-/// answer was lost has committed or been killed.
-fn default_unknown_outcome_wait() -> Duration {
-    secs(150)
 }
 
 impl OdooConfig {
@@ -154,72 +129,49 @@ impl ProtocolMode {
 /// Odoo's system parameters are the fallback
 /// (`docs/protocol.md#system-parameters`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct N8nConfig {
-    #[serde(deserialize_with = "optional_url")]
+    #[serde(default, deserialize_with = "optional_url")]
     pub webhook_url: Option<Url>,
     #[serde(skip)]
     pub api_key: Option<SecretString>,
-    #[serde(rename = "api_key")]
+    #[serde(rename = "api_key", default)]
     pub(crate) api_key_source: Option<Source<SecretString>>,
     #[serde(skip)]
     pub callback_token: Option<SecretString>,
-    #[serde(rename = "callback_token")]
+    #[serde(rename = "callback_token", default)]
     pub(crate) callback_token_source: Option<Source<SecretString>>,
     #[serde(skip)]
     pub outbound_token: Option<SecretString>,
-    #[serde(rename = "outbound_token")]
+    #[serde(rename = "outbound_token", default)]
     pub(crate) outbound_token_source: Option<Source<SecretString>>,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<10>", deserialize_with = "duration")]
     pub timeout: Duration,
-}
-
-impl Default for N8nConfig {
-    fn default() -> Self {
-        Self {
-            webhook_url: None,
-            api_key: None,
-            api_key_source: None,
-            callback_token: None,
-            callback_token_source: None,
-            outbound_token: None,
-            outbound_token_source: None,
-            timeout: secs(10),
-        }
-    }
 }
 
 /// `[images]`: bounds on the image a callback delivers, and where an
 /// `image_url` may be downloaded from.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ImageConfig {
+    #[serde(default = "int::<{ 40 * MIB }, _>")]
     pub max_bytes: u64,
+    #[serde(default = "int::<40_000_000, _>")]
     pub max_pixels: u64,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<60>", deserialize_with = "duration")]
     pub download_timeout: Duration,
     /// Empty: any public host.
+    #[serde(default)]
     pub allowed_hosts: Vec<HostPattern>,
+    #[serde(default)]
     pub allow_private_networks: bool,
     /// Empty: any port.
+    #[serde(default = "default_allowed_ports")]
     pub allowed_ports: Vec<u16>,
 }
 
-impl Default for ImageConfig {
-    fn default() -> Self {
-        Self {
-            // 40 MiB: well above what image models produce.
-            max_bytes: 40 * MIB,
-            // 40 megapixels: an 8K image (33 MP) fits; a header claiming more
-            // is a decompression bomb.
-            max_pixels: 40_000_000,
-            download_timeout: secs(60),
-            allowed_hosts: Vec::new(),
-            allow_private_networks: false,
-            // Image hosts rarely use other ports.
-            allowed_ports: vec![80, 443],
-        }
-    }
+fn default_allowed_ports() -> Vec<u16> {
+    vec![80, 443]
 }
 
 /// One entry of `images.allowed_hosts`: a host, or `*.example.com` for its
@@ -271,36 +223,29 @@ impl TryFrom<String> for HostPattern {
 /// `[initiation]`: the trigger route, the sweeper, the retries toward N8N
 /// and the watchdog.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct InitiationConfig {
     /// `None` turns the trigger route off (it answers 404).
     #[serde(skip)]
     pub trigger_secret: Option<SecretString>,
-    #[serde(rename = "trigger_secret")]
+    #[serde(rename = "trigger_secret", default)]
     pub(crate) trigger_secret_source: Option<Source<SecretString>>,
+    #[serde(default = "int::<3, _>")]
     pub attempts: u32,
     /// `None` when the sweeper is off (`"0s"`).
-    #[serde(deserialize_with = "sweep_interval")]
+    #[serde(
+        default = "default_sweep_interval",
+        deserialize_with = "sweep_interval"
+    )]
     pub sweep_interval: Option<Duration>,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<30>", deserialize_with = "duration")]
     pub sweep_grace: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<3600>", deserialize_with = "duration")]
     pub result_timeout: Duration,
 }
 
-impl Default for InitiationConfig {
-    fn default() -> Self {
-        Self {
-            trigger_secret: None,
-            trigger_secret_source: None,
-            attempts: 3,
-            sweep_interval: Some(secs(60)),
-            // Longer than a trigger needs, so the sweeper does not race it.
-            sweep_grace: secs(30),
-            // A generation takes minutes, not an hour.
-            result_timeout: secs(3600),
-        }
-    }
+fn default_sweep_interval() -> Option<Duration> {
+    Some(secs(60))
 }
 
 fn sweep_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -309,62 +254,45 @@ fn sweep_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Durat
 
 /// `[spool]`: the durable queue of accepted callbacks.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Relative to the configuration file's directory once validated.
+    #[serde(default = "default_spool_dir")]
     pub dir: PathBuf,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<5>", deserialize_with = "duration")]
     pub wait: Duration,
+    #[serde(default = "yes")]
     pub fsync: bool,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<1>", deserialize_with = "duration")]
     pub retry_initial: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<300>", deserialize_with = "duration")]
     pub retry_max: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<{ 7 * 86_400 }>", deserialize_with = "duration")]
     pub max_age: Duration,
+    #[serde(default = "int::<{ 4096 * MIB }, _>")]
     pub max_bytes: u64,
 }
 
-impl Default for SpoolConfig {
-    fn default() -> Self {
-        Self {
-            dir: PathBuf::from("/var/lib/influence-gen-bridge/spool"),
-            // N8N waits for the answer; a few seconds covers a healthy Odoo.
-            wait: secs(5),
-            fsync: true,
-            retry_initial: secs(1),
-            retry_max: secs(300),
-            max_age: secs(7 * 86_400),
-            // 4 GiB: a hundred full-size images, or a day of an outage.
-            max_bytes: 4 * 1024 * MIB,
-        }
-    }
+fn default_spool_dir() -> PathBuf {
+    PathBuf::from("/var/lib/influence-gen-bridge/spool")
+}
+fn yes() -> bool {
+    true
 }
 
 /// `[auth]`: callback authentication (see [`crate::auth`]).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct AuthConfig {
+    #[serde(default)]
     pub mode: AuthMode,
     /// Any of them may sign (key rotation).
     #[serde(skip)]
     pub signing_secrets: Vec<SigningSecret>,
-    #[serde(rename = "signing_secrets")]
+    #[serde(rename = "signing_secrets", default)]
     pub(crate) signing_secrets_source: Option<Source<Vec<SecretString>>>,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<300>", deserialize_with = "duration")]
     pub timestamp_tolerance: Duration,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            mode: AuthMode::Token,
-            signing_secrets: Vec::new(),
-            signing_secrets_source: None,
-            // The Standard Webhooks recommendation.
-            timestamp_tolerance: secs(300),
-        }
-    }
 }
 
 /// Which credentials a callback must carry (see [`crate::auth`]).
@@ -387,12 +315,7 @@ impl AuthMode {
 
 impl fmt::Display for AuthMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Token => "token",
-            Self::Signature => "signature",
-            Self::Either => "either",
-            Self::Both => "both",
-        })
+        f.write_str(&format!("{self:?}").to_lowercase())
     }
 }
 
@@ -419,20 +342,17 @@ impl fmt::Debug for TlsConfig {
 
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// An `EnvFilter` directive such as `info` or `influence_gen_bridge=debug`.
+    #[serde(default = "default_log_level")]
     pub level: String,
+    #[serde(default)]
     pub format: LogFormat,
 }
 
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            level: "info".to_owned(),
-            format: LogFormat::Text,
-        }
-    }
+fn default_log_level() -> String {
+    "info".to_owned()
 }
 
 /// How log lines are written.
@@ -445,3 +365,22 @@ pub enum LogFormat {
     /// One JSON object per line, for journald and log shippers.
     Json,
 }
+
+/// A section left out takes every default, as does `Default`.
+macro_rules! default_from_serde {
+    ($($section:ty),+) => {$(
+        impl Default for $section {
+            fn default() -> Self {
+                absent()
+            }
+        }
+    )+};
+}
+default_from_serde!(
+    N8nConfig,
+    ImageConfig,
+    InitiationConfig,
+    SpoolConfig,
+    AuthConfig,
+    LogConfig
+);
