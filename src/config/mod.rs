@@ -1,12 +1,8 @@
-//! Configuration: the TOML file, environment variables and credential files,
-//! validated once into types that cannot hold an invalid value.
-//!
-//! serde reads the file straight into [`Config`]: the field names are the
-//! keys, values are parsed on the way, an unknown key is refused.
-//! [`validate`] then resolves the secrets ([`secret`]) and checks bounds and
-//! the rules between keys, collecting every problem. Each error names its
-//! key (`odoo.timeout: …`); secrets are held as [`secrecy::SecretString`],
-//! so `Debug` output, logs and errors never contain them.
+//! Configuration: serde reads the TOML file straight into [`Config`] (field
+//! names are keys, an unknown key is refused), then [`validate`] resolves the
+//! secrets ([`secret`]) and checks bounds and the rules between keys,
+//! collecting every problem. Each error names its key (`odoo.timeout: …`);
+//! secrets are [`secrecy::SecretString`]s, never in `Debug`, logs or errors.
 
 pub mod fingerprint;
 pub mod secret;
@@ -30,8 +26,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/influence-gen-bridge/config.toml";
 pub const CONFIG_PATH_ENV: &str = "INFLUENCE_GEN_BRIDGE_CONFIG";
 /// The route N8N calls back on (`docs/protocol.md#routes`).
 pub const CALLBACK_PATH: &str = "/influence_gen/ai/callback/image_result";
-/// Configuration files larger than this are refused before parsing.
-const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The validated configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,13 +74,9 @@ impl Problems {
         self.0.push(format!("  - {key}: {message}"));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// `Ok(value)` when there is no problem.
     fn or<T>(self, value: T) -> Result<T, Self> {
-        self.is_empty().then_some(value).ok_or(self)
+        self.0.is_empty().then_some(value).ok_or(self)
     }
 }
 
@@ -141,22 +131,15 @@ impl SpoolConfig {
 }
 
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    let bytes = read_bounded(path, MAX_CONFIG_FILE_BYTES);
-    let text = bytes.and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8".into()));
-    text.map_err(|reason| ConfigError::Read {
+    read_text(path).map_err(|reason| ConfigError::Read {
         path: path.to_owned(),
         reason,
     })
 }
 
-/// A regular file of at most `max` bytes.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let unreadable = |e: std::io::Error| format!("cannot read the file ({})", e.kind());
-    match std::fs::metadata(path).map_err(unreadable)? {
-        metadata if !metadata.is_file() => Err("not a regular file".to_owned()),
-        metadata if metadata.len() > max => Err(format!("larger than {max} bytes")),
-        _ => std::fs::read(path).map_err(unreadable),
-    }
+/// The file's text, or why not (never its content).
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the file ({})", e.kind()))
 }
 
 /// Deserializes `text`; an error names the key it concerns and never quotes

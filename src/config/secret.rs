@@ -22,8 +22,6 @@ use super::Problems;
 pub const PLACEHOLDER_PREFIX: &str = "PLACEHOLDER";
 /// The prefix of every environment variable the bridge reads for secrets.
 pub const ENV_PREFIX: &str = "INFLUENCE_GEN_BRIDGE_";
-/// Secret files larger than this are refused: a secret is a line, not a blob.
-const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// A secret as written in the TOML: the value (`T`: one string or a list),
 /// or the file holding it.
@@ -147,8 +145,7 @@ fn real<'a>(entries: impl IntoIterator<Item = &'a str>) -> Vec<SecretString> {
 
 /// A secret file: one value (trimmed), or for a list one entry per line.
 fn read_file(path: &Path, list: bool) -> Result<Vec<SecretString>, String> {
-    let bytes = super::read_bounded(path, MAX_SECRET_FILE_BYTES)?;
-    let text = String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?;
+    let text = super::read_text(path)?;
     Ok(if list {
         real(text.lines().filter(|line| !line.trim().starts_with('#')))
     } else {

@@ -1,12 +1,7 @@
-//! The second stage: a parsed [`Config`] in, the same with its secrets
-//! resolved, or every [`Problem`] out. Only what serde cannot see is
-//! checked here: bounds, the rules between keys, secrets and TLS files.
-//!
-//! Fails closed: a mode that checks signatures without a usable signing
-//! secret, or `both` without a callback token, is a problem naming the
-//! missing key, never a daemon that quietly accepts less.
-//!
-//! [`Problem`]: super::Problem
+//! What serde cannot check: secrets, bounds, the rules between keys and the
+//! TLS files; every problem is collected. Fails closed: a mode that checks
+//! signatures without a usable signing secret, or `both` without a callback
+//! token, is a problem naming the missing key, never a daemon accepting less.
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -103,7 +98,9 @@ impl Check<'_> {
 
         let auth = &mut config.auth;
         let written = auth.signing_secrets_source.take();
-        let texts = self.resolve(("auth", "signing_secrets"), written, true);
+        let sources = (self.env, self.base_dir);
+        let key = ("auth", "signing_secrets");
+        let texts = secret::resolve(key, written, true, sources, &mut self.problems);
         if texts.len() > MAX_SIGNING_SECRETS {
             let message = format!("{} given; at most {MAX_SIGNING_SECRETS}", texts.len());
             self.problems.push("auth.signing_secrets", message);
@@ -135,17 +132,9 @@ impl Check<'_> {
             Source::Inline(value) => Source::Inline(vec![value]),
             Source::File { file } => Source::File { file },
         });
-        self.resolve(key, written, false).into_iter().next()
-    }
-
-    fn resolve(
-        &mut self,
-        key: (&str, &str),
-        written: Option<Source<Vec<SecretString>>>,
-        list: bool,
-    ) -> Vec<SecretString> {
         let sources = (self.env, self.base_dir);
-        secret::resolve(key, written, list, sources, &mut self.problems)
+        let mut values = secret::resolve(key, written, false, sources, &mut self.problems);
+        values.pop()
     }
 
     fn missing(&mut self, (section, key): (&str, &str), what: &str) {
