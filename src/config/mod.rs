@@ -18,7 +18,6 @@ use url::Url;
 
 pub use secret::Environment;
 pub use sections::*;
-pub use validate::validate;
 
 /// The path used when neither `--config` nor the environment names one.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/influence-gen-bridge/config.toml";
@@ -52,37 +51,33 @@ pub struct Config {
     tls_files: Option<TlsFiles>,
 }
 
-/// Why the configuration could not be loaded.
+/// Why the configuration could not be loaded: each problem names its key
+/// (`key: what is wrong`), never a secret's value.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path} is not valid:\n{problems}")]
-    Invalid { path: PathBuf, problems: Problems },
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
 }
 
-/// Every problem found while validating, each `key: what is wrong` (never
-/// a secret's value).
-#[derive(Debug, Default, Clone)]
-pub struct Problems(Vec<String>);
+/// Every problem found while validating.
+#[derive(Default)]
+struct Problems(Vec<String>);
 
 impl Problems {
-    pub fn push(&mut self, key: impl fmt::Display, message: impl fmt::Display) {
-        self.0.push(format!("  - {key}: {message}"));
+    fn push(&mut self, key: impl fmt::Display, message: impl fmt::Display) {
+        self.0.push(format!("\n  - {key}: {message}"));
     }
 
-    /// `Ok(value)` when there is no problem.
-    fn or<T>(self, value: T) -> Result<T, Self> {
-        self.0.is_empty().then_some(value).ok_or(self)
-    }
-}
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("\n"))
+    /// `Ok(value)` when there is no problem, else all of them.
+    fn or<T>(self, value: T, path: &Path) -> Result<T, ConfigError> {
+        if self.0.is_empty() {
+            return Ok(value);
+        }
+        Err(ConfigError {
+            path: path.to_owned(),
+            message: format!("is not valid:{}", self.0.concat()),
+        })
     }
 }
 
@@ -103,11 +98,7 @@ impl Config {
         base_dir: &Path,
         env: &Environment,
     ) -> Result<Self, ConfigError> {
-        let config = parse(text, path)?;
-        validate(config, base_dir, env).map_err(|problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })
+        validate::validate(parse(text, path)?, path, base_dir, env)
     }
 }
 
@@ -121,19 +112,18 @@ impl SpoolConfig {
             #[serde(default)]
             spool: SpoolConfig,
         }
-        let SpoolOnly { spool } = parse(&read_config_file(path)?, path)?;
+        let SpoolOnly { mut spool } = parse(&read_config_file(path)?, path)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        validate::spool(spool, base_dir).map_err(|problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })
+        let mut problems = Problems::default();
+        validate::spool(&mut spool, base_dir, &mut problems);
+        problems.or(spool, path)
     }
 }
 
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    read_text(path).map_err(|reason| ConfigError::Read {
+    read_text(path).map_err(|message| ConfigError {
         path: path.to_owned(),
-        reason,
+        message,
     })
 }
 
@@ -168,7 +158,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, C
             (Some(section), Some(key)) => format!("{section}.{key}"),
             (section, key) => section.or(key).unwrap_or_else(|| "(file)".to_owned()),
         };
-        ConfigError::Parse {
+        ConfigError {
             path: path.to_owned(),
             message: format!("{dotted}: {message}"),
         }

@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::secret::{self, Environment, Source};
-use super::{AuthMode, Config, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
+use super::{AuthMode, Config, ConfigError, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
 use crate::auth::SigningSecret;
 
 const MIB: u64 = 1024 * 1024;
@@ -31,23 +31,24 @@ const ADDON_PLACEHOLDER_SECRET: &str = "CHANGE-ME-SECRET";
 
 /// Each `key` of `section` (its value in `$values`) must lie in its range.
 macro_rules! within {
-    ($check:ident, $section:literal, $values:expr; $($key:ident: $range:expr),+ $(,)?) => {$(
+    ($problems:expr, $section:literal, $values:expr; $($key:ident: $range:expr),+ $(,)?) => {$(
         let (value, range) = ($values.$key, $range);
         if !range.contains(&value) {
             let (min, max) = range.into_inner();
             let message = format!("{value:?} is outside the allowed range {min:?} to {max:?}");
-            $check.problems.push(concat!($section, ".", stringify!($key)), message);
+            $problems.push(concat!($section, ".", stringify!($key)), message);
         }
     )+};
 }
 
-/// Validates `config`, resolving secrets from `env` and files relative to
-/// `base_dir`.
-pub fn validate(
+/// Validates `config` (read from `path`), resolving secrets from `env` and
+/// files relative to `base_dir`.
+pub(super) fn validate(
     mut config: Config,
+    path: &Path,
     base_dir: &Path,
     env: &Environment,
-) -> Result<Config, Problems> {
+) -> Result<Config, ConfigError> {
     let mut check = Check {
         problems: Problems::default(),
         env,
@@ -57,20 +58,23 @@ pub fn validate(
     check.bounds(&config);
     check.cross_field(&config);
     config.tls = config.tls_files.take().and_then(|files| check.tls(files));
-    check.spool(&mut config.spool);
-    check.problems.or(config)
+    spool(&mut config.spool, base_dir, &mut check.problems);
+    check.problems.or(config, path)
 }
 
-/// Validates `[spool]` alone, resolving no secret (for the `spool` commands).
-pub(super) fn spool(mut spool: SpoolConfig, base_dir: &Path) -> Result<SpoolConfig, Problems> {
-    let env = Environment::default();
-    let mut check = Check {
-        problems: Problems::default(),
-        env: &env,
-        base_dir,
-    };
-    check.spool(&mut spool);
-    check.problems.or(spool)
+/// Checks `[spool]` and makes its directory relative to `base_dir`.
+pub(super) fn spool(spool: &mut SpoolConfig, base_dir: &Path, problems: &mut Problems) {
+    within!(problems, "spool", spool;
+        wait: Duration::ZERO..=secs(120),
+        retry_initial: Duration::from_millis(10)..=secs(3600),
+        retry_max: spool.retry_initial..=DAY,
+        max_age: secs(1)..=365 * DAY,
+        max_bytes: MIB..=1024 * 1024 * MIB,
+    );
+    if spool.dir.as_os_str().is_empty() {
+        problems.push("spool.dir", "must name a directory");
+    }
+    spool.dir = base_dir.join(&spool.dir);
 }
 
 struct Check<'a> {
@@ -172,28 +176,28 @@ impl Check<'_> {
 
     fn bounds(&mut self, config: &Config) {
         let timeout = secs(1)..=secs(1800);
-        within!(self, "server", config.server;
+        within!(self.problems, "server", config.server;
             max_body_bytes: 1024..=1024 * MIB,
             max_connections: 1..=65_536,
             shutdown_grace: Duration::ZERO..=secs(600),
         );
-        within!(self, "odoo", config.odoo;
+        within!(self.problems, "odoo", config.odoo;
             timeout: timeout.clone(),
             max_concurrent_calls: 1..=256,
             unknown_outcome_wait: secs(1)..=DAY,
         );
-        within!(self, "n8n", config.n8n; timeout: secs(1)..=secs(600));
-        within!(self, "images", config.images;
+        within!(self.problems, "n8n", config.n8n; timeout: secs(1)..=secs(600));
+        within!(self.problems, "images", config.images;
             max_bytes: 1024..=MAX_IMAGE_BYTES,
             max_pixels: 1..=1_000_000_000,
             download_timeout: timeout,
         );
-        within!(self, "initiation", config.initiation;
+        within!(self.problems, "initiation", config.initiation;
             attempts: 1..=10,
             sweep_grace: Duration::ZERO..=DAY,
             result_timeout: secs(1)..=30 * DAY,
         );
-        within!(self, "auth", config.auth; timestamp_tolerance: secs(1)..=secs(3600));
+        within!(self.problems, "auth", config.auth; timestamp_tolerance: secs(1)..=secs(3600));
         for (key, text) in [
             ("odoo.database", &config.odoo.database),
             ("odoo.login", &config.odoo.login),
@@ -210,21 +214,6 @@ impl Check<'_> {
             let message = format!("`{}` is not a valid filter: {e}", config.log.level);
             self.problems.push("log.level", message);
         }
-    }
-
-    /// `[spool]`, its directory made relative to the configuration file.
-    fn spool(&mut self, spool: &mut SpoolConfig) {
-        within!(self, "spool", spool;
-            wait: Duration::ZERO..=secs(120),
-            retry_initial: Duration::from_millis(10)..=secs(3600),
-            retry_max: spool.retry_initial..=DAY,
-            max_age: secs(1)..=365 * DAY,
-            max_bytes: MIB..=1024 * 1024 * MIB,
-        );
-        if spool.dir.as_os_str().is_empty() {
-            self.problems.push("spool.dir", "must name a directory");
-        }
-        spool.dir = self.base_dir.join(&spool.dir);
     }
 
     fn cross_field(&mut self, config: &Config) {
