@@ -136,27 +136,19 @@ fn read_text(path: &Path) -> Result<String, String> {
 /// the file's line (it may hold a secret).
 fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|error: toml::de::Error| {
+        let (section, key) = key_at(text, error.span().map_or(0, |span| span.start));
         let message = error.message().trim_end();
-        let at = error.span().map_or(0, |span| span.start);
-        let (mut section, mut key) = key_at(text, at);
-        let named = |prefix: &str| {
-            let name = message.strip_prefix(prefix)?.split('`').next()?;
-            Some(name.to_owned())
+        let named = |prefix| Some(message.strip_prefix(prefix)?.split('`').next()?.to_owned());
+        let (key, message) = match (named("unknown field `"), named("missing field `")) {
+            (Some(name), _) => (Some(name), UNKNOWN_KEY),
+            (_, Some(name)) => (Some(name), "is required"),
+            _ => (key, message),
         };
-        let message = if let Some(name) = named("unknown field `") {
-            // An unknown `[section]` is reported at its header.
-            section = section.filter(|section| *section != name);
-            key = Some(name);
-            "unknown key (misspelled, or removed in this version: config.example.toml lists every key)"
-        } else if let Some(name) = named("missing field `") {
-            key = Some(name);
-            "is required"
-        } else {
-            message
-        };
+        // An unknown `[section]` is reported at its own header.
+        let section = section.filter(|section| Some(section) != key.as_ref());
         let dotted = match (section, key) {
-            (Some(section), Some(key)) => format!("{section}.{key}"),
-            (section, key) => section.or(key).unwrap_or_else(|| "(file)".to_owned()),
+            (None, None) => "(file)".to_owned(),
+            (section, key) => section.into_iter().chain(key).collect::<Vec<_>>().join("."),
         };
         ConfigError {
             path: path.to_owned(),
@@ -164,6 +156,9 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, C
         }
     })
 }
+
+const UNKNOWN_KEY: &str =
+    "unknown key (misspelled, or removed in this version: config.example.toml lists every key)";
 
 /// The `[section]` and the key whose value is at byte `at` of `text`: the
 /// last header before it, and the last `key =` up to the end of its line.
