@@ -27,14 +27,14 @@ pub fn log_configured_secrets(config: &Config) {
     log("n8n.callback_token", config.n8n.callback_token.as_ref());
     log("n8n.outbound_token", config.n8n.outbound_token.as_ref());
     let signing = &config.auth.signing_secrets;
-    if signing.is_empty() {
-        log("auth.signing_secrets", None);
-    }
     for (index, secret) in signing.iter().enumerate() {
         log(
             &format!("auth.signing_secrets[{index}]"),
             Some(secret.text()),
         );
+    }
+    if signing.is_empty() {
+        log("auth.signing_secrets", None);
     }
 }
 

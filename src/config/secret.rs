@@ -1,14 +1,8 @@
-//! Where secrets come from. Secret `<key>` of `[<section>]` is taken from
-//! the first source with a real value: the environment variable
-//! `INFLUENCE_GEN_BRIDGE_<SECTION>_<KEY>`; the TOML, `<key> = "value"` or
-//! `<key> = { file = "path" }` (relative to the configuration file); the
-//! systemd credential `<section>_<key>` in `$CREDENTIALS_DIRECTORY`.
-//!
-//! A blank value, or one starting with `PLACEHOLDER`, counts as unset. A
-//! list (`auth.signing_secrets`) is a TOML list, whitespace- or
-//! comma-separated in the environment, one entry per line in a file (`#`
-//! lines skipped). Values leave this module only as [`SecretString`];
-//! problems name keys and paths, never contents.
+//! Where secrets come from: the first real value of the environment
+//! variable, the TOML (a value or `{ file = "path" }`) and the systemd
+//! credential, as `config.example.toml` tells. A list (`auth.signing_secrets`)
+//! is split at whitespace or commas in the environment, at lines in a file.
+//! Values leave only as [`SecretString`]; problems never quote them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -42,9 +36,7 @@ pub fn is_unset(value: &str) -> bool {
     value.is_empty() || value.starts_with(PLACEHOLDER_PREFIX)
 }
 
-/// A snapshot of the process environment (no `Debug`: values may be
-/// secrets). Tests build one instead of mutating the real one, which
-/// edition 2024 makes unsafe.
+/// A snapshot of the process environment (no `Debug`: values may be secrets).
 #[derive(Clone, Default)]
 pub struct Environment {
     vars: HashMap<String, String>,
@@ -105,15 +97,12 @@ pub(super) fn resolve(
             Vec::new()
         }
     };
-    if let Some(value) = env.get(&env_var_name(section, key)) {
-        let entries = if list {
-            real(value.split(|c: char| c.is_whitespace() || c == ','))
-        } else {
-            real([value])
-        };
-        if !entries.is_empty() {
-            return entries;
-        }
+    let separator = |c: char| list && (c.is_whitespace() || c == ',');
+    if let Some(value) = env.get(&env_var_name(section, key))
+        && let entries = real(value.split(separator))
+        && !entries.is_empty()
+    {
+        return entries;
     }
     let entries = match written {
         Some(Source::Inline(values)) => real(values.iter().map(ExposeSecret::expose_secret)),

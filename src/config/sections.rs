@@ -79,11 +79,6 @@ pub struct OdooConfig {
 }
 
 impl OdooConfig {
-    /// `{url}/jsonrpc`, keeping any path prefix of `url`.
-    pub fn jsonrpc_endpoint(&self) -> String {
-        self.endpoint("/jsonrpc")
-    }
-
     /// `{url}{path}` for a path starting with `/`, keeping any path prefix
     /// of `url` (`/json/2/…`, `/web/version`).
     pub fn endpoint(&self, path: &str) -> String {
