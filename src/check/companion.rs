@@ -82,7 +82,7 @@ pub(super) async fn check(odoo: &OdooClient, config: &Config, report: &mut Repor
 }
 
 fn protocol_line(mode: ProtocolMode, detection: &Detection, config: &Config) -> (Verdict, String) {
-    let mode_name = mode.as_str();
+    let mode_name = mode;
     match protocol::choose(mode, detection) {
         Ok(Protocol::Companion { version }) => (
             Pass,

@@ -11,10 +11,8 @@ mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, de::Error as _};
-use url::Url;
+use serde::Deserialize;
 
 pub use secret::Environment;
 pub use sections::*;
@@ -178,68 +176,6 @@ fn key_at(text: &str, at: usize) -> (Option<String>, Option<String>) {
         }
     }
     (section, key)
-}
-
-/// `n` seconds, for bounds.
-const fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// `N` seconds, as a serde default: `default = "seconds::<30>"`.
-fn seconds<const N: u64>() -> Duration {
-    secs(N)
-}
-
-/// `N` as a serde default for an integer key: `default = "int::<64, _>"`.
-fn int<const N: u64, T: TryFrom<u64, Error: fmt::Debug>>() -> T {
-    T::try_from(N).expect("the default fits the key's type")
-}
-
-/// A section left out: each key takes its default.
-fn absent<T: serde::de::DeserializeOwned>() -> T {
-    toml::from_str("").expect("every key of the section has a default")
-}
-
-/// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        D::Error::custom(format!(
-            "`{text}` is not a duration such as \"30s\", \"500ms\" or \"5m\": {e}"
-        ))
-    })
-}
-
-/// An `http(s)` URL with a host and no query, fragment or credentials. The
-/// text is not echoed: it might carry credentials.
-fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
-    checked_url(&String::deserialize(d)?).map_err(D::Error::custom)
-}
-
-/// [`url`]; blank or a placeholder is `None`, as when left out.
-fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
-    let text = String::deserialize(d)?;
-    if secret::is_unset(&text) {
-        return Ok(None);
-    }
-    checked_url(&text).map(Some).map_err(D::Error::custom)
-}
-
-fn checked_url(text: &str) -> Result<Url, &'static str> {
-    match Url::parse(text.trim()) {
-        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-            Err("must start with http:// or https://")
-        }
-        Ok(url) if url.host_str().is_none() => Err("has no host"),
-        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
-            Err("must not have a query or fragment")
-        }
-        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
-            Err("must not carry credentials; use the secret keys instead")
-        }
-        Ok(url) => Ok(url),
-        Err(_) => Err("is not a valid URL"),
-    }
 }
 
 #[cfg(test)]

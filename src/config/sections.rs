@@ -1,7 +1,6 @@
-//! The sections of the configuration file, each a serde struct whose field
-//! names are the keys and whose `default`s sit next to them
-//! (`config.example.toml` documents each key once, with the why of its
-//! default). Bounds and cross-field rules are in [`super::validate`].
+//! The sections of the configuration file: serde structs whose fields are the
+//! keys, each `default` next to its key (`config.example.toml` documents each
+//! key once, with the why of its default; bounds are in [`super::validate`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -10,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 use url::Url;
 
 use super::secret::Source;
-use super::{absent, duration, int, optional_url, seconds, secs, url};
 use crate::auth::SigningSecret;
 
 const MIB: u64 = 1024 * 1024;
@@ -46,8 +44,7 @@ pub fn default_shutdown_grace() -> Duration {
 }
 
 impl ServerConfig {
-    /// The full callback URL sent to N8N: `public_url` + [`super::CALLBACK_PATH`],
-    /// keeping any path prefix of `public_url` (a reverse proxy's sub-path).
+    /// `public_url` + [`super::CALLBACK_PATH`], keeping a proxy's path prefix.
     pub fn callback_url(&self) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
         format!("{base}{}", super::CALLBACK_PATH)
@@ -79,8 +76,7 @@ pub struct OdooConfig {
 }
 
 impl OdooConfig {
-    /// `{url}{path}` for a path starting with `/`, keeping any path prefix
-    /// of `url` (`/json/2/…`, `/web/version`).
+    /// `{url}{path}` (`path` starts with `/`), keeping a path prefix of `url`.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.url.as_str().trim_end_matches('/'))
     }
@@ -97,8 +93,7 @@ pub enum OdooApi {
     Json2,
 }
 
-/// `odoo.protocol`: which protocol toward Odoo the bridge may speak
-/// (see [`crate::odoo::Protocol`]).
+/// `odoo.protocol`: which [`crate::odoo::Protocol`] the bridge may speak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolMode {
@@ -109,20 +104,14 @@ pub enum ProtocolMode {
     Generic,
 }
 
-impl ProtocolMode {
-    /// The value as written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Companion => "companion",
-            Self::Generic => "generic",
-        }
+impl fmt::Display for ProtocolMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format!("{self:?}").to_lowercase())
     }
 }
 
-/// `[n8n]`: the outbound webhook and the shared secrets. Each may be unset:
-/// Odoo's system parameters are the fallback
-/// (`docs/protocol.md#system-parameters`).
+/// `[n8n]`: the webhook and the shared secrets, each falling back to Odoo's
+/// system parameters when unset (`docs/protocol.md#system-parameters`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct N8nConfig {
@@ -144,8 +133,7 @@ pub struct N8nConfig {
     pub timeout: Duration,
 }
 
-/// `[images]`: bounds on the image a callback delivers, and where an
-/// `image_url` may be downloaded from.
+/// `[images]`: bounds on a delivered image, and where it may be downloaded.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {
@@ -155,12 +143,10 @@ pub struct ImageConfig {
     pub max_pixels: u64,
     #[serde(default = "seconds::<60>", deserialize_with = "duration")]
     pub download_timeout: Duration,
-    /// Empty: any public host.
     #[serde(default)]
     pub allowed_hosts: Vec<HostPattern>,
     #[serde(default)]
     pub allow_private_networks: bool,
-    /// Empty: any port.
     #[serde(default = "default_allowed_ports")]
     pub allowed_ports: Vec<u16>,
 }
@@ -170,8 +156,7 @@ fn default_allowed_ports() -> Vec<u16> {
 }
 
 /// One entry of `images.allowed_hosts`: a host, or `*.example.com` for its
-/// subdomains (not `example.com` itself), kept as [`url::Url::host_str`]
-/// gives hosts: lower case, punycode, IPv6 in brackets, no trailing dot.
+/// subdomains only, kept as [`url::Url::host_str`] gives hosts (lower case).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct HostPattern {
@@ -215,8 +200,7 @@ impl TryFrom<String> for HostPattern {
     }
 }
 
-/// `[initiation]`: the trigger route, the sweeper, the retries toward N8N
-/// and the watchdog.
+/// `[initiation]`: the trigger route, sweeper, retries and watchdog.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InitiationConfig {
@@ -339,7 +323,6 @@ impl fmt::Debug for TlsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    /// An `EnvFilter` directive such as `info` or `influence_gen_bridge=debug`.
     #[serde(default = "default_log_level")]
     pub level: String,
     #[serde(default)]
@@ -379,3 +362,65 @@ default_from_serde!(
     AuthConfig,
     LogConfig
 );
+
+/// `n` seconds, for bounds.
+pub(super) const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// `N` seconds, as a serde default: `default = "seconds::<30>"`.
+fn seconds<const N: u64>() -> Duration {
+    secs(N)
+}
+
+/// `N` as a serde default for an integer key: `default = "int::<64, _>"`.
+fn int<const N: u64, T: TryFrom<u64, Error: fmt::Debug>>() -> T {
+    T::try_from(N).expect("the default fits the key's type")
+}
+
+/// A section left out: each key takes its default.
+fn absent<T: serde::de::DeserializeOwned>() -> T {
+    toml::from_str("").expect("every key of the section has a default")
+}
+
+/// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        D::Error::custom(format!(
+            "`{text}` is not a duration such as \"30s\", \"500ms\" or \"5m\": {e}"
+        ))
+    })
+}
+
+/// An `http(s)` URL with a host and no query, fragment or credentials. The
+/// text is not echoed: it might carry credentials.
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    checked_url(&String::deserialize(d)?).map_err(D::Error::custom)
+}
+
+/// [`url`]; blank or a placeholder is `None`, as when left out.
+fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let text = String::deserialize(d)?;
+    if super::secret::is_unset(&text) {
+        return Ok(None);
+    }
+    checked_url(&text).map(Some).map_err(D::Error::custom)
+}
+
+fn checked_url(text: &str) -> Result<Url, &'static str> {
+    match Url::parse(text.trim()) {
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            Err("must start with http:// or https://")
+        }
+        Ok(url) if url.host_str().is_none() => Err("has no host"),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            Err("must not have a query or fragment")
+        }
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            Err("must not carry credentials; use the secret keys instead")
+        }
+        Ok(url) => Ok(url),
+        Err(_) => Err("is not a valid URL"),
+    }
+}
