@@ -74,11 +74,6 @@ pub fn env_var_name(section: &str, key: &str) -> String {
     )
 }
 
-/// The systemd credential name that carries secret `key` of `section`.
-pub fn credential_name(section: &str, key: &str) -> String {
-    format!("{section}_{key}")
-}
-
 /// Resolves secret `section.key` by the precedence in the module docs: its
 /// real entries (at most one unless `list`), or none. An unreadable file is
 /// a problem recorded under the key.
@@ -115,7 +110,7 @@ pub(super) fn resolve(
     let credential = env
         .get("CREDENTIALS_DIRECTORY")
         .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(credential_name(section, key)));
+        .map(|dir| Path::new(dir).join(format!("{section}_{key}")));
     match credential {
         Some(path) if path.exists() => read(&path),
         _ => Vec::new(),

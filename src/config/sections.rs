@@ -15,7 +15,7 @@ use url::Url;
 use super::secret::Source;
 use crate::auth::SigningSecret;
 
-const MIB: u64 = 1024 * 1024;
+pub(super) const MIB: u64 = 1024 * 1024;
 
 /// `[server]`: the HTTP listener.
 #[derive(Debug, Clone, Deserialize)]

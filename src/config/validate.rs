@@ -13,10 +13,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::secret::{self, Environment, Source};
-use super::{AuthMode, Config, ConfigError, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
+use super::{AuthMode, Config, ConfigError, MIB, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
 use crate::auth::SigningSecret;
 
-const MIB: u64 = 1024 * 1024;
 const DAY: Duration = secs(86_400);
 /// An image's base64 and the JSON around it must fit the bridge's 128 MiB
 /// request limit toward Odoo (Werkzeug 3's own).
@@ -142,17 +141,14 @@ impl Check<'_> {
     }
 
     fn missing(&mut self, (section, key): (&str, &str), what: &str) {
-        self.problems.push(
-            format!("{section}.{key}"),
-            format!(
-                "{what} is required; set `{key}` in [{section}] (a value or {{ file = \"path\" }}), \
-                 the environment variable {}, or the systemd credential `{}` (values starting with \
-                 {} count as unset)",
-                secret::env_var_name(section, key),
-                secret::credential_name(section, key),
-                secret::PLACEHOLDER_PREFIX,
-            ),
+        let var = secret::env_var_name(section, key);
+        let message = format!(
+            "{what} is required; set `{key}` in [{section}] (a value or {{ file = \"path\" }}), \
+             the environment variable {var}, or the systemd credential `{section}_{key}` \
+             (values starting with {} count as unset)",
+            secret::PLACEHOLDER_PREFIX,
         );
+        self.problems.push(format!("{section}.{key}"), message);
     }
 
     /// Says what is wrong with a trigger secret, never its value.
