@@ -67,11 +67,7 @@ impl Environment {
 
 /// The environment variable that carries secret `key` of `section`.
 pub fn env_var_name(section: &str, key: &str) -> String {
-    format!(
-        "{ENV_PREFIX}{}_{}",
-        section.to_uppercase(),
-        key.to_uppercase()
-    )
+    format!("{ENV_PREFIX}{section}_{key}").to_uppercase()
 }
 
 /// Resolves secret `section.key` by the precedence in the module docs: its
