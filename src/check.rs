@@ -302,7 +302,7 @@ async fn check_companion(odoo: &OdooClient, config: &Config, report: &mut Report
         ),
     };
     report.add("companion addon", addon);
-    let mode_name = mode.as_str();
+    let mode_name = mode;
     let line = match protocol::choose(mode, &detection) {
         Ok(Protocol::Companion { version }) => (
             Pass,

@@ -1,14 +1,8 @@
-//! Configuration reload (SIGHUP): what a running daemon can take over from a
-//! new configuration, and what needs a restart.
-//!
-//! Tokens, N8N settings, image bounds, spool timings and the log level are
-//! read from the configuration snapshot at each use, so they change at once;
-//! so does `odoo.password` (the Odoo client logs in with the new one, and
-//! callbacks waiting for a refused login resume: see [`password_changed`]).
-//! What the running clients and listeners were built with (the listener and
-//! its connection limit, TLS, the Odoo connection and login, the spool's
-//! directory and bounds) keeps its running value until a restart, and the
-//! keys are named in the log.
+//! Configuration reload (SIGHUP). Most keys are read from the configuration
+//! snapshot at each use and change at once, `odoo.password` included (the
+//! client logs in again: [`password_changed`]). What running clients and
+//! listeners were built with keeps its value until a restart ([`plan`] names
+//! those keys in the log).
 
 use secrecy::ExposeSecret;
 
@@ -63,13 +57,7 @@ pub fn password_changed(old: &Config, new: &Config) -> bool {
 
 /// Whether the image download settings changed (the downloader is rebuilt).
 pub fn images_changed(old: &Config, new: &Config) -> bool {
-    let (a, b) = (&old.images, &new.images);
-    a.max_bytes != b.max_bytes
-        || a.max_pixels != b.max_pixels
-        || a.download_timeout != b.download_timeout
-        || a.allowed_hosts != b.allowed_hosts
-        || a.allow_private_networks != b.allow_private_networks
-        || a.allowed_ports != b.allowed_ports
+    old.images != new.images
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub(super) fn api_line(config: &Config, version: &ServerVersion, api: Api) -> (V
     };
     let at = match api {
         Api::Json2 => config.odoo.endpoint("/json/2/…"),
-        Api::JsonRpc => config.odoo.jsonrpc_endpoint(),
+        Api::JsonRpc => config.odoo.endpoint("/jsonrpc"),
     };
     let deprecated = version
         .major()

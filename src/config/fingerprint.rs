@@ -1,9 +1,7 @@
 //! Fingerprints of secrets: enough to tell whether two machines hold the
-//! same value, never enough to use it. A fingerprint is `sha256:` and the
-//! first 8 hex digits of the SHA-256 of the value as used, which an admin
-//! computes with `printf %s "$SECRET" | sha256sum | cut -c1-8`. 32 bits say
-//! nothing useful about a long random secret, but let a log reader test
-//! guesses of a weak one: use generated secrets.
+//! same value (`printf %s "$SECRET" | sha256sum | cut -c1-8`), never enough
+//! to use a generated one (32 bits only let a log reader test guesses of a
+//! weak secret).
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -13,12 +11,8 @@ use super::Config;
 /// `sha256:` and the first 8 hex digits of the SHA-256 of `secret`.
 pub fn fingerprint(secret: &SecretString) -> String {
     let digest = Sha256::digest(secret.expose_secret().as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(4)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    let hex: Vec<String> = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{}", hex.concat())
 }
 
 /// Logs, at `info`, each secret key of `config` with its fingerprint, or
@@ -33,14 +27,14 @@ pub fn log_configured_secrets(config: &Config) {
     log("n8n.callback_token", config.n8n.callback_token.as_ref());
     log("n8n.outbound_token", config.n8n.outbound_token.as_ref());
     let signing = &config.auth.signing_secrets;
-    if signing.is_empty() {
-        log("auth.signing_secrets", None);
-    }
     for (index, secret) in signing.iter().enumerate() {
         log(
             &format!("auth.signing_secrets[{index}]"),
             Some(secret.text()),
         );
+    }
+    if signing.is_empty() {
+        log("auth.signing_secrets", None);
     }
 }
 

@@ -1,12 +1,8 @@
-//! Configuration: the TOML file, environment variables and credential files,
-//! validated once into types that cannot hold an invalid value.
-//!
-//! serde reads the file straight into [`Config`]: the field names are the
-//! keys, values are parsed on the way, an unknown key is refused.
-//! [`validate`] then resolves the secrets ([`secret`]) and checks bounds and
-//! the rules between keys, collecting every problem. Each error names its
-//! key (`odoo.timeout: …`); secrets are held as [`secrecy::SecretString`],
-//! so `Debug` output, logs and errors never contain them.
+//! Configuration: serde reads the TOML file straight into [`Config`] (field
+//! names are keys, an unknown key is refused), then [`validate`] resolves the
+//! secrets ([`secret`]) and checks bounds and the rules between keys,
+//! collecting every problem. Each error names its key (`odoo.timeout: …`);
+//! secrets are [`secrecy::SecretString`]s, never in `Debug`, logs or errors.
 
 pub mod fingerprint;
 pub mod secret;
@@ -15,14 +11,11 @@ mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, de::Error as _};
-use url::Url;
+use serde::Deserialize;
 
 pub use secret::Environment;
 pub use sections::*;
-pub use validate::validate;
 
 /// The path used when neither `--config` nor the environment names one.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/influence-gen-bridge/config.toml";
@@ -30,8 +23,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/influence-gen-bridge/config.toml";
 pub const CONFIG_PATH_ENV: &str = "INFLUENCE_GEN_BRIDGE_CONFIG";
 /// The route N8N calls back on (`docs/protocol.md#routes`).
 pub const CALLBACK_PATH: &str = "/influence_gen/ai/callback/image_result";
-/// Configuration files larger than this are refused before parsing.
-const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The validated configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,44 +46,36 @@ pub struct Config {
     #[serde(skip)]
     pub tls: Option<TlsConfig>,
     #[serde(rename = "tls", default)]
-    tls_files: TlsFiles,
+    tls_files: Option<TlsFiles>,
 }
 
-/// Why the configuration could not be loaded.
+/// Why the configuration could not be loaded: each problem names its key
+/// (`key: what is wrong`), never a secret's value.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path} is not valid:\n{problems}")]
-    Invalid { path: PathBuf, problems: Problems },
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
 }
 
-/// Every problem found while validating, each `key: what is wrong` (never
-/// a secret's value).
-#[derive(Debug, Default, Clone)]
-pub struct Problems(Vec<String>);
+/// Every problem found while validating.
+#[derive(Default)]
+struct Problems(Vec<String>);
 
 impl Problems {
-    pub fn push(&mut self, key: impl fmt::Display, message: impl fmt::Display) {
-        self.0.push(format!("  - {key}: {message}"));
+    fn push(&mut self, key: impl fmt::Display, message: impl fmt::Display) {
+        self.0.push(format!("\n  - {key}: {message}"));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(value)` when there is no problem.
-    fn or<T>(self, value: T) -> Result<T, Self> {
-        self.is_empty().then_some(value).ok_or(self)
-    }
-}
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("\n"))
+    /// `Ok(value)` when there is no problem, else all of them.
+    fn or<T>(self, value: T, path: &Path) -> Result<T, ConfigError> {
+        if self.0.is_empty() {
+            return Ok(value);
+        }
+        Err(ConfigError {
+            path: path.to_owned(),
+            message: format!("is not valid:{}", self.0.concat()),
+        })
     }
 }
 
@@ -113,11 +96,7 @@ impl Config {
         base_dir: &Path,
         env: &Environment,
     ) -> Result<Self, ConfigError> {
-        let config = parse(text, path)?;
-        validate(config, base_dir, env).map_err(|problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })
+        validate::validate(parse(text, path)?, path, base_dir, env)
     }
 }
 
@@ -131,66 +110,53 @@ impl SpoolConfig {
             #[serde(default)]
             spool: SpoolConfig,
         }
-        let SpoolOnly { spool } = parse(&read_config_file(path)?, path)?;
+        let SpoolOnly { mut spool } = parse(&read_config_file(path)?, path)?;
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        validate::spool(spool, base_dir).map_err(|problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })
+        let mut problems = Problems::default();
+        validate::spool(&mut spool, base_dir, &mut problems);
+        problems.or(spool, path)
     }
 }
 
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    let bytes = read_bounded(path, MAX_CONFIG_FILE_BYTES);
-    let text = bytes.and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8".into()));
-    text.map_err(|reason| ConfigError::Read {
+    read_text(path).map_err(|message| ConfigError {
         path: path.to_owned(),
-        reason,
+        message,
     })
 }
 
-/// A regular file of at most `max` bytes.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let unreadable = |e: std::io::Error| format!("cannot read the file ({})", e.kind());
-    match std::fs::metadata(path).map_err(unreadable)? {
-        metadata if !metadata.is_file() => Err("not a regular file".to_owned()),
-        metadata if metadata.len() > max => Err(format!("larger than {max} bytes")),
-        _ => std::fs::read(path).map_err(unreadable),
-    }
+/// The file's text, or why not (never its content).
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the file ({})", e.kind()))
 }
 
 /// Deserializes `text`; an error names the key it concerns and never quotes
 /// the file's line (it may hold a secret).
 fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|error: toml::de::Error| {
+        let (section, key) = key_at(text, error.span().map_or(0, |span| span.start));
         let message = error.message().trim_end();
-        let at = error.span().map_or(0, |span| span.start);
-        let (mut section, mut key) = key_at(text, at);
-        let named = |prefix: &str| {
-            let name = message.strip_prefix(prefix)?.split('`').next()?;
-            Some(name.to_owned())
+        let named = |prefix| Some(message.strip_prefix(prefix)?.split('`').next()?.to_owned());
+        let (key, message) = match (named("unknown field `"), named("missing field `")) {
+            (Some(name), _) => (Some(name), UNKNOWN_KEY),
+            (_, Some(name)) => (Some(name), "is required"),
+            _ => (key, message),
         };
-        let message = if let Some(name) = named("unknown field `") {
-            // An unknown `[section]` is reported at its header.
-            section = section.filter(|section| *section != name);
-            key = Some(name);
-            "unknown key (misspelled, or removed in this version: config.example.toml lists every key)"
-        } else if let Some(name) = named("missing field `") {
-            key = Some(name);
-            "is required"
-        } else {
-            message
-        };
+        // An unknown `[section]` is reported at its own header.
+        let section = section.filter(|section| Some(section) != key.as_ref());
         let dotted = match (section, key) {
-            (Some(section), Some(key)) => format!("{section}.{key}"),
-            (section, key) => section.or(key).unwrap_or_else(|| "(file)".to_owned()),
+            (None, None) => "(file)".to_owned(),
+            (section, key) => section.into_iter().chain(key).collect::<Vec<_>>().join("."),
         };
-        ConfigError::Parse {
+        ConfigError {
             path: path.to_owned(),
             message: format!("{dotted}: {message}"),
         }
     })
 }
+
+const UNKNOWN_KEY: &str =
+    "unknown key (misspelled, or removed in this version: config.example.toml lists every key)";
 
 /// The `[section]` and the key whose value is at byte `at` of `text`: the
 /// last header before it, and the last `key =` up to the end of its line.
@@ -210,53 +176,6 @@ fn key_at(text: &str, at: usize) -> (Option<String>, Option<String>) {
         }
     }
     (section, key)
-}
-
-/// `n` seconds, for defaults and bounds.
-const fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        D::Error::custom(format!(
-            "`{text}` is not a duration such as \"30s\", \"500ms\" or \"5m\": {e}"
-        ))
-    })
-}
-
-/// An `http(s)` URL with a host and no query, fragment or credentials. The
-/// text is not echoed: it might carry credentials.
-fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
-    checked_url(&String::deserialize(d)?).map_err(D::Error::custom)
-}
-
-/// [`url`]; blank or a placeholder is `None`, as when left out.
-fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
-    let text = String::deserialize(d)?;
-    if secret::is_unset(&text) {
-        return Ok(None);
-    }
-    checked_url(&text).map(Some).map_err(D::Error::custom)
-}
-
-fn checked_url(text: &str) -> Result<Url, &'static str> {
-    match Url::parse(text.trim()) {
-        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-            Err("must start with http:// or https://")
-        }
-        Ok(url) if url.host_str().is_none() => Err("has no host"),
-        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
-            Err("must not have a query or fragment")
-        }
-        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
-            Err("must not carry credentials; use the secret keys instead")
-        }
-        Ok(url) => Ok(url),
-        Err(_) => Err("is not a valid URL"),
-    }
 }
 
 #[cfg(test)]

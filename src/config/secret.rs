@@ -1,14 +1,8 @@
-//! Where secrets come from. Secret `<key>` of `[<section>]` is taken from
-//! the first source with a real value: the environment variable
-//! `INFLUENCE_GEN_BRIDGE_<SECTION>_<KEY>`; the TOML, `<key> = "value"` or
-//! `<key> = { file = "path" }` (relative to the configuration file); the
-//! systemd credential `<section>_<key>` in `$CREDENTIALS_DIRECTORY`.
-//!
-//! A blank value, or one starting with `PLACEHOLDER`, counts as unset. A
-//! list (`auth.signing_secrets`) is a TOML list, whitespace- or
-//! comma-separated in the environment, one entry per line in a file (`#`
-//! lines skipped). Values leave this module only as [`SecretString`];
-//! problems name keys and paths, never contents.
+//! Where secrets come from: the first real value of the environment
+//! variable, the TOML (a value or `{ file = "path" }`) and the systemd
+//! credential, as `config.example.toml` tells. A list (`auth.signing_secrets`)
+//! is split at whitespace or commas in the environment, at lines in a file.
+//! Values leave only as [`SecretString`]; problems never quote them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,8 +16,6 @@ use super::Problems;
 pub const PLACEHOLDER_PREFIX: &str = "PLACEHOLDER";
 /// The prefix of every environment variable the bridge reads for secrets.
 pub const ENV_PREFIX: &str = "INFLUENCE_GEN_BRIDGE_";
-/// Secret files larger than this are refused: a secret is a line, not a blob.
-const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// A secret as written in the TOML: the value (`T`: one string or a list),
 /// or the file holding it.
@@ -44,9 +36,7 @@ pub fn is_unset(value: &str) -> bool {
     value.is_empty() || value.starts_with(PLACEHOLDER_PREFIX)
 }
 
-/// A snapshot of the process environment (no `Debug`: values may be
-/// secrets). Tests build one instead of mutating the real one, which
-/// edition 2024 makes unsafe.
+/// A snapshot of the process environment (no `Debug`: values may be secrets).
 #[derive(Clone, Default)]
 pub struct Environment {
     vars: HashMap<String, String>,
@@ -77,16 +67,7 @@ impl Environment {
 
 /// The environment variable that carries secret `key` of `section`.
 pub fn env_var_name(section: &str, key: &str) -> String {
-    format!(
-        "{ENV_PREFIX}{}_{}",
-        section.to_uppercase(),
-        key.to_uppercase()
-    )
-}
-
-/// The systemd credential name that carries secret `key` of `section`.
-pub fn credential_name(section: &str, key: &str) -> String {
-    format!("{section}_{key}")
+    format!("{ENV_PREFIX}{section}_{key}").to_uppercase()
 }
 
 /// Resolves secret `section.key` by the precedence in the module docs: its
@@ -107,15 +88,12 @@ pub(super) fn resolve(
             Vec::new()
         }
     };
-    if let Some(value) = env.get(&env_var_name(section, key)) {
-        let entries = if list {
-            real(value.split(|c: char| c.is_whitespace() || c == ','))
-        } else {
-            real([value])
-        };
-        if !entries.is_empty() {
-            return entries;
-        }
+    let separator = |c: char| list && (c.is_whitespace() || c == ',');
+    if let Some(value) = env.get(&env_var_name(section, key))
+        && let entries = real(value.split(separator))
+        && !entries.is_empty()
+    {
+        return entries;
     }
     let entries = match written {
         Some(Source::Inline(values)) => real(values.iter().map(ExposeSecret::expose_secret)),
@@ -128,7 +106,7 @@ pub(super) fn resolve(
     let credential = env
         .get("CREDENTIALS_DIRECTORY")
         .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(credential_name(section, key)));
+        .map(|dir| Path::new(dir).join(format!("{section}_{key}")));
     match credential {
         Some(path) if path.exists() => read(&path),
         _ => Vec::new(),
@@ -147,8 +125,7 @@ fn real<'a>(entries: impl IntoIterator<Item = &'a str>) -> Vec<SecretString> {
 
 /// A secret file: one value (trimmed), or for a list one entry per line.
 fn read_file(path: &Path, list: bool) -> Result<Vec<SecretString>, String> {
-    let bytes = super::read_bounded(path, MAX_SECRET_FILE_BYTES)?;
-    let text = String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?;
+    let text = super::read_text(path)?;
     Ok(if list {
         real(text.lines().filter(|line| !line.trim().starts_with('#')))
     } else {

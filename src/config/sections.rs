@@ -1,7 +1,6 @@
-//! The sections of the configuration file, each a serde struct whose field
-//! names are the keys (`config.example.toml` documents each key once).
-//! Defaults are the named functions next to each section; bounds and
-//! cross-field rules are in [`super::validate`].
+//! The sections of the configuration file: serde structs whose fields are the
+//! keys, each `default` next to its key (`config.example.toml` documents each
+//! key once, with the why of its default; bounds are in [`super::validate`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -10,14 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 use url::Url;
 
 use super::secret::Source;
-use super::{duration, optional_url, secs, url};
 use crate::auth::SigningSecret;
 
-const MIB: u64 = 1024 * 1024;
+pub(super) const MIB: u64 = 1024 * 1024;
 
 /// `[server]`: the HTTP listener.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,9 +25,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     #[serde(deserialize_with = "url")]
     pub public_url: Url,
-    #[serde(default = "default_max_body_bytes")]
+    #[serde(default = "int::<{ 64 * MIB }, _>")]
     pub max_body_bytes: u64,
-    #[serde(default = "default_max_connections")]
+    #[serde(default = "int::<64, _>")]
     pub max_connections: usize,
     #[serde(default = "default_shutdown_grace", deserialize_with = "duration")]
     pub shutdown_grace: Duration,
@@ -40,22 +38,13 @@ pub struct ServerConfig {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8787))
 }
-/// 64 MiB: a 40 MiB image as base64 plus the JSON around it.
-fn default_max_body_bytes() -> u64 {
-    64 * MIB
-}
-/// With 64 MiB bodies, 64 connections hold at most 4 GiB of bodies at once.
-fn default_max_connections() -> usize {
-    64
-}
 /// Fits the systemd unit's `TimeoutStopSec` with the daemon's stop margin.
 pub fn default_shutdown_grace() -> Duration {
     secs(20)
 }
 
 impl ServerConfig {
-    /// The full callback URL sent to N8N: `public_url` + [`super::CALLBACK_PATH`],
-    /// keeping any path prefix of `public_url` (a reverse proxy's sub-path).
+    /// `public_url` + [`super::CALLBACK_PATH`], keeping a proxy's path prefix.
     pub fn callback_url(&self) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
         format!("{base}{}", super::CALLBACK_PATH)
@@ -76,41 +65,18 @@ pub struct OdooConfig {
     pub password: SecretString,
     #[serde(rename = "password", default)]
     pub(crate) password_source: Option<Source<SecretString>>,
-    #[serde(default = "default_odoo_timeout", deserialize_with = "duration")]
+    #[serde(default = "seconds::<30>", deserialize_with = "duration")]
     pub timeout: Duration,
-    #[serde(default = "default_max_concurrent_calls")]
+    #[serde(default = "int::<4, _>")]
     pub max_concurrent_calls: usize,
     #[serde(default)]
     pub protocol: ProtocolMode,
-    #[serde(
-        default = "default_unknown_outcome_wait",
-        deserialize_with = "duration"
-    )]
+    #[serde(default = "seconds::<150>", deserialize_with = "duration")]
     pub unknown_outcome_wait: Duration,
 }
 
-fn default_odoo_timeout() -> Duration {
-    secs(30)
-}
-/// Odoo's prefork default is a handful of workers; more concurrent calls than
-/// workers only queue up in its listen backlog (see DESIGN.md).
-fn default_max_concurrent_calls() -> usize {
-    4
-}
-/// Longer than Odoo's default `limit_time_real` (120 s): by then a call whose
-/// answer was lost has committed or been killed.
-fn default_unknown_outcome_wait() -> Duration {
-    secs(150)
-}
-
 impl OdooConfig {
-    /// `{url}/jsonrpc`, keeping any path prefix of `url`.
-    pub fn jsonrpc_endpoint(&self) -> String {
-        self.endpoint("/jsonrpc")
-    }
-
-    /// `{url}{path}` for a path starting with `/`, keeping any path prefix
-    /// of `url` (`/json/2/…`, `/web/version`).
+    /// `{url}{path}` (`path` starts with `/`), keeping a path prefix of `url`.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.url.as_str().trim_end_matches('/'))
     }
@@ -127,8 +93,7 @@ pub enum OdooApi {
     Json2,
 }
 
-/// `odoo.protocol`: which protocol toward Odoo the bridge may speak
-/// (see [`crate::odoo::Protocol`]).
+/// `odoo.protocol`: which [`crate::odoo::Protocol`] the bridge may speak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolMode {
@@ -139,136 +104,88 @@ pub enum ProtocolMode {
     Generic,
 }
 
-impl ProtocolMode {
-    /// The value as written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Companion => "companion",
-            Self::Generic => "generic",
-        }
+impl fmt::Display for ProtocolMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format!("{self:?}").to_lowercase())
     }
 }
 
-/// `[n8n]`: the outbound webhook and the shared secrets. Each may be unset:
-/// Odoo's system parameters are the fallback
-/// (`docs/protocol.md#system-parameters`).
+/// `[n8n]`: the webhook and the shared secrets, each falling back to Odoo's
+/// system parameters when unset (`docs/protocol.md#system-parameters`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct N8nConfig {
-    #[serde(deserialize_with = "optional_url")]
+    #[serde(default, deserialize_with = "optional_url")]
     pub webhook_url: Option<Url>,
     #[serde(skip)]
     pub api_key: Option<SecretString>,
-    #[serde(rename = "api_key")]
+    #[serde(rename = "api_key", default)]
     pub(crate) api_key_source: Option<Source<SecretString>>,
     #[serde(skip)]
     pub callback_token: Option<SecretString>,
-    #[serde(rename = "callback_token")]
+    #[serde(rename = "callback_token", default)]
     pub(crate) callback_token_source: Option<Source<SecretString>>,
     #[serde(skip)]
     pub outbound_token: Option<SecretString>,
-    #[serde(rename = "outbound_token")]
+    #[serde(rename = "outbound_token", default)]
     pub(crate) outbound_token_source: Option<Source<SecretString>>,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<10>", deserialize_with = "duration")]
     pub timeout: Duration,
 }
 
-impl Default for N8nConfig {
-    fn default() -> Self {
-        Self {
-            webhook_url: None,
-            api_key: None,
-            api_key_source: None,
-            callback_token: None,
-            callback_token_source: None,
-            outbound_token: None,
-            outbound_token_source: None,
-            timeout: secs(10),
-        }
-    }
-}
-
-/// `[images]`: bounds on the image a callback delivers, and where an
-/// `image_url` may be downloaded from.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// `[images]`: bounds on a delivered image, and where it may be downloaded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImageConfig {
+    #[serde(default = "int::<{ 40 * MIB }, _>")]
     pub max_bytes: u64,
+    #[serde(default = "int::<40_000_000, _>")]
     pub max_pixels: u64,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<60>", deserialize_with = "duration")]
     pub download_timeout: Duration,
-    /// Empty: any public host.
+    #[serde(default)]
     pub allowed_hosts: Vec<HostPattern>,
+    #[serde(default)]
     pub allow_private_networks: bool,
-    /// Empty: any port.
+    #[serde(default = "default_allowed_ports")]
     pub allowed_ports: Vec<u16>,
 }
 
-impl Default for ImageConfig {
-    fn default() -> Self {
-        Self {
-            // 40 MiB: well above what image models produce.
-            max_bytes: 40 * MIB,
-            // 40 megapixels: an 8K image (33 MP) fits; a header claiming more
-            // is a decompression bomb.
-            max_pixels: 40_000_000,
-            download_timeout: secs(60),
-            allowed_hosts: Vec::new(),
-            allow_private_networks: false,
-            // Image hosts rarely use other ports.
-            allowed_ports: vec![80, 443],
-        }
-    }
+fn default_allowed_ports() -> Vec<u16> {
+    vec![80, 443]
 }
 
-/// One entry of `images.allowed_hosts`: an exact host, or `*.example.com`
-/// for every subdomain of `example.com` (not `example.com` itself).
-///
-/// Hosts are kept in the form [`url::Url::host_str`] gives them: lower
-/// case, international names in punycode, IPv6 in brackets, no trailing dot.
+/// One entry of `images.allowed_hosts`: a host, or `*.example.com` for its
+/// subdomains only, kept as [`url::Url::host_str`] gives hosts (lower case).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub enum HostPattern {
-    Exact(String),
-    /// The parent domain, without the `*.`.
-    Subdomains(String),
+pub struct HostPattern {
+    host: String,
+    subdomains: bool,
 }
 
 impl HostPattern {
     /// Parses `example.com`, `*.example.com`, `10.0.0.5` or `[fd00::5]`.
     pub fn parse(text: &str) -> Option<Self> {
-        let (wildcard, host) = match text.trim().strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, text.trim()),
-        };
+        let text = text.trim();
+        let (subdomains, host) = text.strip_prefix("*.").map_or((false, text), |h| (true, h));
         let host = host.strip_suffix('.').unwrap_or(host);
-        if host.is_empty() || host.contains('*') {
-            return None;
-        }
-        match url::Host::parse(host).ok()? {
-            url::Host::Domain(domain) if wildcard => Some(Self::Subdomains(domain)),
-            url::Host::Domain(domain) => Some(Self::Exact(domain)),
-            _ if wildcard => None,
-            ip => Some(Self::Exact(ip.to_string())),
-        }
+        let host = match url::Host::parse(host).ok()? {
+            _ if host.contains('*') => return None,
+            url::Host::Domain(domain) => domain,
+            ip if !subdomains => ip.to_string(),
+            _ => return None,
+        };
+        Some(Self { host, subdomains })
     }
 
     /// Whether `host` (as [`url::Url::host_str`] gives it) matches.
     pub fn matches(&self, host: &str) -> bool {
-        let host = host.strip_suffix('.').unwrap_or(host);
-        match self {
-            Self::Exact(exact) => host.eq_ignore_ascii_case(exact),
-            Self::Subdomains(parent) => {
-                // `cut` is where ".example.com" starts; a label must precede it.
-                let Some(cut) = host.len().checked_sub(parent.len() + 1) else {
-                    return false;
-                };
-                cut > 0
-                    && host.get(cut..).is_some_and(|tail| {
-                        tail.starts_with('.') && tail[1..].eq_ignore_ascii_case(parent)
-                    })
-            }
+        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        match host.strip_suffix(&self.host) {
+            Some(label) if self.subdomains => label.len() > 1 && label.ends_with('.'),
+            Some(rest) => rest.is_empty(),
+            None => false,
         }
     }
 }
@@ -283,48 +200,31 @@ impl TryFrom<String> for HostPattern {
     }
 }
 
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exact(host) => f.write_str(host),
-            Self::Subdomains(parent) => write!(f, "*.{parent}"),
-        }
-    }
-}
-
-/// `[initiation]`: the trigger route, the sweeper, the retries toward N8N
-/// and the watchdog.
+/// `[initiation]`: the trigger route, sweeper, retries and watchdog.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct InitiationConfig {
     /// `None` turns the trigger route off (it answers 404).
     #[serde(skip)]
     pub trigger_secret: Option<SecretString>,
-    #[serde(rename = "trigger_secret")]
+    #[serde(rename = "trigger_secret", default)]
     pub(crate) trigger_secret_source: Option<Source<SecretString>>,
+    #[serde(default = "int::<3, _>")]
     pub attempts: u32,
     /// `None` when the sweeper is off (`"0s"`).
-    #[serde(deserialize_with = "sweep_interval")]
+    #[serde(
+        default = "default_sweep_interval",
+        deserialize_with = "sweep_interval"
+    )]
     pub sweep_interval: Option<Duration>,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<30>", deserialize_with = "duration")]
     pub sweep_grace: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<3600>", deserialize_with = "duration")]
     pub result_timeout: Duration,
 }
 
-impl Default for InitiationConfig {
-    fn default() -> Self {
-        Self {
-            trigger_secret: None,
-            trigger_secret_source: None,
-            attempts: 3,
-            sweep_interval: Some(secs(60)),
-            // Longer than a trigger needs, so the sweeper does not race it.
-            sweep_grace: secs(30),
-            // A generation takes minutes, not an hour.
-            result_timeout: secs(3600),
-        }
-    }
+fn default_sweep_interval() -> Option<Duration> {
+    Some(secs(60))
 }
 
 fn sweep_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -333,62 +233,45 @@ fn sweep_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Durat
 
 /// `[spool]`: the durable queue of accepted callbacks.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Relative to the configuration file's directory once validated.
+    #[serde(default = "default_spool_dir")]
     pub dir: PathBuf,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<5>", deserialize_with = "duration")]
     pub wait: Duration,
+    #[serde(default = "yes")]
     pub fsync: bool,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<1>", deserialize_with = "duration")]
     pub retry_initial: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<300>", deserialize_with = "duration")]
     pub retry_max: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<{ 7 * 86_400 }>", deserialize_with = "duration")]
     pub max_age: Duration,
+    #[serde(default = "int::<{ 4096 * MIB }, _>")]
     pub max_bytes: u64,
 }
 
-impl Default for SpoolConfig {
-    fn default() -> Self {
-        Self {
-            dir: PathBuf::from("/var/lib/influence-gen-bridge/spool"),
-            // N8N waits for the answer; a few seconds covers a healthy Odoo.
-            wait: secs(5),
-            fsync: true,
-            retry_initial: secs(1),
-            retry_max: secs(300),
-            max_age: secs(7 * 86_400),
-            // 4 GiB: a hundred full-size images, or a day of an outage.
-            max_bytes: 4 * 1024 * MIB,
-        }
-    }
+fn default_spool_dir() -> PathBuf {
+    PathBuf::from("/var/lib/influence-gen-bridge/spool")
+}
+fn yes() -> bool {
+    true
 }
 
 /// `[auth]`: callback authentication (see [`crate::auth`]).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct AuthConfig {
+    #[serde(default)]
     pub mode: AuthMode,
     /// Any of them may sign (key rotation).
     #[serde(skip)]
     pub signing_secrets: Vec<SigningSecret>,
-    #[serde(rename = "signing_secrets")]
+    #[serde(rename = "signing_secrets", default)]
     pub(crate) signing_secrets_source: Option<Source<Vec<SecretString>>>,
-    #[serde(deserialize_with = "duration")]
+    #[serde(default = "seconds::<300>", deserialize_with = "duration")]
     pub timestamp_tolerance: Duration,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            mode: AuthMode::Token,
-            signing_secrets: Vec::new(),
-            signing_secrets_source: None,
-            // The Standard Webhooks recommendation.
-            timestamp_tolerance: secs(300),
-        }
-    }
 }
 
 /// Which credentials a callback must carry (see [`crate::auth`]).
@@ -411,25 +294,19 @@ impl AuthMode {
 
 impl fmt::Display for AuthMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Token => "token",
-            Self::Signature => "signature",
-            Self::Either => "either",
-            Self::Both => "both",
-        })
+        f.write_str(&format!("{self:?}").to_lowercase())
     }
 }
 
-/// `[tls]` as written: both files or neither.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[tls]` as written.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TlsFiles {
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
-/// `[tls]`: serve HTTPS directly, with the certificate and key of
-/// `tls.cert_file` and `tls.key_file`, checked (the key fits) when loaded.
+/// `[tls]`: serve HTTPS directly, the key checked to fit the certificate.
 #[derive(Clone)]
 pub struct TlsConfig {
     pub server_config: Arc<rustls::ServerConfig>,
@@ -444,20 +321,16 @@ impl fmt::Debug for TlsConfig {
 
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    /// An `EnvFilter` directive such as `info` or `influence_gen_bridge=debug`.
+    #[serde(default = "default_log_level")]
     pub level: String,
+    #[serde(default)]
     pub format: LogFormat,
 }
 
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            level: "info".to_owned(),
-            format: LogFormat::Text,
-        }
-    }
+fn default_log_level() -> String {
+    "info".to_owned()
 }
 
 /// How log lines are written.
@@ -469,4 +342,85 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for journald and log shippers.
     Json,
+}
+
+/// A section left out takes every default, as does `Default`.
+macro_rules! default_from_serde {
+    ($($section:ty),+) => {$(
+        impl Default for $section {
+            fn default() -> Self {
+                absent()
+            }
+        }
+    )+};
+}
+default_from_serde!(
+    N8nConfig,
+    ImageConfig,
+    InitiationConfig,
+    SpoolConfig,
+    AuthConfig,
+    LogConfig
+);
+
+/// `n` seconds, for bounds.
+pub(super) const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// `N` seconds, as a serde default: `default = "seconds::<30>"`.
+fn seconds<const N: u64>() -> Duration {
+    secs(N)
+}
+
+/// `N` as a serde default for an integer key: `default = "int::<64, _>"`.
+fn int<const N: u64, T: TryFrom<u64, Error: fmt::Debug>>() -> T {
+    T::try_from(N).expect("the default fits the key's type")
+}
+
+/// A section left out: each key takes its default.
+fn absent<T: serde::de::DeserializeOwned>() -> T {
+    toml::from_str("").expect("every key of the section has a default")
+}
+
+/// A duration as humans write it: `"500ms"`, `"30s"`, `"5m"`, `"7days"`.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        D::Error::custom(format!(
+            "`{text}` is not a duration such as \"30s\", \"500ms\" or \"5m\": {e}"
+        ))
+    })
+}
+
+/// An `http(s)` URL with a host and no query, fragment or credentials. The
+/// text is not echoed: it might carry credentials.
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    checked_url(&String::deserialize(d)?).map_err(D::Error::custom)
+}
+
+/// [`url`]; blank or a placeholder is `None`, as when left out.
+fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let text = String::deserialize(d)?;
+    if super::secret::is_unset(&text) {
+        return Ok(None);
+    }
+    checked_url(&text).map(Some).map_err(D::Error::custom)
+}
+
+fn checked_url(text: &str) -> Result<Url, &'static str> {
+    match Url::parse(text.trim()) {
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            Err("must start with http:// or https://")
+        }
+        Ok(url) if url.host_str().is_none() => Err("has no host"),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            Err("must not have a query or fragment")
+        }
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            Err("must not carry credentials; use the secret keys instead")
+        }
+        Ok(url) => Ok(url),
+        Err(_) => Err("is not a valid URL"),
+    }
 }

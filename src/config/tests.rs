@@ -266,12 +266,12 @@ fn tls_needs_both_files_that_fit_together() {
     refused(
         &with("tls", "cert_file = \"c.pem\""),
         "tls.key_file",
-        "is required when tls.cert_file",
+        "is required",
     );
     refused(
         &with("tls", "key_file = \"k.pem\""),
         "tls.cert_file",
-        "is required when tls.key_file",
+        "is required",
     );
     let dir = tempfile::tempdir().unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -293,7 +293,7 @@ fn tls_needs_both_files_that_fit_together() {
     assert!(tls("cert.pem", "key.pem").unwrap().tls.is_some());
     let text = tls("key.pem", "key.pem").unwrap_err();
     assert!(
-        text.contains("tls.cert_file: ") && text.contains("holds no PEM certificate"),
+        text.contains("tls.cert_file: ") && text.contains("no readable PEM certificate"),
         "{text}"
     );
     assert!(
@@ -486,4 +486,67 @@ fn the_example_file_is_valid_and_has_at_most_45_keys() {
         assert!(config.is_ok(), "{}", config.unwrap_err());
     }
     assert!(uncommented.contains("\nmax_connections = 64"));
+    // The defaults the example documents are the code's.
+    let (mut example, default) = (
+        load_in(Path::new("/etc/bridge"), &uncommented, &env).unwrap(),
+        load(BASE).unwrap(),
+    );
+    let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        assert_eq!(format!("{a:?}"), format!("{b:?}"))
+    };
+    example.images.allowed_hosts.clear(); // an example, not the default
+    same(&example.images, &default.images);
+    same(&example.spool, &default.spool);
+    same(&example.auth, &default.auth);
+    same(&example.log, &default.log);
+    let (a, b) = (&example.server, &default.server);
+    same(
+        &(
+            a.listen,
+            a.max_body_bytes,
+            a.max_connections,
+            a.shutdown_grace,
+            a.start_degraded,
+        ),
+        &(
+            b.listen,
+            b.max_body_bytes,
+            b.max_connections,
+            b.shutdown_grace,
+            b.start_degraded,
+        ),
+    );
+    let (a, b) = (&example.odoo, &default.odoo);
+    same(
+        &(
+            a.api,
+            a.timeout,
+            a.max_concurrent_calls,
+            a.protocol,
+            a.unknown_outcome_wait,
+        ),
+        &(
+            b.api,
+            b.timeout,
+            b.max_concurrent_calls,
+            b.protocol,
+            b.unknown_outcome_wait,
+        ),
+    );
+    let (a, b) = (&example.initiation, &default.initiation);
+    same(
+        &(
+            a.attempts,
+            a.sweep_interval,
+            a.sweep_grace,
+            a.result_timeout,
+        ),
+        &(
+            b.attempts,
+            b.sweep_interval,
+            b.sweep_grace,
+            b.result_timeout,
+        ),
+    );
+    same(&example.n8n.timeout, &default.n8n.timeout);
 }

@@ -1,12 +1,7 @@
-//! The second stage: a parsed [`Config`] in, the same with its secrets
-//! resolved, or every [`Problem`] out. Only what serde cannot see is
-//! checked here: bounds, the rules between keys, secrets and TLS files.
-//!
-//! Fails closed: a mode that checks signatures without a usable signing
-//! secret, or `both` without a callback token, is a problem naming the
-//! missing key, never a daemon that quietly accepts less.
-//!
-//! [`Problem`]: super::Problem
+//! What serde cannot check: secrets, bounds, the rules between keys and the
+//! TLS files; every problem is collected. Fails closed: a mode that checks
+//! signatures without a usable signing secret, or `both` without a callback
+//! token, is a problem naming the missing key, never a daemon accepting less.
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -18,10 +13,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::secret::{self, Environment, Source};
-use super::{AuthMode, Config, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
+use super::{AuthMode, Config, ConfigError, MIB, Problems, SpoolConfig, TlsConfig, TlsFiles, secs};
 use crate::auth::SigningSecret;
 
-const MIB: u64 = 1024 * 1024;
 const DAY: Duration = secs(86_400);
 /// An image's base64 and the JSON around it must fit the bridge's 128 MiB
 /// request limit toward Odoo (Werkzeug 3's own).
@@ -33,28 +27,27 @@ const MAX_SIGNING_SECRETS: usize = 8;
 const TRIGGER_SECRET_CHARS: RangeInclusive<usize> = 16..=256;
 /// The value the example addon ships in its automation rule's URL.
 const ADDON_PLACEHOLDER_SECRET: &str = "CHANGE-ME-SECRET";
-/// Certificate and key files larger than this are refused before reading.
-const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Each `key` of `section` (its value in `$values`) must lie in its range.
 macro_rules! within {
-    ($check:ident, $section:literal, $values:expr; $($key:ident: $range:expr),+ $(,)?) => {$(
+    ($problems:expr, $section:literal, $values:expr; $($key:ident: $range:expr),+ $(,)?) => {$(
         let (value, range) = ($values.$key, $range);
         if !range.contains(&value) {
             let (min, max) = range.into_inner();
             let message = format!("{value:?} is outside the allowed range {min:?} to {max:?}");
-            $check.problems.push(concat!($section, ".", stringify!($key)), message);
+            $problems.push(concat!($section, ".", stringify!($key)), message);
         }
     )+};
 }
 
-/// Validates `config`, resolving secrets from `env` and files relative to
-/// `base_dir`.
-pub fn validate(
+/// Validates `config` (read from `path`), resolving secrets from `env` and
+/// files relative to `base_dir`.
+pub(super) fn validate(
     mut config: Config,
+    path: &Path,
     base_dir: &Path,
     env: &Environment,
-) -> Result<Config, Problems> {
+) -> Result<Config, ConfigError> {
     let mut check = Check {
         problems: Problems::default(),
         env,
@@ -63,21 +56,24 @@ pub fn validate(
     check.secrets(&mut config);
     check.bounds(&config);
     check.cross_field(&config);
-    config.tls = check.tls(std::mem::take(&mut config.tls_files));
-    check.spool(&mut config.spool);
-    check.problems.or(config)
+    config.tls = config.tls_files.take().and_then(|files| check.tls(files));
+    spool(&mut config.spool, base_dir, &mut check.problems);
+    check.problems.or(config, path)
 }
 
-/// Validates `[spool]` alone, resolving no secret (for the `spool` commands).
-pub(super) fn spool(mut spool: SpoolConfig, base_dir: &Path) -> Result<SpoolConfig, Problems> {
-    let env = Environment::default();
-    let mut check = Check {
-        problems: Problems::default(),
-        env: &env,
-        base_dir,
-    };
-    check.spool(&mut spool);
-    check.problems.or(spool)
+/// Checks `[spool]` and makes its directory relative to `base_dir`.
+pub(super) fn spool(spool: &mut SpoolConfig, base_dir: &Path, problems: &mut Problems) {
+    within!(problems, "spool", spool;
+        wait: Duration::ZERO..=secs(120),
+        retry_initial: Duration::from_millis(10)..=secs(3600),
+        retry_max: spool.retry_initial..=DAY,
+        max_age: secs(1)..=365 * DAY,
+        max_bytes: MIB..=1024 * 1024 * MIB,
+    );
+    if spool.dir.as_os_str().is_empty() {
+        problems.push("spool.dir", "must name a directory");
+    }
+    spool.dir = base_dir.join(&spool.dir);
 }
 
 struct Check<'a> {
@@ -105,7 +101,9 @@ impl Check<'_> {
 
         let auth = &mut config.auth;
         let written = auth.signing_secrets_source.take();
-        let texts = self.resolve(("auth", "signing_secrets"), written, true);
+        let sources = (self.env, self.base_dir);
+        let key = ("auth", "signing_secrets");
+        let texts = secret::resolve(key, written, true, sources, &mut self.problems);
         if texts.len() > MAX_SIGNING_SECRETS {
             let message = format!("{} given; at most {MAX_SIGNING_SECRETS}", texts.len());
             self.problems.push("auth.signing_secrets", message);
@@ -137,31 +135,20 @@ impl Check<'_> {
             Source::Inline(value) => Source::Inline(vec![value]),
             Source::File { file } => Source::File { file },
         });
-        self.resolve(key, written, false).into_iter().next()
-    }
-
-    fn resolve(
-        &mut self,
-        key: (&str, &str),
-        written: Option<Source<Vec<SecretString>>>,
-        list: bool,
-    ) -> Vec<SecretString> {
         let sources = (self.env, self.base_dir);
-        secret::resolve(key, written, list, sources, &mut self.problems)
+        let mut values = secret::resolve(key, written, false, sources, &mut self.problems);
+        values.pop()
     }
 
     fn missing(&mut self, (section, key): (&str, &str), what: &str) {
-        self.problems.push(
-            format!("{section}.{key}"),
-            format!(
-                "{what} is required; set `{key}` in [{section}] (a value or {{ file = \"path\" }}), \
-                 the environment variable {}, or the systemd credential `{}` (values starting with \
-                 {} count as unset)",
-                secret::env_var_name(section, key),
-                secret::credential_name(section, key),
-                secret::PLACEHOLDER_PREFIX,
-            ),
+        let var = secret::env_var_name(section, key);
+        let message = format!(
+            "{what} is required; set `{key}` in [{section}] (a value or {{ file = \"path\" }}), \
+             the environment variable {var}, or the systemd credential `{section}_{key}` \
+             (values starting with {} count as unset)",
+            secret::PLACEHOLDER_PREFIX,
         );
+        self.problems.push(format!("{section}.{key}"), message);
     }
 
     /// Says what is wrong with a trigger secret, never its value.
@@ -185,28 +172,28 @@ impl Check<'_> {
 
     fn bounds(&mut self, config: &Config) {
         let timeout = secs(1)..=secs(1800);
-        within!(self, "server", config.server;
+        within!(self.problems, "server", config.server;
             max_body_bytes: 1024..=1024 * MIB,
             max_connections: 1..=65_536,
             shutdown_grace: Duration::ZERO..=secs(600),
         );
-        within!(self, "odoo", config.odoo;
+        within!(self.problems, "odoo", config.odoo;
             timeout: timeout.clone(),
             max_concurrent_calls: 1..=256,
             unknown_outcome_wait: secs(1)..=DAY,
         );
-        within!(self, "n8n", config.n8n; timeout: secs(1)..=secs(600));
-        within!(self, "images", config.images;
+        within!(self.problems, "n8n", config.n8n; timeout: secs(1)..=secs(600));
+        within!(self.problems, "images", config.images;
             max_bytes: 1024..=MAX_IMAGE_BYTES,
             max_pixels: 1..=1_000_000_000,
             download_timeout: timeout,
         );
-        within!(self, "initiation", config.initiation;
+        within!(self.problems, "initiation", config.initiation;
             attempts: 1..=10,
             sweep_grace: Duration::ZERO..=DAY,
             result_timeout: secs(1)..=30 * DAY,
         );
-        within!(self, "auth", config.auth; timestamp_tolerance: secs(1)..=secs(3600));
+        within!(self.problems, "auth", config.auth; timestamp_tolerance: secs(1)..=secs(3600));
         for (key, text) in [
             ("odoo.database", &config.odoo.database),
             ("odoo.login", &config.odoo.login),
@@ -223,21 +210,6 @@ impl Check<'_> {
             let message = format!("`{}` is not a valid filter: {e}", config.log.level);
             self.problems.push("log.level", message);
         }
-    }
-
-    /// `[spool]`, its directory made relative to the configuration file.
-    fn spool(&mut self, spool: &mut SpoolConfig) {
-        within!(self, "spool", spool;
-            wait: Duration::ZERO..=secs(120),
-            retry_initial: Duration::from_millis(10)..=secs(3600),
-            retry_max: spool.retry_initial..=DAY,
-            max_age: secs(1)..=365 * DAY,
-            max_bytes: MIB..=1024 * 1024 * MIB,
-        );
-        if spool.dir.as_os_str().is_empty() {
-            self.problems.push("spool.dir", "must name a directory");
-        }
-        spool.dir = self.base_dir.join(&spool.dir);
     }
 
     fn cross_field(&mut self, config: &Config) {
@@ -263,59 +235,39 @@ impl Check<'_> {
     }
 
     fn tls(&mut self, files: TlsFiles) -> Option<TlsConfig> {
-        let (cert_file, key_file) = match (files.cert_file, files.key_file) {
-            (None, None) => return None,
-            (Some(cert), Some(key)) => (self.base_dir.join(cert), self.base_dir.join(key)),
-            (cert, _) => {
-                let (missing, set) = match cert {
-                    Some(_) => ("tls.key_file", "tls.cert_file"),
-                    None => ("tls.cert_file", "tls.key_file"),
-                };
-                self.problems
-                    .push(missing, format!("is required when {set} is set"));
-                return None;
+        let cert_file = self.base_dir.join(files.cert_file);
+        let certs = CertificateDer::pem_file_iter(&cert_file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .ok()
+            .filter(|certs| !certs.is_empty());
+        let key_file = self.base_dir.join(files.key_file);
+        let key = PrivateKeyDer::from_pem_file(&key_file).ok();
+        for (key, path, what, ok) in [
+            ("tls.cert_file", &cert_file, "certificate", certs.is_some()),
+            ("tls.key_file", &key_file, "private key", key.is_some()),
+        ] {
+            if !ok {
+                let message = format!("{}: no readable PEM {what}", path.display());
+                self.problems.push(key, message);
             }
-        };
-        let certs = self.pem(("tls.cert_file", "PEM certificate"), &cert_file, |pem| {
-            let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>();
-            certs.ok().filter(|certs| !certs.is_empty())
-        });
-        let key = self.pem(("tls.key_file", "PEM private key"), &key_file, |pem| {
-            PrivateKeyDer::from_pem_slice(pem).ok()
-        });
+        }
         let (certs, key) = (certs?, key?);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // rustls checks that the key belongs to the certificate.
         let built = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key));
-        let mut server_config = match built {
-            Ok(server_config) => server_config,
+        match built {
+            Ok(mut server_config) => {
+                server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                let server_config = Arc::new(server_config);
+                Some(TlsConfig { server_config })
+            }
             Err(e) => {
                 let message = format!("does not fit the certificate of tls.cert_file: {e}");
                 self.problems.push("tls.key_file", message);
-                return None;
+                None
             }
-        };
-        server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let server_config = Arc::new(server_config);
-        Some(TlsConfig { server_config })
-    }
-
-    /// Reads a PEM file of bounded size and parses it with `parse`.
-    fn pem<T>(
-        &mut self,
-        (key, what): (&str, &str),
-        path: &Path,
-        parse: impl FnOnce(&[u8]) -> Option<T>,
-    ) -> Option<T> {
-        let bytes = super::read_bounded(path, MAX_PEM_FILE_BYTES);
-        let parsed = bytes.and_then(|bytes| parse(&bytes).ok_or(format!("holds no {what}")));
-        parsed
-            .map_err(|reason| {
-                self.problems
-                    .push(key, format!("{}: {reason}", path.display()))
-            })
-            .ok()
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::retry::Backoff;
 
 /// How long a trigger waits for its record: Odoo commits a create within a
 /// second or two, and the sweeper sends whatever commits later.
-const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(10);
+const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Triggers waiting or running at once: far above what Odoo creates in
 /// a burst, and a bound on the tasks a flood of triggers can start.
 pub(super) const MAX_PENDING: usize = 256;
