@@ -9,15 +9,13 @@
 //! under it, and makes every step find what an interrupted attempt made.
 //!
 //! `ai_generation_request_id` names the request by its Odoo id when it is all
-//! digits, else by its [`UUID_FIELD`]; a UUID's id is searched once and
-//! remembered ([`References`]): the addon makes it read-only and unique.
+//! digits, else by its [`UUID_FIELD`].
 
 pub mod chatter;
 mod companion;
 mod store;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use serde_json::json;
@@ -157,9 +155,6 @@ fn sha1_hex(bytes: &[u8]) -> String {
 
 pub use crate::odoo::records::UUID_FIELD;
 
-/// References remembered at most; then the memory starts over.
-const MAX_REMEMBERED: usize = 10_000;
-
 /// The Odoo id `reference` is, when it is a positive decimal number.
 pub fn as_id(reference: &str) -> Option<i64> {
     reference
@@ -170,39 +165,12 @@ pub fn as_id(reference: &str) -> Option<i64> {
         .filter(|id| *id > 0)
 }
 
-/// UUID → Odoo id, as resolved before. Only found ids are remembered: a
-/// request may be created after a result naming it arrived.
-#[derive(Debug, Default)]
-pub struct References {
-    // std Mutex: never held across an await.
-    ids: Mutex<HashMap<String, i64>>,
-}
-
-impl References {
-    pub fn get(&self, reference: &str) -> Option<i64> {
-        self.lock().get(reference).copied()
-    }
-
-    pub fn remember(&self, reference: &str, id: i64) {
-        let mut ids = self.lock();
-        if ids.len() >= MAX_REMEMBERED && !ids.contains_key(reference) {
-            ids.clear();
-        }
-        ids.insert(reference.to_owned(), id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
-        self.ids.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// Applies results to Odoo.
 #[derive(Debug)]
 pub struct Pipeline {
     odoo: OdooClient,
     fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
-    references: References,
     chatter: chatter::Chatter,
     attachment_field: std::sync::OnceLock<bool>,
     metrics: Arc<Metrics>,
@@ -215,7 +183,6 @@ impl Pipeline {
             odoo,
             fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
-            references: References::default(),
             chatter: chatter::Chatter::default(),
             attachment_field: std::sync::OnceLock::new(),
             metrics,
@@ -254,27 +221,16 @@ impl Pipeline {
         }
     }
 
-    /// The Odoo id of the request `reference` names when that needs no call
-    /// (an id, or a UUID resolved before); `None` when Odoo must be asked.
-    /// (The outer `Option` and `_config` keep the spool's call shape.)
-    pub fn resolve_offline(&self, _config: &Config, reference: &str) -> Option<Option<i64>> {
-        as_id(reference)
-            .or_else(|| self.references.get(reference))
-            .map(Some)
+    /// The Odoo id of the request `reference` names when that needs no call;
+    /// `None` when Odoo must be asked (the spool's call shape).
+    pub fn resolve_offline(&self, reference: &str) -> Option<Option<i64>> {
+        as_id(reference).map(Some)
     }
 
     /// The Odoo id of the request `reference` names, `Ok(None)` when none;
     /// the spool orders its entries by it.
-    pub async fn resolve(
-        &self,
-        _config: &Config,
-        reference: &str,
-    ) -> Result<Option<i64>, PipelineError> {
-        self.id_of(reference).await
-    }
-
-    async fn id_of(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
-        if let Some(id) = as_id(reference).or_else(|| self.references.get(reference)) {
+    pub async fn resolve(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
+        if let Some(id) = as_id(reference) {
             return Ok(Some(id));
         }
         let options = SearchOptions {
@@ -283,11 +239,7 @@ impl Pipeline {
         };
         let domain = json!([[UUID_FIELD, "=", reference]]);
         let ids = self.odoo.search(REQUEST_MODEL, &domain, &options).await?;
-        let found = ids.first().copied();
-        if let Some(id) = found {
-            self.references.remember(reference, id);
-        }
-        Ok(found)
+        Ok(ids.first().copied())
     }
 
     /// Applies `result` under `config`.
@@ -326,24 +278,18 @@ impl Pipeline {
                 }
                 fetched
             }
-            ImagePayload::Refused(reason) => return self.reject(config, reference, reason).await,
+            ImagePayload::Refused(reason) => return self.reject(reference, reason).await,
         };
         match verified {
             Ok(verified) => self.complete(reference, verified, claims).await,
             Err(error) if error.is_transient() => Err(PipelineError::ImageUnavailable(error)),
-            Err(error) => self.reject(config, reference, &error.to_string()).await,
+            Err(error) => self.reject(reference, &error.to_string()).await,
         }
     }
 
     /// Marks the request failed because its image is unusable; also what
     /// the spool does when an [`PipelineError::ImageUnavailable`] never passes.
-    /// (`_config` keeps the spool's call shape.)
-    pub async fn reject(
-        &self,
-        _config: &Config,
-        reference: &str,
-        reason: &str,
-    ) -> Result<Applied, PipelineError> {
+    pub async fn reject(&self, reference: &str, reason: &str) -> Result<Applied, PipelineError> {
         let error_details = format!("Image unusable: {reason}");
         let applied = self
             .record_failure(reference, &error_details, Kind::Rejected)
@@ -425,18 +371,5 @@ mod tests {
             assert_eq!(as_id(uuid), None, "{uuid}");
         }
         assert_eq!(as_id("99999999999999999999"), None);
-    }
-
-    #[test]
-    fn remembers_until_full_then_starts_over() {
-        let references = References::default();
-        references.remember("a", 1);
-        assert_eq!(references.get("a"), Some(1));
-        assert_eq!(references.get("b"), None);
-        for n in 0..MAX_REMEMBERED as i64 {
-            references.remember(&format!("r{n}"), n);
-        }
-        assert!(references.lock().len() <= MAX_REMEMBERED);
-        assert_eq!(references.get("a"), None, "the memory started over");
     }
 }

@@ -81,7 +81,7 @@ impl Pipeline {
         &self,
         reference: &str,
     ) -> Result<(AiImageRequest, RequestGuard), PipelineError> {
-        let id = self.id_of(reference).await?;
+        let id = self.resolve(reference).await?;
         let id = id.ok_or_else(|| unknown(reference))?;
         let guard = self.locks.lock(id).await;
         // A `search_read`: a missing id is an empty answer, not a MissingError.
