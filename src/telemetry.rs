@@ -19,17 +19,6 @@ use crate::config::LogFormat;
 
 static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
-/// jsonrpsee logs every response body at TRACE, and Odoo's answers carry
-/// the `influence_gen.*` secrets and whole images: capped at DEBUG always.
-const RESPONSE_BODY_CAP: &str = "jsonrpsee-http=debug";
-
-fn cap_response_bodies(filter: EnvFilter) -> EnvFilter {
-    match RESPONSE_BODY_CAP.parse() {
-        Ok(cap) => filter.add_directive(cap),
-        Err(_) => filter,
-    }
-}
-
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
     let from_env = std::env::var_os("RUST_LOG").is_some();
@@ -38,7 +27,7 @@ pub fn init(level: &str, format: LogFormat) {
     } else {
         EnvFilter::new(level)
     };
-    let (filter, handle) = reload::Layer::new(cap_response_bodies(filter));
+    let (filter, handle) = reload::Layer::new(filter);
     // <https://no-color.org>
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let colour = !no_color && std::io::stderr().is_terminal();
@@ -69,7 +58,5 @@ pub fn set_level(level: &str) -> Result<(), String> {
     let filter = EnvFilter::builder()
         .parse(level)
         .map_err(|e| e.to_string())?;
-    handle
-        .reload(cap_response_bodies(filter))
-        .map_err(|e| e.to_string())
+    handle.reload(filter).map_err(|e| e.to_string())
 }

@@ -39,13 +39,6 @@ pub use signature::{SignatureError, SignedHeaders, SigningSecret};
 /// The header N8N sends the token in.
 pub const TOKEN_HEADER: &str = "x-n8n-webhook-token";
 
-/// Where an accepted token was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
-    Header,
-    Body,
-}
-
 /// Why a token was refused (all answered 401 alike; for logs and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -79,17 +72,14 @@ pub fn check_token(
     expected: Option<&SecretString>,
     header: Option<&[u8]>,
     body: Option<&str>,
-) -> Result<TokenSource, AuthError> {
+) -> Result<(), AuthError> {
     let expected = expected.ok_or(AuthError::NotConfigured)?;
-    let (presented, source) = match (header, body) {
-        (Some(header), _) => (header, TokenSource::Header),
-        (None, Some(body)) => (body.as_bytes(), TokenSource::Body),
-        (None, None) => return Err(AuthError::Missing),
-    };
-    if tokens_match(expected.expose_secret().as_bytes(), presented) {
-        Ok(source)
-    } else {
-        Err(AuthError::Mismatch)
+    let presented = header
+        .or(body.map(str::as_bytes))
+        .ok_or(AuthError::Missing)?;
+    match tokens_match(expected.expose_secret().as_bytes(), presented) {
+        true => Ok(()),
+        false => Err(AuthError::Mismatch),
     }
 }
 
@@ -98,14 +88,6 @@ pub fn tokens_match(expected: &[u8], presented: &[u8]) -> bool {
     let expected: [u8; 32] = Sha256::digest(expected).into();
     let presented: [u8; 32] = Sha256::digest(presented).into();
     constant_time_eq::constant_time_eq_32(&expected, &presented)
-}
-
-/// How a callback proved itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proof {
-    Token(TokenSource),
-    Signature,
-    TokenAndSignature(TokenSource),
 }
 
 /// Why a callback was refused.
@@ -148,7 +130,7 @@ pub fn authenticate(
     body: &[u8],
     body_token: Option<&str>,
     now: i64,
-) -> Result<Proof, Refusal> {
+) -> Result<(), Refusal> {
     let check_token = || check_token(token, header_token(headers), body_token);
     let check_signature = || -> Result<(), Refusal> {
         let signed = SignedHeaders::from_headers(headers)?.ok_or(SignatureError::Missing)?;
@@ -157,21 +139,15 @@ pub fn authenticate(
         }
         Ok(signed.verify(&auth.signing_secrets, body)?)
     };
-    Ok(match auth.mode {
-        AuthMode::Token => Proof::Token(check_token()?),
-        AuthMode::Either if SignedHeaders::from_headers(headers)?.is_none() => {
-            Proof::Token(check_token()?)
-        }
-        AuthMode::Signature | AuthMode::Either => {
-            check_signature()?;
-            Proof::Signature
-        }
+    match auth.mode {
+        AuthMode::Token => Ok(check_token()?),
+        AuthMode::Either if SignedHeaders::from_headers(headers)?.is_none() => Ok(check_token()?),
+        AuthMode::Signature | AuthMode::Either => check_signature(),
         AuthMode::Both => {
-            let source = check_token()?;
-            check_signature()?;
-            Proof::TokenAndSignature(source)
+            check_token()?;
+            check_signature()
         }
-    })
+    }
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -1,7 +1,6 @@
 //! Reading a request body, bounded in size and time, into one buffer: each
 //! frame is copied into a buffer sized from `Content-Length` and dropped at
-//! once, so a large body is not held twice (collect, then join). A body that
-//! arrives in one frame is kept as it is.
+//! once, so a large body is not held twice (collect, then join).
 
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ impl BodyError {
 /// Reads `body` whole: at most `limit` bytes (a larger `Content-Length` is
 /// refused before anything is read) within `timeout`.
 pub async fn read<B>(
-    body: B,
+    mut body: B,
     headers: &HeaderMap,
     limit: u64,
     timeout: Duration,
@@ -54,42 +53,22 @@ where
     if declared.is_some_and(|length| length > limit) {
         return Err(BodyError::TooLarge { limit });
     }
-    tokio::time::timeout(timeout, collect(body, declared.unwrap_or(0), limit))
-        .await
-        .unwrap_or(Err(BodyError::TimedOut))
-}
-
-async fn collect<B>(mut body: B, declared: u64, limit: u64) -> Result<Bytes, BodyError>
-where
-    B: Body<Data = Bytes> + Unpin,
-{
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<BytesMut> = None;
-    let mut length: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| BodyError::Unreadable)?.into_data() else {
-            continue; // trailers
-        };
-        length += data.len() as u64;
-        if length > limit {
-            return Err(BodyError::TooLarge { limit });
-        }
-        match (&mut joined, first.take()) {
-            (Some(buffer), _) => buffer.extend_from_slice(&data),
-            (None, None) => first = Some(data),
-            (None, Some(earlier)) => {
-                let capacity = usize::try_from(declared.max(length)).unwrap_or(usize::MAX);
-                let mut buffer = BytesMut::with_capacity(capacity);
-                buffer.extend_from_slice(&earlier);
-                buffer.extend_from_slice(&data);
-                joined = Some(buffer);
+    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    let collect = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(|_| BodyError::Unreadable)?.into_data() else {
+                continue; // trailers
+            };
+            if (buffer.len() + data.len()) as u64 > limit {
+                return Err(BodyError::TooLarge { limit });
             }
+            buffer.extend_from_slice(&data);
         }
-    }
-    Ok(match joined {
-        Some(buffer) => buffer.freeze(),
-        None => first.unwrap_or_default(),
-    })
+        Ok(())
+    };
+    let collected = tokio::time::timeout(timeout, collect).await;
+    collected.unwrap_or(Err(BodyError::TimedOut))?;
+    Ok(buffer.freeze())
 }
 
 #[cfg(test)]

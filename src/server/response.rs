@@ -68,7 +68,6 @@ impl Outcome {
             413 => "too_large",
             415 => "unsupported_media_type",
             422 => "image_rejected",
-            429 => "rate_limited",
             500 => "internal_error",
             503 => "unavailable",
             _ => "other",
