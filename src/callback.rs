@@ -93,7 +93,7 @@ pub struct Claims {
 pub struct ParsedCallback<'a> {
     pub style: BodyStyle,
     pub security_token: Option<Cow<'a, str>>,
-    contract: WireContract<'a>,
+    contract: Wire<'a>,
 }
 
 impl std::fmt::Debug for ParsedCallback<'_> {
@@ -114,25 +114,16 @@ pub struct InvalidCallback(pub String);
 #[error("{0}")]
 pub struct MalformedBody(pub String);
 
-/// Both styles at once, so the body is parsed a single time.
+/// Both styles at once, so the body is parsed a single time: the contract's
+/// fields, or a JSON-RPC envelope whose `params` has them.
 #[derive(Deserialize)]
 struct Wire<'a> {
     #[serde(borrow, default)]
     jsonrpc: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    params: Option<WireContract<'a>>,
+    params: Option<Box<Wire<'a>>>,
     #[serde(default)]
     id: Option<Box<RawValue>>,
-    #[serde(borrow, default)]
-    ai_generation_request_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    security_token: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    result_payload: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize, Default)]
-struct WireContract<'a> {
     #[serde(borrow, default)]
     ai_generation_request_id: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -186,16 +177,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
             let id = wire
                 .id
                 .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"));
-            (BodyStyle::JsonRpc { id }, params)
+            (BodyStyle::JsonRpc { id }, *params)
         }
-        _ => (
-            BodyStyle::Bare,
-            WireContract {
-                ai_generation_request_id: wire.ai_generation_request_id,
-                security_token: wire.security_token,
-                result_payload: wire.result_payload,
-            },
-        ),
+        (_, params) => (BodyStyle::Bare, Wire { params, ..wire }),
     };
     // Borrowed when the JSON string has no escapes.
     let security_token = (contract.security_token)
