@@ -8,21 +8,16 @@
 //! | `either` | signed: the signature matches; unsigned: the token matches |
 //! | `both` | the token matches **and** the signature matches |
 //!
-//! In `either`, a callback that carries signature headers is judged by them
-//! alone, as a token header outranks the body's token: a wrong credential is
-//! never rescued by another one. There is no replay memory: applying a result
-//! is idempotent, and `auth.timestamp_tolerance` bounds how late a copy of a
-//! signed callback can come.
+//! A wrong credential is never rescued by another one: in `either` a signed
+//! callback is judged by its signature alone, and the `X-N8N-Webhook-Token`
+//! header outranks the body's `security_token` (docs/protocol.md#callback-contract).
+//! No replay memory: applying a result is idempotent, and
+//! `auth.timestamp_tolerance` bounds how late a signed copy can come. With no
+//! token configured every callback is refused.
 //!
-//! The token comes in the `X-N8N-Webhook-Token` header or the body's
-//! `security_token` (docs/protocol.md#callback-contract); a header, when
-//! present, is authoritative. With no token configured every callback is
-//! refused: the bridge fails closed.
-//!
-//! What must stay true: every comparison is constant-time (a token's SHA-256
-//! digests are compared, so not even its length leaks); no refusal says more
-//! than "authentication failed" to the caller (the reason is logged); nothing
-//! here logs or returns a secret.
+//! What must stay true: comparisons are constant-time (a token's SHA-256
+//! digests are compared, so not even its length leaks); the caller hears only
+//! "authentication failed" (the reason is logged); no secret is logged.
 
 pub mod signature;
 
@@ -39,7 +34,7 @@ pub use signature::{SignatureError, SignedHeaders, SigningSecret};
 /// The header N8N sends the token in.
 pub const TOKEN_HEADER: &str = "x-n8n-webhook-token";
 
-/// Why a token was refused (all answered 401 alike; for logs and metrics).
+/// Why a token was refused (all answered 401 alike; the reason is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("no callback token is configured; every callback is refused")]
@@ -50,24 +45,7 @@ pub enum AuthError {
     Mismatch,
 }
 
-impl AuthError {
-    /// A short label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NotConfigured => "not_configured",
-            Self::Missing => "missing",
-            Self::Mismatch => "mismatch",
-        }
-    }
-}
-
-/// The token the header carries, if any (non-UTF-8 values count as present
-/// but wrong).
-pub fn header_token(headers: &HeaderMap) -> Option<&[u8]> {
-    headers.get(TOKEN_HEADER).map(|value| value.as_bytes())
-}
-
-/// Checks the presented token against `expected`.
+/// Checks the presented token (the header's, else the body's) against `expected`.
 pub fn check_token(
     expected: Option<&SecretString>,
     header: Option<&[u8]>,
@@ -90,7 +68,7 @@ pub fn tokens_match(expected: &[u8], presented: &[u8]) -> bool {
     constant_time_eq::constant_time_eq_32(&expected, &presented)
 }
 
-/// Why a callback was refused.
+/// Why a callback was refused: always 401 "authentication failed".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -101,15 +79,6 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A short label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Token(error) => error.label(),
-            Self::Signature(error) => error.label(),
-        }
-    }
-
-    /// The HTTP status of the answer: 401 for every bad credential.
     pub fn status(self) -> StatusCode {
         StatusCode::UNAUTHORIZED
     }
@@ -131,7 +100,8 @@ pub fn authenticate(
     body_token: Option<&str>,
     now: i64,
 ) -> Result<(), Refusal> {
-    let check_token = || check_token(token, header_token(headers), body_token);
+    let header = headers.get(TOKEN_HEADER).map(|value| value.as_bytes());
+    let check_token = || check_token(token, header, body_token);
     let check_signature = || -> Result<(), Refusal> {
         let signed = SignedHeaders::from_headers(headers)?.ok_or(SignatureError::Missing)?;
         if !signed.is_fresh(now, auth.timestamp_tolerance) {

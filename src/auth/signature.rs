@@ -95,7 +95,7 @@ impl SigningSecret {
     }
 }
 
-/// Why a signature was refused (all answered 401 alike; for logs and metrics).
+/// Why a signature was refused (all answered 401 alike; the reason is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
@@ -109,19 +109,6 @@ pub enum SignatureError {
     OutsideTolerance,
     #[error("no signature matches a configured signing secret")]
     Mismatch,
-}
-
-impl SignatureError {
-    /// A short label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NotConfigured => "signature_not_configured",
-            Self::Missing => "signature_missing",
-            Self::Malformed(_) => "signature_malformed",
-            Self::OutsideTolerance => "signature_timestamp",
-            Self::Mismatch => "signature_mismatch",
-        }
-    }
 }
 
 /// The three headers of a signed callback, parsed.

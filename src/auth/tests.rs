@@ -197,8 +197,8 @@ fn missing_wrong_and_unconfigured_are_refused() {
 #[test]
 fn header_lookup_ignores_case() {
     let mut headers = HeaderMap::new();
-    headers.insert("X-N8N-Webhook-Token", "abc".parse().unwrap());
-    assert_eq!(header_token(&headers), Some(&b"abc"[..]));
+    headers.insert("X-N8N-Webhook-Token", TOKEN.parse().unwrap());
+    check(AuthMode::Token, &headers, NOW).unwrap();
 }
 
 #[test]

@@ -78,7 +78,7 @@ async fn answer(app: &App, request: Request<Incoming>, request_id: &str) -> (Ans
     if let Err(refusal) =
         auth::authenticate(&config.auth, expected.as_ref(), headers, &body, token, now)
     {
-        tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
+        tracing::warn!(reason = %refusal, "callback refused");
         return (
             Answer::error(refusal.status(), refusal.public_message()),
             style,
