@@ -1,15 +1,11 @@
-//! The inbound contract (docs/protocol.md#callback-contract): what N8N
-//! posts to the callback route, parsed and validated into a [`CallbackResult`].
-//!
-//! Two body styles are accepted, as Odoo's `type='json'` controller did: the
-//! bare contract object and Odoo's JSON-RPC envelope (`params` holds the
-//! contract); the caller is answered in its style ([`BodyStyle`]).
+//! The inbound contract (docs/protocol.md#callback-contract): what N8N posts
+//! to the callback route, as the bare contract object or in Odoo's JSON-RPC
+//! envelope (answered in the same style, [`BodyStyle`]).
 //!
 //! An unauthenticated caller costs no more than reading its body: [`parse`]
-//! finds the style, the token and the contract's parts, borrowing the base64
-//! `image_data`; [`ParsedCallback::validate`], once the caller is
-//! authenticated, refuses what can never be applied (400) and decodes the
-//! image once. Whether an image is usable is the pipeline's call.
+//! borrows everything and decodes nothing; [`ParsedCallback::validate`], once
+//! the caller is authenticated, refuses what can never be applied (400) and
+//! decodes the image once. Whether an image is usable is the pipeline's call.
 
 use std::borrow::Cow;
 
@@ -74,8 +70,7 @@ pub enum ImagePayload {
     ),
     /// To be downloaded from `image_url`.
     Url(String),
-    /// `image_data` was valid base64 but cannot be used (too large); the
-    /// pipeline marks the request failed with this reason.
+    /// Valid base64 but unusable (too large): the request fails with this reason.
     Refused(String),
 }
 
@@ -94,14 +89,6 @@ pub struct ParsedCallback<'a> {
     pub style: BodyStyle,
     pub security_token: Option<Cow<'a, str>>,
     contract: Wire<'a>,
-}
-
-impl std::fmt::Debug for ParsedCallback<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParsedCallback")
-            .field("style", &self.style)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Why a callback body can never be applied (answered 400).

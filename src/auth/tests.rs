@@ -153,14 +153,8 @@ fn secret(text: &str) -> SecretString {
 #[test]
 fn the_right_token_passes_from_header_or_body() {
     let expected = secret("s3cret");
-    assert_eq!(
-        check_token(Some(&expected), Some(b"s3cret"), None),
-        Ok(())
-    );
-    assert_eq!(
-        check_token(Some(&expected), None, Some("s3cret")),
-        Ok(())
-    );
+    assert_eq!(check_token(Some(&expected), Some(b"s3cret"), None), Ok(()));
+    assert_eq!(check_token(Some(&expected), None, Some("s3cret")), Ok(()));
 }
 
 #[test]

@@ -1,15 +1,12 @@
-//! Applying a callback's result to Odoo (docs/protocol.md#applying-a-result),
-//! called the same way by the callback route and by the spool.
+//! Applying a callback's result to Odoo (docs/protocol.md#applying-a-result).
 //!
 //! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
 //! at once, creates one generated image, and a failure never overwrites a
 //! completed request. The companion protocol ([`companion`]) applies a result
 //! in one Odoo transaction under a row lock; the generic one ([`store`])
-//! serializes deliveries with a per-request lock, decides on a read taken
-//! under it, and makes every step find what an interrupted attempt made.
-//!
-//! `ai_generation_request_id` names the request by its Odoo id when it is all
-//! digits, else by its [`UUID_FIELD`].
+//! serializes deliveries with a per-request lock and makes every step find
+//! what an interrupted attempt made. `ai_generation_request_id` is the Odoo
+//! id when all digits, else the request's [`UUID_FIELD`].
 
 pub mod chatter;
 mod companion;
@@ -60,7 +57,6 @@ impl Applied {
     }
 }
 
-/// Why a result was not applied.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -84,8 +80,7 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// Whether Odoo refused the bridge itself ([`OdooError::refusal`]): not
-    /// the result's fault, so it waits and is never given up for it.
+    /// Odoo refused the bridge itself: not the result's fault, so it waits.
     pub fn refusal(&self) -> Option<crate::odoo::Refusal> {
         match self {
             Self::Odoo(error) => error.refusal(),
@@ -107,18 +102,17 @@ fn unknown(reference: &str) -> PipelineError {
     PipelineError::UnknownRequest(reference.to_owned())
 }
 
-/// Which kind of result is applied, and so which conflict it can meet.
+/// Which kind of result is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
     Success,
     Failure,
-    /// An unusable image: recorded as a failure.
+    /// An unusable image, recorded as a failure.
     Rejected,
 }
 
 impl Kind {
-    /// The conflict of this result with a completed request.
     fn conflict(self, request_id: i64) -> PipelineError {
         let reason = match self {
             Self::Success => "a different image",
@@ -129,7 +123,6 @@ impl Kind {
     }
 }
 
-/// What a completion stored, as Odoo reports it.
 struct Stored {
     request_id: i64,
     image_id: i64,
@@ -155,7 +148,7 @@ fn sha1_hex(bytes: &[u8]) -> String {
 
 pub use crate::odoo::records::UUID_FIELD;
 
-/// The Odoo id `reference` is, when it is a positive decimal number.
+/// The Odoo id `reference` is, if a positive decimal number.
 pub fn as_id(reference: &str) -> Option<i64> {
     reference
         .bytes()
@@ -189,19 +182,17 @@ impl Pipeline {
         }
     }
 
-    /// Learns the image model's fields after the login, not at the first result.
+    /// Learns the image model's fields at login, not at the first result.
     pub async fn prepare(&self) -> Result<(), PipelineError> {
         self.has_attachment_field().await?;
         Ok(())
     }
 
-    /// Replaces the image downloader (its settings changed on reload).
     pub fn set_fetcher(&self, fetcher: ImageFetcher) {
         self.fetcher.store(Arc::new(fetcher));
     }
 
-    /// A handle on the per-request locks: the initiation takes the same
-    /// lock, so a result never races the initiation of its request.
+    /// The per-request locks, shared with the initiation.
     pub fn request_locks(&self) -> RequestLocks {
         self.locks.clone()
     }
@@ -212,8 +203,8 @@ impl Pipeline {
     }
 
     /// How long an entry waits after a call of unknown outcome: none in the
-    /// companion protocol (Odoo answers a retry `duplicate`), else (also when
-    /// the protocol is unknown: fail closed) `odoo.unknown_outcome_wait`.
+    /// companion protocol (a retry answers `duplicate`), else (also when the
+    /// protocol is unknown) `odoo.unknown_outcome_wait`.
     pub async fn unknown_outcome_hold(&self, config: &Config) -> Option<std::time::Duration> {
         match self.odoo.protocol().await {
             Ok(Protocol::Companion { .. }) => None,
@@ -242,7 +233,6 @@ impl Pipeline {
         Ok(ids.first().copied())
     }
 
-    /// Applies `result` under `config`.
     pub async fn apply(
         &self,
         config: &Config,
@@ -269,12 +259,9 @@ impl Pipeline {
                 let started = std::time::Instant::now();
                 let fetched = self.fetcher.load_full().fetch(url).await;
                 if let Ok(image) = &fetched {
-                    let metrics = &self.metrics;
-                    metrics
-                        .image_download_bytes
-                        .inc_by(image.bytes.len() as u64);
-                    let elapsed = started.elapsed().as_secs_f64();
-                    metrics.image_download_duration.observe(elapsed);
+                    let (metrics, size) = (&self.metrics, image.bytes.len() as u64);
+                    metrics.image_download_bytes.inc_by(size);
+                    (metrics.image_download_duration).observe(started.elapsed().as_secs_f64());
                 }
                 fetched
             }

@@ -1,12 +1,9 @@
-//! The HTTP server: accepts connections on an already-bound listener (so
-//! tests bind port 0 and learn it first), serves them with hyper, and drains
-//! them on shutdown as hyper-util's graceful example does: stop accepting,
-//! let each connection finish its request within the grace period.
+//! The HTTP server: serves an already-bound listener with hyper, and drains it
+//! on shutdown as hyper-util's graceful example does.
 //!
-//! At most `limits.max_connections` are served at once (a burst waits in the
-//! listen backlog instead of being refused); [`HEADER_READ_TIMEOUT`] bounds the
-//! TLS handshake, the headers and keep-alive idling, [`MAX_HEADER_BYTES`] the
-//! headers (431), the routes the body.
+//! At most `server.max_connections` are served at once (a burst waits in the
+//! listen backlog); [`HEADER_READ_TIMEOUT`] bounds the TLS handshake, the
+//! headers and keep-alive idling, [`MAX_HEADER_BYTES`] the headers (431).
 
 mod body;
 mod callback;
@@ -38,15 +35,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// nginx's default buffers hold 8 KiB per header line.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Serves `listener` until `shutdown` is cancelled, then drains open
-/// connections for at most `server.shutdown_grace`.
+/// Serves until `shutdown`, then drains for at most `server.shutdown_grace`.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let config = app.config();
     let grace = config.server.shutdown_grace;
     let mut http = http1::Builder::new();
-    // hyper answers 431 past `max_header_size`; its read buffer stays larger,
-    // so the body is still read in large chunks.
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_header_size(MAX_HEADER_BYTES);
@@ -101,7 +95,6 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
     }
 }
 
-/// Serves one connection until it closes or the server drains it.
 async fn serve<S>(
     http: &http1::Builder,
     stream: S,

@@ -57,7 +57,9 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
         let pipeline = app.pipeline();
         let offline = |reference: &str| match pipeline.speaks_companion() {
             true => Some(RequestKey::Reference(reference.to_owned())),
-            false => pipeline.resolve_offline(reference).map(|found| key(found, reference)),
+            false => pipeline
+                .resolve_offline(reference)
+                .map(|found| key(found, reference)),
         };
         let most = config.odoo.max_concurrent_calls;
         for entry in queue.to_resolve(most, offline) {
