@@ -1,8 +1,6 @@
-//! The command line: parsing (clap derive) and dispatching to the library.
-//!
-//! Exit statuses: 0 success; 1 a check failed or the daemon stopped on an
-//! error; 2 the configuration could not be loaded (clap's own usage errors
-//! also exit 2).
+//! The command line (clap derive) and its dispatch. Exit statuses: 0 success;
+//! 1 a check failed or the daemon stopped on an error; 2 a usage error or a
+//! configuration that cannot be loaded.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,8 +54,7 @@ pub enum Command {
 
 /// Runs the parsed command line and returns the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    // The spool commands read `[spool]` alone: managing the spool needs no
-    // secret, and they log nothing.
+    // The spool commands read `[spool]` alone: they need no secret.
     if let Command::Spool(command) = cli.command {
         return match SpoolConfig::load(&cli.config) {
             Ok(spool) => command.run(&spool),
@@ -122,7 +119,6 @@ async fn serve(config: Config, path: PathBuf) -> ExitCode {
     }
 }
 
-/// Cancels `shutdown` on the first SIGTERM or SIGINT.
 async fn cancel_on_signal(shutdown: CancellationToken) {
     let (Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::terminate()),
@@ -139,8 +135,7 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// On every SIGHUP, loads the configuration file again and hands it to the
-/// daemon; an invalid file is logged and the running configuration stays.
+/// On SIGHUP, loads the configuration again; an invalid one is only logged.
 async fn reload_on_sighup(path: PathBuf, reloads: tokio::sync::mpsc::Sender<Config>) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::error!("cannot install the SIGHUP handler; reloading needs a restart");

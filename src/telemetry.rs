@@ -1,11 +1,8 @@
-//! Logging: `tracing` to stderr, as text (coloured only on a terminal
-//! without `NO_COLOR`) or JSON lines carrying the fields of every enclosing
-//! span, so each line about a request has its `request_id` and each line
-//! about a callback its `ai_generation_request_id`.
-//!
-//! The filter comes from `RUST_LOG` when set, else from `[log] level`, and
-//! can be changed on reload ([`set_level`]). Nothing logs a secret: values
-//! that could carry one (Odoo call arguments, request bodies) are never logged.
+//! Logging: `tracing` to stderr, as text (coloured only on a terminal without
+//! `NO_COLOR`) or JSON lines with the fields of every enclosing span (so each
+//! line has its `request_id`, `ai_generation_request_id`). The filter is
+//! `RUST_LOG`, else `[log] level` (changed on reload). Odoo call arguments
+//! and request bodies, which can carry secrets, are never logged.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;

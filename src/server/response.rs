@@ -7,7 +7,6 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-/// The body type of every answer.
 pub type Body = Full<Bytes>;
 
 /// `status` with `value` as its JSON body.
@@ -31,7 +30,6 @@ pub fn error(status: StatusCode, message: &str) -> Response<Body> {
     )
 }
 
-/// 404 for a path the bridge does not serve.
 pub fn not_found() -> Response<Body> {
     error(StatusCode::NOT_FOUND, "no such route")
 }
@@ -54,7 +52,6 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
 pub struct Outcome(pub &'static str);
 
 impl Outcome {
-    /// The label an HTTP status stands for.
     pub fn of_status(status: StatusCode) -> Self {
         Self(match status.as_u16() {
             200 => "ok",
@@ -74,7 +71,6 @@ impl Outcome {
         })
     }
 
-    /// The label of `response`.
     pub fn of(response: &Response<Body>) -> Self {
         response
             .extensions()
