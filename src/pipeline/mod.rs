@@ -45,18 +45,6 @@ pub enum Applied {
     ImageRejected { request_id: i64, reason: String },
 }
 
-impl Applied {
-    /// The Odoo id of the request the result was applied to.
-    pub fn request_id(&self) -> i64 {
-        match self {
-            Self::Completed { request_id, .. }
-            | Self::FailureRecorded { request_id }
-            | Self::Duplicate { request_id }
-            | Self::ImageRejected { request_id, .. } => *request_id,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
