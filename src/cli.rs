@@ -83,11 +83,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => {
             let report = runtime.block_on(check::run(&config, &cli.config.display().to_string()));
             println!("{report}");
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(u8::from(!report.passed()))
         }
     }
 }

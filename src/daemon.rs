@@ -103,7 +103,7 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         match app.odoo().authenticate().await {
             Ok(uid) => {
-                if let Err(error) = app.pipeline().prepare().await {
+                if let Err(error) = app.pipeline().has_attachment_field().await {
                     tracing::warn!(%error, "cannot read the image model's fields yet");
                 }
                 let odoo = app.odoo();

@@ -128,22 +128,17 @@ impl Stored {
 }
 
 fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = Sha1::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub use crate::odoo::records::UUID_FIELD;
 
 /// The Odoo id `reference` is, if a positive decimal number.
 pub fn as_id(reference: &str) -> Option<i64> {
-    reference
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| reference.parse().ok())
-        .flatten()
-        .filter(|id| *id > 0)
+    let digits = reference.bytes().all(|b| b.is_ascii_digit());
+    let id = digits.then(|| reference.parse().ok()).flatten();
+    id.filter(|id| *id > 0)
 }
 
 /// Applies results to Odoo.
@@ -168,12 +163,6 @@ impl Pipeline {
             attachment_field: std::sync::OnceLock::new(),
             metrics,
         }
-    }
-
-    /// Learns the image model's fields at login, not at the first result.
-    pub async fn prepare(&self) -> Result<(), PipelineError> {
-        self.has_attachment_field().await?;
-        Ok(())
     }
 
     pub fn set_fetcher(&self, fetcher: ImageFetcher) {

@@ -31,8 +31,8 @@ struct ExistingImage {
 
 impl Pipeline {
     /// Whether the image model has an `attachment_id` many2one (the example
-    /// addon's; the SDS model has none), asked once.
-    pub(super) async fn has_attachment_field(&self) -> Result<bool, OdooError> {
+    /// addon's; the SDS model has none), asked once (at login by the daemon).
+    pub async fn has_attachment_field(&self) -> Result<bool, OdooError> {
         if let Some(known) = self.attachment_field.get() {
             return Ok(*known);
         }
