@@ -1,16 +1,12 @@
-//! influence-gen-bridge: a daemon beside Odoo 18 that connects it to an N8N
-//! workflow generating images with AI.
-//!
-//! N8N posts generation results to the bridge; the bridge stores them in
-//! Odoo over its external JSON-RPC API. Odoo stays the system of record.
-//!
-//! The modules, one concept each:
+//! influence-gen-bridge: a daemon beside Odoo 18 and 19 that connects it to
+//! an N8N workflow generating images with AI. N8N posts results to the bridge;
+//! the bridge stores them in Odoo, the system of record. The modules:
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`cli`] | the command line and its dispatch |
 //! | [`config`] | TOML, environment and credential files, validated once |
-//! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
+//! | [`odoo`] | Odoo's external API: session, typed errors, typed records |
 //! | [`n8n`] | the webhook client toward N8N and its payload (docs/protocol.md#initiation) |
 //! | [`parameters`] | Odoo's system parameters as the fallback of `[n8n]` (docs/protocol.md#system-parameters) |
 //! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
@@ -54,7 +50,6 @@ pub mod systemd;
 pub mod telemetry;
 pub mod tls;
 
-// Sending queued requests to N8N, and what it shares with the callback.
 pub mod initiation;
 pub mod locks;
 pub mod n8n;
