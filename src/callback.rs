@@ -28,10 +28,11 @@ const MAX_ERROR_DETAILS_CHARS: usize = 8_000;
 /// How the caller wrapped the contract, so the answer uses the same style.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum BodyStyle {
-    /// The contract object itself.
     Bare,
     /// Odoo's JSON-RPC envelope; `id` is echoed back verbatim.
-    JsonRpc { id: Box<RawValue> },
+    JsonRpc {
+        id: Box<RawValue>,
+    },
 }
 
 /// A validated callback: which request, and what happened to it.
@@ -42,7 +43,6 @@ pub struct CallbackResult {
     pub outcome: Outcome,
 }
 
-/// What N8N reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
@@ -56,7 +56,6 @@ pub enum Outcome {
     },
 }
 
-/// Where the image is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImagePayload {
@@ -148,9 +147,8 @@ struct WireErrorData {
     details: Option<Value>,
 }
 
-/// Parses `body` in either style, decoding nothing. Only a body that is not
-/// a JSON object is [`MalformedBody`]: a broken contract still parses, so
-/// the caller is authenticated and answered in its style.
+/// Parses `body` in either style, decoding nothing. Only a non-object is
+/// [`MalformedBody`]: a broken contract is authenticated and answered in style.
 pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
     let text = std::str::from_utf8(body)
         .map_err(|_| MalformedBody("the body is not UTF-8 text".into()))?;
@@ -179,8 +177,7 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
 }
 
 impl ParsedCallback<'_> {
-    /// Validates the contract and decodes `image_data` (at most
-    /// `max_image_bytes`): call it only once the caller is authenticated.
+    /// Validates the contract and decodes `image_data`, once authenticated.
     pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
         let request_ref = request_ref(self.contract.ai_generation_request_id)?;
         let raw_payload =

@@ -12,10 +12,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat, SpoolConfig};
 use crate::{check, daemon, initiation, systemd, telemetry};
 
-/// Connects Odoo 18 to an N8N AI image-generation workflow.
+/// Connects Odoo 18/19 to an N8N AI image-generation workflow.
 ///
-/// N8N calls the bridge back with generated images; the bridge stores them
-/// in Odoo over JSON-RPC. Queued requests in Odoo are sent to N8N.
+/// Queued requests in Odoo are sent to N8N; N8N's results are stored in Odoo.
 #[derive(Debug, Parser)]
 #[command(name = "influence-gen-bridge", version, about, long_about)]
 pub struct Cli {
@@ -31,7 +30,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: serve callbacks, triggers, health and metrics, apply the spool and send queued requests, until SIGTERM or SIGINT.
@@ -52,7 +50,6 @@ pub enum Command {
     Spool(crate::spool::admin::SpoolCommand),
 }
 
-/// Runs the parsed command line and returns the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
     // The spool commands read `[spool]` alone: they need no secret.
     if let Command::Spool(command) = cli.command {

@@ -20,15 +20,11 @@ pub struct RequestLocks {
 
 /// A held lock. Read the request after taking it: an earlier read may be
 /// older than the last holder's writes.
-pub struct RequestGuard {
-    _guard: OwnedMutexGuard<()>,
-}
+pub type RequestGuard = OwnedMutexGuard<()>;
 
 impl RequestLocks {
     pub async fn lock(&self, id: i64) -> RequestGuard {
-        RequestGuard {
-            _guard: self.lock_for(id).lock_owned().await,
-        }
+        self.lock_for(id).lock_owned().await
     }
 
     fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {

@@ -19,11 +19,7 @@ static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
     let from_env = std::env::var_os("RUST_LOG").is_some();
-    let filter = if from_env {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
-    } else {
-        EnvFilter::new(level)
-    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let (filter, handle) = reload::Layer::new(filter);
     // <https://no-color.org>
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());

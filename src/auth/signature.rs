@@ -101,7 +101,6 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// The three headers of a signed callback, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedHeaders<'a> {
     pub id: &'a str,
@@ -110,8 +109,7 @@ pub struct SignedHeaders<'a> {
 }
 
 impl<'a> SignedHeaders<'a> {
-    /// `None` when the request carries none of the three headers; an error
-    /// when it carries some but not all, or any is malformed.
+    /// `None` without any of the three headers; an error if some are missing.
     pub fn from_headers(headers: &'a HeaderMap) -> Result<Option<Self>, SignatureError> {
         let get = |name| {
             headers

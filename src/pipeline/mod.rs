@@ -141,7 +141,6 @@ pub fn as_id(reference: &str) -> Option<i64> {
     id.filter(|id| *id > 0)
 }
 
-/// Applies results to Odoo.
 #[derive(Debug)]
 pub struct Pipeline {
     odoo: OdooClient,
@@ -153,7 +152,6 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline writing through `odoo`, downloading with `fetcher`.
     pub fn new(odoo: OdooClient, fetcher: ImageFetcher, metrics: Arc<Metrics>) -> Self {
         Self {
             odoo,
@@ -189,14 +187,12 @@ impl Pipeline {
         }
     }
 
-    /// The Odoo id of the request `reference` names when that needs no call;
-    /// `None` when Odoo must be asked (the spool's call shape).
+    /// The request's Odoo id if that needs no call; `None`: ask Odoo.
     pub fn resolve_offline(&self, reference: &str) -> Option<Option<i64>> {
         as_id(reference).map(Some)
     }
 
-    /// The Odoo id of the request `reference` names, `Ok(None)` when none;
-    /// the spool orders its entries by it.
+    /// The request's Odoo id, `Ok(None)` when none (the spool orders by it).
     pub async fn resolve(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
         if let Some(id) = as_id(reference) {
             return Ok(Some(id));
@@ -251,8 +247,8 @@ impl Pipeline {
         }
     }
 
-    /// Marks the request failed because its image is unusable; also what
-    /// the spool does when an [`PipelineError::ImageUnavailable`] never passes.
+    /// Marks the request failed for an unusable image (also once an
+    /// [`PipelineError::ImageUnavailable`] never passes).
     pub async fn reject(&self, reference: &str, reason: &str) -> Result<Applied, PipelineError> {
         let error_details = format!("Image unusable: {reason}");
         let applied = self

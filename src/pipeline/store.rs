@@ -18,8 +18,7 @@ use crate::odoo::records::{
 };
 use crate::odoo::{OdooError, SearchOptions};
 
-/// Images of one request with the same hash, at most (each would take an
-/// interrupted attempt waiting out `odoo.timeout`).
+/// Images of one request with the same hash, at most (each an interrupted attempt).
 const MAX_SAME_HASH: u32 = 16;
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -71,8 +70,7 @@ fn create_failed(error: OdooError) -> PipelineError {
 }
 
 impl Pipeline {
-    /// The request, read under its lock: decisions rest on a read taken after
-    /// any other delivery of it finished.
+    /// The request, read under its lock, after any other delivery finished.
     async fn locked_request(
         &self,
         reference: &str,
@@ -177,7 +175,7 @@ impl Pipeline {
     }
 
     /// A success for a completed request: a duplicate only if its image is the
-    /// linked one. Unlinked images of this result are orphans, deleted best effort.
+    /// linked one. Unlinked ones are orphans, deleted best effort.
     async fn settle_completed(
         &self,
         request: &AiImageRequest,
