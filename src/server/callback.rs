@@ -151,23 +151,18 @@ async fn apply(app: &App, config: &Config, result: &CallbackResult, request_id: 
 
 fn applied_answer(applied: Applied) -> Answer {
     tracing::info!(outcome = ?applied, "callback applied");
-    let (body, outcome) = match applied {
+    let message = match applied {
         Applied::Completed { .. } | Applied::FailureRecorded { .. } => {
-            (json!({ "status": "success" }), "applied")
+            return Answer(StatusCode::OK, json!({ "status": "success" }), "applied");
         }
-        Applied::Duplicate { .. } => {
-            let message = "duplicate: this result was already applied";
-            (
-                json!({ "status": "success", "message": message }),
-                "duplicate",
-            )
-        }
+        Applied::Duplicate { .. } => "duplicate: this result was already applied",
         Applied::ImageRejected { reason, .. } => {
             let message = format!("image unusable: {reason}");
             return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, &message);
         }
     };
-    Answer(StatusCode::OK, body, outcome)
+    let body = json!({ "status": "success", "message": message });
+    Answer(StatusCode::OK, body, "duplicate")
 }
 
 fn error_answer(reference: &str, error: PipelineError) -> Answer {
