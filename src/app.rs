@@ -126,7 +126,6 @@ impl App {
         &self.spool
     }
 
-    /// The spool, shareable with blocking tasks.
     pub fn spool_arc(&self) -> &Arc<Queue> {
         &self.spool
     }

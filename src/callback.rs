@@ -20,9 +20,8 @@ use crate::image;
 
 /// Longest `ai_generation_request_id` accepted (a UUID is 36 characters).
 const MAX_REQUEST_REF_CHARS: usize = 128;
-/// Longest failure message kept; longer ones are cut with an ellipsis.
+/// Longest failure message and details kept; longer ones end in an ellipsis.
 const MAX_ERROR_MESSAGE_CHARS: usize = 2_000;
-/// Longest failure details kept.
 const MAX_ERROR_DETAILS_CHARS: usize = 8_000;
 
 /// How the caller wrapped the contract, so the answer uses the same style.
@@ -35,7 +34,6 @@ pub enum BodyStyle {
     },
 }
 
-/// A validated callback: which request, and what happened to it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallbackResult {
     /// `ai_generation_request_id` as sent: an Odoo id in decimal or a UUID.

@@ -18,7 +18,7 @@ use crate::app::{App, AppError};
 use crate::config::Config;
 use crate::{server, spool, systemd};
 
-/// Pauses between login attempts while Odoo is unavailable, doubling.
+/// Pauses between login attempts, doubling.
 const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
 const LOGIN_RETRY_MAX: Duration = Duration::from_secs(30);
 /// How long the stop may take after `server.shutdown_grace`.

@@ -17,7 +17,6 @@ const ODOO_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     pub ready: bool,
-    /// One line per failing check, e.g. "odoo: the login is refused".
     pub failing: Vec<String>,
 }
 

@@ -1,12 +1,5 @@
 //! Callback authentication: the shared token, Standard Webhooks signatures,
-//! or both, as `[auth] mode` says; one entry point, [`authenticate`].
-//!
-//! | mode | a callback passes when |
-//! |---|---|
-//! | `token` (default) | its token matches `n8n.callback_token` |
-//! | `signature` | its signature matches one of `auth.signing_secrets` ([`signature`]); a token is ignored |
-//! | `either` | signed: the signature matches; unsigned: the token matches |
-//! | `both` | the token matches **and** the signature matches |
+//! or both, as `[auth] mode` says (docs/security.md); one entry point, [`authenticate`].
 //!
 //! A wrong credential is never rescued by another one: in `either` a signed
 //! callback is judged by its signature alone, and the `X-N8N-Webhook-Token`
@@ -79,9 +72,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn status(self) -> StatusCode {
-        StatusCode::UNAUTHORIZED
-    }
+    pub const STATUS: StatusCode = StatusCode::UNAUTHORIZED;
 
     /// The message for the caller: it never says which check failed.
     pub fn public_message(self) -> &'static str {

@@ -111,11 +111,7 @@ pub struct SignedHeaders<'a> {
 impl<'a> SignedHeaders<'a> {
     /// `None` without any of the three headers; an error if some are missing.
     pub fn from_headers(headers: &'a HeaderMap) -> Result<Option<Self>, SignatureError> {
-        let get = |name| {
-            headers
-                .get(name)
-                .map(|v: &'a http::HeaderValue| v.as_bytes())
-        };
+        let get = |name: &str| headers.get(name).map(http::HeaderValue::as_bytes);
         match (get(ID_HEADER), get(TIMESTAMP_HEADER), get(SIGNATURE_HEADER)) {
             (None, None, None) => Ok(None),
             (Some(id), Some(timestamp), Some(signature)) => {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue};
 use secrecy::SecretString;
 
 use super::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -141,7 +141,6 @@ fn refusals_say_nothing_specific_to_the_caller() {
         Refusal::Signature(SignatureError::OutsideTolerance),
         Refusal::Signature(SignatureError::Malformed("x")),
     ] {
-        assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(refusal.public_message(), "authentication failed");
     }
 }

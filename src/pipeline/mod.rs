@@ -56,11 +56,10 @@ pub enum PipelineError {
         request_id: i64,
         reason: &'static str,
     },
-    /// The image host failed in a way that may pass (timeout, 503).
+    /// The image host failed in a way that may pass.
     #[error("the image is not available yet: {0}")]
     ImageUnavailable(ImageError),
-    /// Generic protocol: a create may have reached Odoo and commit later.
-    /// Transient, but nothing may repeat it before `odoo.unknown_outcome_wait`.
+    /// Generic protocol: a create may commit later; not repeated before `odoo.unknown_outcome_wait`.
     #[error("Odoo may still commit a create whose answer was lost: {0}")]
     OutcomeUnknown(OdooError),
     #[error(transparent)]

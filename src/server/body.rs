@@ -9,11 +9,10 @@ use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 
-/// The longest time to receive a whole body: a 64 MiB body needs 30 s at
-/// 20 Mbit/s, far slower than N8N next to the bridge.
+/// A whole body's deadline: 64 MiB in 30 s is 20 Mbit/s, far slower than N8N.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why a body could not be read. The messages are safe to send to the caller.
+/// Why a body could not be read (safe to tell the caller).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BodyError {
     #[error("the body is larger than {limit} bytes")]
@@ -25,7 +24,6 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    /// The HTTP status that answers it.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

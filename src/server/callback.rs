@@ -80,7 +80,7 @@ async fn answer(app: &App, request: Request<Incoming>, request_id: &str) -> (Ans
     if let Err(refusal) = authenticated {
         tracing::warn!(reason = %refusal, "callback refused");
         return (
-            Answer::error(refusal.status(), refusal.public_message()),
+            Answer::error(auth::Refusal::STATUS, refusal.public_message()),
             style,
         );
     }
@@ -106,7 +106,7 @@ async fn answer(app: &App, request: Request<Incoming>, request_id: &str) -> (Ans
     (answer, style)
 }
 
-/// `application/json`, with or without parameters, or any `+json` type.
+/// `application/json` (with parameters) or any `+json` type.
 fn is_json(headers: &HeaderMap) -> bool {
     let value = headers.get(header::CONTENT_TYPE);
     let value = value.and_then(|v| v.to_str().ok()).unwrap_or_default();
