@@ -67,9 +67,8 @@ impl App {
         self.config.load_full()
     }
 
-    /// Takes over a new configuration (SIGHUP); returns the keys that keep
-    /// their running value until a restart. A new Odoo password also resumes
-    /// the spool entries held because Odoo refused the bridge.
+    /// Takes over a new configuration (SIGHUP); returns the keys that need a
+    /// restart. A new Odoo password resumes entries held by Odoo's refusal.
     pub async fn reload(&self, new: Config) -> Vec<&'static str> {
         let old = self.config();
         let plan = reload::plan(&old, new);

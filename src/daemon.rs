@@ -33,8 +33,7 @@ pub enum DaemonError {
     Listener(std::io::Error),
 }
 
-/// Serves on `listener` until `shutdown` is cancelled, taking over every
-/// configuration that arrives on `reloads`.
+/// Serves on `listener` until `shutdown`, taking over each config from `reloads`.
 pub async fn run(
     config: Config,
     listener: TcpListener,

@@ -28,7 +28,6 @@ fn latency_histogram() -> Histogram {
 /// Declares every metric once: field, type, initial value, name, help, unit.
 macro_rules! metrics {
     ($($field:ident: $type:ty = $init:expr, $name:literal, $help:literal $(, $unit:ident)?;)*) => {
-        /// Every metric of the daemon.
         #[derive(Debug)]
         pub struct Metrics {
             registry: Registry,

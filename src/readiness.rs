@@ -51,8 +51,7 @@ impl Readiness {
     }
 }
 
-/// A cheap authenticated read proves the login; the protocol (cached per
-/// session) the companion addon where `odoo.protocol = "companion"`.
+/// A cheap read proves the login; the protocol, a required companion addon.
 async fn odoo_problem(odoo: &OdooClient) -> Option<&'static str> {
     let probe = async {
         let readable = odoo

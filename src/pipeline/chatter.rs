@@ -13,7 +13,6 @@ pub struct Chatter {
 }
 
 impl Chatter {
-    /// Posts `note` as an internal note on record `id` of `model`.
     pub async fn post(&self, odoo: &OdooClient, model: &str, id: i64, note: &str) {
         if self.absent.load(Ordering::Relaxed) {
             return;

@@ -14,8 +14,7 @@ use crate::odoo::value::false_as_none;
 
 pub const APPLY_METHOD: &str = "bridge_apply_result";
 
-/// `{"field": "id", "value": 42}` or `{"field": "uuid", "value": "…"}`, so
-/// the addon needs no configuration.
+/// `{"field": "id", "value": 42}` or `{"field": "uuid", "value": "…"}`.
 fn reference_of(reference: &str) -> serde_json::Value {
     match super::as_id(reference) {
         Some(id) => json!({ "field": "id", "value": id }),

@@ -28,11 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 
-/// Time for a client to send a request's headers: N8N and Odoo send theirs
-/// at once, a slowloris client is cut off.
+/// N8N and Odoo send their headers at once; a slowloris client is cut off.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// 16 KiB: N8N's and Odoo's requests carry a few hundred bytes of headers;
-/// nginx's default buffers hold 8 KiB per header line.
+/// N8N and Odoo send a few hundred bytes of headers; nginx's buffers hold 8 KiB a line.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Serves until `shutdown`, then drains for at most `server.shutdown_grace`.

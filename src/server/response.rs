@@ -46,8 +46,7 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     response
 }
 
-/// What a request came to, as a short label for metrics and logs; handlers
-/// put it in the response's extensions, else [`Outcome::of_status`] applies.
+/// A request's outcome label (metrics, logs): set by handlers, else [`Outcome::of_status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome(pub &'static str);
 

@@ -43,8 +43,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
     response
 }
 
-/// The caller's (a reverse proxy's) request id when it is short and sane,
-/// else 16 random bytes as 32 hex digits.
+/// The caller's (a reverse proxy's) request id if short and sane, else a random one.
 fn request_id(headers: &HeaderMap) -> HeaderValue {
     let sane = |value: &&HeaderValue| {
         let bytes = value.as_bytes();
