@@ -1,11 +1,7 @@
-//! How the process's allocator treats large buffers.
-//!
-//! glibc serves a block of 128 KiB or more with its own `mmap`, returned on
-//! `free`, but each such `free` raises that threshold to the block's size, so
-//! after the first large image later ones come from the worker threads' heaps,
-//! which keep the pages. Fixing the threshold keeps resident memory following
-//! the images in flight: four 10 MB images at a time peaked at 309 MiB with
-//! the moving threshold and 165 MiB with it fixed (BENCHMARKS.md).
+//! Large buffers returned to the kernel. glibc `mmap`s blocks of 128 KiB or
+//! more, but each such `free` raises that threshold, so later images come from
+//! per-thread heaps that keep the pages. A fixed threshold: four 10 MB images
+//! at a time peaked at 165 MiB instead of 309 MiB (BENCHMARKS.md).
 
 /// Allocations of this size or more get pages of their own, returned on free.
 pub const LARGE_BUFFER_BYTES: usize = 1024 * 1024;

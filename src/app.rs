@@ -1,9 +1,6 @@
-//! The state every part of the running daemon shares: the configuration and
-//! the clients built from it, as `Arc<App>`.
-//!
-//! The configuration sits in an [`ArcSwap`] so a reload (SIGHUP) can replace
-//! it while requests run: each unit of work takes one snapshot with
-//! [`App::config`], so it never sees half of an old and half of a new one.
+//! The state the running daemon shares, as `Arc<App>`: the configuration (in
+//! an [`ArcSwap`], replaced on SIGHUP; each unit of work takes one snapshot
+//! with [`App::config`]) and the clients built from it.
 
 use std::sync::Arc;
 
@@ -19,7 +16,6 @@ use crate::readiness::{self, Readiness};
 use crate::spool::{self, Queue, SpoolError};
 use crate::{reload, telemetry};
 
-/// Shared state of a running daemon.
 #[derive(Debug)]
 pub struct App {
     config: ArcSwap<Config>,
@@ -31,7 +27,6 @@ pub struct App {
     readiness: Readiness,
 }
 
-/// Why the shared state could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AppError {
@@ -46,7 +41,7 @@ pub enum AppError {
 }
 
 impl App {
-    /// Builds the clients of `config`; nothing is sent to Odoo yet.
+    /// Builds the clients of `config`; nothing is sent yet.
     pub fn new(config: Config) -> Result<Self, AppError> {
         let metrics = Arc::new(Metrics::new());
         let odoo = OdooClient::observed(&config.odoo, Some(Arc::clone(&metrics)))?;
@@ -54,8 +49,7 @@ impl App {
         let pipeline = Pipeline::new(odoo.clone(), fetcher, Arc::clone(&metrics));
         let store = Arc::new(spool::open(&config.spool)?);
         let spool = Arc::new(Queue::new(store, config.odoo.timeout)?);
-        // The initiation shares the pipeline's locks, so a result never
-        // races the initiation of its request.
+        // Shared locks: a result never races the initiation of its request.
         let locks = pipeline.request_locks();
         let initiation = Initiation::new(odoo.clone(), locks, &config, Arc::clone(&metrics))?;
         Ok(Self {
@@ -69,15 +63,12 @@ impl App {
         })
     }
 
-    /// A snapshot of the current configuration.
     pub fn config(&self) -> Arc<Config> {
         self.config.load_full()
     }
 
-    /// Takes over a new configuration (SIGHUP) and returns the keys that
-    /// keep their running value until a restart. A new Odoo password is used
-    /// at the next call, and spool entries held because Odoo refused the
-    /// bridge are tried again at once.
+    /// Takes over a new configuration (SIGHUP); returns the keys that need a
+    /// restart. A new Odoo password resumes entries held by Odoo's refusal.
     pub async fn reload(&self, new: Config) -> Vec<&'static str> {
         let old = self.config();
         let plan = reload::plan(&old, new);
@@ -103,19 +94,16 @@ impl App {
         plan.needs_restart
     }
 
-    /// Whether the daemon can do its job now (cached briefly).
     pub async fn readiness(&self) -> readiness::Report {
         self.readiness.check(&self.odoo, &self.spool).await
     }
 
     /// The metrics text, with the spool's gauges brought up to date.
     pub fn metrics_text(&self) -> String {
-        let spool = self.spool.gauges();
+        let (spool, metrics) = (self.spool.gauges(), &self.metrics);
         let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        let metrics = &self.metrics;
         metrics.spool_pending.set(gauge(spool.pending));
-        let oldest_age = spool.oldest_age_ms.unwrap_or(0) / 1000;
-        metrics.spool_oldest_age.set(gauge(oldest_age));
+        (metrics.spool_oldest_age).set(gauge(spool.oldest_age_ms.unwrap_or(0) / 1000));
         metrics.spool_bytes.set(gauge(spool.bytes));
         metrics.spool_dead.set(gauge(spool.dead));
         metrics.encode()
@@ -137,7 +125,6 @@ impl App {
         &self.spool
     }
 
-    /// The spool, shareable with blocking tasks.
     pub fn spool_arc(&self) -> &Arc<Queue> {
         &self.spool
     }

@@ -1,15 +1,11 @@
-//! The inbound contract (docs/protocol.md#callback-contract): what N8N
-//! posts to the callback route, parsed and validated into a [`CallbackResult`].
-//!
-//! Two body styles are accepted, as Odoo's `type='json'` controller did: the
-//! bare contract object and Odoo's JSON-RPC envelope (`params` holds the
-//! contract); the caller is answered in its style ([`BodyStyle`]).
+//! The inbound contract (docs/protocol.md#callback-contract): what N8N posts
+//! to the callback route, as the bare contract object or in Odoo's JSON-RPC
+//! envelope (answered in the same style, [`BodyStyle`]).
 //!
 //! An unauthenticated caller costs no more than reading its body: [`parse`]
-//! finds the style, the token and the contract's parts, borrowing the base64
-//! `image_data`; [`ParsedCallback::validate`], once the caller is
-//! authenticated, refuses what can never be applied (400) and decodes the
-//! image once. Whether an image is usable is the pipeline's call.
+//! borrows everything and decodes nothing; [`ParsedCallback::validate`], once
+//! the caller is authenticated, refuses what can never be applied (400) and
+//! decodes the image once. Whether an image is usable is the pipeline's call.
 
 use std::borrow::Cow;
 
@@ -24,21 +20,20 @@ use crate::image;
 
 /// Longest `ai_generation_request_id` accepted (a UUID is 36 characters).
 const MAX_REQUEST_REF_CHARS: usize = 128;
-/// Longest failure message kept; longer ones are cut with an ellipsis.
+/// Longest failure message and details kept; longer ones end in an ellipsis.
 const MAX_ERROR_MESSAGE_CHARS: usize = 2_000;
-/// Longest failure details kept.
 const MAX_ERROR_DETAILS_CHARS: usize = 8_000;
 
 /// How the caller wrapped the contract, so the answer uses the same style.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum BodyStyle {
-    /// The contract object itself.
     Bare,
     /// Odoo's JSON-RPC envelope; `id` is echoed back verbatim.
-    JsonRpc { id: Box<RawValue> },
+    JsonRpc {
+        id: Box<RawValue>,
+    },
 }
 
-/// A validated callback: which request, and what happened to it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallbackResult {
     /// `ai_generation_request_id` as sent: an Odoo id in decimal or a UUID.
@@ -46,7 +41,6 @@ pub struct CallbackResult {
     pub outcome: Outcome,
 }
 
-/// What N8N reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
@@ -60,7 +54,6 @@ pub enum Outcome {
     },
 }
 
-/// Where the image is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImagePayload {
@@ -74,8 +67,7 @@ pub enum ImagePayload {
     ),
     /// To be downloaded from `image_url`.
     Url(String),
-    /// `image_data` was valid base64 but cannot be used (too large); the
-    /// pipeline marks the request failed with this reason.
+    /// Valid base64 but unusable (too large): the request fails with this reason.
     Refused(String),
 }
 
@@ -93,15 +85,7 @@ pub struct Claims {
 pub struct ParsedCallback<'a> {
     pub style: BodyStyle,
     pub security_token: Option<Cow<'a, str>>,
-    contract: WireContract<'a>,
-}
-
-impl std::fmt::Debug for ParsedCallback<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParsedCallback")
-            .field("style", &self.style)
-            .finish_non_exhaustive()
-    }
+    contract: Wire<'a>,
 }
 
 /// Why a callback body can never be applied (answered 400).
@@ -114,25 +98,16 @@ pub struct InvalidCallback(pub String);
 #[error("{0}")]
 pub struct MalformedBody(pub String);
 
-/// Both styles at once, so the body is parsed a single time.
+/// Both styles at once, so the body is parsed a single time: the contract's
+/// fields, or a JSON-RPC envelope whose `params` has them.
 #[derive(Deserialize)]
 struct Wire<'a> {
     #[serde(borrow, default)]
     jsonrpc: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    params: Option<WireContract<'a>>,
+    params: Option<Box<Wire<'a>>>,
     #[serde(default)]
     id: Option<Box<RawValue>>,
-    #[serde(borrow, default)]
-    ai_generation_request_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    security_token: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    result_payload: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize, Default)]
-struct WireContract<'a> {
     #[serde(borrow, default)]
     ai_generation_request_id: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -170,9 +145,8 @@ struct WireErrorData {
     details: Option<Value>,
 }
 
-/// Parses `body` in either style, decoding nothing. Only a body that is not
-/// a JSON object is [`MalformedBody`]: a broken contract still parses, so
-/// the caller is authenticated and answered in its style.
+/// Parses `body` in either style, decoding nothing. Only a non-object is
+/// [`MalformedBody`]: a broken contract is authenticated and answered in style.
 pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
     let text = std::str::from_utf8(body)
         .map_err(|_| MalformedBody("the body is not UTF-8 text".into()))?;
@@ -186,16 +160,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
             let id = wire
                 .id
                 .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"));
-            (BodyStyle::JsonRpc { id }, params)
+            (BodyStyle::JsonRpc { id }, *params)
         }
-        _ => (
-            BodyStyle::Bare,
-            WireContract {
-                ai_generation_request_id: wire.ai_generation_request_id,
-                security_token: wire.security_token,
-                result_payload: wire.result_payload,
-            },
-        ),
+        (_, params) => (BodyStyle::Bare, Wire { params, ..wire }),
     };
     // Borrowed when the JSON string has no escapes.
     let security_token = (contract.security_token)
@@ -208,8 +175,7 @@ pub fn parse(body: &[u8]) -> Result<ParsedCallback<'_>, MalformedBody> {
 }
 
 impl ParsedCallback<'_> {
-    /// Validates the contract and decodes `image_data` (at most
-    /// `max_image_bytes`): call it only once the caller is authenticated.
+    /// Validates the contract and decodes `image_data`, once authenticated.
     pub fn validate(&self, max_image_bytes: u64) -> Result<CallbackResult, InvalidCallback> {
         let request_ref = request_ref(self.contract.ai_generation_request_id)?;
         let raw_payload =

@@ -1,8 +1,6 @@
-//! The command line: parsing (clap derive) and dispatching to the library.
-//!
-//! Exit statuses: 0 success; 1 a check failed or the daemon stopped on an
-//! error; 2 the configuration could not be loaded (clap's own usage errors
-//! also exit 2).
+//! The command line (clap derive) and its dispatch. Exit statuses: 0 success;
+//! 1 a check failed or the daemon stopped on an error; 2 a usage error or a
+//! configuration that cannot be loaded.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,10 +12,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{CONFIG_PATH_ENV, Config, DEFAULT_CONFIG_PATH, LogFormat, SpoolConfig};
 use crate::{check, daemon, initiation, systemd, telemetry};
 
-/// Connects Odoo 18 to an N8N AI image-generation workflow.
+/// Connects Odoo 18/19 to an N8N AI image-generation workflow.
 ///
-/// N8N calls the bridge back with generated images; the bridge stores them
-/// in Odoo over JSON-RPC. Queued requests in Odoo are sent to N8N.
+/// Queued requests in Odoo are sent to N8N; N8N's results are stored in Odoo.
 #[derive(Debug, Parser)]
 #[command(name = "influence-gen-bridge", version, about, long_about)]
 pub struct Cli {
@@ -33,7 +30,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: serve callbacks, triggers, health and metrics, apply the spool and send queued requests, until SIGTERM or SIGINT.
@@ -54,10 +50,8 @@ pub enum Command {
     Spool(crate::spool::admin::SpoolCommand),
 }
 
-/// Runs the parsed command line and returns the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    // The spool commands read `[spool]` alone: managing the spool needs no
-    // secret, and they log nothing.
+    // The spool commands read `[spool]` alone: they need no secret.
     if let Command::Spool(command) = cli.command {
         return match SpoolConfig::load(&cli.config) {
             Ok(spool) => command.run(&spool),
@@ -86,11 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => {
             let report = runtime.block_on(check::run(&config, &cli.config.display().to_string()));
             println!("{report}");
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(u8::from(!report.passed()))
         }
     }
 }
@@ -122,7 +112,6 @@ async fn serve(config: Config, path: PathBuf) -> ExitCode {
     }
 }
 
-/// Cancels `shutdown` on the first SIGTERM or SIGINT.
 async fn cancel_on_signal(shutdown: CancellationToken) {
     let (Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::terminate()),
@@ -139,8 +128,7 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// On every SIGHUP, loads the configuration file again and hands it to the
-/// daemon; an invalid file is logged and the running configuration stays.
+/// On SIGHUP, loads the configuration again; an invalid one is only logged.
 async fn reload_on_sighup(path: PathBuf, reloads: tokio::sync::mpsc::Sender<Config>) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::error!("cannot install the SIGHUP handler; reloading needs a restart");

@@ -1,13 +1,10 @@
 //! The running daemon: everything `serve` starts, and its orderly stop.
 //!
-//! [`run`] is what the binary and the in-process tests both call, on an
-//! already-bound listener; cancelling the token stops accepting and drains.
-//! The server answers from the first moment; readiness (systemd's `READY=1`)
-//! waits for Odoo's login unless `server.start_degraded` says otherwise.
-//!
-//! The stop is bounded by `server.shutdown_grace` + [`STOP_MARGIN`], below the
-//! unit's `TimeoutStopSec` (a test checks); what is cut off stays resumable
-//! (spool entries pending, requests `queued` or `processing`).
+//! [`run`] (called by the binary and the in-process tests on a bound
+//! listener) serves at once; systemd's `READY=1` waits for Odoo's login
+//! unless `server.start_degraded`. The stop is bounded by
+//! `server.shutdown_grace` + [`STOP_MARGIN`], below the unit's
+//! `TimeoutStopSec` (a test checks); what is cut off stays resumable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,14 +18,12 @@ use crate::app::{App, AppError};
 use crate::config::Config;
 use crate::{server, spool, systemd};
 
-/// Pauses between login attempts while Odoo is unavailable, doubling.
+/// Pauses between login attempts, doubling.
 const LOGIN_RETRY_INITIAL: Duration = Duration::from_millis(500);
 const LOGIN_RETRY_MAX: Duration = Duration::from_secs(30);
-/// How long the stop may take after `server.shutdown_grace` (tasks noticing
-/// the deadline, the last log lines).
+/// How long the stop may take after `server.shutdown_grace`.
 pub const STOP_MARGIN: Duration = Duration::from_secs(2);
 
-/// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DaemonError {
@@ -38,8 +33,7 @@ pub enum DaemonError {
     Listener(std::io::Error),
 }
 
-/// Serves on `listener` until `shutdown` is cancelled, taking over every
-/// configuration that arrives on `reloads` (see [`crate::reload`]).
+/// Serves on `listener` until `shutdown`, taking over each config from `reloads`.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -64,7 +58,6 @@ pub async fn run(
         tasks.close();
         tasks.wait().await;
     };
-    // Bounds the whole stop from the signal on, whatever a part does.
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(app.config().server.shutdown_grace + STOP_MARGIN).await;
@@ -80,7 +73,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Takes over each new configuration until shutdown.
 async fn apply_reloads(
     app: Arc<App>,
     mut reloads: mpsc::Receiver<Config>,
@@ -110,16 +102,12 @@ async fn become_ready(app: Arc<App>, shutdown: CancellationToken) {
     loop {
         match app.odoo().authenticate().await {
             Ok(uid) => {
-                if let Err(error) = app.pipeline().prepare().await {
-                    tracing::warn!(%error, "cannot read the image model's fields yet; the first result will");
+                if let Err(error) = app.pipeline().has_attachment_field().await {
+                    tracing::warn!(%error, "cannot read the image model's fields yet");
                 }
                 let odoo = app.odoo();
-                tracing::info!(
-                    uid,
-                    login = odoo.login(),
-                    database = odoo.database(),
-                    "logged in to Odoo"
-                );
+                let (login, database) = (odoo.login(), odoo.database());
+                tracing::info!(uid, login, database, "logged in to Odoo");
                 // Asked now so the log says at start which protocol runs.
                 match odoo.protocol().await {
                     Ok(protocol) => tracing::info!(protocol = %protocol, "Odoo protocol"),

@@ -1,37 +1,9 @@
-//! influence-gen-bridge: a daemon beside Odoo 18 that connects it to an N8N
-//! workflow generating images with AI.
+//! influence-gen-bridge: a daemon beside Odoo 18 and 19 that connects it to
+//! an N8N workflow generating images with AI. N8N posts results to the bridge;
+//! the bridge stores them in Odoo, the system of record.
 //!
-//! N8N posts generation results to the bridge; the bridge stores them in
-//! Odoo over its external JSON-RPC API. Odoo stays the system of record.
-//!
-//! The modules, one concept each:
-//!
-//! | module | owns |
-//! |---|---|
-//! | [`cli`] | the command line and its dispatch |
-//! | [`config`] | TOML, environment and credential files, validated once |
-//! | [`odoo`] | JSON-RPC to Odoo: session, typed errors, typed records |
-//! | [`n8n`] | the webhook client toward N8N and its payload (docs/protocol.md#initiation) |
-//! | [`parameters`] | Odoo's system parameters as the fallback of `[n8n]` (docs/protocol.md#system-parameters) |
-//! | [`image`] | a callback's image as verified bytes: base64 or guarded download, format, size, SHA-256 |
-//! | [`server`] | the hyper server, routes and answers; connection limits, TLS |
-//! | [`metrics`] | Prometheus metrics |
-//! | [`readiness`] | the `/readyz` verdict |
-//! | [`reload`] | what a SIGHUP reload changes, and what needs a restart |
-//! | [`auth`] | callback authentication: the shared token, Standard Webhooks signatures |
-//! | [`callback`] | the inbound contract (docs/protocol.md#callback-contract): parsing and validation |
-//! | [`pipeline`] | applying a result to Odoo: idempotent steps, failure handling |
-//! | [`initiation`] | sending queued requests to N8N: trigger route, sweeper, `initiate` |
-//! | [`locks`] | one lock per Odoo request, shared by the pipeline and the initiation |
-//! | [`retry`] | exponential backoff with jitter |
-//! | [`spool`] | durable storage of accepted callbacks, the worker, dead letters |
-//! | [`daemon`] | what `serve` runs, and its orderly stop |
-//! | [`app`] | the state shared by the running daemon |
-//! | [`check`] | the `check` command's report |
-//! | [`telemetry`] | logging setup |
-//! | [`tls`] | the process's TLS crypto provider |
-//! | [`allocator`] | large buffers returned to the kernel once freed |
-//! | [`systemd`] | readiness, status and watchdog notifications |
+//! One concept per module; docs/architecture.md has the module map and the
+//! data flow (callback → auth → spool → pipeline → Odoo).
 
 pub mod allocator;
 pub mod app;
@@ -54,7 +26,6 @@ pub mod systemd;
 pub mod telemetry;
 pub mod tls;
 
-// Sending queued requests to N8N, and what it shares with the callback.
 pub mod initiation;
 pub mod locks;
 pub mod n8n;

@@ -1,39 +1,30 @@
-//! One async lock per Odoo request, shared by everything that changes a
-//! request: deliveries of the same result apply one after the other, and the
-//! trigger route, the sweeper and a result never work on one request at once
-//! (so a request is sent to N8N once, and a fast callback waits until its
-//! initiation is recorded). Within this process only: one bridge per database.
-//!
-//! Locks are created on demand; the map holds `Weak` references and prunes
-//! dead ones as it grows. Clones of [`RequestLocks`] share one map.
+//! One async lock per Odoo request, shared by everything that changes one:
+//! deliveries of a result apply one after the other, and the initiation and a
+//! result never work on one request at once (a fast callback waits until its
+//! initiation is recorded). Within this process only. The map holds `Weak`
+//! locks, pruned as it grows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::OwnedMutexGuard;
 
-/// Prune dead entries once the map has grown past this many.
 const PRUNE_THRESHOLD: usize = 1024;
 
-/// Per-request locks keyed by the request's Odoo id; clones share the locks.
+/// Per-request locks keyed by Odoo id; clones share the locks.
 #[derive(Debug, Default, Clone)]
 pub struct RequestLocks {
-    // std Mutex: held only to look up or insert, never across an await.
+    // std Mutex: never held across an await.
     locks: Arc<Mutex<HashMap<i64, Weak<tokio::sync::Mutex<()>>>>>,
 }
 
 /// A held lock. Read the request after taking it: an earlier read may be
 /// older than the last holder's writes.
-pub struct RequestGuard {
-    _guard: OwnedMutexGuard<()>,
-}
+pub type RequestGuard = OwnedMutexGuard<()>;
 
 impl RequestLocks {
-    /// Locks request `id`, waiting for any other holder.
     pub async fn lock(&self, id: i64) -> RequestGuard {
-        RequestGuard {
-            _guard: self.lock_for(id).lock_owned().await,
-        }
+        self.lock_for(id).lock_owned().await
     }
 
     fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {

@@ -1,8 +1,6 @@
-//! Prometheus metrics (`prometheus-client`), exposed at `GET /metrics`.
-//!
-//! Names follow Prometheus conventions: a unit suffix, `_total` on counters
-//! (added by the encoder), and labels with few values (routes, outcomes, Odoo
-//! methods, error kinds; never ids). The spool's gauges are set at each scrape.
+//! Prometheus metrics at `GET /metrics`: conventional names (a unit suffix,
+//! `_total` on counters) and labels with few values (never ids). The spool's
+//! gauges are set at each scrape.
 
 use std::time::Duration;
 
@@ -13,13 +11,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-/// Labels of a reason (why Odoo refuses the bridge).
+/// Why Odoo refuses the bridge.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
-/// Name/value label pairs.
 type Labels<V, const N: usize> = [(&'static str, V); N];
 type Latencies<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -31,7 +28,6 @@ fn latency_histogram() -> Histogram {
 /// Declares every metric once: field, type, initial value, name, help, unit.
 macro_rules! metrics {
     ($($field:ident: $type:ty = $init:expr, $name:literal, $help:literal $(, $unit:ident)?;)*) => {
-        /// Every metric of the daemon.
         #[derive(Debug)]
         pub struct Metrics {
             registry: Registry,
@@ -39,7 +35,6 @@ macro_rules! metrics {
         }
 
         impl Metrics {
-            /// All metrics, registered.
             pub fn new() -> Self {
                 let mut registry = Registry::with_prefix("influence_gen_bridge");
                 $(
@@ -111,14 +106,12 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Counts one initiation (or watchdog verdict) ending in `outcome`.
     pub fn initiation(&self, outcome: &'static str) {
         self.initiations
             .get_or_create(&[("outcome", outcome)])
             .inc();
     }
 
-    /// Counts one Odoo call.
     pub fn odoo_call(&self, method: &str, result: &'static str, elapsed: Duration) {
         let labels = [("method", method.to_owned()), ("result", result.to_owned())];
         self.odoo_calls.get_or_create(&labels).inc();
@@ -127,7 +120,6 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail.
@@ -136,7 +128,6 @@ impl Metrics {
     }
 }
 
-/// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[cfg(test)]

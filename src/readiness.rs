@@ -1,9 +1,6 @@
-//! Readiness (`/readyz`): Odoo accepts the login and the spool is writable
-//! (the configuration is loaded, or the process would not run).
-//!
-//! A verdict is cached for [`CACHE_FOR`], so frequent probes ask Odoo at most
-//! that often. The report names what is not ready without an address, path
-//! or secret; when Odoo refuses the bridge itself it says which way.
+//! Readiness (`/readyz`): Odoo accepts the login and the spool is writable.
+//! A verdict is cached for [`CACHE_FOR`]; it names what is not ready without
+//! an address, path or secret.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,27 +11,21 @@ use crate::odoo::records::REQUEST_MODEL;
 use crate::odoo::{AccessOperation, OdooClient, OdooError};
 use crate::spool::Queue;
 
-/// How long a verdict is reused.
 pub const CACHE_FOR: Duration = Duration::from_secs(2);
-/// How long the Odoo probe may take.
 const ODOO_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The verdict.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     pub ready: bool,
-    /// One line per failing check, e.g. "odoo: the login is refused".
     pub failing: Vec<String>,
 }
 
-/// Cached readiness checks.
 #[derive(Debug, Default)]
 pub struct Readiness {
     cached: Mutex<Option<(Instant, Report)>>,
 }
 
 impl Readiness {
-    /// The current verdict (cached for [`CACHE_FOR`]).
     pub async fn check(&self, odoo: &OdooClient, spool: &Arc<Queue>) -> Report {
         let mut cached = self.cached.lock().await;
         if let Some((at, report)) = cached.as_ref()
@@ -60,9 +51,7 @@ impl Readiness {
     }
 }
 
-/// A cheap authenticated read proves the login and the database; the
-/// protocol (cached per session) proves the companion addon where
-/// `odoo.protocol = "companion"` requires it.
+/// A cheap read proves the login; the protocol, a required companion addon.
 async fn odoo_problem(odoo: &OdooClient) -> Option<&'static str> {
     let probe = async {
         let readable = odoo

@@ -1,28 +1,23 @@
-//! Talking to systemd: readiness, status lines and the watchdog. A no-op
-//! outside systemd (no `NOTIFY_SOCKET`); a failure to notify is logged, never
-//! fatal.
+//! systemd notifications: readiness, status and the watchdog. A no-op outside
+//! systemd; a failure to notify is logged, never fatal.
 
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 use tokio_util::sync::CancellationToken;
 
-/// Tells systemd the service is ready, with a human-readable status.
 pub fn notify_ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
-/// Updates the status line `systemctl status` shows.
 pub fn notify_status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
-/// Tells systemd the service is stopping.
 pub fn notify_stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
-/// Tells systemd a configuration reload has started (SIGHUP handling).
 pub fn notify_reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now]),
@@ -36,8 +31,7 @@ fn send(states: &[NotifyState<'_>]) {
     }
 }
 
-/// Pings the watchdog at half its interval until `shutdown` is cancelled.
-/// Returns at once when systemd enabled no watchdog for this process.
+/// Pings the watchdog, if enabled, at half its interval until `shutdown`.
 pub async fn feed_watchdog(shutdown: CancellationToken) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;

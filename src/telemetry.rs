@@ -1,11 +1,8 @@
-//! Logging: `tracing` to stderr, as text (coloured only on a terminal
-//! without `NO_COLOR`) or JSON lines carrying the fields of every enclosing
-//! span, so each line about a request has its `request_id` and each line
-//! about a callback its `ai_generation_request_id`.
-//!
-//! The filter comes from `RUST_LOG` when set, else from `[log] level`, and
-//! can be changed on reload ([`set_level`]). Nothing logs a secret: values
-//! that could carry one (Odoo call arguments, request bodies) are never logged.
+//! Logging: `tracing` to stderr, as text (coloured only on a terminal without
+//! `NO_COLOR`) or JSON lines with the fields of every enclosing span (so each
+//! line has its `request_id`, `ai_generation_request_id`). The filter is
+//! `RUST_LOG`, else `[log] level` (changed on reload). Odoo call arguments
+//! and request bodies, which can carry secrets, are never logged.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
@@ -19,26 +16,11 @@ use crate::config::LogFormat;
 
 static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
-/// jsonrpsee logs every response body at TRACE, and Odoo's answers carry
-/// the `influence_gen.*` secrets and whole images: capped at DEBUG always.
-const RESPONSE_BODY_CAP: &str = "jsonrpsee-http=debug";
-
-fn cap_response_bodies(filter: EnvFilter) -> EnvFilter {
-    match RESPONSE_BODY_CAP.parse() {
-        Ok(cap) => filter.add_directive(cap),
-        Err(_) => filter,
-    }
-}
-
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) {
     let from_env = std::env::var_os("RUST_LOG").is_some();
-    let filter = if from_env {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
-    } else {
-        EnvFilter::new(level)
-    };
-    let (filter, handle) = reload::Layer::new(cap_response_bodies(filter));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let (filter, handle) = reload::Layer::new(filter);
     // <https://no-color.org>
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let colour = !no_color && std::io::stderr().is_terminal();
@@ -69,7 +51,5 @@ pub fn set_level(level: &str) -> Result<(), String> {
     let filter = EnvFilter::builder()
         .parse(level)
         .map_err(|e| e.to_string())?;
-    handle
-        .reload(cap_response_bodies(filter))
-        .map_err(|e| e.to_string())
+    handle.reload(filter).map_err(|e| e.to_string())
 }

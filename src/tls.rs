@@ -1,6 +1,6 @@
 //! TLS setup shared by every outbound client.
 //!
-//! jsonrpsee (Odoo) and reqwest (N8N, image downloads) both use rustls; the
+//! reqwest (Odoo, N8N, image downloads) and the server use rustls; the
 //! process installs one crypto provider, *ring*, so only one implementation
 //! is compiled in and no client depends on which one built first.
 

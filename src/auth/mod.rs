@@ -1,28 +1,16 @@
 //! Callback authentication: the shared token, Standard Webhooks signatures,
-//! or both, as `[auth] mode` says; one entry point, [`authenticate`].
+//! or both, as `[auth] mode` says (docs/security.md); one entry point, [`authenticate`].
 //!
-//! | mode | a callback passes when |
-//! |---|---|
-//! | `token` (default) | its token matches `n8n.callback_token` |
-//! | `signature` | its signature matches one of `auth.signing_secrets` ([`signature`]); a token is ignored |
-//! | `either` | signed: the signature matches; unsigned: the token matches |
-//! | `both` | the token matches **and** the signature matches |
+//! A wrong credential is never rescued by another one: in `either` a signed
+//! callback is judged by its signature alone, and the `X-N8N-Webhook-Token`
+//! header outranks the body's `security_token` (docs/protocol.md#callback-contract).
+//! No replay memory: applying a result is idempotent, and
+//! `auth.timestamp_tolerance` bounds how late a signed copy can come. With no
+//! token configured every callback is refused.
 //!
-//! In `either`, a callback that carries signature headers is judged by them
-//! alone, as a token header outranks the body's token: a wrong credential is
-//! never rescued by another one. There is no replay memory: applying a result
-//! is idempotent, and `auth.timestamp_tolerance` bounds how late a copy of a
-//! signed callback can come.
-//!
-//! The token comes in the `X-N8N-Webhook-Token` header or the body's
-//! `security_token` (docs/protocol.md#callback-contract); a header, when
-//! present, is authoritative. With no token configured every callback is
-//! refused: the bridge fails closed.
-//!
-//! What must stay true: every comparison is constant-time (a token's SHA-256
-//! digests are compared, so not even its length leaks); no refusal says more
-//! than "authentication failed" to the caller (the reason is logged); nothing
-//! here logs or returns a secret.
+//! What must stay true: comparisons are constant-time (a token's SHA-256
+//! digests are compared, so not even its length leaks); the caller hears only
+//! "authentication failed" (the reason is logged); no secret is logged.
 
 pub mod signature;
 
@@ -39,14 +27,7 @@ pub use signature::{SignatureError, SignedHeaders, SigningSecret};
 /// The header N8N sends the token in.
 pub const TOKEN_HEADER: &str = "x-n8n-webhook-token";
 
-/// Where an accepted token was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
-    Header,
-    Body,
-}
-
-/// Why a token was refused (all answered 401 alike; for logs and metrics).
+/// Why a token was refused (all answered 401 alike; the reason is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("no callback token is configured; every callback is refused")]
@@ -57,39 +38,19 @@ pub enum AuthError {
     Mismatch,
 }
 
-impl AuthError {
-    /// A short label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NotConfigured => "not_configured",
-            Self::Missing => "missing",
-            Self::Mismatch => "mismatch",
-        }
-    }
-}
-
-/// The token the header carries, if any (non-UTF-8 values count as present
-/// but wrong).
-pub fn header_token(headers: &HeaderMap) -> Option<&[u8]> {
-    headers.get(TOKEN_HEADER).map(|value| value.as_bytes())
-}
-
-/// Checks the presented token against `expected`.
+/// Checks the presented token (the header's, else the body's) against `expected`.
 pub fn check_token(
     expected: Option<&SecretString>,
     header: Option<&[u8]>,
     body: Option<&str>,
-) -> Result<TokenSource, AuthError> {
+) -> Result<(), AuthError> {
     let expected = expected.ok_or(AuthError::NotConfigured)?;
-    let (presented, source) = match (header, body) {
-        (Some(header), _) => (header, TokenSource::Header),
-        (None, Some(body)) => (body.as_bytes(), TokenSource::Body),
-        (None, None) => return Err(AuthError::Missing),
-    };
-    if tokens_match(expected.expose_secret().as_bytes(), presented) {
-        Ok(source)
-    } else {
-        Err(AuthError::Mismatch)
+    let presented = header
+        .or(body.map(str::as_bytes))
+        .ok_or(AuthError::Missing)?;
+    match tokens_match(expected.expose_secret().as_bytes(), presented) {
+        true => Ok(()),
+        false => Err(AuthError::Mismatch),
     }
 }
 
@@ -100,15 +61,7 @@ pub fn tokens_match(expected: &[u8], presented: &[u8]) -> bool {
     constant_time_eq::constant_time_eq_32(&expected, &presented)
 }
 
-/// How a callback proved itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proof {
-    Token(TokenSource),
-    Signature,
-    TokenAndSignature(TokenSource),
-}
-
-/// Why a callback was refused.
+/// Why a callback was refused: always 401 "authentication failed".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -119,18 +72,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A short label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Token(error) => error.label(),
-            Self::Signature(error) => error.label(),
-        }
-    }
-
-    /// The HTTP status of the answer: 401 for every bad credential.
-    pub fn status(self) -> StatusCode {
-        StatusCode::UNAUTHORIZED
-    }
+    pub const STATUS: StatusCode = StatusCode::UNAUTHORIZED;
 
     /// The message for the caller: it never says which check failed.
     pub fn public_message(self) -> &'static str {
@@ -148,8 +90,9 @@ pub fn authenticate(
     body: &[u8],
     body_token: Option<&str>,
     now: i64,
-) -> Result<Proof, Refusal> {
-    let check_token = || check_token(token, header_token(headers), body_token);
+) -> Result<(), Refusal> {
+    let header = headers.get(TOKEN_HEADER).map(|value| value.as_bytes());
+    let check_token = || check_token(token, header, body_token);
     let check_signature = || -> Result<(), Refusal> {
         let signed = SignedHeaders::from_headers(headers)?.ok_or(SignatureError::Missing)?;
         if !signed.is_fresh(now, auth.timestamp_tolerance) {
@@ -157,29 +100,23 @@ pub fn authenticate(
         }
         Ok(signed.verify(&auth.signing_secrets, body)?)
     };
-    Ok(match auth.mode {
-        AuthMode::Token => Proof::Token(check_token()?),
-        AuthMode::Either if SignedHeaders::from_headers(headers)?.is_none() => {
-            Proof::Token(check_token()?)
-        }
-        AuthMode::Signature | AuthMode::Either => {
-            check_signature()?;
-            Proof::Signature
-        }
+    match auth.mode {
+        AuthMode::Token => Ok(check_token()?),
+        AuthMode::Either if SignedHeaders::from_headers(headers)?.is_none() => Ok(check_token()?),
+        AuthMode::Signature | AuthMode::Either => check_signature(),
         AuthMode::Both => {
-            let source = check_token()?;
-            check_signature()?;
-            Proof::TokenAndSignature(source)
+            check_token()?;
+            check_signature()
         }
-    })
+    }
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH);
+    elapsed.map_or(0, |elapsed| {
+        elapsed.as_secs().try_into().unwrap_or(i64::MAX)
+    })
 }
 
 #[cfg(test)]

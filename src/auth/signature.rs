@@ -1,16 +1,12 @@
 //! Signed callbacks in the [Standard Webhooks](https://www.standardwebhooks.com/)
 //! format: `webhook-id`, `webhook-timestamp` (unix seconds) and
-//! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")> [v1,<…> …]`
-//! over the exact bytes received.
-//!
-//! A key is configured as `whsec_<base64>` (prefix optional). Several keys
-//! and several signatures may be present, so a key rotates without a moment
-//! where sender and receiver disagree: any signature matching any key passes.
+//! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")> …`
+//! over the exact bytes received. Keys are `whsec_<base64>`; any signature
+//! matching any key passes, so a key rotates without downtime.
 //!
 //! What must stay true: the comparison is constant-time (`Mac::verify_slice`);
-//! the timestamp is checked before any HMAC is computed; the work per request
-//! is bounded ([`MAX_SIGNATURES`] × the keys, headers of bounded length); no
-//! error or `Debug` output carries a key.
+//! the timestamp is checked before any HMAC; the work per request is bounded
+//! ([`MAX_SIGNATURES`] × the keys); no error or `Debug` output carries a key.
 
 use std::time::Duration;
 
@@ -35,8 +31,7 @@ pub const MAX_SIGNATURE_HEADER_BYTES: usize = 2048;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// One configured signing secret: its text (for the fingerprint) and the
-/// decoded HMAC key, both zeroized on drop.
+/// A signing secret: its text (for the fingerprint) and the HMAC key, zeroized on drop.
 #[derive(Debug, Clone)]
 pub struct SigningSecret {
     text: SecretString,
@@ -56,7 +51,6 @@ pub enum SecretError {
 }
 
 impl SigningSecret {
-    /// Parses `whsec_<base64>` (or bare base64).
     pub fn parse(text: &SecretString) -> Result<Self, SecretError> {
         let trimmed = text.expose_secret().trim();
         let encoded = trimmed.strip_prefix(SECRET_PREFIX).unwrap_or(trimmed);
@@ -72,14 +66,11 @@ impl SigningSecret {
         })
     }
 
-    /// The secret as configured (`whsec_…`), for its fingerprint.
     pub fn text(&self) -> &SecretString {
         &self.text
     }
 
-    /// The HMAC over `{id}.{timestamp}.{body}`.
     fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
-        // HMAC takes keys of any length.
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.key.expose_secret())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
         mac.update(format!("{id}.{timestamp}.").as_bytes());
@@ -87,15 +78,14 @@ impl SigningSecret {
         mac
     }
 
-    /// `v1,<base64>`: what a sender puts in [`SIGNATURE_HEADER`] (the bridge
-    /// only verifies; tests, tools and the docs' examples sign).
+    /// `v1,<base64>`, as a sender signs (the bridge only verifies; tests sign).
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         let mac = self.mac(id, timestamp, body);
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
 }
 
-/// Why a signature was refused (all answered 401 alike; for logs and metrics).
+/// Why a signature was refused (all answered 401 alike; the reason is logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
@@ -111,37 +101,17 @@ pub enum SignatureError {
     Mismatch,
 }
 
-impl SignatureError {
-    /// A short label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NotConfigured => "signature_not_configured",
-            Self::Missing => "signature_missing",
-            Self::Malformed(_) => "signature_malformed",
-            Self::OutsideTolerance => "signature_timestamp",
-            Self::Mismatch => "signature_mismatch",
-        }
-    }
-}
-
-/// The three headers of a signed callback, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedHeaders<'a> {
     pub id: &'a str,
     pub timestamp: i64,
-    /// The decoded `v1` signatures, at most [`MAX_SIGNATURES`].
     pub signatures: Vec<Vec<u8>>,
 }
 
 impl<'a> SignedHeaders<'a> {
-    /// `None` when the request carries none of the three headers; an error
-    /// when it carries some but not all, or any is malformed.
+    /// `None` without any of the three headers; an error if some are missing.
     pub fn from_headers(headers: &'a HeaderMap) -> Result<Option<Self>, SignatureError> {
-        let get = |name| {
-            headers
-                .get(name)
-                .map(|v: &'a http::HeaderValue| v.as_bytes())
-        };
+        let get = |name: &str| headers.get(name).map(http::HeaderValue::as_bytes);
         match (get(ID_HEADER), get(TIMESTAMP_HEADER), get(SIGNATURE_HEADER)) {
             (None, None, None) => Ok(None),
             (Some(id), Some(timestamp), Some(signature)) => {
@@ -153,7 +123,6 @@ impl<'a> SignedHeaders<'a> {
         }
     }
 
-    /// Parses the three header values.
     pub fn parse(id: &'a [u8], timestamp: &[u8], signature: &[u8]) -> Result<Self, SignatureError> {
         Ok(Self {
             id: parse_id(id)?,
@@ -162,7 +131,6 @@ impl<'a> SignedHeaders<'a> {
         })
     }
 
-    /// Whether the timestamp is within `tolerance` of `now`, either way.
     pub fn is_fresh(&self, now: i64, tolerance: Duration) -> bool {
         self.timestamp.abs_diff(now) <= tolerance.as_secs()
     }
@@ -174,8 +142,7 @@ impl<'a> SignedHeaders<'a> {
         }
         for secret in secrets {
             let mac = secret.mac(self.id, self.timestamp, body);
-            // Every signature is compared, even after a match, so the time
-            // taken does not tell which one matched.
+            // All are compared: the time taken does not tell which matched.
             let mut matched = false;
             for signature in &self.signatures {
                 matched |= mac.clone().verify_slice(signature).is_ok();
@@ -210,9 +177,8 @@ pub fn parse_timestamp(value: &[u8]) -> Result<i64, SignatureError> {
         .ok_or(malformed)
 }
 
-/// A `webhook-signature`: space-separated `version,base64` entries. Other
-/// versions (`v1a` is the asymmetric variant) are skipped; `v1` entries must
-/// be base64 of 32 bytes, and at least one is required.
+/// A `webhook-signature`: space-separated `version,base64` entries; other
+/// versions (`v1a`) are skipped, at least one `v1` of 32 bytes is required.
 pub fn parse_signatures(value: &[u8]) -> Result<Vec<Vec<u8>>, SignatureError> {
     if value.len() > MAX_SIGNATURE_HEADER_BYTES {
         return Err(SignatureError::Malformed("webhook-signature is too long"));

@@ -1,6 +1,5 @@
-//! A short note of the outcome in the request's chatter. Optional by nature:
-//! without a chatter (`message_post` does not exist) notes are skipped from
-//! then on; any other error is logged and never fails the work already done.
+//! A short note of the outcome in the request's chatter: skipped from then on
+//! when the model has none (the SDS model need not); an error is only logged.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -8,14 +7,12 @@ use serde_json::json;
 
 use crate::odoo::{OdooClient, ServerErrorKind};
 
-/// Posts notes, remembering whether the model has no chatter.
 #[derive(Debug, Default)]
 pub struct Chatter {
     absent: AtomicBool,
 }
 
 impl Chatter {
-    /// Posts `note` as an internal note on record `id` of `model`.
     pub async fn post(&self, odoo: &OdooClient, model: &str, id: i64, note: &str) {
         if self.absent.load(Ordering::Relaxed) {
             return;

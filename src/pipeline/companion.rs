@@ -1,10 +1,7 @@
-//! Applying a result through the companion addon: one `bridge_apply_result`
-//! call, one Odoo transaction, whatever the outcome.
-//!
-//! Odoo locks the request row, decides by the generic steps' rules and writes
-//! everything before it commits, so a retry of a call whose answer was lost
-//! answers `duplicate`: no bridge lock, no wait after an unknown outcome. The
-//! contract is in the addon (`examples/odoo/influence_gen_bridge`).
+//! Applying a result through the companion addon
+//! (`examples/odoo/influence_gen_bridge`): one `bridge_apply_result` call, one
+//! Odoo transaction under a row lock, so a retry of a call whose answer was
+//! lost answers `duplicate`: no bridge lock, no wait after an unknown outcome.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,11 +12,9 @@ use crate::odoo::OdooError;
 use crate::odoo::records::REQUEST_MODEL;
 use crate::odoo::value::false_as_none;
 
-/// The addon method that applies one result.
 pub const APPLY_METHOD: &str = "bridge_apply_result";
 
-/// `{"field": "id", "value": 42}` or `{"field": "uuid", "value": "…"}`, so
-/// the addon needs no configuration.
+/// `{"field": "id", "value": 42}` or `{"field": "uuid", "value": "…"}`.
 fn reference_of(reference: &str) -> serde_json::Value {
     match super::as_id(reference) {
         Some(id) => json!({ "field": "id", "value": id }),
@@ -27,7 +22,7 @@ fn reference_of(reference: &str) -> serde_json::Value {
     }
 }
 
-/// The success payload; `image_base64` is written straight from the bytes.
+/// The success payload; `image_base64` is written from the bytes.
 #[derive(Serialize)]
 struct SuccessResult<'a> {
     kind: Kind,
@@ -67,7 +62,6 @@ enum Answer {
 }
 
 impl Pipeline {
-    /// Stores `image` and completes the request, in one call.
     pub(super) async fn companion_success(
         &self,
         reference: &str,
@@ -87,7 +81,6 @@ impl Pipeline {
         self.companion_answer(reference, answer, Kind::Success, Some(image))
     }
 
-    /// Records a failure (or an unusable image), in one call.
     pub(super) async fn companion_failure(
         &self,
         reference: &str,

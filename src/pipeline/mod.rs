@@ -1,23 +1,18 @@
-//! Applying a callback's result to Odoo (docs/protocol.md#applying-a-result),
-//! called the same way by the callback route and by the spool.
+//! Applying a callback's result to Odoo (docs/protocol.md#applying-a-result).
 //!
 //! [`Pipeline::apply`] is idempotent: a result delivered twice, or ten times
 //! at once, creates one generated image, and a failure never overwrites a
 //! completed request. The companion protocol ([`companion`]) applies a result
 //! in one Odoo transaction under a row lock; the generic one ([`store`])
-//! serializes deliveries with a per-request lock, decides on a read taken
-//! under it, and makes every step find what an interrupted attempt made.
-//!
-//! `ai_generation_request_id` names the request by its Odoo id when it is all
-//! digits, else by its [`UUID_FIELD`]; a UUID's id is searched once and
-//! remembered ([`References`]): the addon makes it read-only and unique.
+//! serializes deliveries with a per-request lock and makes every step find
+//! what an interrupted attempt made. `ai_generation_request_id` is the Odoo
+//! id when all digits, else the request's [`UUID_FIELD`].
 
 pub mod chatter;
 mod companion;
 mod store;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use serde_json::json;
@@ -50,19 +45,6 @@ pub enum Applied {
     ImageRejected { request_id: i64, reason: String },
 }
 
-impl Applied {
-    /// The Odoo id of the request the result was applied to.
-    pub fn request_id(&self) -> i64 {
-        match self {
-            Self::Completed { request_id, .. }
-            | Self::FailureRecorded { request_id }
-            | Self::Duplicate { request_id }
-            | Self::ImageRejected { request_id, .. } => *request_id,
-        }
-    }
-}
-
-/// Why a result was not applied.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -74,11 +56,10 @@ pub enum PipelineError {
         request_id: i64,
         reason: &'static str,
     },
-    /// The image host failed in a way that may pass (timeout, 503).
+    /// The image host failed in a way that may pass.
     #[error("the image is not available yet: {0}")]
     ImageUnavailable(ImageError),
-    /// Generic protocol: a create may have reached Odoo and commit later.
-    /// Transient, but nothing may repeat it before `odoo.unknown_outcome_wait`.
+    /// Generic protocol: a create may commit later; not repeated before `odoo.unknown_outcome_wait`.
     #[error("Odoo may still commit a create whose answer was lost: {0}")]
     OutcomeUnknown(OdooError),
     #[error(transparent)]
@@ -86,8 +67,7 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// Whether Odoo refused the bridge itself ([`OdooError::refusal`]): not
-    /// the result's fault, so it waits and is never given up for it.
+    /// Odoo refused the bridge itself: not the result's fault, so it waits.
     pub fn refusal(&self) -> Option<crate::odoo::Refusal> {
         match self {
             Self::Odoo(error) => error.refusal(),
@@ -109,18 +89,17 @@ fn unknown(reference: &str) -> PipelineError {
     PipelineError::UnknownRequest(reference.to_owned())
 }
 
-/// Which kind of result is applied, and so which conflict it can meet.
+/// Which kind of result is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
     Success,
     Failure,
-    /// An unusable image: recorded as a failure.
+    /// An unusable image, recorded as a failure.
     Rejected,
 }
 
 impl Kind {
-    /// The conflict of this result with a completed request.
     fn conflict(self, request_id: i64) -> PipelineError {
         let reason = match self {
             Self::Success => "a different image",
@@ -131,7 +110,6 @@ impl Kind {
     }
 }
 
-/// What a completion stored, as Odoo reports it.
 struct Stored {
     request_id: i64,
     image_id: i64,
@@ -149,92 +127,46 @@ impl Stored {
 }
 
 fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = Sha1::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub use crate::odoo::records::UUID_FIELD;
 
-/// References remembered at most; then the memory starts over.
-const MAX_REMEMBERED: usize = 10_000;
-
-/// The Odoo id `reference` is, when it is a positive decimal number.
+/// The Odoo id `reference` is, if a positive decimal number.
 pub fn as_id(reference: &str) -> Option<i64> {
-    reference
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| reference.parse().ok())
-        .flatten()
-        .filter(|id| *id > 0)
+    let digits = reference.bytes().all(|b| b.is_ascii_digit());
+    let id = digits.then(|| reference.parse().ok()).flatten();
+    id.filter(|id| *id > 0)
 }
 
-/// UUID → Odoo id, as resolved before. Only found ids are remembered: a
-/// request may be created after a result naming it arrived.
-#[derive(Debug, Default)]
-pub struct References {
-    // std Mutex: never held across an await.
-    ids: Mutex<HashMap<String, i64>>,
-}
-
-impl References {
-    pub fn get(&self, reference: &str) -> Option<i64> {
-        self.lock().get(reference).copied()
-    }
-
-    pub fn remember(&self, reference: &str, id: i64) {
-        let mut ids = self.lock();
-        if ids.len() >= MAX_REMEMBERED && !ids.contains_key(reference) {
-            ids.clear();
-        }
-        ids.insert(reference.to_owned(), id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
-        self.ids.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Applies results to Odoo.
 #[derive(Debug)]
 pub struct Pipeline {
     odoo: OdooClient,
     fetcher: ArcSwap<ImageFetcher>,
     locks: RequestLocks,
-    references: References,
     chatter: chatter::Chatter,
     attachment_field: std::sync::OnceLock<bool>,
     metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
-    /// A pipeline writing through `odoo`, downloading with `fetcher`.
     pub fn new(odoo: OdooClient, fetcher: ImageFetcher, metrics: Arc<Metrics>) -> Self {
         Self {
             odoo,
             fetcher: ArcSwap::from_pointee(fetcher),
             locks: RequestLocks::default(),
-            references: References::default(),
             chatter: chatter::Chatter::default(),
             attachment_field: std::sync::OnceLock::new(),
             metrics,
         }
     }
 
-    /// Learns the image model's fields after the login, not at the first result.
-    pub async fn prepare(&self) -> Result<(), PipelineError> {
-        self.has_attachment_field().await?;
-        Ok(())
-    }
-
-    /// Replaces the image downloader (its settings changed on reload).
     pub fn set_fetcher(&self, fetcher: ImageFetcher) {
         self.fetcher.store(Arc::new(fetcher));
     }
 
-    /// A handle on the per-request locks: the initiation takes the same
-    /// lock, so a result never races the initiation of its request.
+    /// The per-request locks, shared with the initiation.
     pub fn request_locks(&self) -> RequestLocks {
         self.locks.clone()
     }
@@ -245,8 +177,8 @@ impl Pipeline {
     }
 
     /// How long an entry waits after a call of unknown outcome: none in the
-    /// companion protocol (Odoo answers a retry `duplicate`), else (also when
-    /// the protocol is unknown: fail closed) `odoo.unknown_outcome_wait`.
+    /// companion protocol (a retry answers `duplicate`), else (also when the
+    /// protocol is unknown) `odoo.unknown_outcome_wait`.
     pub async fn unknown_outcome_hold(&self, config: &Config) -> Option<std::time::Duration> {
         match self.odoo.protocol().await {
             Ok(Protocol::Companion { .. }) => None,
@@ -254,27 +186,14 @@ impl Pipeline {
         }
     }
 
-    /// The Odoo id of the request `reference` names when that needs no call
-    /// (an id, or a UUID resolved before); `None` when Odoo must be asked.
-    /// (The outer `Option` and `_config` keep the spool's call shape.)
-    pub fn resolve_offline(&self, _config: &Config, reference: &str) -> Option<Option<i64>> {
-        as_id(reference)
-            .or_else(|| self.references.get(reference))
-            .map(Some)
+    /// The request's Odoo id if that needs no call; `None`: ask Odoo.
+    pub fn resolve_offline(&self, reference: &str) -> Option<Option<i64>> {
+        as_id(reference).map(Some)
     }
 
-    /// The Odoo id of the request `reference` names, `Ok(None)` when none;
-    /// the spool orders its entries by it.
-    pub async fn resolve(
-        &self,
-        _config: &Config,
-        reference: &str,
-    ) -> Result<Option<i64>, PipelineError> {
-        self.id_of(reference).await
-    }
-
-    async fn id_of(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
-        if let Some(id) = as_id(reference).or_else(|| self.references.get(reference)) {
+    /// The request's Odoo id, `Ok(None)` when none (the spool orders by it).
+    pub async fn resolve(&self, reference: &str) -> Result<Option<i64>, PipelineError> {
+        if let Some(id) = as_id(reference) {
             return Ok(Some(id));
         }
         let options = SearchOptions {
@@ -283,14 +202,9 @@ impl Pipeline {
         };
         let domain = json!([[UUID_FIELD, "=", reference]]);
         let ids = self.odoo.search(REQUEST_MODEL, &domain, &options).await?;
-        let found = ids.first().copied();
-        if let Some(id) = found {
-            self.references.remember(reference, id);
-        }
-        Ok(found)
+        Ok(ids.first().copied())
     }
 
-    /// Applies `result` under `config`.
     pub async fn apply(
         &self,
         config: &Config,
@@ -317,33 +231,24 @@ impl Pipeline {
                 let started = std::time::Instant::now();
                 let fetched = self.fetcher.load_full().fetch(url).await;
                 if let Ok(image) = &fetched {
-                    let metrics = &self.metrics;
-                    metrics
-                        .image_download_bytes
-                        .inc_by(image.bytes.len() as u64);
-                    let elapsed = started.elapsed().as_secs_f64();
-                    metrics.image_download_duration.observe(elapsed);
+                    let (metrics, size) = (&self.metrics, image.bytes.len() as u64);
+                    metrics.image_download_bytes.inc_by(size);
+                    (metrics.image_download_duration).observe(started.elapsed().as_secs_f64());
                 }
                 fetched
             }
-            ImagePayload::Refused(reason) => return self.reject(config, reference, reason).await,
+            ImagePayload::Refused(reason) => return self.reject(reference, reason).await,
         };
         match verified {
             Ok(verified) => self.complete(reference, verified, claims).await,
             Err(error) if error.is_transient() => Err(PipelineError::ImageUnavailable(error)),
-            Err(error) => self.reject(config, reference, &error.to_string()).await,
+            Err(error) => self.reject(reference, &error.to_string()).await,
         }
     }
 
-    /// Marks the request failed because its image is unusable; also what
-    /// the spool does when an [`PipelineError::ImageUnavailable`] never passes.
-    /// (`_config` keeps the spool's call shape.)
-    pub async fn reject(
-        &self,
-        _config: &Config,
-        reference: &str,
-        reason: &str,
-    ) -> Result<Applied, PipelineError> {
+    /// Marks the request failed for an unusable image (also once an
+    /// [`PipelineError::ImageUnavailable`] never passes).
+    pub async fn reject(&self, reference: &str, reason: &str) -> Result<Applied, PipelineError> {
         let error_details = format!("Image unusable: {reason}");
         let applied = self
             .record_failure(reference, &error_details, Kind::Rejected)
@@ -425,18 +330,5 @@ mod tests {
             assert_eq!(as_id(uuid), None, "{uuid}");
         }
         assert_eq!(as_id("99999999999999999999"), None);
-    }
-
-    #[test]
-    fn remembers_until_full_then_starts_over() {
-        let references = References::default();
-        references.remember("a", 1);
-        assert_eq!(references.get("a"), Some(1));
-        assert_eq!(references.get("b"), None);
-        for n in 0..MAX_REMEMBERED as i64 {
-            references.remember(&format!("r{n}"), n);
-        }
-        assert!(references.lock().len() <= MAX_REMEMBERED);
-        assert_eq!(references.get("a"), None, "the memory started over");
     }
 }

@@ -1,13 +1,11 @@
-//! The generic protocol: a result applied with plain `search`, `create` and
-//! `write` calls (docs/protocol.md#applying-a-result). Each call is its own
-//! Odoo transaction, so each step first finds what an interrupted attempt
-//! made: (1) the request's `generated_image` with this SHA-256, which counts
-//! as applied only when it is the request's `generated_image_id` (unlinked,
-//! it is an orphan: finished while the request is open, deleted once another
-//! image completed it); (2) else a new image; (3) its `ir.attachment`, created
-//! pointing at the image with `image_no_postprocess` and read back in the same
-//! `web_save` (an Odoo that alters the bytes anyway shows in the checksum);
-//! (4) the link, `storage_identifier` (and `attachment_id` if the model has it).
+//! The generic protocol: a result applied with plain ORM calls
+//! (docs/protocol.md#applying-a-result). Each call is its own transaction, so
+//! each step first finds what an interrupted attempt made: (1) the request's
+//! `generated_image` with this SHA-256 (applied only if it is the request's
+//! `generated_image_id`; else an orphan, finished while the request is open,
+//! deleted once another image completed it); (2) else a new image; (3) its
+//! `ir.attachment`, made and read back in one `web_save`; (4) the link,
+//! `storage_identifier` (and `attachment_id` if the model has it).
 
 use serde::Serialize;
 use serde_json::json;
@@ -20,11 +18,9 @@ use crate::odoo::records::{
 };
 use crate::odoo::{OdooError, SearchOptions};
 
-/// Images of one request with the same hash, at most; more would take as
-/// many interrupted attempts, each waiting out `odoo.timeout`.
+/// Images of one request with the same hash, at most (each an interrupted attempt).
 const MAX_SAME_HASH: u32 = 16;
 
-/// An existing `generated_image` of the request with the same hash.
 #[derive(Debug, Clone, serde::Deserialize)]
 struct ExistingImage {
     id: i64,
@@ -34,8 +30,8 @@ struct ExistingImage {
 
 impl Pipeline {
     /// Whether the image model has an `attachment_id` many2one (the example
-    /// addon's), asked once.
-    pub(super) async fn has_attachment_field(&self) -> Result<bool, OdooError> {
+    /// addon's; the SDS model has none), asked once (at login by the daemon).
+    pub async fn has_attachment_field(&self) -> Result<bool, OdooError> {
         if let Some(known) = self.attachment_field.get() {
             return Ok(*known);
         }
@@ -53,7 +49,7 @@ impl Pipeline {
     }
 }
 
-/// The `ir.attachment` values, `datas` written as base64 straight from the bytes.
+/// The `ir.attachment` values; `datas` is base64 written from the bytes.
 #[derive(Serialize)]
 struct AttachmentVals<'a> {
     name: String,
@@ -64,8 +60,7 @@ struct AttachmentVals<'a> {
     res_id: i64,
 }
 
-/// A failed create: [`PipelineError::OutcomeUnknown`] when it may have
-/// reached Odoo and commit later.
+/// A failed create: [`PipelineError::OutcomeUnknown`] if it may commit later.
 fn create_failed(error: OdooError) -> PipelineError {
     if error.outcome_unknown() {
         PipelineError::OutcomeUnknown(error)
@@ -75,14 +70,15 @@ fn create_failed(error: OdooError) -> PipelineError {
 }
 
 impl Pipeline {
-    /// The request, read while its lock is held: every decision rests on a
-    /// read taken after any other delivery of it (in this process) finished.
+    /// The request, read under its lock, after any other delivery finished.
     async fn locked_request(
         &self,
         reference: &str,
     ) -> Result<(AiImageRequest, RequestGuard), PipelineError> {
-        let id = self.id_of(reference).await?;
-        let id = id.ok_or_else(|| unknown(reference))?;
+        let id = self
+            .resolve(reference)
+            .await?
+            .ok_or_else(|| unknown(reference))?;
         let guard = self.locks.lock(id).await;
         // A `search_read`: a missing id is an empty answer, not a MissingError.
         let domain = json!([["id", "=", id]]);
@@ -178,9 +174,8 @@ impl Pipeline {
         Ok(self.completed(image, stored))
     }
 
-    /// A success for a completed request: a duplicate only when its image is
-    /// the linked one. Unlinked images of this result are orphans of an
-    /// interrupted attempt, deleted (with their attachments) best effort.
+    /// A success for a completed request: a duplicate only if its image is the
+    /// linked one. Unlinked ones are orphans, deleted best effort.
     async fn settle_completed(
         &self,
         request: &AiImageRequest,
@@ -231,7 +226,6 @@ impl Pipeline {
             ),
             None => (self.create_image(request, image).await?, None),
         };
-        // Only an image an earlier attempt created can have an attachment.
         let earlier_attachment = match linked_attachment {
             Some(id) => Some(id),
             None if existing.is_some() => self.find_attachment(image_id).await?,
@@ -274,7 +268,6 @@ impl Pipeline {
         request: &AiImageRequest,
         image: &VerifiedImage,
     ) -> Result<i64, PipelineError> {
-        // docs/protocol.md#applying-a-result: the retention category.
         let retention_category = match &request.campaign_id {
             Some(campaign) => format!("campaign_asset_{}", campaign.id),
             None => "personal_generation".to_owned(),
@@ -309,8 +302,7 @@ impl Pipeline {
         Ok(ids.first().copied())
     }
 
-    /// Creates the attachment and reads back what Odoo stored, in one call
-    /// and one transaction (`web_save`, Odoo 17+).
+    /// Creates the attachment and reads back what Odoo stored (`web_save`).
     async fn create_attachment(
         &self,
         request_id: i64,

@@ -1,7 +1,6 @@
 //! Reading a request body, bounded in size and time, into one buffer: each
 //! frame is copied into a buffer sized from `Content-Length` and dropped at
-//! once, so a large body is not held twice (collect, then join). A body that
-//! arrives in one frame is kept as it is.
+//! once, so a large body is not held twice (collect, then join).
 
 use std::time::Duration;
 
@@ -10,11 +9,10 @@ use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 
-/// The longest time to receive a whole body: a 64 MiB body needs 30 s at
-/// 20 Mbit/s, far slower than N8N next to the bridge.
+/// A whole body's deadline: 64 MiB in 30 s is 20 Mbit/s, far slower than N8N.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why a body could not be read. The messages are safe to send to the caller.
+/// Why a body could not be read (safe to tell the caller).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BodyError {
     #[error("the body is larger than {limit} bytes")]
@@ -26,7 +24,6 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    /// The HTTP status that answers it.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -39,7 +36,7 @@ impl BodyError {
 /// Reads `body` whole: at most `limit` bytes (a larger `Content-Length` is
 /// refused before anything is read) within `timeout`.
 pub async fn read<B>(
-    body: B,
+    mut body: B,
     headers: &HeaderMap,
     limit: u64,
     timeout: Duration,
@@ -54,42 +51,22 @@ where
     if declared.is_some_and(|length| length > limit) {
         return Err(BodyError::TooLarge { limit });
     }
-    tokio::time::timeout(timeout, collect(body, declared.unwrap_or(0), limit))
-        .await
-        .unwrap_or(Err(BodyError::TimedOut))
-}
-
-async fn collect<B>(mut body: B, declared: u64, limit: u64) -> Result<Bytes, BodyError>
-where
-    B: Body<Data = Bytes> + Unpin,
-{
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<BytesMut> = None;
-    let mut length: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| BodyError::Unreadable)?.into_data() else {
-            continue; // trailers
-        };
-        length += data.len() as u64;
-        if length > limit {
-            return Err(BodyError::TooLarge { limit });
-        }
-        match (&mut joined, first.take()) {
-            (Some(buffer), _) => buffer.extend_from_slice(&data),
-            (None, None) => first = Some(data),
-            (None, Some(earlier)) => {
-                let capacity = usize::try_from(declared.max(length)).unwrap_or(usize::MAX);
-                let mut buffer = BytesMut::with_capacity(capacity);
-                buffer.extend_from_slice(&earlier);
-                buffer.extend_from_slice(&data);
-                joined = Some(buffer);
+    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    let collect = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(|_| BodyError::Unreadable)?.into_data() else {
+                continue; // trailers
+            };
+            if (buffer.len() + data.len()) as u64 > limit {
+                return Err(BodyError::TooLarge { limit });
             }
+            buffer.extend_from_slice(&data);
         }
-    }
-    Ok(match joined {
-        Some(buffer) => buffer.freeze(),
-        None => first.unwrap_or_default(),
-    })
+        Ok(())
+    };
+    let collected = tokio::time::timeout(timeout, collect).await;
+    collected.unwrap_or(Err(BodyError::TimedOut))?;
+    Ok(buffer.freeze())
 }
 
 #[cfg(test)]

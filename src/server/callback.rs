@@ -1,10 +1,8 @@
-//! `POST /influence_gen/ai/callback/image_result`: N8N's result, from the
-//! HTTP request to the answer (docs/protocol.md#callback-answers).
-//!
-//! The order is deliberate: cheap refusals first (415, 413, 408), parsing
-//! without decoding (400), authentication (401) before any field is validated,
-//! image decoded or Odoo touched; then validation (400), the spool (503 if it
-//! cannot store), and the worker's outcome within `spool.wait` (else 202).
+//! `POST /influence_gen/ai/callback/image_result` (docs/protocol.md#callback-answers).
+//! The order is deliberate: cheap refusals (415, 413, 408), parsing without
+//! decoding (400), authentication (401) before anything is validated, decoded
+//! or sent to Odoo; then validation (400), the spool (503 if it cannot store),
+//! and the worker's outcome within `spool.wait` (else 202).
 
 use std::sync::Arc;
 
@@ -21,8 +19,7 @@ use crate::config::Config;
 use crate::pipeline::{Applied, PipelineError};
 use crate::spool::{Final, SpoolError};
 
-/// An answer before it is wrapped in the caller's body style: status, body
-/// and the outcome label for metrics and logs.
+/// Status, body (before the caller's body style wraps it) and outcome label.
 struct Answer(StatusCode, serde_json::Value, &'static str);
 
 impl Answer {
@@ -32,7 +29,6 @@ impl Answer {
     }
 }
 
-/// Handles one callback.
 pub async fn handle(
     app: Arc<App>,
     request: Request<Incoming>,
@@ -72,15 +68,19 @@ async fn answer(app: &App, request: Request<Incoming>, request_id: &str) -> (Ans
     let style = parsed.style.clone();
     // n8n.callback_token, else Odoo's influence_gen.n8n_callback_token.
     let expected = app.initiation().parameters().callback_token(&config).await;
-    let token = parsed.security_token.as_deref();
-    let now = auth::unix_now();
-    let headers = &parts.headers;
-    if let Err(refusal) =
-        auth::authenticate(&config.auth, expected.as_ref(), headers, &body, token, now)
-    {
-        tracing::warn!(reason = refusal.label(), "callback refused: {refusal}");
+    let (token, now) = (parsed.security_token.as_deref(), auth::unix_now());
+    let authenticated = auth::authenticate(
+        &config.auth,
+        expected.as_ref(),
+        &parts.headers,
+        &body,
+        token,
+        now,
+    );
+    if let Err(refusal) = authenticated {
+        tracing::warn!(reason = %refusal, "callback refused");
         return (
-            Answer::error(refusal.status(), refusal.public_message()),
+            Answer::error(auth::Refusal::STATUS, refusal.public_message()),
             style,
         );
     }
@@ -97,8 +97,7 @@ async fn answer(app: &App, request: Request<Incoming>, request_id: &str) -> (Ans
         ..
     } = &result.outcome
     {
-        let decoded = &app.metrics().image_data_decoded_bytes;
-        decoded.inc_by(bytes.len() as u64);
+        (app.metrics().image_data_decoded_bytes).inc_by(bytes.len() as u64);
     }
     let span = tracing::info_span!("callback", ai_generation_request_id = %result.request_ref);
     let answer = apply(app, &config, &result, request_id)
@@ -107,24 +106,18 @@ async fn answer(app: &App, request: Request<Incoming>, request_id: &str) -> (Ans
     (answer, style)
 }
 
-/// `application/json`, with or without parameters, or any `+json` type.
+/// `application/json` (with parameters) or any `+json` type.
 fn is_json(headers: &HeaderMap) -> bool {
-    let value = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let essence = value
-        .and_then(|value| value.split(';').next())
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let value = headers.get(header::CONTENT_TYPE);
+    let value = value.and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = value.split(';').next().unwrap_or_default();
+    let essence = essence.trim().to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Spools the result durably, then waits up to `spool.wait` for the worker
-/// to apply it: the caller gets the real outcome, or 202 once the wait is
-/// over. A spool that cannot take the result means 503: nothing is
-/// acknowledged that is not stored.
+/// Spools the result durably (else 503: nothing is acknowledged that is not
+/// stored), then waits up to `spool.wait` for the worker's outcome (else 202).
 async fn apply(app: &App, config: &Config, result: &CallbackResult, request_id: &str) -> Answer {
     let (id, outcome) = match app.spool().submit(result, request_id).await {
         Ok(submitted) => submitted,
@@ -157,24 +150,19 @@ async fn apply(app: &App, config: &Config, result: &CallbackResult, request_id: 
 }
 
 fn applied_answer(applied: Applied) -> Answer {
-    tracing::info!(ai_generation_request_id = applied.request_id(), outcome = ?applied, "callback applied");
-    let (body, outcome) = match applied {
+    tracing::info!(outcome = ?applied, "callback applied");
+    let message = match applied {
         Applied::Completed { .. } | Applied::FailureRecorded { .. } => {
-            (json!({ "status": "success" }), "applied")
+            return Answer(StatusCode::OK, json!({ "status": "success" }), "applied");
         }
-        Applied::Duplicate { .. } => {
-            let message = "duplicate: this result was already applied";
-            (
-                json!({ "status": "success", "message": message }),
-                "duplicate",
-            )
-        }
+        Applied::Duplicate { .. } => "duplicate: this result was already applied",
         Applied::ImageRejected { reason, .. } => {
             let message = format!("image unusable: {reason}");
             return Answer::error(StatusCode::UNPROCESSABLE_ENTITY, &message);
         }
     };
-    Answer(StatusCode::OK, body, outcome)
+    let body = json!({ "status": "success", "message": message });
+    Answer(StatusCode::OK, body, "duplicate")
 }
 
 fn error_answer(reference: &str, error: PipelineError) -> Answer {

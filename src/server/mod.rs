@@ -1,12 +1,9 @@
-//! The HTTP server: accepts connections on an already-bound listener (so
-//! tests bind port 0 and learn it first), serves them with hyper, and drains
-//! them on shutdown as hyper-util's graceful example does: stop accepting,
-//! let each connection finish its request within the grace period.
+//! The HTTP server: serves an already-bound listener with hyper, and drains it
+//! on shutdown as hyper-util's graceful example does.
 //!
-//! At most `limits.max_connections` are served at once (a burst waits in the
-//! listen backlog instead of being refused); [`HEADER_READ_TIMEOUT`] bounds the
-//! TLS handshake, the headers and keep-alive idling, [`MAX_HEADER_BYTES`] the
-//! headers (431), the routes the body.
+//! At most `server.max_connections` are served at once (a burst waits in the
+//! listen backlog); [`HEADER_READ_TIMEOUT`] bounds the TLS handshake, the
+//! headers and keep-alive idling, [`MAX_HEADER_BYTES`] the headers (431).
 
 mod body;
 mod callback;
@@ -31,22 +28,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 
-/// Time for a client to send a request's headers: N8N and Odoo send theirs
-/// at once, a slowloris client is cut off.
+/// N8N and Odoo send their headers at once; a slowloris client is cut off.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// 16 KiB: N8N's and Odoo's requests carry a few hundred bytes of headers;
-/// nginx's default buffers hold 8 KiB per header line.
+/// N8N and Odoo send a few hundred bytes of headers; nginx's buffers hold 8 KiB a line.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Serves `listener` until `shutdown` is cancelled, then drains open
-/// connections for at most `server.shutdown_grace`.
+/// Serves until `shutdown`, then drains for at most `server.shutdown_grace`.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let config = app.config();
     let grace = config.server.shutdown_grace;
     let mut http = http1::Builder::new();
-    // hyper answers 431 past `max_header_size`; its read buffer stays larger,
-    // so the body is still read in large chunks.
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_header_size(MAX_HEADER_BYTES);
@@ -101,7 +93,6 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: CancellationTok
     }
 }
 
-/// Serves one connection until it closes or the server drains it.
 async fn serve<S>(
     http: &http1::Builder,
     stream: S,

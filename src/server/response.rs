@@ -7,7 +7,6 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-/// The body type of every answer.
 pub type Body = Full<Bytes>;
 
 /// `status` with `value` as its JSON body.
@@ -31,7 +30,6 @@ pub fn error(status: StatusCode, message: &str) -> Response<Body> {
     )
 }
 
-/// 404 for a path the bridge does not serve.
 pub fn not_found() -> Response<Body> {
     error(StatusCode::NOT_FOUND, "no such route")
 }
@@ -48,13 +46,11 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     response
 }
 
-/// What a request came to, as a short label for metrics and logs; handlers
-/// put it in the response's extensions, else [`Outcome::of_status`] applies.
+/// A request's outcome label (metrics, logs): set by handlers, else [`Outcome::of_status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome(pub &'static str);
 
 impl Outcome {
-    /// The label an HTTP status stands for.
     pub fn of_status(status: StatusCode) -> Self {
         Self(match status.as_u16() {
             200 => "ok",
@@ -68,14 +64,12 @@ impl Outcome {
             413 => "too_large",
             415 => "unsupported_media_type",
             422 => "image_rejected",
-            429 => "rate_limited",
             500 => "internal_error",
             503 => "unavailable",
             _ => "other",
         })
     }
 
-    /// The label of `response`.
     pub fn of(response: &Response<Body>) -> Self {
         response
             .extensions()

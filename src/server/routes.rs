@@ -1,8 +1,6 @@
-//! Routing: a plain `match` on method and path (a handful of fixed routes
-//! reads better than a router dependency). Every request runs in a span
-//! with its request id, also returned in `X-Request-Id` so an admin can match
-//! an N8N execution to the log; the answers of the routes N8N and Odoo call
-//! are logged once and counted in the metrics.
+//! Routing: a plain `match` on method and path. Every request runs in a span
+//! with its request id, also returned in `X-Request-Id` (to match an N8N
+//! execution to the log); answers to N8N and Odoo are logged and counted.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,10 +15,8 @@ use super::{callback, trigger};
 use crate::app::App;
 use crate::config::CALLBACK_PATH;
 
-/// The header carrying the request id, both ways.
 const REQUEST_ID: &str = "x-request-id";
 
-/// Answers one request.
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let id = request_id(request.headers());
@@ -32,27 +28,22 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Body>
         path = %trigger::loggable_path(&path),
     );
     let mut response = route(&app, request, &id).instrument(span.clone()).await;
-    let counted = if path == CALLBACK_PATH {
-        Some("callback")
-    } else if path.starts_with("/influence_gen/trigger") {
-        Some("trigger")
-    } else {
-        None
+    let counted = match path.as_str() {
+        CALLBACK_PATH => Some("callback"),
+        path if trigger::is_trigger_path(path) => Some("trigger"),
+        _ => None,
     };
     if let Some(route) = counted {
-        let outcome = Outcome::of(&response).0;
-        let elapsed = started.elapsed();
+        let (outcome, elapsed) = (Outcome::of(&response).0, started.elapsed());
         app.metrics().callback_answered(route, outcome, elapsed);
-        let status = response.status().as_u16();
-        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        let (status, elapsed_ms) = (response.status().as_u16(), elapsed.as_secs_f64() * 1e3);
         span.in_scope(|| tracing::info!(status, outcome, elapsed_ms, "answered"));
     }
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }
 
-/// The caller's (a reverse proxy's) request id when it is short and sane,
-/// else 16 random bytes as 32 hex digits.
+/// The caller's (a reverse proxy's) request id if short and sane, else a random one.
 fn request_id(headers: &HeaderMap) -> HeaderValue {
     let sane = |value: &&HeaderValue| {
         let bytes = value.as_bytes();

@@ -57,9 +57,9 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
         let pipeline = app.pipeline();
         let offline = |reference: &str| match pipeline.speaks_companion() {
             true => Some(RequestKey::Reference(reference.to_owned())),
-            false => {
-                (pipeline.resolve_offline(&config, reference)).map(|found| key(found, reference))
-            }
+            false => pipeline
+                .resolve_offline(reference)
+                .map(|found| key(found, reference)),
         };
         let most = config.odoo.max_concurrent_calls;
         for entry in queue.to_resolve(most, offline) {
@@ -103,7 +103,7 @@ fn backoff(config: &Config) -> Backoff {
 /// Asks Odoo which request a UUID reference names.
 async fn resolve(app: Arc<App>, entry: Unresolved) {
     let (queue, config) = (app.spool(), app.config());
-    let resolved = app.pipeline().resolve(&config, &entry.request_ref).await;
+    let resolved = app.pipeline().resolve(&entry.request_ref).await;
     if !matches!(&resolved, Err(error) if error.refusal().is_some()) {
         // It may have been the probe of a hold.
         queue.resume();
@@ -159,7 +159,7 @@ async fn apply(app: Arc<App>, ready: Ready) {
         // The image host never recovered: the image is unusable for good.
         let reason = format!("{error} (gave up after {} attempts)", meta.attempts);
         let pipeline = app.pipeline();
-        outcome = pipeline.reject(&config, &result.request_ref, &reason).await;
+        outcome = pipeline.reject(&result.request_ref, &reason).await;
     }
     let refusal = matches!(&outcome, Err(error) if error.refusal().is_some());
     if !refusal {

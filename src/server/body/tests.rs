@@ -47,16 +47,6 @@ async fn a_length_that_lies_low_still_reads_everything() {
 }
 
 #[tokio::test]
-async fn a_body_in_one_frame_is_kept_as_it_is() {
-    let only = Bytes::from_static(b"{}");
-    let frames = vec![Ok(Frame::data(only.clone()))];
-    let got = read(body(frames), &HeaderMap::new(), LIMIT, TIMEOUT)
-        .await
-        .unwrap();
-    assert_eq!(got.as_ptr(), only.as_ptr());
-}
-
-#[tokio::test]
 async fn an_empty_body_is_empty() {
     let got = read(body(Vec::new()), &HeaderMap::new(), LIMIT, TIMEOUT).await;
     assert_eq!(got.unwrap(), Bytes::new());
