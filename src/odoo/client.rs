@@ -1,22 +1,17 @@
 //! The Odoo session: the API in use, login, the cached uid, bounded
 //! concurrency, and the ORM methods the bridge uses.
 //!
-//! * Callers see one `execute_kw(model, method, args, kwargs)` on both
-//!   wires; `odoo.api = "auto"` picks the wire once.
-//! * Over `/jsonrpc` the uid from `common.authenticate` is cached; on
-//!   `AccessDenied` (password changed, key rotated, session reset) the
-//!   client logs in again once and repeats the call. Over `/json/2` every
-//!   call carries the API key; the "login" `res.users.context_get` proves
-//!   it and names its uid.
-//! * Every outcome updates the standing: whether Odoo refuses the bridge
-//!   itself right now ([`OdooClient::refusal`]).
+//! * One `execute_kw` on both wires; `odoo.api = "auto"` picks one, once.
+//! * Over `/jsonrpc` the uid of `common.authenticate` is cached; on
+//!   `AccessDenied` (password changed, key rotated) the client logs in again
+//!   once and repeats the call. Over `/json/2` every call carries the key;
+//!   the "login" `res.users.context_get` proves it and names its uid.
+//! * Every outcome updates the standing ([`OdooClient::refusal`]).
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`:
 //!   Odoo's workers are few, and beyond them requests only queue.
-//! * Beyond the re-login nothing is retried here: callers decide what is
-//!   safe to repeat ([`OdooError::is_transient`]).
-//! * The protocol ([`Protocol`]) is detected once per session: a login or a
-//!   lost connection starts a new one (an epoch), as an addon may have been
-//!   installed meanwhile.
+//! * Nothing else is retried: callers decide ([`OdooError::is_transient`]).
+//! * The [`Protocol`] is detected once per session (an epoch): a login or a
+//!   lost connection starts a new one, as an addon may have been installed.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -31,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
-use super::api::{Api, major_version};
+use super::api::{Api, ServerVersion};
 use super::error::{OdooError, Refusal, ServerErrorKind};
 use super::protocol::{self, Protocol};
 use super::records::REQUEST_MODEL;
@@ -44,11 +39,12 @@ use crate::metrics::Metrics;
 pub type Uid = i64;
 
 /// A cheap-to-clone handle on one Odoo database as one user.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OdooClient {
     inner: Arc<Inner>,
 }
 
+#[derive(Debug)]
 struct Inner {
     transport: Transport,
     /// `odoo.api`, and the API `auto` settled on.
@@ -66,14 +62,6 @@ struct Inner {
     epoch: AtomicU64,
     /// The protocol detected, and in which session.
     protocol: Mutex<Option<(u64, Protocol)>>,
-}
-
-impl std::fmt::Debug for OdooClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OdooClient")
-            .field("caller", &self.inner.caller)
-            .finish_non_exhaustive()
-    }
 }
 
 /// `limit`, `offset` and `order` of a search.
@@ -113,30 +101,11 @@ impl AccessOperation {
 pub struct FieldInfo {
     #[serde(rename = "type")]
     pub field_type: String,
-    #[serde(default)]
-    pub required: bool,
     #[serde(default, deserialize_with = "super::value::false_as_none")]
     pub relation: Option<String>,
     /// `[[value, label], …]` for selection fields.
     #[serde(default, deserialize_with = "super::value::false_as_none")]
     pub selection: Option<Vec<(String, String)>>,
-}
-
-/// The answer of `common.version`, or of `GET /web/version` (the aliases).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct ServerVersion {
-    #[serde(alias = "version")]
-    pub server_version: String,
-    /// `[19, 0, 0, "final", 0, ""]`.
-    #[serde(default, alias = "version_info")]
-    pub server_version_info: Vec<Value>,
-}
-
-impl ServerVersion {
-    /// The major version (19 for "19.0"), when it can be told.
-    pub fn major(&self) -> Option<u32> {
-        major_version(&self.server_version_info, &self.server_version)
-    }
 }
 
 impl OdooClient {
@@ -202,8 +171,7 @@ impl OdooClient {
         }
         // Held while detecting, so concurrent callers wait for one answer.
         let mut cached = inner.protocol.lock().await;
-        let epoch = inner.epoch.load(Ordering::Acquire);
-        if let Some((_, known)) = cached.filter(|(at, _)| *at == epoch) {
+        if let Some(known) = self.this_session(*cached) {
             return Ok(known);
         }
         let previous = cached.map(|(_, known)| known);
@@ -211,17 +179,10 @@ impl OdooClient {
         let chosen = protocol::choose(inner.protocol_mode, &detection);
         let protocol = chosen.inspect_err(|_| *cached = None)?;
         if previous != Some(protocol) {
-            match protocol {
-                Protocol::Companion { version } => tracing::info!(
-                    version,
-                    "the companion addon answers: one Odoo call per result, claim and initiation"
-                ),
-                Protocol::Generic if inner.protocol_mode == ProtocolMode::Auto => tracing::info!(
-                    reason = protocol::fallback_reason(&detection).unwrap_or_default(),
-                    "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
-                ),
-                Protocol::Generic => {}
-            }
+            // Generic here means `auto` found no usable addon.
+            let reason =
+                protocol::fallback_reason(&detection).filter(|_| protocol == Protocol::Generic);
+            tracing::info!(%protocol, reason, "speaking this protocol to Odoo (generic: one bridge per database)");
         }
         // The epoch read after detecting: a re-login during `detect` came
         // before the answer, which therefore belongs to the new session.
@@ -237,8 +198,11 @@ impl OdooClient {
         if inner.protocol_mode == ProtocolMode::Generic {
             return Some(Protocol::Generic);
         }
-        let cached = *inner.protocol.try_lock().ok()?;
-        let epoch = inner.epoch.load(Ordering::Acquire);
+        self.this_session(*inner.protocol.try_lock().ok()?)
+    }
+
+    fn this_session(&self, cached: Option<(u64, Protocol)>) -> Option<Protocol> {
+        let epoch = self.inner.epoch.load(Ordering::Acquire);
         cached
             .filter(|(at, _)| *at == epoch)
             .map(|(_, known)| known)
@@ -289,11 +253,7 @@ impl OdooClient {
         self.logged_in(true).await
     }
 
-    /// The cached uid, logging in first when there is none.
-    pub async fn uid(&self) -> Result<Uid, OdooError> {
-        self.logged_in(false).await
-    }
-
+    /// The cached uid (unless `again`), else a login's.
     async fn logged_in(&self, again: bool) -> Result<Uid, OdooError> {
         let mut cached = self.inner.uid.lock().await;
         if let Some(uid) = cached.filter(|_| !again) {
@@ -376,7 +336,7 @@ impl OdooClient {
         } else {
             let mut renewed = false;
             loop {
-                let uid = self.uid().await?;
+                let uid = self.logged_in(false).await?;
                 let (password, database) = (inner.password.load(), &inner.caller.database);
                 let secret = password.expose_secret();
                 let call = (database, uid, secret, model, method, args, kwargs);
@@ -512,15 +472,14 @@ impl OdooClient {
         ids: &[i64],
         vals: &V,
     ) -> Result<(), OdooError> {
-        match self.call(model, "write", &(ids, vals), &json!({})).await? {
-            true => Ok(()),
-            false => Err(OdooError::InvalidResponse("write answered false".into())),
-        }
+        let written: bool = self.call(model, "write", &(ids, vals), &json!({})).await?;
+        let refused = || OdooError::InvalidResponse("write answered false".into());
+        written.then_some(()).ok_or_else(refused)
     }
 
-    /// `fields_get(attributes=[type, required, relation, selection])`.
+    /// `fields_get(attributes=[type, relation, selection])`.
     pub async fn fields_get(&self, model: &str) -> Result<BTreeMap<String, FieldInfo>, OdooError> {
-        let kwargs = json!({ "attributes": ["type", "required", "relation", "selection"] });
+        let kwargs = json!({ "attributes": ["type", "relation", "selection"] });
         self.call(model, "fields_get", &json!([]), &kwargs).await
     }
 
@@ -534,13 +493,14 @@ impl OdooClient {
         operation: AccessOperation,
     ) -> Result<bool, OdooError> {
         let operation = operation.as_str();
-        if self.api().await? == Api::Json2 {
-            let no_records: [i64; 0] = [];
-            let args = (no_records, operation);
-            self.call(model, "has_access", &args, &json!({})).await
-        } else {
-            let kwargs = json!({ "raise_exception": false });
-            (self.call(model, "check_access_rights", &json!([operation]), &kwargs)).await
-        }
+        let (method, args, kwargs) = match self.api().await? {
+            Api::Json2 => ("has_access", json!([[], operation]), json!({})),
+            Api::JsonRpc => (
+                "check_access_rights",
+                json!([operation]),
+                json!({ "raise_exception": false }),
+            ),
+        };
+        self.call(model, method, &args, &kwargs).await
     }
 }
