@@ -47,10 +47,8 @@ pub struct OdooClient {
 #[derive(Debug)]
 struct Inner {
     transport: Transport,
-    /// `odoo.api`, and the API `auto` settled on.
-    choice: OdooApi,
-    detected: OnceCell<Api>,
-    caller: Caller,
+    /// `odoo.api`, or the API `auto` settled on.
+    api: OnceCell<Api>,
     password: ArcSwap<SecretString>,
     /// Held across a login, so concurrent callers wait for one login.
     uid: Mutex<Option<Uid>>,
@@ -120,12 +118,15 @@ impl OdooClient {
             login: config.login.clone(),
             database: config.database.clone(),
         };
+        let api = match config.api {
+            OdooApi::Auto => None,
+            OdooApi::JsonRpc => Some(Api::JsonRpc),
+            OdooApi::Json2 => Some(Api::Json2),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                transport: Transport::new(config.endpoint(""), config.timeout, caller.clone())?,
-                choice: config.api,
-                detected: OnceCell::new(),
-                caller,
+                transport: Transport::new(config.endpoint(""), config.timeout, caller)?,
+                api: OnceCell::new_with(api),
                 password: ArcSwap::from_pointee(config.password.clone()),
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
@@ -140,12 +141,12 @@ impl OdooClient {
 
     /// The database this client works on.
     pub fn database(&self) -> &str {
-        &self.inner.caller.database
+        &self.inner.transport.caller.database
     }
 
     /// The login this client acts as.
     pub fn login(&self) -> &str {
-        &self.inner.caller.login
+        &self.inner.transport.caller.login
     }
 
     /// Why Odoo refuses the bridge itself right now, if it does.
@@ -158,7 +159,7 @@ impl OdooClient {
         let mut cached = self.inner.uid.lock().await;
         self.inner.password.store(Arc::new(password));
         *cached = None;
-        tracing::info!(login = %self.inner.caller.login, "odoo.password changed; the next call logs in with it");
+        tracing::info!(login = %self.inner.transport.caller.login, "odoo.password changed; the next call logs in with it");
     }
 
     /// The protocol to speak: `odoo.protocol` applied to what
@@ -229,11 +230,7 @@ impl OdooClient {
             tracing::info!(odoo_version = %version.server_version, %api, "Odoo answered; choosing its API");
             Ok::<_, OdooError>(api)
         };
-        match self.inner.choice {
-            OdooApi::JsonRpc => Ok(Api::JsonRpc),
-            OdooApi::Json2 => Ok(Api::Json2),
-            OdooApi::Auto => self.inner.detected.get_or_try_init(detect).await.copied(),
-        }
+        self.inner.api.get_or_try_init(detect).await.copied()
     }
 
     async fn web_version(&self) -> Result<ServerVersion, OdooError> {
@@ -262,7 +259,7 @@ impl OdooClient {
         let uid = self.login_once().await;
         match &uid {
             Ok(uid) => {
-                tracing::debug!(uid, login = %self.inner.caller.login, "logged in to Odoo");
+                tracing::debug!(uid, login = %self.inner.transport.caller.login, "logged in to Odoo");
                 *cached = Some(*uid);
                 self.new_session();
             }
@@ -278,7 +275,7 @@ impl OdooClient {
     }
 
     async fn login_once(&self) -> Result<Uid, OdooError> {
-        let (inner, caller) = (&self.inner, &self.inner.caller);
+        let (inner, caller) = (&self.inner, &self.inner.transport.caller);
         let (answer, method) = if self.api().await? == Api::Json2 {
             // An authenticated call, so its outcome is the standing too.
             let context: Option<Value> =
@@ -337,7 +334,8 @@ impl OdooClient {
             let mut renewed = false;
             loop {
                 let uid = self.logged_in(false).await?;
-                let (password, database) = (inner.password.load(), &inner.caller.database);
+                let (password, database) =
+                    (inner.password.load(), &inner.transport.caller.database);
                 let secret = password.expose_secret();
                 let call = (database, uid, secret, model, method, args, kwargs);
                 let call = inner.transport.jsonrpc("object", "execute_kw", &call);

@@ -253,11 +253,9 @@ impl OdooError {
 }
 
 fn excerpt_suffix(excerpt: &str) -> String {
-    if excerpt.is_empty() {
-        String::new()
-    } else {
-        format!(": {excerpt}")
-    }
+    (!excerpt.is_empty())
+        .then(|| format!(": {excerpt}"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -57,20 +57,18 @@ pub struct CompanionInfo {
 impl CompanionInfo {
     /// Why this bridge cannot use the addon, if it cannot.
     pub fn unusable_because(&self) -> Option<String> {
-        let (versions, name) = (SUPPORTED_VERSIONS, &self.name);
+        let (version, name) = (self.version, &self.name);
         let missing: Vec<&str> = (REQUIRED_CAPABILITIES.iter().copied())
             .filter(|needed| !self.capabilities.iter().any(|c| c == needed))
             .collect();
         if *name != COMPANION_NAME {
             Some(format!(
-                "bridge_protocol() names `{name}`, not `{COMPANION_NAME}`"
+                "{PROTOCOL_METHOD}() names `{name}`, not `{COMPANION_NAME}`"
             ))
-        } else if !versions.contains(&self.version) {
+        } else if !SUPPORTED_VERSIONS.contains(&version) {
+            let ours = SUPPORTED_VERSIONS;
             Some(format!(
-                "the addon speaks protocol version {}, this bridge {}..={}",
-                self.version,
-                versions.start(),
-                versions.end()
+                "the addon speaks protocol version {version}, this bridge {ours:?}"
             ))
         } else if !missing.is_empty() {
             Some(format!(
