@@ -180,10 +180,17 @@ impl OdooClient {
         let chosen = protocol::choose(inner.protocol_mode, &detection);
         let protocol = chosen.inspect_err(|_| *cached = None)?;
         if previous != Some(protocol) {
-            // Generic here means `auto` found no usable addon.
-            let reason =
-                protocol::fallback_reason(&detection).filter(|_| protocol == Protocol::Generic);
-            tracing::info!(%protocol, reason, "speaking this protocol to Odoo (generic: one bridge per database)");
+            match protocol {
+                Protocol::Companion { version } => tracing::info!(
+                    version,
+                    "the companion addon answers: one Odoo call per result, claim and initiation"
+                ),
+                // In `auto` mode (`generic` never asks): no usable addon.
+                Protocol::Generic => tracing::info!(
+                    reason = protocol::fallback_reason(&detection).unwrap_or_default(),
+                    "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
+                ),
+            }
         }
         // The epoch read after detecting: a re-login during `detect` came
         // before the answer, which therefore belongs to the new session.
