@@ -35,9 +35,6 @@ use super::transport::{Caller, Transport};
 use crate::config::{OdooApi, OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
 
-/// An Odoo user id.
-pub type Uid = i64;
-
 /// A cheap-to-clone handle on one Odoo database as one user.
 #[derive(Debug, Clone)]
 pub struct OdooClient {
@@ -51,7 +48,7 @@ struct Inner {
     api: OnceCell<Api>,
     password: ArcSwap<SecretString>,
     /// Held across a login, so concurrent callers wait for one login.
-    uid: Mutex<Option<Uid>>,
+    uid: Mutex<Option<i64>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
     standing: Standing,
@@ -162,9 +159,8 @@ impl OdooClient {
         tracing::info!(login = %self.inner.transport.caller.login, "odoo.password changed; the next call logs in with it");
     }
 
-    /// The protocol to speak: `odoo.protocol` applied to what
-    /// `bridge_protocol()` answered, asked once per session (never in
-    /// `generic` mode).
+    /// `odoo.protocol` applied to what `bridge_protocol()` answered, asked
+    /// once per session (never in `generic` mode).
     pub async fn protocol(&self) -> Result<Protocol, OdooError> {
         let inner = &self.inner;
         if inner.protocol_mode == ProtocolMode::Generic {
@@ -198,9 +194,8 @@ impl OdooClient {
         Ok(protocol)
     }
 
-    /// The protocol detected in this session, without asking Odoo: `None`
-    /// before the first detection, after a new session began, or while a
-    /// detection runs.
+    /// The protocol of this session without asking Odoo: `None` before the
+    /// first detection, after a new session began, or while one runs.
     pub fn known_protocol(&self) -> Option<Protocol> {
         let inner = &self.inner;
         if inner.protocol_mode == ProtocolMode::Generic {
@@ -253,12 +248,12 @@ impl OdooClient {
     }
 
     /// Logs in now (even if a uid is cached) and caches the new uid.
-    pub async fn authenticate(&self) -> Result<Uid, OdooError> {
+    pub async fn authenticate(&self) -> Result<i64, OdooError> {
         self.logged_in(true).await
     }
 
     /// The cached uid (unless `again`), else a login's.
-    async fn logged_in(&self, again: bool) -> Result<Uid, OdooError> {
+    async fn logged_in(&self, again: bool) -> Result<i64, OdooError> {
         let mut cached = self.inner.uid.lock().await;
         if let Some(uid) = cached.filter(|_| !again) {
             return Ok(uid);
@@ -268,7 +263,7 @@ impl OdooClient {
             Ok(uid) => {
                 tracing::debug!(uid, login = %self.inner.transport.caller.login, "logged in to Odoo");
                 *cached = Some(*uid);
-                self.new_session();
+                self.inner.epoch.fetch_add(1, Ordering::AcqRel);
             }
             // A login that works proves little (Odoo may still deny the
             // session during a cooldown): only an authenticated call clears
@@ -281,7 +276,7 @@ impl OdooClient {
         uid
     }
 
-    async fn login_once(&self) -> Result<Uid, OdooError> {
+    async fn login_once(&self) -> Result<i64, OdooError> {
         let (inner, caller) = (&self.inner, &self.inner.transport.caller);
         let (answer, method) = if self.api().await? == Api::Json2 {
             // An authenticated call, so its outcome is the standing too.
@@ -308,11 +303,6 @@ impl OdooClient {
                     OdooError::InvalidResponse(format!("{method} answered {answer}"))
                 }),
         }
-    }
-
-    /// Starts a new session for the protocol cache.
-    fn new_session(&self) {
-        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,
@@ -387,7 +377,7 @@ impl OdooClient {
             Err(error) => {
                 tracing::debug!(method = label, elapsed_ms, %error, "odoo call failed");
                 if error.connection_lost() {
-                    self.new_session();
+                    self.inner.epoch.fetch_add(1, Ordering::AcqRel);
                 }
             }
         }
@@ -488,10 +478,9 @@ impl OdooClient {
         self.call(model, "fields_get", &json!([]), &kwargs).await
     }
 
-    /// Whether the ACL (not record rules) allow `operation` on `model`:
-    /// `check_access_rights(operation, raise_exception=False)` over
-    /// `/jsonrpc`; over `/json/2`, where Odoo 19 deprecates it,
-    /// `has_access(operation)` on no record, which checks exactly the ACL.
+    /// Whether the ACL (not record rules) allow `operation` on `model`: over
+    /// `/json/2`, where Odoo 19 deprecates `check_access_rights`,
+    /// `has_access(operation)` on no record checks exactly the ACL.
     pub async fn check_access_rights(
         &self,
         model: &str,

@@ -16,6 +16,6 @@ pub mod transport;
 pub mod value;
 
 pub use api::{Api, ServerVersion};
-pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, Uid};
+pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions};
 pub use error::{OdooError, Refusal, ServerErrorKind};
 pub use protocol::Protocol;

@@ -22,7 +22,6 @@ pub const REQUEST_FIELDS: &[&str] = &[
     "error_details",
     "generated_image_id",
     "campaign_id",
-    "intended_use",
     "prompt",
     "negative_prompt",
     "model_id",

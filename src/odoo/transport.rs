@@ -127,10 +127,9 @@ impl Transport {
         answer.jsonrpc(&self.caller)
     }
 
-    /// A body built by [`super::json2::body`], with `api_key` as the bearer
-    /// token (read per call: a reload may replace it). Odoo 19 answers
-    /// `[id]` to a create of one dict where `/jsonrpc` answers `id`, so the
-    /// list is unwrapped.
+    /// A body of [`super::json2::body`], with `api_key` (read per call: a
+    /// reload may replace it) as bearer token; a single create's `[id]` is
+    /// unwrapped.
     pub async fn json2<R: DeserializeOwned>(
         &self,
         model: &str,
@@ -234,14 +233,12 @@ impl Answer {
         (self.content_type.as_ref()).is_none_or(|ct| ct.contains("json"))
     }
 
-    /// The error a non-2xx answer stands for (the `/json/2` cases are in
-    /// the README of ../shared/odoo19): Unauthorized (401: no, unknown,
-    /// expired or revoked key, or a password as the token) is a refused
-    /// login; BadRequest (400) and the HTML 400 or 415 a malformed request;
-    /// NotFound (404) an unknown model (`UserError`) or method
-    /// (`NoSuchMethod`), and UnprocessableEntity (422) `InvalidInput`, as
-    /// on `/jsonrpc`; the HTML 404 "No database is selected" a permanent
-    /// `Database` error; other werkzeug errors and pages an HTTP status.
+    /// The error a non-2xx answer stands for (tests/fixtures/odoo19/README.md):
+    /// 401 (any bad key, or a password) a refused login; 400, and the HTML
+    /// 400 or 415, a malformed request; 404 an unknown model (`UserError`)
+    /// or method (`NoSuchMethod`), 422 `InvalidInput`, as on `/jsonrpc`; the
+    /// HTML 404 "No database is selected" a permanent `Database` error;
+    /// other werkzeug errors and pages an HTTP status.
     fn error(&self, caller: &Caller) -> OdooError {
         let exception = (self.is_json())
             .then(|| serde_json::from_slice::<Exception>(&self.body).ok())
