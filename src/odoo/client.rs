@@ -291,18 +291,12 @@ impl OdooClient {
             let answer = self.counted("authenticate", call).await?;
             (answer, "common.authenticate")
         };
-        match answer {
-            Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
-                login: caller.login.clone(),
-                database: caller.database.clone(),
-            }),
-            answer => (answer.as_ref().and_then(Value::as_i64))
-                .filter(|uid| *uid > 0)
-                .ok_or_else(|| {
-                    let answer = answer.unwrap_or_default();
-                    OdooError::InvalidResponse(format!("{method} answered {answer}"))
-                }),
+        if answer == Some(Value::Bool(false)) {
+            return Err(caller.refused());
         }
+        let uid = (answer.as_ref().and_then(Value::as_i64)).filter(|uid| *uid > 0);
+        let answer = answer.unwrap_or_default();
+        uid.ok_or_else(|| OdooError::InvalidResponse(format!("{method} answered {answer}")))
     }
 
     /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,

@@ -40,6 +40,14 @@ pub struct Caller {
     pub database: String,
 }
 
+impl Caller {
+    /// The error of a login Odoo refused.
+    pub fn refused(&self) -> OdooError {
+        let (login, database) = (self.login.clone(), self.database.clone());
+        OdooError::LoginRefused { login, database }
+    }
+}
+
 /// An HTTP client to one Odoo.
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -246,12 +254,7 @@ impl Answer {
             .filter(|e| !e.name.is_empty());
         if let Some(exception) = exception {
             let kind = match exception.name.as_str() {
-                "werkzeug.exceptions.Unauthorized" => {
-                    return OdooError::LoginRefused {
-                        login: caller.login.clone(),
-                        database: caller.database.clone(),
-                    };
-                }
+                "werkzeug.exceptions.Unauthorized" => return caller.refused(),
                 "werkzeug.exceptions.BadRequest" => {
                     return OdooError::Protocol {
                         body_excerpt: exception.message,
