@@ -76,17 +76,14 @@ pub enum AccessOperation {
     Read,
     Write,
     Create,
-    Unlink,
 }
 
 impl AccessOperation {
-    /// The name Odoo uses.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Write => "write",
             Self::Create => "create",
-            Self::Unlink => "unlink",
         }
     }
 }

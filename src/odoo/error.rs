@@ -253,9 +253,8 @@ impl OdooError {
 }
 
 fn excerpt_suffix(excerpt: &str) -> String {
-    (!excerpt.is_empty())
-        .then(|| format!(": {excerpt}"))
-        .unwrap_or_default()
+    let separator = if excerpt.is_empty() { "" } else { ": " };
+    format!("{separator}{excerpt}")
 }
 
 #[cfg(test)]
