@@ -41,18 +41,29 @@ impl fmt::Display for Api {
     }
 }
 
-/// The major version in `server_version_info` (`[19, 0, 0, "final", 0, ""]`,
-/// or `["saas~18", 3, …]` on Odoo's SaaS releases), else in the version
-/// text (`"19.0"`, `"18.0-20250421"`, `"saas~18.3+e"`).
-pub fn major_version(version_info: &[Value], version: &str) -> Option<u32> {
-    let leading_number = |text: &str| {
-        let mut runs = text.split(|c: char| !c.is_ascii_digit());
-        runs.find(|run| !run.is_empty())?.parse().ok()
-    };
-    match version_info.first() {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Some(Value::String(s)) => leading_number(s),
-        _ => leading_number(version),
+/// The answer of `common.version`, or of `GET /web/version` (the aliases).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ServerVersion {
+    #[serde(alias = "version")]
+    pub server_version: String,
+    /// `[19, 0, 0, "final", 0, ""]`, or `["saas~18", 3, …]` on SaaS releases.
+    #[serde(default, alias = "version_info")]
+    pub server_version_info: Vec<Value>,
+}
+
+impl ServerVersion {
+    /// The major version, from `server_version_info`, else from the text
+    /// (`"19.0"`, `"18.0-20250421"`, `"saas~18.3+e"`).
+    pub fn major(&self) -> Option<u32> {
+        let leading_number = |text: &str| {
+            let mut runs = text.split(|c: char| !c.is_ascii_digit());
+            runs.find(|run| !run.is_empty())?.parse().ok()
+        };
+        match self.server_version_info.first() {
+            Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Some(Value::String(s)) => leading_number(s),
+            _ => leading_number(&self.server_version),
+        }
     }
 }
 
@@ -61,6 +72,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn major_version(info: &[Value], version: &str) -> Option<u32> {
+        let server_version = version.to_owned();
+        let server_version_info = info.to_vec();
+        ServerVersion {
+            server_version,
+            server_version_info,
+        }
+        .major()
+    }
 
     #[test]
     fn recorded_versions_give_their_major() {

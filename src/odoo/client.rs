@@ -1,22 +1,17 @@
 //! The Odoo session: the API in use, login, the cached uid, bounded
 //! concurrency, and the ORM methods the bridge uses.
 //!
-//! * Callers see one `execute_kw(model, method, args, kwargs)` on both
-//!   wires; `odoo.api = "auto"` picks the wire once.
-//! * Over `/jsonrpc` the uid from `common.authenticate` is cached; on
-//!   `AccessDenied` (password changed, key rotated, session reset) the
-//!   client logs in again once and repeats the call. Over `/json/2` every
-//!   call carries the API key; the "login" `res.users.context_get` proves
-//!   it and names its uid.
-//! * Every outcome updates the standing: whether Odoo refuses the bridge
-//!   itself right now ([`OdooClient::refusal`]).
+//! * One `execute_kw` on both wires; `odoo.api = "auto"` picks one, once.
+//! * Over `/jsonrpc` the uid of `common.authenticate` is cached; on
+//!   `AccessDenied` (password changed, key rotated) the client logs in again
+//!   once and repeats the call. Over `/json/2` every call carries the key;
+//!   the "login" `res.users.context_get` proves it and names its uid.
+//! * Every outcome updates the standing ([`OdooClient::refusal`]).
 //! * A semaphore caps calls in flight at `odoo.max_concurrent_calls`:
 //!   Odoo's workers are few, and beyond them requests only queue.
-//! * Beyond the re-login nothing is retried here: callers decide what is
-//!   safe to repeat ([`OdooError::is_transient`]).
-//! * The protocol ([`Protocol`]) is detected once per session: a login or a
-//!   lost connection starts a new one (an epoch), as an addon may have been
-//!   installed meanwhile.
+//! * Nothing else is retried: callers decide ([`OdooError::is_transient`]).
+//! * The [`Protocol`] is detected once per session (an epoch): a login or a
+//!   lost connection starts a new one, as an addon may have been installed.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -31,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
-use super::api::{Api, major_version};
+use super::api::{Api, ServerVersion};
 use super::error::{OdooError, Refusal, ServerErrorKind};
 use super::protocol::{self, Protocol};
 use super::records::REQUEST_MODEL;
@@ -40,24 +35,20 @@ use super::transport::{Caller, Transport};
 use crate::config::{OdooApi, OdooConfig, ProtocolMode};
 use crate::metrics::Metrics;
 
-/// An Odoo user id.
-pub type Uid = i64;
-
 /// A cheap-to-clone handle on one Odoo database as one user.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OdooClient {
     inner: Arc<Inner>,
 }
 
+#[derive(Debug)]
 struct Inner {
     transport: Transport,
-    /// `odoo.api`, and the API `auto` settled on.
-    choice: OdooApi,
-    detected: OnceCell<Api>,
-    caller: Caller,
+    /// `odoo.api`, or the API `auto` settled on.
+    api: OnceCell<Api>,
     password: ArcSwap<SecretString>,
     /// Held across a login, so concurrent callers wait for one login.
-    uid: Mutex<Option<Uid>>,
+    uid: Mutex<Option<i64>>,
     permits: Semaphore,
     metrics: Option<Arc<Metrics>>,
     standing: Standing,
@@ -66,14 +57,6 @@ struct Inner {
     epoch: AtomicU64,
     /// The protocol detected, and in which session.
     protocol: Mutex<Option<(u64, Protocol)>>,
-}
-
-impl std::fmt::Debug for OdooClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OdooClient")
-            .field("caller", &self.inner.caller)
-            .finish_non_exhaustive()
-    }
 }
 
 /// `limit`, `offset` and `order` of a search.
@@ -93,17 +76,14 @@ pub enum AccessOperation {
     Read,
     Write,
     Create,
-    Unlink,
 }
 
 impl AccessOperation {
-    /// The name Odoo uses.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Write => "write",
             Self::Create => "create",
-            Self::Unlink => "unlink",
         }
     }
 }
@@ -113,30 +93,11 @@ impl AccessOperation {
 pub struct FieldInfo {
     #[serde(rename = "type")]
     pub field_type: String,
-    #[serde(default)]
-    pub required: bool,
     #[serde(default, deserialize_with = "super::value::false_as_none")]
     pub relation: Option<String>,
     /// `[[value, label], …]` for selection fields.
     #[serde(default, deserialize_with = "super::value::false_as_none")]
     pub selection: Option<Vec<(String, String)>>,
-}
-
-/// The answer of `common.version`, or of `GET /web/version` (the aliases).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct ServerVersion {
-    #[serde(alias = "version")]
-    pub server_version: String,
-    /// `[19, 0, 0, "final", 0, ""]`.
-    #[serde(default, alias = "version_info")]
-    pub server_version_info: Vec<Value>,
-}
-
-impl ServerVersion {
-    /// The major version (19 for "19.0"), when it can be told.
-    pub fn major(&self) -> Option<u32> {
-        major_version(&self.server_version_info, &self.server_version)
-    }
 }
 
 impl OdooClient {
@@ -151,12 +112,15 @@ impl OdooClient {
             login: config.login.clone(),
             database: config.database.clone(),
         };
+        let api = match config.api {
+            OdooApi::Auto => None,
+            OdooApi::JsonRpc => Some(Api::JsonRpc),
+            OdooApi::Json2 => Some(Api::Json2),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                transport: Transport::new(config.endpoint(""), config.timeout, caller.clone())?,
-                choice: config.api,
-                detected: OnceCell::new(),
-                caller,
+                transport: Transport::new(config.endpoint(""), config.timeout, caller)?,
+                api: OnceCell::new_with(api),
                 password: ArcSwap::from_pointee(config.password.clone()),
                 uid: Mutex::new(None),
                 permits: Semaphore::new(config.max_concurrent_calls),
@@ -171,12 +135,12 @@ impl OdooClient {
 
     /// The database this client works on.
     pub fn database(&self) -> &str {
-        &self.inner.caller.database
+        &self.inner.transport.caller.database
     }
 
     /// The login this client acts as.
     pub fn login(&self) -> &str {
-        &self.inner.caller.login
+        &self.inner.transport.caller.login
     }
 
     /// Why Odoo refuses the bridge itself right now, if it does.
@@ -189,12 +153,11 @@ impl OdooClient {
         let mut cached = self.inner.uid.lock().await;
         self.inner.password.store(Arc::new(password));
         *cached = None;
-        tracing::info!(login = %self.inner.caller.login, "odoo.password changed; the next call logs in with it");
+        tracing::info!(login = %self.inner.transport.caller.login, "odoo.password changed; the next call logs in with it");
     }
 
-    /// The protocol to speak: `odoo.protocol` applied to what
-    /// `bridge_protocol()` answered, asked once per session (never in
-    /// `generic` mode).
+    /// `odoo.protocol` applied to what `bridge_protocol()` answered, asked
+    /// once per session (never in `generic` mode).
     pub async fn protocol(&self) -> Result<Protocol, OdooError> {
         let inner = &self.inner;
         if inner.protocol_mode == ProtocolMode::Generic {
@@ -202,8 +165,7 @@ impl OdooClient {
         }
         // Held while detecting, so concurrent callers wait for one answer.
         let mut cached = inner.protocol.lock().await;
-        let epoch = inner.epoch.load(Ordering::Acquire);
-        if let Some((_, known)) = cached.filter(|(at, _)| *at == epoch) {
+        if let Some(known) = self.this_session(*cached) {
             return Ok(known);
         }
         let previous = cached.map(|(_, known)| known);
@@ -216,11 +178,11 @@ impl OdooClient {
                     version,
                     "the companion addon answers: one Odoo call per result, claim and initiation"
                 ),
-                Protocol::Generic if inner.protocol_mode == ProtocolMode::Auto => tracing::info!(
+                // In `auto` mode (`generic` never asks): no usable addon.
+                Protocol::Generic => tracing::info!(
                     reason = protocol::fallback_reason(&detection).unwrap_or_default(),
                     "speaking the generic protocol (odoo.protocol = auto): one bridge per database"
                 ),
-                Protocol::Generic => {}
             }
         }
         // The epoch read after detecting: a re-login during `detect` came
@@ -229,16 +191,18 @@ impl OdooClient {
         Ok(protocol)
     }
 
-    /// The protocol detected in this session, without asking Odoo: `None`
-    /// before the first detection, after a new session began, or while a
-    /// detection runs.
+    /// The protocol of this session without asking Odoo: `None` before the
+    /// first detection, after a new session began, or while one runs.
     pub fn known_protocol(&self) -> Option<Protocol> {
         let inner = &self.inner;
         if inner.protocol_mode == ProtocolMode::Generic {
             return Some(Protocol::Generic);
         }
-        let cached = *inner.protocol.try_lock().ok()?;
-        let epoch = inner.epoch.load(Ordering::Acquire);
+        self.this_session(*inner.protocol.try_lock().ok()?)
+    }
+
+    fn this_session(&self, cached: Option<(u64, Protocol)>) -> Option<Protocol> {
+        let epoch = self.inner.epoch.load(Ordering::Acquire);
         cached
             .filter(|(at, _)| *at == epoch)
             .map(|(_, known)| known)
@@ -265,11 +229,7 @@ impl OdooClient {
             tracing::info!(odoo_version = %version.server_version, %api, "Odoo answered; choosing its API");
             Ok::<_, OdooError>(api)
         };
-        match self.inner.choice {
-            OdooApi::JsonRpc => Ok(Api::JsonRpc),
-            OdooApi::Json2 => Ok(Api::Json2),
-            OdooApi::Auto => self.inner.detected.get_or_try_init(detect).await.copied(),
-        }
+        self.inner.api.get_or_try_init(detect).await.copied()
     }
 
     async fn web_version(&self) -> Result<ServerVersion, OdooError> {
@@ -285,16 +245,12 @@ impl OdooClient {
     }
 
     /// Logs in now (even if a uid is cached) and caches the new uid.
-    pub async fn authenticate(&self) -> Result<Uid, OdooError> {
+    pub async fn authenticate(&self) -> Result<i64, OdooError> {
         self.logged_in(true).await
     }
 
-    /// The cached uid, logging in first when there is none.
-    pub async fn uid(&self) -> Result<Uid, OdooError> {
-        self.logged_in(false).await
-    }
-
-    async fn logged_in(&self, again: bool) -> Result<Uid, OdooError> {
+    /// The cached uid (unless `again`), else a login's.
+    async fn logged_in(&self, again: bool) -> Result<i64, OdooError> {
         let mut cached = self.inner.uid.lock().await;
         if let Some(uid) = cached.filter(|_| !again) {
             return Ok(uid);
@@ -302,9 +258,9 @@ impl OdooClient {
         let uid = self.login_once().await;
         match &uid {
             Ok(uid) => {
-                tracing::debug!(uid, login = %self.inner.caller.login, "logged in to Odoo");
+                tracing::debug!(uid, login = %self.inner.transport.caller.login, "logged in to Odoo");
                 *cached = Some(*uid);
-                self.new_session();
+                self.inner.epoch.fetch_add(1, Ordering::AcqRel);
             }
             // A login that works proves little (Odoo may still deny the
             // session during a cooldown): only an authenticated call clears
@@ -317,8 +273,8 @@ impl OdooClient {
         uid
     }
 
-    async fn login_once(&self) -> Result<Uid, OdooError> {
-        let (inner, caller) = (&self.inner, &self.inner.caller);
+    async fn login_once(&self) -> Result<i64, OdooError> {
+        let (inner, caller) = (&self.inner, &self.inner.transport.caller);
         let (answer, method) = if self.api().await? == Api::Json2 {
             // An authenticated call, so its outcome is the standing too.
             let context: Option<Value> =
@@ -332,23 +288,12 @@ impl OdooClient {
             let answer = self.counted("authenticate", call).await?;
             (answer, "common.authenticate")
         };
-        match answer {
-            Some(Value::Bool(false)) => Err(OdooError::LoginRefused {
-                login: caller.login.clone(),
-                database: caller.database.clone(),
-            }),
-            answer => (answer.as_ref().and_then(Value::as_i64))
-                .filter(|uid| *uid > 0)
-                .ok_or_else(|| {
-                    let answer = answer.unwrap_or_default();
-                    OdooError::InvalidResponse(format!("{method} answered {answer}"))
-                }),
+        if answer == Some(Value::Bool(false)) {
+            return Err(caller.refused());
         }
-    }
-
-    /// Starts a new session for the protocol cache.
-    fn new_session(&self) {
-        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        let uid = (answer.as_ref().and_then(Value::as_i64)).filter(|uid| *uid > 0);
+        let answer = answer.unwrap_or_default();
+        uid.ok_or_else(|| OdooError::InvalidResponse(format!("{method} answered {answer}")))
     }
 
     /// `model.method(*args, **kwargs)`: `object.execute_kw` over `/jsonrpc`,
@@ -376,8 +321,9 @@ impl OdooClient {
         } else {
             let mut renewed = false;
             loop {
-                let uid = self.uid().await?;
-                let (password, database) = (inner.password.load(), &inner.caller.database);
+                let uid = self.logged_in(false).await?;
+                let (password, database) =
+                    (inner.password.load(), &inner.transport.caller.database);
                 let secret = password.expose_secret();
                 let call = (database, uid, secret, model, method, args, kwargs);
                 let call = inner.transport.jsonrpc("object", "execute_kw", &call);
@@ -422,7 +368,7 @@ impl OdooClient {
             Err(error) => {
                 tracing::debug!(method = label, elapsed_ms, %error, "odoo call failed");
                 if error.connection_lost() {
-                    self.new_session();
+                    self.inner.epoch.fetch_add(1, Ordering::AcqRel);
                 }
             }
         }
@@ -512,35 +458,34 @@ impl OdooClient {
         ids: &[i64],
         vals: &V,
     ) -> Result<(), OdooError> {
-        match self.call(model, "write", &(ids, vals), &json!({})).await? {
-            true => Ok(()),
-            false => Err(OdooError::InvalidResponse("write answered false".into())),
-        }
+        let written: bool = self.call(model, "write", &(ids, vals), &json!({})).await?;
+        let refused = || OdooError::InvalidResponse("write answered false".into());
+        written.then_some(()).ok_or_else(refused)
     }
 
-    /// `fields_get(attributes=[type, required, relation, selection])`.
+    /// `fields_get(attributes=[type, relation, selection])`.
     pub async fn fields_get(&self, model: &str) -> Result<BTreeMap<String, FieldInfo>, OdooError> {
-        let kwargs = json!({ "attributes": ["type", "required", "relation", "selection"] });
+        let kwargs = json!({ "attributes": ["type", "relation", "selection"] });
         self.call(model, "fields_get", &json!([]), &kwargs).await
     }
 
-    /// Whether the ACL (not record rules) allow `operation` on `model`:
-    /// `check_access_rights(operation, raise_exception=False)` over
-    /// `/jsonrpc`; over `/json/2`, where Odoo 19 deprecates it,
-    /// `has_access(operation)` on no record, which checks exactly the ACL.
+    /// Whether the ACL (not record rules) allow `operation` on `model`: over
+    /// `/json/2`, where Odoo 19 deprecates `check_access_rights`,
+    /// `has_access(operation)` on no record checks exactly the ACL.
     pub async fn check_access_rights(
         &self,
         model: &str,
         operation: AccessOperation,
     ) -> Result<bool, OdooError> {
         let operation = operation.as_str();
-        if self.api().await? == Api::Json2 {
-            let no_records: [i64; 0] = [];
-            let args = (no_records, operation);
-            self.call(model, "has_access", &args, &json!({})).await
-        } else {
-            let kwargs = json!({ "raise_exception": false });
-            (self.call(model, "check_access_rights", &json!([operation]), &kwargs)).await
-        }
+        let (method, args, kwargs) = match self.api().await? {
+            Api::Json2 => ("has_access", json!([[], operation]), json!({})),
+            Api::JsonRpc => (
+                "check_access_rights",
+                json!([operation]),
+                json!({ "raise_exception": false }),
+            ),
+        };
+        self.call(model, method, &args, &kwargs).await
     }
 }

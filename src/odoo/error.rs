@@ -253,11 +253,8 @@ impl OdooError {
 }
 
 fn excerpt_suffix(excerpt: &str) -> String {
-    if excerpt.is_empty() {
-        String::new()
-    } else {
-        format!(": {excerpt}")
-    }
+    let separator = if excerpt.is_empty() { "" } else { ": " };
+    format!("{separator}{excerpt}")
 }
 
 #[cfg(test)]

@@ -30,16 +30,13 @@ pub const SIGNATURES: &[(&str, &[&str])] = &[
         &["domain", "fields", "offset", "limit", "order"],
     ),
     ("search_count", &["domain", "limit"]),
-    ("name_search", &["name", "domain", "operator", "limit"]),
     ("fields_get", &["allfields", "attributes"]),
     ("check_access_rights", &["operation", "raise_exception"]),
-    ("default_get", &["fields_list"]),
     ("context_get", &[]),
     ("read", &["ids", "fields", "load"]),
     ("write", &["ids", "vals"]),
     ("unlink", &["ids"]),
     ("has_access", &["ids", "operation"]),
-    ("web_read", &["ids", "specification"]),
     ("web_save", &["ids", "vals", "specification", "next_id"]),
     // Every other parameter of message_post is keyword-only.
     ("message_post", &["ids"]),
@@ -72,7 +69,7 @@ where
     let unsupported = |why: &str| OdooError::Unsupported(format!("{model}.{method}: {why}"));
     let Some(&(_, params)) = SIGNATURES.iter().find(|(name, _)| *name == method) else {
         return Err(unsupported(
-            "the bridge does not know this method's parameter names for /json/2",
+            "its /json/2 parameter names are unknown to the bridge",
         ));
     };
     let args_json = bounded_json(args)?;
@@ -85,15 +82,12 @@ where
             .map_err(|_| unsupported("the keyword arguments are not an object"))?,
     };
     if params.first() == Some(&"ids") && positional.is_empty() {
-        return Err(unsupported(
-            "a record method needs the record ids as its first argument",
-        ));
+        return Err(unsupported("a record method needs the record ids first"));
     }
-    if positional.len() > params.len() {
+    let (given, takes) = (positional.len(), params.len());
+    if given > takes {
         return Err(unsupported(&format!(
-            "{} positional arguments given, it takes {}",
-            positional.len(),
-            params.len()
+            "{given} positional arguments given, it takes {takes}"
         )));
     }
     let mut named: BTreeMap<&str, &RawValue> = params.iter().copied().zip(positional).collect();
@@ -102,10 +96,8 @@ where
             return Err(unsupported(&format!("`{name}` is given twice")));
         }
     }
-    let single_create = method == "create"
-        && named
-            .get("vals_list")
-            .is_some_and(|vals| vals.get().starts_with('{'));
+    let vals = named.get("vals_list").map(|vals| vals.get());
+    let single_create = method == "create" && vals.is_some_and(|vals| vals.starts_with('{'));
     // Raw values are copied as they are: nothing is parsed again.
     let bytes = bounded_json(&named)?;
     Ok(Body {

@@ -15,7 +15,7 @@ mod standing;
 pub mod transport;
 pub mod value;
 
-pub use api::Api;
-pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions, ServerVersion, Uid};
+pub use api::{Api, ServerVersion};
+pub use client::{AccessOperation, FieldInfo, OdooClient, SearchOptions};
 pub use error::{OdooError, Refusal, ServerErrorKind};
 pub use protocol::Protocol;

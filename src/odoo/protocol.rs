@@ -18,8 +18,8 @@ use crate::config::ProtocolMode;
 pub const PROTOCOL_METHOD: &str = "bridge_protocol";
 /// The name `bridge_protocol()` answers with.
 pub const COMPANION_NAME: &str = "influence_gen_bridge";
-/// Protocol versions this bridge speaks.
-pub const SUPPORTED_VERSIONS: std::ops::RangeInclusive<u32> = 1..=1;
+/// The protocol version this bridge speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
 /// Capabilities this bridge uses; an addon must offer all of them.
 pub const REQUIRED_CAPABILITIES: &[&str] = &["apply_result", "claim", "finish_initiation"];
 
@@ -57,29 +57,20 @@ pub struct CompanionInfo {
 impl CompanionInfo {
     /// Why this bridge cannot use the addon, if it cannot.
     pub fn unusable_because(&self) -> Option<String> {
-        let (versions, name) = (SUPPORTED_VERSIONS, &self.name);
+        let (version, name) = (self.version, &self.name);
         let missing: Vec<&str> = (REQUIRED_CAPABILITIES.iter().copied())
             .filter(|needed| !self.capabilities.iter().any(|c| c == needed))
             .collect();
-        if *name != COMPANION_NAME {
-            Some(format!(
-                "bridge_protocol() names `{name}`, not `{COMPANION_NAME}`"
-            ))
-        } else if !versions.contains(&self.version) {
-            Some(format!(
-                "the addon speaks protocol version {}, this bridge {}..={}",
-                self.version,
-                versions.start(),
-                versions.end()
-            ))
+        let why = if *name != COMPANION_NAME {
+            format!("{PROTOCOL_METHOD}() names `{name}`, not `{COMPANION_NAME}`")
+        } else if version != PROTOCOL_VERSION {
+            format!("the addon speaks protocol version {version}, this bridge {PROTOCOL_VERSION}")
         } else if !missing.is_empty() {
-            Some(format!(
-                "the addon lacks the capabilities {}",
-                missing.join(", ")
-            ))
+            format!("the addon lacks the capabilities {}", missing.join(", "))
         } else {
-            None
-        }
+            return None;
+        };
+        Some(why)
     }
 }
 

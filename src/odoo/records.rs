@@ -1,8 +1,6 @@
 //! Typed views of the models the bridge works with, and the fields it
 //! needs on each (what `check` verifies with `fields_get`); see
-//! docs/protocol.md#applying-a-result. The request's UUID is not a struct
-//! field: it is read into [`AiImageRequest::extra`] and fetched with
-//! [`AiImageRequest::uuid`].
+//! docs/protocol.md#applying-a-result.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -24,7 +22,6 @@ pub const REQUEST_FIELDS: &[&str] = &[
     "error_details",
     "generated_image_id",
     "campaign_id",
-    "intended_use",
     "prompt",
     "negative_prompt",
     "model_id",
@@ -55,17 +52,6 @@ pub const IMAGE_FIELDS: &[&str] = &[
     "height",
     "hash_value",
     "retention_category",
-];
-
-/// Fields of `ir.attachment` the bridge writes or reads back.
-pub const ATTACHMENT_FIELDS: &[&str] = &[
-    "name",
-    "datas",
-    "mimetype",
-    "res_model",
-    "res_id",
-    "checksum",
-    "file_size",
 ];
 
 /// The lifecycle of a request: queued → processing → completed | failed, or
@@ -109,8 +95,6 @@ pub struct AiImageRequest {
     #[serde(default, deserialize_with = "false_as_none")]
     pub campaign_id: Option<Many2one>,
     #[serde(default, deserialize_with = "blank_as_none")]
-    pub intended_use: Option<String>,
-    #[serde(default, deserialize_with = "blank_as_none")]
     pub prompt: Option<String>,
     #[serde(default, deserialize_with = "blank_as_none")]
     pub negative_prompt: Option<String>,
@@ -126,7 +110,7 @@ pub struct AiImageRequest {
     pub inference_steps: Option<i64>,
     #[serde(default, deserialize_with = "false_as_none")]
     pub cfg_scale: Option<f64>,
-    /// Every other field read, such as the configured UUID field.
+    /// Every other field read, such as [`UUID_FIELD`].
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -141,18 +125,10 @@ impl AiImageRequest {
     }
 }
 
-/// An `ir.attachment` as `read` returns it (without `datas`).
+/// What the bridge reads back of an `ir.attachment` it stored.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Attachment {
     pub id: i64,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub mimetype: Option<String>,
-    #[serde(default, deserialize_with = "blank_as_none")]
-    pub res_model: Option<String>,
-    #[serde(default, deserialize_with = "false_as_none")]
-    pub res_id: Option<i64>,
     /// SHA-1 hex of the bytes Odoo stored.
     #[serde(default, deserialize_with = "blank_as_none")]
     pub checksum: Option<String>,
@@ -188,7 +164,7 @@ mod tests {
         // Transcript 24.
         let text = r#"{"id": 20, "name": "ig_request_1.png", "checksum": "9289badb9ec8fe6b8539295e2561b0c7670dde5b", "file_size": 74, "mimetype": "image/png", "type": "binary", "store_fname": "92/9289badb9ec8fe6b8539295e2561b0c7670dde5b", "res_model": "influence_gen.generated_image", "res_id": 1, "res_name": "influence_gen.generated_image,1", "public": false}"#;
         let attachment: Attachment = serde_json::from_str(text).unwrap();
-        assert_eq!(attachment.res_id, Some(1));
+        assert_eq!(attachment.file_size, Some(74));
         assert_eq!(
             attachment.checksum.as_deref(),
             Some("9289badb9ec8fe6b8539295e2561b0c7670dde5b")

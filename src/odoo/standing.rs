@@ -56,10 +56,8 @@ impl Standing {
             return;
         };
         for refusal in Refusal::ALL {
-            let labels = ReasonLabels {
-                reason: refusal.label(),
-            };
-            let gauge = metrics.odoo_refused.get_or_create(&labels);
+            let reason = refusal.label();
+            let gauge = metrics.odoo_refused.get_or_create(&ReasonLabels { reason });
             gauge.set(i64::from(current == Some(refusal)));
         }
     }

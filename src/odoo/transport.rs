@@ -2,17 +2,15 @@
 //! each way, one timeout, and every answer mapped to a result or to the
 //! same [`OdooError`] kinds on both wires.
 //!
-//! * `/jsonrpc` (Odoo 16-19): a JSON-RPC `call` of `{service, method,
-//!   args}`; errors come as HTTP 200 with `error.data.name`, the Python
-//!   exception; Python's `None` comes as no `result` key at all.
-//! * `/json/2` (Odoo 19+): `POST /json/2/<model>/<method>` of the named
-//!   arguments ([`super::json2`]) with `Authorization: bearer <key>` and
-//!   `X-Odoo-Database`; the answer is the bare result, or an error object
-//!   (`name`, `message`, …) with a real HTTP status.
+//! * `/jsonrpc`: a JSON-RPC `call` of `{service, method, args}`; errors come
+//!   as HTTP 200 with `error.data.name`, the Python exception; `None` comes
+//!   as no `result` key.
+//! * `/json/2`: `POST /json/2/<model>/<method>` of the named arguments
+//!   ([`super::json2`]) with the key as bearer token; the answer is the bare
+//!   result, or an error object (`name`, `message`) with a real HTTP status.
 //!
-//! The password (in the `/jsonrpc` body) and the key (a sensitive header)
-//! are never logged nor put in an error; redirects are not followed (they
-//! would carry the key elsewhere).
+//! The password and the key are never logged nor put in an error; redirects
+//! are not followed (they would carry the key elsewhere).
 
 use std::io::Write;
 use std::time::Duration;
@@ -32,8 +30,6 @@ pub const MAX_REQUEST_BYTES: usize = 128 * 1024 * 1024;
 /// Largest answer read: the bridge never reads attachments back with their
 /// data, so its largest answer (a page of requests) is far below this.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
-/// How much of an error body is read; its start says enough.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Characters of a body excerpt shown in messages.
 const EXCERPT_CHARS: usize = 200;
 
@@ -44,6 +40,14 @@ pub struct Caller {
     pub database: String,
 }
 
+impl Caller {
+    /// The error of a login Odoo refused.
+    pub fn refused(&self) -> OdooError {
+        let (login, database) = (self.login.clone(), self.database.clone());
+        OdooError::LoginRefused { login, database }
+    }
+}
+
 /// An HTTP client to one Odoo.
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -51,7 +55,7 @@ pub struct Transport {
     /// `odoo.url` without a trailing `/`.
     url: String,
     database: HeaderValue,
-    caller: Caller,
+    pub caller: Caller,
 }
 
 /// `/jsonrpc`'s answer (without a `jsonrpc` key, it is not Odoo).
@@ -67,7 +71,7 @@ struct Envelope<R> {
 struct RpcError {
     #[serde(default)]
     message: String,
-    data: Option<serde_json::Value>,
+    data: Option<Exception>,
 }
 
 /// A Python exception: `/jsonrpc`'s `error.data`, `/json/2`'s error body.
@@ -131,10 +135,9 @@ impl Transport {
         answer.jsonrpc(&self.caller)
     }
 
-    /// A body built by [`super::json2::body`], with `api_key` as the bearer
-    /// token (read per call: a reload may replace it). Odoo 19 answers
-    /// `[id]` to a create of one dict where `/jsonrpc` answers `id`, so the
-    /// list is unwrapped.
+    /// A body of [`super::json2::body`], with `api_key` (read per call: a
+    /// reload may replace it) as bearer token; a single create's `[id]` is
+    /// unwrapped.
     pub async fn json2<R: DeserializeOwned>(
         &self,
         model: &str,
@@ -164,43 +167,26 @@ impl Transport {
         self.client.post(url).header(CONTENT_TYPE, json)
     }
 
-    /// Sends `request` and reads its answer: a success up to
-    /// [`MAX_RESPONSE_BYTES`] (beyond, refused), an error up to
-    /// [`MAX_ERROR_BODY_BYTES`] (beyond, cut).
+    /// Sends `request` and reads its answer, any status, refused beyond
+    /// [`MAX_RESPONSE_BYTES`].
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, OdooError> {
         let mut response = request.send().await.map_err(transport_error)?;
-        let success = response.status().is_success();
-        let limit = if success {
-            MAX_RESPONSE_BYTES
-        } else {
-            MAX_ERROR_BODY_BYTES
-        };
-        if success && response.content_length().is_some_and(|n| n > limit as u64) {
+        if (response.content_length()).is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
             return Err(OdooError::ResponseTooLarge);
         }
+        let content_type = response.headers().get(CONTENT_TYPE);
         let mut answer = Answer {
             status: response.status().as_u16(),
-            content_type: (response.headers().get(CONTENT_TYPE))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_ascii_lowercase),
+            content_type: (content_type.and_then(|v| v.to_str().ok())).map(str::to_ascii_lowercase),
             body: Vec::new(),
         };
-        let body = &mut answer.body;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
-                    if success {
-                        return Err(OdooError::ResponseTooLarge);
-                    }
-                    body.extend_from_slice(&chunk[..limit - body.len()]);
-                    return Ok(answer);
-                }
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) => return Ok(answer),
-                Err(e) if success => return Err(transport_error(e)),
-                Err(_) => return Ok(answer),
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if answer.body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(OdooError::ResponseTooLarge);
             }
+            answer.body.extend_from_slice(&chunk);
         }
+        Ok(answer)
     }
 }
 
@@ -244,8 +230,7 @@ impl Answer {
         let Some(error) = envelope.error else {
             return Ok(envelope.result);
         };
-        let data = error.data.and_then(|d| serde_json::from_value(d).ok());
-        let exception = data.unwrap_or(Exception {
+        let exception = error.data.unwrap_or(Exception {
             name: String::new(),
             message: error.message,
         });
@@ -256,14 +241,12 @@ impl Answer {
         (self.content_type.as_ref()).is_none_or(|ct| ct.contains("json"))
     }
 
-    /// The error a non-2xx answer stands for (the `/json/2` cases are in
-    /// the README of ../shared/odoo19): Unauthorized (401: no, unknown,
-    /// expired or revoked key, or a password as the token) is a refused
-    /// login; BadRequest (400) and the HTML 400 or 415 a malformed request;
-    /// NotFound (404) an unknown model (`UserError`) or method
-    /// (`NoSuchMethod`), and UnprocessableEntity (422) `InvalidInput`, as
-    /// on `/jsonrpc`; the HTML 404 "No database is selected" a permanent
-    /// `Database` error; other werkzeug errors and pages an HTTP status.
+    /// The error a non-2xx answer stands for (tests/fixtures/odoo19/README.md):
+    /// 401 (any bad key, or a password) a refused login; 400, and the HTML
+    /// 400 or 415, a malformed request; 404 an unknown model (`UserError`)
+    /// or method (`NoSuchMethod`), 422 `InvalidInput`, as on `/jsonrpc`; the
+    /// HTML 404 "No database is selected" a permanent `Database` error;
+    /// other werkzeug errors and pages an HTTP status.
     fn error(&self, caller: &Caller) -> OdooError {
         let exception = (self.is_json())
             .then(|| serde_json::from_slice::<Exception>(&self.body).ok())
@@ -271,12 +254,7 @@ impl Answer {
             .filter(|e| !e.name.is_empty());
         if let Some(exception) = exception {
             let kind = match exception.name.as_str() {
-                "werkzeug.exceptions.Unauthorized" => {
-                    return OdooError::LoginRefused {
-                        login: caller.login.clone(),
-                        database: caller.database.clone(),
-                    };
-                }
+                "werkzeug.exceptions.Unauthorized" => return caller.refused(),
                 "werkzeug.exceptions.BadRequest" => {
                     return OdooError::Protocol {
                         body_excerpt: exception.message,
@@ -355,16 +333,11 @@ fn transport_error(error: reqwest::Error) -> OdooError {
         return OdooError::Timeout;
     }
     let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
+    let causes = std::iter::successors(std::error::Error::source(&error), |e| e.source());
+    let text = causes.fold(error.to_string(), |text, cause| match cause.to_string() {
+        cause if text.contains(&cause) => text,
+        cause => format!("{text}: {cause}"),
+    });
     if error.is_builder() {
         return OdooError::Unsupported(format!("request ({text})"));
     }

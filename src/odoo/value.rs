@@ -7,11 +7,10 @@
 
 use serde::{Deserialize, Deserializer};
 
-/// A many2one value: the target's id and, when Odoo sent it, its display name.
+/// A many2one value, of which the bridge needs only the id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Many2one {
     pub id: i64,
-    pub name: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Many2one {
@@ -19,22 +18,16 @@ impl<'de> Deserialize<'de> for Many2one {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Wire {
-            Pair(i64, String),
+            Pair(i64, serde::de::IgnoredAny),
             Id(i64),
         }
-        match Wire::deserialize(deserializer)? {
-            Wire::Pair(id, name) => Ok(Self {
-                id,
-                name: Some(name),
-            }),
-            Wire::Id(id) => Ok(Self { id, name: None }),
-        }
+        let (Wire::Pair(id, _) | Wire::Id(id)) = Wire::deserialize(deserializer)?;
+        Ok(Self { id })
     }
 }
 
-/// Deserializes a field that Odoo reports as `false` (or `null`) when unset.
-///
-/// Use with `#[serde(default, deserialize_with = "false_as_none")]`.
+/// A field Odoo reports as `false` (or `null`) when unset; use with
+/// `#[serde(default, deserialize_with = "false_as_none")]`.
 pub fn false_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -98,13 +91,7 @@ mod tests {
     fn values_come_through() {
         let r = row(r#"{"name": "x", "partner": [3, "Acme"], "seed": 42, "note": "hi"}"#);
         assert_eq!(r.name.as_deref(), Some("x"));
-        assert_eq!(
-            r.partner,
-            Some(Many2one {
-                id: 3,
-                name: Some("Acme".into())
-            })
-        );
+        assert_eq!(r.partner, Some(Many2one { id: 3 }));
         assert_eq!(r.seed, Some(42));
         assert_eq!(r.note.as_deref(), Some("hi"));
     }
@@ -112,7 +99,7 @@ mod tests {
     #[test]
     fn many2one_as_bare_id_from_webhooks() {
         let r = row(r#"{"partner": 7}"#);
-        assert_eq!(r.partner, Some(Many2one { id: 7, name: None }));
+        assert_eq!(r.partner, Some(Many2one { id: 7 }));
     }
 
     #[test]
