@@ -8,9 +8,10 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::Subcommand;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::entry::{EntryId, now_ms};
@@ -127,84 +128,50 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
     Ok(out)
 }
 
-/// `spool show <id>`: the entry's metadata, and its payload on request.
+/// `spool show <id>`: the entry's metadata document, with its state; the
+/// payload (failure message, image URL without its query, inline image's
+/// size and SHA-256) only on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
     let (state, found) = [State::Pending, State::Dead]
         .into_iter()
         .map(|state| (state, store.meta(state, id)))
         .find(|(_, found)| !matches!(found, Err(SpoolError::NotFound { .. })))
         .ok_or_else(|| SpoolError::Refused(format!("no spool entry {id}, pending or dead")))?;
-    let mut lines = vec![("id", id.to_string()), ("state", state.label().to_owned())];
+    let state_name = state.label();
     let meta = match found {
-        Ok(meta) => meta,
         Err(SpoolError::Corrupt { reason, .. }) => {
-            lines.extend([
-                ("received", received(id.arrived_ms())),
-                ("unreadable", reason),
-            ]);
-            let hint = "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)";
-            return Ok(fields(&lines) + "\n" + hint);
+            return Ok(format!(
+                "{id} ({state_name}) is damaged: {reason}\n\
+                 (it cannot be retried as it is; repair its metadata by hand, or purge it)"
+            ));
         }
-        Err(error) => return Err(error),
+        found => found?,
     };
-    lines.extend([
-        ("request", meta.result.request_ref.clone()),
-        ("kind", meta.kind().to_owned()),
-        ("received", received(meta.received_at_ms)),
-        ("http request id", meta.http_request_id.clone()),
-        ("attempts", meta.attempts.to_string()),
-    ]);
-    lines.extend(
-        meta.last_attempt_at_ms
-            .map(|at| ("last attempt", timestamp(at))),
-    );
-    if state == State::Pending {
-        lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
-    }
-    lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
-    if let Some(dead) = &meta.dead {
-        lines.extend([
-            ("dead since", timestamp(dead.at_ms)),
-            ("dead because", dead.reason.clone()),
-        ]);
-    }
-    if !with_payload {
-        return Ok(fields(&lines) + "\n(payload not shown; add --payload)");
-    }
+    let mut document = serde_json::to_value(&meta).unwrap_or_default();
+    document["state"] = state_name.into();
+    let payload = &mut document["outcome"];
     match &meta.result.outcome {
-        Outcome::Failure { message, details } => {
-            let details = details.clone().unwrap_or_else(|| "-".into());
-            lines.extend([
-                ("failure message", message.clone()),
-                ("failure details", details),
-            ]);
+        _ if !with_payload => {
+            *payload = json!({ "status": payload["status"], "payload": "not shown; add --payload" })
         }
-        Outcome::Success { image, claims } => {
-            lines.push(match image {
-                ImagePayload::Inline(_) => {
-                    let data = store.load(state, id)?.1.unwrap_or_default();
-                    let hex: String = Sha256::digest(&data)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
-                    (
-                        "image",
-                        format!("{} bytes inline, sha256 {hex}", data.len()),
-                    )
-                }
-                ImagePayload::Url(url) => ("image url", without_query(url)),
-                ImagePayload::Refused(reason) => ("image refused", reason.clone()),
-            });
-            lines.push(("claims", serde_json::to_string(claims).unwrap_or_default()));
+        Outcome::Success {
+            image: ImagePayload::Inline(_),
+            ..
+        } => {
+            let data = store.load(state, id)?.1.unwrap_or_default();
+            let hex: String = Sha256::digest(&data)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            payload["image"] = json!({ "inline": format!("{} bytes, sha256 {hex}", data.len()) });
         }
+        Outcome::Success {
+            image: ImagePayload::Url(url),
+            ..
+        } => payload["image"] = json!({ "url": without_query(url) }),
+        _ => {}
     }
-    Ok(fields(&lines))
-}
-
-/// `name: value` lines, the values aligned.
-fn fields(lines: &[(&str, String)]) -> String {
-    let line = |(name, value): &(&str, String)| format!("{:<17}{value}", format!("{name}:"));
-    lines.iter().map(line).collect::<Vec<_>>().join("\n")
+    Ok(serde_json::to_string_pretty(&document).unwrap_or_default())
 }
 
 /// `spool retry <id>`: a dead letter goes back to pending with a fresh
@@ -283,14 +250,6 @@ fn age(since_ms: u64) -> String {
         .replace(' ', "")
 }
 
-fn timestamp(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
-fn received(ms: u64) -> String {
-    format!("{} ({} ago)", timestamp(ms), age(ms))
-}
-
 fn shorten(text: &str, max_chars: usize) -> String {
     let line = text.lines().next().unwrap_or_default();
     match line.char_indices().nth(max_chars) {
@@ -357,8 +316,10 @@ mod tests {
             "{listing}"
         );
         let shown = show(&store, &meta.id, false).unwrap();
-        assert!(shown.contains("attempts:        2"), "{shown}");
-        assert!(shown.contains("payload not shown"), "{shown}");
+        assert!(shown.contains("\"attempts\": 2"), "{shown}");
+        assert!(shown.contains("\"state\": \"dead\""), "{shown}");
+        assert!(shown.contains("not shown; add --payload"), "{shown}");
+        assert!(!shown.contains("img.example.com"), "{shown}");
         let shown = show(&store, &meta.id, true).unwrap();
         assert!(shown.contains("https://img.example.com/a.png?…"), "{shown}");
         assert!(!shown.contains("topsecret"), "{shown}");
@@ -398,8 +359,7 @@ mod tests {
         assert!(listing.contains("0 pending, 1 dead"), "{listing}");
         assert!(listing.contains("spool format version 7"), "{listing}");
         let shown = show(&store, &meta.id, true).unwrap();
-        assert!(shown.contains("state:           dead"), "{shown}");
-        assert!(shown.contains("unreadable:"), "{shown}");
+        assert!(shown.contains("(dead) is damaged"), "{shown}");
         let refused = retry(&store, &meta.id).unwrap_err().to_string();
         assert!(refused.contains("cannot be retried"), "{refused}");
         let refused = retry_all(&store).unwrap_err().to_string();
