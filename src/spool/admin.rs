@@ -92,30 +92,22 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
     let mut out = String::from(
         "STATE    ID                                  AGE ATTEMPTS  REQUEST    KIND     LAST ERROR\n",
     );
-    let mut counts = [0; 2];
-    for (n, state) in [State::Pending, State::Dead].into_iter().enumerate() {
+    for state in [State::Pending, State::Dead] {
         for id in store.ids(state)? {
             let (since_ms, attempts, request, kind, error) = match store.meta(state, &id) {
                 Ok(meta) => {
-                    let reason = meta.dead.as_ref().map(|dead| dead.reason.as_str());
-                    let error = reason.or(meta.last_error.as_deref()).unwrap_or("-");
+                    let (since, kind) = (meta.received_at_ms, meta.kind());
                     let request = shorten(&meta.result.request_ref, 10);
-                    let attempts = meta.attempts.to_string();
-                    (
-                        meta.received_at_ms,
-                        attempts,
-                        request,
-                        meta.kind(),
-                        shorten(error, 100),
-                    )
+                    let error = (meta.dead.map(|dead| dead.reason)).or(meta.last_error);
+                    (since, meta.attempts.to_string(), request, kind, error)
                 }
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    let why = shorten(&error.to_string(), 100);
+                    let why = Some(error.to_string());
                     (id.arrived_ms(), "-".into(), "-".into(), "damaged", why)
                 }
             };
-            counts[n] += 1;
+            let error = shorten(error.as_deref().unwrap_or("-"), 100);
             let (state, age) = (state.label(), age(since_ms));
             let _ = writeln!(
                 out,
@@ -123,8 +115,12 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
             );
         }
     }
-    let (bytes, [pending, dead]) = (store.usage().bytes, counts);
-    let _ = write!(out, "{pending} pending, {dead} dead, {bytes} bytes on disk");
+    let u = store.usage();
+    let _ = write!(
+        out,
+        "{} pending, {} dead, {} bytes on disk",
+        u.pending, u.dead, u.bytes
+    );
     Ok(out)
 }
 
