@@ -146,7 +146,12 @@ async fn apply(app: Arc<App>, ready: Ready) {
             tracing::info!("the entry left the spool (purged or retried by an admin)");
             return queue.forget(&ready);
         }
-        Err(error) => return set_aside(&app, &ready, error).await,
+        // Quarantined by the next rescan.
+        Err(SpoolError::Corrupt { .. }) => return queue.forget(&ready),
+        Err(error) => {
+            tracing::error!(%error, "cannot read the spool entry; will try again");
+            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+        }
     };
     if wait_for_unknown_outcome(&app, &ready, &mut meta, &config).await {
         return;
@@ -157,8 +162,8 @@ async fn apply(app: Arc<App>, ready: Ready) {
     // Only a success creates records that an interrupted call could
     // duplicate; a failure's writes are simply repeated.
     if meta.creates_records() {
-        let (id, since) = (meta.id.clone(), now_ms());
-        if let Err(error) = queue.io(move |s| s.mark_in_flight(&id, since)).await {
+        let id = meta.id.clone();
+        if let Err(error) = queue.io(move |s| s.mark_in_flight(&id)).await {
             tracing::warn!(%error, "cannot mark the spool entry in flight");
         }
     }
@@ -210,27 +215,6 @@ async fn apply(app: Arc<App>, ready: Ready) {
         tracing::info!(attempts = meta.attempts, retry_in_ms = millis(delay), %error, "transient failure; will retry");
         later(&app, &ready, meta, now_ms() + millis(delay)).await;
     }
-}
-
-/// An entry that cannot be read: quarantined when it is damaged, else tried
-/// again later.
-async fn set_aside(app: &App, ready: &Ready, mut error: SpoolError) {
-    let queue = app.spool();
-    if let SpoolError::Corrupt { reason, .. } = error {
-        let id = ready.id.clone();
-        match queue
-            .io(move |s| s.quarantine(&id, &reason).map(|()| reason))
-            .await
-        {
-            Ok(reason) => {
-                tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
-                return queue.forget(ready);
-            }
-            Err(failed) => error = failed,
-        }
-    }
-    tracing::error!(%error, "cannot read the spool entry, or move it to the dead letters; will try again");
-    queue.reschedule(ready, now_ms() + millis(app.config().spool.retry_max));
 }
 
 /// Generic protocol: keeps the entry waiting while a call of an earlier
