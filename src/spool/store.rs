@@ -371,7 +371,9 @@ impl Store {
             }
             Err(SpoolError::Corrupt { .. }) => self.transfer(State::Pending, None, id),
             Err(error) => Err(error),
-        }
+        }?;
+        tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
+        Ok(())
     }
 
     /// Marks pending entry `id` as being applied from now on.
