@@ -30,10 +30,8 @@ pub enum Final {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RequestKey {
     Id(i64),
-    /// A reference that names no request (applying it answers "unknown").
-    Unmatched(String),
-    /// The reference as sent: the companion protocol needs no resolution
-    /// (Odoo serializes each request under its row lock).
+    /// The reference as sent: with the companion protocol (Odoo serializes
+    /// each request under its row lock), or when it names no request.
     Reference(String),
 }
 
@@ -374,12 +372,8 @@ impl Queue {
     /// Saves an entry's metadata after an attempt, which is over.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
         let meta = meta.clone();
-        self.io(move |store| {
-            store.update(State::Pending, &meta)?;
-            store.clear_in_flight(&meta.id);
-            Ok(())
-        })
-        .await
+        self.io(move |store| store.update(State::Pending, &meta))
+            .await
     }
 }
 

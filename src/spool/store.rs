@@ -309,7 +309,8 @@ impl Store {
         Ok((meta, Some(Bytes::from(image))))
     }
 
-    /// Replaces the metadata of an entry in `state`, durably.
+    /// Replaces the metadata of an entry in `state`, durably; an attempt in
+    /// flight is over.
     pub fn update(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
         let dir = self.dir(state, &meta.id);
         let target = dir.join(META);
@@ -318,6 +319,7 @@ impl Store {
         let _ = fs::remove_file(&staging);
         self.write(&staging, &to_json(meta)?)?;
         fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
+        let _ = fs::remove_file(dir.join(IN_FLIGHT));
         self.sync(&dir)
     }
 
@@ -334,7 +336,7 @@ impl Store {
     }
 
     /// Moves an entry from `from` to the other state, writing `meta` first
-    /// if given; an in-flight marker stays behind.
+    /// if given.
     pub fn transfer(
         &self,
         from: State,
@@ -349,7 +351,6 @@ impl Store {
             State::Dead => State::Pending,
         };
         let (source, target) = (self.dir(from, id), self.dir(to, id));
-        let _ = fs::remove_file(source.join(IN_FLIGHT));
         fs::rename(&source, &target).map_err(missing_or(from, id, "move", &source))?;
         let mut usage = self.account();
         usage.add(from, -1, 0);
@@ -380,10 +381,6 @@ impl Store {
     pub fn mark_in_flight(&self, id: &EntryId) -> Result<(), SpoolError> {
         let path = self.dir(State::Pending, id).join(IN_FLIGHT);
         fs::write(&path, b"").map_err(io_error("write", &path))
-    }
-
-    pub fn clear_in_flight(&self, id: &EntryId) {
-        let _ = fs::remove_file(self.dir(State::Pending, id).join(IN_FLIGHT));
     }
 
     /// Since when pending entry `id` has been in flight, if marked.

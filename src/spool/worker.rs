@@ -1,21 +1,15 @@
-//! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters. It
-//! wakes on new work and polls every [`POLL_INTERVAL`] for what the `spool`
-//! CLI changed. Entries of one request go in arrival order, different
-//! requests concurrently up to `odoo.max_concurrent_calls` (more would only
-//! wait for a connection). An entry is removed only once Odoo confirmed the
-//! last write; one that keeps failing dies after `spool.max_age` (no attempt
-//! cap: the backoff sets the pace, the age the life). On shutdown entries
-//! being applied get `server.shutdown_grace`; what is cut off stays pending.
+//! The worker: applies pending entries to Odoo (up to
+//! `odoo.max_concurrent_calls` at once), retries transient failures with
+//! backoff, and buries what can never apply, or still fails after
+//! `spool.max_age`, in the dead letters. An entry is removed only once Odoo
+//! confirmed the last write; on shutdown what is cut off stays pending.
 //!
 //! Generic protocol: after a create of unknown outcome (or a crash during
 //! one) nothing more of that request is tried until `odoo.unknown_outcome_wait`
 //! has passed, across restarts; then a search finds what the lost call did.
-//! When Odoo refuses the bridge itself ([`crate::odoo::OdooError::refusal`],
-//! recorded in the Odoo client's standing) the entry is not the problem: its
-//! attempt is not counted, and one entry probes per backoff step (a wrong
-//! password costs one failed login per step, not one per entry) until Odoo
-//! accepts the bridge again or a reload ([`super::Queue::resume`]) brings a password.
+//! While Odoo refuses the bridge itself (the Odoo client's standing) entries
+//! wait, their attempts not counted, and one probes per backoff step (one
+//! failed login per step, not per entry) until a reload resumes them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,7 +102,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
 
 fn key(found: Option<i64>, reference: &str) -> RequestKey {
     found.map_or_else(
-        || RequestKey::Unmatched(reference.to_owned()),
+        || RequestKey::Reference(reference.to_owned()),
         RequestKey::Id,
     )
 }
@@ -124,7 +118,7 @@ async fn resolve(app: Arc<App>, entry: Unresolved) {
     let resolved = match resolved {
         Ok(found) => Ok(key(found, &entry.request_ref)),
         // Applying the entry meets the same error and decides its fate.
-        Err(error) if !error.is_transient() => Ok(RequestKey::Unmatched(entry.request_ref)),
+        Err(error) if !error.is_transient() => Ok(RequestKey::Reference(entry.request_ref)),
         // The worker paces the probes.
         Err(error) if error.refusal().is_some() => Err(now_ms()),
         Err(error) => {
