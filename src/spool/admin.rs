@@ -208,14 +208,11 @@ pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
     )))
 }
 
-/// `spool purge <id>`: deletes a dead letter.
+/// `spool purge <id>`: deletes a dead letter (a pending entry is "not found").
 pub fn purge(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
-    match store.remove(State::Dead, id) {
-        Err(SpoolError::NotFound { .. }) if store.meta(State::Pending, id).is_ok() => Err(
-            SpoolError::Refused(format!("{id} is pending: only dead letters can be purged")),
-        ),
-        removed => removed.map(|()| format!("{id}: purged")),
-    }
+    store
+        .remove(State::Dead, id)
+        .map(|()| format!("{id}: purged"))
 }
 
 /// `spool purge --dead-older-than <duration>`; an unreadable dead letter
@@ -330,7 +327,7 @@ mod tests {
         assert_eq!(revived.attempts, 0);
         assert!(revived.dead.is_none());
         let error = purge(&store, &meta.id).unwrap_err().to_string();
-        assert!(error.contains("only dead letters"), "{error}");
+        assert!(error.contains("no dead spool entry"), "{error}");
 
         let second = dead_entry(&store, "https://x.example/z.png");
         assert_eq!(

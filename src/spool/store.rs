@@ -394,8 +394,7 @@ impl Store {
     pub fn probe_writable(&self) -> Result<(), SpoolError> {
         let path = self
             .root
-            .join("tmp")
-            .join(format!("probe-{:08x}", fastrand::u32(..)));
+            .join(format!("tmp/probe-{:08x}", fastrand::u32(..)));
         let result = self.write(&path, b"probe");
         let _ = fs::remove_file(&path);
         result

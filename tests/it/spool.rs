@@ -23,8 +23,6 @@ fn test_config(config: TestConfig) -> TestConfig {
         .with("images", "allow_private_networks = true")
         .with("images", "allowed_ports = []")
         .with("odoo", "max_concurrent_calls = 8")
-        // Bursts from one address on purpose: no per-client rate limit.
-        .with("limits", "rate_limit_per_minute = 0")
 }
 
 /// What a request must look like once its callback was applied exactly once.
