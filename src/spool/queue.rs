@@ -6,9 +6,11 @@
 //! requests concurrently. One request is one Odoo id (by id "42" or by the
 //! UUID of request 42), so each reference is first resolved to a
 //! [`RequestKey`], and nothing goes while an older entry is unresolved.
+//! While Odoo refuses the bridge itself (login, session, not JSON-RPC) the
+//! queue holds: one entry probes per backoff step, so a wrong password costs
+//! one failed login per step, not one per entry, until [`Queue::resume`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use super::entry::{EntryId, Meta, now_ms};
 use super::store::{SpoolError, State, Store};
 use crate::callback::CallbackResult;
 use crate::pipeline::{Applied, PipelineError};
+use crate::retry::Backoff;
 
 /// The end of an entry (applied, or a dead letter), for whoever waits.
 #[derive(Debug)]
@@ -48,14 +51,39 @@ struct Slot {
     received_ms: u64,
 }
 
+/// The queue waits for Odoo to accept the bridge again: nothing goes before
+/// `until_ms`, then one probe (`probing`); `rounds` refusals in a row.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    until_ms: u64,
+    rounds: u32,
+    probing: bool,
+}
+
 #[derive(Debug, Default)]
 struct Index {
+    hold: Option<Hold>,
     pending: BTreeMap<EntryId, Slot>,
     /// Requests with an entry being applied right now.
     busy: HashSet<RequestKey>,
 }
 
 impl Index {
+    /// How many of `room` may go now, and whether that one is a probe.
+    fn allowance(&self, room: usize) -> (usize, bool) {
+        match self.hold {
+            None => (room, false),
+            Some(hold) if !hold.probing && now_ms() >= hold.until_ms => (room.min(1), true),
+            Some(_) => (0, false),
+        }
+    }
+
+    fn probing(&mut self, handed_out: bool) {
+        if let Some(hold) = self.hold.as_mut().filter(|_| handed_out) {
+            hold.probing = true;
+        }
+    }
+
     /// The entries that may go when due, in arrival order: the oldest entry
     /// of each request that is not busy, up to the first unresolved one.
     fn heads(&self) -> impl Iterator<Item = (&EntryId, &Slot, &RequestKey)> {
@@ -79,8 +107,6 @@ pub struct Queue {
     unreadable: Mutex<HashSet<EntryId>>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
-    /// Set by [`Queue::resume`], taken by the worker.
-    resumed: AtomicBool,
 }
 
 /// An entry whose reference the worker resolves (see [`Queue::to_resolve`]).
@@ -123,7 +149,6 @@ impl Queue {
             unreadable: Mutex::default(),
             waiters: Mutex::default(),
             wake: Notify::new(),
-            resumed: AtomicBool::new(false),
         };
         queue.reconcile()?;
         Ok(queue)
@@ -178,16 +203,29 @@ impl Queue {
         lock(&self.waiters).remove(id);
     }
 
-    /// A reload may have fixed what Odoo refused: entries waiting for Odoo
-    /// to accept the bridge are tried again at once.
-    pub fn resume(&self) {
-        self.resumed.store(true, Ordering::Relaxed);
-        self.wake.notify_one();
+    /// Odoo refused the bridge: holds the queue for the next step of
+    /// `backoff` (unless it holds already, not probing) and returns it.
+    pub fn hold(&self, backoff: &Backoff) -> Option<u64> {
+        let mut index = lock(&self.index);
+        let rounds = match index.hold {
+            Some(hold) if !hold.probing => return None,
+            Some(hold) => hold.rounds.saturating_add(1),
+            None => 1,
+        };
+        let delay = u64::try_from(backoff.delay(rounds).as_millis()).unwrap_or(u64::MAX);
+        index.hold = Some(Hold {
+            until_ms: now_ms().saturating_add(delay),
+            rounds,
+            probing: false,
+        });
+        Some(delay)
     }
 
-    /// Whether [`Queue::resume`] was called since last asked.
-    pub fn resumed(&self) -> bool {
-        self.resumed.swap(false, Ordering::Relaxed)
+    /// Lifts the hold (if any): entries go again at once.
+    pub fn resume(&self) {
+        if lock(&self.index).hold.take().is_some() {
+            self.wake.notify_one();
+        }
     }
 
     /// Resolves what `offline` can (an id needs no Odoo call) and hands out
@@ -200,7 +238,7 @@ impl Queue {
         let now = now_ms();
         let mut index = lock(&self.index);
         let in_flight = index.pending.values().filter(|slot| slot.resolving).count();
-        let mut room = max_in_flight.saturating_sub(in_flight);
+        let (mut room, probe) = index.allowance(max_in_flight.saturating_sub(in_flight));
         let mut found = Vec::new();
         for (id, slot) in index.pending.iter_mut() {
             if slot.key.is_some() || slot.resolving {
@@ -218,6 +256,7 @@ impl Queue {
                 });
             }
         }
+        index.probing(probe && !found.is_empty());
         found
     }
 
@@ -238,7 +277,7 @@ impl Queue {
     pub fn take_ready(&self, max_in_flight: usize) -> Vec<Ready> {
         let now = now_ms();
         let mut index = lock(&self.index);
-        let room = max_in_flight.saturating_sub(index.busy.len());
+        let (room, probe) = index.allowance(max_in_flight.saturating_sub(index.busy.len()));
         let due = index.heads().filter(|(_, slot, _)| slot.due_ms <= now);
         let ready: Vec<Ready> = (due.take(room))
             .map(|(id, slot, key)| Ready {
@@ -247,6 +286,7 @@ impl Queue {
                 key: key.clone(),
             })
             .collect();
+        index.probing(probe && !ready.is_empty());
         index
             .busy
             .extend(ready.iter().map(|entry| entry.key.clone()));
@@ -261,7 +301,13 @@ impl Queue {
         let to_resolve = first_unresolved
             .filter(|slot| !slot.resolving)
             .map(|slot| slot.due_ms);
-        to_apply.into_iter().chain(to_resolve).min()
+        let next = to_apply.into_iter().chain(to_resolve).min();
+        match index.hold {
+            None => next,
+            // The probe's outcome wakes the worker.
+            Some(hold) if hold.probing => None,
+            Some(hold) => next.map(|due| due.max(hold.until_ms)),
+        }
     }
 
     /// Whether a result for a request known by one of `refs` is pending (the

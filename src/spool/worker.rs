@@ -7,9 +7,9 @@
 //! Generic protocol: after a create of unknown outcome (or a crash during
 //! one) nothing more of that request is tried until `odoo.unknown_outcome_wait`
 //! has passed, across restarts; then a search finds what the lost call did.
-//! While Odoo refuses the bridge itself (the Odoo client's standing) entries
-//! wait, their attempts not counted, and one probes per backoff step (one
-//! failed login per step, not per entry) until a reload resumes them.
+//! When Odoo refuses the bridge itself ([`crate::odoo::OdooError::refusal`])
+//! the entry is not the problem: its attempt is not counted, and the queue
+//! holds until Odoo accepts the bridge again or a reload brings a password.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,8 +35,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let tasks = TaskTracker::new();
     let mut next_poll = Instant::now();
-    // Refusals met by probes in a row, and when the next probe may go.
-    let (mut refusals, mut probe_at) = (0, Instant::now());
     while !shutdown.is_cancelled() {
         let config = app.config();
         let queue = app.spool();
@@ -47,9 +45,10 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             }
             next_poll = Instant::now() + POLL_INTERVAL;
         }
-        let refused = app.odoo().refusal().is_some();
-        if queue.resumed() || !refused {
-            (refusals, probe_at) = (0, Instant::now());
+        // Another call (readiness, the sweeper) found Odoo accepting the
+        // bridge again: no need to wait for the next probe.
+        if app.odoo().refusal().is_none() {
+            queue.resume();
         }
         let pipeline = app.pipeline();
         let offline = |reference: &str| match pipeline.speaks_companion() {
@@ -58,32 +57,18 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
                 (pipeline.resolve_offline(&config, reference)).map(|found| key(found, reference))
             }
         };
-        let most = match refused {
-            false => config.odoo.max_concurrent_calls,
-            true => usize::from(Instant::now() >= probe_at),
-        };
-        let to_resolve = queue.to_resolve(most, offline);
-        let ready = queue.take_ready(most.saturating_sub(to_resolve.len()));
-        if refused && to_resolve.len() + ready.len() > 0 {
-            refusals += 1;
-            probe_at = Instant::now() + backoff(&config).delay(refusals);
-        }
-        for entry in to_resolve {
+        let most = config.odoo.max_concurrent_calls;
+        for entry in queue.to_resolve(most, offline) {
             let span = tracing::info_span!("spool_entry", entry = %entry.id, ai_generation_request_id = %entry.request_ref);
             tasks.spawn(resolve(Arc::clone(&app), entry).instrument(span));
         }
-        for ready in ready {
+        for ready in queue.take_ready(most) {
             let span = tracing::info_span!("spool_entry", entry = %ready.id, ai_generation_request_id = %ready.request_ref);
             tasks.spawn(apply(Arc::clone(&app), ready).instrument(span));
         }
         let until_poll = next_poll.saturating_duration_since(Instant::now());
-        let until_due = match refused {
-            // The probe's outcome wakes the worker.
-            true => probe_at.checked_duration_since(Instant::now()),
-            false => {
-                (queue.next_due_ms()).map(|due| Duration::from_millis(due.saturating_sub(now_ms())))
-            }
-        };
+        let until_due =
+            (queue.next_due_ms()).map(|due| Duration::from_millis(due.saturating_sub(now_ms())));
         tokio::select! {
             () = shutdown.cancelled() => {}
             () = queue.woken() => {}
@@ -115,12 +100,18 @@ fn backoff(config: &Config) -> Backoff {
 async fn resolve(app: Arc<App>, entry: Unresolved) {
     let (queue, config) = (app.spool(), app.config());
     let resolved = app.pipeline().resolve(&config, &entry.request_ref).await;
+    if !matches!(&resolved, Err(error) if error.refusal().is_some()) {
+        // It may have been the probe of a hold.
+        queue.resume();
+    }
     let resolved = match resolved {
         Ok(found) => Ok(key(found, &entry.request_ref)),
         // Applying the entry meets the same error and decides its fate.
         Err(error) if !error.is_transient() => Ok(RequestKey::Reference(entry.request_ref)),
-        // The worker paces the probes.
-        Err(error) if error.refusal().is_some() => Err(now_ms()),
+        Err(error) if error.refusal().is_some() => {
+            hold(&app, &error);
+            Err(now_ms())
+        }
         Err(error) => {
             let delay = backoff(&config).delay(entry.failures + 1);
             tracing::info!(retry_in_ms = millis(delay), %error, "cannot resolve the request reference; will retry");
@@ -171,6 +162,10 @@ async fn apply(app: Arc<App>, ready: Ready) {
         let pipeline = app.pipeline();
         outcome = pipeline.reject(&config, &result.request_ref, &reason).await;
     }
+    let refusal = matches!(&outcome, Err(error) if error.refusal().is_some());
+    if !refusal {
+        queue.resume();
+    }
     let error = match outcome {
         Ok(applied) => {
             tracing::info!(outcome = ?applied, "spool entry applied");
@@ -184,10 +179,11 @@ async fn apply(app: Arc<App>, ready: Ready) {
         Err(error) => error,
     };
     meta.last_error = Some(error.to_string());
-    if error.refusal().is_some() {
-        // Not the entry's fault: its attempt is not counted (the standing
-        // logged the reason once).
+    if refusal {
+        // Odoo refused the bridge itself: the entry waits, its attempt not
+        // counted, and the queue holds (the standing logged the reason once).
         meta.attempts -= 1;
+        hold(&app, &error);
         later(&app, &ready, meta, now_ms()).await;
     } else if !error.is_transient() || expired {
         let reason = match error.is_transient() {
@@ -241,6 +237,13 @@ async fn wait_for_unknown_outcome(
     meta.unknown_outcome_at_ms = Some(at_ms);
     later(app, ready, meta.clone(), until_ms).await;
     true
+}
+
+/// Puts the queue on hold after Odoo refused the bridge.
+fn hold(app: &App, error: &PipelineError) {
+    if let Some(delay_ms) = app.spool().hold(&backoff(&app.config())) {
+        tracing::debug!(%error, probe_in_ms = delay_ms, "Odoo refuses the bridge; the spool waits");
+    }
 }
 
 /// Records the attempt; the entry stays pending until `due_ms`.

@@ -78,3 +78,57 @@ async fn resolutions_in_flight_are_bounded_and_retried_later() {
     assert!(queue.take_ready(4).is_empty(), "u2 and u3 wait behind u1");
     assert_eq!(queue.next_due_ms(), Some(later));
 }
+
+#[tokio::test]
+async fn a_hold_lets_one_probe_go_per_step_until_resumed() {
+    let (_dir, queue, _ids) = queue_with(&["1", "2", "uuid-c"]).await;
+    assert!(queue.to_resolve(4, offline).len() == 1);
+    let at_once = Backoff::new(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let later = Backoff::new(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(60),
+    );
+    queue.hold(&later);
+    assert!(queue.take_ready(4).is_empty(), "nothing goes on hold");
+    assert!(queue.next_due_ms().unwrap() >= now_ms() + 29_000);
+    assert!(
+        queue.hold(&later).is_none(),
+        "a second refusal changes nothing"
+    );
+    // The step passed: one probe, and nothing more while it runs.
+    queue.resume();
+    queue.hold(&at_once);
+    let probe = queue.take_ready(4);
+    assert_eq!(probe.len(), 1);
+    assert!(queue.take_ready(4).is_empty());
+    assert_eq!(
+        queue.next_due_ms(),
+        None,
+        "the probe's outcome wakes the worker"
+    );
+    // Refused again: the next step; then Odoo accepts the bridge.
+    assert!(queue.hold(&at_once).is_some());
+    queue.reschedule(&probe[0], now_ms());
+    assert_eq!(queue.take_ready(4).len(), 1);
+    queue.resume();
+    assert!(
+        queue.hold(&at_once).is_some(),
+        "a new hold, not a next step"
+    );
+}
+
+#[tokio::test]
+async fn a_hold_over_unresolved_entries_probes_with_a_resolution() {
+    let (_dir, queue, _ids) = queue_with(&["uuid-a", "uuid-b"]).await;
+    queue.hold(&Backoff::new(
+        std::time::Duration::ZERO,
+        std::time::Duration::ZERO,
+    ));
+    assert!(queue.take_ready(4).is_empty());
+    assert_eq!(
+        queue.to_resolve(4, offline).len(),
+        1,
+        "one resolution probes"
+    );
+    assert!(queue.to_resolve(4, offline).is_empty());
+}
