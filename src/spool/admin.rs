@@ -8,9 +8,10 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::Subcommand;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::entry::{EntryId, now_ms};
@@ -91,30 +92,22 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
     let mut out = String::from(
         "STATE    ID                                  AGE ATTEMPTS  REQUEST    KIND     LAST ERROR\n",
     );
-    let mut counts = [0; 2];
-    for (n, state) in [State::Pending, State::Dead].into_iter().enumerate() {
+    for state in [State::Pending, State::Dead] {
         for id in store.ids(state)? {
             let (since_ms, attempts, request, kind, error) = match store.meta(state, &id) {
                 Ok(meta) => {
-                    let reason = meta.dead.as_ref().map(|dead| dead.reason.as_str());
-                    let error = reason.or(meta.last_error.as_deref()).unwrap_or("-");
+                    let (since, kind) = (meta.received_at_ms, meta.kind());
                     let request = shorten(&meta.result.request_ref, 10);
-                    let attempts = meta.attempts.to_string();
-                    (
-                        meta.received_at_ms,
-                        attempts,
-                        request,
-                        meta.kind(),
-                        shorten(error, 100),
-                    )
+                    let error = (meta.dead.map(|dead| dead.reason)).or(meta.last_error);
+                    (since, meta.attempts.to_string(), request, kind, error)
                 }
                 Err(SpoolError::NotFound { .. }) => continue,
                 Err(error) => {
-                    let why = shorten(&error.to_string(), 100);
+                    let why = Some(error.to_string());
                     (id.arrived_ms(), "-".into(), "-".into(), "damaged", why)
                 }
             };
-            counts[n] += 1;
+            let error = shorten(error.as_deref().unwrap_or("-"), 100);
             let (state, age) = (state.label(), age(since_ms));
             let _ = writeln!(
                 out,
@@ -122,89 +115,59 @@ pub fn list(store: &Store) -> Result<String, SpoolError> {
             );
         }
     }
-    let (bytes, [pending, dead]) = (store.usage().bytes, counts);
-    let _ = write!(out, "{pending} pending, {dead} dead, {bytes} bytes on disk");
+    let u = store.usage();
+    let _ = write!(
+        out,
+        "{} pending, {} dead, {} bytes on disk",
+        u.pending, u.dead, u.bytes
+    );
     Ok(out)
 }
 
-/// `spool show <id>`: the entry's metadata, and its payload on request.
+/// `spool show <id>`: the entry's metadata document, with its state; the
+/// payload (failure message, image URL without its query, inline image's
+/// size and SHA-256) only on request.
 pub fn show(store: &Store, id: &EntryId, with_payload: bool) -> Result<String, SpoolError> {
     let (state, found) = [State::Pending, State::Dead]
         .into_iter()
         .map(|state| (state, store.meta(state, id)))
         .find(|(_, found)| !matches!(found, Err(SpoolError::NotFound { .. })))
         .ok_or_else(|| SpoolError::Refused(format!("no spool entry {id}, pending or dead")))?;
-    let mut lines = vec![("id", id.to_string()), ("state", state.label().to_owned())];
+    let state_name = state.label();
     let meta = match found {
-        Ok(meta) => meta,
         Err(SpoolError::Corrupt { reason, .. }) => {
-            lines.extend([
-                ("received", received(id.arrived_ms())),
-                ("unreadable", reason),
-            ]);
-            let hint = "(its metadata cannot be read: it cannot be retried as it is; repair it by hand, or purge it)";
-            return Ok(fields(&lines) + "\n" + hint);
+            return Ok(format!(
+                "{id} ({state_name}) is damaged: {reason}\n\
+                 (it cannot be retried as it is; repair its metadata by hand, or purge it)"
+            ));
         }
-        Err(error) => return Err(error),
+        found => found?,
     };
-    lines.extend([
-        ("request", meta.result.request_ref.clone()),
-        ("kind", meta.kind().to_owned()),
-        ("received", received(meta.received_at_ms)),
-        ("http request id", meta.http_request_id.clone()),
-        ("attempts", meta.attempts.to_string()),
-    ]);
-    lines.extend(
-        meta.last_attempt_at_ms
-            .map(|at| ("last attempt", timestamp(at))),
-    );
-    if state == State::Pending {
-        lines.push(("next attempt", timestamp(meta.next_attempt_at_ms)));
-    }
-    lines.extend(meta.last_error.clone().map(|error| ("last error", error)));
-    if let Some(dead) = &meta.dead {
-        lines.extend([
-            ("dead since", timestamp(dead.at_ms)),
-            ("dead because", dead.reason.clone()),
-        ]);
-    }
-    if !with_payload {
-        return Ok(fields(&lines) + "\n(payload not shown; add --payload)");
-    }
+    let mut document = serde_json::to_value(&meta).unwrap_or_default();
+    document["state"] = state_name.into();
+    let payload = &mut document["outcome"];
     match &meta.result.outcome {
-        Outcome::Failure { message, details } => {
-            let details = details.clone().unwrap_or_else(|| "-".into());
-            lines.extend([
-                ("failure message", message.clone()),
-                ("failure details", details),
-            ]);
+        _ if !with_payload => {
+            *payload = json!({ "status": payload["status"], "payload": "not shown; add --payload" })
         }
-        Outcome::Success { image, claims } => {
-            lines.push(match image {
-                ImagePayload::Inline(_) => {
-                    let data = store.load(state, id)?.1.unwrap_or_default();
-                    let hex: String = Sha256::digest(&data)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
-                    (
-                        "image",
-                        format!("{} bytes inline, sha256 {hex}", data.len()),
-                    )
-                }
-                ImagePayload::Url(url) => ("image url", without_query(url)),
-                ImagePayload::Refused(reason) => ("image refused", reason.clone()),
-            });
-            lines.push(("claims", serde_json::to_string(claims).unwrap_or_default()));
+        Outcome::Success {
+            image: ImagePayload::Inline(_),
+            ..
+        } => {
+            let data = store.load(state, id)?.1.unwrap_or_default();
+            let hex: String = Sha256::digest(&data)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            payload["image"] = json!({ "inline": format!("{} bytes, sha256 {hex}", data.len()) });
         }
+        Outcome::Success {
+            image: ImagePayload::Url(url),
+            ..
+        } => payload["image"] = json!({ "url": without_query(url) }),
+        _ => {}
     }
-    Ok(fields(&lines))
-}
-
-/// `name: value` lines, the values aligned.
-fn fields(lines: &[(&str, String)]) -> String {
-    let line = |(name, value): &(&str, String)| format!("{:<17}{value}", format!("{name}:"));
-    lines.iter().map(line).collect::<Vec<_>>().join("\n")
+    Ok(serde_json::to_string_pretty(&document).unwrap_or_default())
 }
 
 /// `spool retry <id>`: a dead letter goes back to pending with a fresh
@@ -245,14 +208,11 @@ pub fn retry_all(store: &Store) -> Result<String, SpoolError> {
     )))
 }
 
-/// `spool purge <id>`: deletes a dead letter.
+/// `spool purge <id>`: deletes a dead letter (a pending entry is "not found").
 pub fn purge(store: &Store, id: &EntryId) -> Result<String, SpoolError> {
-    match store.remove(State::Dead, id) {
-        Err(SpoolError::NotFound { .. }) if store.meta(State::Pending, id).is_ok() => Err(
-            SpoolError::Refused(format!("{id} is pending: only dead letters can be purged")),
-        ),
-        removed => removed.map(|()| format!("{id}: purged")),
-    }
+    store
+        .remove(State::Dead, id)
+        .map(|()| format!("{id}: purged"))
 }
 
 /// `spool purge --dead-older-than <duration>`; an unreadable dead letter
@@ -281,14 +241,6 @@ fn age(since_ms: u64) -> String {
     humantime::format_duration(Duration::from_secs(seconds))
         .to_string()
         .replace(' ', "")
-}
-
-fn timestamp(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
-fn received(ms: u64) -> String {
-    format!("{} ({} ago)", timestamp(ms), age(ms))
 }
 
 fn shorten(text: &str, max_chars: usize) -> String {
@@ -357,8 +309,10 @@ mod tests {
             "{listing}"
         );
         let shown = show(&store, &meta.id, false).unwrap();
-        assert!(shown.contains("attempts:        2"), "{shown}");
-        assert!(shown.contains("payload not shown"), "{shown}");
+        assert!(shown.contains("\"attempts\": 2"), "{shown}");
+        assert!(shown.contains("\"state\": \"dead\""), "{shown}");
+        assert!(shown.contains("not shown; add --payload"), "{shown}");
+        assert!(!shown.contains("img.example.com"), "{shown}");
         let shown = show(&store, &meta.id, true).unwrap();
         assert!(shown.contains("https://img.example.com/a.png?…"), "{shown}");
         assert!(!shown.contains("topsecret"), "{shown}");
@@ -373,7 +327,7 @@ mod tests {
         assert_eq!(revived.attempts, 0);
         assert!(revived.dead.is_none());
         let error = purge(&store, &meta.id).unwrap_err().to_string();
-        assert!(error.contains("only dead letters"), "{error}");
+        assert!(error.contains("no dead spool entry"), "{error}");
 
         let second = dead_entry(&store, "https://x.example/z.png");
         assert_eq!(
@@ -398,8 +352,7 @@ mod tests {
         assert!(listing.contains("0 pending, 1 dead"), "{listing}");
         assert!(listing.contains("spool format version 7"), "{listing}");
         let shown = show(&store, &meta.id, true).unwrap();
-        assert!(shown.contains("state:           dead"), "{shown}");
-        assert!(shown.contains("unreadable:"), "{shown}");
+        assert!(shown.contains("(dead) is damaged"), "{shown}");
         let refused = retry(&store, &meta.id).unwrap_err().to_string();
         assert!(refused.contains("cannot be retried"), "{refused}");
         let refused = retry_all(&store).unwrap_err().to_string();

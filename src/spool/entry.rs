@@ -23,14 +23,9 @@ pub struct EntryId(String);
 impl EntryId {
     /// A fresh id for an entry arriving now.
     pub fn now() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Self(format!(
-            "{:020}-{:08x}",
-            nanos.as_nanos(),
-            fastrand::u32(..)
-        ))
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH);
+        let nanos = nanos.unwrap_or_default().as_nanos();
+        Self(format!("{nanos:020}-{:08x}", fastrand::u32(..)))
     }
 
     /// Parses an id given by an admin or found on disk; `None` if it is not
@@ -109,16 +104,16 @@ impl Meta {
         }
         let document: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("the metadata is not valid JSON: {e}"))?;
-        match document.get("version").and_then(serde_json::Value::as_u64) {
-            Some(version) if version == u64::from(FORMAT_VERSION) => {}
-            Some(other) => {
-                return Err(format!(
-                    "written in spool format version {other}; this bridge reads version {FORMAT_VERSION}"
-                ));
+        match document["version"].as_u64() {
+            Some(version) if version == u64::from(FORMAT_VERSION) => {
+                serde_json::from_value(document)
+                    .map_err(|e| format!("the metadata is damaged: {e}"))
             }
-            None => return Err("the metadata has no format version".to_owned()),
+            Some(other) => Err(format!(
+                "written in spool format version {other}; this bridge reads version {FORMAT_VERSION}"
+            )),
+            None => Err("the metadata has no format version".to_owned()),
         }
-        serde_json::from_value(document).map_err(|e| format!("the metadata is damaged: {e}"))
     }
 
     /// Metadata for a result arriving now, and its image bytes if inline.

@@ -1,13 +1,9 @@
-//! Accepted means durable: callbacks are written to a spool on local disk
-//! first, then applied to Odoo by a worker that retries until Odoo takes
-//! them, so nothing accepted is lost to an Odoo restart, an N8N that retries
-//! only three times, or a `kill -9` of the bridge. The spool is plain
+//! Accepted means durable: callbacks are written to local disk first, then
+//! applied to Odoo by a worker that retries until Odoo takes them. Plain
 //! directories and renames ([`store`]), not an embedded database: the
-//! `spool` CLI works on it while the daemon runs (redb or sled lock their
-//! file for one process), a payload of tens of MB is written once and
-//! never rewritten, and admins can inspect it with `ls`. [`queue`] is the
-//! daemon's index of pending entries, [`worker`] applies them, [`admin`] is
-//! the `spool` command line.
+//! `spool` CLI reads it while the daemon runs, a large image is written
+//! once, and `ls` shows it. [`queue`] indexes the pending entries, [`worker`]
+//! applies them, [`admin`] is the `spool` command line.
 
 pub mod admin;
 pub mod entry;

@@ -33,10 +33,8 @@ pub enum Final {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RequestKey {
     Id(i64),
-    /// A reference that names no request (applying it answers "unknown").
-    Unmatched(String),
-    /// The reference as sent: the companion protocol needs no resolution
-    /// (Odoo serializes each request under its row lock).
+    /// The reference as sent: with the companion protocol (Odoo serializes
+    /// each request under its row lock), or when it names no request.
     Reference(String),
 }
 
@@ -105,7 +103,7 @@ pub struct Queue {
     /// still be executing the interrupted call).
     settle_ms: u64,
     index: Mutex<Index>,
-    /// Pending entries that cannot be read, each logged once.
+    /// Pending entries that could not be read at the last poll (logged once).
     unreadable: Mutex<HashSet<EntryId>>,
     waiters: Mutex<HashMap<EntryId, oneshot::Sender<Final>>>,
     wake: Notify,
@@ -362,9 +360,10 @@ impl Queue {
         // submitted meanwhile are not `known` and are left alone.
         let known: HashSet<EntryId> = lock(&self.index).pending.keys().cloned().collect();
         let on_disk = self.store.scan()?;
-        let mut added = Vec::new();
+        let (mut added, mut unreadable) = (Vec::new(), HashSet::new());
+        let mut logged = lock(&self.unreadable);
         for id in on_disk.iter().filter(|id| !known.contains(*id)) {
-            let problem = match self.store.meta(State::Pending, id) {
+            let error = match self.store.meta(State::Pending, id) {
                 Ok(meta) => {
                     let mut due_ms = meta.next_attempt_at_ms;
                     if let Some(since) = self.store.in_flight_since(id) {
@@ -372,37 +371,29 @@ impl Queue {
                         due_ms = due_ms.max(since.saturating_add(self.settle_ms));
                     }
                     added.push((id.clone(), self.slot(&meta, due_ms)));
-                    None
+                    continue;
                 }
                 // Being moved by another process right now; next poll.
-                Err(SpoolError::NotFound { .. }) => None,
+                Err(SpoolError::NotFound { .. }) => continue,
                 Err(SpoolError::Corrupt { reason, .. }) => {
-                    let moved = self.store.quarantine(id, &reason);
-                    if moved.is_ok() {
-                        tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
-                    }
-                    moved.err()
+                    let Err(error) = self.store.quarantine(id, &reason) else {
+                        continue;
+                    };
+                    error
                 }
-                Err(error) => Some(error),
+                Err(error) => error,
             };
-            let mut unreadable = lock(&self.unreadable);
-            match problem {
-                Some(error) if unreadable.insert(id.clone()) => {
-                    tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; tried again at every poll");
-                }
-                Some(_) => {}
-                None => _ = unreadable.remove(id),
+            if !logged.contains(id) {
+                tracing::error!(entry = %id, %error, "cannot read a spool entry, or move it to the dead letters; tried again at every poll");
             }
+            unreadable.insert(id.clone());
         }
+        *logged = unreadable;
         let on_disk: HashSet<EntryId> = on_disk.into_iter().collect();
-        lock(&self.unreadable).retain(|id| on_disk.contains(id));
         let mut guard = lock(&self.index);
         let index = &mut *guard;
         index.pending.retain(|id, slot| {
-            let busy = slot
-                .key
-                .as_ref()
-                .is_some_and(|key| index.busy.contains(key));
+            let busy = slot.key.as_ref().is_some_and(|k| index.busy.contains(k));
             on_disk.contains(id) || !known.contains(id) || busy
         });
         for (id, slot) in added {
@@ -427,12 +418,8 @@ impl Queue {
     /// Saves an entry's metadata after an attempt, which is over.
     pub async fn save(&self, meta: &Meta) -> Result<(), SpoolError> {
         let meta = meta.clone();
-        self.io(move |store| {
-            store.update(State::Pending, &meta)?;
-            store.clear_in_flight(&meta.id);
-            Ok(())
-        })
-        .await
+        self.io(move |store| store.update(State::Pending, &meta))
+            .await
     }
 }
 

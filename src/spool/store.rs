@@ -33,11 +33,9 @@ use super::entry::{DeadLetter, EntryId, Meta, now_ms};
 const META: &str = "meta.json";
 const IMAGE: &str = "image.bin";
 /// Marks an attempt that creates Odoo records: after a crash Odoo may still
-/// be executing it, so the entry waits. Never the metadata, and not fsynced:
-/// a power cut only shortens the wait, never damages the callback.
+/// be executing it, so the entry waits, counted from the marker's mtime.
+/// Never the metadata, and not fsynced: a power cut only shortens the wait.
 const IN_FLIGHT: &str = "inflight";
-/// Metadata documents are small; anything larger is damaged.
-const MAX_META_BYTES: u64 = 1024 * 1024;
 /// Entries held at most: bounds inodes and the daemon's index (~200 bytes
 /// an entry) as `spool.max_bytes` bounds the disk.
 pub const MAX_ENTRIES: u64 = 100_000;
@@ -281,36 +279,38 @@ impl Store {
         written
     }
 
+    /// The metadata of an entry, checked against its image file's size.
     pub fn meta(&self, state: State, id: &EntryId) -> Result<Meta, SpoolError> {
-        let path = self.dir(state, id).join(META);
-        let mut bytes = Vec::new();
-        let file = File::open(&path).map_err(missing_or(state, id, "read", &path))?;
-        let read = file.take(MAX_META_BYTES + 1).read_to_end(&mut bytes);
-        read.map_err(io_error("read", &path))?;
-        if bytes.len() as u64 > MAX_META_BYTES {
-            return Err(corrupt(id, "meta.json is too large".into()));
+        let meta = self.document(state, id)?;
+        let image = fs::metadata(self.dir(state, id).join(IMAGE)).map(|m| m.len());
+        match (meta.image_bytes, image) {
+            (Some(expected), Ok(len)) if len != expected => {
+                Err(corrupt(id, "image.bin has the wrong size".into()))
+            }
+            (Some(_), Err(_)) => Err(corrupt(id, "image.bin is missing".into())),
+            _ => Ok(meta),
         }
+    }
+
+    fn document(&self, state: State, id: &EntryId) -> Result<Meta, SpoolError> {
+        let path = self.dir(state, id).join(META);
+        let bytes = fs::read(&path).map_err(missing_or(state, id, "read", &path))?;
         Meta::from_json(&bytes).map_err(|reason| corrupt(id, reason))
     }
 
     /// The metadata and image bytes of an entry.
     pub fn load(&self, state: State, id: &EntryId) -> Result<(Meta, Option<Bytes>), SpoolError> {
         let meta = self.meta(state, id)?;
-        let Some(expected) = meta.image_bytes else {
+        if meta.image_bytes.is_none() {
             return Ok((meta, None));
-        };
-        let path = self.dir(state, id).join(IMAGE);
-        match fs::read(&path) {
-            Ok(image) if image.len() as u64 == expected => Ok((meta, Some(Bytes::from(image)))),
-            Ok(_) => Err(corrupt(id, "image.bin has the wrong size".into())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(corrupt(id, "image.bin is missing".into()))
-            }
-            Err(e) => Err(io_error("read", &path)(e)),
         }
+        let path = self.dir(state, id).join(IMAGE);
+        let image = fs::read(&path).map_err(io_error("read", &path))?;
+        Ok((meta, Some(Bytes::from(image))))
     }
 
-    /// Replaces the metadata of an entry in `state`, durably.
+    /// Replaces the metadata of an entry in `state`, durably; an attempt in
+    /// flight is over.
     pub fn update(&self, state: State, meta: &Meta) -> Result<(), SpoolError> {
         let dir = self.dir(state, &meta.id);
         let target = dir.join(META);
@@ -319,6 +319,7 @@ impl Store {
         let _ = fs::remove_file(&staging);
         self.write(&staging, &to_json(meta)?)?;
         fs::rename(&staging, &target).map_err(io_error("replace", &target))?;
+        let _ = fs::remove_file(dir.join(IN_FLIGHT));
         self.sync(&dir)
     }
 
@@ -335,7 +336,7 @@ impl Store {
     }
 
     /// Moves an entry from `from` to the other state, writing `meta` first
-    /// if given; an in-flight marker stays behind.
+    /// if given.
     pub fn transfer(
         &self,
         from: State,
@@ -350,7 +351,6 @@ impl Store {
             State::Dead => State::Pending,
         };
         let (source, target) = (self.dir(from, id), self.dir(to, id));
-        let _ = fs::remove_file(source.join(IN_FLIGHT));
         fs::rename(&source, &target).map_err(missing_or(from, id, "move", &source))?;
         let mut usage = self.account();
         usage.add(from, -1, 0);
@@ -364,7 +364,7 @@ impl Store {
     /// dead letters with `reason`, or, if its metadata cannot be read, as
     /// found (to repair, or for a bridge of its version; reading says why).
     pub fn quarantine(&self, id: &EntryId, reason: &str) -> Result<(), SpoolError> {
-        match self.meta(State::Pending, id) {
+        match self.document(State::Pending, id) {
             Ok(mut meta) => {
                 let (reason, at_ms) = (reason.to_owned(), now_ms());
                 meta.dead = Some(DeadLetter { reason, at_ms });
@@ -372,37 +372,29 @@ impl Store {
             }
             Err(SpoolError::Corrupt { .. }) => self.transfer(State::Pending, None, id),
             Err(error) => Err(error),
-        }
+        }?;
+        tracing::warn!(entry = %id, %reason, "spool entry cannot be applied; moved to the dead letters");
+        Ok(())
     }
 
-    /// Marks pending entry `id` as being applied since `since_ms`.
-    pub fn mark_in_flight(&self, id: &EntryId, since_ms: u64) -> Result<(), SpoolError> {
+    /// Marks pending entry `id` as being applied from now on.
+    pub fn mark_in_flight(&self, id: &EntryId) -> Result<(), SpoolError> {
         let path = self.dir(State::Pending, id).join(IN_FLIGHT);
-        fs::write(&path, since_ms.to_string()).map_err(io_error("write", &path))
+        fs::write(&path, b"").map_err(io_error("write", &path))
     }
 
-    pub fn clear_in_flight(&self, id: &EntryId) {
-        let _ = fs::remove_file(self.dir(State::Pending, id).join(IN_FLIGHT));
-    }
-
-    /// Since when pending entry `id` has been in flight, if marked; a torn
-    /// marker counts from its mtime.
+    /// Since when pending entry `id` has been in flight, if marked.
     pub fn in_flight_since(&self, id: &EntryId) -> Option<u64> {
         let path = self.dir(State::Pending, id).join(IN_FLIGHT);
-        let text = fs::read_to_string(&path).ok()?;
-        text.trim().parse().ok().or_else(|| {
-            let modified = fs::metadata(&path).ok()?.modified().ok()?;
-            let ms = modified.duration_since(UNIX_EPOCH).ok()?.as_millis();
-            u64::try_from(ms).ok()
-        })
+        let modified = fs::metadata(&path).ok()?.modified().ok()?;
+        u64::try_from(modified.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()
     }
 
     /// Readiness: a file can be created and synced in the spool.
     pub fn probe_writable(&self) -> Result<(), SpoolError> {
         let path = self
             .root
-            .join("tmp")
-            .join(format!("probe-{:08x}", fastrand::u32(..)));
+            .join(format!("tmp/probe-{:08x}", fastrand::u32(..)));
         let result = self.write(&path, b"probe");
         let _ = fs::remove_file(&path);
         result

@@ -1,12 +1,8 @@
-//! The worker: applies pending entries to Odoo, retries transient failures
-//! with backoff, and moves what can never apply to the dead letters. It
-//! wakes on new work and polls every [`POLL_INTERVAL`] for what the `spool`
-//! CLI changed. Entries of one request go in arrival order, different
-//! requests concurrently up to `odoo.max_concurrent_calls` (more would only
-//! wait for a connection). An entry is removed only once Odoo confirmed the
-//! last write; one that keeps failing dies after `spool.max_age` (no attempt
-//! cap: the backoff sets the pace, the age the life). On shutdown entries
-//! being applied get `server.shutdown_grace`; what is cut off stays pending.
+//! The worker: applies pending entries to Odoo (up to
+//! `odoo.max_concurrent_calls` at once), retries transient failures with
+//! backoff, and buries what can never apply, or still fails after
+//! `spool.max_age`, in the dead letters. An entry is removed only once Odoo
+//! confirmed the last write; on shutdown what is cut off stays pending.
 //!
 //! Generic protocol: after a create of unknown outcome (or a crash during
 //! one) nothing more of that request is tried until `odoo.unknown_outcome_wait`
@@ -91,7 +87,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
 
 fn key(found: Option<i64>, reference: &str) -> RequestKey {
     found.map_or_else(
-        || RequestKey::Unmatched(reference.to_owned()),
+        || RequestKey::Reference(reference.to_owned()),
         RequestKey::Id,
     )
 }
@@ -111,7 +107,7 @@ async fn resolve(app: Arc<App>, entry: Unresolved) {
     let resolved = match resolved {
         Ok(found) => Ok(key(found, &entry.request_ref)),
         // Applying the entry meets the same error and decides its fate.
-        Err(error) if !error.is_transient() => Ok(RequestKey::Unmatched(entry.request_ref)),
+        Err(error) if !error.is_transient() => Ok(RequestKey::Reference(entry.request_ref)),
         Err(error) if error.refusal().is_some() => {
             hold(&app, &error);
             Err(now_ms())
@@ -135,7 +131,12 @@ async fn apply(app: Arc<App>, ready: Ready) {
             tracing::info!("the entry left the spool (purged or retried by an admin)");
             return queue.forget(&ready);
         }
-        Err(error) => return set_aside(&app, &ready, error).await,
+        // Quarantined by the next rescan.
+        Err(SpoolError::Corrupt { .. }) => return queue.forget(&ready),
+        Err(error) => {
+            tracing::error!(%error, "cannot read the spool entry; will try again");
+            return queue.reschedule(&ready, now_ms() + millis(config.spool.retry_max));
+        }
     };
     if wait_for_unknown_outcome(&app, &ready, &mut meta, &config).await {
         return;
@@ -146,8 +147,8 @@ async fn apply(app: Arc<App>, ready: Ready) {
     // Only a success creates records that an interrupted call could
     // duplicate; a failure's writes are simply repeated.
     if meta.creates_records() {
-        let (id, since) = (meta.id.clone(), now_ms());
-        if let Err(error) = queue.io(move |s| s.mark_in_flight(&id, since)).await {
+        let id = meta.id.clone();
+        if let Err(error) = queue.io(move |s| s.mark_in_flight(&id)).await {
             tracing::warn!(%error, "cannot mark the spool entry in flight");
         }
     }
@@ -204,27 +205,6 @@ async fn apply(app: Arc<App>, ready: Ready) {
         tracing::info!(attempts = meta.attempts, retry_in_ms = millis(delay), %error, "transient failure; will retry");
         later(&app, &ready, meta, now_ms() + millis(delay)).await;
     }
-}
-
-/// An entry that cannot be read: quarantined when it is damaged, else tried
-/// again later.
-async fn set_aside(app: &App, ready: &Ready, mut error: SpoolError) {
-    let queue = app.spool();
-    if let SpoolError::Corrupt { reason, .. } = error {
-        let id = ready.id.clone();
-        match queue
-            .io(move |s| s.quarantine(&id, &reason).map(|()| reason))
-            .await
-        {
-            Ok(reason) => {
-                tracing::warn!(%reason, "spool entry cannot be applied; moved to the dead letters");
-                return queue.forget(ready);
-            }
-            Err(failed) => error = failed,
-        }
-    }
-    tracing::error!(%error, "cannot read the spool entry, or move it to the dead letters; will try again");
-    queue.reschedule(ready, now_ms() + millis(app.config().spool.retry_max));
 }
 
 /// Generic protocol: keeps the entry waiting while a call of an earlier

@@ -387,7 +387,7 @@ async fn a_dead_letter_can_be_listed_retried_after_the_fix_and_purged() {
     let ids = dead_ids(&file);
     let shown = spool_cli(&file, &["spool", "show", &ids[0], "--payload"]).await;
     assert!(
-        shown.contains("dead because:") && shown.contains("failure message: too early"),
+        shown.contains("\"dead\": {") && shown.contains("\"message\": \"too early\""),
         "{shown}"
     );
 

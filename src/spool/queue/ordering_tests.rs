@@ -74,7 +74,7 @@ async fn resolutions_in_flight_are_bounded_and_retried_later() {
         "the next event is u1's retry"
     );
     queue.resolved(&ids[1], Ok(RequestKey::Id(1)));
-    queue.resolved(&ids[2], Ok(RequestKey::Unmatched("u3".into())));
+    queue.resolved(&ids[2], Ok(RequestKey::Reference("u3".into())));
     assert!(queue.take_ready(4).is_empty(), "u2 and u3 wait behind u1");
     assert_eq!(queue.next_due_ms(), Some(later));
 }

@@ -54,7 +54,7 @@ async fn the_in_flight_marker_never_replaces_the_metadata() {
             .join("meta.json");
         let before = fs::metadata(&meta_path).unwrap();
         let bytes = fs::read(&meta_path).unwrap();
-        queue.store().mark_in_flight(&id, now_ms()).unwrap();
+        queue.store().mark_in_flight(&id).unwrap();
         let after = fs::metadata(&meta_path).unwrap();
         assert_eq!(
             (before.ino(), before.len()),

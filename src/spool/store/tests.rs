@@ -113,7 +113,7 @@ fn every_entry_is_a_directory_and_leaves_nothing_behind() {
         reason: "r".into(),
         at_ms: 1,
     });
-    store.mark_in_flight(&plain.id, 1).unwrap();
+    store.mark_in_flight(&plain.id).unwrap();
     store
         .transfer(State::Pending, Some(&updated), &updated.id)
         .unwrap();
@@ -309,7 +309,7 @@ fn inspecting_and_administering_leave_the_daemons_files_alone() {
     fs::create_dir(&writing).unwrap();
     let replacing = dir.path().join("pending").join(meta.id.as_str());
     fs::write(replacing.join("meta.json.new"), b"{").unwrap();
-    daemon.mark_in_flight(&meta.id, 1).unwrap();
+    daemon.mark_in_flight(&meta.id).unwrap();
     let snapshot = || tree(dir.path());
     let before = snapshot();
 
@@ -384,7 +384,7 @@ fn a_quarantined_entry_keeps_its_files_and_says_why() {
         panic!("the damage is not seen");
     };
     store.quarantine(&meta.id, &reason).unwrap();
-    let dead = store.meta(State::Dead, &meta.id).unwrap();
+    let dead = store.document(State::Dead, &meta.id).unwrap();
     assert!(dead.dead.unwrap().reason.contains("wrong size"));
 }
 
