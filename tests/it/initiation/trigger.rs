@@ -197,7 +197,10 @@ async fn a_trigger_for_a_record_that_never_appears_is_dropped() {
     assert_eq!(status, 202);
     // It is looked for during the visibility timeout (30 s).
     let line = bridge
-        .wait_for_log("did not become readable in time", Duration::from_secs(30) + WAIT)
+        .wait_for_log(
+            "did not become readable in time",
+            Duration::from_secs(30) + WAIT,
+        )
         .await;
     assert!(line.contains("999"), "{line}");
     assert!(n8n.received().is_empty());
